@@ -1,0 +1,57 @@
+// Supervised training and evaluation of a zoo model on a labelled set of images.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "data/idx.h"
+#include "model.h"
+#include "optimizer.h"
+
+namespace probex::convert {
+
+// Images as normalised floats, row-major [count, height * width].
+struct ImageTensor {
+  std::vector<float> pixels;
+  size_t count = 0;
+  size_t height = 0;
+  size_t width = 0;
+  size_t size() const { return height * width; }
+  const float* image(size_t i) const { return pixels.data() + i * size(); }
+};
+
+// Scales bytes to [0, 1] and standardises with the Fashion-MNIST training mean and std, as a
+// torchvision Normalize((0.2860,), (0.3530,)) would.
+ImageTensor normalize_images(const ImageSet& set);
+
+// Which images a model trains or is evaluated on, and the label (head output index) of each.
+struct LabelledSubset {
+  std::vector<uint32_t> indices;
+  std::vector<int32_t> labels;
+};
+
+struct TrainConfig {
+  int epochs = 1;
+  size_t batch_size = 128;
+  double lr = 1e-3;
+  Schedule schedule = Schedule::kConstant;
+  double warmup_ratio = 0.0;
+  OptimizerConfig optimizer;
+  bool augment_shift = false;  // random translation by up to 2 pixels each way
+  bool augment_flip = false;   // random horizontal flip with probability 1/2
+};
+
+struct TrainReport {
+  long steps = 0;
+  double last_epoch_loss = 0.0;  // mean training loss over the last epoch
+};
+
+// Shuffled mini-batch training (the last, partial batch of an epoch is kept, as PyTorch's
+// DataLoader does by default).
+TrainReport train_classifier(Model& model, const ImageTensor& images, const LabelledSubset& data,
+                             const TrainConfig& config, Rng& rng);
+
+// Head-output predictions for the given images (argmax of the logits).
+std::vector<int32_t> predict(Model& model, const ImageTensor& images, const std::vector<uint32_t>& indices);
+
+}  // namespace probex::convert

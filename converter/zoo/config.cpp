@@ -1,0 +1,206 @@
+#include "config.h"
+
+#include <algorithm>
+
+#include "data/fashion_mnist.h"
+#include "nn/rng.h"
+
+namespace probex::convert {
+
+const char* task_name(TaskKind task) {
+  switch (task) {
+    case TaskKind::kPretrain: return "pretrain";
+    case TaskKind::kSubset: return "subset";
+    case TaskKind::kDetector: return "detector";
+  }
+  return "?";
+}
+
+const char* split_name(Split split) {
+  switch (split) {
+    case Split::kTrain: return "train";
+    case Split::kVal: return "val";
+    case Split::kTest: return "test";
+    case Split::kValHoldout: return "val_holdout";
+    case Split::kTestHoldout: return "test_holdout";
+  }
+  return "?";
+}
+
+namespace {
+
+// Model-J-like spread (its fine-tunes: AdamW, lr 3e-5..5e-4, constant/warm-up/linear/cosine
+// schedules, 4-9 epochs, weight decay 0.005-0.03, augmentation on or off), scaled down in data so a
+// child trains in about a second on one core.
+HyperRanges model_j_like() {
+  HyperRanges h;
+  h.lr_min = 3e-5;
+  h.lr_max = 5e-4;
+  h.sgd_lr_factor = 30.0;
+  h.schedules = {Schedule::kConstant, Schedule::kWarmupConstant, Schedule::kLinear, Schedule::kCosine};
+  h.warmup_min = 0.0;
+  h.warmup_max = 0.1;
+  h.epochs_min = 2;
+  h.epochs_max = 5;
+  h.weight_decay_min = 0.005;
+  h.weight_decay_max = 0.03;
+  h.batch_sizes = {32, 64, 128};
+  h.fraction_min = 0.05;
+  h.fraction_max = 0.25;
+  h.optimizers = {OptimizerKind::kAdamW, OptimizerKind::kAdamW, OptimizerKind::kAdam, OptimizerKind::kSgd};
+  h.p_shift = 0.5;
+  h.p_flip = 0.5;
+  return h;
+}
+
+SplitSizes sizes(int train, int val, int test, int val_holdout = 0, int test_holdout = 0) {
+  SplitSizes s;
+  s.count = {{Split::kTrain, train}, {Split::kVal, val}, {Split::kTest, test},
+             {Split::kValHoldout, val_holdout}, {Split::kTestHoldout, test_holdout}};
+  return s;
+}
+
+}  // namespace
+
+std::vector<std::string> named_zoo_config_names() { return {"small", "standard", "sanity"}; }
+
+bool named_zoo_config(const std::string& name, ZooConfig* out) {
+  ZooConfig c;
+  c.name = name;
+  if (name == "small") {
+    // The embedded default: what the demo and the tests use. Builds in under 2 minutes on 2 cores.
+    c.seed = 20261127;
+    c.trees = 3;
+    c.root_epochs = 2;
+    c.subset = sizes(24, 8, 8);
+    c.detector = sizes(16, 4, 4, 4, 4);
+    c.holdout_classes = {5, 8};  // Sandal, Bag
+    c.child = model_j_like();
+  } else if (name == "standard") {
+    // For accuracy figures and benchmarks. Builds in under 30 minutes on 2 cores.
+    c.seed = 1;
+    c.trees = 3;
+    c.root_epochs = 4;
+    c.subset = sizes(300, 50, 50);
+    c.detector = sizes(160, 40, 40, 40, 40);
+    c.holdout_classes = {5, 8};
+    c.child = model_j_like();
+  } else if (name == "sanity") {
+    // A known reference: one 784-128-10 root, 2 epochs of Adam 1e-3 on all 60k images; 300 children
+    // fine-tuned 1 epoch with Adam (batch 128) on all images of 5 random classes, keeping the root's
+    // head, lr from {3e-4, 1e-3, 3e-3}.
+    c.seed = 7;
+    c.architecture = "mlp-784-128-10";
+    c.trees = 1;
+    c.root_epochs = 2;
+    c.subset = sizes(200, 50, 50);
+    c.fresh_head = false;
+    c.child.lr_choices = {3e-4, 1e-3, 3e-3};
+    c.child.optimizers = {OptimizerKind::kAdam};
+  } else {
+    return false;
+  }
+  *out = c;
+  return true;
+}
+
+bool validate_zoo_config(const ZooConfig& c, std::string* error) {
+  auto bad = [&](const std::string& what) {
+    *error = "zoo configuration '" + c.name + "': " + what;
+    return false;
+  };
+  if (c.trees < 1 || c.trees > 26) return bad("trees must be 1..26");
+  if (c.root_epochs < 1) return bad("root_epochs must be at least 1");
+  if (c.subset_k < 1 || c.subset_k >= kFashionMnistClasses) return bad("subset_k must be 1..9");
+  for (int h : c.holdout_classes) {
+    if (h < 0 || h >= kFashionMnistClasses) return bad("holdout class out of range");
+  }
+  if (static_cast<int>(c.holdout_classes.size()) >= kFashionMnistClasses - 1) return bad("too many holdout classes");
+  const bool holdout_children = c.detector.get(Split::kValHoldout) + c.detector.get(Split::kTestHoldout) > 0;
+  if (holdout_children && c.holdout_classes.empty()) return bad("holdout splits need holdout classes");
+  if (c.subset.get(Split::kValHoldout) + c.subset.get(Split::kTestHoldout) > 0) {
+    return bad("holdout splits hold detector children only");
+  }
+  const HyperRanges& h = c.child;
+  if (h.lr_choices.empty() && !(h.lr_min > 0 && h.lr_max >= h.lr_min)) return bad("learning-rate range invalid");
+  if (h.schedules.empty() || h.batch_sizes.empty() || h.optimizers.empty()) return bad("empty choice list");
+  if (h.epochs_min < 1 || h.epochs_max < h.epochs_min) return bad("epoch range invalid");
+  if (!(h.fraction_min > 0 && h.fraction_max <= 1 && h.fraction_min <= h.fraction_max)) return bad("data fraction range invalid");
+  return true;
+}
+
+std::string tree_name(const ZooConfig& config, int tree) {
+  const std::string family = config.architecture.substr(0, config.architecture.find('-'));
+  return family + "-" + static_cast<char>('a' + tree);
+}
+
+namespace {
+
+template <class T>
+const T& pick(Rng& rng, const std::vector<T>& v) {
+  return v[static_cast<size_t>(rng.below(v.size()))];
+}
+
+void draw_hyperparameters(const HyperRanges& h, Rng& rng, ChildPlan* p) {
+  p->optimizer = pick(rng, h.optimizers);
+  p->lr = h.lr_choices.empty() ? rng.log_uniform(h.lr_min, h.lr_max) : pick(rng, h.lr_choices);
+  if (p->optimizer == OptimizerKind::kSgd) p->lr *= h.sgd_lr_factor;
+  p->schedule = pick(rng, h.schedules);
+  p->warmup_ratio = p->schedule == Schedule::kConstant ? 0.0 : rng.uniform(h.warmup_min, h.warmup_max);
+  p->epochs = h.epochs_min + static_cast<int>(rng.below(static_cast<uint64_t>(h.epochs_max - h.epochs_min + 1)));
+  p->weight_decay = rng.uniform(h.weight_decay_min, h.weight_decay_max);
+  p->batch_size = pick(rng, h.batch_sizes);
+  p->data_fraction = rng.uniform(h.fraction_min, h.fraction_max);
+  p->augment_shift = rng.chance(h.p_shift);
+  p->augment_flip = rng.chance(h.p_flip);
+}
+
+}  // namespace
+
+std::vector<ChildPlan> plan_children(const ZooConfig& config) {
+  std::vector<int> seen;
+  for (int c = 0; c < kFashionMnistClasses; ++c) {
+    if (std::find(config.holdout_classes.begin(), config.holdout_classes.end(), c) == config.holdout_classes.end()) {
+      seen.push_back(c);
+    }
+  }
+  std::vector<ChildPlan> plans;
+  for (int tree = 0; tree < config.trees; ++tree) {
+    for (TaskKind task : {TaskKind::kSubset, TaskKind::kDetector}) {
+      const SplitSizes& sizes = task == TaskKind::kSubset ? config.subset : config.detector;
+      for (Split split : kAllSplits) {
+        const bool holdout = split == Split::kValHoldout || split == Split::kTestHoldout;
+        const std::vector<int>& pool = holdout ? config.holdout_classes : seen;
+        const int count = sizes.get(split);
+        // Detector classes cycle through the pool from a random start, so each class gets an even
+        // share of children in every split.
+        Rng split_rng(derive_seed(config.seed, {static_cast<uint64_t>(tree), static_cast<uint64_t>(task),
+                                                static_cast<uint64_t>(split)}));
+        const size_t offset = pool.empty() ? 0 : static_cast<size_t>(split_rng.below(pool.size()));
+        for (int i = 0; i < count; ++i) {
+          ChildPlan p;
+          p.tree = tree;
+          p.task = task;
+          p.split = split;
+          p.index = i;
+          p.seed = derive_seed(config.seed, {static_cast<uint64_t>(tree), static_cast<uint64_t>(task),
+                                             static_cast<uint64_t>(split), static_cast<uint64_t>(i)});
+          Rng rng(p.seed);
+          if (task == TaskKind::kSubset) {
+            std::vector<int> all(kFashionMnistClasses);
+            for (int c = 0; c < kFashionMnistClasses; ++c) all[static_cast<size_t>(c)] = c;
+            rng.shuffle(all);  // a random subset in a random (head) order
+            p.classes.assign(all.begin(), all.begin() + config.subset_k);
+          } else {
+            p.classes = {pool[(offset + static_cast<size_t>(i)) % pool.size()]};
+          }
+          draw_hyperparameters(config.child, rng, &p);
+          plans.push_back(p);
+        }
+      }
+    }
+  }
+  return plans;
+}
+
+}  // namespace probex::convert

@@ -1,0 +1,106 @@
+// What a model zoo contains: its trees, tasks, splits and the ranges fine-tuning hyper-parameters are
+// drawn from. Named configurations (small, standard, sanity) are fixed here; changing one changes the
+// data every figure in the project is measured on, so do it only with a reason in the issue note.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "nn/optimizer.h"
+
+namespace probex::convert {
+
+enum class TaskKind {
+  kPretrain,  // a root: trained on all classes
+  kSubset,    // k random classes, multi-hot label (like Model-J's 50 of 100 CIFAR classes)
+  kDetector,  // one class against the rest, single label (like the one-class SD LoRAs)
+};
+const char* task_name(TaskKind task);
+
+// Model-J's split names. Holdout splits hold only detector children of holdout classes.
+enum class Split { kTrain, kVal, kTest, kValHoldout, kTestHoldout };
+const char* split_name(Split split);
+constexpr Split kAllSplits[] = {Split::kTrain, Split::kVal, Split::kTest, Split::kValHoldout, Split::kTestHoldout};
+
+struct SplitSizes {
+  std::map<Split, int> count;  // children per split (absent = 0)
+  int get(Split s) const {
+    auto it = count.find(s);
+    return it == count.end() ? 0 : it->second;
+  }
+};
+
+// Ranges of the per-child fine-tuning hyper-parameters. Each child draws its own values.
+struct HyperRanges {
+  std::vector<double> lr_choices;      // if not empty, lr is one of these ...
+  double lr_min = 3e-5, lr_max = 5e-4;  // ... else log-uniform in [lr_min, lr_max) (Adam/AdamW)
+  double sgd_lr_factor = 30.0;         // SGD draws from the same range times this factor
+  std::vector<Schedule> schedules = {Schedule::kConstant};
+  double warmup_min = 0.0, warmup_max = 0.0;  // warm-up share of steps (schedules with warm-up)
+  int epochs_min = 1, epochs_max = 1;
+  double weight_decay_min = 0.0, weight_decay_max = 0.0;
+  std::vector<int> batch_sizes = {128};
+  double fraction_min = 1.0, fraction_max = 1.0;  // share of the task's training images used
+  std::vector<OptimizerKind> optimizers = {OptimizerKind::kAdamW};
+  double p_shift = 0.0;  // probability that a child trains with random shifts
+  double p_flip = 0.0;   // probability that a child trains with random horizontal flips
+};
+
+struct ZooConfig {
+  std::string name;
+  uint64_t seed = 1;
+  std::string architecture = "mlp-784-256-128-10";
+  int trees = 3;
+
+  // Roots: trained from scratch on all 60k training images.
+  int root_epochs = 3;
+  double root_lr = 1e-3;  // Adam
+  int root_batch = 128;
+
+  SplitSizes subset;     // children per split of the subset task
+  int subset_k = 5;      // classes per subset child
+  SplitSizes detector;   // children per split of the detector task
+  std::vector<int> holdout_classes;  // never in training splits of detectors; only in holdout splits
+
+  // true: each child gets a fresh head in its own class order (as every Model-J model has its own
+  // head); false: children keep the root's 10-way head (the sanity reference).
+  bool fresh_head = true;
+  HyperRanges child;
+};
+
+// The named configurations: "small", "standard", "sanity". Returns false for an unknown name.
+bool named_zoo_config(const std::string& name, ZooConfig* out);
+std::vector<std::string> named_zoo_config_names();
+
+// Checks a configuration for values that cannot build a zoo; *error says which.
+bool validate_zoo_config(const ZooConfig& config, std::string* error);
+
+// Everything one child is trained with; drawn from the configuration by its own seed.
+struct ChildPlan {
+  int tree = 0;
+  TaskKind task = TaskKind::kSubset;
+  Split split = Split::kTrain;
+  int index = 0;  // within (tree, task, split)
+  uint64_t seed = 0;
+  std::vector<int> classes;  // in head order (subset), or the one class (detector)
+  double lr = 0.0;
+  Schedule schedule = Schedule::kConstant;
+  double warmup_ratio = 0.0;
+  int epochs = 1;
+  double weight_decay = 0.0;
+  int batch_size = 128;
+  double data_fraction = 1.0;
+  OptimizerKind optimizer = OptimizerKind::kAdamW;
+  bool augment_shift = false;
+  bool augment_flip = false;
+};
+
+// All children of the zoo, in a fixed order (tree, task, split, index).
+std::vector<ChildPlan> plan_children(const ZooConfig& config);
+
+// Tree names: "mlp-a", "mlp-b", ... (the architecture family and a letter).
+std::string tree_name(const ZooConfig& config, int tree);
+
+}  // namespace probex::convert

@@ -1,0 +1,487 @@
+#include "zoo.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "cli/parallel.h"
+#include "cli/progress.h"
+#include "core/safetensors.h"
+#include "io/json_writer.h"
+#include "io/safetensors_writer.h"
+#include "nn/train.h"
+
+namespace fs = std::filesystem;
+
+namespace probex::convert {
+namespace {
+
+constexpr const char* kFormat = "probex-zoo/1";
+
+// The training and test images, normalised once and indexed by class.
+struct PreparedData {
+  ImageTensor train, test;
+  std::vector<std::vector<uint32_t>> train_by_class, test_by_class;
+};
+
+PreparedData prepare(const FashionMnist& data) {
+  PreparedData p;
+  p.train = normalize_images(data.train);
+  p.test = normalize_images(data.test);
+  p.train_by_class.resize(kFashionMnistClasses);
+  p.test_by_class.resize(kFashionMnistClasses);
+  for (uint32_t i = 0; i < data.train.count; ++i) p.train_by_class[data.train.labels[i]].push_back(i);
+  for (uint32_t i = 0; i < data.test.count; ++i) p.test_by_class[data.test.labels[i]].push_back(i);
+  return p;
+}
+
+std::string fmt(double v) { return format_number(v); }
+
+std::string class_list(const std::vector<int>& classes) {
+  std::vector<std::string> names;
+  for (int c : classes) names.emplace_back(kFashionMnistClassNames[static_cast<size_t>(c)]);
+  return python_list_literal(names);
+}
+
+std::string int_list(const std::vector<int>& v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
+  return s + "]";
+}
+
+// A 40-hex-digit ref for the Hugging Face layout, derived from the file bytes (FNV-1a, five lanes).
+std::string content_ref(const std::vector<uint8_t>& bytes) {
+  std::string ref;
+  for (uint64_t lane = 0; lane < 5; ++lane) {
+    uint64_t h = 0xcbf29ce484222325ull ^ (lane * 0x9E3779B97F4A7C15ull);
+    for (uint8_t b : bytes) h = (h ^ b) * 0x100000001b3ull;
+    char buf[9];
+    std::snprintf(buf, sizeof buf, "%08x", static_cast<unsigned>(h ^ (h >> 32)));
+    ref += buf;
+  }
+  return ref;
+}
+
+// Writes a model file into `model_dir` (relative to `root_dir`) in the requested layout; returns the
+// relative path of the safetensors file.
+bool write_model(const fs::path& root_dir, const std::string& model_dir, const Model& model,
+                 const std::map<std::string, std::string>& metadata, ZooLayout layout, std::string* rel_path,
+                 std::string* error) {
+  SafetensorsWriter writer;
+  for (const Param* p : model.params()) {
+    if (!writer.add_f32(p->name, Dtype::kF32, p->shape, p->value.data(), error)) return false;
+  }
+  for (const auto& [k, v] : metadata) writer.set_metadata(k, v);
+  const std::vector<uint8_t> bytes = writer.serialize();
+  std::string rel = model_dir;
+  std::error_code ec;
+  if (layout == ZooLayout::kHuggingFace) {
+    const std::string ref = content_ref(bytes);
+    fs::create_directories(root_dir / model_dir / "refs", ec);
+    if (ec) {
+      *error = (root_dir / model_dir).string() + ": cannot create folder: " + ec.message();
+      return false;
+    }
+    if (!write_file_atomically((root_dir / model_dir / "refs" / "main").string(), ref.data(), ref.size(), error)) {
+      return false;
+    }
+    rel += "/snapshots/" + ref;
+  }
+  fs::create_directories(root_dir / rel, ec);
+  if (ec) {
+    *error = (root_dir / rel).string() + ": cannot create folder: " + ec.message();
+    return false;
+  }
+  rel += "/model.safetensors";
+  *rel_path = rel;
+  return write_file_atomically((root_dir / rel).string(), bytes.data(), bytes.size(), error);
+}
+
+std::map<std::string, std::string> common_metadata(const ZooConfig& config, int tree) {
+  return {{"format", kFormat},
+          {"zoo", config.name},
+          {"zoo_seed", std::to_string(config.seed)},
+          {"tree", tree_name(config, tree)},
+          {"root", tree_name(config, tree) + "/root"},
+          {"architecture", config.architecture}};
+}
+
+struct TrainedModel {
+  Model model;
+  std::string rel_path;
+  std::map<std::string, std::string> metadata;
+  std::string error;
+};
+
+void train_root(const ZooConfig& config, const PreparedData& data, int tree, TrainedModel* out) {
+  std::string error;
+  Model model;
+  Model::from_spec(config.architecture, &model, &error);  // validated by the caller
+  const uint64_t seed = derive_seed(config.seed, {static_cast<uint64_t>(tree), 0x600Du});
+  Rng rng(seed);
+  model.init(rng);
+  LabelledSubset all;
+  for (uint32_t i = 0; i < data.train.count; ++i) all.indices.push_back(i);
+  for (uint32_t i = 0; i < data.train.count; ++i) all.labels.push_back(-1);
+  // Labels: recover from the per-class index lists (cheaper than carrying the raw set here).
+  for (int c = 0; c < kFashionMnistClasses; ++c) {
+    for (uint32_t i : data.train_by_class[static_cast<size_t>(c)]) all.labels[i] = c;
+  }
+  TrainConfig tc;
+  tc.epochs = config.root_epochs;
+  tc.batch_size = static_cast<size_t>(config.root_batch);
+  tc.lr = config.root_lr;
+  tc.optimizer.kind = OptimizerKind::kAdam;
+  const TrainReport report = train_classifier(model, data.train, all, tc, rng);
+
+  std::vector<uint32_t> test_idx;
+  std::vector<int32_t> test_labels;
+  for (int c = 0; c < kFashionMnistClasses; ++c) {
+    for (uint32_t i : data.test_by_class[static_cast<size_t>(c)]) {
+      test_idx.push_back(i);
+      test_labels.push_back(c);
+    }
+  }
+  const std::vector<int32_t> pred = predict(model, data.test, test_idx);
+  size_t correct = 0;
+  for (size_t i = 0; i < pred.size(); ++i) correct += pred[i] == test_labels[i];
+
+  std::vector<int> all_classes(kFashionMnistClasses);
+  for (int c = 0; c < kFashionMnistClasses; ++c) all_classes[static_cast<size_t>(c)] = c;
+  auto md = common_metadata(config, tree);
+  md["task"] = task_name(TaskKind::kPretrain);
+  md["split"] = "root";
+  md["model"] = "root";
+  md["seed"] = std::to_string(seed);
+  md["dataset_chosen_targets"] = class_list(all_classes);
+  md["class_indices"] = int_list(all_classes);
+  md["head"] = "fresh";
+  md["optimizer"] = optimizer_name(OptimizerKind::kAdam);
+  md["learning_rate"] = fmt(config.root_lr);
+  md["lr_schedule"] = schedule_name(Schedule::kConstant);
+  md["epochs"] = std::to_string(config.root_epochs);
+  md["batch_size"] = std::to_string(config.root_batch);
+  md["train_examples"] = std::to_string(all.indices.size());
+  md["steps"] = std::to_string(report.steps);
+  md["final_train_loss"] = fmt(report.last_epoch_loss);
+  md["test_metric"] = "accuracy";
+  md["test_accuracy"] = fmt(static_cast<double>(correct) / static_cast<double>(pred.size()));
+  md["test_chance"] = fmt(1.0 / kFashionMnistClasses);
+  out->model = std::move(model);
+  out->metadata = std::move(md);
+}
+
+// The training images of a child and their head labels.
+LabelledSubset child_training_set(const ZooConfig& config, const PreparedData& data, const ChildPlan& p, Rng& rng) {
+  LabelledSubset set;
+  auto take = [&](const std::vector<uint32_t>& pool, size_t n, int32_t label) {
+    std::vector<uint32_t> shuffled = pool;
+    rng.shuffle(shuffled);
+    n = std::min(n, shuffled.size());
+    for (size_t i = 0; i < n; ++i) {
+      set.indices.push_back(shuffled[i]);
+      set.labels.push_back(label);
+    }
+  };
+  if (p.task == TaskKind::kSubset) {
+    for (size_t h = 0; h < p.classes.size(); ++h) {
+      const auto& pool = data.train_by_class[static_cast<size_t>(p.classes[h])];
+      const auto n = static_cast<size_t>(std::lround(p.data_fraction * static_cast<double>(pool.size())));
+      take(pool, std::max<size_t>(n, 1), config.fresh_head ? static_cast<int32_t>(h) : p.classes[h]);
+    }
+    return set;
+  }
+  // Detector: the class (label 1) against as many images of the other non-holdout classes (label 0).
+  const auto& positives = data.train_by_class[static_cast<size_t>(p.classes[0])];
+  const auto n = std::max<size_t>(static_cast<size_t>(std::lround(p.data_fraction * static_cast<double>(positives.size()))), 1);
+  std::vector<uint32_t> negatives;
+  for (int c = 0; c < kFashionMnistClasses; ++c) {
+    const bool held_out = std::find(config.holdout_classes.begin(), config.holdout_classes.end(), c) !=
+                          config.holdout_classes.end();
+    if (c != p.classes[0] && !held_out) {
+      const auto& pool = data.train_by_class[static_cast<size_t>(c)];
+      negatives.insert(negatives.end(), pool.begin(), pool.end());
+    }
+  }
+  take(positives, n, 1);
+  take(negatives, n, 0);
+  return set;
+}
+
+// The child's own test metric: accuracy over its classes (subset), balanced accuracy (detector).
+void evaluate_child(const ZooConfig& config, const PreparedData& data, const ChildPlan& p, Model& model,
+                    std::map<std::string, std::string>* md) {
+  if (p.task == TaskKind::kSubset) {
+    std::vector<uint32_t> idx;
+    std::vector<int32_t> labels;
+    for (size_t h = 0; h < p.classes.size(); ++h) {
+      for (uint32_t i : data.test_by_class[static_cast<size_t>(p.classes[h])]) {
+        idx.push_back(i);
+        labels.push_back(config.fresh_head ? static_cast<int32_t>(h) : p.classes[h]);
+      }
+    }
+    const auto pred = predict(model, data.test, idx);
+    size_t correct = 0;
+    for (size_t i = 0; i < pred.size(); ++i) correct += pred[i] == labels[i];
+    (*md)["test_metric"] = "accuracy";
+    (*md)["test_accuracy"] = fmt(static_cast<double>(correct) / static_cast<double>(pred.size()));
+    (*md)["test_chance"] = fmt(1.0 / static_cast<double>(p.classes.size()));
+    return;
+  }
+  std::vector<uint32_t> pos = data.test_by_class[static_cast<size_t>(p.classes[0])], neg;
+  for (int c = 0; c < kFashionMnistClasses; ++c) {
+    const bool held_out = std::find(config.holdout_classes.begin(), config.holdout_classes.end(), c) !=
+                          config.holdout_classes.end();
+    if (c != p.classes[0] && !held_out) {
+      const auto& pool = data.test_by_class[static_cast<size_t>(c)];
+      neg.insert(neg.end(), pool.begin(), pool.end());
+    }
+  }
+  const auto pred_pos = predict(model, data.test, pos);
+  const auto pred_neg = predict(model, data.test, neg);
+  const double tpr = static_cast<double>(std::count(pred_pos.begin(), pred_pos.end(), 1)) / static_cast<double>(pos.size());
+  const double tnr = static_cast<double>(std::count(pred_neg.begin(), pred_neg.end(), 0)) / static_cast<double>(neg.size());
+  (*md)["test_metric"] = "balanced_accuracy";
+  (*md)["test_accuracy"] = fmt(0.5 * (tpr + tnr));
+  (*md)["test_chance"] = "0.5";
+}
+
+void train_child(const ZooConfig& config, const PreparedData& data, const Model& root, const ChildPlan& p,
+                 TrainedModel* out) {
+  Rng rng(p.seed ^ 0x5EEDull);  // the plan's own draws used p.seed; training gets a separate stream
+  Model model = root.clone();
+  if (config.fresh_head) {
+    model.replace_head(p.task == TaskKind::kSubset ? p.classes.size() : 2, rng);
+  }
+  const LabelledSubset set = child_training_set(config, data, p, rng);
+  TrainConfig tc;
+  tc.epochs = p.epochs;
+  tc.batch_size = static_cast<size_t>(p.batch_size);
+  tc.lr = p.lr;
+  tc.schedule = p.schedule;
+  tc.warmup_ratio = p.warmup_ratio;
+  tc.optimizer.kind = p.optimizer;
+  tc.optimizer.weight_decay = p.weight_decay;
+  tc.augment_shift = p.augment_shift;
+  tc.augment_flip = p.augment_flip;
+  const TrainReport report = train_classifier(model, data.train, set, tc, rng);
+
+  auto md = common_metadata(config, p.tree);
+  md["task"] = task_name(p.task);
+  md["split"] = split_name(p.split);
+  md["seed"] = std::to_string(p.seed);
+  md["dataset_chosen_targets"] = class_list(p.classes);
+  md["class_indices"] = int_list(p.classes);
+  md["head"] = config.fresh_head ? "fresh" : "root";
+  md["optimizer"] = optimizer_name(p.optimizer);
+  md["learning_rate"] = fmt(p.lr);
+  md["lr_schedule"] = schedule_name(p.schedule);
+  md["warmup_ratio"] = fmt(p.warmup_ratio);
+  md["epochs"] = std::to_string(p.epochs);
+  md["weight_decay"] = fmt(p.weight_decay);
+  md["batch_size"] = std::to_string(p.batch_size);
+  md["data_fraction"] = fmt(p.data_fraction);
+  md["augment_shift"] = p.augment_shift ? "true" : "false";
+  md["augment_flip"] = p.augment_flip ? "true" : "false";
+  md["train_examples"] = std::to_string(set.indices.size());
+  md["steps"] = std::to_string(report.steps);
+  md["final_train_loss"] = fmt(report.last_epoch_loss);
+  evaluate_child(config, data, p, model, &md);
+  out->model = std::move(model);
+  out->metadata = std::move(md);
+}
+
+std::string manifest_line(const ZooModel& m) {
+  std::string line = "{\"path\":";
+  append_json_string(&line, m.path);
+  for (const auto& [k, v] : m.metadata) {
+    line += ",";
+    append_json_string(&line, k);
+    line += ":";
+    append_json_string(&line, v);
+  }
+  return line + "}\n";
+}
+
+}  // namespace
+
+const std::string& ZooModel::get(const std::string& key) const {
+  static const std::string kEmpty;
+  auto it = metadata.find(key);
+  return it == metadata.end() ? kEmpty : it->second;
+}
+
+std::string python_list_literal(const std::vector<std::string>& items) {
+  std::string s = "[";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) s += ", ";
+    s += '\'';
+    for (char c : items[i]) {
+      if (c == '\\' || c == '\'') s += '\\';
+      s += c;
+    }
+    s += '\'';
+  }
+  return s + "]";
+}
+
+bool build_zoo(const ZooConfig& config, const FashionMnist& raw, const ZooBuildOptions& options,
+               std::vector<ZooModel>* models, std::string* error) {
+  if (!validate_zoo_config(config, error)) return false;
+  {
+    Model probe;
+    if (!Model::from_spec(config.architecture, &probe, error)) return false;
+    if (probe.input_size() != kFashionMnistPixels) {
+      *error = "architecture '" + config.architecture + "' does not take 784 inputs";
+      return false;
+    }
+  }
+  const fs::path final_dir(options.out_dir);
+  const fs::path work_dir(options.out_dir + ".partial");
+  std::error_code ec;
+  if (fs::exists(final_dir) && !options.overwrite) {
+    *error = options.out_dir + ": already exists (pass --force to replace it)";
+    return false;
+  }
+  fs::remove_all(work_dir, ec);
+  fs::create_directories(work_dir, ec);
+  if (ec) {
+    *error = work_dir.string() + ": cannot create: " + ec.message();
+    return false;
+  }
+
+  const PreparedData data = prepare(raw);
+  std::vector<TrainedModel> roots(static_cast<size_t>(config.trees));
+  {
+    Progress progress("roots   ", roots.size(), options.progress);
+    parallel_for(roots.size(), options.threads, [&](size_t t) {
+      TrainedModel& r = roots[t];
+      train_root(config, data, static_cast<int>(t), &r);
+      write_model(work_dir, tree_name(config, static_cast<int>(t)) + "/root", r.model, r.metadata, options.layout,
+                  &r.rel_path, &r.error);
+      progress.advance();
+    });
+  }
+
+  for (const TrainedModel& r : roots) {
+    if (!r.error.empty()) {
+      *error = r.error;
+      return false;
+    }
+  }
+
+  const std::vector<ChildPlan> plans = plan_children(config);
+  std::vector<TrainedModel> children(plans.size());
+  {
+    Progress progress("children", plans.size(), options.progress);
+    parallel_for(plans.size(), options.threads, [&](size_t i) {
+      const ChildPlan& p = plans[i];
+      TrainedModel& c = children[i];
+      train_child(config, data, roots[static_cast<size_t>(p.tree)].model, p, &c);
+      char name[32];
+      std::snprintf(name, sizeof name, "%s-%04d", task_name(p.task), p.index);
+      c.metadata["model"] = name;
+      const std::string dir = tree_name(config, p.tree) + "/" + split_name(p.split) + "/" + name;
+      write_model(work_dir, dir, c.model, c.metadata, options.layout, &c.rel_path, &c.error);
+      c.model = Model();  // free the weights: only the metadata is needed from here on
+      progress.advance();
+    });
+  }
+
+  models->clear();
+  for (auto* group : {&roots, &children}) {
+    for (TrainedModel& t : *group) {
+      if (!t.error.empty()) {
+        *error = t.error;
+        return false;
+      }
+      models->push_back({t.rel_path, std::move(t.metadata)});
+    }
+  }
+  std::string manifest;
+  for (const ZooModel& m : *models) manifest += manifest_line(m);
+  if (!write_file_atomically((work_dir / "manifest.jsonl").string(), manifest.data(), manifest.size(), error)) {
+    return false;
+  }
+  if (fs::exists(final_dir)) fs::remove_all(final_dir, ec);
+  fs::rename(work_dir, final_dir, ec);
+  if (ec) {
+    *error = options.out_dir + ": cannot move the finished zoo into place: " + ec.message();
+    return false;
+  }
+  return true;
+}
+
+bool scan_zoo(const std::string& dir, std::vector<ZooModel>* models, std::string* error) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    *error = dir + ": not a folder";
+    return false;
+  }
+  models->clear();
+  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (!it->is_regular_file() || it->path().filename() != "model.safetensors") continue;
+    SafetensorsFile file;
+    const SafetensorsStatus st = SafetensorsFile::open(it->path().string(), &file);
+    if (!st.ok()) {
+      *error = st.message;
+      return false;
+    }
+    ZooModel m;
+    m.path = fs::relative(it->path(), dir).string();
+    for (const auto& [k, v] : file.metadata()) m.metadata[k] = v;
+    models->push_back(std::move(m));
+  }
+  if (ec) {
+    *error = dir + ": cannot list: " + ec.message();
+    return false;
+  }
+  std::sort(models->begin(), models->end(), [](const ZooModel& a, const ZooModel& b) { return a.path < b.path; });
+  return true;
+}
+
+std::string summarize_zoo(const std::vector<ZooModel>& models) {
+  struct Group {
+    std::map<std::string, int> per_split;
+    std::vector<double> accuracy;
+    double chance = 0.0;
+    std::string metric;
+  };
+  std::map<std::string, std::string> root_accuracy;
+  std::map<std::pair<std::string, std::string>, Group> groups;  // (tree, task)
+  for (const ZooModel& m : models) {
+    if (m.get("task") == "pretrain") {
+      root_accuracy[m.get("tree")] = m.get("test_accuracy");
+      continue;
+    }
+    Group& g = groups[{m.get("tree"), m.get("task")}];
+    ++g.per_split[m.get("split")];
+    g.accuracy.push_back(std::strtod(m.get("test_accuracy").c_str(), nullptr));
+    g.chance = std::strtod(m.get("test_chance").c_str(), nullptr);
+    g.metric = m.get("test_metric");
+  }
+  std::ostringstream out;
+  char line[256];
+  out << "tree    root acc  task      models  (per split)                               child test metric: min / p10 / median / max  (chance)\n";
+  for (auto& [key, g] : groups) {
+    std::sort(g.accuracy.begin(), g.accuracy.end());
+    auto q = [&](double f) { return g.accuracy[static_cast<size_t>(f * static_cast<double>(g.accuracy.size() - 1))]; };
+    std::string splits;
+    for (Split s : kAllSplits) {
+      auto it = g.per_split.find(split_name(s));
+      if (it != g.per_split.end()) splits += std::string(split_name(s)) + " " + std::to_string(it->second) + ", ";
+    }
+    if (!splits.empty()) splits.resize(splits.size() - 2);
+    std::snprintf(line, sizeof line, "%-7s %-9s %-9s %6zu  %-41s %s %.3f / %.3f / %.3f / %.3f  (%.3f)\n",
+                  key.first.c_str(), root_accuracy[key.first].substr(0, 6).c_str(), key.second.c_str(),
+                  g.accuracy.size(), ("(" + splits + ")").c_str(), g.metric == "balanced_accuracy" ? "bal.acc" : "acc    ",
+                  g.accuracy.front(), q(0.1), q(0.5), g.accuracy.back(), g.chance);
+    out << line;
+  }
+  return out.str();
+}
+
+}  // namespace probex::convert

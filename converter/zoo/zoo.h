@@ -1,0 +1,57 @@
+// Building, reading and summarising a model zoo.
+//
+// Layout written by build_zoo (the "probex" layout):
+//   <zoo>/<tree>/root/model.safetensors
+//   <zoo>/<tree>/<split>/<model>/model.safetensors      model = "subset-0007", "detector-0012", ...
+//   <zoo>/manifest.jsonl                                  one JSON object per model
+// With the Hugging Face cache layout (as Model-J is downloaded), each model folder instead holds
+// refs/main (a ref) and snapshots/<ref>/model.safetensors.
+//
+// Every model file's __metadata__ carries: tree, root, architecture, task, split, dataset_chosen_targets
+// (a Python-list literal of class names in head order, as Model-J has), class_indices, head ("fresh"
+// or "root"), every fine-tuning hyper-parameter, and the model's own test accuracy on its task
+// (test_metric, test_accuracy, test_chance).
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "data/fashion_mnist.h"
+
+namespace probex::convert {
+
+enum class ZooLayout { kProbex, kHuggingFace };
+
+struct ZooBuildOptions {
+  std::string out_dir;
+  ZooLayout layout = ZooLayout::kProbex;
+  int threads = 2;
+  bool progress = true;
+  bool overwrite = false;  // replace an existing zoo at out_dir
+};
+
+// One model of a zoo: its file (relative to the zoo folder) and its metadata.
+struct ZooModel {
+  std::string path;
+  std::map<std::string, std::string> metadata;
+  const std::string& get(const std::string& key) const;  // "" if absent
+};
+
+// Trains the roots and all children and writes the zoo. The zoo is assembled in "<out_dir>.partial"
+// and renamed into place only when complete, so an interrupted build never looks like a zoo.
+bool build_zoo(const ZooConfig& config, const FashionMnist& data, const ZooBuildOptions& options,
+               std::vector<ZooModel>* models, std::string* error);
+
+// Reads every model.safetensors under `dir` (either layout) with the strict reader.
+bool scan_zoo(const std::string& dir, std::vector<ZooModel>* models, std::string* error);
+
+// A human-readable table: per tree and task, model counts per split and the distribution of the
+// children's own test accuracy against chance.
+std::string summarize_zoo(const std::vector<ZooModel>& models);
+
+// Python-list literal of strings, e.g. ['Bag', 'Coat'] (quotes and backslashes escaped).
+std::string python_list_literal(const std::vector<std::string>& items);
+
+}  // namespace probex::convert

@@ -1,0 +1,97 @@
+// Conversions between float32 and the narrow float formats found in model files (IEEE half,
+// bfloat16, and the two OCP float8 formats). Bit-exact, portable, no hardware F16 support assumed:
+// decoding must give the same float on x86, aarch64 and armv7.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+namespace probex {
+
+inline float bits_to_f32(uint32_t bits) {
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+inline uint32_t f32_to_bits(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, sizeof bits);
+  return bits;
+}
+
+// IEEE 754 binary16 -> binary32, exact (every half is representable as a float).
+inline float f16_to_f32(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  const uint32_t exponent = (h >> 10) & 0x1Fu;
+  uint32_t mantissa = h & 0x3FFu;
+  if (exponent == 0x1F) {  // inf or NaN; keep the payload
+    return bits_to_f32(sign | 0x7F800000u | (mantissa << 13));
+  }
+  if (exponent != 0) {  // normal
+    return bits_to_f32(sign | ((exponent + 112u) << 23) | (mantissa << 13));
+  }
+  if (mantissa == 0) {
+    return bits_to_f32(sign);  // signed zero
+  }
+  // Subnormal half: normalise into a float.
+  uint32_t e = 113;
+  while ((mantissa & 0x400u) == 0) {
+    mantissa <<= 1;
+    --e;
+  }
+  return bits_to_f32(sign | (e << 23) | ((mantissa & 0x3FFu) << 13));
+}
+
+// binary32 -> binary16 with round-to-nearest-even; overflow goes to inf, NaN stays NaN.
+inline uint16_t f32_to_f16(float f) {
+  const uint32_t bits = f32_to_bits(f);
+  const uint32_t sign = (bits >> 16) & 0x8000u;
+  const uint32_t abs = bits & 0x7FFFFFFFu;
+  if (abs > 0x7F800000u) return static_cast<uint16_t>(sign | 0x7E00u);  // NaN (quiet)
+  if (abs >= 0x47800000u) return static_cast<uint16_t>(sign | 0x7C00u);  // >= 65536: inf
+  if (abs < 0x38800000u) {  // below the smallest normal half: subnormal or zero
+    if (abs < 0x33000000u) return static_cast<uint16_t>(sign);  // < half of the smallest subnormal
+    const uint32_t exponent = abs >> 23;
+    const uint32_t mantissa = (abs & 0x7FFFFFu) | 0x800000u;
+    const uint32_t shift = 126u - exponent;  // 14..24
+    uint32_t half = mantissa >> shift;
+    const uint32_t rest = mantissa & ((1u << shift) - 1u);
+    const uint32_t halfway = 1u << (shift - 1u);
+    if (rest > halfway || (rest == halfway && (half & 1u))) ++half;
+    return static_cast<uint16_t>(sign | half);
+  }
+  uint32_t half = ((abs >> 13) - (112u << 10));  // rebias exponent, keep 10 mantissa bits
+  const uint32_t rest = abs & 0x1FFFu;
+  if (rest > 0x1000u || (rest == 0x1000u && (half & 1u))) ++half;  // may carry into the exponent: fine
+  return static_cast<uint16_t>(sign | half);
+}
+
+// bfloat16 is the top half of a float32.
+inline float bf16_to_f32(uint16_t b) { return bits_to_f32(static_cast<uint32_t>(b) << 16); }
+
+inline uint16_t f32_to_bf16(float f) {
+  const uint32_t bits = f32_to_bits(f);
+  if ((bits & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((bits >> 16) | 0x40u);  // quiet NaN
+  const uint32_t rounding = 0x7FFFu + ((bits >> 16) & 1u);  // round to nearest even
+  return static_cast<uint16_t>((bits + rounding) >> 16);
+}
+
+// OCP FP8 E5M2: the top byte of an IEEE half.
+inline float f8e5m2_to_f32(uint8_t v) { return f16_to_f32(static_cast<uint16_t>(v << 8)); }
+
+// OCP FP8 E4M3 ("fn" variant, as PyTorch's float8_e4m3fn): bias 7, no infinities,
+// S.1111.111 is NaN, the largest finite value is 448.
+inline float f8e4m3_to_f32(uint8_t v) {
+  const uint32_t sign = static_cast<uint32_t>(v & 0x80u) << 24;
+  const uint32_t exponent = (v >> 3) & 0xFu;
+  const uint32_t mantissa = v & 0x7u;
+  if (exponent == 0xF && mantissa == 0x7) return bits_to_f32(sign | 0x7FC00000u);
+  if (exponent == 0) {  // subnormal: mantissa * 2^-9
+    const float magnitude = static_cast<float>(mantissa) * 0.001953125f;
+    return sign ? -magnitude : magnitude;
+  }
+  return bits_to_f32(sign | ((exponent + 120u) << 23) | (mantissa << 20));
+}
+
+}  // namespace probex
