@@ -44,12 +44,12 @@ TrainReport train_classifier(Model& model, const ImageTensor& images, const Labe
                              const TrainConfig& config, Rng& rng) {
   TrainReport report;
   const size_t n = data.indices.size();
-  if (n == 0 || config.epochs <= 0) return report;
+  if (n == 0 || (config.steps <= 0 && config.epochs <= 0)) return report;
   const size_t batch = std::min(config.batch_size, n);
   const size_t dim = images.size();
   const size_t classes = model.output_size();
   const long steps_per_epoch = static_cast<long>((n + batch - 1) / batch);
-  const long total = steps_per_epoch * config.epochs;
+  const long total = config.steps > 0 ? config.steps : steps_per_epoch * config.epochs;
   const auto warmup = static_cast<long>(std::lround(config.warmup_ratio * static_cast<double>(total)));
 
   Optimizer optimizer(config.optimizer, model.params());
@@ -60,10 +60,12 @@ TrainReport train_classifier(Model& model, const ImageTensor& images, const Labe
   for (size_t i = 0; i < n; ++i) order[i] = i;
 
   long step = 0;
-  for (int epoch = 0; epoch < config.epochs; ++epoch) {
+  size_t seen = 0;
+  while (step < total) {
     rng.shuffle(order);
     double loss_sum = 0.0;
-    for (size_t start = 0; start < n; start += batch) {
+    size_t pass_examples = 0;
+    for (size_t start = 0; start < n && step < total; start += batch) {
       const size_t b = std::min(batch, n - start);
       for (size_t i = 0; i < b; ++i) {
         const size_t item = order[start + i];
@@ -88,10 +90,13 @@ TrainReport train_classifier(Model& model, const ImageTensor& images, const Labe
       model.backward(dlogits.data(), b);
       optimizer.step(scheduled_lr(config.schedule, config.lr, step, total, warmup));
       ++step;
+      pass_examples += b;
     }
-    report.last_epoch_loss = loss_sum / static_cast<double>(n);
+    seen += pass_examples;
+    report.last_epoch_loss = loss_sum / static_cast<double>(pass_examples);
   }
   report.steps = step;
+  report.epochs = static_cast<double>(seen) / static_cast<double>(n);
   return report;
 }
 

@@ -31,7 +31,8 @@ struct LabelledSubset {
 };
 
 struct TrainConfig {
-  int epochs = 1;
+  int epochs = 1;   // passes over the data, unless `steps` is set
+  long steps = 0;   // if > 0: exactly this many optimizer steps, reshuffling at every pass
   size_t batch_size = 128;
   double lr = 1e-3;
   Schedule schedule = Schedule::kConstant;
@@ -43,7 +44,8 @@ struct TrainConfig {
 
 struct TrainReport {
   long steps = 0;
-  double last_epoch_loss = 0.0;  // mean training loss over the last epoch
+  double epochs = 0.0;           // passes over the data (fractional when training by steps)
+  double last_epoch_loss = 0.0;  // mean training loss over the last (possibly partial) pass
 };
 
 // Shuffled mini-batch training (the last, partial batch of an epoch is kept, as PyTorch's

@@ -5,8 +5,6 @@
 #include <cstring>
 #include <string>
 
-#include <cblas.h>
-
 #include "zoo/zoo.h"
 
 namespace {
@@ -126,9 +124,6 @@ int main(int argc, char** argv) {
   if (seed >= 0) config.seed = static_cast<uint64_t>(seed);
   options.out_dir = out_dir;
 
-  // One BLAS thread per model: the zoo runs models in parallel instead, which scales better for
-  // these small GEMMs and keeps results independent of the thread count.
-  openblas_set_num_threads(1);
   const auto start = std::chrono::steady_clock::now();
   FashionMnist data;
   const probex::convert::IdxStatus st = load_fashion_mnist(data_dir, &data);

@@ -30,8 +30,9 @@ const char* split_name(Split split) {
 namespace {
 
 // Model-J-like spread (its fine-tunes: AdamW, lr 3e-5..5e-4, constant/warm-up/linear/cosine
-// schedules, 4-9 epochs, weight decay 0.005-0.03, augmentation on or off), scaled down in data so a
-// child trains in about a second on one core.
+// schedules, 4-9 epochs, weight decay 0.005-0.03, augmentation on or off), scaled down so a child
+// trains in about a second on one core: 5-25% of the task's images, 200-800 steps. Training by steps
+// rather than epochs keeps low-lr children from stopping before their fresh head has learned.
 HyperRanges model_j_like() {
   HyperRanges h;
   h.lr_min = 3e-5;
@@ -40,8 +41,8 @@ HyperRanges model_j_like() {
   h.schedules = {Schedule::kConstant, Schedule::kWarmupConstant, Schedule::kLinear, Schedule::kCosine};
   h.warmup_min = 0.0;
   h.warmup_max = 0.1;
-  h.epochs_min = 2;
-  h.epochs_max = 5;
+  h.steps_min = 200;  // Model-J trains thousands of steps; fewer than ~200 leaves low-lr heads untrained
+  h.steps_max = 800;
   h.weight_decay_min = 0.005;
   h.weight_decay_max = 0.03;
   h.batch_sizes = {32, 64, 128};
@@ -72,8 +73,8 @@ bool named_zoo_config(const std::string& name, ZooConfig* out) {
     c.seed = 20261127;
     c.trees = 3;
     c.root_epochs = 2;
-    c.subset = sizes(24, 8, 8);
-    c.detector = sizes(16, 4, 4, 4, 4);
+    c.subset = sizes(20, 6, 6);
+    c.detector = sizes(12, 4, 4, 4, 4);
     c.holdout_classes = {5, 8};  // Sandal, Bag
     c.child = model_j_like();
   } else if (name == "standard") {
@@ -125,6 +126,7 @@ bool validate_zoo_config(const ZooConfig& c, std::string* error) {
   if (h.lr_choices.empty() && !(h.lr_min > 0 && h.lr_max >= h.lr_min)) return bad("learning-rate range invalid");
   if (h.schedules.empty() || h.batch_sizes.empty() || h.optimizers.empty()) return bad("empty choice list");
   if (h.epochs_min < 1 || h.epochs_max < h.epochs_min) return bad("epoch range invalid");
+  if (h.steps_min < 0 || h.steps_max < h.steps_min || (h.steps_max > 0 && h.steps_min < 1)) return bad("step range invalid");
   if (!(h.fraction_min > 0 && h.fraction_max <= 1 && h.fraction_min <= h.fraction_max)) return bad("data fraction range invalid");
   return true;
 }
@@ -148,6 +150,9 @@ void draw_hyperparameters(const HyperRanges& h, Rng& rng, ChildPlan* p) {
   p->schedule = pick(rng, h.schedules);
   p->warmup_ratio = p->schedule == Schedule::kConstant ? 0.0 : rng.uniform(h.warmup_min, h.warmup_max);
   p->epochs = h.epochs_min + static_cast<int>(rng.below(static_cast<uint64_t>(h.epochs_max - h.epochs_min + 1)));
+  if (h.steps_max > 0) {
+    p->steps = h.steps_min + static_cast<long>(rng.below(static_cast<uint64_t>(h.steps_max - h.steps_min + 1)));
+  }
   p->weight_decay = rng.uniform(h.weight_decay_min, h.weight_decay_max);
   p->batch_size = pick(rng, h.batch_sizes);
   p->data_fraction = rng.uniform(h.fraction_min, h.fraction_max);

@@ -39,7 +39,8 @@ struct HyperRanges {
   double sgd_lr_factor = 30.0;         // SGD draws from the same range times this factor
   std::vector<Schedule> schedules = {Schedule::kConstant};
   double warmup_min = 0.0, warmup_max = 0.0;  // warm-up share of steps (schedules with warm-up)
-  int epochs_min = 1, epochs_max = 1;
+  int epochs_min = 1, epochs_max = 1;  // passes over the child's data ...
+  int steps_min = 0, steps_max = 0;    // ... unless these are set: then a number of optimizer steps
   double weight_decay_min = 0.0, weight_decay_max = 0.0;
   std::vector<int> batch_sizes = {128};
   double fraction_min = 1.0, fraction_max = 1.0;  // share of the task's training images used
@@ -89,6 +90,7 @@ struct ChildPlan {
   Schedule schedule = Schedule::kConstant;
   double warmup_ratio = 0.0;
   int epochs = 1;
+  long steps = 0;  // > 0: train by steps instead of epochs
   double weight_decay = 0.0;
   int batch_size = 128;
   double data_fraction = 1.0;

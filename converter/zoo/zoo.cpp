@@ -1,5 +1,7 @@
 #include "zoo.h"
 
+#include <cblas.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -259,6 +261,7 @@ void train_child(const ZooConfig& config, const PreparedData& data, const Model&
   const LabelledSubset set = child_training_set(config, data, p, rng);
   TrainConfig tc;
   tc.epochs = p.epochs;
+  tc.steps = p.steps;
   tc.batch_size = static_cast<size_t>(p.batch_size);
   tc.lr = p.lr;
   tc.schedule = p.schedule;
@@ -280,7 +283,6 @@ void train_child(const ZooConfig& config, const PreparedData& data, const Model&
   md["learning_rate"] = fmt(p.lr);
   md["lr_schedule"] = schedule_name(p.schedule);
   md["warmup_ratio"] = fmt(p.warmup_ratio);
-  md["epochs"] = std::to_string(p.epochs);
   md["weight_decay"] = fmt(p.weight_decay);
   md["batch_size"] = std::to_string(p.batch_size);
   md["data_fraction"] = fmt(p.data_fraction);
@@ -288,6 +290,7 @@ void train_child(const ZooConfig& config, const PreparedData& data, const Model&
   md["augment_flip"] = p.augment_flip ? "true" : "false";
   md["train_examples"] = std::to_string(set.indices.size());
   md["steps"] = std::to_string(report.steps);
+  md["epochs"] = fmt(std::round(report.epochs * 100.0) / 100.0);
   md["final_train_loss"] = fmt(report.last_epoch_loss);
   evaluate_child(config, data, p, model, &md);
   out->model = std::move(model);
@@ -353,6 +356,9 @@ bool build_zoo(const ZooConfig& config, const FashionMnist& raw, const ZooBuildO
     return false;
   }
 
+  // One BLAS thread per model: the zoo runs models in parallel instead, which scales better for these
+  // small GEMMs and keeps every model's arithmetic independent of the thread count.
+  openblas_set_num_threads(1);
   const PreparedData data = prepare(raw);
   std::vector<TrainedModel> roots(static_cast<size_t>(config.trees));
   {
