@@ -26,6 +26,7 @@ constexpr const char* kFormat = "probex-zoo/1";
 // The training and test images, normalised once and indexed by class.
 struct PreparedData {
   ImageTensor train, test;
+  std::vector<int32_t> train_labels;
   std::vector<std::vector<uint32_t>> train_by_class, test_by_class;
 };
 
@@ -33,6 +34,7 @@ PreparedData prepare(const FashionMnist& data) {
   PreparedData p;
   p.train = normalize_images(data.train);
   p.test = normalize_images(data.test);
+  p.train_labels.assign(data.train.labels.begin(), data.train.labels.end());
   p.train_by_class.resize(kFashionMnistClasses);
   p.test_by_class.resize(kFashionMnistClasses);
   for (uint32_t i = 0; i < data.train.count; ++i) p.train_by_class[data.train.labels[i]].push_back(i);
@@ -126,11 +128,9 @@ void train_root(const ZooConfig& config, const PreparedData& data, int tree, Tra
   Rng rng(seed);
   model.init(rng);
   LabelledSubset all;
-  for (uint32_t i = 0; i < data.train.count; ++i) all.indices.push_back(i);
-  for (uint32_t i = 0; i < data.train.count; ++i) all.labels.push_back(-1);
-  // Labels: recover from the per-class index lists (cheaper than carrying the raw set here).
-  for (int c = 0; c < kFashionMnistClasses; ++c) {
-    for (uint32_t i : data.train_by_class[static_cast<size_t>(c)]) all.labels[i] = c;
+  for (uint32_t i = 0; i < data.train.count; ++i) {
+    all.indices.push_back(i);
+    all.labels.push_back(data.train_labels[i]);
   }
   TrainConfig tc;
   tc.epochs = config.root_epochs;

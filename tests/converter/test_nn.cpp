@@ -70,7 +70,7 @@ TEST_CASE("architecture specs name layers as PyTorch would and reject nonsense")
   }
 }
 
-TEST_CASE("init follows torch.nn.Linear bounds; replace_head gives a fresh head; clone copies values") {
+TEST_CASE("init follows torch.nn.Linear bounds and replace_head and clone keep the body") {
   Model m;
   std::string error;
   REQUIRE(Model::from_spec("mlp-100-16-3", &m, &error));
