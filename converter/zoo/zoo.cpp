@@ -176,6 +176,21 @@ void train_root(const ZooConfig& config, const PreparedData& data, int tree, Tra
   out->metadata = std::move(md);
 }
 
+// The images a detector of `positive` must reject: every class but itself and the holdout classes, so
+// holdout classes stay unseen by the detectors of seen classes (they are zero-shot targets).
+std::vector<uint32_t> detector_negatives(const ZooConfig& config, const std::vector<std::vector<uint32_t>>& by_class,
+                                         int positive) {
+  std::vector<uint32_t> negatives;
+  for (int c = 0; c < kFashionMnistClasses; ++c) {
+    const auto& holdout = config.holdout_classes;
+    if (c != positive && std::find(holdout.begin(), holdout.end(), c) == holdout.end()) {
+      const auto& pool = by_class[static_cast<size_t>(c)];
+      negatives.insert(negatives.end(), pool.begin(), pool.end());
+    }
+  }
+  return negatives;
+}
+
 // The training images of a child and their head labels.
 LabelledSubset child_training_set(const ZooConfig& config, const PreparedData& data, const ChildPlan& p, Rng& rng) {
   LabelledSubset set;
@@ -199,17 +214,8 @@ LabelledSubset child_training_set(const ZooConfig& config, const PreparedData& d
   // Detector: the class (label 1) against as many images of the other non-holdout classes (label 0).
   const auto& positives = data.train_by_class[static_cast<size_t>(p.classes[0])];
   const auto n = std::max<size_t>(static_cast<size_t>(std::lround(p.data_fraction * static_cast<double>(positives.size()))), 1);
-  std::vector<uint32_t> negatives;
-  for (int c = 0; c < kFashionMnistClasses; ++c) {
-    const bool held_out = std::find(config.holdout_classes.begin(), config.holdout_classes.end(), c) !=
-                          config.holdout_classes.end();
-    if (c != p.classes[0] && !held_out) {
-      const auto& pool = data.train_by_class[static_cast<size_t>(c)];
-      negatives.insert(negatives.end(), pool.begin(), pool.end());
-    }
-  }
   take(positives, n, 1);
-  take(negatives, n, 0);
+  take(detector_negatives(config, data.train_by_class, p.classes[0]), n, 0);
   return set;
 }
 
@@ -233,15 +239,8 @@ void evaluate_child(const ZooConfig& config, const PreparedData& data, const Chi
     (*md)["test_chance"] = fmt(1.0 / static_cast<double>(p.classes.size()));
     return;
   }
-  std::vector<uint32_t> pos = data.test_by_class[static_cast<size_t>(p.classes[0])], neg;
-  for (int c = 0; c < kFashionMnistClasses; ++c) {
-    const bool held_out = std::find(config.holdout_classes.begin(), config.holdout_classes.end(), c) !=
-                          config.holdout_classes.end();
-    if (c != p.classes[0] && !held_out) {
-      const auto& pool = data.test_by_class[static_cast<size_t>(c)];
-      neg.insert(neg.end(), pool.begin(), pool.end());
-    }
-  }
+  const std::vector<uint32_t>& pos = data.test_by_class[static_cast<size_t>(p.classes[0])];
+  const std::vector<uint32_t> neg = detector_negatives(config, data.test_by_class, p.classes[0]);
   const auto pred_pos = predict(model, data.test, pos);
   const auto pred_neg = predict(model, data.test, neg);
   const double tpr = static_cast<double>(std::count(pred_pos.begin(), pred_pos.end(), 1)) / static_cast<double>(pos.size());
@@ -471,22 +470,23 @@ std::string summarize_zoo(const std::vector<ZooModel>& models) {
   }
   std::ostringstream out;
   char line[256];
-  out << "tree    root acc  task      models  (per split)                               child test metric: min / p10 / median / max  (chance)\n";
+  out << "tree     root acc  task       models  child metric       min    p10    median  max    chance\n";
+  std::string split_lines;
   for (auto& [key, g] : groups) {
     std::sort(g.accuracy.begin(), g.accuracy.end());
     auto q = [&](double f) { return g.accuracy[static_cast<size_t>(f * static_cast<double>(g.accuracy.size() - 1))]; };
-    std::string splits;
+    std::snprintf(line, sizeof line, "%-8s %-9s %-10s %6zu  %-17s  %.3f  %.3f  %.3f   %.3f  %.3f\n", key.first.c_str(),
+                  root_accuracy[key.first].substr(0, 6).c_str(), key.second.c_str(), g.accuracy.size(),
+                  g.metric.c_str(), g.accuracy.front(), q(0.1), q(0.5), g.accuracy.back(), g.chance);
+    out << line;
+    split_lines += "  " + key.first + " " + key.second + ":";
     for (Split s : kAllSplits) {
       auto it = g.per_split.find(split_name(s));
-      if (it != g.per_split.end()) splits += std::string(split_name(s)) + " " + std::to_string(it->second) + ", ";
+      if (it != g.per_split.end()) split_lines += " " + std::string(split_name(s)) + " " + std::to_string(it->second);
     }
-    if (!splits.empty()) splits.resize(splits.size() - 2);
-    std::snprintf(line, sizeof line, "%-7s %-9s %-9s %6zu  %-41s %s %.3f / %.3f / %.3f / %.3f  (%.3f)\n",
-                  key.first.c_str(), root_accuracy[key.first].substr(0, 6).c_str(), key.second.c_str(),
-                  g.accuracy.size(), ("(" + splits + ")").c_str(), g.metric == "balanced_accuracy" ? "bal.acc" : "acc    ",
-                  g.accuracy.front(), q(0.1), q(0.5), g.accuracy.back(), g.chance);
-    out << line;
+    split_lines += "\n";
   }
+  out << "children per split:\n" << split_lines;
   return out.str();
 }
 
