@@ -13,6 +13,7 @@
 #include "cli/progress.h"
 #include "core/safetensors.h"
 #include "io/json_writer.h"
+#include "io/python_literal.h"
 #include "io/safetensors_writer.h"
 #include "nn/train.h"
 
@@ -314,20 +315,6 @@ const std::string& ZooModel::get(const std::string& key) const {
   static const std::string kEmpty;
   auto it = metadata.find(key);
   return it == metadata.end() ? kEmpty : it->second;
-}
-
-std::string python_list_literal(const std::vector<std::string>& items) {
-  std::string s = "[";
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i) s += ", ";
-    s += '\'';
-    for (char c : items[i]) {
-      if (c == '\\' || c == '\'') s += '\\';
-      s += c;
-    }
-    s += '\'';
-  }
-  return s + "]";
 }
 
 bool build_zoo(const ZooConfig& config, const FashionMnist& raw, const ZooBuildOptions& options,

@@ -51,7 +51,4 @@ bool scan_zoo(const std::string& dir, std::vector<ZooModel>* models, std::string
 // children's own test accuracy against chance.
 std::string summarize_zoo(const std::vector<ZooModel>& models);
 
-// Python-list literal of strings, e.g. ['Bag', 'Coat'] (quotes and backslashes escaped).
-std::string python_list_literal(const std::vector<std::string>& items);
-
 }  // namespace probex::convert

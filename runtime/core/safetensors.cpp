@@ -242,6 +242,7 @@ const char* safetensors_error_name(SafetensorsError code) {
     case SafetensorsError::kTensorNotFound: return "tensor_not_found";
     case SafetensorsError::kUnsupportedConversion: return "unsupported_conversion";
     case SafetensorsError::kOutOfRange: return "out_of_range";
+    case SafetensorsError::kLayerShape: return "layer_shape";
   }
   return "unknown";
 }

@@ -45,6 +45,7 @@ enum class SafetensorsError {
   kTensorNotFound,         // lookup of a name the file does not have
   kUnsupportedConversion,  // the dtype has no float32 conversion (integer and bool tensors)
   kOutOfRange,             // a requested element or row range is outside the tensor
+  kLayerShape,             // a probed layer's shape has no ProbeX shaping rule (see probed_layer.h)
 };
 
 // Short stable name of an error code, e.g. "offsets_overlap" (for tests, logs and JSON reports).

@@ -9,6 +9,7 @@
 
 #include "core/safetensors.h"
 #include "test_util.h"
+#include "io/python_literal.h"
 #include "zoo/zoo.h"
 
 using namespace probex::convert;

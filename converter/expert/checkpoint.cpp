@@ -1,0 +1,89 @@
+#include "checkpoint.h"
+
+#include "core/safetensors.h"
+#include "io/safetensors_writer.h"
+#include "io/python_literal.h"
+#include "labels.h"
+
+namespace probex::convert {
+
+bool save_probex_checkpoint(const ProbexExpert& expert, const std::map<std::string, std::string>& metadata,
+                            const std::string& path, std::string* error) {
+  SafetensorsWriter writer;
+  for (const Param* p : expert.const_params()) {
+    if (!writer.add_f32(p->name, Dtype::kF32, p->shape, p->value.data(), error)) return false;
+  }
+  for (const auto& [k, v] : metadata) writer.set_metadata(k, v);
+  return writer.write_file(path, error);
+}
+
+bool load_probex_checkpoint(const std::string& path, LoadedCheckpoint* out, std::string* error) {
+  SafetensorsFile file;
+  const SafetensorsStatus st = SafetensorsFile::open(path, &file);
+  if (!st.ok()) {
+    *error = st.message;
+    return false;
+  }
+  const char* names[] = {"probes.weight", "shared_probe_proj.weight", "per_probe_encoders.weight",
+                         "per_probe_encoders.bias", "classification_head.weight", "classification_head.bias"};
+  const size_t ranks[] = {2, 2, 2, 1, 2, 1};
+  const TensorInfo* t[6];
+  for (int i = 0; i < 6; ++i) {
+    const SafetensorsStatus found = file.require(names[i], &t[i]);
+    if (!found.ok()) {
+      *error = found.message;
+      return false;
+    }
+    if (t[i]->shape.size() != ranks[i] || !dtype_converts_to_f32(t[i]->dtype)) {
+      *error = path + ": tensor '" + names[i] + "' must be a " + std::to_string(ranks[i]) + "-D float tensor";
+      return false;
+    }
+  }
+  ProbexShape s;
+  s.d_w = t[0]->shape[0];
+  s.r_u = t[0]->shape[1];
+  s.r_v = t[1]->shape[0];
+  s.d_h = t[1]->shape[1];
+  s.r_t = t[2]->shape[0];
+  s.d_y = t[4]->shape[0];
+  const bool consistent = t[2]->shape[1] == s.r_u * s.r_v && t[3]->shape[0] == s.r_t && t[4]->shape[1] == s.r_t &&
+                          t[5]->shape[0] == s.d_y && s.d_w && s.r_u && s.r_v && s.d_h && s.r_t && s.d_y;
+  if (!consistent) {
+    *error = path + ": tensor shapes disagree (probes [" + std::to_string(s.d_w) + ", " + std::to_string(s.r_u) +
+             "], shared_probe_proj [" + std::to_string(s.r_v) + ", " + std::to_string(s.d_h) +
+             "], per_probe_encoders [" + std::to_string(t[2]->shape[0]) + ", " + std::to_string(t[2]->shape[1]) +
+             "], classification_head [" + std::to_string(t[4]->shape[0]) + ", " + std::to_string(t[4]->shape[1]) + "])";
+    return false;
+  }
+  auto expert = std::make_unique<ProbexExpert>(s);
+  for (int i = 0; i < 6; ++i) {
+    Param* p = expert->find_param(names[i]);
+    const SafetensorsStatus read = file.read_f32(*t[i], 0, t[i]->element_count, p->value.data());
+    if (!read.ok()) {
+      *error = read.message;
+      return false;
+    }
+  }
+  out->metadata.clear();
+  for (const auto& [k, v] : file.metadata()) out->metadata[k] = v;
+  out->labels.clear();
+  auto labels = out->metadata.find("labels");
+  if (labels != out->metadata.end()) {
+    std::string why;
+    if (!parse_python_string_list(labels->second, &out->labels, &why)) {
+      *error = path + ": metadata 'labels' is " + why;
+      return false;
+    }
+    if (out->labels.size() != s.d_y) {
+      *error = path + ": metadata names " + std::to_string(out->labels.size()) + " labels for a head of " +
+               std::to_string(s.d_y);
+      return false;
+    }
+  } else {
+    for (size_t i = 0; i < s.d_y; ++i) out->labels.push_back("label_" + std::to_string(i));
+  }
+  out->expert = std::move(expert);
+  return true;
+}
+
+}  // namespace probex::convert

@@ -1,0 +1,29 @@
+// ProbeX expert checkpoints as safetensors with the authors' parameter names, so a state dict saved
+// from the authors' PyTorch model (safetensors.torch.save_file(model.state_dict(), ...)) loads the same
+// way as ours. Our checkpoints add metadata: tree, layer (name, shape, shaping rule), labels (a
+// Python-list literal, in head order), hyper-parameters and metrics.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "probex_expert.h"
+
+namespace probex::convert {
+
+bool save_probex_checkpoint(const ProbexExpert& expert, const std::map<std::string, std::string>& metadata,
+                            const std::string& path, std::string* error);
+
+struct LoadedCheckpoint {
+  std::unique_ptr<ProbexExpert> expert;
+  std::map<std::string, std::string> metadata;  // empty for a bare authors' state dict
+  std::vector<std::string> labels;              // from metadata "labels", else label_0, label_1, ...
+};
+
+// Shapes are inferred from the tensors and must agree with each other (r_U, r_V, r_T, d_Y); the
+// optional zero-shot `regression_head.*` tensors are ignored here. Errors name the file and tensor.
+bool load_probex_checkpoint(const std::string& path, LoadedCheckpoint* out, std::string* error);
+
+}  // namespace probex::convert

@@ -1,0 +1,52 @@
+// Loading the probed layer of every model of a tree and split into one contiguous array, with
+// multi-hot labels from `dataset_chosen_targets`.
+//
+// Zoo layouts (the folder structure decides tree, split and model, so zoos without probex metadata,
+// such as Model-J, load the same way):
+//   <zoo>/<tree>/<split>/<model>/model.safetensors                          (probex)
+//   <zoo>/<tree>/<split>/<model>/refs/main + snapshots/<ref>/model.safetensors  (Hugging Face cache)
+// A root is <zoo>/<tree>/root/... and is not a training example.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/probed_layer.h"
+#include "multilabel.h"
+
+namespace probex::convert {
+
+struct ZooFile {
+  std::string path;   // the model.safetensors file
+  std::string tree, split, model;
+};
+
+// Lists the models of a zoo in either layout, sorted by (tree, split, model). For the Hugging Face
+// layout, refs/main decides the snapshot (a ref must be a plain name: no '/' or "..").
+bool list_zoo_files(const std::string& zoo_dir, std::vector<ZooFile>* out, std::string* error);
+
+struct LoadOptions {
+  std::string layer;           // tensor name (or LoRA base name)
+  std::string task = "subset"; // models whose metadata names another task are not candidates
+  bool strict = false;         // a bad model is an error instead of a warning and a skip
+  double max_bad_share = 0.1;  // more bad models than this share is an error even when not strict
+};
+
+struct LoadedSplit {
+  ExpertData data;
+  size_t rows = 0, cols = 0;         // the shaped layer, X [rows, cols]
+  LayerRule rule = LayerRule::kMatrix;
+  std::vector<std::string> skipped;  // "path: reason", one per skipped bad model
+};
+
+// Loads the models of (tree, split). Labels become multi-hot over `space`; if `space` is empty it is
+// built from these models (sorted union) and returned through it. `expect_rows/cols` (if non-zero)
+// pin the layer shape, e.g. to the training split's.
+bool load_split(const std::vector<ZooFile>& files, const std::string& tree, const std::string& split,
+                const LoadOptions& options, std::vector<std::string>* space, size_t expect_rows, size_t expect_cols,
+                LoadedSplit* out, std::string* error);
+
+// The trees of a zoo listing, sorted.
+std::vector<std::string> zoo_trees(const std::vector<ZooFile>& files);
+
+}  // namespace probex::convert

@@ -1,0 +1,178 @@
+#include "train_tree.h"
+
+#include <algorithm>
+
+#include "checkpoint.h"
+#include "io/json_writer.h"
+#include "io/python_literal.h"
+#include "labels.h"
+#include "weight_stats.h"
+
+namespace probex::convert {
+namespace {
+
+size_t count_params(MultiLabelModel& m) {
+  size_t n = 0;
+  for (const Param* p : m.params()) n += p->value.size();
+  return n;
+}
+
+struct Splits {
+  LoadedSplit train, val, test;
+  std::vector<std::string> space;
+};
+
+bool load_splits(const std::vector<ZooFile>& files, const std::string& tree, const LoadOptions& load, bool with_test,
+                 Splits* s, std::string* error) {
+  if (!load_split(files, tree, "train", load, &s->space, 0, 0, &s->train, error)) return false;
+  if (!load_split(files, tree, "val", load, &s->space, s->train.rows, s->train.cols, &s->val, error)) return false;
+  if (with_test && !load_split(files, tree, "test", load, &s->space, s->train.rows, s->train.cols, &s->test, error)) {
+    return false;
+  }
+  return true;
+}
+
+std::string fmt(double v) { return format_number(v); }
+
+}  // namespace
+
+bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, const TreeTrainOptions& options,
+                TreeReport* report, std::string* error) {
+  Splits s;
+  if (!load_splits(files, tree, options.load, true, &s, error)) return false;
+  *report = TreeReport();
+  report->tree = tree;
+  report->layer = options.load.layer;
+  report->rule = layer_rule_name(s.train.rule);
+  report->rows = s.train.rows;
+  report->cols = s.train.cols;
+  report->train = s.train.data.count;
+  report->val = s.val.data.count;
+  report->test = s.test.data.count;
+  report->labels = s.space;
+  for (const LoadedSplit* l : {&s.train, &s.val, &s.test}) {
+    report->skipped.insert(report->skipped.end(), l->skipped.begin(), l->skipped.end());
+  }
+
+  ProbexShape shape;
+  shape.d_h = s.train.rows;
+  shape.d_w = s.train.cols;
+  shape.r_u = options.r_u;
+  shape.r_v = options.r_v;
+  shape.r_t = options.r_t;
+  shape.d_y = s.space.size();
+  ProbexExpert expert(shape);
+  Rng rng(options.fit.seed);
+  expert.init(rng);
+  FitConfig fit = options.fit;
+  fit.label = tree + " probex";
+  MethodResult probex{"probex", count_params(expert), {}, fit_multilabel(expert, s.train.data, s.val.data, fit)};
+  std::vector<float> logits = predict_logits(expert, s.test.data);
+  probex.test = multilabel_metrics(logits.data(), s.test.data.y.data(), s.test.data.count, shape.d_y);
+  report->methods.push_back(probex);
+
+  if (!options.checkpoint_path.empty()) {
+    std::map<std::string, std::string> md = {
+        {"format", "probex-expert/1"},
+        {"tree", tree},
+        {"layer", options.load.layer},
+        {"layer_shape", "[" + std::to_string(shape.d_h) + ", " + std::to_string(shape.d_w) + "]"},
+        {"layer_rule", report->rule},
+        {"task", options.load.task},
+        {"labels", python_list_literal(s.space)},
+        {"r_u", std::to_string(shape.r_u)},
+        {"r_v", std::to_string(shape.r_v)},
+        {"r_t", std::to_string(shape.r_t)},
+        {"epochs", std::to_string(fit.epochs)},
+        {"batch_size", std::to_string(fit.batch_size)},
+        {"learning_rate", fmt(fit.lr)},
+        {"weight_decay", fmt(fit.weight_decay)},
+        {"eval_every", std::to_string(fit.eval_every)},
+        {"seed", std::to_string(fit.seed)},
+        {"best_epoch", std::to_string(probex.fit.best_epoch)},
+        {"train_models", std::to_string(report->train)},
+        {"val_bit_accuracy", fmt(probex.fit.best_val.bit_accuracy)},
+        {"test_bit_accuracy", fmt(probex.test.bit_accuracy)},
+        {"test_exact_set", fmt(probex.test.exact_set)},
+        {"test_mean_auc", fmt(probex.test.mean_auc)},
+    };
+    if (!save_probex_checkpoint(expert, md, options.checkpoint_path, error)) return false;
+  }
+
+  if (options.dense_baseline) {
+    // The Dense expert: a linear map of the flattened layer to the embedding, then the head.
+    LinearChain dense({"dense", "classification_head"}, {shape.d_h * shape.d_w, shape.r_t, shape.d_y});
+    dense.init(rng);
+    fit.label = tree + " dense ";
+    MethodResult r{"dense", count_params(dense), {}, fit_multilabel(dense, s.train.data, s.val.data, fit)};
+    logits = predict_logits(dense, s.test.data);
+    r.test = multilabel_metrics(logits.data(), s.test.data.y.data(), s.test.data.count, shape.d_y);
+    report->methods.push_back(r);
+  }
+  if (options.stats_baseline) {
+    ExpertData train = weight_stat_features(s.train.data, shape.d_h, shape.d_w);
+    ExpertData val = weight_stat_features(s.val.data, shape.d_h, shape.d_w);
+    ExpertData test = weight_stat_features(s.test.data, shape.d_h, shape.d_w);
+    standardize_features(&train, {&val, &test});
+    LinearChain logistic({"classifier"}, {train.features, shape.d_y});
+    logistic.init(rng);
+    fit.label = tree + " stats ";
+    MethodResult r{"stats", count_params(logistic), {}, fit_multilabel(logistic, train, val, fit)};
+    logits = predict_logits(logistic, test);
+    r.test = multilabel_metrics(logits.data(), test.y.data(), test.count, shape.d_y);
+    report->methods.push_back(r);
+  }
+  MethodResult chance{"chance", 0, chance_metrics(s.train.data.y.data(), s.train.data.count, s.test.data.y.data(),
+                                                  s.test.data.count, shape.d_y), {}};
+  report->methods.push_back(chance);
+  return true;
+}
+
+std::vector<LayerSweepRow> sweep_layers(const std::vector<ZooFile>& files, const std::string& tree,
+                                        const TreeTrainOptions& options, std::string* error) {
+  std::vector<LayerSweepRow> rows;
+  const ZooFile* first = nullptr;
+  for (const ZooFile& f : files) {
+    if (f.tree == tree && f.split == "train") {
+      first = &f;
+      break;
+    }
+  }
+  if (first == nullptr) {
+    *error = "tree '" + tree + "' has no training models";
+    return rows;
+  }
+  SafetensorsFile file;
+  const SafetensorsStatus st = SafetensorsFile::open(first->path, &file);
+  if (!st.ok()) {
+    *error = st.message;
+    return rows;
+  }
+  for (const TensorInfo& t : file.tensors()) {
+    LayerSweepRow row;
+    row.layer = t.name;
+    TreeTrainOptions o = options;
+    o.load.layer = t.name;
+    Splits s;
+    std::string why;
+    if (!load_splits(files, tree, o.load, false, &s, &why)) {
+      row.note = why;
+      rows.push_back(row);
+      continue;
+    }
+    row.rows = s.train.rows;
+    row.cols = s.train.cols;
+    ProbexShape shape{s.train.rows, s.train.cols, o.r_u, o.r_v, o.r_t, s.space.size()};
+    ProbexExpert expert(shape);
+    Rng rng(o.fit.seed);
+    expert.init(rng);
+    o.fit.label = tree + " sweep " + t.name;
+    row.val_bit_accuracy = fit_multilabel(expert, s.train.data, s.val.data, o.fit).best_val.bit_accuracy;
+    rows.push_back(row);
+  }
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const LayerSweepRow& a, const LayerSweepRow& b) { return a.val_bit_accuracy > b.val_bit_accuracy; });
+  return rows;
+}
+
+}  // namespace probex::convert

@@ -1,0 +1,53 @@
+// Training one tree's ProbeX expert and its baselines on a zoo, and choosing the probed layer.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "layer_dataset.h"
+#include "multilabel.h"
+#include "probex_expert.h"
+
+namespace probex::convert {
+
+struct TreeTrainOptions {
+  LoadOptions load;
+  FitConfig fit;
+  size_t r_u = 128, r_v = 128, r_t = 128;
+  bool dense_baseline = true;
+  bool stats_baseline = true;
+  std::string checkpoint_path;  // where the ProbeX expert goes ("" = not saved)
+};
+
+struct MethodResult {
+  std::string method;  // "probex", "dense", "stats", "chance"
+  size_t parameters = 0;
+  MultiLabelMetrics test;
+  FitResult fit;
+};
+
+struct TreeReport {
+  std::string tree, layer, rule;
+  size_t rows = 0, cols = 0;
+  size_t train = 0, val = 0, test = 0;
+  std::vector<std::string> labels;
+  std::vector<MethodResult> methods;
+  std::vector<std::string> skipped;  // bad models left out, with reasons
+};
+
+bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, const TreeTrainOptions& options,
+                TreeReport* report, std::string* error);
+
+struct LayerSweepRow {
+  std::string layer;
+  size_t rows = 0, cols = 0;
+  double val_bit_accuracy = -1.0;  // -1: the layer could not be used
+  std::string note;                // why not, when it could not
+};
+
+// Trains a ProbeX expert briefly (options.fit.epochs) on every candidate layer (the tensors of the tree's
+// first training model) and returns the sweep, best first.
+std::vector<LayerSweepRow> sweep_layers(const std::vector<ZooFile>& files, const std::string& tree,
+                                        const TreeTrainOptions& options, std::string* error);
+
+}  // namespace probex::convert

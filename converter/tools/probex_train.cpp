@@ -1,0 +1,250 @@
+// probex-train: trains one ProbeX expert per tree of a zoo (and the baselines it is measured against),
+// writes the experts as checkpoints and prints test metrics.
+#include <cblas.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <string>
+
+#include "expert/train_tree.h"
+#include "io/json_writer.h"
+#include "io/safetensors_writer.h"
+
+namespace {
+
+using namespace probex::convert;
+
+void print_help() {
+  std::printf(
+      "usage: probex-train --zoo DIR --layer NAME|auto [options]\n"
+      "\n"
+      "Trains one ProbeX expert per tree on the 'subset' task (multi-hot labels from each model's\n"
+      "dataset_chosen_targets, BCE), selecting on the val split, and evaluates it on the test split against\n"
+      "the Dense expert, a weight-statistics baseline and chance. Zoo layouts: probex (<tree>/<split>/<model>/\n"
+      "model.safetensors) and the Hugging Face cache layout Model-J uses (refs/main + snapshots/<ref>/).\n"
+      "\n"
+      "options:\n"
+      "  --zoo DIR              the zoo\n"
+      "  --layer NAME           the probed tensor (or LoRA base name); 'auto' sweeps every tensor of the first\n"
+      "                         training model for --auto-epochs and keeps the best on val\n"
+      "  --tree NAME            only this tree (repeatable; default: every tree)\n"
+      "  --out DIR              write <DIR>/<tree>.safetensors checkpoints (default: none)\n"
+      "  --epochs N             500     --batch N        128    --lr X        1e-3\n"
+      "  --weight-decay X       1e-5    --eval-every N   25     --seed N      0\n"
+      "  --r-u N --r-v N --r-t N  128 each (probes, projection width, embedding width)\n"
+      "  --auto-epochs N        50 (epochs per candidate layer for --layer auto)\n"
+      "  --baselines LIST       dense,stats (default), dense, stats or none\n"
+      "  --task NAME            subset (models whose metadata names another task are left out)\n"
+      "  --strict               a bad model (missing layer, wrong shape, NaN/Inf, bad labels) is an error;\n"
+      "                         default: a warning listing it, and it is skipped (error above 10%% bad)\n"
+      "  --threads N            BLAS threads (default 1; results depend on it)\n"
+      "  --json FILE            write the metrics as JSON\n"
+      "  --quiet                no progress output\n"
+      "  --help, --version\n"
+      "\n"
+      "exit codes: 0 success, 1 failure (message on stderr), 2 bad command line\n");
+}
+
+int usage_error(const std::string& what) {
+  std::fprintf(stderr, "probex-train: %s (see --help)\n", what.c_str());
+  return 2;
+}
+
+bool parse_long(const char* s, long lo, long hi, long* out) {
+  char* end = nullptr;
+  errno = 0;
+  const long v = std::strtol(s, &end, 10);
+  if (errno || end == s || *end || v < lo || v > hi) return false;
+  *out = v;
+  return true;
+}
+
+bool parse_double(const char* s, double lo, double hi, double* out) {
+  char* end = nullptr;
+  errno = 0;
+  const double v = std::strtod(s, &end);
+  if (errno || end == s || *end || !(v >= lo && v <= hi)) return false;
+  *out = v;
+  return true;
+}
+
+void print_report(const TreeReport& r) {
+  std::printf("\ntree %s  layer %s [%zu, %zu] (%s)  models train %zu / val %zu / test %zu  labels %zu\n",
+              r.tree.c_str(), r.layer.c_str(), r.rows, r.cols, r.rule.c_str(), r.train, r.val, r.test,
+              r.labels.size());
+  std::printf("  %-8s %12s %9s %9s %9s %11s %10s\n", "method", "parameters", "bit acc", "exact", "AUC", "best epoch",
+              "s/epoch");
+  for (const MethodResult& m : r.methods) {
+    std::printf("  %-8s %12zu %9.4f %9.4f %9.4f %11d %10.3f\n", m.method.c_str(), m.parameters, m.test.bit_accuracy,
+                m.test.exact_set, m.test.mean_auc, m.fit.best_epoch, m.fit.seconds_per_epoch);
+  }
+  for (const std::string& s : r.skipped) std::printf("  skipped: %s\n", s.c_str());
+}
+
+std::string report_json(const TreeReport& r) {
+  std::string j = "{\"tree\":";
+  append_json_string(&j, r.tree);
+  j += ",\"layer\":";
+  append_json_string(&j, r.layer);
+  j += ",\"layer_shape\":[" + std::to_string(r.rows) + "," + std::to_string(r.cols) + "],\"rule\":";
+  append_json_string(&j, r.rule);
+  j += ",\"models\":{\"train\":" + std::to_string(r.train) + ",\"val\":" + std::to_string(r.val) +
+       ",\"test\":" + std::to_string(r.test) + "},\"skipped\":" + std::to_string(r.skipped.size()) + ",\"methods\":{";
+  for (size_t i = 0; i < r.methods.size(); ++i) {
+    const MethodResult& m = r.methods[i];
+    if (i) j += ",";
+    append_json_string(&j, m.method);
+    j += ":{\"parameters\":" + std::to_string(m.parameters) + ",\"bit_accuracy\":" + format_number(m.test.bit_accuracy) +
+         ",\"exact_set\":" + format_number(m.test.exact_set) + ",\"mean_auc\":" + format_number(m.test.mean_auc) +
+         ",\"best_epoch\":" + std::to_string(m.fit.best_epoch) +
+         ",\"val_bit_accuracy\":" + format_number(m.fit.best_val.bit_accuracy) +
+         ",\"seconds_per_epoch\":" + format_number(m.fit.seconds_per_epoch) + "}";
+  }
+  return j + "}}";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string zoo, layer, out_dir, json_path;
+  std::vector<std::string> only_trees;
+  TreeTrainOptions options;
+  long auto_epochs = 50, threads = 1;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const char* v = nullptr;
+    auto value = [&] {
+      if (i + 1 >= argc) return false;
+      v = argv[++i];
+      return true;
+    };
+    long n = 0;
+    double x = 0;
+    if (arg == "--help" || arg == "-h") {
+      print_help();
+      return 0;
+    } else if (arg == "--version") {
+      std::printf("probex-train 0.1.0\n");
+      return 0;
+    } else if (arg == "--zoo") {
+      if (!value()) return usage_error("--zoo needs a folder");
+      zoo = v;
+    } else if (arg == "--layer") {
+      if (!value()) return usage_error("--layer needs a tensor name or auto");
+      layer = v;
+    } else if (arg == "--tree") {
+      if (!value()) return usage_error("--tree needs a name");
+      only_trees.emplace_back(v);
+    } else if (arg == "--out") {
+      if (!value()) return usage_error("--out needs a folder");
+      out_dir = v;
+    } else if (arg == "--json") {
+      if (!value()) return usage_error("--json needs a file");
+      json_path = v;
+    } else if (arg == "--task") {
+      if (!value()) return usage_error("--task needs a name");
+      options.load.task = v;
+    } else if (arg == "--epochs" || arg == "--batch" || arg == "--eval-every" || arg == "--r-u" || arg == "--r-v" ||
+               arg == "--r-t" || arg == "--auto-epochs" || arg == "--threads") {
+      if (!value() || !parse_long(v, 1, 1000000, &n)) return usage_error(arg + " needs a positive integer");
+      if (arg == "--epochs") options.fit.epochs = static_cast<int>(n);
+      if (arg == "--batch") options.fit.batch_size = static_cast<size_t>(n);
+      if (arg == "--eval-every") options.fit.eval_every = static_cast<int>(n);
+      if (arg == "--r-u") options.r_u = static_cast<size_t>(n);
+      if (arg == "--r-v") options.r_v = static_cast<size_t>(n);
+      if (arg == "--r-t") options.r_t = static_cast<size_t>(n);
+      if (arg == "--auto-epochs") auto_epochs = n;
+      if (arg == "--threads") threads = n;
+    } else if (arg == "--seed") {
+      if (!value() || !parse_long(v, 0, 0x7FFFFFFFFFFFFFFFL, &n)) return usage_error("--seed needs a non-negative integer");
+      options.fit.seed = static_cast<uint64_t>(n);
+    } else if (arg == "--lr" || arg == "--weight-decay") {
+      if (!value() || !parse_double(v, 0.0, 10.0, &x)) return usage_error(arg + " needs a number in [0, 10]");
+      (arg == "--lr" ? options.fit.lr : options.fit.weight_decay) = x;
+    } else if (arg == "--baselines") {
+      if (!value()) return usage_error("--baselines needs a list");
+      const std::string list = v;
+      options.dense_baseline = list.find("dense") != std::string::npos;
+      options.stats_baseline = list.find("stats") != std::string::npos;
+      if (list != "none" && !options.dense_baseline && !options.stats_baseline) {
+        return usage_error("--baselines takes dense, stats, dense,stats or none");
+      }
+    } else if (arg == "--strict") {
+      options.load.strict = true;
+    } else if (arg == "--quiet") {
+      options.fit.progress = false;
+    } else {
+      return usage_error("unknown argument '" + arg + "'");
+    }
+  }
+  if (zoo.empty() || layer.empty()) return usage_error("--zoo and --layer are required");
+  openblas_set_num_threads(static_cast<int>(threads));
+
+  std::string error;
+  std::vector<ZooFile> files;
+  if (!list_zoo_files(zoo, &files, &error)) {
+    std::fprintf(stderr, "probex-train: %s\n", error.c_str());
+    return 1;
+  }
+  std::vector<std::string> trees = only_trees.empty() ? zoo_trees(files) : only_trees;
+  if (trees.empty()) {
+    std::fprintf(stderr, "probex-train: %s: no models found\n", zoo.c_str());
+    return 1;
+  }
+  if (!out_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(out_dir, ec);
+    if (ec) {
+      std::fprintf(stderr, "probex-train: %s: cannot create: %s\n", out_dir.c_str(), ec.message().c_str());
+      return 1;
+    }
+  }
+  std::string json = "{\"zoo\":";
+  append_json_string(&json, zoo);
+  json += ",\"trees\":[";
+  for (size_t t = 0; t < trees.size(); ++t) {
+    TreeTrainOptions o = options;
+    o.load.layer = layer;
+    if (layer == "auto") {
+      TreeTrainOptions brief = options;
+      brief.fit.epochs = static_cast<int>(auto_epochs);
+      brief.fit.eval_every = std::min<int>(brief.fit.eval_every, static_cast<int>(auto_epochs));
+      const auto sweep = sweep_layers(files, trees[t], brief, &error);
+      if (sweep.empty() || sweep.front().val_bit_accuracy < 0) {
+        std::fprintf(stderr, "probex-train: tree %s: no usable layer%s%s\n", trees[t].c_str(), error.empty() ? "" : ": ",
+                     error.c_str());
+        return 1;
+      }
+      std::printf("layer sweep for tree %s (%ld epochs each, val bit accuracy):\n", trees[t].c_str(), auto_epochs);
+      for (const LayerSweepRow& row : sweep) {
+        if (row.val_bit_accuracy >= 0) {
+          std::printf("  %-40s [%zu, %zu]  %.4f\n", row.layer.c_str(), row.rows, row.cols, row.val_bit_accuracy);
+        } else {
+          std::printf("  %-40s not usable: %s\n", row.layer.c_str(), row.note.c_str());
+        }
+      }
+      o.load.layer = sweep.front().layer;
+    }
+    if (!out_dir.empty()) o.checkpoint_path = out_dir + "/" + trees[t] + ".safetensors";
+    TreeReport report;
+    if (!train_tree(files, trees[t], o, &report, &error)) {
+      std::fprintf(stderr, "probex-train: %s\n", error.c_str());
+      return 1;
+    }
+    print_report(report);
+    if (!report.skipped.empty()) {
+      std::fprintf(stderr, "probex-train: warning: tree %s: %zu bad models skipped (listed above; --strict makes this an error)\n",
+                   report.tree.c_str(), report.skipped.size());
+    }
+    json += (t ? "," : "") + report_json(report);
+  }
+  json += "]}\n";
+  if (!json_path.empty() && !write_file_atomically(json_path, json.data(), json.size(), &error)) {
+    std::fprintf(stderr, "probex-train: %s\n", error.c_str());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,42 @@
+// Finding the probed layer in a model file and reading it as the matrix X [d_H, d_W] that the ProbeX
+// expert takes, by the authors' shaping rules (PROBEX.md section 2):
+//   2-D [o, i]              X = the tensor as stored, [o, i]
+//   4-D [o, i, 1, 1]        squeezed to [o, i]
+//   4-D [o, i, kh, kw]      the flat data reshaped row-major to [i*kh*kw, o] (a raw reshape, no transpose)
+//   1-D [d]                 [d, 1]
+//   LoRA pair               X = B A with B = up [out, r], A = down [r, in] (no alpha/rank scaling)
+// A LoRA pair is found by the layer name plus ".lora_up.weight"/".lora_down.weight" (kohya/diffusers)
+// or ".lora_B.weight"/".lora_A.weight" (PEFT). X is read by row blocks, so it never has to be whole.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "safetensors.h"
+
+namespace probex {
+
+enum class LayerRule { kMatrix, kConv1x1, kConvReshape, kVector, kLoraProduct };
+const char* layer_rule_name(LayerRule rule);  // "matrix", "conv1x1", "conv_reshape", "vector", "lora"
+
+struct ProbedLayer {
+  LayerRule rule = LayerRule::kMatrix;
+  const TensorInfo* tensor = nullptr;     // the weight, or the LoRA up (B) tensor
+  const TensorInfo* lora_down = nullptr;  // the LoRA down (A) tensor
+  uint64_t rows = 0;  // d_H
+  uint64_t cols = 0;  // d_W
+};
+
+// Resolves `name` in `file` by the rules above. Errors: kTensorNotFound (neither the tensor nor a LoRA
+// pair), kUnsupportedConversion (not a float dtype), kLayerShape (a shape no rule covers, or a LoRA pair
+// whose ranks disagree).
+SafetensorsStatus find_probed_layer(const SafetensorsFile& file, std::string_view name, ProbedLayer* out);
+
+// Writes rows [first, first + count) of X (count * cols floats) into `out`. For LoRA layers,
+// `down_scratch` receives the down matrix (r * in floats) on first use; pass the same vector each time.
+SafetensorsStatus read_probed_rows(const SafetensorsFile& file, const ProbedLayer& layer, uint64_t first,
+                                   uint64_t count, float* out, std::vector<float>* down_scratch);
+
+}  // namespace probex
