@@ -1,0 +1,240 @@
+// The ProbeX expert against an independent plain-loop double-precision implementation of PROBEX.md
+// section 2 (golden test), its gradients against finite differences of that reference, determinism,
+// and loading a checkpoint saved from the authors' PyTorch model.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "expert/checkpoint.h"
+#include "expert/multilabel.h"
+#include "expert/probex_expert.h"
+#include "io/safetensors_writer.h"
+#include "test_util.h"
+
+using namespace probex::convert;
+
+namespace {
+
+// PROBEX.md section 2, literally, in double: P = X U; H = relu(V^T P); vec[l*r_V + v] = H[v][l];
+// e = M vec + b; logits = W e + b.
+std::vector<double> reference_logits(ProbexExpert& ex, const float* x, std::vector<double>* embedding = nullptr,
+                                     const std::map<std::string, std::vector<double>>* override_params = nullptr) {
+  const ProbexShape& s = ex.shape();
+  auto param = [&](const char* name) {
+    if (override_params && override_params->count(name)) return override_params->at(name);
+    const Param* p = ex.find_param(name);
+    return std::vector<double>(p->value.begin(), p->value.end());
+  };
+  const auto U = param("probes.weight"), Vt = param("shared_probe_proj.weight");
+  const auto M = param("per_probe_encoders.weight"), bM = param("per_probe_encoders.bias");
+  const auto W = param("classification_head.weight"), bW = param("classification_head.bias");
+  std::vector<double> P(s.d_h * s.r_u, 0.0), vec(s.r_u * s.r_v, 0.0), e(s.r_t), logits(s.d_y);
+  for (size_t h = 0; h < s.d_h; ++h)
+    for (size_t l = 0; l < s.r_u; ++l)
+      for (size_t w = 0; w < s.d_w; ++w) P[h * s.r_u + l] += static_cast<double>(x[h * s.d_w + w]) * U[w * s.r_u + l];
+  for (size_t v = 0; v < s.r_v; ++v)
+    for (size_t l = 0; l < s.r_u; ++l) {
+      double sum = 0.0;
+      for (size_t h = 0; h < s.d_h; ++h) sum += Vt[v * s.d_h + h] * P[h * s.r_u + l];
+      vec[l * s.r_v + v] = std::max(sum, 0.0);
+    }
+  for (size_t t = 0; t < s.r_t; ++t) {
+    e[t] = bM[t];
+    for (size_t k = 0; k < s.r_u * s.r_v; ++k) e[t] += M[t * s.r_u * s.r_v + k] * vec[k];
+  }
+  for (size_t y = 0; y < s.d_y; ++y) {
+    logits[y] = bW[y];
+    for (size_t t = 0; t < s.r_t; ++t) logits[y] += W[y * s.r_t + t] * e[t];
+  }
+  if (embedding) *embedding = e;
+  return logits;
+}
+
+std::vector<float> random_layers(size_t n, const ProbexShape& s, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> x(n * s.d_h * s.d_w);
+  for (float& v : x) v = static_cast<float>(rng.uniform(-1, 1));
+  return x;
+}
+
+double max_abs(const std::vector<double>& v) {
+  double m = 0;
+  for (double d : v) m = std::max(m, std::fabs(d));
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("forward equals a plain-loop double computation within 1e-5 (relative to the largest value)") {
+  const ProbexShape shapes[] = {
+      {1, 1, 1, 1, 1, 1}, {3, 5, 2, 4, 3, 2}, {7, 2, 5, 3, 6, 4}, {16, 9, 8, 8, 8, 10}, {64, 40, 16, 12, 20, 10},
+      {128, 96, 32, 32, 32, 5},
+  };
+  for (const ProbexShape& s : shapes) {
+    CAPTURE(s.d_h);
+    CAPTURE(s.d_w);
+    ProbexExpert ex(s);
+    Rng rng(11);
+    ex.init(rng);
+    const size_t batch = 3;
+    const auto x = random_layers(batch, s, 5);
+    const float* logits = ex.forward(x.data(), batch);
+    std::vector<float> e(ex.embeddings(), ex.embeddings() + batch * s.r_t);
+    for (size_t b = 0; b < batch; ++b) {
+      std::vector<double> ref_e;
+      const auto ref = reference_logits(ex, x.data() + b * s.d_h * s.d_w, &ref_e);
+      const double scale = std::max(max_abs(ref), 1e-30), escale = std::max(max_abs(ref_e), 1e-30);
+      for (size_t y = 0; y < s.d_y; ++y) CHECK(std::fabs(static_cast<double>(logits[b * s.d_y + y]) - ref[y]) <= 1e-5 * scale);
+      for (size_t t = 0; t < s.r_t; ++t) CHECK(std::fabs(static_cast<double>(e[b * s.r_t + t]) - ref_e[t]) <= 1e-5 * escale);
+    }
+  }
+}
+
+TEST_CASE("the authors' parameter count at d=768, r=128, r_T=128, d_Y=100") {
+  ProbexExpert ex({768, 768, 128, 128, 128, 100});
+  size_t n = 0;
+  for (const Param* p : ex.params()) n += p->value.size();
+  CHECK(n == 2306788);
+}
+
+TEST_CASE("every parameter's gradient agrees with central differences of the double reference") {
+  const ProbexShape s{6, 5, 3, 4, 5, 3};
+  ProbexExpert ex(s);
+  Rng rng(2);
+  ex.init(rng);
+  const size_t batch = 4;
+  const auto x = random_layers(batch, s, 9);
+  std::vector<float> y(batch * s.d_y);
+  for (size_t i = 0; i < y.size(); ++i) y[i] = static_cast<float>((i * 7) % 3 == 0);
+  std::vector<float> dlogits(batch * s.d_y);
+  bce_with_logits(ex.forward(x.data(), batch), y.data(), batch, s.d_y, dlogits.data());
+  ex.zero_grad();
+  ex.backward(dlogits.data());
+
+  auto loss = [&](const std::map<std::string, std::vector<double>>& params) {
+    double total = 0;
+    for (size_t b = 0; b < batch; ++b) {
+      const auto z = reference_logits(ex, x.data() + b * s.d_h * s.d_w, nullptr, &params);
+      for (size_t j = 0; j < s.d_y; ++j) {
+        const double t = y[b * s.d_y + j];
+        total += std::max(z[j], 0.0) - z[j] * t + std::log1p(std::exp(-std::fabs(z[j])));
+      }
+    }
+    return total / static_cast<double>(batch * s.d_y);
+  };
+  size_t checked = 0;
+  for (Param* p : ex.params()) {
+    std::map<std::string, std::vector<double>> params;
+    params[p->name] = std::vector<double>(p->value.begin(), p->value.end());
+    for (size_t i = 0; i < p->value.size(); ++i) {
+      const double h = 1e-6, saved = params[p->name][i];
+      params[p->name][i] = saved + h;
+      const double up = loss(params);
+      params[p->name][i] = saved - h;
+      const double down = loss(params);
+      params[p->name][i] = saved;
+      CAPTURE(p->name);
+      CAPTURE(i);
+      CHECK(static_cast<double>(p->grad[i]) == doctest::Approx((up - down) / (2 * h)).epsilon(1e-3).scale(1e-4));
+      ++checked;
+    }
+  }
+  CHECK(checked == 5 * 3 + 4 * 6 + 5 * 12 + 5 + 3 * 5 + 3);
+}
+
+TEST_CASE("same seed and thread count give the same checkpoint bytes") {
+  const ProbexShape s{8, 6, 4, 4, 8, 3};
+  ExpertData train, val;
+  for (ExpertData* d : {&train, &val}) {
+    d->count = d == &train ? 20 : 6;
+    d->features = s.d_h * s.d_w;
+    d->labels = s.d_y;
+    d->x = random_layers(d->count, s, d == &train ? 1 : 2);
+    d->y.resize(d->count * s.d_y);
+    for (size_t i = 0; i < d->y.size(); ++i) d->y[i] = static_cast<float>(d->x[i] > 0);
+  }
+  probex::test::TempDir dir;
+  std::vector<std::vector<uint8_t>> bytes;
+  for (int run = 0; run < 2; ++run) {
+    ProbexExpert ex(s);
+    Rng rng(4);
+    ex.init(rng);
+    FitConfig fit;
+    fit.epochs = 6;
+    fit.batch_size = 8;
+    fit.eval_every = 2;
+    fit.seed = 3;
+    fit.progress = false;
+    fit_multilabel(ex, train, val, fit);
+    std::string error;
+    const std::string path = dir.file("e" + std::to_string(run) + ".safetensors");
+    REQUIRE(save_probex_checkpoint(ex, {{"tree", "t"}}, path, &error));
+    bytes.push_back(probex::test::read_bytes(path));
+  }
+  CHECK(bytes[0] == bytes[1]);
+  CHECK(bytes[0].size() > 1000);
+}
+
+TEST_CASE("a state dict saved from the authors' model loads and computes the same logits") {
+  // What safetensors.torch.save_file(model.state_dict()) writes for the authors' ProbeX module: the six
+  // tensors by name, no metadata, plus the zero-shot regression_head (ignored by the classifier).
+  const ProbexShape s{5, 4, 3, 2, 4, 3};
+  ProbexExpert source(s);
+  Rng rng(8);
+  source.init(rng);
+  SafetensorsWriter w;
+  std::string error;
+  for (const Param* p : source.const_params()) REQUIRE(w.add_f32(p->name, probex::Dtype::kF32, p->shape, p->value.data(), &error));
+  const float reg[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  REQUIRE(w.add_f32("regression_head.weight", probex::Dtype::kF32, {4, 2}, reg, &error));
+  probex::test::TempDir dir;
+  const std::string path = dir.file("authors.safetensors");
+  REQUIRE(w.write_file(path, &error));
+
+  LoadedCheckpoint loaded;
+  REQUIRE_MESSAGE(load_probex_checkpoint(path, &loaded, &error), error);
+  CHECK(loaded.expert->shape().d_h == 5);
+  CHECK(loaded.expert->shape().d_w == 4);
+  CHECK(loaded.expert->shape().r_u == 3);
+  CHECK(loaded.expert->shape().r_v == 2);
+  CHECK(loaded.expert->shape().r_t == 4);
+  CHECK(loaded.labels == std::vector<std::string>{"label_0", "label_1", "label_2"});
+  const auto x = random_layers(1, s, 12);
+  const auto ref = reference_logits(source, x.data());
+  const float* got = loaded.expert->forward(x.data(), 1);
+  for (size_t y = 0; y < s.d_y; ++y) CHECK(got[y] == doctest::Approx(ref[y]).epsilon(1e-5));
+}
+
+TEST_CASE("malformed checkpoints are refused naming the file and tensor") {
+  probex::test::TempDir dir;
+  std::string error;
+  const ProbexShape s{5, 4, 3, 2, 4, 3};
+  ProbexExpert ex(s);
+  auto write_without = [&](const std::string& skip, const std::string& reshape) {
+    SafetensorsWriter w;
+    std::string e;
+    for (const Param* p : ex.const_params()) {
+      if (p->name == skip) continue;
+      std::vector<uint64_t> shape = p->shape;
+      if (p->name == reshape) shape = {shape[1], shape[0]};
+      REQUIRE(w.add_f32(p->name, probex::Dtype::kF32, shape, p->value.data(), &e));
+    }
+    if (skip.empty() && reshape.empty()) w.set_metadata("labels", "['a', 'b']");  // 2 names, head of 3
+    const std::string path = dir.file("bad.safetensors");
+    REQUIRE(w.write_file(path, &e));
+    return path;
+  };
+  LoadedCheckpoint loaded;
+  std::string path = write_without("per_probe_encoders.bias", "");
+  CHECK_FALSE(load_probex_checkpoint(path, &loaded, &error));
+  CHECK(error == path + ": no tensor named 'per_probe_encoders.bias'");
+  path = write_without("", "classification_head.weight");
+  CHECK_FALSE(load_probex_checkpoint(path, &loaded, &error));
+  CHECK(error.find("tensor shapes disagree") != std::string::npos);
+  path = write_without("", "");
+  CHECK_FALSE(load_probex_checkpoint(path, &loaded, &error));
+  CHECK(error.find("2 labels for a head of 3") != std::string::npos);
+  CHECK_FALSE(load_probex_checkpoint(dir.file("missing.safetensors"), &loaded, &error));
+  CHECK(error.find("cannot open") != std::string::npos);
+}
