@@ -99,6 +99,7 @@ bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, cons
     if (!save_probex_checkpoint(expert, md, options.checkpoint_path, error)) return false;
   }
 
+  if (options.baseline_epochs > 0) fit.epochs = options.baseline_epochs;
   if (options.dense_baseline) {
     // The Dense expert: a linear map of the flattened layer to the embedding, then the head.
     LinearChain dense({"dense", "classification_head"}, {shape.d_h * shape.d_w, shape.r_t, shape.d_y});

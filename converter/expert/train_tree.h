@@ -16,6 +16,7 @@ struct TreeTrainOptions {
   size_t r_u = 128, r_v = 128, r_t = 128;
   bool dense_baseline = true;
   bool stats_baseline = true;
+  int baseline_epochs = 0;  // 0: the same as fit.epochs
   std::string checkpoint_path;  // where the ProbeX expert goes ("" = not saved)
 };
 

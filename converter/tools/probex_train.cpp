@@ -37,6 +37,7 @@ void print_help() {
       "  --r-u N --r-v N --r-t N  128 each (probes, projection width, embedding width)\n"
       "  --auto-epochs N        50 (epochs per candidate layer for --layer auto)\n"
       "  --baselines LIST       dense,stats (default), dense, stats or none\n"
+      "  --baseline-epochs N    epochs for the baselines (default: --epochs)\n"
       "  --task NAME            subset (models whose metadata names another task are left out)\n"
       "  --strict               a bad model (missing layer, wrong shape, NaN/Inf, bad labels) is an error;\n"
       "                         default: a warning listing it, and it is skipped (error above 10%% bad)\n"
@@ -148,7 +149,7 @@ int main(int argc, char** argv) {
       if (!value()) return usage_error("--task needs a name");
       options.load.task = v;
     } else if (arg == "--epochs" || arg == "--batch" || arg == "--eval-every" || arg == "--r-u" || arg == "--r-v" ||
-               arg == "--r-t" || arg == "--auto-epochs" || arg == "--threads") {
+               arg == "--r-t" || arg == "--auto-epochs" || arg == "--threads" || arg == "--baseline-epochs") {
       if (!value() || !parse_long(v, 1, 1000000, &n)) return usage_error(arg + " needs a positive integer");
       if (arg == "--epochs") options.fit.epochs = static_cast<int>(n);
       if (arg == "--batch") options.fit.batch_size = static_cast<size_t>(n);
@@ -158,6 +159,7 @@ int main(int argc, char** argv) {
       if (arg == "--r-t") options.r_t = static_cast<size_t>(n);
       if (arg == "--auto-epochs") auto_epochs = n;
       if (arg == "--threads") threads = n;
+      if (arg == "--baseline-epochs") options.baseline_epochs = static_cast<int>(n);
     } else if (arg == "--seed") {
       if (!value() || !parse_long(v, 0, 0x7FFFFFFFFFFFFFFFL, &n)) return usage_error("--seed needs a non-negative integer");
       options.fit.seed = static_cast<uint64_t>(n);

@@ -1,0 +1,97 @@
+// probex-train-bench: how fast one ProbeX training epoch runs, against the machine's GEMM speed
+// measured in the same run. Synthetic layers (the speed does not depend on their values).
+#include <cblas.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "expert/multilabel.h"
+#include "expert/probex_expert.h"
+
+namespace {
+
+using namespace probex::convert;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Best-of-N GFLOP/s of one sgemm of the given size.
+double gemm_gflops(int m, int n, int k, int reps) {
+  std::vector<float> a(static_cast<size_t>(m) * k, 0.5f), b(static_cast<size_t>(k) * n, 0.25f), c(static_cast<size_t>(m) * n);
+  double best = 1e30;
+  for (int r = 0; r < reps; ++r) {
+    const auto t = Clock::now();
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, c.data(), n);
+    best = std::min(best, seconds_since(t));
+  }
+  return 2.0 * m * n * k / best / 1e9;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  size_t models = 300, rows = 128, cols = 784;
+  int epochs = 5, threads = 1;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&] { return i + 1 < argc ? std::strtol(argv[++i], nullptr, 10) : 0L; };
+    if (a == "--models") models = static_cast<size_t>(next());
+    else if (a == "--rows") rows = static_cast<size_t>(next());
+    else if (a == "--cols") cols = static_cast<size_t>(next());
+    else if (a == "--epochs") epochs = static_cast<int>(next());
+    else if (a == "--threads") threads = static_cast<int>(next());
+    else {
+      std::printf("usage: probex-train-bench [--models 300] [--rows 128] [--cols 784] [--epochs 5] [--threads 1]\n"
+                  "Times ProbeX training epochs (r=128, batch 128, 10 labels) and the machine's sgemm peak.\n");
+      return a == "--help" ? 0 : 2;
+    }
+  }
+  if (models == 0 || rows == 0 || cols == 0 || epochs <= 0 || threads <= 0) {
+    std::fprintf(stderr, "probex-train-bench: sizes, epochs and threads must be positive\n");
+    return 2;
+  }
+  openblas_set_num_threads(threads);
+  ProbexShape s{rows, cols, 128, 128, 128, 10};
+  ExpertData train, val;
+  for (ExpertData* d : {&train, &val}) {
+    d->count = d == &train ? models : 8;
+    d->features = rows * cols;
+    d->labels = s.d_y;
+    d->x.resize(d->count * d->features);
+    Rng rng(1);
+    for (float& v : d->x) v = static_cast<float>(rng.uniform(-0.1, 0.1));
+    d->y.assign(d->count * s.d_y, 0.0f);
+    for (size_t i = 0; i < d->y.size(); i += 2) d->y[i] = 1.0f;
+  }
+  ProbexExpert expert(s);
+  Rng rng(2);
+  expert.init(rng);
+  FitConfig fit;
+  fit.epochs = 1;  // warm-up epoch (allocations, caches)
+  fit.eval_every = 1000;
+  fit.progress = false;
+  fit_multilabel(expert, train, val, fit);
+  fit.epochs = epochs;
+  const auto t = Clock::now();
+  fit_multilabel(expert, train, val, fit);
+  const double per_epoch = seconds_since(t) / epochs;
+
+  const double ru = 128, rv = 128, rt = 128, dh = static_cast<double>(rows), dw = static_cast<double>(cols);
+  // Forward + backward per layer: X U and X^T dP (4 dh dw ru), G and its two gradients (6 ru rv dh),
+  // the encoders and their two gradients (6 ru rv rt); the head is negligible.
+  const double flop = static_cast<double>(models) * (4 * dh * dw * ru + 6 * ru * rv * dh + 6 * ru * rv * rt);
+  const double peak_big = gemm_gflops(1024, 1024, 1024, 5);
+  const double peak_probe = gemm_gflops(static_cast<int>(128 * rows), 128, static_cast<int>(cols), 5);
+  std::printf("ProbeX training, %zu layers of [%zu, %zu], r_U=r_V=r_T=128, batch 128, %d thread(s)\n", models, rows,
+              cols, threads);
+  std::printf("  seconds per epoch          %.3f   (%.3f per 300 layers)\n", per_epoch, per_epoch * 300.0 / static_cast<double>(models));
+  std::printf("  GFLOP per epoch            %.1f\n", flop / 1e9);
+  std::printf("  achieved GFLOP/s           %.1f\n", flop / per_epoch / 1e9);
+  std::printf("  sgemm peak 1024^3 GFLOP/s  %.1f   (epoch at %.0f%% of it)\n", peak_big, 100.0 * flop / per_epoch / 1e9 / peak_big);
+  std::printf("  sgemm X*U batch GFLOP/s    %.1f   ([%zu x %zu] x [%zu x 128])\n", peak_probe, 128 * rows, cols, cols);
+  return 0;
+}
