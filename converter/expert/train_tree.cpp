@@ -111,9 +111,9 @@ bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, cons
     report->methods.push_back(r);
   }
   if (options.stats_baseline) {
-    ExpertData train = weight_stat_features(s.train.data, shape.d_h, shape.d_w);
-    ExpertData val = weight_stat_features(s.val.data, shape.d_h, shape.d_w);
-    ExpertData test = weight_stat_features(s.test.data, shape.d_h, shape.d_w);
+    ExpertData train = weight_stat_features(s.train.data, shape.d_h, shape.d_w, options.stat_groups);
+    ExpertData val = weight_stat_features(s.val.data, shape.d_h, shape.d_w, options.stat_groups);
+    ExpertData test = weight_stat_features(s.test.data, shape.d_h, shape.d_w, options.stat_groups);
     standardize_features(&train, {&val, &test});
     LinearChain logistic({"classifier"}, {train.features, shape.d_y});
     logistic.init(rng);

@@ -7,6 +7,7 @@
 #include "layer_dataset.h"
 #include "multilabel.h"
 #include "probex_expert.h"
+#include "weight_stats.h"
 
 namespace probex::convert {
 
@@ -17,6 +18,7 @@ struct TreeTrainOptions {
   bool dense_baseline = true;
   bool stats_baseline = true;
   int baseline_epochs = 0;  // 0: the same as fit.epochs
+  StatGroups stat_groups;   // which statistics the statistics baseline sees
   std::string checkpoint_path;  // where the ProbeX expert goes ("" = not saved)
 };
 

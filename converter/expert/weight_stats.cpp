@@ -20,42 +20,50 @@ void mean_std(const float* x, size_t n, size_t stride, float* mean, float* std_d
 
 }  // namespace
 
-size_t weight_stat_count(size_t rows, size_t cols) { return 11 + 2 * rows + 2 * cols; }
-
-void weight_stats(const float* x, size_t rows, size_t cols, float* out) {
-  const size_t n = rows * cols;
-  std::vector<float> sorted(x, x + n);
-  std::sort(sorted.begin(), sorted.end());
-  float mean = 0, std_dev = 0;
-  mean_std(x, n, 1, &mean, &std_dev);
-  double abs_sum = 0, sq_sum = 0;
-  for (size_t i = 0; i < n; ++i) {
-    abs_sum += std::fabs(static_cast<double>(x[i]));
-    sq_sum += static_cast<double>(x[i]) * static_cast<double>(x[i]);
-  }
-  auto quantile = [&](double q) { return sorted[static_cast<size_t>(q * static_cast<double>(n - 1))]; };
-  size_t k = 0;
-  out[k++] = mean;
-  out[k++] = std_dev;
-  out[k++] = sorted.front();
-  out[k++] = sorted.back();
-  for (double q : {0.05, 0.25, 0.5, 0.75, 0.95}) out[k++] = quantile(q);
-  out[k++] = static_cast<float>(abs_sum / static_cast<double>(n));
-  out[k++] = static_cast<float>(std::sqrt(sq_sum / static_cast<double>(n)));
-  for (size_t r = 0; r < rows; ++r, k += 2) mean_std(x + r * cols, cols, 1, &out[k], &out[k + 1]);
-  for (size_t c = 0; c < cols; ++c, k += 2) mean_std(x + c, rows, cols, &out[k], &out[k + 1]);
+size_t weight_stat_count(size_t rows, size_t cols, const StatGroups& g) {
+  return (g.whole ? 11 : 0) + (g.rows ? 2 * rows : 0) + (g.cols ? 2 * cols : 0);
 }
 
-ExpertData weight_stat_features(const ExpertData& layers, size_t rows, size_t cols) {
+void weight_stats(const float* x, size_t rows, size_t cols, float* out, const StatGroups& g) {
+  size_t k = 0;
+  if (g.whole) {
+    const size_t n = rows * cols;
+    std::vector<float> sorted(x, x + n);
+    std::sort(sorted.begin(), sorted.end());
+    float mean = 0, std_dev = 0;
+    mean_std(x, n, 1, &mean, &std_dev);
+    double abs_sum = 0, sq_sum = 0;
+    for (size_t i = 0; i < n; ++i) {
+      abs_sum += std::fabs(static_cast<double>(x[i]));
+      sq_sum += static_cast<double>(x[i]) * static_cast<double>(x[i]);
+    }
+    auto quantile = [&](double q) { return sorted[static_cast<size_t>(q * static_cast<double>(n - 1))]; };
+    out[k++] = mean;
+    out[k++] = std_dev;
+    out[k++] = sorted.front();
+    out[k++] = sorted.back();
+    for (double q : {0.05, 0.25, 0.5, 0.75, 0.95}) out[k++] = quantile(q);
+    out[k++] = static_cast<float>(abs_sum / static_cast<double>(n));
+    out[k++] = static_cast<float>(std::sqrt(sq_sum / static_cast<double>(n)));
+  }
+  if (g.rows) {
+    for (size_t r = 0; r < rows; ++r, k += 2) mean_std(x + r * cols, cols, 1, &out[k], &out[k + 1]);
+  }
+  if (g.cols) {
+    for (size_t c = 0; c < cols; ++c, k += 2) mean_std(x + c, rows, cols, &out[k], &out[k + 1]);
+  }
+}
+
+ExpertData weight_stat_features(const ExpertData& layers, size_t rows, size_t cols, const StatGroups& groups) {
   ExpertData f;
   f.count = layers.count;
-  f.features = weight_stat_count(rows, cols);
+  f.features = weight_stat_count(rows, cols, groups);
   f.labels = layers.labels;
   f.y = layers.y;
   f.names = layers.names;
   f.x.resize(f.count * f.features);
   for (size_t i = 0; i < f.count; ++i) {
-    weight_stats(layers.x.data() + i * layers.features, rows, cols, f.x.data() + i * f.features);
+    weight_stats(layers.x.data() + i * layers.features, rows, cols, f.x.data() + i * f.features, groups);
   }
   return f;
 }

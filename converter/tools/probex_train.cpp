@@ -38,6 +38,7 @@ void print_help() {
       "  --auto-epochs N        50 (epochs per candidate layer for --layer auto)\n"
       "  --baselines LIST       dense,stats (default), dense, stats or none\n"
       "  --baseline-epochs N    epochs for the baselines (default: --epochs)\n"
+      "  --stats-groups LIST    statistics the stats baseline sees: whole,rows,cols (default: all three)\n"
       "  --task NAME            subset (models whose metadata names another task are left out)\n"
       "  --strict               a bad model (missing layer, wrong shape, NaN/Inf, bad labels) is an error;\n"
       "                         default: a warning listing it, and it is skipped (error above 10%% bad)\n"
@@ -173,6 +174,14 @@ int main(int argc, char** argv) {
       options.stats_baseline = list.find("stats") != std::string::npos;
       if (list != "none" && !options.dense_baseline && !options.stats_baseline) {
         return usage_error("--baselines takes dense, stats, dense,stats or none");
+      }
+    } else if (arg == "--stats-groups") {
+      if (!value()) return usage_error("--stats-groups needs a list");
+      const std::string list = v;
+      options.stat_groups = {list.find("whole") != std::string::npos, list.find("rows") != std::string::npos,
+                             list.find("cols") != std::string::npos};
+      if (!options.stat_groups.whole && !options.stat_groups.rows && !options.stat_groups.cols) {
+        return usage_error("--stats-groups takes whole, rows and/or cols");
       }
     } else if (arg == "--strict") {
       options.load.strict = true;

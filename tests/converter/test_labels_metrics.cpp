@@ -2,6 +2,9 @@
 
 #include "expert/labels.h"
 #include "expert/metrics.h"
+#include "expert/weight_stats.h"
+
+#include <cmath>
 #include "io/python_literal.h"
 
 using namespace probex::convert;
@@ -53,4 +56,25 @@ TEST_CASE("ROC AUC, bit accuracy, exact-set accuracy and chance") {
   const MultiLabelMetrics c = chance_metrics(train, 2, targets, 2, 3);
   CHECK(c.bit_accuracy == doctest::Approx(3.0 / 6));  // label 0: 1 of 2, label 1: 2 of 2, label 2: 0 of 2
   CHECK(c.mean_auc == 0.5);
+}
+
+TEST_CASE("weight statistics of a known layer") {
+  // X = [[1, 2, 3], [5, 6, 7]]
+  const float x[6] = {1, 2, 3, 5, 6, 7};
+  std::vector<float> f(weight_stat_count(2, 3));
+  REQUIRE(f.size() == 11 + 4 + 6);
+  weight_stats(x, 2, 3, f.data());
+  CHECK(f[0] == doctest::Approx(4.0));                    // mean
+  CHECK(f[1] == doctest::Approx(std::sqrt(14.0 / 3)));    // std
+  CHECK(f[2] == 1.0f);                                     // min
+  CHECK(f[3] == 7.0f);                                     // max
+  CHECK(f[11] == doctest::Approx(2.0));                   // row 0 mean
+  CHECK(f[13] == doctest::Approx(6.0));                   // row 1 mean
+  CHECK(f[15] == doctest::Approx(3.0));                   // column 0 mean
+  CHECK(f[16] == doctest::Approx(2.0));                   // column 0 std
+  std::vector<float> cols_only(weight_stat_count(2, 3, {false, false, true}));
+  REQUIRE(cols_only.size() == 6);
+  weight_stats(x, 2, 3, cols_only.data(), {false, false, true});
+  CHECK(cols_only[0] == doctest::Approx(3.0));
+  CHECK(cols_only[5] == doctest::Approx(2.0));
 }
