@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "core/json_reader.h"
+
 namespace probex::convert {
 
 namespace {
@@ -11,19 +13,6 @@ int hex_digit(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
-}
-
-void append_utf8(uint32_t cp, std::string* out) {
-  if (cp < 0x80) {
-    out->push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
 }
 
 }  // namespace
@@ -76,7 +65,7 @@ bool parse_python_string_list(const std::string& text, std::vector<std::string>*
             ++i;
           }
           if (cp >= 0xD800 && cp <= 0xDFFF) return fail("surrogate escape");
-          append_utf8(cp, &item);
+          json::append_utf8(cp, &item);
           break;
         }
         default: return fail(std::string("unknown escape \\") + e);

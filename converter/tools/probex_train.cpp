@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <string>
 
+#include "cli/args.h"
 #include "expert/train_tree.h"
 #include "io/json_writer.h"
 #include "io/safetensors_writer.h"
@@ -53,24 +54,6 @@ void print_help() {
 int usage_error(const std::string& what) {
   std::fprintf(stderr, "probex-train: %s (see --help)\n", what.c_str());
   return 2;
-}
-
-bool parse_long(const char* s, long lo, long hi, long* out) {
-  char* end = nullptr;
-  errno = 0;
-  const long v = std::strtol(s, &end, 10);
-  if (errno || end == s || *end || v < lo || v > hi) return false;
-  *out = v;
-  return true;
-}
-
-bool parse_double(const char* s, double lo, double hi, double* out) {
-  char* end = nullptr;
-  errno = 0;
-  const double v = std::strtod(s, &end);
-  if (errno || end == s || *end || !(v >= lo && v <= hi)) return false;
-  *out = v;
-  return true;
 }
 
 void print_report(const TreeReport& r) {

@@ -1,10 +1,12 @@
 // probex-zoo: builds a model zoo of real fine-tuned models from Fashion-MNIST, or summarises one.
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 
+#include "cli/args.h"
 #include "zoo/zoo.h"
 
 namespace {
@@ -42,15 +44,6 @@ int usage_error(const std::string& what) {
   return 2;
 }
 
-bool parse_int(const char* s, long lo, long hi, long* out) {
-  char* end = nullptr;
-  errno = 0;
-  const long v = std::strtol(s, &end, 10);
-  if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi) return false;
-  *out = v;
-  return true;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -85,10 +78,10 @@ int main(int argc, char** argv) {
       if (!value(&v)) return usage_error("--summary needs a folder");
       summary_dir = v;
     } else if (arg == "--seed") {
-      if (!value(&v) || !parse_int(v, 0, 0x7FFFFFFFFFFFFFFFL, &seed)) return usage_error("--seed needs a non-negative integer");
+      if (!value(&v) || !parse_long(v, 0, 0x7FFFFFFFFFFFFFFFL, &seed)) return usage_error("--seed needs a non-negative integer");
     } else if (arg == "--threads") {
       long t = 0;
-      if (!value(&v) || !parse_int(v, 1, 256, &t)) return usage_error("--threads needs 1..256");
+      if (!value(&v) || !parse_long(v, 1, 256, &t)) return usage_error("--threads needs 1..256");
       options.threads = static_cast<int>(t);
     } else if (arg == "--layout") {
       if (!value(&v)) return usage_error("--layout needs probex or hf");

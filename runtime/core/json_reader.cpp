@@ -181,6 +181,8 @@ class Validator {
   int max_depth_;
 };
 
+}  // namespace
+
 void append_utf8(uint32_t cp, std::string* out) {
   if (cp < 0x80) {
     out->push_back(static_cast<char>(cp));
@@ -198,8 +200,6 @@ void append_utf8(uint32_t cp, std::string* out) {
     out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
   }
 }
-
-}  // namespace
 
 bool is_valid_utf8(std::string_view text, size_t* bad_offset) {
   const auto* s = reinterpret_cast<const unsigned char*>(text.data());

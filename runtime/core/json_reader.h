@@ -18,6 +18,9 @@ namespace probex::json {
 // On failure *bad_offset is the offset of the first bad byte.
 bool is_valid_utf8(std::string_view text, size_t* bad_offset);
 
+// Appends code point `cp` (at most U+10FFFF, not a surrogate) to *out as UTF-8.
+void append_utf8(uint32_t cp, std::string* out);
+
 // Checks that `text` is exactly one JSON value (with optional surrounding whitespace), nested at most
 // `max_depth` levels. On failure returns false, *error_offset is where it went wrong and *error names
 // what (a static string).
