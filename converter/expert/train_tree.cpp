@@ -40,6 +40,13 @@ bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, cons
                 TreeReport* report, std::string* error) {
   Splits s;
   if (!load_splits(files, tree, options.load, true, &s, error)) return false;
+  if (options.max_train > 0 && options.max_train < s.train.data.count) {
+    ExpertData& d = s.train.data;
+    d.count = options.max_train;
+    d.x.resize(d.count * d.features);
+    d.y.resize(d.count * d.labels);
+    d.names.resize(d.count);
+  }
   *report = TreeReport();
   report->tree = tree;
   report->layer = options.load.layer;

@@ -19,6 +19,7 @@ struct TreeTrainOptions {
   bool stats_baseline = true;
   int baseline_epochs = 0;  // 0: the same as fit.epochs
   StatGroups stat_groups;   // which statistics the statistics baseline sees
+  size_t max_train = 0;     // > 0: use only the first N training models (learning curves)
   std::string checkpoint_path;  // where the ProbeX expert goes ("" = not saved)
 };
 

@@ -39,6 +39,7 @@ void print_help() {
       "  --auto-epochs N        50 (epochs per candidate layer for --layer auto)\n"
       "  --baselines LIST       dense,stats (default), dense, stats or none\n"
       "  --baseline-epochs N    epochs for the baselines (default: --epochs)\n"
+      "  --max-train N          use only the first N training models of each tree (learning curves)\n"
       "  --stats-groups LIST    statistics the stats baseline sees: whole,rows,cols (default: all three)\n"
       "  --task NAME            subset (models whose metadata names another task are left out)\n"
       "  --strict               a bad model (missing layer, wrong shape, NaN/Inf, bad labels) is an error;\n"
@@ -133,7 +134,8 @@ int main(int argc, char** argv) {
       if (!value()) return usage_error("--task needs a name");
       options.load.task = v;
     } else if (arg == "--epochs" || arg == "--batch" || arg == "--eval-every" || arg == "--r-u" || arg == "--r-v" ||
-               arg == "--r-t" || arg == "--auto-epochs" || arg == "--threads" || arg == "--baseline-epochs") {
+               arg == "--r-t" || arg == "--auto-epochs" || arg == "--threads" || arg == "--baseline-epochs" ||
+               arg == "--max-train") {
       if (!value() || !parse_long(v, 1, 1000000, &n)) return usage_error(arg + " needs a positive integer");
       if (arg == "--epochs") options.fit.epochs = static_cast<int>(n);
       if (arg == "--batch") options.fit.batch_size = static_cast<size_t>(n);
@@ -144,6 +146,7 @@ int main(int argc, char** argv) {
       if (arg == "--auto-epochs") auto_epochs = n;
       if (arg == "--threads") threads = n;
       if (arg == "--baseline-epochs") options.baseline_epochs = static_cast<int>(n);
+      if (arg == "--max-train") options.max_train = static_cast<size_t>(n);
     } else if (arg == "--seed") {
       if (!value() || !parse_long(v, 0, 0x7FFFFFFFFFFFFFFFL, &n)) return usage_error("--seed needs a non-negative integer");
       options.fit.seed = static_cast<uint64_t>(n);
