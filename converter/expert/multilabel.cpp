@@ -111,7 +111,7 @@ FitResult fit_multilabel(MultiLabelModel& model, const ExpertData& train, const 
   Optimizer optimizer(oc, params);
   std::vector<std::vector<float>> best(params.size());
   for (size_t i = 0; i < params.size(); ++i) best[i] = params[i]->value;
-  result.best_val.bit_accuracy = -1.0;
+  result.best_val.bit_accuracy = 0.0;  // the authors start from 0 and keep only strictly better
   const bool tty = isatty(STDERR_FILENO) == 1;
 
   for (int epoch = 1; epoch <= config.epochs; ++epoch) {
@@ -131,7 +131,10 @@ FitResult fit_multilabel(MultiLabelModel& model, const ExpertData& train, const 
       optimizer.step(config.lr);
     }
     const double loss = loss_sum / static_cast<double>(train.count);
-    if (epoch % config.eval_every == 0 || epoch == config.epochs) {
+    // As the authors' loop (`if epoch % 25 == 0` over 0-based epochs): after the first epoch and every
+    // eval_every epochs after it; the last epoch is not evaluated unless it falls on that grid.
+    const bool evaluate = (epoch - 1) % config.eval_every == 0;
+    if (evaluate) {
       const std::vector<float> logits = predict_logits(model, val);
       FitEval ev{epoch, loss, multilabel_metrics(logits.data(), val.y.data(), val.count, labels)};
       result.evals.push_back(ev);
@@ -141,7 +144,7 @@ FitResult fit_multilabel(MultiLabelModel& model, const ExpertData& train, const 
         for (size_t i = 0; i < params.size(); ++i) best[i] = params[i]->value;
       }
     }
-    if (config.progress && (tty || epoch % config.eval_every == 0 || epoch == config.epochs)) {
+    if (config.progress && (tty || evaluate || epoch == config.epochs)) {
       draw_progress(config, tty, epoch, loss, result,
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     }

@@ -176,6 +176,43 @@ TEST_CASE("same seed and thread count give the same checkpoint bytes") {
   CHECK(bytes[0].size() > 1000);
 }
 
+TEST_CASE("validation runs on the authors' schedule and keeps the strictly best parameters") {
+  const ProbexShape s{4, 3, 2, 2, 4, 2};
+  ExpertData train, val;
+  for (ExpertData* d : {&train, &val}) {
+    d->count = 10;
+    d->features = s.d_h * s.d_w;
+    d->labels = s.d_y;
+    d->x = random_layers(d->count, s, d == &train ? 5 : 6);
+    d->y.resize(d->count * s.d_y);
+    for (size_t i = 0; i < d->y.size(); ++i) d->y[i] = static_cast<float>(d->x[i] > 0);
+  }
+  ProbexExpert ex(s);
+  Rng rng(1);
+  ex.init(rng);
+  FitConfig fit;
+  fit.epochs = 60;
+  fit.eval_every = 25;
+  fit.progress = false;
+  const FitResult r = fit_multilabel(ex, train, val, fit);
+  REQUIRE(r.evals.size() == 3);
+  CHECK(r.evals[0].epoch == 1);  // `epoch % 25 == 0` on 0-based epochs
+  CHECK(r.evals[1].epoch == 26);
+  CHECK(r.evals[2].epoch == 51);
+  double best = 0;
+  int best_epoch = 0;
+  for (const FitEval& e : r.evals) {
+    if (e.val.bit_accuracy > best) {
+      best = e.val.bit_accuracy;
+      best_epoch = e.epoch;
+    }
+  }
+  CHECK(r.best_epoch == best_epoch);
+  // The returned parameters are the best epoch's: they reproduce its val accuracy.
+  const auto logits = predict_logits(ex, val);
+  CHECK(multilabel_metrics(logits.data(), val.y.data(), val.count, s.d_y).bit_accuracy == doctest::Approx(best));
+}
+
 TEST_CASE("a state dict saved from the authors' model loads and computes the same logits") {
   // What safetensors.torch.save_file(model.state_dict()) writes for the authors' ProbeX module: the six
   // tensors by name, no metadata, plus the zero-shot regression_head (ignored by the classifier).
