@@ -1,11 +1,5 @@
 // Loading the probed layer of every model of a tree and split into one contiguous array, with
-// multi-hot labels from `dataset_chosen_targets`.
-//
-// Zoo layouts (the folder structure decides tree, split and model, so zoos without probex metadata,
-// such as Model-J, load the same way):
-//   <zoo>/<tree>/<split>/<model>/model.safetensors                          (probex)
-//   <zoo>/<tree>/<split>/<model>/refs/main + snapshots/<ref>/model.safetensors  (Hugging Face cache)
-// A root is <zoo>/<tree>/root/... and is not a training example.
+// multi-hot labels from `dataset_chosen_targets`. Zoos are listed by zoo/layout.h.
 #pragma once
 
 #include <string>
@@ -13,17 +7,9 @@
 
 #include "core/probed_layer.h"
 #include "multilabel.h"
+#include "zoo/layout.h"
 
 namespace probex::convert {
-
-struct ZooFile {
-  std::string path;   // the model.safetensors file
-  std::string tree, split, model;
-};
-
-// Lists the models of a zoo in either layout, sorted by (tree, split, model). For the Hugging Face
-// layout, refs/main decides the snapshot (a ref must be a plain name: no '/' or "..").
-bool list_zoo_files(const std::string& zoo_dir, std::vector<ZooFile>* out, std::string* error);
 
 struct LoadOptions {
   std::string layer;           // tensor name (or LoRA base name)
@@ -46,7 +32,5 @@ bool load_split(const std::vector<ZooFile>& files, const std::string& tree, cons
                 const LoadOptions& options, std::vector<std::string>* space, size_t expect_rows, size_t expect_cols,
                 LoadedSplit* out, std::string* error);
 
-// The trees of a zoo listing, sorted.
-std::vector<std::string> zoo_trees(const std::vector<ZooFile>& files);
 
 }  // namespace probex::convert

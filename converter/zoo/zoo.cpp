@@ -15,6 +15,7 @@
 #include "io/json_writer.h"
 #include "io/python_literal.h"
 #include "io/safetensors_writer.h"
+#include "layout.h"
 #include "nn/train.h"
 
 namespace fs = std::filesystem;
@@ -328,8 +329,10 @@ bool build_zoo(const ZooConfig& config, const FashionMnist& raw, const ZooBuildO
       return false;
     }
   }
-  const fs::path final_dir(options.out_dir);
-  const fs::path work_dir(options.out_dir + ".partial");
+  std::string out = options.out_dir;
+  while (out.size() > 1 && out.back() == '/') out.pop_back();  // "zoo/" must not build in "zoo/.partial"
+  const fs::path final_dir(out);
+  const fs::path work_dir(out + ".partial");
   std::error_code ec;
   if (fs::exists(final_dir) && !options.overwrite) {
     *error = options.out_dir + ": already exists (pass --force to replace it)";
@@ -408,28 +411,20 @@ bool build_zoo(const ZooConfig& config, const FashionMnist& raw, const ZooBuildO
 }
 
 bool scan_zoo(const std::string& dir, std::vector<ZooModel>* models, std::string* error) {
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) {
-    *error = dir + ": not a folder";
-    return false;
-  }
+  std::vector<ZooFile> files;
+  if (!list_zoo_files(dir, &files, error)) return false;
   models->clear();
-  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    if (!it->is_regular_file() || it->path().filename() != "model.safetensors") continue;
+  for (const ZooFile& f : files) {
     SafetensorsFile file;
-    const SafetensorsStatus st = SafetensorsFile::open(it->path().string(), &file);
+    const SafetensorsStatus st = SafetensorsFile::open(f.path, &file);
     if (!st.ok()) {
       *error = st.message;
       return false;
     }
     ZooModel m;
-    m.path = fs::relative(it->path(), dir).string();
+    m.path = fs::relative(f.path, dir).string();
     for (const auto& [k, v] : file.metadata()) m.metadata[k] = v;
     models->push_back(std::move(m));
-  }
-  if (ec) {
-    *error = dir + ": cannot list: " + ec.message();
-    return false;
   }
   std::sort(models->begin(), models->end(), [](const ZooModel& a, const ZooModel& b) { return a.path < b.path; });
   return true;

@@ -44,7 +44,7 @@ struct ZooModel {
 bool build_zoo(const ZooConfig& config, const FashionMnist& data, const ZooBuildOptions& options,
                std::vector<ZooModel>* models, std::string* error);
 
-// Reads every model.safetensors under `dir` (either layout) with the strict reader.
+// Reads every model of the zoo at `dir` (either layout, see layout.h) with the strict reader.
 bool scan_zoo(const std::string& dir, std::vector<ZooModel>* models, std::string* error);
 
 // A human-readable table: per tree and task, model counts per split and the distribution of the
