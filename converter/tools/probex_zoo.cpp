@@ -28,6 +28,9 @@ void print_help() {
       "  --out DIR         where the zoo goes; built in DIR.partial, renamed when complete\n"
       "  --data DIR        Fashion-MNIST IDX .gz files (default %s)\n"
       "  --seed N          override the configuration's seed\n"
+      "  --architecture A  override the architecture, e.g. mlp-784-512-512-10 (a custom zoo, not the named one)\n"
+      "  --trees N         override the number of trees\n"
+      "  --tasks LIST      subset,detector (default), subset or detector: which children to build\n"
       "  --threads N       worker threads, one model each (default 2)\n"
       "  --layout L        probex (default) or hf (Hugging Face cache: refs/main + snapshots/<ref>/)\n"
       "  --force           replace DIR if it exists\n"
@@ -50,7 +53,8 @@ int main(int argc, char** argv) {
   using namespace probex::convert;
   std::string config_name, out_dir, summary_dir, data_dir = kFashionMnistDefaultDir;
   ZooBuildOptions options;
-  long seed = -1;
+  long seed = -1, trees = 0;
+  std::string architecture, tasks = "subset,detector";
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     auto value = [&](const char** v) {
@@ -79,6 +83,17 @@ int main(int argc, char** argv) {
       summary_dir = v;
     } else if (arg == "--seed") {
       if (!value(&v) || !parse_long(v, 0, 0x7FFFFFFFFFFFFFFFL, &seed)) return usage_error("--seed needs a non-negative integer");
+    } else if (arg == "--architecture") {
+      if (!value(&v)) return usage_error("--architecture needs a spec such as mlp-784-256-128-10");
+      architecture = v;
+    } else if (arg == "--trees") {
+      if (!value(&v) || !parse_long(v, 1, 26, &trees)) return usage_error("--trees needs 1..26");
+    } else if (arg == "--tasks") {
+      if (!value(&v)) return usage_error("--tasks needs subset, detector or both");
+      tasks = v;
+      if (tasks != "subset" && tasks != "detector" && tasks != "subset,detector" && tasks != "detector,subset") {
+        return usage_error("--tasks takes subset, detector or subset,detector");
+      }
     } else if (arg == "--threads") {
       long t = 0;
       if (!value(&v) || !parse_long(v, 1, 256, &t)) return usage_error("--threads needs 1..256");
@@ -115,6 +130,12 @@ int main(int argc, char** argv) {
   ZooConfig config;
   if (!named_zoo_config(config_name, &config)) return usage_error("unknown configuration '" + config_name + "'");
   if (seed >= 0) config.seed = static_cast<uint64_t>(seed);
+  if (!architecture.empty()) config.architecture = architecture;
+  if (trees > 0) config.trees = static_cast<int>(trees);
+  if (tasks.find("subset") == std::string::npos) config.subset.count.clear();
+  if (tasks.find("detector") == std::string::npos) config.detector.count.clear();
+  const bool custom = !architecture.empty() || trees > 0 || tasks.find(',') == std::string::npos;
+  if (custom) config.name += "-custom";  // recorded in every file's metadata: not the named zoo
   options.out_dir = out_dir;
 
   const auto start = std::chrono::steady_clock::now();
