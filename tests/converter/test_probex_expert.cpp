@@ -58,6 +58,18 @@ std::vector<float> random_layers(size_t n, const ProbexShape& s, uint64_t seed) 
   return x;
 }
 
+// `count` random layers whose labels are a fixed function of their first weights (learnable).
+ExpertData synthetic_data(const ProbexShape& s, size_t count, uint64_t seed) {
+  ExpertData d;
+  d.count = count;
+  d.features = s.d_h * s.d_w;
+  d.labels = s.d_y;
+  d.x = random_layers(count, s, seed);
+  d.y.resize(count * s.d_y);
+  for (size_t i = 0; i < d.y.size(); ++i) d.y[i] = static_cast<float>(d.x[i] > 0);
+  return d;
+}
+
 double max_abs(const std::vector<double>& v) {
   double m = 0;
   for (double d : v) m = std::max(m, std::fabs(d));
@@ -145,15 +157,7 @@ TEST_CASE("every parameter's gradient agrees with central differences of the dou
 
 TEST_CASE("same seed and thread count give the same checkpoint bytes") {
   const ProbexShape s{8, 6, 4, 4, 8, 3};
-  ExpertData train, val;
-  for (ExpertData* d : {&train, &val}) {
-    d->count = d == &train ? 20 : 6;
-    d->features = s.d_h * s.d_w;
-    d->labels = s.d_y;
-    d->x = random_layers(d->count, s, d == &train ? 1 : 2);
-    d->y.resize(d->count * s.d_y);
-    for (size_t i = 0; i < d->y.size(); ++i) d->y[i] = static_cast<float>(d->x[i] > 0);
-  }
+  const ExpertData train = synthetic_data(s, 20, 1), val = synthetic_data(s, 6, 2);
   probex::test::TempDir dir;
   std::vector<std::vector<uint8_t>> bytes;
   for (int run = 0; run < 2; ++run) {
@@ -178,15 +182,7 @@ TEST_CASE("same seed and thread count give the same checkpoint bytes") {
 
 TEST_CASE("validation runs on the authors' schedule and keeps the strictly best parameters") {
   const ProbexShape s{4, 3, 2, 2, 4, 2};
-  ExpertData train, val;
-  for (ExpertData* d : {&train, &val}) {
-    d->count = 10;
-    d->features = s.d_h * s.d_w;
-    d->labels = s.d_y;
-    d->x = random_layers(d->count, s, d == &train ? 5 : 6);
-    d->y.resize(d->count * s.d_y);
-    for (size_t i = 0; i < d->y.size(); ++i) d->y[i] = static_cast<float>(d->x[i] > 0);
-  }
+  const ExpertData train = synthetic_data(s, 10, 5), val = synthetic_data(s, 10, 6);
   ProbexExpert ex(s);
   Rng rng(1);
   ex.init(rng);
