@@ -103,14 +103,19 @@ SafetensorsStatus read_probed_rows(const SafetensorsFile& file, const ProbedLaye
   }
   const uint64_t rank = layer.tensor->shape[1];
   const auto cols = static_cast<size_t>(layer.cols);
-  if (down_scratch->size() != rank * cols) {
-    down_scratch->resize(static_cast<size_t>(rank) * cols);
+  // Scratch layout: the down matrix [rank, cols], then one up row [rank]. Sized once, reused per call.
+  const size_t down_size = static_cast<size_t>(rank) * cols;
+  if (down_scratch->size() != down_size + rank) {
+    down_scratch->resize(down_size + static_cast<size_t>(rank));
     SafetensorsStatus st = file.read_f32(*layer.lora_down, 0, rank * layer.cols, down_scratch->data());
-    if (!st.ok()) return st;
+    if (!st.ok()) {
+      down_scratch->clear();  // never leave a half-read matrix that a later call would trust
+      return st;
+    }
   }
-  std::vector<float> up_row(static_cast<size_t>(rank));
+  float* up_row = down_scratch->data() + down_size;
   for (uint64_t r = 0; r < count; ++r) {
-    SafetensorsStatus st = file.read_rows_f32(*layer.tensor, first + r, 1, up_row.data());
+    SafetensorsStatus st = file.read_rows_f32(*layer.tensor, first + r, 1, up_row);
     if (!st.ok()) return st;
     float* x = out + r * cols;
     for (size_t c = 0; c < cols; ++c) x[c] = 0.0f;

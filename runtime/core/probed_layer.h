@@ -35,7 +35,8 @@ struct ProbedLayer {
 SafetensorsStatus find_probed_layer(const SafetensorsFile& file, std::string_view name, ProbedLayer* out);
 
 // Writes rows [first, first + count) of X (count * cols floats) into `out`. For LoRA layers,
-// `down_scratch` receives the down matrix (r * in floats) on first use; pass the same vector each time.
+// `down_scratch` receives the down matrix and a row buffer (r * in + r floats) on first use; pass the same
+// vector for every call on the same layer, so later calls do not allocate.
 SafetensorsStatus read_probed_rows(const SafetensorsFile& file, const ProbedLayer& layer, uint64_t first,
                                    uint64_t count, float* out, std::vector<float>* down_scratch);
 
