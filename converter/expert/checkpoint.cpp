@@ -2,7 +2,7 @@
 
 #include "core/safetensors.h"
 #include "io/safetensors_writer.h"
-#include "io/python_literal.h"
+#include "core/python_literal.h"
 #include "labels.h"
 
 namespace probex::convert {

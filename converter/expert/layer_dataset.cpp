@@ -5,7 +5,7 @@
 #include <map>
 #include <set>
 
-#include "io/python_literal.h"
+#include "core/python_literal.h"
 #include "labels.h"
 
 namespace probex::convert {

@@ -4,7 +4,7 @@
 
 #include "checkpoint.h"
 #include "io/json_writer.h"
-#include "io/python_literal.h"
+#include "core/python_literal.h"
 #include "labels.h"
 #include "weight_stats.h"
 

@@ -13,7 +13,7 @@
 #include "cli/progress.h"
 #include "core/safetensors.h"
 #include "io/json_writer.h"
-#include "io/python_literal.h"
+#include "core/python_literal.h"
 #include "io/safetensors_writer.h"
 #include "layout.h"
 #include "nn/train.h"

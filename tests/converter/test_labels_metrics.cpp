@@ -5,8 +5,9 @@
 #include "expert/weight_stats.h"
 
 #include <cmath>
-#include "io/python_literal.h"
+#include "core/python_literal.h"
 
+using namespace probex;
 using namespace probex::convert;
 
 TEST_CASE("dataset_chosen_targets literals parse as data") {

@@ -9,9 +9,10 @@
 
 #include "core/safetensors.h"
 #include "test_util.h"
-#include "io/python_literal.h"
+#include "core/python_literal.h"
 #include "zoo/zoo.h"
 
+using namespace probex;
 using namespace probex::convert;
 namespace fs = std::filesystem;
 

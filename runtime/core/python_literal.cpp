@@ -4,7 +4,7 @@
 
 #include "core/json_reader.h"
 
-namespace probex::convert {
+namespace probex {
 
 namespace {
 
@@ -103,4 +103,4 @@ std::string python_list_literal(const std::vector<std::string>& items) {
   return s + "]";
 }
 
-}  // namespace probex::convert
+}  // namespace probex

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-namespace probex::convert {
+namespace probex {
 
 // Python-list literal of strings, e.g. ['Bag', 'Coat'] (quotes and backslashes escaped).
 std::string python_list_literal(const std::vector<std::string>& items);
@@ -15,4 +15,4 @@ std::string python_list_literal(const std::vector<std::string>& items);
 // wrong and where (offset) for anything else, including non-string items.
 bool parse_python_string_list(const std::string& text, std::vector<std::string>* out, std::string* error);
 
-}  // namespace probex::convert
+}  // namespace probex

@@ -1,0 +1,201 @@
+#include "bundle_writer.h"
+
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "core/self_test_input.h"
+#include "probex/probex.h"
+#include "probex_bundle_generated.h"
+
+namespace probex::convert {
+namespace {
+
+// Large tensor data starts on a 64-byte boundary of the file, so a memory-mapped bundle can feed
+// SIMD kernels directly.
+constexpr size_t kDataAlignment = 64;
+
+bool parse_rule(const std::string& name, LayerRule* out) {
+  for (LayerRule r : {LayerRule::kMatrix, LayerRule::kConv1x1, LayerRule::kConvReshape, LayerRule::kVector,
+                      LayerRule::kLoraProduct}) {
+    if (name == layer_rule_name(r)) {
+      *out = r;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::vector<float> transpose(const std::vector<float>& m, size_t rows, size_t cols) {
+  std::vector<float> t(m.size());
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t c = 0; c < cols; ++c) t[c * rows + r] = m[r * cols + c];
+  return t;
+}
+
+void set_param(ProbexExpert& e, const std::string& name, const std::vector<float>& values) {
+  e.find_param(name)->value = values;
+}
+
+flatbuffers::Offset<fb::Tensor> write_tensor(flatbuffers::FlatBufferBuilder& b, const QuantizedMatrix& m) {
+  b.ForceVectorAlignment(m.data.size(), 1, kDataAlignment);
+  const auto data = b.CreateVector(m.data);
+  const auto scales = m.scales.empty() ? 0 : b.CreateVector(m.scales);
+  const auto name = b.CreateString(m.name);
+  fb::TensorBuilder t(b);
+  t.add_name(name);
+  t.add_rows(m.rows);
+  t.add_cols(m.cols);
+  t.add_type(static_cast<fb::TensorType>(m.type));
+  t.add_data(data);
+  if (!m.scales.empty()) t.add_scales(scales);
+  t.add_block_size(m.block_size);
+  return t.Finish();
+}
+
+}  // namespace
+
+bool make_bundle_tree(const LoadedCheckpoint& checkpoint, const std::string& path, const QuantSpec& spec,
+                      BundleTree* out, std::string* error) {
+  const auto meta = [&](const char* key) {
+    auto it = checkpoint.metadata.find(key);
+    return it == checkpoint.metadata.end() ? std::string() : it->second;
+  };
+  BundleTree t;
+  t.name = meta("tree");
+  t.layer_name = meta("layer");
+  t.root = meta("root");
+  if (t.name.empty() || t.layer_name.empty()) {
+    *error = path + ": the checkpoint's metadata names no tree or layer (a bare state dict needs probex-train's metadata)";
+    return false;
+  }
+  const std::string rule = meta("layer_rule").empty() ? "matrix" : meta("layer_rule");
+  if (!parse_rule(rule, &t.rule)) {
+    *error = path + ": unknown layer_rule '" + rule + "'";
+    return false;
+  }
+  const ProbexExpert& e = *checkpoint.expert;
+  t.shape = e.shape();
+  t.labels = checkpoint.labels;
+  for (const auto& [key, value] : checkpoint.metadata) {
+    if (key.rfind("test_", 0) != 0 && key.rfind("val_", 0) != 0) continue;
+    char* end = nullptr;
+    const double v = std::strtod(value.c_str(), &end);
+    if (end != value.c_str() && *end == '\0' && std::isfinite(v)) t.metrics.emplace_back(key, v);
+  }
+  const ProbexShape& s = t.shape;
+  const auto value = [&](const char* name) -> const std::vector<float>& {
+    for (const Param* p : e.const_params())
+      if (p->name == name) return p->value;
+    static const std::vector<float> none;  // unreachable: a loaded expert has every parameter
+    return none;
+  };
+  const auto u_t = transpose(value("probes.weight"), s.d_w, s.r_u);  // [r_U, d_W]
+  const auto u32 = [](size_t v) { return static_cast<uint32_t>(v); };
+  t.probes = quantize_matrix("probes.weight", u_t.data(), u32(s.r_u), u32(s.d_w), spec);
+  t.projection = quantize_matrix("shared_probe_proj.weight", value("shared_probe_proj.weight").data(), u32(s.r_v), u32(s.d_h), spec);
+  t.encoder = quantize_matrix("per_probe_encoders.weight", value("per_probe_encoders.weight").data(), u32(s.r_t),
+                              u32(s.r_u * s.r_v), spec);
+  t.head = quantize_matrix("classification_head.weight", value("classification_head.weight").data(), u32(s.d_y), u32(s.r_t), spec);
+  const QuantSpec f32{StorageType::kF32, 0};
+  t.encoder_bias = quantize_matrix("per_probe_encoders.bias", value("per_probe_encoders.bias").data(), 1, u32(s.r_t), f32);
+  t.head_bias = quantize_matrix("classification_head.bias", value("classification_head.bias").data(), 1, u32(s.d_y), f32);
+
+  t.device_model = std::make_unique<ProbexExpert>(s);
+  set_param(*t.device_model, "probes.weight", transpose(t.probes.dequantized(), s.r_u, s.d_w));
+  set_param(*t.device_model, "shared_probe_proj.weight", t.projection.dequantized());
+  set_param(*t.device_model, "per_probe_encoders.weight", t.encoder.dequantized());
+  set_param(*t.device_model, "per_probe_encoders.bias", t.encoder_bias.dequantized());
+  set_param(*t.device_model, "classification_head.weight", t.head.dequantized());
+  set_param(*t.device_model, "classification_head.bias", t.head_bias.dequantized());
+  *out = std::move(t);
+  return true;
+}
+
+void add_self_tests(BundleTree* tree, size_t count, float amplitude, uint64_t seed, float tolerance) {
+  const ProbexShape& s = tree->shape;
+  std::vector<float> x(s.d_h * s.d_w);
+  for (size_t i = 0; i < count; ++i) {
+    SelfTestEntry st;
+    st.seed = seed + i;
+    st.amplitude = amplitude;
+    st.tolerance = tolerance;
+    SelfTestInput(st.seed, amplitude).generate(x.data(), x.size());
+    const float* logits = tree->device_model->forward(x.data(), 1);
+    st.logits.assign(logits, logits + s.d_y);
+    st.embedding.assign(tree->device_model->embeddings(), tree->device_model->embeddings() + s.r_t);
+    tree->self_tests.push_back(std::move(st));
+  }
+}
+
+QuantComparison compare_outputs(ProbexExpert& float_model, ProbexExpert& device_model, const ExpertData& layers) {
+  QuantComparison c;
+  c.layers = layers.count;
+  const ProbexShape& s = float_model.shape();
+  size_t flips = 0;
+  for (size_t i = 0; i < layers.count; ++i) {
+    const float* x = layers.x.data() + i * layers.features;
+    const float* logits = float_model.forward(x, 1);
+    const std::vector<float> a(logits, logits + s.d_y);
+    const std::vector<float> ea(float_model.embeddings(), float_model.embeddings() + s.r_t);
+    const float* b = device_model.forward(x, 1);
+    for (size_t k = 0; k < s.d_y; ++k) {
+      const double pa = 1.0 / (1.0 + std::exp(-static_cast<double>(a[k])));
+      const double pb = 1.0 / (1.0 + std::exp(-static_cast<double>(b[k])));
+      flips += (pa >= 0.5) != (pb >= 0.5);
+      c.max_probability_error = std::max(c.max_probability_error, std::fabs(pa - pb));
+    }
+    const float* eb = device_model.embeddings();
+    double dot = 0, na = 0, nb = 0;
+    for (size_t k = 0; k < s.r_t; ++k) {
+      const double a_k = ea[k], b_k = eb[k];
+      dot += a_k * b_k;
+      na += a_k * a_k;
+      nb += b_k * b_k;
+    }
+    const double cosine = na > 0 && nb > 0 ? dot / std::sqrt(na * nb) : (na == nb ? 1.0 : 0.0);
+    c.min_embedding_cosine = std::min(c.min_embedding_cosine, cosine);
+  }
+  if (layers.count) c.label_flip_rate = static_cast<double>(flips) / static_cast<double>(layers.count * s.d_y);
+  return c;
+}
+
+bool build_bundle(const std::vector<const BundleTree*>& trees, const std::string& producer, std::vector<uint8_t>* out,
+                  std::string* error) {
+  flatbuffers::FlatBufferBuilder b(1 << 20);
+  std::map<std::vector<std::string>, uint32_t> space_index;
+  std::vector<flatbuffers::Offset<fb::LabelSpace>> spaces;
+  std::vector<flatbuffers::Offset<fb::Tree>> tree_offsets;
+  std::set<std::string> names;
+  for (const BundleTree* t : trees) {
+    if (!names.insert(t->name).second) {
+      *error = "two experts are for tree '" + t->name + "'";
+      return false;
+    }
+    auto [it, inserted] = space_index.emplace(t->labels, static_cast<uint32_t>(spaces.size()));
+    if (inserted) spaces.push_back(fb::CreateLabelSpace(b, b.CreateVectorOfStrings(t->labels)));
+    const auto expert = fb::CreateExpert(b, static_cast<uint32_t>(t->shape.r_u), static_cast<uint32_t>(t->shape.r_v),
+                                         static_cast<uint32_t>(t->shape.r_t), write_tensor(b, t->probes),
+                                         write_tensor(b, t->projection), write_tensor(b, t->encoder),
+                                         write_tensor(b, t->encoder_bias), write_tensor(b, t->head),
+                                         write_tensor(b, t->head_bias));
+    std::vector<flatbuffers::Offset<fb::Metric>> metrics;
+    for (const auto& [k, v] : t->metrics) metrics.push_back(fb::CreateMetric(b, b.CreateString(k), v));
+    std::vector<flatbuffers::Offset<fb::SelfTest>> tests;
+    for (const SelfTestEntry& st : t->self_tests)
+      tests.push_back(fb::CreateSelfTest(b, st.seed, st.amplitude, b.CreateVector(st.logits), b.CreateVector(st.embedding),
+                                         st.tolerance));
+    tree_offsets.push_back(fb::CreateTree(b, b.CreateString(t->name), b.CreateString(t->root), b.CreateString(t->layer_name),
+                                          static_cast<fb::LayerRule>(t->rule), static_cast<uint32_t>(t->shape.d_h),
+                                          static_cast<uint32_t>(t->shape.d_w), it->second, expert,
+                                          b.CreateVector(metrics), b.CreateVector(tests)));
+  }
+  const auto root = fb::CreateBundle(b, PROBEX_BUNDLE_FORMAT_VERSION, b.CreateString(producer), b.CreateVector(tree_offsets),
+                                     b.CreateVector(spaces));
+  fb::FinishBundleBuffer(b, root);
+  out->assign(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
+  return true;
+}
+
+}  // namespace probex::convert

@@ -1,0 +1,61 @@
+// Turning trained experts (trainer checkpoints) into a probex bundle (schema/probex_bundle.fbs):
+// quantize, compute self-tests, compare quantized against float outputs, serialize.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/probed_layer.h"
+#include "expert/checkpoint.h"
+#include "expert/multilabel.h"
+#include "quantize.h"
+
+namespace probex::convert {
+
+struct SelfTestEntry {
+  uint64_t seed = 0;
+  float amplitude = 0.0f;
+  std::vector<float> logits, embedding;
+  float tolerance = 0.0f;
+};
+
+// One tree as it goes into the bundle, plus the model the device will effectively run.
+struct BundleTree {
+  std::string name, root, layer_name;
+  LayerRule rule = LayerRule::kMatrix;
+  ProbexShape shape;
+  std::vector<std::string> labels;
+  std::vector<std::pair<std::string, double>> metrics;
+  // [out, in] each: probes U^T, projection V^T, encoder M, head W; biases [1, n] in f32.
+  QuantizedMatrix probes, projection, encoder, encoder_bias, head, head_bias;
+  std::vector<SelfTestEntry> self_tests;
+  std::unique_ptr<ProbexExpert> device_model;  // the expert with the stored (dequantized) weights
+};
+
+// From a checkpoint: tree name, layer and rule come from its metadata (an authors' bare state dict has
+// none: pass them in `tree`, `layer`, `rule`; empty means "from metadata"). Numeric metadata whose key
+// starts with "test_" or "val_" becomes the tree's metrics.
+bool make_bundle_tree(const LoadedCheckpoint& checkpoint, const std::string& path, const QuantSpec& spec,
+                      BundleTree* out, std::string* error);
+
+// Adds `count` self-tests with inputs uniform in [-amplitude, amplitude) and the device model's outputs.
+void add_self_tests(BundleTree* tree, size_t count, float amplitude, uint64_t seed, float tolerance);
+
+// How far the device model's outputs are from the float expert's on real layers.
+struct QuantComparison {
+  size_t layers = 0;
+  double label_flip_rate = 0.0;  // share of (layer, label) decisions at 0.5 that differ
+  double max_probability_error = 0.0;
+  double min_embedding_cosine = 1.0;
+};
+QuantComparison compare_outputs(ProbexExpert& float_model, ProbexExpert& device_model, const ExpertData& layers);
+
+// Serializes the bundle (format version PROBEX_BUNDLE_FORMAT_VERSION); identical label lists share one
+// label space. Tree names must be unique.
+bool build_bundle(const std::vector<const BundleTree*>& trees, const std::string& producer, std::vector<uint8_t>* out,
+                  std::string* error);
+
+}  // namespace probex::convert

@@ -1,0 +1,170 @@
+// probex-convert: trainer checkpoints -> one probex bundle (schema/probex_bundle.fbs), quantized, with
+// self-tests, after checking the quantized expert against the float one on held-out zoo layers.
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "bundle/bundle_writer.h"
+#include "cli/args.h"
+#include "expert/layer_dataset.h"
+#include "io/safetensors_writer.h"
+#include "probex/probex.h"
+#include "zoo/layout.h"
+
+namespace {
+
+using namespace probex::convert;
+
+void print_help() {
+  std::printf(
+      "usage: probex-convert --out BUNDLE [options] CHECKPOINT...\n"
+      "\n"
+      "Reads probex-train checkpoints (one per tree) and writes one bundle for the runtime. With --zoo, the\n"
+      "quantized experts are compared with the float ones on the zoo's held-out layers (--split, default\n"
+      "test) and the bundle is refused if the difference is over budget.\n"
+      "\n"
+      "options:\n"
+      "  --out FILE             the bundle to write (refuses to overwrite without --force)\n"
+      "  --quant TYPE           storage of the weight matrices (biases stay f32), default f32:\n"
+      "      f32        4 bytes/weight   exact\n"
+      "      f16        2 bytes/weight   small zoo, 3 trees x 12 test models: 0 label flips, max prob error < 1e-3\n"
+      "      int8       ~1 byte/weight   one scale per output row; small zoo: see the README's quantization table\n"
+      "      int8-bNN   ~1 byte/weight + 4/NN   one scale per NN weights along the reduction (e.g. int8-b32)\n"
+      "  --zoo DIR              held-out layers for the check, and each tree's root name (<tree>/root)\n"
+      "  --split NAME           the zoo split to check on (default test)\n"
+      "  --max-flip-rate X      budget: share of label decisions that may change (default 0.005)\n"
+      "  --max-prob-error X     budget: largest probability change (default 0.05)\n"
+      "  --min-cosine X         budget: smallest embedding cosine similarity (default 0.99)\n"
+      "  --self-tests N         self-tests stored per tree (default 3)\n"
+      "  --force                overwrite --out\n"
+      "  --quiet                print only errors\n"
+      "  --help, --version\n"
+      "\n"
+      "exit codes: 0 success, 1 failure (message on stderr), 3 over the quantization budget, 2 bad command line\n");
+}
+
+int usage_error(const std::string& what) {
+  std::fprintf(stderr, "probex-convert: %s (see --help)\n", what.c_str());
+  return 2;
+}
+
+int fail(const std::string& what) {
+  std::fprintf(stderr, "probex-convert: %s\n", what.c_str());
+  return 1;
+}
+
+std::string shape_text(const QuantizedMatrix& m) {
+  return "[" + std::to_string(m.rows) + ", " + std::to_string(m.cols) + "]";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string out, zoo, split = "test", quant = "f32";
+  std::vector<std::string> checkpoints;
+  double max_flip = 0.005, max_prob = 0.05, min_cosine = 0.99;
+  long self_tests = 3;
+  bool force = false, quiet = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const auto value = [&](const char** v) {
+      if (i + 1 >= argc) return false;
+      *v = argv[++i];
+      return true;
+    };
+    const char* v = nullptr;
+    if (a == "--help" || a == "-h") {
+      print_help();
+      return 0;
+    } else if (a == "--version") {
+      std::printf("probex-convert %d.%d.%d (bundle format %d)\n", PROBEX_VERSION_MAJOR, PROBEX_VERSION_MINOR,
+                  PROBEX_VERSION_PATCH, PROBEX_BUNDLE_FORMAT_VERSION);
+      return 0;
+    } else if (a == "--out" || a == "--zoo" || a == "--split" || a == "--quant") {
+      if (!value(&v)) return usage_error(a + " needs a value");
+      (a == "--out" ? out : a == "--zoo" ? zoo : a == "--split" ? split : quant) = v;
+    } else if (a == "--max-flip-rate" || a == "--max-prob-error" || a == "--min-cosine") {
+      double x = 0;
+      if (!value(&v) || !parse_double(v, 0.0, 1.0, &x)) return usage_error(a + " needs a number in [0, 1]");
+      (a == "--max-flip-rate" ? max_flip : a == "--max-prob-error" ? max_prob : min_cosine) = x;
+    } else if (a == "--self-tests") {
+      if (!value(&v) || !parse_long(v, 0, 100, &self_tests)) return usage_error("--self-tests needs an integer in [0, 100]");
+    } else if (a == "--force") {
+      force = true;
+    } else if (a == "--quiet") {
+      quiet = true;
+    } else if (!a.empty() && a[0] == '-') {
+      return usage_error("unknown argument '" + a + "'");
+    } else {
+      checkpoints.push_back(a);
+    }
+  }
+  if (out.empty() || checkpoints.empty()) return usage_error("--out and at least one checkpoint are required");
+  QuantSpec spec;
+  std::string error;
+  if (!parse_quant_spec(quant, &spec, &error)) return usage_error(error);
+  if (!force && std::filesystem::exists(out)) return fail(out + " exists (use --force to overwrite)");
+
+  std::vector<ZooFile> files;
+  if (!zoo.empty() && !list_zoo_files(zoo, &files, &error)) return fail(error);
+
+  std::vector<BundleTree> trees(checkpoints.size());
+  bool over_budget = false;
+  for (size_t i = 0; i < checkpoints.size(); ++i) {
+    LoadedCheckpoint ck;
+    if (!load_probex_checkpoint(checkpoints[i], &ck, &error)) return fail(error);
+    BundleTree& t = trees[i];
+    if (!make_bundle_tree(ck, checkpoints[i], spec, &t, &error)) return fail(error);
+    float amplitude = 0.1f;  // without a zoo: a typical weight scale
+    if (!zoo.empty()) {
+      if (t.root.empty()) t.root = t.name + "/root";
+      LoadOptions load;
+      load.layer = t.layer_name;
+      std::vector<std::string> space = t.labels;
+      LoadedSplit held_out;
+      if (!load_split(files, t.name, split, load, &space, t.shape.d_h, t.shape.d_w, &held_out, &error)) return fail(error);
+      if (held_out.data.count == 0) return fail(zoo + ": tree '" + t.name + "' has no models in split '" + split + "'");
+      double sum_sq = 0;
+      for (const double x : held_out.data.x) sum_sq += x * x;
+      amplitude = static_cast<float>(std::sqrt(3.0 * sum_sq / static_cast<double>(held_out.data.x.size())));
+      const QuantComparison c = compare_outputs(*ck.expert, *t.device_model, held_out.data);
+      const bool ok = c.label_flip_rate <= max_flip && c.max_probability_error <= max_prob && c.min_embedding_cosine >= min_cosine;
+      over_budget |= !ok;
+      if (!quiet || !ok)
+        std::printf("tree %-10s %s vs f32 on %zu %s layers: label flips %.4f (max %.4f), max prob error %.4f (max %.4f), "
+                    "min embedding cosine %.5f (min %.5f)%s\n",
+                    t.name.c_str(), quant_spec_name(spec).c_str(), c.layers, split.c_str(), c.label_flip_rate, max_flip,
+                    c.max_probability_error, max_prob, c.min_embedding_cosine, min_cosine, ok ? "" : "  OVER BUDGET");
+    }
+    add_self_tests(&t, static_cast<size_t>(self_tests), amplitude, 0x5e1f7e57ull + i * 1000, 1e-3f);
+  }
+  if (over_budget) {
+    std::fprintf(stderr, "probex-convert: quantization %s is over budget; no bundle written\n", quant_spec_name(spec).c_str());
+    return 3;
+  }
+
+  std::vector<const BundleTree*> pointers;
+  for (const BundleTree& t : trees) pointers.push_back(&t);
+  std::vector<uint8_t> bytes;
+  const std::string producer = "probex-convert " + std::to_string(PROBEX_VERSION_MAJOR) + "." +
+                               std::to_string(PROBEX_VERSION_MINOR) + "." + std::to_string(PROBEX_VERSION_PATCH);
+  if (!build_bundle(pointers, producer, &bytes, &error)) return fail(error);
+  if (!write_file_atomically(out, bytes.data(), bytes.size(), &error)) return fail(error);
+
+  if (!quiet) {
+    std::printf("\n%-10s %-28s %-14s %-8s %12s\n", "tree", "tensor", "shape", "type", "bytes");
+    size_t total = 0;
+    for (const BundleTree& t : trees) {
+      for (const QuantizedMatrix* m : {&t.probes, &t.projection, &t.encoder, &t.encoder_bias, &t.head, &t.head_bias}) {
+        std::printf("%-10s %-28s %-14s %-8s %12zu\n", t.name.c_str(), m->name.c_str(), shape_text(*m).c_str(),
+                    probex::storage_type_name(m->type), m->bytes());
+        total += m->bytes();
+      }
+    }
+    std::printf("tensors %zu bytes; bundle %s: %zu bytes, %zu tree(s), %s\n", total, out.c_str(), bytes.size(), trees.size(),
+                quant_spec_name(spec).c_str());
+  }
+  return 0;
+}

@@ -1,0 +1,47 @@
+// What a backend computes: the probe GEMMs of one layer, streamed by row blocks, then the rest of the
+// ProbeX forward pass (PROBEX.md section 2). With U^T [r_U, d_W], V^T [r_V, d_H]:
+//   for each block of rows h in [first, first + rows):   G += (X_blk U)^T  V_blk     [r_U, r_V]
+//   finish:  G = relu(G);  e = M vec(G) + b_M;  logits = W e + b_W
+// Summing G over row blocks is exact algebra (G = P^T V sums over rows of P and V), so memory does not
+// grow with the layer. The executor (runtime/executor) owns the row stream and the output buffers;
+// a backend owns its packed weights and scratch, all allocated in add_tree, none during an audit.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "probex/probex.h"
+
+namespace probex {
+
+// Float32 weights of one tree, [out, in] row-major; valid only during add_tree (backends copy or pack).
+struct ExpertWeights {
+  uint32_t d_h = 0, d_w = 0, r_u = 0, r_v = 0, r_t = 0, d_y = 0;
+  const float* probes = nullptr;        // U^T [r_U, d_W]
+  const float* projection = nullptr;    // V^T [r_V, d_H]
+  const float* encoder = nullptr;       // M [r_T, r_U*r_V]
+  const float* encoder_bias = nullptr;  // [r_T]
+  const float* head = nullptr;          // W [d_Y, r_T]
+  const float* head_bias = nullptr;     // [d_Y]
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const char* name() const = 0;
+  // Trees are added once each, in bundle order (tree index = call order). Blocks passed later hold at
+  // most `rows_per_block` rows and start at multiples of it.
+  virtual probex_status add_tree(const ExpertWeights& weights, uint32_t rows_per_block, std::string* message) = 0;
+  // x: `rows` rows of d_W floats followed by at least 16 readable bytes. g: r_U * r_V floats, accumulated.
+  virtual probex_status probe_block(uint32_t tree, const float* x, uint32_t first_row, uint32_t rows, float* g,
+                                    std::string* message) = 0;
+  // g is consumed (ReLU in place); writes embedding [r_T] and logits [d_Y].
+  virtual probex_status finish(uint32_t tree, float* g, float* embedding, float* logits, std::string* message) = 0;
+};
+
+std::unique_ptr<Backend> make_reference_backend();
+// threads: 0 or 1 runs on the calling thread; more creates a pthreadpool owned by the backend.
+probex_status make_xnnpack_backend(uint32_t threads, std::unique_ptr<Backend>* out, std::string* message);
+
+}  // namespace probex

@@ -1,0 +1,223 @@
+#include "bundle.h"
+
+#include <cmath>
+#include <cstring>
+#include <set>
+#include <string_view>
+
+#include "core/checked_math.h"
+#include "probex_bundle_generated.h"
+
+namespace probex {
+namespace {
+
+// Collects the first problem found, with the bundle's name in front.
+class Checker {
+ public:
+  explicit Checker(const std::string& name) : name_(name) {}
+  bool fail(probex_status status, const std::string& what) {
+    if (status_ == PROBEX_OK) {
+      status_ = status;
+      message_ = name_ + ": " + what;
+    }
+    return false;
+  }
+  bool content(const std::string& what) { return fail(PROBEX_BUNDLE_CONTENT, what); }
+  probex_status status() const { return status_; }
+  const std::string& message() const { return message_; }
+
+ private:
+  const std::string& name_;
+  probex_status status_ = PROBEX_OK;
+  std::string message_;
+};
+
+const char* str(const flatbuffers::String* s) { return s ? s->c_str() : ""; }
+
+bool all_finite(const float* v, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    if (!std::isfinite(v[i])) return false;
+  return true;
+}
+
+bool check_matrix(const fb::Tensor* t, const std::string& where, uint64_t rows, uint64_t cols, Checker& c,
+                  MatrixView* out) {
+  if (!t) return c.content(where + " is missing");
+  if (t->rows() != rows || t->cols() != cols)
+    return c.content(where + " is [" + std::to_string(t->rows()) + ", " + std::to_string(t->cols()) +
+                     "], the expert's dimensions need [" + std::to_string(rows) + ", " + std::to_string(cols) + "]");
+  const auto type = t->type();
+  if (type != fb::TensorType::F32 && type != fb::TensorType::F16 && type != fb::TensorType::I8)
+    return c.content(where + " has unknown tensor type " + std::to_string(static_cast<int>(type)));
+  MatrixView m;
+  m.name = str(t->name());
+  m.type = static_cast<StorageType>(type);
+  m.rows = t->rows();
+  m.cols = t->cols();
+  uint64_t elements = 0, bytes = 0;
+  if (!checked_mul(rows, cols, &elements) || !checked_mul(elements, storage_type_size(m.type), &bytes))
+    return c.content(where + ": size overflows");
+  if (!t->data() || t->data()->size() != bytes)
+    return c.content(where + " holds " + std::to_string(t->data() ? t->data()->size() : 0) + " data bytes, its shape needs " +
+                     std::to_string(bytes));
+  m.data = t->data()->data();
+  const size_t scale_count = t->scales() ? t->scales()->size() : 0;
+  if (m.type == StorageType::kI8) {
+    m.block_size = t->block_size();
+    if (m.block_size > m.cols) return c.content(where + ": block size " + std::to_string(m.block_size) + " exceeds the row length");
+    uint64_t expected = 0;
+    if (!checked_mul(rows, blocks_per_row(m.cols, m.block_size), &expected) || scale_count != expected)
+      return c.content(where + " has " + std::to_string(scale_count) + " scales, int8 with block size " +
+                       std::to_string(m.block_size) + " needs " + std::to_string(expected));
+    m.scales = t->scales()->data();
+    m.scale_count = static_cast<uint32_t>(scale_count);
+    for (size_t i = 0; i < scale_count; ++i)
+      if (!std::isfinite(m.scales[i]) || m.scales[i] < 0.0f) return c.content(where + " has a negative or non-finite scale");
+  } else {
+    if (scale_count != 0 || t->block_size() != 0) return c.content(where + ": scales on a float tensor");
+    // Float weights must be finite: one NaN would silently poison every audit.
+    std::vector<float> row(m.cols);
+    for (size_t r = 0; r < m.rows; ++r) {
+      m.row(r, row.data());
+      if (!all_finite(row.data(), row.size())) return c.content(where + " holds NaN or Inf (row " + std::to_string(r) + ")");
+    }
+  }
+  *out = m;
+  return true;
+}
+
+bool check_tree(const fb::Tree* t, size_t index, const fb::Bundle* b, Checker& c, TreeView* out) {
+  std::string where = "tree " + std::to_string(index);
+  if (!t) return c.content(where + " is null");
+  TreeView v;
+  v.name = str(t->name());
+  if (!*v.name) return c.content(where + " has no name");
+  where = std::string("tree '") + v.name + "'";
+  v.root = str(t->root());
+  v.layer_name = str(t->layer_name());
+  if (!*v.layer_name) return c.content(where + " names no layer");
+  const auto rule = static_cast<int>(t->layer_rule());
+  if (rule < 0 || rule > static_cast<int>(LayerRule::kLoraProduct))
+    return c.content(where + " has unknown layer rule " + std::to_string(rule));
+  v.rule = static_cast<LayerRule>(rule);
+  v.d_h = t->d_h();
+  v.d_w = t->d_w();
+  const fb::Expert* e = t->expert();
+  if (!e) return c.content(where + " has no expert");
+  v.r_u = e->r_u();
+  v.r_v = e->r_v();
+  v.r_t = e->r_t();
+  if (!v.d_h || !v.d_w || !v.r_u || !v.r_v || !v.r_t) return c.content(where + " has a zero dimension");
+  const auto* spaces = b->label_spaces();
+  if (!spaces || t->label_space() >= spaces->size())
+    return c.content(where + " refers to label space " + std::to_string(t->label_space()) + ", the bundle has " +
+                     std::to_string(spaces ? spaces->size() : 0));
+  const fb::LabelSpace* space = spaces->Get(t->label_space());
+  if (!space || !space->names() || space->names()->size() == 0) return c.content(where + ": its label space is empty");
+  for (const flatbuffers::String* label : *space->names()) v.labels.push_back(str(label));
+  v.d_y = static_cast<uint32_t>(v.labels.size());
+  uint64_t g_size = 0;
+  if (!checked_mul(v.r_u, v.r_v, &g_size) || g_size > UINT32_MAX) return c.content(where + ": r_U * r_V overflows");
+  if (!check_matrix(e->probes(), where + " probes", v.r_u, v.d_w, c, &v.probes) ||
+      !check_matrix(e->projection(), where + " projection", v.r_v, v.d_h, c, &v.projection) ||
+      !check_matrix(e->encoder(), where + " encoder", v.r_t, g_size, c, &v.encoder) ||
+      !check_matrix(e->encoder_bias(), where + " encoder bias", 1, v.r_t, c, &v.encoder_bias) ||
+      !check_matrix(e->head(), where + " head", v.d_y, v.r_t, c, &v.head) ||
+      !check_matrix(e->head_bias(), where + " head bias", 1, v.d_y, c, &v.head_bias))
+    return false;
+  if (v.encoder_bias.type != StorageType::kF32 || v.head_bias.type != StorageType::kF32)
+    return c.content(where + ": biases must be f32");
+  if (t->metrics())
+    for (const fb::Metric* m : *t->metrics()) {
+      if (!m || !m->key()) return c.content(where + " has a metric without a key");
+      v.metrics.emplace_back(m->key()->c_str(), m->value());
+    }
+  if (t->self_tests())
+    for (const fb::SelfTest* s : *t->self_tests()) {
+      if (!s || !s->logits() || !s->embedding() || s->logits()->size() != v.d_y || s->embedding()->size() != v.r_t)
+        return c.content(where + " has a self-test whose outputs do not match d_Y and r_T");
+      if (!std::isfinite(s->amplitude()) || !(s->amplitude() > 0.0f) || !std::isfinite(s->tolerance()) ||
+          !(s->tolerance() > 0.0f))
+        return c.content(where + " has a self-test with a bad amplitude or tolerance");
+      SelfTestView st{s->seed(), s->amplitude(), s->logits()->data(), s->embedding()->data(), s->tolerance()};
+      if (!all_finite(st.logits, v.d_y) || !all_finite(st.embedding, v.r_t))
+        return c.content(where + " has a self-test with non-finite outputs");
+      v.self_tests.push_back(st);
+    }
+  *out = std::move(v);
+  return true;
+}
+
+}  // namespace
+
+probex_status Bundle::open(const std::string& path, Bundle* out, std::string* message) {
+  Bundle b;
+  std::string error;
+  if (!b.file_.open(path, &error)) {
+    *message = error;
+    return PROBEX_IO_ERROR;
+  }
+  b.data_ = b.file_.data();
+  b.size_ = b.file_.size();
+  const probex_status s = b.parse(path, message);
+  if (s == PROBEX_OK) *out = std::move(b);
+  return s;
+}
+
+probex_status Bundle::open_buffer(const uint8_t* data, size_t size, const std::string& name, Bundle* out,
+                                  std::string* message) {
+  if (!data && size) {
+    *message = name + ": null buffer";
+    return PROBEX_INVALID_ARGUMENT;
+  }
+  if (reinterpret_cast<uintptr_t>(data) % 8 != 0) {
+    *message = name + ": the buffer is not 8-byte aligned (FlatBuffers scalars are read in place)";
+    return PROBEX_BUNDLE_MISALIGNED;
+  }
+  Bundle b;
+  b.data_ = data;
+  b.size_ = size;
+  const probex_status s = b.parse(name, message);
+  if (s == PROBEX_OK) *out = std::move(b);
+  return s;
+}
+
+probex_status Bundle::parse(const std::string& name, std::string* message) {
+  Checker c(name);
+  // 4 bytes root offset + 4 bytes identifier; FlatBuffers caps buffers below 2 GiB.
+  if (size_ < 8 || !fb::BundleBufferHasIdentifier(data_)) {
+    c.fail(PROBEX_BUNDLE_IDENTIFIER, size_ < 8 ? "too small to be a probex bundle (" + std::to_string(size_) + " bytes)"
+                                               : "not a probex bundle (file identifier is not \"PRBX\")");
+  } else if (size_ >= FLATBUFFERS_MAX_BUFFER_SIZE) {
+    c.fail(PROBEX_BUNDLE_STRUCTURE, "larger than a FlatBuffer can be");
+  } else {
+    flatbuffers::Verifier verifier(data_, size_, /*max_depth=*/32, /*max_tables=*/1000000);
+    // The version is read only after the verifier has passed: it is a field of the root table.
+    if (!fb::VerifyBundleBuffer(verifier)) {
+      c.fail(PROBEX_BUNDLE_STRUCTURE, "corrupt or truncated (FlatBuffers verification failed)");
+    } else {
+      const fb::Bundle* root = fb::GetBundle(data_);
+      format_version_ = root->format_version();
+      if (format_version_ != PROBEX_BUNDLE_FORMAT_VERSION) {
+        c.fail(PROBEX_BUNDLE_VERSION, "format version " + std::to_string(format_version_) + ", this runtime reads " +
+                                          std::to_string(PROBEX_BUNDLE_FORMAT_VERSION));
+      } else {
+        producer_ = str(root->producer());
+        std::vector<TreeView> trees;
+        std::set<std::string_view> names;
+        if (!root->trees() || root->trees()->size() == 0) c.content("holds no trees");
+        for (size_t i = 0; c.status() == PROBEX_OK && root->trees() && i < root->trees()->size(); ++i) {
+          TreeView v;
+          if (!check_tree(root->trees()->Get(static_cast<flatbuffers::uoffset_t>(i)), i, root, c, &v)) break;
+          if (!names.insert(v.name).second) c.content(std::string("two trees are named '") + v.name + "'");
+          trees.push_back(std::move(v));
+        }
+        if (c.status() == PROBEX_OK) trees_ = std::move(trees);
+      }
+    }
+  }
+  if (c.status() != PROBEX_OK) *message = c.message();
+  return c.status();
+}
+
+}  // namespace probex

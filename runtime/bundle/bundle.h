@@ -1,0 +1,88 @@
+// Loading a probex bundle (schema/probex_bundle.fbs) and checking it completely before any use.
+//
+// Trust boundary: the bundle is hostile until Bundle::open*/ has returned PROBEX_OK. The checks, in
+// order: size and file identifier; the format version; the FlatBuffers Verifier (every offset, vector
+// length and string inside the buffer); then a semantic pass (every tensor present with the shape the
+// expert's dimensions imply, data and scale counts exact with overflow-checked sizes, int8 scales finite
+// and non-negative, weights finite, label-space indices in range, self-tests sized to the outputs, tree
+// names unique). After that the views below may be used without further checks.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/probed_layer.h"
+#include "core/quantized.h"
+#include "probex/platform/mapped_file.h"
+#include "probex/probex.h"
+
+namespace probex {
+
+// A stored weight matrix [rows = outputs, cols = reduction], pointing into the bundle.
+struct MatrixView {
+  const char* name = "";
+  StorageType type = StorageType::kF32;
+  uint32_t rows = 0, cols = 0;
+  const uint8_t* data = nullptr;  // rows * cols elements of `type`
+  const float* scales = nullptr;  // int8: rows * blocks_per_row(cols, block_size)
+  uint32_t scale_count = 0;
+  uint32_t block_size = 0;
+  size_t data_bytes() const { return static_cast<size_t>(rows) * cols * storage_type_size(type); }
+  // Row `row` as float32 into out[cols].
+  void row(size_t r, float* out) const { dequantize_row(type, data, scales, cols, block_size, r, out); }
+};
+
+struct SelfTestView {
+  uint64_t seed = 0;
+  float amplitude = 1.0f;
+  const float* logits = nullptr;     // d_y
+  const float* embedding = nullptr;  // r_t
+  float tolerance = 0.0f;
+};
+
+struct TreeView {
+  const char* name = "";
+  const char* root = "";
+  const char* layer_name = "";
+  LayerRule rule = LayerRule::kMatrix;
+  uint32_t d_h = 0, d_w = 0, r_u = 0, r_v = 0, r_t = 0, d_y = 0;
+  MatrixView probes, projection, encoder, encoder_bias, head, head_bias;
+  std::vector<const char*> labels;
+  std::vector<std::pair<const char*, double>> metrics;
+  std::vector<SelfTestView> self_tests;
+};
+
+class Bundle {
+ public:
+  Bundle() = default;
+  Bundle(const Bundle&) = delete;
+  Bundle& operator=(const Bundle&) = delete;
+  Bundle(Bundle&&) = default;
+  Bundle& operator=(Bundle&&) = default;
+
+  // On failure *message names `path` and the problem; *out is unchanged.
+  static probex_status open(const std::string& path, Bundle* out, std::string* message);
+  // `data` must outlive the bundle and be 8-byte aligned; `name` is used in messages.
+  static probex_status open_buffer(const uint8_t* data, size_t size, const std::string& name, Bundle* out,
+                                   std::string* message);
+
+  uint32_t format_version() const { return format_version_; }
+  const char* producer() const { return producer_; }
+  const std::vector<TreeView>& trees() const { return trees_; }
+  size_t size() const { return size_; }
+
+ private:
+  probex_status parse(const std::string& name, std::string* message);
+
+  platform::MappedFile file_;
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+  uint32_t format_version_ = 0;
+  const char* producer_ = "";
+  std::vector<TreeView> trees_;
+};
+
+}  // namespace probex

@@ -1,0 +1,284 @@
+#include "auditor.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "core/safetensors.h"
+#include "core/self_test_input.h"
+
+namespace probex {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+constexpr size_t kAlignment = 64;
+constexpr size_t kSlackBytes = 64;  // >= XNN_EXTRA_BYTES after every input buffer
+
+size_t round_up(size_t n) { return (n + kAlignment - 1) / kAlignment * kAlignment; }
+
+probex_status layer_status(SafetensorsError e) {
+  switch (e) {
+    case SafetensorsError::kTensorNotFound: return PROBEX_LAYER_NOT_FOUND;
+    case SafetensorsError::kUnsupportedConversion: return PROBEX_LAYER_DTYPE;
+    case SafetensorsError::kLayerShape: return PROBEX_LAYER_SHAPE;
+    case SafetensorsError::kIo: return PROBEX_IO_ERROR;
+    default: return PROBEX_MODEL_INVALID;
+  }
+}
+
+class FileRows final : public RowSource {
+ public:
+  FileRows(const SafetensorsFile& file, const ProbedLayer& layer, std::vector<float>* scratch)
+      : file_(file), layer_(layer), scratch_(scratch) {}
+  probex_status read(uint32_t first, uint32_t count, float* out, std::string* message) override {
+    SafetensorsStatus s = read_probed_rows(file_, layer_, first, count, out, scratch_);
+    if (!s.ok()) {
+      *message = s.message;
+      return layer_status(s.code);
+    }
+    return PROBEX_OK;
+  }
+
+ private:
+  const SafetensorsFile& file_;
+  const ProbedLayer& layer_;
+  std::vector<float>* scratch_;
+};
+
+class MatrixRows final : public RowSource {
+ public:
+  MatrixRows(const float* x, uint32_t cols) : x_(x), cols_(cols) {}
+  probex_status read(uint32_t first, uint32_t count, float* out, std::string*) override {
+    std::memcpy(out, x_ + static_cast<size_t>(first) * cols_, static_cast<size_t>(count) * cols_ * sizeof(float));
+    return PROBEX_OK;
+  }
+
+ private:
+  const float* x_;
+  uint32_t cols_;
+};
+
+class GeneratedRows final : public RowSource {
+ public:
+  GeneratedRows(uint64_t seed, float amplitude, uint32_t cols) : input_(seed, amplitude), cols_(cols) {}
+  probex_status read(uint32_t, uint32_t count, float* out, std::string*) override {
+    input_.generate(out, static_cast<size_t>(count) * cols_);  // blocks arrive in order
+    return PROBEX_OK;
+  }
+
+ private:
+  SelfTestInput input_;
+  uint32_t cols_;
+};
+
+}  // namespace
+
+bool ArenaBuffer::allocate(size_t bytes, const probex_allocator* allocator) {
+  release();
+  if (allocator && allocator->allocate && allocator->release) {
+    allocator_ = *allocator;
+    data_ = static_cast<uint8_t*>(allocator->allocate(allocator->context, bytes, kAlignment));
+  } else {
+    allocator_ = probex_allocator{};
+    data_ = static_cast<uint8_t*>(std::aligned_alloc(kAlignment, round_up(bytes)));
+  }
+  size_ = data_ ? bytes : 0;
+  if (data_) std::memset(data_, 0, bytes);
+  return data_ != nullptr;
+}
+
+void ArenaBuffer::release() {
+  if (!data_) return;
+  if (allocator_.release) {
+    allocator_.release(allocator_.context, data_);
+  } else {
+    std::free(data_);
+  }
+  data_ = nullptr;
+  size_ = 0;
+}
+
+probex_status Auditor::create(const Bundle& bundle, const probex_auditor_options& options,
+                              const probex_allocator* allocator, std::unique_ptr<Auditor>* out, std::string* message) {
+  const uint32_t rows_per_block = options.rows_per_block ? options.rows_per_block : 256;
+  if (rows_per_block > (1u << 20)) {
+    *message = "rows_per_block " + std::to_string(rows_per_block) + " is too large";
+    return PROBEX_INVALID_ARGUMENT;
+  }
+  std::unique_ptr<Auditor> a(new Auditor(bundle, rows_per_block));
+  probex_status s = PROBEX_OK;
+  switch (options.backend) {
+    case PROBEX_BACKEND_REFERENCE: a->backend_ = make_reference_backend(); break;
+    case PROBEX_BACKEND_XNNPACK: s = make_xnnpack_backend(options.threads, &a->backend_, message); break;
+    default:
+      *message = "unknown backend " + std::to_string(static_cast<int>(options.backend));
+      return PROBEX_INVALID_ARGUMENT;
+  }
+  if (s != PROBEX_OK) return s;
+
+  size_t max_x = 0, max_g = 0, max_t = 0, max_y = 0;
+  std::vector<float> probes, projection, encoder, encoder_bias, head, head_bias;
+  const auto unpack = [](const MatrixView& m, std::vector<float>* out_values) {
+    out_values->resize(static_cast<size_t>(m.rows) * m.cols);
+    for (size_t r = 0; r < m.rows; ++r) m.row(r, out_values->data() + r * m.cols);
+    return out_values->data();
+  };
+  for (const TreeView& t : bundle.trees()) {
+    ExpertWeights w{t.d_h, t.d_w, t.r_u, t.r_v, t.r_t, t.d_y,
+                    unpack(t.probes, &probes), unpack(t.projection, &projection), unpack(t.encoder, &encoder),
+                    unpack(t.encoder_bias, &encoder_bias), unpack(t.head, &head), unpack(t.head_bias, &head_bias)};
+    s = a->backend_->add_tree(w, std::min(rows_per_block, t.d_h), message);
+    if (s != PROBEX_OK) return s;
+    max_x = std::max(max_x, static_cast<size_t>(std::min(rows_per_block, t.d_h)) * t.d_w);
+    max_g = std::max(max_g, static_cast<size_t>(t.r_u) * t.r_v);
+    max_t = std::max<size_t>(max_t, t.r_t);
+    max_y = std::max<size_t>(max_y, t.d_y);
+  }
+  // One arena: x | g | embedding | logits | probabilities | predicted, each 64-byte aligned.
+  const size_t x_bytes = round_up(max_x * sizeof(float) + kSlackBytes), g_bytes = round_up(max_g * sizeof(float));
+  const size_t t_bytes = round_up(max_t * sizeof(float) + kSlackBytes), y_bytes = round_up(max_y * sizeof(float) + kSlackBytes);
+  if (!a->arena_.allocate(x_bytes + g_bytes + t_bytes + 2 * y_bytes + round_up(max_y), allocator)) {
+    *message = "cannot allocate the audit arena";
+    return PROBEX_OUT_OF_MEMORY;
+  }
+  uint8_t* p = a->arena_.data();
+  a->x_ = reinterpret_cast<float*>(p);
+  a->g_ = reinterpret_cast<float*>(p += x_bytes);
+  a->embedding_ = reinterpret_cast<float*>(p += g_bytes);
+  a->logits_ = reinterpret_cast<float*>(p += t_bytes);
+  a->probabilities_ = reinterpret_cast<float*>(p += y_bytes);
+  a->predicted_ = p + y_bytes;
+  *out = std::move(a);
+  return PROBEX_OK;
+}
+
+probex_status Auditor::run(uint32_t tree, RowSource& rows, probex_audit_result* result, std::string* message) {
+  const TreeView& t = bundle_.trees()[tree];
+  const uint32_t block = std::min(rows_per_block_, t.d_h);
+  std::fill(g_, g_ + static_cast<size_t>(t.r_u) * t.r_v, 0.0f);
+  double read_s = 0, probe_s = 0;
+  for (uint32_t first = 0; first < t.d_h; first += block) {
+    const uint32_t count = std::min(block, t.d_h - first);
+    Clock::time_point start = Clock::now();
+    probex_status s = rows.read(first, count, x_, message);
+    if (s != PROBEX_OK) return s;
+    const size_t n = static_cast<size_t>(count) * t.d_w;
+    for (size_t i = 0; i < n; ++i) {
+      if (!std::isfinite(x_[i])) {
+        *message = std::string("layer '") + t.layer_name + "' holds NaN or Inf (row " +
+                   std::to_string(first + i / t.d_w) + ")";
+        return PROBEX_LAYER_NONFINITE;
+      }
+    }
+    read_s += seconds_since(start);
+    start = Clock::now();
+    s = backend_->probe_block(tree, x_, first, count, g_, message);
+    if (s != PROBEX_OK) return s;
+    probe_s += seconds_since(start);
+  }
+  const Clock::time_point start = Clock::now();
+  const probex_status s = backend_->finish(tree, g_, embedding_, logits_, message);
+  if (s != PROBEX_OK) return s;
+  for (size_t k = 0; k < t.d_y; ++k) {
+    probabilities_[k] = 1.0f / (1.0f + std::exp(-logits_[k]));
+    predicted_[k] = probabilities_[k] >= 0.5f;
+  }
+  result->tree = tree;
+  result->label_count = t.d_y;
+  result->logits = logits_;
+  result->probabilities = probabilities_;
+  result->predicted = predicted_;
+  result->embedding_size = t.r_t;
+  result->embedding = embedding_;
+  result->seconds_read = read_s;
+  result->seconds_probe = probe_s;
+  result->seconds_rest = seconds_since(start);
+  return PROBEX_OK;
+}
+
+probex_status Auditor::audit_file(uint32_t tree, const std::string& path, probex_audit_result* result,
+                                  std::string* message) {
+  if (tree >= bundle_.trees().size()) {
+    *message = "tree index " + std::to_string(tree) + " out of range";
+    return PROBEX_INVALID_ARGUMENT;
+  }
+  const TreeView& t = bundle_.trees()[tree];
+  SafetensorsFile file;
+  SafetensorsStatus st = SafetensorsFile::open(path, &file);
+  if (!st.ok()) {
+    *message = st.message;
+    return st.code == SafetensorsError::kIo ? PROBEX_IO_ERROR : PROBEX_MODEL_INVALID;
+  }
+  ProbedLayer layer;
+  st = find_probed_layer(file, t.layer_name, &layer);
+  if (!st.ok()) {
+    *message = st.message;
+    return layer_status(st.code);
+  }
+  if (layer.rows != t.d_h || layer.cols != t.d_w || layer.rule != t.rule) {
+    *message = path + ": layer '" + t.layer_name + "' reads as [" + std::to_string(layer.rows) + ", " +
+               std::to_string(layer.cols) + "] (" + layer_rule_name(layer.rule) + "), tree '" + t.name + "' expects [" +
+               std::to_string(t.d_h) + ", " + std::to_string(t.d_w) + "] (" + layer_rule_name(t.rule) + ")";
+    return PROBEX_LAYER_SHAPE;
+  }
+  FileRows rows(file, layer, &lora_scratch_);
+  const probex_status s = run(tree, rows, result, message);
+  if (s == PROBEX_LAYER_NONFINITE) *message = path + ": " + *message;
+  return s;
+}
+
+probex_status Auditor::audit_matrix(uint32_t tree, const float* x, uint32_t rows, uint32_t cols,
+                                    probex_audit_result* result, std::string* message) {
+  if (tree >= bundle_.trees().size() || !x) {
+    *message = x ? "tree index " + std::to_string(tree) + " out of range" : std::string("null matrix");
+    return PROBEX_INVALID_ARGUMENT;
+  }
+  const TreeView& t = bundle_.trees()[tree];
+  if (rows != t.d_h || cols != t.d_w) {
+    *message = "matrix is [" + std::to_string(rows) + ", " + std::to_string(cols) + "], tree '" + t.name + "' expects [" +
+               std::to_string(t.d_h) + ", " + std::to_string(t.d_w) + "]";
+    return PROBEX_LAYER_SHAPE;
+  }
+  MatrixRows source(x, cols);
+  return run(tree, source, result, message);
+}
+
+probex_status Auditor::self_test(double* worst, std::string* message) {
+  double worst_seen = 0.0;
+  const auto& trees = bundle_.trees();
+  for (uint32_t i = 0; i < trees.size(); ++i) {
+    const TreeView& t = trees[i];
+    for (size_t k = 0; k < t.self_tests.size(); ++k) {
+      const SelfTestView& st = t.self_tests[k];
+      GeneratedRows source(st.seed, st.amplitude, t.d_w);
+      probex_audit_result r{};
+      probex_status s = run(i, source, &r, message);
+      if (s != PROBEX_OK) return s;
+      const auto difference = [](const float* got, const float* want, size_t n) {
+        double scale = 0, diff = 0;
+        for (size_t j = 0; j < n; ++j) {
+          scale = std::max(scale, std::fabs(static_cast<double>(want[j])));
+          diff = std::max(diff, std::fabs(static_cast<double>(got[j]) - static_cast<double>(want[j])));
+        }
+        return diff / (1.0 + scale);
+      };
+      const double d = std::max(difference(r.logits, st.logits, t.d_y), difference(r.embedding, st.embedding, t.r_t));
+      worst_seen = std::max(worst_seen, d);
+      if (!(d <= static_cast<double>(st.tolerance))) {
+        *message = std::string("tree '") + t.name + "' self-test " + std::to_string(k) + ": outputs differ by " +
+                   std::to_string(d) + " (relative), tolerance " + std::to_string(st.tolerance) + " (backend " +
+                   backend_->name() + ")";
+        if (worst) *worst = worst_seen;
+        return PROBEX_SELF_TEST_FAILED;
+      }
+    }
+  }
+  if (worst) *worst = worst_seen;
+  return PROBEX_OK;
+}
+
+}  // namespace probex

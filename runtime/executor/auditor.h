@@ -1,0 +1,77 @@
+// The audit pipeline: a layer's rows stream from their source (a model file, a matrix in memory, a
+// self-test generator) block by block through a backend's probe GEMMs, then through the rest of the
+// expert, then into probabilities and a predicted label set.
+//
+// Memory: everything an audit touches is allocated in Auditor::create (one arena for the row block and
+// the outputs, sized for the largest tree; backends allocate their own in add_tree). Opening a model
+// file builds its header index (bounded by the safetensors limits) and a LoRA layer's down matrix; the
+// compute path itself does not allocate.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backends/backend.h"
+#include "bundle/bundle.h"
+#include "probex/probex.h"
+
+namespace probex {
+
+// Caller-owned memory through the C API's optional allocator (malloc when none).
+class ArenaBuffer {
+ public:
+  ArenaBuffer() = default;
+  ~ArenaBuffer() { release(); }
+  ArenaBuffer(const ArenaBuffer&) = delete;
+  ArenaBuffer& operator=(const ArenaBuffer&) = delete;
+  bool allocate(size_t bytes, const probex_allocator* allocator);
+  uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  void release();
+  uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+  probex_allocator allocator_{};
+};
+
+// Fills rows [first, first + count) of X (count * d_w floats).
+class RowSource {
+ public:
+  virtual ~RowSource() = default;
+  virtual probex_status read(uint32_t first, uint32_t count, float* out, std::string* message) = 0;
+};
+
+class Auditor {
+ public:
+  static probex_status create(const Bundle& bundle, const probex_auditor_options& options,
+                              const probex_allocator* allocator, std::unique_ptr<Auditor>* out, std::string* message);
+
+  probex_status audit_file(uint32_t tree, const std::string& path, probex_audit_result* result, std::string* message);
+  probex_status audit_matrix(uint32_t tree, const float* x, uint32_t rows, uint32_t cols, probex_audit_result* result,
+                             std::string* message);
+  probex_status self_test(double* worst, std::string* message);
+
+  const Bundle& bundle() const { return bundle_; }
+  const char* backend_name() const { return backend_->name(); }
+
+ private:
+  Auditor(const Bundle& bundle, uint32_t rows_per_block) : bundle_(bundle), rows_per_block_(rows_per_block) {}
+  probex_status run(uint32_t tree, RowSource& rows, probex_audit_result* result, std::string* message);
+
+  const Bundle& bundle_;
+  uint32_t rows_per_block_;
+  std::unique_ptr<Backend> backend_;
+  ArenaBuffer arena_;
+  float* x_ = nullptr;  // rows_per_block * max d_W (+ slack)
+  float* g_ = nullptr;  // max r_U * r_V
+  float* embedding_ = nullptr;
+  float* logits_ = nullptr;
+  float* probabilities_ = nullptr;
+  uint8_t* predicted_ = nullptr;
+  std::vector<float> lora_scratch_;  // a LoRA layer's down matrix, reused between audits
+};
+
+}  // namespace probex

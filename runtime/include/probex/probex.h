@@ -1,0 +1,138 @@
+/* probex: audit where a neural network came from, from the weights of one layer (ProbeX).
+ *
+ * The C API of the device-side runtime. Conventions:
+ *   - every function returns a probex_status; results come back through out-parameters;
+ *   - a failing call fills the optional probex_error (may be NULL) with the status and a sentence naming
+ *     the file and the problem; nothing is global, so separate handles may be used from separate threads;
+ *   - handles are opaque and freed by their *_free function (NULL is accepted);
+ *   - no exception crosses this API; an audit does no heap allocation once its auditor exists, apart from
+ *     the model file's header index (bounded by the safetensors limits).
+ * Bundle format versions read: 1. Library version: PROBEX_VERSION_* below (semantic versioning). */
+#ifndef PROBEX_PROBEX_H_
+#define PROBEX_PROBEX_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PROBEX_VERSION_MAJOR 0
+#define PROBEX_VERSION_MINOR 1
+#define PROBEX_VERSION_PATCH 0
+#define PROBEX_BUNDLE_FORMAT_VERSION 1
+
+typedef enum probex_status {
+  PROBEX_OK = 0,
+  PROBEX_INVALID_ARGUMENT = 1,     /* API misuse: NULL handle, index out of range, bad option */
+  PROBEX_OUT_OF_MEMORY = 2,
+  PROBEX_IO_ERROR = 3,             /* a file cannot be opened, read or mapped */
+  PROBEX_BUNDLE_IDENTIFIER = 4,    /* not a probex bundle: too small or the identifier is not "PRBX" */
+  PROBEX_BUNDLE_VERSION = 5,       /* a bundle format version this runtime does not read */
+  PROBEX_BUNDLE_STRUCTURE = 6,     /* the FlatBuffers verifier rejects the file (truncated, bad offsets) */
+  PROBEX_BUNDLE_CONTENT = 7,       /* well-formed but inconsistent: shapes, counts, scales, indices */
+  PROBEX_BUNDLE_MISALIGNED = 8,    /* a caller buffer that is not 8-byte aligned */
+  PROBEX_MODEL_INVALID = 9,        /* the model file is not a valid safetensors file */
+  PROBEX_LAYER_NOT_FOUND = 10,     /* the model file has no tensor (or LoRA pair) of the probed name */
+  PROBEX_LAYER_SHAPE = 11,         /* the layer's shape differs from the one the expert was trained on */
+  PROBEX_LAYER_DTYPE = 12,         /* the layer's dtype cannot be read as float (integer, bool) */
+  PROBEX_LAYER_NONFINITE = 13,     /* the layer holds NaN or Inf */
+  PROBEX_SELF_TEST_FAILED = 14,    /* outputs differ from the converter's beyond the stored tolerance */
+  PROBEX_BACKEND_ERROR = 15,       /* the backend library failed (e.g. XNNPACK could not initialize) */
+  PROBEX_UNSUPPORTED = 16          /* a backend or feature this build or CPU lacks */
+} probex_status;
+
+/* Short stable name of a status, e.g. "bundle_content". Never NULL. */
+const char* probex_status_name(probex_status status);
+
+typedef struct probex_error {
+  probex_status status;
+  char message[512];
+} probex_error;
+
+/* Optional allocator for the audit arena (the row block and the outputs). Bundles are mapped or
+ * borrowed, never copied; backends' packed weights use the C++ heap at auditor creation. */
+typedef struct probex_allocator {
+  void* context;
+  void* (*allocate)(void* context, size_t size, size_t alignment);
+  void (*release)(void* context, void* pointer);
+} probex_allocator;
+
+typedef struct probex_bundle probex_bundle;
+typedef struct probex_auditor probex_auditor;
+
+/* Loading verifies the whole bundle (identifier, version, FlatBuffers verifier, then shapes, counts,
+ * scales and sizes) before returning a handle. The file is memory-mapped. */
+probex_status probex_bundle_open(const char* path, probex_bundle** out, probex_error* error);
+/* `data` must stay valid and unchanged while the bundle lives; it must be 8-byte aligned. */
+probex_status probex_bundle_open_buffer(const void* data, size_t size, probex_bundle** out, probex_error* error);
+void probex_bundle_free(probex_bundle* bundle);
+
+typedef struct probex_tree_info {
+  const char* name;
+  const char* root;
+  const char* layer_name;
+  const char* layer_rule;   /* "matrix", "conv1x1", "conv_reshape", "vector", "lora" */
+  uint32_t d_h, d_w;        /* the probed matrix */
+  uint32_t r_u, r_v, r_t;
+  uint32_t label_count;
+  const char* weight_type;  /* storage of the probes: "f32", "f16", "int8" */
+  uint32_t self_test_count;
+} probex_tree_info;
+
+/* Strings returned stay valid while the bundle lives. */
+probex_status probex_bundle_tree_count(const probex_bundle* bundle, uint32_t* count);
+probex_status probex_bundle_tree_info(const probex_bundle* bundle, uint32_t tree, probex_tree_info* info);
+probex_status probex_bundle_find_tree(const probex_bundle* bundle, const char* name, uint32_t* tree);
+probex_status probex_bundle_label(const probex_bundle* bundle, uint32_t tree, uint32_t label, const char** name);
+
+typedef enum probex_backend {
+  PROBEX_BACKEND_XNNPACK = 0,    /* default */
+  PROBEX_BACKEND_REFERENCE = 1   /* portable plain C++, the yardstick */
+} probex_backend;
+
+typedef struct probex_auditor_options {
+  probex_backend backend;
+  uint32_t threads;         /* 0 or 1: the calling thread only */
+  uint32_t rows_per_block;  /* rows of the layer read at a time; 0: 256 */
+} probex_auditor_options;
+
+void probex_auditor_options_default(probex_auditor_options* options);
+
+/* Prepares every tree of the bundle for auditing: weights unpacked once, the arena sized for the largest
+ * tree. The bundle must outlive the auditor. */
+probex_status probex_auditor_create(const probex_bundle* bundle, const probex_auditor_options* options,
+                                    const probex_allocator* allocator, probex_auditor** out, probex_error* error);
+void probex_auditor_free(probex_auditor* auditor);
+
+typedef struct probex_audit_result {
+  uint32_t tree;
+  uint32_t label_count;
+  const float* logits;          /* label_count */
+  const float* probabilities;   /* label_count, sigmoid of the logits */
+  const uint8_t* predicted;     /* label_count, 1 where probability >= 0.5 */
+  uint32_t embedding_size;
+  const float* embedding;       /* r_T */
+  double seconds_read;          /* reading and converting the layer's rows */
+  double seconds_probe;         /* steps 1-2: the probe GEMMs */
+  double seconds_rest;          /* steps 3-4 */
+} probex_audit_result;
+
+/* Audits the probed layer of a safetensors model file with tree `tree`'s expert. The result's arrays
+ * point into the auditor and stay valid until its next audit. */
+probex_status probex_audit_file(probex_auditor* auditor, uint32_t tree, const char* model_path,
+                                probex_audit_result* result, probex_error* error);
+/* The same from a layer already in memory: X [d_h, d_w] row-major float32. */
+probex_status probex_audit_matrix(probex_auditor* auditor, uint32_t tree, const float* x, uint32_t rows,
+                                  uint32_t cols, probex_audit_result* result, probex_error* error);
+
+/* Runs every stored self-test of every tree; fails with PROBEX_SELF_TEST_FAILED naming the first that
+ * differs. `worst` (optional) receives the largest relative difference seen. */
+probex_status probex_auditor_self_test(probex_auditor* auditor, double* worst, probex_error* error);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PROBEX_PROBEX_H_ */

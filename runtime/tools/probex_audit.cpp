@@ -1,0 +1,220 @@
+// probex-audit: which tree a model descends from and what it was fine-tuned on, from one layer.
+// Uses only the public C API (include/probex/probex.h), as an agent linking the library would.
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cli_common.h"
+#include "core/python_literal.h"
+#include "core/safetensors.h"
+#include "probex/probex.h"
+
+namespace {
+
+void print_help() {
+  std::printf(
+      "usage: probex-audit BUNDLE MODEL... [options]\n"
+      "\n"
+      "Audits each MODEL (a safetensors file) with the bundle's expert: reads the probed layer, runs the\n"
+      "expert, and reports the probability of every label and the predicted set (p >= 0.5).\n"
+      "\n"
+      "options:\n"
+      "  --tree NAME            the expert to use; required when the bundle holds more than one tree\n"
+      "  --backend NAME         xnnpack (default) or reference\n"
+      "  --threads N            threads for the backend (default 1)\n"
+      "  --truth KEY            compare with the labels in the model's metadata KEY (a Python-list\n"
+      "                         literal, e.g. dataset_chosen_targets) and print bit / exact-set accuracy\n"
+      "  --json                 one JSON object per model on stdout instead of the readable report\n"
+      "  --quiet                only the summary line (and errors)\n"
+      "  --help, --version\n"
+      "\n"
+      "exit codes: 0 every model audited, 1 a model or the bundle failed (message on stderr, the other\n"
+      "models are still audited), 2 bad command line\n");
+}
+
+int usage_error(const std::string& what) {
+  std::fprintf(stderr, "probex-audit: %s (see --help)\n", what.c_str());
+  return 2;
+}
+
+// The model's own labels, for --truth; empty with *error set when they cannot be read.
+bool truth_labels(const std::string& path, const std::string& key, std::vector<std::string>* out, std::string* error) {
+  probex::SafetensorsFile file;
+  const probex::SafetensorsStatus s = probex::SafetensorsFile::open(path, &file);
+  if (!s.ok()) {
+    *error = s.message;
+    return false;
+  }
+  const std::string* value = file.metadata_value(key);
+  if (!value) {
+    *error = path + ": no metadata '" + key + "'";
+    return false;
+  }
+  std::string why;
+  if (!probex::parse_python_string_list(*value, out, &why)) {
+    *error = path + ": metadata '" + key + "' is " + why;
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> positional;
+  std::string tree_name, truth_key;
+  probex_auditor_options options;
+  probex_auditor_options_default(&options);
+  bool json = false, quiet = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      print_help();
+      return 0;
+    } else if (a == "--version") {
+      std::printf("probex-audit %d.%d.%d (bundle format %d)\n", PROBEX_VERSION_MAJOR, PROBEX_VERSION_MINOR,
+                  PROBEX_VERSION_PATCH, PROBEX_BUNDLE_FORMAT_VERSION);
+      return 0;
+    } else if (a == "--tree" || a == "--truth" || a == "--backend" || a == "--threads") {
+      if (i + 1 >= argc) return usage_error(a + " needs a value");
+      const std::string v = argv[++i];
+      unsigned long n = 0;
+      if (a == "--tree") {
+        tree_name = v;
+      } else if (a == "--truth") {
+        truth_key = v;
+      } else if (a == "--threads") {
+        if (!probex::cli::parse_uint(v.c_str(), 1, 256, &n)) return usage_error("--threads needs an integer in [1, 256]");
+        options.threads = static_cast<uint32_t>(n);
+      } else if (v == "xnnpack" || v == "reference") {
+        options.backend = v == "xnnpack" ? PROBEX_BACKEND_XNNPACK : PROBEX_BACKEND_REFERENCE;
+      } else {
+        return usage_error("--backend takes xnnpack or reference, not '" + v + "'");
+      }
+    } else if (a == "--json") {
+      json = true;
+    } else if (a == "--quiet") {
+      quiet = true;
+    } else if (!a.empty() && a[0] == '-') {
+      return usage_error("unknown argument '" + a + "'");
+    } else {
+      positional.push_back(a);
+    }
+  }
+  if (positional.size() < 2) return usage_error("a bundle and at least one model are required");
+
+  probex_error error{};
+  probex_bundle* bundle = nullptr;
+  if (probex_bundle_open(positional[0].c_str(), &bundle, &error) != PROBEX_OK) {
+    std::fprintf(stderr, "probex-audit: %s [%s]\n", error.message, probex_status_name(error.status));
+    return 1;
+  }
+  uint32_t tree = 0, tree_count = 0;
+  probex_bundle_tree_count(bundle, &tree_count);
+  if (!tree_name.empty()) {
+    if (probex_bundle_find_tree(bundle, tree_name.c_str(), &tree) != PROBEX_OK) {
+      std::fprintf(stderr, "probex-audit: %s has no tree '%s'\n", positional[0].c_str(), tree_name.c_str());
+      probex_bundle_free(bundle);
+      return 1;
+    }
+  } else if (tree_count > 1) {
+    probex_bundle_free(bundle);
+    return usage_error("the bundle holds " + std::to_string(tree_count) + " trees: choose one with --tree");
+  }
+  probex_tree_info info{};
+  probex_bundle_tree_info(bundle, tree, &info);
+  probex_auditor* auditor = nullptr;
+  if (probex_auditor_create(bundle, &options, nullptr, &auditor, &error) != PROBEX_OK) {
+    std::fprintf(stderr, "probex-audit: %s [%s]\n", error.message, probex_status_name(error.status));
+    probex_bundle_free(bundle);
+    return 1;
+  }
+
+  int exit_code = 0;
+  size_t audited = 0, compared = 0, bits_right = 0, exact_right = 0;
+  double total_seconds = 0;
+  for (size_t m = 1; m < positional.size(); ++m) {
+    const std::string& path = positional[m];
+    probex_audit_result r{};
+    if (probex_audit_file(auditor, tree, path.c_str(), &r, &error) != PROBEX_OK) {
+      std::fprintf(stderr, "probex-audit: %s [%s]\n", error.message, probex_status_name(error.status));
+      exit_code = 1;
+      continue;
+    }
+    ++audited;
+    const double seconds = r.seconds_read + r.seconds_probe + r.seconds_rest;
+    total_seconds += seconds;
+    std::vector<std::string> labels(r.label_count);
+    for (uint32_t k = 0; k < r.label_count; ++k) {
+      const char* name = "";
+      probex_bundle_label(bundle, tree, k, &name);
+      labels[k] = name;
+    }
+    std::vector<std::string> truth;
+    std::string truth_error;
+    bool have_truth = false;
+    size_t right = 0;
+    if (!truth_key.empty()) {
+      have_truth = truth_labels(path, truth_key, &truth, &truth_error);
+      if (!have_truth) {
+        std::fprintf(stderr, "probex-audit: %s\n", truth_error.c_str());
+        exit_code = 1;
+      } else {
+        for (uint32_t k = 0; k < r.label_count; ++k) {
+          const bool in_truth = std::find(truth.begin(), truth.end(), labels[k]) != truth.end();
+          right += in_truth == (r.predicted[k] != 0);
+        }
+        ++compared;
+        bits_right += right;
+        exact_right += right == r.label_count;
+      }
+    }
+    if (json) {
+      std::string o = "{\"model\":" + probex::cli::json_string(path) + ",\"tree\":" + probex::cli::json_string(info.name) +
+                      ",\"layer\":" + probex::cli::json_string(info.layer_name) + ",\"labels\":[";
+      for (uint32_t k = 0; k < r.label_count; ++k)
+        o += std::string(k ? "," : "") + "{\"name\":" + probex::cli::json_string(labels[k]) +
+             ",\"probability\":" + probex::cli::json_number(r.probabilities[k]) +
+             ",\"predicted\":" + (r.predicted[k] ? "true" : "false") + "}";
+      o += "],\"embedding\":[";
+      for (uint32_t k = 0; k < r.embedding_size; ++k) o += (k ? "," : "") + probex::cli::json_number(r.embedding[k]);
+      o += "],\"seconds\":{\"read\":" + probex::cli::json_number(r.seconds_read) +
+           ",\"probe\":" + probex::cli::json_number(r.seconds_probe) + ",\"rest\":" + probex::cli::json_number(r.seconds_rest) + "}";
+      if (have_truth) o += ",\"bit_accuracy\":" + probex::cli::json_number(static_cast<double>(right) / r.label_count);
+      std::printf("%s}\n", o.c_str());
+    } else if (!quiet) {
+      std::printf("model  %s\n", path.c_str());
+      std::printf("tree   %s (root %s), layer %s [%u, %u]\n", info.name, info.root, info.layer_name, info.d_h, info.d_w);
+      std::printf("fine-tuned on:");
+      for (uint32_t k = 0; k < r.label_count; ++k)
+        if (r.predicted[k]) std::printf(" %s (%.2f)", labels[k].c_str(), static_cast<double>(r.probabilities[k]));
+      std::printf("\n");
+      std::vector<uint32_t> order(r.label_count);
+      for (uint32_t k = 0; k < r.label_count; ++k) order[k] = k;
+      std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return r.probabilities[a] > r.probabilities[b]; });
+      for (uint32_t k : order) {
+        const bool in_truth = have_truth && std::find(truth.begin(), truth.end(), labels[k]) != truth.end();
+        std::printf("  %-24s %.3f %s%s\n", labels[k].c_str(), static_cast<double>(r.probabilities[k]), r.predicted[k] ? "yes" : "no ",
+                    have_truth ? (in_truth ? "   (trained on it)" : "") : "");
+      }
+      if (have_truth) std::printf("bit accuracy against %s: %zu / %u\n", truth_key.c_str(), right, r.label_count);
+      std::printf("time   %.3f ms (read %.3f, probe %.3f, rest %.3f)\n\n", seconds * 1e3, r.seconds_read * 1e3,
+                  r.seconds_probe * 1e3, r.seconds_rest * 1e3);
+    }
+  }
+  if (!json) {
+    std::printf("audited %zu of %zu models with tree %s (%s backend), mean %.3f ms", audited, positional.size() - 1, info.name,
+                options.backend == PROBEX_BACKEND_XNNPACK ? "xnnpack" : "reference",
+                audited ? total_seconds * 1e3 / static_cast<double>(audited) : 0.0);
+    if (compared)
+      std::printf("; against %s: bit accuracy %.4f, exact set %.4f over %zu models", truth_key.c_str(),
+                  static_cast<double>(bits_right) / static_cast<double>(compared * info.label_count),
+                  static_cast<double>(exact_right) / static_cast<double>(compared), compared);
+    std::printf("\n");
+  }
+  probex_auditor_free(auditor);
+  probex_bundle_free(bundle);
+  return exit_code;
+}

@@ -1,0 +1,162 @@
+// probex-bench: latency of auditing one model file, per stage, against a bare XNNPACK GEMM of the
+// same X*U shape measured in the same run (the floor the probe step can approach).
+#include <pthreadpool.h>
+#include <sys/resource.h>
+#include <xnnpack.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cli_common.h"
+#include "probex/probex.h"
+
+namespace {
+
+void print_help() {
+  std::printf(
+      "usage: probex-bench BUNDLE MODEL [options]\n"
+      "\n"
+      "Audits MODEL repeatedly and prints p50 / p90 latency per stage (read: the layer's rows from the file;\n"
+      "probe: steps 1-2; rest: steps 3-4), the same for a bare XNNPACK f32 fully-connected X*U of the\n"
+      "tree's shape, and the peak resident memory.\n"
+      "\n"
+      "options:\n"
+      "  --tree NAME            required when the bundle holds more than one tree\n"
+      "  --backend NAME         xnnpack (default) or reference\n"
+      "  --threads N            default 1\n"
+      "  --warmup N             default 3      --runs N     default 20\n"
+      "  --help\n"
+      "\n"
+      "exit codes: 0 success, 1 failure, 2 bad command line\n");
+}
+
+double percentile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
+}
+
+int fail(const probex_error& e) {
+  std::fprintf(stderr, "probex-bench: %s [%s]\n", e.message, probex_status_name(e.status));
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> positional;
+  std::string tree_name;
+  unsigned long warmup = 3, runs = 20, threads = 1;
+  probex_auditor_options options;
+  probex_auditor_options_default(&options);
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      print_help();
+      return 0;
+    }
+    if (a == "--tree" || a == "--backend" || a == "--threads" || a == "--warmup" || a == "--runs") {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "probex-bench: %s needs a value (see --help)\n", a.c_str());
+        return 2;
+      }
+      const std::string v = argv[++i];
+      bool ok = true;
+      if (a == "--tree") tree_name = v;
+      else if (a == "--backend") {
+        ok = v == "xnnpack" || v == "reference";
+        options.backend = v == "reference" ? PROBEX_BACKEND_REFERENCE : PROBEX_BACKEND_XNNPACK;
+      } else if (a == "--threads") ok = probex::cli::parse_uint(v.c_str(), 1, 256, &threads);
+      else if (a == "--warmup") ok = probex::cli::parse_uint(v.c_str(), 0, 100000, &warmup);
+      else ok = probex::cli::parse_uint(v.c_str(), 1, 1000000, &runs);
+      if (!ok) {
+        std::fprintf(stderr, "probex-bench: bad value '%s' for %s (see --help)\n", v.c_str(), a.c_str());
+        return 2;
+      }
+    } else if (!a.empty() && a[0] == '-') {
+      std::fprintf(stderr, "probex-bench: unknown argument '%s' (see --help)\n", a.c_str());
+      return 2;
+    } else {
+      positional.push_back(a);
+    }
+  }
+  if (positional.size() != 2) {
+    std::fprintf(stderr, "probex-bench: a bundle and one model are required (see --help)\n");
+    return 2;
+  }
+  options.threads = static_cast<uint32_t>(threads);
+  probex_error e{};
+  probex_bundle* bundle = nullptr;
+  if (probex_bundle_open(positional[0].c_str(), &bundle, &e) != PROBEX_OK) return fail(e);
+  uint32_t tree = 0;
+  if (!tree_name.empty() && probex_bundle_find_tree(bundle, tree_name.c_str(), &tree) != PROBEX_OK) {
+    std::fprintf(stderr, "probex-bench: no tree '%s'\n", tree_name.c_str());
+    return 1;
+  }
+  probex_tree_info info{};
+  probex_bundle_tree_info(bundle, tree, &info);
+  probex_auditor* auditor = nullptr;
+  if (probex_auditor_create(bundle, &options, nullptr, &auditor, &e) != PROBEX_OK) return fail(e);
+
+  std::vector<double> read, probe, rest, total;
+  for (unsigned long i = 0; i < warmup + runs; ++i) {
+    probex_audit_result r{};
+    const auto start = std::chrono::steady_clock::now();
+    if (probex_audit_file(auditor, tree, positional[1].c_str(), &r, &e) != PROBEX_OK) return fail(e);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (i < warmup) continue;
+    read.push_back(r.seconds_read * 1e3);
+    probe.push_back(r.seconds_probe * 1e3);
+    rest.push_back(r.seconds_rest * 1e3);
+    total.push_back(seconds * 1e3);
+  }
+
+  // The floor: one XNNPACK f32 fully-connected of X [d_H, d_W] by U [d_W, r_U], same threads.
+  std::vector<double> gemm;
+  {
+    std::vector<float> x(static_cast<size_t>(info.d_h) * info.d_w + XNN_EXTRA_BYTES / 4), u(static_cast<size_t>(info.r_u) * info.d_w),
+        y(static_cast<size_t>(info.d_h) * info.r_u);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(static_cast<float>(i) * 0.001f);
+    for (size_t i = 0; i < u.size(); ++i) u[i] = std::cos(static_cast<float>(i) * 0.003f);
+    xnn_initialize(nullptr);
+    pthreadpool_t pool = threads > 1 ? pthreadpool_create(threads) : nullptr;
+    xnn_operator_t op = nullptr;
+    if (xnn_create_fully_connected_nc_f32(info.d_w, info.r_u, info.d_w, info.r_u, u.data(), nullptr, -INFINITY, INFINITY, 0,
+                                          &op) == xnn_status_success) {
+      for (unsigned long i = 0; i < warmup + runs; ++i) {
+        const auto start = std::chrono::steady_clock::now();
+        xnn_setup_fully_connected_nc_f32(op, info.d_h, x.data(), y.data(), pool);
+        xnn_run_operator(op, pool);
+        if (i >= warmup)
+          gemm.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() * 1e3);
+      }
+      xnn_delete_operator(op);
+    }
+    if (pool) pthreadpool_destroy(pool);
+    xnn_deinitialize();
+  }
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  std::printf("tree %s, layer %s X [%u, %u], r_U %u r_V %u r_T %u, weights %s, backend %s, %lu thread(s), %lu runs\n",
+              info.name, info.layer_name, info.d_h, info.d_w, info.r_u, info.r_v, info.r_t, info.weight_type,
+              options.backend == PROBEX_BACKEND_XNNPACK ? "xnnpack" : "reference", threads, runs);
+  std::printf("%-26s %10s %10s\n", "stage (ms)", "p50", "p90");
+  const auto line = [](const char* name, const std::vector<double>& v) {
+    if (!v.empty()) std::printf("%-26s %10.3f %10.3f\n", name, percentile(v, 0.5), percentile(v, 0.9));
+  };
+  line("read", read);
+  line("probe (steps 1-2)", probe);
+  line("rest (steps 3-4)", rest);
+  line("audit total", total);
+  line("bare XNNPACK X*U GEMM", gemm);
+  if (!gemm.empty())
+    std::printf("compute (probe + rest) / bare GEMM: %.2fx\n",
+                (percentile(probe, 0.5) + percentile(rest, 0.5)) / percentile(gemm, 0.5));
+  std::printf("peak RSS %.1f MB\n", static_cast<double>(usage.ru_maxrss) / 1024.0);
+  probex_auditor_free(auditor);
+  probex_bundle_free(bundle);
+  return 0;
+}

@@ -1,0 +1,155 @@
+// probex-inspect: what a bundle holds (trees, shapes, quantization, bytes) and whether this device
+// computes what the converter computed (--self-test).
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "bundle/bundle.h"
+#include "cli_common.h"
+#include "executor/auditor.h"
+
+namespace {
+
+using probex::cli::json_number;
+using probex::cli::json_string;
+
+void print_help() {
+  std::printf(
+      "usage: probex-inspect BUNDLE [--json] [--self-test] [--backend xnnpack|reference]\n"
+      "\n"
+      "Verifies BUNDLE and prints its identifier, format version, producer, trees (layer, shapes, labels,\n"
+      "training metrics) and every tensor's storage type, shape, bytes and int8 scale statistics.\n"
+      "--self-test also runs the bundle's stored self-tests on this device.\n"
+      "\n"
+      "exit codes: 0 valid (and self-tests passed), 1 invalid bundle or failed self-test, 2 bad command line\n");
+}
+
+struct ScaleStats {
+  double min = 0, median = 0, max = 0;
+};
+ScaleStats scale_stats(const probex::MatrixView& m) {
+  if (!m.scale_count) return {};
+  std::vector<float> s(m.scales, m.scales + m.scale_count);
+  std::sort(s.begin(), s.end());
+  return {s.front(), s[s.size() / 2], s.back()};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string path;
+  bool json = false, self_test = false;
+  probex_auditor_options options;
+  probex_auditor_options_default(&options);
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      print_help();
+      return 0;
+    } else if (a == "--version") {
+      std::printf("probex-inspect %d.%d.%d (bundle format %d)\n", PROBEX_VERSION_MAJOR, PROBEX_VERSION_MINOR,
+                  PROBEX_VERSION_PATCH, PROBEX_BUNDLE_FORMAT_VERSION);
+      return 0;
+    } else if (a == "--json") {
+      json = true;
+    } else if (a == "--self-test") {
+      self_test = true;
+    } else if (a == "--backend" && i + 1 < argc) {
+      const std::string v = argv[++i];
+      if (v != "xnnpack" && v != "reference") {
+        std::fprintf(stderr, "probex-inspect: --backend takes xnnpack or reference (see --help)\n");
+        return 2;
+      }
+      options.backend = v == "xnnpack" ? PROBEX_BACKEND_XNNPACK : PROBEX_BACKEND_REFERENCE;
+    } else if (!a.empty() && a[0] != '-' && path.empty()) {
+      path = a;
+    } else {
+      std::fprintf(stderr, "probex-inspect: unexpected argument '%s' (see --help)\n", a.c_str());
+      return 2;
+    }
+  }
+  if (path.empty()) {
+    std::fprintf(stderr, "probex-inspect: a bundle is required (see --help)\n");
+    return 2;
+  }
+  probex::Bundle bundle;
+  std::string message;
+  probex_status s = probex::Bundle::open(path, &bundle, &message);
+  if (s != PROBEX_OK) {
+    std::fprintf(stderr, "probex-inspect: %s [%s]\n", message.c_str(), probex_status_name(s));
+    return 1;
+  }
+  std::string self_test_text = "not run";
+  double worst = 0;
+  if (self_test) {
+    std::unique_ptr<probex::Auditor> auditor;
+    s = probex::Auditor::create(bundle, options, nullptr, &auditor, &message);
+    if (s == PROBEX_OK) s = auditor->self_test(&worst, &message);
+    self_test_text = s == PROBEX_OK ? "passed" : "FAILED: " + message;
+  }
+
+  if (json) {
+    std::string o = "{\"file\":" + json_string(path) + ",\"identifier\":\"PRBX\",\"format_version\":" +
+                    std::to_string(bundle.format_version()) + ",\"producer\":" + json_string(bundle.producer()) +
+                    ",\"bytes\":" + std::to_string(bundle.size()) + ",\"trees\":[";
+    bool first_tree = true;
+    for (const probex::TreeView& t : bundle.trees()) {
+      o += std::string(first_tree ? "" : ",") + "{\"name\":" + json_string(t.name) + ",\"root\":" + json_string(t.root) +
+           ",\"layer\":" + json_string(t.layer_name) + ",\"rule\":" + json_string(probex::layer_rule_name(t.rule)) +
+           ",\"d_h\":" + std::to_string(t.d_h) + ",\"d_w\":" + std::to_string(t.d_w) + ",\"r_u\":" + std::to_string(t.r_u) +
+           ",\"r_v\":" + std::to_string(t.r_v) + ",\"r_t\":" + std::to_string(t.r_t) + ",\"labels\":[";
+      first_tree = false;
+      for (size_t k = 0; k < t.labels.size(); ++k) o += (k ? "," : "") + json_string(t.labels[k]);
+      o += "],\"metrics\":{";
+      for (size_t k = 0; k < t.metrics.size(); ++k)
+        o += (k ? "," : "") + json_string(t.metrics[k].first) + ":" + json_number(t.metrics[k].second);
+      o += "},\"tensors\":[";
+      bool first = true;
+      for (const probex::MatrixView* m : {&t.probes, &t.projection, &t.encoder, &t.encoder_bias, &t.head, &t.head_bias}) {
+        const ScaleStats st = scale_stats(*m);
+        o += std::string(first ? "" : ",") + "{\"name\":" + json_string(m->name) + ",\"shape\":[" + std::to_string(m->rows) +
+             "," + std::to_string(m->cols) + "],\"type\":" + json_string(probex::storage_type_name(m->type)) +
+             ",\"block_size\":" + std::to_string(m->block_size) + ",\"data_bytes\":" + std::to_string(m->data_bytes()) +
+             ",\"scales\":" + std::to_string(m->scale_count);
+        if (m->scale_count)
+          o += ",\"scale_min\":" + json_number(st.min) + ",\"scale_median\":" + json_number(st.median) +
+               ",\"scale_max\":" + json_number(st.max);
+        o += "}";
+        first = false;
+      }
+      o += "],\"self_tests\":" + std::to_string(t.self_tests.size()) + "}";
+    }
+    o += "],\"self_test\":" + json_string(self_test_text);
+    if (self_test) o += ",\"self_test_worst\":" + json_number(worst);
+    std::printf("%s}\n", o.c_str());
+  } else {
+    std::printf("bundle      %s (%zu bytes)\nidentifier  PRBX, format version %u\nproducer    %s\ntrees       %zu\n", path.c_str(),
+                bundle.size(), bundle.format_version(), bundle.producer(), bundle.trees().size());
+    for (const probex::TreeView& t : bundle.trees()) {
+      std::printf("\ntree %s (root %s)\n  layer %s, %s, X [%u, %u]; r_U %u, r_V %u, r_T %u; %u labels:", t.name,
+                  *t.root ? t.root : "-", t.layer_name, probex::layer_rule_name(t.rule), t.d_h, t.d_w, t.r_u, t.r_v, t.r_t,
+                  t.d_y);
+      for (const char* l : t.labels) std::printf(" %s;", l);
+      std::printf("\n");
+      for (const auto& [k, v] : t.metrics) std::printf("  %-22s %.4f\n", k, v);
+      std::printf("  %-28s %-14s %-6s %6s %12s  %s\n", "tensor", "shape", "type", "block", "bytes", "scales min / median / max");
+      for (const probex::MatrixView* m : {&t.probes, &t.projection, &t.encoder, &t.encoder_bias, &t.head, &t.head_bias}) {
+        const std::string shape = "[" + std::to_string(m->rows) + ", " + std::to_string(m->cols) + "]";
+        std::printf("  %-28s %-14s %-6s %6u %12zu", m->name, shape.c_str(), probex::storage_type_name(m->type), m->block_size,
+                    m->data_bytes() + m->scale_count * sizeof(float));
+        if (m->scale_count) {
+          const ScaleStats st = scale_stats(*m);
+          std::printf("  %.3g / %.3g / %.3g", st.min, st.median, st.max);
+        }
+        std::printf("\n");
+      }
+      std::printf("  self-tests %zu\n", t.self_tests.size());
+    }
+    std::printf("\nself-test   %s", self_test_text.c_str());
+    if (self_test) std::printf(" (worst relative difference %.2g)", worst);
+    std::printf("\n");
+  }
+  return self_test && self_test_text != "passed" ? 1 : 0;
+}
