@@ -162,7 +162,7 @@ QuantComparison compare_outputs(ProbexExpert& float_model, ProbexExpert& device_
 }
 
 bool build_bundle(const std::vector<const BundleTree*>& trees, const std::string& producer, std::vector<uint8_t>* out,
-                  std::string* error) {
+                  std::string* error, uint32_t format_version) {
   flatbuffers::FlatBufferBuilder b(1 << 20);
   std::map<std::vector<std::string>, uint32_t> space_index;
   std::vector<flatbuffers::Offset<fb::LabelSpace>> spaces;
@@ -191,7 +191,7 @@ bool build_bundle(const std::vector<const BundleTree*>& trees, const std::string
                                           static_cast<uint32_t>(t->shape.d_w), it->second, expert,
                                           b.CreateVector(metrics), b.CreateVector(tests)));
   }
-  const auto root = fb::CreateBundle(b, PROBEX_BUNDLE_FORMAT_VERSION, b.CreateString(producer), b.CreateVector(tree_offsets),
+  const auto root = fb::CreateBundle(b, format_version, b.CreateString(producer), b.CreateVector(tree_offsets),
                                      b.CreateVector(spaces));
   fb::FinishBundleBuffer(b, root);
   out->assign(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());

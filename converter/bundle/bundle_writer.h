@@ -11,6 +11,7 @@
 #include "core/probed_layer.h"
 #include "expert/checkpoint.h"
 #include "expert/multilabel.h"
+#include "probex/probex.h"
 #include "quantize.h"
 
 namespace probex::convert {
@@ -53,9 +54,9 @@ struct QuantComparison {
 };
 QuantComparison compare_outputs(ProbexExpert& float_model, ProbexExpert& device_model, const ExpertData& layers);
 
-// Serializes the bundle (format version PROBEX_BUNDLE_FORMAT_VERSION); identical label lists share one
-// label space. Tree names must be unique.
+// Serializes the bundle; identical label lists share one label space. Tree names must be unique.
+// `format_version` is for tests that need a bundle of another version.
 bool build_bundle(const std::vector<const BundleTree*>& trees, const std::string& producer, std::vector<uint8_t>* out,
-                  std::string* error);
+                  std::string* error, uint32_t format_version = PROBEX_BUNDLE_FORMAT_VERSION);
 
 }  // namespace probex::convert

@@ -1,0 +1,75 @@
+// Random experts turned into bundles in memory, for the bundle and runtime tests.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bundle/bundle.h"
+#include "bundle/bundle_writer.h"
+#include "nn/rng.h"
+
+namespace probex::test {
+
+// An expert with the authors' initialisation (so outputs have realistic scale), as a checkpoint.
+inline convert::LoadedCheckpoint random_checkpoint(const convert::ProbexShape& shape, uint64_t seed,
+                                                   const std::string& tree = "tree-a") {
+  convert::LoadedCheckpoint ck;
+  ck.expert = std::make_unique<convert::ProbexExpert>(shape);
+  convert::Rng rng(seed);
+  ck.expert->init(rng);
+  ck.metadata = {{"tree", tree}, {"layer", "block.weight"}, {"layer_rule", "matrix"}, {"test_bit_accuracy", "0.75"}};
+  for (size_t i = 0; i < shape.d_y; ++i) ck.labels.push_back("class " + std::to_string(i));
+  return ck;
+}
+
+inline convert::BundleTree bundle_tree(const convert::ProbexShape& shape, uint64_t seed, const std::string& quant = "f32",
+                                       const std::string& tree = "tree-a") {
+  convert::QuantSpec spec;
+  std::string error;
+  REQUIRE(convert::parse_quant_spec(quant, &spec, &error));
+  convert::BundleTree t;
+  REQUIRE(convert::make_bundle_tree(random_checkpoint(shape, seed, tree), "test", spec, &t, &error));
+  convert::add_self_tests(&t, 2, 0.1f, seed * 7 + 1, 1e-3f);
+  return t;
+}
+
+inline std::vector<uint8_t> bundle_bytes(const std::vector<const convert::BundleTree*>& trees,
+                                         uint32_t version = PROBEX_BUNDLE_FORMAT_VERSION) {
+  std::vector<uint8_t> bytes;
+  std::string error;
+  REQUIRE(convert::build_bundle(trees, "probex tests", &bytes, &error, version));
+  return bytes;
+}
+
+// An 8-byte aligned copy of some bytes (what a caller buffer must be).
+class AlignedBytes {
+ public:
+  explicit AlignedBytes(const std::vector<uint8_t>& bytes) : size_(bytes.size()) {
+    data_ = static_cast<uint8_t*>(std::aligned_alloc(64, (bytes.size() + 63) / 64 * 64 + 64));
+    if (!bytes.empty()) std::memcpy(data_, bytes.data(), bytes.size());
+  }
+  ~AlignedBytes() { std::free(data_); }
+  AlignedBytes(const AlignedBytes&) = delete;
+  AlignedBytes& operator=(const AlignedBytes&) = delete;
+  const uint8_t* data() const { return data_; }
+  uint8_t* data() { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  uint8_t* data_;
+  size_t size_;
+};
+
+// Loads (and so verifies) a bundle from bytes; the bundle is dropped with its buffer.
+inline probex_status verify_bytes(const std::vector<uint8_t>& bytes, std::string* message) {
+  AlignedBytes copy(bytes);
+  Bundle bundle;
+  return Bundle::open_buffer(copy.data(), copy.size(), "test.probex", &bundle, message);
+}
+
+}  // namespace probex::test
