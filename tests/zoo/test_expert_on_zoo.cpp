@@ -5,7 +5,12 @@
 
 #include <filesystem>
 
+#include <cmath>
+
+#include "bundle/bundle_writer.h"
 #include "expert/checkpoint.h"
+#include "expert/layer_dataset.h"
+#include "probex/probex.h"
 #include "expert/train_tree.h"
 #include "test_util.h"
 #include "zoo/zoo.h"
@@ -63,4 +68,41 @@ TEST_CASE("ProbeX reads the fine-tuning classes of real models far above chance"
   CHECK(loaded.metadata.at("layer") == "fc1.weight");
   CHECK(loaded.labels.size() == 10);
   CHECK(std::stod(loaded.metadata.at("test_bit_accuracy")) == doctest::Approx(probex.test.bit_accuracy));
+
+  // End to end on the device side: convert, load, audit every test model from its file through the C API.
+  // f32 must reproduce the trainer's test bit accuracy (up to one decision at p ~ 0.5, float sums in another
+  // order); int8 must stay within 0.5 points of it.
+  std::vector<std::string> space = loaded.labels;
+  LoadOptions load;
+  load.layer = "fc1.weight";
+  LoadedSplit test_split;
+  REQUIRE(load_split(files, "mlp-a", "test", load, &space, 128, 784, &test_split, &error));
+  REQUIRE(test_split.data.count == 40);
+  for (const char* quant : {"f32", "int8"}) {
+    CAPTURE(quant);
+    QuantSpec spec;
+    REQUIRE(parse_quant_spec(quant, &spec, &error));
+    BundleTree tree;
+    REQUIRE(make_bundle_tree(loaded, options.checkpoint_path, spec, &tree, &error));
+    std::vector<uint8_t> bytes;
+    REQUIRE(build_bundle({&tree}, "test", &bytes, &error));
+    REQUIRE(probex::test::write_bytes(dir.file("b.probex"), bytes));
+    probex_bundle* bundle = nullptr;
+    probex_auditor* auditor = nullptr;
+    probex_error e{};
+    REQUIRE(probex_bundle_open(dir.file("b.probex").c_str(), &bundle, &e) == PROBEX_OK);
+    REQUIRE(probex_auditor_create(bundle, nullptr, nullptr, &auditor, &e) == PROBEX_OK);
+    size_t right = 0;
+    for (size_t i = 0; i < test_split.data.count; ++i) {
+      probex_audit_result r{};
+      REQUIRE_MESSAGE(probex_audit_file(auditor, 0, test_split.data.names[i].c_str(), &r, &e) == PROBEX_OK, e.message);
+      for (size_t k = 0; k < 10; ++k) right += (r.predicted[k] != 0) == (test_split.data.y[i * 10 + k] > 0.5f);
+    }
+    const double bit_accuracy = static_cast<double>(right) / 400.0;
+    MESSAGE(std::string(quant), " bundle, audited from the model files: bit accuracy ", bit_accuracy, " (trainer ",
+            probex.test.bit_accuracy, ")");
+    CHECK(std::fabs(bit_accuracy - probex.test.bit_accuracy) <= (std::string(quant) == "f32" ? 1.0 / 400 : 0.005));
+    probex_auditor_free(auditor);
+    probex_bundle_free(bundle);
+  }
 }
