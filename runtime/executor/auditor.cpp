@@ -18,6 +18,18 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 constexpr size_t kAlignment = 64;
 constexpr size_t kSlackBytes = 64;  // >= XNN_EXTRA_BYTES after every input buffer
 
+// True when no value is NaN or Inf (exponent bits all ones). Written on the bits so that the compiler
+// vectorizes it: it runs over every value of the layer on each audit.
+bool all_finite(const float* v, size_t n) {
+  uint32_t bad = 0;
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, v + i, sizeof bits);
+    bad |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+  }
+  return bad == 0;
+}
+
 size_t round_up(size_t n) { return (n + kAlignment - 1) / kAlignment * kAlignment; }
 
 probex_status layer_status(SafetensorsError e) {
@@ -167,12 +179,11 @@ probex_status Auditor::run(uint32_t tree, RowSource& rows, probex_audit_result* 
     probex_status s = rows.read(first, count, x_, message);
     if (s != PROBEX_OK) return s;
     const size_t n = static_cast<size_t>(count) * t.d_w;
-    for (size_t i = 0; i < n; ++i) {
-      if (!std::isfinite(x_[i])) {
-        *message = std::string("layer '") + t.layer_name + "' holds NaN or Inf (row " +
-                   std::to_string(first + i / t.d_w) + ")";
-        return PROBEX_LAYER_NONFINITE;
-      }
+    if (!all_finite(x_, n)) {
+      size_t i = 0;
+      while (std::isfinite(x_[i])) ++i;
+      *message = std::string("layer '") + t.layer_name + "' holds NaN or Inf (row " + std::to_string(first + i / t.d_w) + ")";
+      return PROBEX_LAYER_NONFINITE;
     }
     read_s += seconds_since(start);
     start = Clock::now();

@@ -1,0 +1,96 @@
+// probex-synth: synthetic inputs for benchmarks and stress tests of the runtime, whose speed and memory
+// do not depend on trained values: an expert checkpoint with the authors' random initialisation for
+// any layer shape, and a model file holding one layer of any shape and dtype.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cli/args.h"
+#include "expert/checkpoint.h"
+#include "io/safetensors_writer.h"
+#include "nn/rng.h"
+
+namespace {
+
+using namespace probex::convert;
+
+void print_help() {
+  std::printf(
+      "usage: probex-synth expert OUT --rows H --cols W [--r N] [--labels N] [--layer NAME] [--seed N]\n"
+      "       probex-synth model  OUT --rows H --cols W [--dtype f32|f16|bf16] [--layer NAME] [--seed N]\n"
+      "\n"
+      "expert: a ProbeX checkpoint for a layer X [H, W] (r_U = r_V = r_T = --r, default 128; --labels default\n"
+      "        10), randomly initialised as the authors' code does, tree 'synthetic'.\n"
+      "model:  a safetensors file with one tensor --layer (default layer.weight) of shape [H, W], values\n"
+      "        uniform in [-0.05, 0.05).\n"
+      "Use them with probex-convert and probex-bench (scripts/bench.sh).\n"
+      "\n"
+      "exit codes: 0 success, 1 failure, 2 bad command line\n");
+}
+
+int usage_error(const std::string& what) {
+  std::fprintf(stderr, "probex-synth: %s (see --help)\n", what.c_str());
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc >= 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
+    print_help();
+    return 0;
+  }
+  if (argc < 3) return usage_error("a kind (expert or model) and an output file are required");
+  const std::string kind = argv[1], out = argv[2];
+  if (kind != "expert" && kind != "model") return usage_error("unknown kind '" + kind + "'");
+  long rows = 0, cols = 0, r = 128, labels = 10, seed = 1;
+  std::string layer = "layer.weight", dtype = "f32";
+  for (int i = 3; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (i + 1 >= argc) return usage_error(a + " needs a value");
+    const char* v = argv[++i];
+    bool ok = true;
+    if (a == "--rows") ok = parse_long(v, 1, 1 << 20, &rows);
+    else if (a == "--cols") ok = parse_long(v, 1, 1 << 20, &cols);
+    else if (a == "--r") ok = parse_long(v, 1, 4096, &r);
+    else if (a == "--labels") ok = parse_long(v, 1, 100000, &labels);
+    else if (a == "--seed") ok = parse_long(v, 0, 1L << 40, &seed);
+    else if (a == "--layer") layer = v;
+    else if (a == "--dtype") ok = (dtype = v) == "f32" || dtype == "f16" || dtype == "bf16";
+    else return usage_error("unknown argument '" + a + "'");
+    if (!ok) return usage_error("bad value '" + std::string(v) + "' for " + a);
+  }
+  if (!rows || !cols) return usage_error("--rows and --cols are required");
+  std::string error;
+  Rng rng(static_cast<uint64_t>(seed));
+  if (kind == "expert") {
+    ProbexShape shape;
+    shape.d_h = static_cast<size_t>(rows);
+    shape.d_w = static_cast<size_t>(cols);
+    shape.r_u = shape.r_v = shape.r_t = static_cast<size_t>(r);
+    shape.d_y = static_cast<size_t>(labels);
+    ProbexExpert expert(shape);
+    expert.init(rng);
+    std::string names = "[";
+    for (long k = 0; k < labels; ++k) names += (k ? ", '" : "'") + std::string("label ") + std::to_string(k) + "'";
+    names += "]";
+    const std::map<std::string, std::string> metadata = {
+        {"format", "probex-expert/1"}, {"tree", "synthetic"}, {"layer", layer}, {"layer_rule", "matrix"}, {"labels", names}};
+    if (!save_probex_checkpoint(expert, metadata, out, &error)) {
+      std::fprintf(stderr, "probex-synth: %s\n", error.c_str());
+      return 1;
+    }
+  } else {
+    std::vector<float> values(static_cast<size_t>(rows) * static_cast<size_t>(cols));
+    for (float& v : values) v = static_cast<float>(rng.uniform(-0.05, 0.05));
+    SafetensorsWriter w;
+    const probex::Dtype d = dtype == "f32" ? probex::Dtype::kF32 : dtype == "f16" ? probex::Dtype::kF16 : probex::Dtype::kBF16;
+    if (!w.add_f32(layer, d, {static_cast<uint64_t>(rows), static_cast<uint64_t>(cols)}, values.data(), &error) ||
+        !w.write_file(out, &error)) {
+      std::fprintf(stderr, "probex-synth: %s\n", error.c_str());
+      return 1;
+    }
+  }
+  std::printf("probex-synth: wrote %s\n", out.c_str());
+  return 0;
+}
