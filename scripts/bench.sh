@@ -26,6 +26,9 @@ for q in f32 int8; do
   $bin/runtime/probex-bench "$work/b768-$q.probex" "$work/m768.safetensors" --runs 200 --warmup 20
 done
 echo
+echo "== 768x768, int8 bundle, xnnpack, 1 thread, float arithmetic (--float-only)"
+$bin/runtime/probex-bench "$work/b768-int8.probex" "$work/m768.safetensors" --runs 200 --warmup 20 --float-only
+echo
 echo "== 768x768, f32 bundle, reference backend, 1 thread"
 $bin/runtime/probex-bench "$work/b768-f32.probex" "$work/m768.safetensors" --runs 20 --backend reference
 echo

@@ -1,11 +1,14 @@
 #include "bundle_writer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
 #include <set>
 
+#include "bundle/bundle.h"
 #include "core/self_test_input.h"
+#include "executor/auditor.h"
 #include "probex/probex.h"
 #include "probex_bundle_generated.h"
 
@@ -122,6 +125,7 @@ void add_self_tests(BundleTree* tree, size_t count, float amplitude, uint64_t se
     st.amplitude = amplitude;
     st.tolerance = tolerance;
     SelfTestInput(st.seed, amplitude).generate(x.data(), x.size());
+    calibrate_probe_output(tree, x.data(), 1);  // the device's int8 step 1 must cover its own self-tests
     const float* logits = tree->device_model->forward(x.data(), 1);
     st.logits.assign(logits, logits + s.d_y);
     st.embedding.assign(tree->device_model->embeddings(), tree->device_model->embeddings() + s.r_t);
@@ -129,7 +133,60 @@ void add_self_tests(BundleTree* tree, size_t count, float amplitude, uint64_t se
   }
 }
 
-QuantComparison compare_outputs(ProbexExpert& float_model, ProbexExpert& device_model, const ExpertData& layers) {
+void calibrate_probe_output(BundleTree* tree, const float* layers, size_t count) {
+  if (tree->probes.type != StorageType::kI8 || tree->probes.block_size != 0) return;
+  const ProbexShape& s = tree->shape;
+  const std::vector<float> u_t = tree->probes.dequantized();  // [r_U, d_W], what the device multiplies by
+  float ratio = tree->probe_output_ratio;
+  for (size_t n = 0; n < count; ++n) {
+    const float* x = layers + n * s.d_h * s.d_w;
+    for (size_t h = 0; h < s.d_h; ++h) {
+      const float* row = x + h * s.d_w;
+      float amax = 0.0f;
+      for (size_t k = 0; k < s.d_w; ++k) amax = std::max(amax, std::fabs(row[k]));
+      if (!(amax > 0.0f)) continue;
+      float pmax = 0.0f;
+      for (size_t l = 0; l < s.r_u; ++l) {
+        const float* u = u_t.data() + l * s.d_w;
+        double acc = 0.0;
+        for (size_t k = 0; k < s.d_w; ++k) acc += static_cast<double>(row[k]) * static_cast<double>(u[k]);
+        pmax = std::max(pmax, static_cast<float>(std::fabs(acc)));
+      }
+      ratio = std::max(ratio, pmax / amax);
+    }
+  }
+  tree->probe_output_ratio = ratio;
+}
+
+namespace {
+
+// A runtime instance on serialized bundle bytes (the buffer must be 8-byte aligned: a vector's data is).
+struct RuntimeBundle {
+  std::vector<uint64_t> storage;  // 8-byte aligned copy
+  Bundle bundle;
+  std::unique_ptr<Auditor> auditor;
+  bool open(const std::vector<uint8_t>& bytes, std::string* error) {
+    storage.assign((bytes.size() + 7) / 8, 0);
+    std::memcpy(storage.data(), bytes.data(), bytes.size());
+    std::string message;
+    probex_status st = Bundle::open_buffer(reinterpret_cast<const uint8_t*>(storage.data()), bytes.size(),
+                                           "the new bundle", &bundle, &message);
+    if (st == PROBEX_OK) {
+      probex_auditor_options options;
+      probex_auditor_options_default(&options);
+      st = Auditor::create(bundle, options, nullptr, &auditor, &message);
+    }
+    if (st != PROBEX_OK) *error = "the runtime rejects the bundle just written: " + message;
+    return st == PROBEX_OK;
+  }
+};
+
+}  // namespace
+
+bool compare_with_runtime(const std::vector<uint8_t>& bundle_bytes, size_t tree_index, ProbexExpert& float_model,
+                          const ExpertData& layers, QuantComparison* out, std::string* error) {
+  RuntimeBundle rt;
+  if (!rt.open(bundle_bytes, error)) return false;
   QuantComparison c;
   c.layers = layers.count;
   const ProbexShape& s = float_model.shape();
@@ -139,17 +196,22 @@ QuantComparison compare_outputs(ProbexExpert& float_model, ProbexExpert& device_
     const float* logits = float_model.forward(x, 1);
     const std::vector<float> a(logits, logits + s.d_y);
     const std::vector<float> ea(float_model.embeddings(), float_model.embeddings() + s.r_t);
-    const float* b = device_model.forward(x, 1);
+    probex_audit_result r{};
+    std::string message;
+    if (rt.auditor->audit_matrix(static_cast<uint32_t>(tree_index), x, static_cast<uint32_t>(s.d_h),
+                                 static_cast<uint32_t>(s.d_w), &r, &message) != PROBEX_OK) {
+      *error = "the runtime fails on a held-out layer: " + message;
+      return false;
+    }
     for (size_t k = 0; k < s.d_y; ++k) {
       const double pa = 1.0 / (1.0 + std::exp(-static_cast<double>(a[k])));
-      const double pb = 1.0 / (1.0 + std::exp(-static_cast<double>(b[k])));
-      flips += (pa >= 0.5) != (pb >= 0.5);
+      const double pb = static_cast<double>(r.probabilities[k]);
+      flips += (pa >= 0.5) != (r.predicted[k] != 0);
       c.max_probability_error = std::max(c.max_probability_error, std::fabs(pa - pb));
     }
-    const float* eb = device_model.embeddings();
     double dot = 0, na = 0, nb = 0;
     for (size_t k = 0; k < s.r_t; ++k) {
-      const double a_k = ea[k], b_k = eb[k];
+      const double a_k = ea[k], b_k = r.embedding[k];
       dot += a_k * b_k;
       na += a_k * a_k;
       nb += b_k * b_k;
@@ -158,7 +220,19 @@ QuantComparison compare_outputs(ProbexExpert& float_model, ProbexExpert& device_
     c.min_embedding_cosine = std::min(c.min_embedding_cosine, cosine);
   }
   if (layers.count) c.label_flip_rate = static_cast<double>(flips) / static_cast<double>(layers.count * s.d_y);
-  return c;
+  *out = c;
+  return true;
+}
+
+bool measure_self_tests(const std::vector<uint8_t>& bundle_bytes, double* worst, std::string* error) {
+  RuntimeBundle rt;
+  if (!rt.open(bundle_bytes, error)) return false;
+  std::string message;
+  if (rt.auditor->self_test(worst, &message) != PROBEX_OK) {
+    *error = "self-test: " + message;
+    return false;
+  }
+  return true;
 }
 
 bool build_bundle(const std::vector<const BundleTree*>& trees, const std::string& producer, std::vector<uint8_t>* out,
@@ -179,7 +253,7 @@ bool build_bundle(const std::vector<const BundleTree*>& trees, const std::string
                                          static_cast<uint32_t>(t->shape.r_t), write_tensor(b, t->probes),
                                          write_tensor(b, t->projection), write_tensor(b, t->encoder),
                                          write_tensor(b, t->encoder_bias), write_tensor(b, t->head),
-                                         write_tensor(b, t->head_bias));
+                                         write_tensor(b, t->head_bias), t->probe_output_ratio);
     std::vector<flatbuffers::Offset<fb::Metric>> metrics;
     for (const auto& [k, v] : t->metrics) metrics.push_back(fb::CreateMetric(b, b.CreateString(k), v));
     std::vector<flatbuffers::Offset<fb::SelfTest>> tests;

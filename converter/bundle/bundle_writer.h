@@ -33,6 +33,7 @@ struct BundleTree {
   // [out, in] each: probes U^T, projection V^T, encoder M, head W; biases [1, n] in f32.
   QuantizedMatrix probes, projection, encoder, encoder_bias, head, head_bias;
   std::vector<SelfTestEntry> self_tests;
+  float probe_output_ratio = 0.0f;  // int8 per-channel probes only: see calibrate_probe_output
   std::unique_ptr<ProbexExpert> device_model;  // the expert with the stored (dequantized) weights
 };
 
@@ -42,17 +43,28 @@ struct BundleTree {
 bool make_bundle_tree(const LoadedCheckpoint& checkpoint, const std::string& path, const QuantSpec& spec,
                       BundleTree* out, std::string* error);
 
-// Adds `count` self-tests with inputs uniform in [-amplitude, amplitude) and the device model's outputs.
+// Adds `count` self-tests with inputs uniform in [-amplitude, amplitude) and the device model's outputs
+// (float arithmetic on the stored weights), and calibrates the probe output ratio on those inputs too.
 void add_self_tests(BundleTree* tree, size_t count, float amplitude, uint64_t seed, float tolerance);
 
-// How far the device model's outputs are from the float expert's on real layers.
+// For int8 per-channel probes: raises the tree's probe output ratio to cover `count` layers (X [d_H, d_W]
+// each): max over rows of max_l |P[h, l]| / max_k |X[h, k]|, the output scale of the runtime's int8 step 1
+// (schema: Expert.probe_output_ratio). Does nothing for other storage types.
+void calibrate_probe_output(BundleTree* tree, const float* layers, size_t count);
+
+// How far the runtime's outputs (the real device code, XNNPACK backend, on a serialized bundle) are from
+// the float expert's, on real layers.
 struct QuantComparison {
   size_t layers = 0;
   double label_flip_rate = 0.0;  // share of (layer, label) decisions at 0.5 that differ
   double max_probability_error = 0.0;
   double min_embedding_cosine = 1.0;
 };
-QuantComparison compare_outputs(ProbexExpert& float_model, ProbexExpert& device_model, const ExpertData& layers);
+bool compare_with_runtime(const std::vector<uint8_t>& bundle_bytes, size_t tree_index, ProbexExpert& float_model,
+                          const ExpertData& layers, QuantComparison* out, std::string* error);
+
+// Runs the bundle's self-tests with the runtime's XNNPACK backend; *worst = largest relative difference.
+bool measure_self_tests(const std::vector<uint8_t>& bundle_bytes, double* worst, std::string* error);
 
 // Serializes the bundle; identical label lists share one label space. Tree names must be unique.
 // `format_version` is for tests that need a bundle of another version.

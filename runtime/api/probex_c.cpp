@@ -147,6 +147,7 @@ void probex_auditor_options_default(probex_auditor_options* options) {
   options->backend = PROBEX_BACKEND_XNNPACK;
   options->threads = 1;
   options->rows_per_block = 256;
+  options->float_only = 0;
 }
 
 probex_status probex_auditor_create(const probex_bundle* bundle, const probex_auditor_options* options,

@@ -24,6 +24,12 @@ struct ExpertWeights {
   const float* encoder_bias = nullptr;  // [r_T]
   const float* head = nullptr;          // W [d_Y, r_T]
   const float* head_bias = nullptr;     // [d_Y]
+  // Optional int8 step 1 (bundles quantized per channel, with a calibrated ratio; see the schema's
+  // Expert.probe_output_ratio): U^T as int8 [r_U, d_W] with one scale per row. Backends without an int8
+  // path use `probes` above.
+  const int8_t* probes_int8 = nullptr;
+  const float* probes_scales = nullptr;  // [r_U]
+  float probe_output_ratio = 0.0f;
 };
 
 class Backend {

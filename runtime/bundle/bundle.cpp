@@ -127,6 +127,11 @@ bool check_tree(const fb::Tree* t, size_t index, const fb::Bundle* b, Checker& c
     return false;
   if (v.encoder_bias.type != StorageType::kF32 || v.head_bias.type != StorageType::kF32)
     return c.content(where + ": biases must be f32");
+  v.probe_output_ratio = e->probe_output_ratio();
+  if (!std::isfinite(v.probe_output_ratio) || v.probe_output_ratio < 0.0f)
+    return c.content(where + ": probe output ratio is negative or not finite");
+  if (v.probe_output_ratio > 0.0f && (v.probes.type != StorageType::kI8 || v.probes.block_size != 0))
+    return c.content(where + ": a probe output ratio needs int8 per-channel probes");
   if (t->metrics())
     for (const fb::Metric* m : *t->metrics()) {
       if (!m || !m->key()) return c.content(where + " has a metric without a key");

@@ -50,6 +50,7 @@ struct TreeView {
   LayerRule rule = LayerRule::kMatrix;
   uint32_t d_h = 0, d_w = 0, r_u = 0, r_v = 0, r_t = 0, d_y = 0;
   MatrixView probes, projection, encoder, encoder_bias, head, head_bias;
+  float probe_output_ratio = 0.0f;  // > 0: step 1 may run in int8 (schema: Expert.probe_output_ratio)
   std::vector<const char*> labels;
   std::vector<std::pair<const char*, double>> metrics;
   std::vector<SelfTestView> self_tests;

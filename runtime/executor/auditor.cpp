@@ -140,9 +140,24 @@ probex_status Auditor::create(const Bundle& bundle, const probex_auditor_options
     return out_values->data();
   };
   for (const TreeView& t : bundle.trees()) {
-    ExpertWeights w{t.d_h, t.d_w, t.r_u, t.r_v, t.r_t, t.d_y,
-                    unpack(t.probes, &probes), unpack(t.projection, &projection), unpack(t.encoder, &encoder),
-                    unpack(t.encoder_bias, &encoder_bias), unpack(t.head, &head), unpack(t.head_bias, &head_bias)};
+    ExpertWeights w;
+    w.d_h = t.d_h;
+    w.d_w = t.d_w;
+    w.r_u = t.r_u;
+    w.r_v = t.r_v;
+    w.r_t = t.r_t;
+    w.d_y = t.d_y;
+    w.probes = unpack(t.probes, &probes);
+    w.projection = unpack(t.projection, &projection);
+    w.encoder = unpack(t.encoder, &encoder);
+    w.encoder_bias = unpack(t.encoder_bias, &encoder_bias);
+    w.head = unpack(t.head, &head);
+    w.head_bias = unpack(t.head_bias, &head_bias);
+    if (t.probe_output_ratio > 0.0f && !options.float_only) {  // the bundle checked: int8, per channel
+      w.probes_int8 = reinterpret_cast<const int8_t*>(t.probes.data);
+      w.probes_scales = t.probes.scales;
+      w.probe_output_ratio = t.probe_output_ratio;
+    }
     s = a->backend_->add_tree(w, std::min(rows_per_block, t.d_h), message);
     if (s != PROBEX_OK) return s;
     max_x = std::max(max_x, static_cast<size_t>(std::min(rows_per_block, t.d_h)) * t.d_w);

@@ -2,6 +2,7 @@
 // same X*U shape measured in the same run (the floor the probe step can approach).
 #include <pthreadpool.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <xnnpack.h>
 
 #include <algorithm>
@@ -29,6 +30,7 @@ void print_help() {
       "  --backend NAME         xnnpack (default) or reference\n"
       "  --threads N            default 1\n"
       "  --warmup N             default 3      --runs N     default 20\n"
+      "  --float-only           float arithmetic even where an int8 bundle allows int8 step 1\n"
       "  --help\n"
       "\n"
       "exit codes: 0 success, 1 failure, 2 bad command line\n");
@@ -57,6 +59,10 @@ int main(int argc, char** argv) {
     if (a == "--help" || a == "-h") {
       print_help();
       return 0;
+    }
+    if (a == "--float-only") {
+      options.float_only = 1;
+      continue;
     }
     if (a == "--tree" || a == "--backend" || a == "--threads" || a == "--warmup" || a == "--runs") {
       if (i + 1 >= argc) {
@@ -98,6 +104,8 @@ int main(int argc, char** argv) {
   }
   probex_tree_info info{};
   probex_bundle_tree_info(bundle, tree, &info);
+  struct stat st {};
+  const double bundle_mb = stat(positional[0].c_str(), &st) == 0 ? static_cast<double>(st.st_size) / (1024.0 * 1024.0) : 0.0;
   probex_auditor* auditor = nullptr;
   if (probex_auditor_create(bundle, &options, nullptr, &auditor, &e) != PROBEX_OK) return fail(e);
 
@@ -113,6 +121,11 @@ int main(int argc, char** argv) {
     rest.push_back(r.seconds_rest * 1e3);
     total.push_back(seconds * 1e3);
   }
+
+  // Peak memory of the audits alone, before the comparison GEMM below allocates a whole X.
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const double peak_mb = static_cast<double>(usage.ru_maxrss) / 1024.0;
 
   // The floor: one XNNPACK f32 fully-connected of X [d_H, d_W] by U [d_W, r_U], same threads.
   std::vector<double> gemm;
@@ -138,10 +151,9 @@ int main(int argc, char** argv) {
     if (pool) pthreadpool_destroy(pool);
     xnn_deinitialize();
   }
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  std::printf("tree %s, layer %s X [%u, %u], r_U %u r_V %u r_T %u, weights %s, backend %s, %lu thread(s), %lu runs\n",
+  std::printf("tree %s, layer %s X [%u, %u], r_U %u r_V %u r_T %u, weights %s%s, backend %s, %lu thread(s), %lu runs\n",
               info.name, info.layer_name, info.d_h, info.d_w, info.r_u, info.r_v, info.r_t, info.weight_type,
+              options.float_only ? " (float arithmetic)" : "",
               options.backend == PROBEX_BACKEND_XNNPACK ? "xnnpack" : "reference", threads, runs);
   std::printf("%-26s %10s %10s\n", "stage (ms)", "p50", "p90");
   const auto line = [](const char* name, const std::vector<double>& v) {
@@ -155,7 +167,7 @@ int main(int argc, char** argv) {
   if (!gemm.empty())
     std::printf("compute (probe + rest) / bare GEMM: %.2fx\n",
                 (percentile(probe, 0.5) + percentile(rest, 0.5)) / percentile(gemm, 0.5));
-  std::printf("peak RSS %.1f MB\n", static_cast<double>(usage.ru_maxrss) / 1024.0);
+  std::printf("peak RSS of the audits %.1f MB (bundle %.1f MB mapped)\n", peak_mb, bundle_mb);
   probex_auditor_free(auditor);
   probex_bundle_free(bundle);
   return 0;

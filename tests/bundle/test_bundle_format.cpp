@@ -220,7 +220,7 @@ TEST_CASE("bit flips anywhere in a real bundle give an error or a usable bundle,
       }
       ++accepted;  // a flip in weight bytes, padding or a metric: still a consistent bundle
       std::unique_ptr<Auditor> auditor;
-      probex_auditor_options options{PROBEX_BACKEND_REFERENCE, 1, 2};
+      probex_auditor_options options{PROBEX_BACKEND_REFERENCE, 1, 2, 0};
       REQUIRE(Auditor::create(bundle, options, nullptr, &auditor, &message) == PROBEX_OK);
       const probex_status st = auditor->self_test(nullptr, &message);
       REQUIRE((st == PROBEX_OK || st == PROBEX_SELF_TEST_FAILED));

@@ -9,11 +9,19 @@
 //   step 3   e = M relu(G) + b_M        batch 1
 //   step 4   logits = W e + b_W         batch 1
 // One step-2 operator over all rows measured faster than one per row block plus the additions.
+//
+// The int8 path (int8 bundles quantized per channel that carry a probe output ratio rho): step 1 runs
+// as a per-channel int8 1x1 convolution (XNNPACK's only per-channel int8 GEMM here). Each row h of X is
+// quantized on the fly with its own scale s_h = max|X[h, :]| / 127; the operator is created once with
+// input scale 1 and output scale rho, so its int8 output is P[h, l] / (rho * s_h), and the row's
+// scale is folded back when P is dequantized into P^T. rho = max |P[h, l]| / max|X[h, :]| over the
+// converter's held-out layers, so a row's P spans the int8 range; larger values saturate.
 #include <pthreadpool.h>
 #include <xnnpack.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "backends/backend.h"
@@ -46,7 +54,9 @@ class XnnpackBackend final : public Backend {
     t.r_v = w.r_v;
     t.rows_per_block = rows_per_block;
     const size_t g_size = static_cast<size_t>(w.r_u) * w.r_v;
-    if (!create(w.d_w, w.r_u, w.probes, nullptr, &t.probe, message) ||
+    if (w.probes_int8 ? !create_int8_probe(w, &t, message) : !create(w.d_w, w.r_u, w.probes, nullptr, &t.probe, message))
+      return PROBEX_BACKEND_ERROR;
+    if (
         !create(g_size, w.r_t, w.encoder, w.encoder_bias, &t.encoder, message) ||
         !create(w.r_t, w.d_y, w.head, w.head_bias, &t.head, message))
       return PROBEX_BACKEND_ERROR;
@@ -55,6 +65,11 @@ class XnnpackBackend final : public Backend {
     // Scratch: inputs of XNNPACK operators need XNN_EXTRA_BYTES of readable slack.
     const size_t slack = XNN_EXTRA_BYTES / sizeof(float);
     grow(&p_, static_cast<size_t>(rows_per_block) * w.r_u + slack);
+    if (t.probe_int8) {
+      x_q_.resize(std::max(x_q_.size(), static_cast<size_t>(rows_per_block) * w.d_w + XNN_EXTRA_BYTES));
+      p_q_.resize(std::max(p_q_.size(), static_cast<size_t>(rows_per_block) * w.r_u));
+      row_scale_.resize(std::max<size_t>(row_scale_.size(), rows_per_block));
+    }
     grow(&p_t_, static_cast<size_t>(w.d_h) * w.r_u + slack);
     grow(&g_block_, g_size + slack);
     grow(&g_relu_, g_size + slack);
@@ -65,8 +80,12 @@ class XnnpackBackend final : public Backend {
   probex_status probe_block(uint32_t tree, const float* x, uint32_t first_row, uint32_t rows, float* g,
                             std::string* message) override {
     const Tree& t = trees_[tree];
-    if (!run(t.probe.get(), rows, x, p_.data(), message)) return PROBEX_BACKEND_ERROR;
-    transpose_into(p_.data(), rows, t.r_u, p_t_.data() + first_row, t.d_h);
+    if (t.probe_int8) {
+      if (!probe_int8(t, x, first_row, rows, message)) return PROBEX_BACKEND_ERROR;
+    } else {
+      if (!run(t.probe.get(), rows, x, p_.data(), message)) return PROBEX_BACKEND_ERROR;
+      transpose_into(p_.data(), rows, t.r_u, p_t_.data() + first_row, t.d_h);
+    }
     if (first_row + rows < t.d_h) return PROBEX_OK;
     // The last block: G = P^T V over all rows, added to the caller's accumulator.
     if (!run(t.project.get(), t.r_u, p_t_.data(), g_block_.data(), message)) return PROBEX_BACKEND_ERROR;
@@ -90,7 +109,68 @@ class XnnpackBackend final : public Backend {
   struct Tree {
     uint32_t d_h = 0, d_w = 0, r_u = 0, r_v = 0, rows_per_block = 0;
     Operator probe, project, encoder, head;
+    Operator probe_int8;  // set when step 1 runs in int8
+    float probe_output_ratio = 0.0f;
   };
+
+  bool create_int8_probe(const ExpertWeights& w, Tree* t, std::string* message) {
+    xnn_operator_t raw = nullptr;
+    const xnn_status s = xnn_create_convolution2d_nhwc_qc8(
+        0, 0, 0, 0, 1, 1, 1, 1, 1, 1, /*groups=*/1, w.d_w, w.r_u, w.d_w, w.r_u, /*input_zero_point=*/0,
+        /*input_scale=*/1.0f, w.probes_scales, w.probes_int8, /*bias=*/nullptr, /*output_zero_point=*/0,
+        w.probe_output_ratio, -127, 127, 0, &raw);
+    if (s != xnn_status_success) {
+      *message = "XNNPACK: creating the int8 probe operator failed (status " + std::to_string(static_cast<int>(s)) + ")";
+      return false;
+    }
+    t->probe_int8.reset(raw);
+    t->probe_output_ratio = w.probe_output_ratio;
+    return true;
+  }
+
+  // Step 1 in int8 for one block; writes the block's columns of P^T.
+  bool probe_int8(const Tree& t, const float* x, uint32_t first_row, uint32_t rows, std::string* message) {
+    for (size_t i = 0; i < rows; ++i) row_scale_[i] = quantize_row(x + i * t.d_w, t.d_w, x_q_.data() + i * t.d_w);
+    xnn_status s = xnn_setup_convolution2d_nhwc_qc8(t.probe_int8.get(), 1, 1, rows, x_q_.data(), p_q_.data(), pool_.get());
+    if (s == xnn_status_success) s = xnn_run_operator(t.probe_int8.get(), pool_.get());
+    if (s != xnn_status_success) {
+      *message = "XNNPACK: running the int8 probe operator failed (status " + std::to_string(static_cast<int>(s)) + ")";
+      return false;
+    }
+    float* dst = p_t_.data() + first_row;
+    for (size_t i = 0; i < rows; ++i) {
+      const float scale = t.probe_output_ratio * row_scale_[i];
+      const int8_t* q = p_q_.data() + i * t.r_u;
+      for (size_t l = 0; l < t.r_u; ++l) dst[l * t.d_h + i] = static_cast<float>(q[l]) * scale;
+    }
+    return true;
+  }
+
+  // Symmetric int8 of one row with its own scale (returned). Written so that it vectorizes: the
+  // maximum on the bits of |v| (non-negative floats order like their bit patterns), and rounding to
+  // nearest even by the 1.5 * 2^23 trick instead of a library call per value.
+  static float quantize_row(const float* v, size_t n, int8_t* out) {
+    uint32_t max_bits = 0;
+    for (size_t i = 0; i < n; ++i) {
+      uint32_t b;
+      std::memcpy(&b, v + i, sizeof b);
+      b &= 0x7fffffffu;
+      max_bits = b > max_bits ? b : max_bits;
+    }
+    float amax;
+    std::memcpy(&amax, &max_bits, sizeof amax);
+    if (!(amax > 0.0f)) {
+      std::memset(out, 0, n);
+      return 0.0f;
+    }
+    const float inv = 127.0f / amax;
+    constexpr float kRound = 12582912.0f;  // 1.5 * 2^23
+    for (size_t i = 0; i < n; ++i) {
+      const float r = (v[i] * inv + kRound) - kRound;  // |r| <= 127
+      out[i] = static_cast<int8_t>(static_cast<int32_t>(r));
+    }
+    return amax / 127.0f;
+  }
 
   // dst[c * dst_stride + r] = src[r * cols + c], in tiles so that both sides stay in cache.
   static void transpose_into(const float* src, size_t rows, size_t cols, float* dst, size_t dst_stride) {
@@ -134,7 +214,8 @@ class XnnpackBackend final : public Backend {
 
   std::unique_ptr<pthreadpool, PoolDeleter> pool_;
   std::vector<Tree> trees_;
-  std::vector<float> p_, p_t_, g_block_, g_relu_;
+  std::vector<float> p_, p_t_, g_block_, g_relu_, row_scale_;
+  std::vector<int8_t> x_q_, p_q_;
 };
 
 }  // namespace

@@ -96,6 +96,7 @@ typedef struct probex_auditor_options {
   probex_backend backend;
   uint32_t threads;         /* 0 or 1: the calling thread only */
   uint32_t rows_per_block;  /* rows of the layer read at a time; 0: 256 */
+  uint32_t float_only;      /* nonzero: never run int8 arithmetic, even for int8 bundles that allow it */
 } probex_auditor_options;
 
 void probex_auditor_options_default(probex_auditor_options* options);
