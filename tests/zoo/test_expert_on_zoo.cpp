@@ -78,12 +78,17 @@ TEST_CASE("ProbeX reads the fine-tuning classes of real models far above chance"
   LoadedSplit test_split;
   REQUIRE(load_split(files, "mlp-a", "test", load, &space, 128, 784, &test_split, &error));
   REQUIRE(test_split.data.count == 40);
+  LoadedSplit val_split;
+  REQUIRE(load_split(files, "mlp-a", "val", load, &space, 128, 784, &val_split, &error));
   for (const char* quant : {"f32", "int8"}) {
     CAPTURE(quant);
     QuantSpec spec;
     REQUIRE(parse_quant_spec(quant, &spec, &error));
     BundleTree tree;
     REQUIRE(make_bundle_tree(loaded, options.checkpoint_path, spec, &tree, &error));
+    // As probex-convert does: the int8 step 1's output scale is calibrated on held-out (val) layers.
+    calibrate_probe_output(&tree, val_split.data.x.data(), val_split.data.count);
+    CHECK((tree.probe_output_ratio > 0.0f) == (std::string(quant) == "int8"));
     std::vector<uint8_t> bytes;
     REQUIRE(build_bundle({&tree}, "test", &bytes, &error));
     REQUIRE(probex::test::write_bytes(dir.file("b.probex"), bytes));
