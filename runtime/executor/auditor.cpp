@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 
 #include "core/safetensors.h"
 #include "core/self_test_input.h"
@@ -123,12 +124,17 @@ probex_status Auditor::create(const Bundle& bundle, const probex_auditor_options
   }
   std::unique_ptr<Auditor> a(new Auditor(bundle, rows_per_block));
   probex_status s = PROBEX_OK;
-  switch (options.backend) {
-    case PROBEX_BACKEND_REFERENCE: a->backend_ = make_reference_backend(); break;
-    case PROBEX_BACKEND_XNNPACK: s = make_xnnpack_backend(options.threads, &a->backend_, message); break;
-    default:
-      *message = "unknown backend " + std::to_string(static_cast<int>(options.backend));
-      return PROBEX_INVALID_ARGUMENT;
+  // A C caller may pass any integer in the enum field: read it as one (an out-of-range enum value is
+  // undefined behaviour in C++).
+  std::underlying_type_t<probex_backend> backend = 0;
+  std::memcpy(&backend, &options.backend, sizeof backend);
+  if (backend == PROBEX_BACKEND_REFERENCE) {
+    a->backend_ = make_reference_backend();
+  } else if (backend == PROBEX_BACKEND_XNNPACK) {
+    s = make_xnnpack_backend(options.threads, &a->backend_, message);
+  } else {
+    *message = "unknown backend " + std::to_string(backend);
+    return PROBEX_INVALID_ARGUMENT;
   }
   if (s != PROBEX_OK) return s;
 
