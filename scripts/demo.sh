@@ -2,7 +2,8 @@
 # Command (1) of the README: sets everything up on a fresh Debian 12 machine and runs the main job on
 # the embedded default, the small zoo: install the Debian packages, build (release), build the small
 # model zoo from Fashion-MNIST, train one ProbeX expert per tree, convert them into an int8 bundle, check
-# the bundle on this machine (self-test), and audit the held-out test models, printing one full report
+# the bundle on this machine (self-test), and audit the held-out test models (routed to their tree by
+# the bundle's router), printing one full report
 # and the audit's accuracy against each model's true fine-tuning classes. Safe to re-run (same seeds,
 # same bytes).
 set -euo pipefail
@@ -20,8 +21,8 @@ $bin/converter/probex-train --zoo zoo/small --layer fc2.weight --epochs 200 --ba
   --out zoo/experts-small
 
 echo
-echo "== converting to an int8 bundle (zoo/small-int8.probex)"
-$bin/converter/probex-convert --out zoo/small-int8.probex --quant int8 --zoo zoo/small --force \
+echo "== converting to an int8 bundle with a router (zoo/small-int8.probex)"
+$bin/converter/probex-convert --out zoo/small-int8.probex --quant int8 --zoo zoo/small --force --route-report \
   zoo/experts-small/mlp-a.safetensors zoo/experts-small/mlp-b.safetensors zoo/experts-small/mlp-c.safetensors
 
 echo
@@ -29,15 +30,13 @@ echo "== the bundle, checked on this machine"
 $bin/runtime/probex-inspect zoo/small-int8.probex --self-test | tail -n 1
 
 echo
-echo "== one audit, in full"
+echo "== one audit, in full (the router picks the tree)"
 $bin/runtime/probex-audit zoo/small-int8.probex zoo/small/mlp-a/test/subset-0000/model.safetensors \
-  --tree mlp-a --truth dataset_chosen_targets
+  --truth dataset_chosen_targets
 
-echo "== every held-out test model of every tree"
-for tree in mlp-a mlp-b mlp-c; do
-  $bin/runtime/probex-audit zoo/small-int8.probex zoo/small/$tree/test/subset-*/model.safetensors \
-    --tree "$tree" --truth dataset_chosen_targets --quiet
-done
+echo "== every held-out test model of every tree, routed"
+$bin/runtime/probex-audit zoo/small-int8.probex zoo/small/mlp-*/test/subset-*/model.safetensors \
+  --truth dataset_chosen_targets --quiet
 echo
 echo "demo: zoo in zoo/small, experts in zoo/experts-small, bundle zoo/small-int8.probex"
 echo "(the small zoo has 20 training models per tree: expect modest accuracy; see README for the standard zoo)"

@@ -6,9 +6,8 @@
 #include <map>
 #include <set>
 
-#include "bundle/bundle.h"
+#include "runtime_bundle.h"
 #include "core/self_test_input.h"
-#include "executor/auditor.h"
 #include "probex/probex.h"
 #include "probex_bundle_generated.h"
 
@@ -166,31 +165,6 @@ void calibrate_probe_output(BundleTree* tree, const float* layers, size_t count)
   tree->probe_output_ratio = ratio;
 }
 
-namespace {
-
-// A runtime instance on serialized bundle bytes (the buffer must be 8-byte aligned: a vector's data is).
-struct RuntimeBundle {
-  std::vector<uint64_t> storage;  // 8-byte aligned copy
-  Bundle bundle;
-  std::unique_ptr<Auditor> auditor;
-  bool open(const std::vector<uint8_t>& bytes, std::string* error) {
-    storage.assign((bytes.size() + 7) / 8, 0);
-    std::memcpy(storage.data(), bytes.data(), bytes.size());
-    std::string message;
-    probex_status st = Bundle::open_buffer(reinterpret_cast<const uint8_t*>(storage.data()), bytes.size(),
-                                           "the new bundle", &bundle, &message);
-    if (st == PROBEX_OK) {
-      probex_auditor_options options;
-      probex_auditor_options_default(&options);
-      st = Auditor::create(bundle, options, nullptr, &auditor, &message);
-    }
-    if (st != PROBEX_OK) *error = "the runtime rejects the bundle just written: " + message;
-    return st == PROBEX_OK;
-  }
-};
-
-}  // namespace
-
 bool compare_with_runtime(const std::vector<uint8_t>& bundle_bytes, size_t tree_index, ProbexExpert& float_model,
                           const ExpertData& layers, QuantComparison* out, std::string* error) {
   RuntimeBundle rt;
@@ -244,7 +218,7 @@ bool measure_self_tests(const std::vector<uint8_t>& bundle_bytes, double* worst,
 }
 
 bool build_bundle(const std::vector<const BundleTree*>& trees, const std::string& producer, std::vector<uint8_t>* out,
-                  std::string* error, uint32_t format_version) {
+                  std::string* error, uint32_t format_version, const SketchSpec& router) {
   flatbuffers::FlatBufferBuilder b(1 << 20);
   std::map<std::vector<std::string>, uint32_t> space_index;
   std::vector<flatbuffers::Offset<fb::LabelSpace>> spaces;
@@ -268,13 +242,15 @@ bool build_bundle(const std::vector<const BundleTree*>& trees, const std::string
     for (const SelfTestEntry& st : t->self_tests)
       tests.push_back(fb::CreateSelfTest(b, st.seed, st.amplitude, b.CreateVector(st.logits), b.CreateVector(st.embedding),
                                          st.tolerance));
+    const auto sketch = t->root_sketch.empty() ? 0 : b.CreateVector(t->root_sketch);
     tree_offsets.push_back(fb::CreateTree(b, b.CreateString(t->name), b.CreateString(t->root), b.CreateString(t->layer_name),
                                           static_cast<fb::LayerRule>(t->rule), static_cast<uint32_t>(t->shape.d_h),
                                           static_cast<uint32_t>(t->shape.d_w), it->second, expert,
-                                          b.CreateVector(metrics), b.CreateVector(tests)));
+                                          b.CreateVector(metrics), b.CreateVector(tests), sketch, t->accept_distance));
   }
+  const auto router_offset = router.rows > 0 ? fb::CreateRouter(b, router.seed, router.rows, router.cols) : 0;
   const auto root = fb::CreateBundle(b, format_version, b.CreateString(producer), b.CreateVector(tree_offsets),
-                                     b.CreateVector(spaces));
+                                     b.CreateVector(spaces), router_offset);
   fb::FinishBundleBuffer(b, root);
   out->assign(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
   return true;

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/layer_sketch.h"
 #include "core/probed_layer.h"
 #include "expert/checkpoint.h"
 #include "expert/multilabel.h"
@@ -34,6 +35,8 @@ struct BundleTree {
   QuantizedMatrix probes, projection, encoder, encoder_bias, head, head_bias;
   std::vector<SelfTestEntry> self_tests;
   float probe_output_ratio = 0.0f;  // int8 per-channel probes only: see calibrate_probe_output
+  std::vector<float> root_sketch;    // router (bundle/router.h); empty: no router
+  float accept_distance = 0.0f;
   std::unique_ptr<ProbexExpert> device_model;  // the expert with the stored (dequantized) weights
 };
 
@@ -68,7 +71,9 @@ bool measure_self_tests(const std::vector<uint8_t>& bundle_bytes, double* worst,
 
 // Serializes the bundle; identical label lists share one label space. Tree names must be unique.
 // `format_version` is for tests that need a bundle of another version.
+// `router` (rows and cols > 0) is written when the trees carry root sketches.
 bool build_bundle(const std::vector<const BundleTree*>& trees, const std::string& producer, std::vector<uint8_t>* out,
-                  std::string* error, uint32_t format_version = PROBEX_BUNDLE_FORMAT_VERSION);
+                  std::string* error, uint32_t format_version = PROBEX_BUNDLE_FORMAT_VERSION,
+                  const SketchSpec& router = SketchSpec{});
 
 }  // namespace probex::convert

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "bundle/bundle_writer.h"
+#include "bundle/route_report.h"
+#include "bundle/router.h"
 #include "cli/args.h"
 #include "expert/layer_dataset.h"
 #include "io/safetensors_writer.h"
@@ -43,6 +45,12 @@ void print_help() {
       "  --max-prob-error X     budget: largest probability change (default 0.05)\n"
       "  --min-cosine X         budget: smallest embedding cosine similarity (default 0.99)\n"
       "  --self-tests N         self-tests stored per tree (default 3)\n"
+      "  --sketch RxC           the router's sketch of the probed layer (default 64x16: 4 KB per tree)\n"
+      "  --no-router            no router (audits must then name their tree); the default with --zoo is to\n"
+      "                         fit one: each tree's root sketch, acceptance distance from its training models\n"
+      "  --route-report         after writing, route every model of the zoo's test splits (and of --foreign)\n"
+      "                         with the runtime and print routing accuracy and rejection rates\n"
+      "  --foreign DIR          a zoo whose models descend from roots the bundle does not hold (report only)\n"
       "  --force                overwrite --out\n"
       "  --quiet                print only errors\n"
       "  --help, --version\n"
@@ -71,7 +79,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> checkpoints;
   double max_flip = 0.005, max_prob = 0.05, min_cosine = 0.99;
   long self_tests = 3;
-  bool force = false, quiet = false;
+  bool force = false, quiet = false, no_router = false, route_report = false;
+  std::string foreign;
+  probex::SketchSpec sketch{0x70be5ull, 64, 16};
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     const auto value = [&](const char** v) {
@@ -96,6 +106,20 @@ int main(int argc, char** argv) {
       (a == "--max-flip-rate" ? max_flip : a == "--max-prob-error" ? max_prob : min_cosine) = x;
     } else if (a == "--self-tests") {
       if (!value(&v) || !parse_long(v, 0, 100, &self_tests)) return usage_error("--self-tests needs an integer in [0, 100]");
+    } else if (a == "--sketch") {
+      unsigned r = 0, c = 0;
+      char tail = 0;
+      if (!value(&v) || std::sscanf(v, "%ux%u%c", &r, &c, &tail) != 2 || r < 1 || c < 1 || r > 4096 || c > 4096)
+        return usage_error("--sketch takes RxC, each 1..4096 (e.g. 64x16)");
+      sketch.rows = r;
+      sketch.cols = c;
+    } else if (a == "--no-router") {
+      no_router = true;
+    } else if (a == "--route-report") {
+      route_report = true;
+    } else if (a == "--foreign") {
+      if (!value(&v)) return usage_error("--foreign needs a zoo folder");
+      foreign = v;
     } else if (a == "--force") {
       force = true;
     } else if (a == "--quiet") {
@@ -139,12 +163,29 @@ int main(int argc, char** argv) {
     // The tolerance is set below, once the runtime's own difference on these inputs is known.
     add_self_tests(&t, static_cast<size_t>(self_tests), amplitude, 0x5e1f7e57ull + i * 1000, 1e30f);
   }
+  const bool with_router = !zoo.empty() && !no_router;
+  if (route_report && !with_router) return usage_error("--route-report needs a router (--zoo, without --no-router)");
+  if (with_router) {
+    std::vector<TreeCalibration> calibration;
+    if (!fit_router(files, sketch, &trees, &calibration, &error)) return fail(error);
+    if (!quiet) {
+      std::printf("router: sketch %ux%u (%zu bytes per tree); relative distance to the root:\n", sketch.rows, sketch.cols,
+                  static_cast<size_t>(sketch.rows) * sketch.cols * sizeof(float));
+      for (const TreeCalibration& c : calibration)
+        std::printf("  tree %-10s own training models %zu: median %.3f, max %.3f; other trees' models %zu: min %.3f; "
+                    "accept <= %.3f%s\n",
+                    c.tree.c_str(), c.own, c.own_median, c.own_max, c.others, c.others_min, c.accept,
+                    c.others_min > c.own_max ? "" : "  (no gap: trees overlap)");
+    }
+  }
+  const probex::SketchSpec router = with_router ? sketch : probex::SketchSpec{};
+
   std::vector<const BundleTree*> pointers;
   for (const BundleTree& t : trees) pointers.push_back(&t);
   std::vector<uint8_t> bytes;
   const std::string producer = "probex-convert " + std::to_string(PROBEX_VERSION_MAJOR) + "." +
                                std::to_string(PROBEX_VERSION_MINOR) + "." + std::to_string(PROBEX_VERSION_PATCH);
-  if (!build_bundle(pointers, producer, &bytes, &error)) return fail(error);
+  if (!build_bundle(pointers, producer, &bytes, &error, PROBEX_BUNDLE_FORMAT_VERSION, router)) return fail(error);
 
   // The budget, checked with the real runtime. A tree whose int8 step 1 (fast, but it quantizes the layer
   // and P) is over budget falls back to float arithmetic on the same int8 weights, and says so.
@@ -163,7 +204,8 @@ int main(int argc, char** argv) {
     if (!within(c) && trees[i].probe_output_ratio > 0.0f) {
       const QuantComparison fast = c;
       trees[i].probe_output_ratio = 0.0f;
-      if (!build_bundle(pointers, producer, &bytes, &error) || !check(i, &c)) return fail(error);
+      if (!build_bundle(pointers, producer, &bytes, &error, PROBEX_BUNDLE_FORMAT_VERSION, router) || !check(i, &c))
+        return fail(error);
       char buf[160];
       std::snprintf(buf, sizeof(buf), " (int8 step 1 was over budget: flips %.4f, max prob error %.4f; float step 1 kept)",
                     fast.label_flip_rate, fast.max_probability_error);
@@ -189,7 +231,7 @@ int main(int argc, char** argv) {
   const float int8_tolerance = static_cast<float>(std::max(1e-3, 4.0 * worst));
   for (BundleTree& t : trees)
     for (SelfTestEntry& st : t.self_tests) st.tolerance = t.probe_output_ratio > 0.0f ? int8_tolerance : 1e-3f;
-  if (!build_bundle(pointers, producer, &bytes, &error)) return fail(error);
+  if (!build_bundle(pointers, producer, &bytes, &error, PROBEX_BUNDLE_FORMAT_VERSION, router)) return fail(error);
 
   if (!write_file_atomically(out, bytes.data(), bytes.size(), &error)) return fail(error);
   if (!quiet) {
@@ -211,6 +253,11 @@ int main(int argc, char** argv) {
     }
     std::printf("tensors %zu bytes; bundle %s: %zu bytes, %zu tree(s), %s\n", total, out.c_str(), bytes.size(), trees.size(),
                 quant_spec_name(spec).c_str());
+  }
+  if (route_report) {
+    std::vector<ZooFile> foreign_files;
+    if (!foreign.empty() && !list_zoo_files(foreign, &foreign_files, &error)) return fail(error);
+    if (!print_route_report(bytes, files, foreign_files, &error)) return fail(error);
   }
   return 0;
 }

@@ -71,6 +71,7 @@ const char* probex_status_name(probex_status status) {
     case PROBEX_SELF_TEST_FAILED: return "self_test_failed";
     case PROBEX_BACKEND_ERROR: return "backend_error";
     case PROBEX_UNSUPPORTED: return "unsupported";
+    case PROBEX_BUNDLE_ROUTER: return "bundle_router";
   }
   return "unknown_status";
 }
@@ -142,6 +143,8 @@ probex_status probex_bundle_label(const probex_bundle* bundle, uint32_t tree, ui
   return PROBEX_OK;
 }
 
+int probex_bundle_has_router(const probex_bundle* bundle) { return bundle && bundle->bundle.has_router() ? 1 : 0; }
+
 void probex_auditor_options_default(probex_auditor_options* options) {
   if (!options) return;
   options->backend = PROBEX_BACKEND_XNNPACK;
@@ -170,6 +173,12 @@ probex_status probex_audit_file(probex_auditor* auditor, uint32_t tree, const ch
                                 probex_audit_result* result, probex_error* error) {
   if (!auditor || !model_path || !result) return report(error, PROBEX_INVALID_ARGUMENT, "probex_audit_file: null argument");
   return guarded(error, [&](std::string* message) { return auditor->auditor->audit_file(tree, model_path, result, message); });
+}
+
+probex_status probex_route_file(probex_auditor* auditor, const char* model_path, probex_audit_result* result,
+                                probex_error* error) {
+  if (!auditor || !model_path || !result) return report(error, PROBEX_INVALID_ARGUMENT, "probex_route_file: null argument");
+  return guarded(error, [&](std::string* message) { return auditor->auditor->route_only(model_path, result, message); });
 }
 
 probex_status probex_audit_matrix(probex_auditor* auditor, uint32_t tree, const float* x, uint32_t rows, uint32_t cols,

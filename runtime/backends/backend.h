@@ -44,6 +44,12 @@ class Backend {
                                     std::string* message) = 0;
   // g is consumed (ReLU in place); writes embedding [r_T] and logits [d_Y].
   virtual probex_status finish(uint32_t tree, float* g, float* embedding, float* logits, std::string* message) = 0;
+
+  // A plain linear map outside the expert (the router's sketch, X R): weights [out, in], at most
+  // `max_rows` rows per call; *id names it in project(). y must hold rows * out floats.
+  virtual probex_status add_projection(uint32_t in, uint32_t out, uint32_t max_rows, const float* weights, uint32_t* id,
+                                       std::string* message) = 0;
+  virtual probex_status project(uint32_t id, const float* x, uint32_t rows, float* y, std::string* message) = 0;
 };
 
 std::unique_ptr<Backend> make_reference_backend();

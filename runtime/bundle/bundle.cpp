@@ -153,6 +153,49 @@ bool check_tree(const fb::Tree* t, size_t index, const fb::Bundle* b, Checker& c
   return true;
 }
 
+// The router and the trees must agree: a sketch of the router's size for every tree, or no router and no
+// sketches at all.
+void check_router(const fb::Bundle* root, std::vector<TreeView>* trees, Checker& c) {
+  const fb::Router* router = root->router();
+  const auto* fb_trees = root->trees();
+  if (!router) {
+    for (size_t i = 0; i < trees->size(); ++i)
+      if (fb_trees->Get(static_cast<flatbuffers::uoffset_t>(i))->root_sketch()) {
+        c.fail(PROBEX_BUNDLE_ROUTER, std::string("tree '") + (*trees)[i].name + "' has a root sketch but the bundle has no router");
+        return;
+      }
+    return;
+  }
+  const uint32_t k_r = router->sketch_rows(), k_c = router->sketch_cols();
+  if (k_r == 0 || k_c == 0 || k_r > 4096 || k_c > 4096) {
+    c.fail(PROBEX_BUNDLE_ROUTER, "router sketch of " + std::to_string(k_r) + " x " + std::to_string(k_c) +
+                                     " (each side must be 1..4096)");
+    return;
+  }
+  for (size_t i = 0; i < trees->size(); ++i) {
+    TreeView& t = (*trees)[i];
+    const fb::Tree* ft = fb_trees->Get(static_cast<flatbuffers::uoffset_t>(i));
+    const auto* sketch = ft->root_sketch();
+    const std::string where = std::string("tree '") + t.name + "'";
+    if (!sketch || sketch->size() != static_cast<size_t>(k_r) * k_c) {
+      c.fail(PROBEX_BUNDLE_ROUTER, where + " has a root sketch of " + std::to_string(sketch ? sketch->size() : 0) +
+                                       " values, the router needs " + std::to_string(static_cast<size_t>(k_r) * k_c));
+      return;
+    }
+    if (!all_finite(sketch->data(), sketch->size())) {
+      c.fail(PROBEX_BUNDLE_ROUTER, where + " has a non-finite root sketch");
+      return;
+    }
+    const float accept = ft->accept_distance();
+    if (!std::isfinite(accept) || !(accept > 0.0f)) {
+      c.fail(PROBEX_BUNDLE_ROUTER, where + " has no positive acceptance distance");
+      return;
+    }
+    t.root_sketch = sketch->data();
+    t.accept_distance = accept;
+  }
+}
+
 }  // namespace
 
 probex_status Bundle::open(const std::string& path, Bundle* out, std::string* message) {
@@ -217,7 +260,12 @@ probex_status Bundle::parse(const std::string& name, std::string* message) {
           if (!names.insert(v.name).second) c.content(std::string("two trees are named '") + v.name + "'");
           trees.push_back(std::move(v));
         }
-        if (c.status() == PROBEX_OK) trees_ = std::move(trees);
+        if (c.status() == PROBEX_OK) check_router(root, &trees, c);
+        if (c.status() == PROBEX_OK) {
+          trees_ = std::move(trees);
+          if (root->router())
+            router_ = SketchSpec{root->router()->seed(), root->router()->sketch_rows(), root->router()->sketch_cols()};
+        }
       }
     }
   }

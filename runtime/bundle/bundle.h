@@ -5,7 +5,8 @@
 // length and string inside the buffer); then a semantic pass (every tensor present with the shape the
 // expert's dimensions imply, data and scale counts exact with overflow-checked sizes, int8 scales finite
 // and non-negative, weights finite, label-space indices in range, self-tests sized to the outputs, tree
-// names unique). After that the views below may be used without further checks.
+// names unique), then the router (sketch sizes, finite sketches and thresholds, present for every tree or
+// for none). After that the views below may be used without further checks.
 #pragma once
 
 #include <cstddef>
@@ -14,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/layer_sketch.h"
 #include "core/probed_layer.h"
 #include "core/quantized.h"
 #include "probex/platform/mapped_file.h"
@@ -54,6 +56,8 @@ struct TreeView {
   std::vector<const char*> labels;
   std::vector<std::pair<const char*, double>> metrics;
   std::vector<SelfTestView> self_tests;
+  const float* root_sketch = nullptr;  // router: sketch of the root's layer (Bundle::router() sizes it)
+  float accept_distance = 0.0f;
 };
 
 class Bundle {
@@ -73,6 +77,9 @@ class Bundle {
   uint32_t format_version() const { return format_version_; }
   const char* producer() const { return producer_; }
   const std::vector<TreeView>& trees() const { return trees_; }
+  // The router, if the bundle has one (sketch rows and cols > 0).
+  bool has_router() const { return router_.rows > 0; }
+  const SketchSpec& router() const { return router_; }
   size_t size() const { return size_; }
 
  private:
@@ -84,6 +91,7 @@ class Bundle {
   uint32_t format_version_ = 0;
   const char* producer_ = "";
   std::vector<TreeView> trees_;
+  SketchSpec router_;
 };
 
 }  // namespace probex

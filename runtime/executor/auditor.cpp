@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <type_traits>
 
@@ -185,7 +186,117 @@ probex_status Auditor::create(const Bundle& bundle, const probex_auditor_options
   a->logits_ = reinterpret_cast<float*>(p += t_bytes);
   a->probabilities_ = reinterpret_cast<float*>(p += y_bytes);
   a->predicted_ = p + y_bytes;
+  s = a->prepare_router(message);
+  if (s != PROBEX_OK) return s;
   *out = std::move(a);
+  return PROBEX_OK;
+}
+
+probex_status Auditor::prepare_router(std::string* message) {
+  const auto& trees = bundle_.trees();
+  distances_.assign(trees.size(), std::nanf(""));
+  if (!bundle_.has_router()) return PROBEX_OK;
+  const SketchSpec& spec = bundle_.router();
+  for (uint32_t i = 0; i < trees.size(); ++i) {
+    const TreeView& t = trees[i];
+    auto same = [&](const Site& site) {
+      return std::strcmp(site.layer_name, t.layer_name) == 0 && site.rule == t.rule && site.d_h == t.d_h && site.d_w == t.d_w;
+    };
+    auto it = std::find_if(sites_.begin(), sites_.end(), same);
+    if (it == sites_.end()) {
+      Site site{t.layer_name, t.rule, t.d_h, t.d_w, 0, sketch_left(spec, t.d_h), {}};
+      const std::vector<float> right_t = sketch_right_t(spec, t.d_w);
+      const probex_status s =
+          backend_->add_projection(t.d_w, spec.cols, std::min(rows_per_block_, t.d_h), right_t.data(), &site.projection, message);
+      if (s != PROBEX_OK) return s;
+      sites_.push_back(std::move(site));
+      it = sites_.end() - 1;
+    }
+    it->trees.push_back(i);
+  }
+  sketch_.assign(static_cast<size_t>(spec.rows) * spec.cols, 0.0f);
+  y_.assign(static_cast<size_t>(rows_per_block_) * spec.cols + kSlackBytes / sizeof(float), 0.0f);
+  return PROBEX_OK;
+}
+
+probex_status Auditor::sketch_site(size_t index, RowSource& rows, std::string* message) {
+  const Site& site = sites_[index];
+  const SketchSpec& spec = bundle_.router();
+  std::fill(sketch_.begin(), sketch_.end(), 0.0f);
+  const uint32_t block = std::min(rows_per_block_, site.d_h);
+  for (uint32_t first = 0; first < site.d_h; first += block) {
+    const uint32_t count = std::min(block, site.d_h - first);
+    probex_status s = rows.read(first, count, x_, message);
+    if (s != PROBEX_OK) return s;
+    if (!all_finite(x_, static_cast<size_t>(count) * site.d_w)) {
+      // Rejected before routing: a distance computed from NaN would route nowhere, silently.
+      *message = std::string("layer '") + site.layer_name + "' holds NaN or Inf (rows " + std::to_string(first) + "..)";
+      return PROBEX_LAYER_NONFINITE;
+    }
+    s = backend_->project(site.projection, x_, count, y_.data(), message);
+    if (s != PROBEX_OK) return s;
+    sketch_accumulate(spec, site.left.data(), site.d_h, y_.data(), first, count, sketch_.data());
+  }
+  return PROBEX_OK;
+}
+
+probex_status Auditor::route_file(const SafetensorsFile& file, uint32_t* tree, probex_audit_result* result,
+                                  std::string* message) {
+  const auto& trees = bundle_.trees();
+  std::fill(distances_.begin(), distances_.end(), std::nanf(""));
+  std::string why_not;  // the first site this model does not fit, for the report
+  for (size_t i = 0; i < sites_.size(); ++i) {
+    const Site& site = sites_[i];
+    ProbedLayer layer;
+    const SafetensorsStatus st = find_probed_layer(file, site.layer_name, &layer);
+    if (!st.ok() || layer.rows != site.d_h || layer.cols != site.d_w || layer.rule != site.rule) {
+      if (st.ok() && layer.rows == site.d_h && layer.cols == site.d_w) continue;  // another rule: not this site
+      if (why_not.empty())
+        why_not = st.ok() ? "layer '" + std::string(site.layer_name) + "' is [" + std::to_string(layer.rows) + ", " +
+                                std::to_string(layer.cols) + "], the experts expect [" + std::to_string(site.d_h) + ", " +
+                                std::to_string(site.d_w) + "]"
+                          : st.message;
+      continue;
+    }
+    lora_scratch_.clear();
+    FileRows rows(file, layer, &lora_scratch_);
+    const probex_status s = sketch_site(i, rows, message);
+    if (s != PROBEX_OK) {
+      if (s == PROBEX_LAYER_NONFINITE) *message = file.label() + ": " + *message;
+      return s;
+    }
+    for (uint32_t t : site.trees)
+      distances_[t] = static_cast<float>(sketch_distance(sketch_.data(), trees[t].root_sketch, sketch_.size()));
+  }
+  uint32_t best = PROBEX_NO_TREE;
+  float nearest = INFINITY, second = INFINITY;
+  for (uint32_t t = 0; t < trees.size(); ++t) {
+    if (std::isnan(distances_[t])) continue;
+    if (distances_[t] < nearest) {
+      second = nearest;
+      nearest = distances_[t];
+      best = t;
+    } else if (distances_[t] < second) {
+      second = distances_[t];
+    }
+  }
+  result->routed = 1;
+  result->root_distance_count = static_cast<uint32_t>(trees.size());
+  result->root_distances = distances_.data();
+  result->route_distance = nearest;
+  result->route_margin = best != PROBEX_NO_TREE && nearest > 0.0f ? second / nearest : INFINITY;
+  result->route_accept = best != PROBEX_NO_TREE ? trees[best].accept_distance : 0.0f;
+  reason_[0] = '\0';
+  if (best == PROBEX_NO_TREE) {
+    std::snprintf(reason_, sizeof(reason_), "no expert covers this model's architecture (%s)",
+                  why_not.empty() ? "no probed layer found" : why_not.c_str());
+  } else if (nearest > trees[best].accept_distance) {
+    std::snprintf(reason_, sizeof(reason_),
+                  "the nearest root is tree '%s' at distance %.3f, beyond its acceptance distance %.3f",
+                  trees[best].name, static_cast<double>(nearest), static_cast<double>(trees[best].accept_distance));
+    best = PROBEX_NO_TREE;
+  }
+  *tree = best;
   return PROBEX_OK;
 }
 
@@ -234,17 +345,38 @@ probex_status Auditor::run(uint32_t tree, RowSource& rows, probex_audit_result* 
 
 probex_status Auditor::audit_file(uint32_t tree, const std::string& path, probex_audit_result* result,
                                   std::string* message) {
-  if (tree >= bundle_.trees().size()) {
+  const auto& trees = bundle_.trees();
+  const bool route = tree == PROBEX_ROUTE;
+  if (route && !bundle_.has_router() && trees.size() != 1) {
+    *message = "the bundle has " + std::to_string(trees.size()) + " trees and no router: name the tree";
+    return PROBEX_INVALID_ARGUMENT;
+  }
+  if (!route && tree >= trees.size()) {
     *message = "tree index " + std::to_string(tree) + " out of range";
     return PROBEX_INVALID_ARGUMENT;
   }
-  const TreeView& t = bundle_.trees()[tree];
+  *result = probex_audit_result{};
+  result->unknown_reason = reason_;
+  reason_[0] = '\0';
   SafetensorsFile file;
   SafetensorsStatus st = SafetensorsFile::open(path, &file);
   if (!st.ok()) {
     *message = st.message;
     return st.code == SafetensorsError::kIo ? PROBEX_IO_ERROR : PROBEX_MODEL_INVALID;
   }
+  if (route && bundle_.has_router()) {
+    const Clock::time_point start = Clock::now();
+    const probex_status s = route_file(file, &tree, result, message);
+    result->seconds_route = seconds_since(start);
+    if (s != PROBEX_OK) return s;
+    if (tree == PROBEX_NO_TREE) {
+      result->tree = PROBEX_NO_TREE;
+      return PROBEX_OK;
+    }
+  } else if (route) {
+    tree = 0;  // a single tree and no router
+  }
+  const TreeView& t = trees[tree];
   ProbedLayer layer;
   st = find_probed_layer(file, t.layer_name, &layer);
   if (!st.ok()) {
@@ -257,9 +389,34 @@ probex_status Auditor::audit_file(uint32_t tree, const std::string& path, probex
                std::to_string(t.d_h) + ", " + std::to_string(t.d_w) + "] (" + layer_rule_name(t.rule) + ")";
     return PROBEX_LAYER_SHAPE;
   }
+  // A LoRA layer's down matrix is cached in the scratch across row blocks of ONE file: clear it so the
+  // next file's matrix is read (clear() keeps the capacity, so same-sized layers do not reallocate).
+  lora_scratch_.clear();
   FileRows rows(file, layer, &lora_scratch_);
   const probex_status s = run(tree, rows, result, message);
   if (s == PROBEX_LAYER_NONFINITE) *message = path + ": " + *message;
+  return s;
+}
+
+probex_status Auditor::route_only(const std::string& path, probex_audit_result* result, std::string* message) {
+  if (!bundle_.has_router()) {
+    *message = "the bundle has no router";
+    return PROBEX_INVALID_ARGUMENT;
+  }
+  *result = probex_audit_result{};
+  result->unknown_reason = reason_;
+  reason_[0] = '\0';
+  SafetensorsFile file;
+  const SafetensorsStatus st = SafetensorsFile::open(path, &file);
+  if (!st.ok()) {
+    *message = st.message;
+    return st.code == SafetensorsError::kIo ? PROBEX_IO_ERROR : PROBEX_MODEL_INVALID;
+  }
+  const Clock::time_point start = Clock::now();
+  uint32_t tree = PROBEX_NO_TREE;
+  const probex_status s = route_file(file, &tree, result, message);
+  result->seconds_route = seconds_since(start);
+  result->tree = tree;
   return s;
 }
 
@@ -275,6 +432,9 @@ probex_status Auditor::audit_matrix(uint32_t tree, const float* x, uint32_t rows
                std::to_string(t.d_h) + ", " + std::to_string(t.d_w) + "]";
     return PROBEX_LAYER_SHAPE;
   }
+  *result = probex_audit_result{};
+  result->unknown_reason = reason_;
+  reason_[0] = '\0';
   MatrixRows source(x, cols);
   return run(tree, source, result, message);
 }
@@ -288,6 +448,7 @@ probex_status Auditor::self_test(double* worst, std::string* message) {
       const SelfTestView& st = t.self_tests[k];
       GeneratedRows source(st.seed, st.amplitude, t.d_w);
       probex_audit_result r{};
+      r.unknown_reason = reason_;
       probex_status s = run(i, source, &r, message);
       if (s != PROBEX_OK) return s;
       const auto difference = [](const float* got, const float* want, size_t n) {

@@ -15,6 +15,7 @@
 
 #include "backends/backend.h"
 #include "bundle/bundle.h"
+#include "core/safetensors.h"
 #include "probex/probex.h"
 
 namespace probex {
@@ -53,6 +54,8 @@ class Auditor {
   probex_status audit_matrix(uint32_t tree, const float* x, uint32_t rows, uint32_t cols, probex_audit_result* result,
                              std::string* message);
   probex_status self_test(double* worst, std::string* message);
+  // Only the router's decision (no expert runs): result->tree, distances, margin, reason.
+  probex_status route_only(const std::string& path, probex_audit_result* result, std::string* message);
 
   const Bundle& bundle() const { return bundle_; }
   const char* backend_name() const { return backend_->name(); }
@@ -60,6 +63,24 @@ class Auditor {
  private:
   Auditor(const Bundle& bundle, uint32_t rows_per_block) : bundle_(bundle), rows_per_block_(rows_per_block) {}
   probex_status run(uint32_t tree, RowSource& rows, probex_audit_result* result, std::string* message);
+  probex_status prepare_router(std::string* message);
+  // Streams `rows` through the sketch of site `site` into sketch_.
+  probex_status sketch_site(size_t site, RowSource& rows, std::string* message);
+  // Chooses the tree of an open model file; *tree is PROBEX_NO_TREE (reason in reason_) when none fits.
+  probex_status route_file(const SafetensorsFile& file, uint32_t* tree, probex_audit_result* result, std::string* message);
+
+  // One probed layer (name, rule, shape) shared by one or more trees: the router sketches it once.
+  struct Site {
+    const char* layer_name;
+    LayerRule rule;
+    uint32_t d_h, d_w;
+    uint32_t projection;       // the backend's X R operator
+    std::vector<float> left;   // L [k_r, d_H]
+    std::vector<uint32_t> trees;
+  };
+  std::vector<Site> sites_;
+  std::vector<float> sketch_, y_, distances_;
+  char reason_[512] = "";
 
   const Bundle& bundle_;
   uint32_t rows_per_block_;

@@ -1,6 +1,7 @@
 // probex-audit: which tree a model descends from and what it was fine-tuned on, from one layer.
 // Uses only the public C API (include/probex/probex.h), as an agent linking the library would.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -21,7 +22,9 @@ void print_help() {
       "expert, and reports the probability of every label and the predicted set (p >= 0.5).\n"
       "\n"
       "options:\n"
-      "  --tree NAME            the expert to use; required when the bundle holds more than one tree\n"
+      "  --tree NAME            the expert to use; by default the bundle's router chooses it (a model of no\n"
+      "                         known tree is reported as 'unknown tree' with its distances); without a router\n"
+      "                         the bundle must hold a single tree\n"
       "  --backend NAME         xnnpack (default) or reference\n"
       "  --threads N            threads for the backend (default 1)\n"
       "  --truth KEY            compare with the labels in the model's metadata KEY (a Python-list\n"
@@ -111,7 +114,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "probex-audit: %s [%s]\n", error.message, probex_status_name(error.status));
     return 1;
   }
-  uint32_t tree = 0, tree_count = 0;
+  uint32_t tree = PROBEX_ROUTE, tree_count = 0;
   probex_bundle_tree_count(bundle, &tree_count);
   if (!tree_name.empty()) {
     if (probex_bundle_find_tree(bundle, tree_name.c_str(), &tree) != PROBEX_OK) {
@@ -119,12 +122,16 @@ int main(int argc, char** argv) {
       probex_bundle_free(bundle);
       return 1;
     }
-  } else if (tree_count > 1) {
+  } else if (tree_count > 1 && !probex_bundle_has_router(bundle)) {
     probex_bundle_free(bundle);
-    return usage_error("the bundle holds " + std::to_string(tree_count) + " trees: choose one with --tree");
+    return usage_error("the bundle holds " + std::to_string(tree_count) + " trees and no router: choose one with --tree");
   }
-  probex_tree_info info{};
-  probex_bundle_tree_info(bundle, tree, &info);
+  std::vector<std::string> tree_names(tree_count);
+  for (uint32_t i = 0; i < tree_count; ++i) {
+    probex_tree_info ti{};
+    probex_bundle_tree_info(bundle, i, &ti);
+    tree_names[i] = ti.name;
+  }
   probex_auditor* auditor = nullptr;
   if (probex_auditor_create(bundle, &options, nullptr, &auditor, &error) != PROBEX_OK) {
     std::fprintf(stderr, "probex-audit: %s [%s]\n", error.message, probex_status_name(error.status));
@@ -133,7 +140,7 @@ int main(int argc, char** argv) {
   }
 
   int exit_code = 0;
-  size_t audited = 0, compared = 0, bits_right = 0, exact_right = 0;
+  size_t audited = 0, compared = 0, bits_right = 0, bits_total = 0, exact_right = 0, unknown = 0;
   double total_seconds = 0;
   for (size_t m = 1; m < positional.size(); ++m) {
     const std::string& path = positional[m];
@@ -144,12 +151,36 @@ int main(int argc, char** argv) {
       continue;
     }
     ++audited;
-    const double seconds = r.seconds_read + r.seconds_probe + r.seconds_rest;
+    const double seconds = r.seconds_route + r.seconds_read + r.seconds_probe + r.seconds_rest;
+    std::string routing;  // "distances: mlp-a 0.12, mlp-b 1.40 ..." when the router ran
+    if (r.routed) {
+      char buf[64];
+      for (uint32_t k = 0; k < r.root_distance_count; ++k) {
+        if (std::isnan(r.root_distances[k])) continue;
+        std::snprintf(buf, sizeof(buf), "%s%s %.3f", routing.empty() ? "" : ", ", tree_names[k].c_str(),
+                      static_cast<double>(r.root_distances[k]));
+        routing += buf;
+      }
+    }
+    if (r.tree == PROBEX_NO_TREE) {
+      ++unknown;
+      if (json) {
+        std::printf("{\"model\":%s,\"tree\":null,\"unknown_reason\":%s,\"distances\":%s}\n",
+                    probex::cli::json_string(path).c_str(), probex::cli::json_string(r.unknown_reason).c_str(),
+                    probex::cli::json_string(routing).c_str());
+      } else if (!quiet) {
+        std::printf("model  %s\ntree   unknown tree: %s\n       root distances: %s\n\n", path.c_str(), r.unknown_reason,
+                    routing.c_str());
+      }
+      continue;
+    }
+    probex_tree_info info{};
+    probex_bundle_tree_info(bundle, r.tree, &info);
     total_seconds += seconds;
     std::vector<std::string> labels(r.label_count);
     for (uint32_t k = 0; k < r.label_count; ++k) {
       const char* name = "";
-      probex_bundle_label(bundle, tree, k, &name);
+      probex_bundle_label(bundle, r.tree, k, &name);
       labels[k] = name;
     }
     std::vector<std::string> truth;
@@ -167,12 +198,16 @@ int main(int argc, char** argv) {
           right += in_truth == (r.predicted[k] != 0);
         }
         ++compared;
+        bits_total += r.label_count;
         bits_right += right;
         exact_right += right == r.label_count;
       }
     }
     if (json) {
       std::string o = "{\"model\":" + probex::cli::json_string(path) + ",\"tree\":" + probex::cli::json_string(info.name) +
+                      (r.routed ? ",\"route_distance\":" + probex::cli::json_number(static_cast<double>(r.route_distance)) +
+                                      ",\"route_margin\":" + probex::cli::json_number(static_cast<double>(r.route_margin))
+                                : std::string()) +
                       ",\"layer\":" + probex::cli::json_string(info.layer_name) + ",\"labels\":[";
       for (uint32_t k = 0; k < r.label_count; ++k)
         o += std::string(k ? "," : "") + "{\"name\":" + probex::cli::json_string(labels[k]) +
@@ -187,6 +222,10 @@ int main(int argc, char** argv) {
     } else if (!quiet) {
       std::printf("model  %s\n", path.c_str());
       std::printf("tree   %s (root %s), layer %s [%u, %u]\n", info.name, info.root, info.layer_name, info.d_h, info.d_w);
+      if (r.routed)
+        std::printf("route  distance %.3f (accepted up to %.3f), margin %.1fx; root distances: %s\n",
+                    static_cast<double>(r.route_distance), static_cast<double>(r.route_accept),
+                    static_cast<double>(r.route_margin), routing.c_str());
       std::printf("fine-tuned on:");
       for (uint32_t k = 0; k < r.label_count; ++k)
         if (r.predicted[k]) std::printf(" %s (%.2f)", labels[k].c_str(), static_cast<double>(r.probabilities[k]));
@@ -200,17 +239,18 @@ int main(int argc, char** argv) {
                     have_truth ? (in_truth ? "   (trained on it)" : "") : "");
       }
       if (have_truth) std::printf("bit accuracy against %s: %zu / %u\n", truth_key.c_str(), right, r.label_count);
-      std::printf("time   %.3f ms (read %.3f, probe %.3f, rest %.3f)\n\n", seconds * 1e3, r.seconds_read * 1e3,
-                  r.seconds_probe * 1e3, r.seconds_rest * 1e3);
+      std::printf("time   %.3f ms (route %.3f, read %.3f, probe %.3f, rest %.3f)\n\n", seconds * 1e3, r.seconds_route * 1e3,
+                  r.seconds_read * 1e3, r.seconds_probe * 1e3, r.seconds_rest * 1e3);
     }
   }
   if (!json) {
-    std::printf("audited %zu of %zu models with tree %s (%s backend), mean %.3f ms", audited, positional.size() - 1, info.name,
+    std::printf("audited %zu of %zu models (%s%zu of unknown tree; %s backend), mean %.3f ms", audited, positional.size() - 1,
+                tree == PROBEX_ROUTE ? "routed, " : "", unknown,
                 options.backend == PROBEX_BACKEND_XNNPACK ? "xnnpack" : "reference",
                 audited ? total_seconds * 1e3 / static_cast<double>(audited) : 0.0);
     if (compared)
       std::printf("; against %s: bit accuracy %.4f, exact set %.4f over %zu models", truth_key.c_str(),
-                  static_cast<double>(bits_right) / static_cast<double>(compared * info.label_count),
+                  static_cast<double>(bits_right) / static_cast<double>(bits_total),
                   static_cast<double>(exact_right) / static_cast<double>(compared), compared);
     std::printf("\n");
   }

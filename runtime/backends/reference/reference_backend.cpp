@@ -72,7 +72,31 @@ class ReferenceBackend final : public Backend {
     return PROBEX_OK;
   }
 
+  probex_status add_projection(uint32_t in, uint32_t out, uint32_t, const float* weights, uint32_t* id,
+                               std::string*) override {
+    projections_.push_back({in, out, std::vector<float>(weights, weights + static_cast<size_t>(in) * out)});
+    *id = static_cast<uint32_t>(projections_.size() - 1);
+    return PROBEX_OK;
+  }
+
+  probex_status project(uint32_t id, const float* x, uint32_t rows, float* y, std::string*) override {
+    const Projection& p = projections_[id];
+    for (size_t r = 0; r < rows; ++r)
+      for (size_t o = 0; o < p.out; ++o) {
+        const float* w = p.weights.data() + o * p.in;
+        float acc = 0.0f;
+        for (size_t k = 0; k < p.in; ++k) acc += x[r * p.in + k] * w[k];
+        y[r * p.out + o] = acc;
+      }
+    return PROBEX_OK;
+  }
+
  private:
+  struct Projection {
+    size_t in, out;
+    std::vector<float> weights;
+  };
+  std::vector<Projection> projections_;
   struct Tree {
     ExpertWeights w;  // dimensions only
     std::vector<float> probes, projection, encoder, encoder_bias, head, head_bias;

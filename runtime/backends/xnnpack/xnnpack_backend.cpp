@@ -43,6 +43,7 @@ class XnnpackBackend final : public Backend {
   explicit XnnpackBackend(pthreadpool_t pool) : pool_(pool) {}
   ~XnnpackBackend() override {
     trees_.clear();  // operators before the library
+    projections_.clear();
     xnn_deinitialize();
   }
   const char* name() const override { return "xnnpack"; }
@@ -92,6 +93,19 @@ class XnnpackBackend final : public Backend {
     const size_t g_size = static_cast<size_t>(t.r_u) * t.r_v;
     for (size_t i = 0; i < g_size; ++i) g[i] += g_block_[i];
     return PROBEX_OK;
+  }
+
+  probex_status add_projection(uint32_t in, uint32_t out, uint32_t, const float* weights, uint32_t* id,
+                               std::string* message) override {
+    Operator op;
+    if (!create(in, out, weights, nullptr, &op, message)) return PROBEX_BACKEND_ERROR;
+    projections_.push_back(std::move(op));
+    *id = static_cast<uint32_t>(projections_.size() - 1);
+    return PROBEX_OK;
+  }
+
+  probex_status project(uint32_t id, const float* x, uint32_t rows, float* y, std::string* message) override {
+    return run(projections_[id].get(), rows, x, y, message) ? PROBEX_OK : PROBEX_BACKEND_ERROR;
   }
 
   probex_status finish(uint32_t tree, float* g, float* embedding, float* logits, std::string* message) override {
@@ -214,6 +228,7 @@ class XnnpackBackend final : public Backend {
 
   std::unique_ptr<pthreadpool, PoolDeleter> pool_;
   std::vector<Tree> trees_;
+  std::vector<Operator> projections_;
   std::vector<float> p_, p_t_, g_block_, g_relu_, row_scale_;
   std::vector<int8_t> x_q_, p_q_;
 };

@@ -40,7 +40,8 @@ typedef enum probex_status {
   PROBEX_LAYER_NONFINITE = 13,     /* the layer holds NaN or Inf */
   PROBEX_SELF_TEST_FAILED = 14,    /* outputs differ from the converter's beyond the stored tolerance */
   PROBEX_BACKEND_ERROR = 15,       /* the backend library failed (e.g. XNNPACK could not initialize) */
-  PROBEX_UNSUPPORTED = 16          /* a backend or feature this build or CPU lacks */
+  PROBEX_UNSUPPORTED = 16,         /* a backend or feature this build or CPU lacks */
+  PROBEX_BUNDLE_ROUTER = 17        /* the router and the trees disagree (sketch sizes, thresholds) */
 } probex_status;
 
 /* Short stable name of a status, e.g. "bundle_content". Never NULL. */
@@ -86,6 +87,8 @@ probex_status probex_bundle_tree_count(const probex_bundle* bundle, uint32_t* co
 probex_status probex_bundle_tree_info(const probex_bundle* bundle, uint32_t tree, probex_tree_info* info);
 probex_status probex_bundle_find_tree(const probex_bundle* bundle, const char* name, uint32_t* tree);
 probex_status probex_bundle_label(const probex_bundle* bundle, uint32_t tree, uint32_t label, const char** name);
+/* 1 if the bundle can route models to its trees (it holds a router), else 0. */
+int probex_bundle_has_router(const probex_bundle* bundle);
 
 typedef enum probex_backend {
   PROBEX_BACKEND_XNNPACK = 0,    /* default */
@@ -107,8 +110,13 @@ probex_status probex_auditor_create(const probex_bundle* bundle, const probex_au
                                     const probex_allocator* allocator, probex_auditor** out, probex_error* error);
 void probex_auditor_free(probex_auditor* auditor);
 
+/* Pass as the tree of an audit to let the router choose it; a result's tree is PROBEX_NO_TREE when the
+ * model belongs to no tree of the bundle. */
+#define PROBEX_ROUTE 0xFFFFFFFFu
+#define PROBEX_NO_TREE 0xFFFFFFFFu
+
 typedef struct probex_audit_result {
-  uint32_t tree;
+  uint32_t tree;                /* the tree whose expert ran, or PROBEX_NO_TREE (then label_count is 0) */
   uint32_t label_count;
   const float* logits;          /* label_count */
   const float* probabilities;   /* label_count, sigmoid of the logits */
@@ -118,12 +126,28 @@ typedef struct probex_audit_result {
   double seconds_read;          /* reading and converting the layer's rows */
   double seconds_probe;         /* steps 1-2: the probe GEMMs */
   double seconds_rest;          /* steps 3-4 */
+  /* Routing (filled when the audit was asked to route and the bundle has a router). */
+  uint32_t routed;              /* 1: the router chose (or refused) the tree */
+  uint32_t root_distance_count; /* the bundle's tree count */
+  const float* root_distances;  /* per tree: ||S(X) - S(root)|| / ||S(root)||; NAN where the model has no
+                                   layer of that tree's name, shape and shaping rule */
+  float route_distance;         /* the nearest root's distance */
+  float route_accept;           /* the nearest tree's acceptance distance */
+  float route_margin;           /* second-nearest distance / nearest (INFINITY with one candidate) */
+  const char* unknown_reason;   /* tree == PROBEX_NO_TREE: why, in a sentence; "" otherwise */
+  double seconds_route;         /* reading the layer once more and sketching it */
 } probex_audit_result;
 
-/* Audits the probed layer of a safetensors model file with tree `tree`'s expert. The result's arrays
- * point into the auditor and stay valid until its next audit. */
+/* Audits the probed layer of a safetensors model file with tree `tree`'s expert, or, with PROBEX_ROUTE,
+ * with the expert of the tree the router finds (a model of no known tree is PROBEX_OK with result->tree ==
+ * PROBEX_NO_TREE and the reason). PROBEX_ROUTE on a bundle without a router works only if it holds one
+ * tree. The result's arrays point into the auditor and stay valid until its next audit. */
 probex_status probex_audit_file(probex_auditor* auditor, uint32_t tree, const char* model_path,
                                 probex_audit_result* result, probex_error* error);
+/* Only the router's decision for a model file (no expert runs): tree (or PROBEX_NO_TREE), distances,
+ * margin, reason. PROBEX_INVALID_ARGUMENT if the bundle has no router. */
+probex_status probex_route_file(probex_auditor* auditor, const char* model_path, probex_audit_result* result,
+                                probex_error* error);
 /* The same from a layer already in memory: X [d_h, d_w] row-major float32. */
 probex_status probex_audit_matrix(probex_auditor* auditor, uint32_t tree, const float* x, uint32_t rows,
                                   uint32_t cols, probex_audit_result* result, probex_error* error);

@@ -1,0 +1,109 @@
+#include "router.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/probed_layer.h"
+#include "core/safetensors.h"
+
+namespace probex::convert {
+
+bool sketch_model(const std::string& path, const std::string& layer_name, uint32_t d_h, uint32_t d_w, const SketchSpec& spec,
+                  std::vector<float>* sketch, std::string* error) {
+  SafetensorsFile file;
+  SafetensorsStatus st = SafetensorsFile::open(path, &file);
+  ProbedLayer layer;
+  if (st.ok()) st = find_probed_layer(file, layer_name, &layer);
+  if (!st.ok()) {
+    *error = st.message;
+    return false;
+  }
+  if (layer.rows != d_h || layer.cols != d_w) {
+    *error = path + ": layer '" + layer_name + "' is [" + std::to_string(layer.rows) + ", " + std::to_string(layer.cols) +
+             "], expected [" + std::to_string(d_h) + ", " + std::to_string(d_w) + "]";
+    return false;
+  }
+  std::vector<float> x(static_cast<size_t>(d_h) * d_w), scratch;
+  st = read_probed_rows(file, layer, 0, d_h, x.data(), &scratch);
+  if (!st.ok()) {
+    *error = st.message;
+    return false;
+  }
+  for (float v : x)
+    if (!std::isfinite(v)) {
+      *error = path + ": layer '" + layer_name + "' holds NaN or Inf";
+      return false;
+    }
+  *sketch = sketch_layer(spec, x.data(), d_h, d_w);
+  return true;
+}
+
+bool fit_router(const std::vector<ZooFile>& files, const SketchSpec& spec, std::vector<BundleTree>* trees,
+                std::vector<TreeCalibration>* report, std::string* error) {
+  // Roots first.
+  for (BundleTree& t : *trees) {
+    const auto root = std::find_if(files.begin(), files.end(),
+                                   [&](const ZooFile& f) { return f.tree == t.name && f.split == "root"; });
+    if (root == files.end()) {
+      *error = "tree '" + t.name + "' has no root model in the zoo (<tree>/root/model.safetensors): the router needs it";
+      return false;
+    }
+    if (!sketch_model(root->path, t.layer_name, static_cast<uint32_t>(t.shape.d_h), static_cast<uint32_t>(t.shape.d_w), spec,
+                      &t.root_sketch, error))
+      return false;
+  }
+  // Distances of every calibration model (training models of the bundle's trees, and the roots) to every root
+  // of the same layer.
+  std::vector<std::vector<double>> own(trees->size()), others(trees->size());
+  for (const ZooFile& f : files) {
+    const bool in_bundle = std::any_of(trees->begin(), trees->end(), [&](const BundleTree& t) { return t.name == f.tree; });
+    if (!in_bundle || (f.split != "train" && f.split != "root")) continue;
+    std::vector<float> sketch;
+    std::string last_layer;
+    uint64_t last_shape = 0;
+    for (size_t i = 0; i < trees->size(); ++i) {
+      BundleTree& t = (*trees)[i];
+      const uint64_t shape = t.shape.d_h * 1000003ull + t.shape.d_w;
+      if (t.layer_name != last_layer || shape != last_shape) {
+        std::string why;
+        if (!sketch_model(f.path, t.layer_name, static_cast<uint32_t>(t.shape.d_h), static_cast<uint32_t>(t.shape.d_w), spec,
+                          &sketch, &why)) {
+          sketch.clear();  // this model has no such layer: it says nothing about this tree
+        }
+        last_layer = t.layer_name;
+        last_shape = shape;
+      }
+      if (sketch.empty()) continue;
+      const double d = sketch_distance(sketch.data(), t.root_sketch.data(), sketch.size());
+      if (f.tree == t.name) {
+        if (f.split == "train") own[i].push_back(d);
+      } else {
+        others[i].push_back(d);
+      }
+    }
+  }
+  report->clear();
+  for (size_t i = 0; i < trees->size(); ++i) {
+    BundleTree& t = (*trees)[i];
+    TreeCalibration c;
+    c.tree = t.name;
+    c.own = own[i].size();
+    c.others = others[i].size();
+    if (own[i].empty()) {
+      *error = "tree '" + t.name + "' has no training models in the zoo to calibrate its acceptance distance";
+      return false;
+    }
+    std::sort(own[i].begin(), own[i].end());
+    c.own_median = own[i][own[i].size() / 2];
+    c.own_max = own[i].back();
+    c.others_min = others[i].empty() ? static_cast<double>(INFINITY) : *std::min_element(others[i].begin(), others[i].end());
+    // Without other trees to bound it, allow twice the farthest child.
+    c.accept = c.others_min > c.own_max ? (std::isfinite(c.others_min) ? std::sqrt(c.own_max * c.others_min) : 2.0 * c.own_max)
+                                        : c.own_max;
+    t.accept_distance = static_cast<float>(c.accept);
+    report->push_back(c);
+  }
+  return true;
+}
+
+}  // namespace probex::convert

@@ -1,0 +1,99 @@
+// A small random sketch of a probed layer, for routing a model to its tree (PROBEX.md section 7).
+//
+//   S(X) = L X R      X [d_H, d_W],  R [d_W, k_c],  L [k_r, d_H],  S [k_r, k_c]
+// with L and R random +-1 entries scaled by 1/sqrt(k), generated from a seed (never stored). Then
+// E ||S(A) - S(B)||^2 = ||A - B||^2 (Johnson-Lindenstrauss): the sketch keeps the distance between a
+// model's layer and a root's layer, which separates trees by an order of magnitude (fine-tunes move a
+// layer by a fraction of its norm; an unrelated root is ~sqrt(2) norms away), in k_r * k_c floats.
+//
+// The device computes X R with its backend (it is a GEMM with d_W inputs) as rows stream in, then
+// accumulates L; the converter uses sketch_layer() below. Both use the same generator.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace probex {
+
+struct SketchSpec {
+  uint64_t seed = 0;
+  uint32_t rows = 0;  // k_r
+  uint32_t cols = 0;  // k_c
+};
+
+// +-1/sqrt(k) entries, `count` of them, from a SplitMix64 stream (one bit per entry).
+inline void sketch_signs(uint64_t seed, size_t count, uint32_t k, float* out) {
+  const float v = 1.0f / std::sqrt(static_cast<float>(k));
+  uint64_t state = seed, bits = 0;
+  for (size_t i = 0; i < count; ++i) {
+    if (i % 64 == 0) {
+      uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+      bits = z ^ (z >> 31);
+    }
+    out[i] = (bits >> (i % 64)) & 1u ? v : -v;
+  }
+}
+
+// R^T [k_c, d_W] (the layout of a fully-connected operator's weights) and L [k_r, d_H].
+inline std::vector<float> sketch_right_t(const SketchSpec& s, uint32_t d_w) {
+  std::vector<float> r(static_cast<size_t>(s.cols) * d_w);
+  sketch_signs(s.seed, r.size(), s.cols, r.data());
+  return r;
+}
+inline std::vector<float> sketch_left(const SketchSpec& s, uint32_t d_h) {
+  std::vector<float> l(static_cast<size_t>(s.rows) * d_h);
+  sketch_signs(s.seed ^ 0x5DEECE66Dull, l.size(), s.rows, l.data());
+  return l;
+}
+
+// sketch += L[:, first:first+rows] Y, for Y = X_blk R [rows, k_c] of the rows [first, first + rows).
+inline void sketch_accumulate(const SketchSpec& s, const float* left, uint32_t d_h, const float* y, uint32_t first,
+                              uint32_t rows, float* sketch) {
+  for (size_t a = 0; a < s.rows; ++a) {
+    const float* l = left + a * d_h + first;
+    float* out = sketch + a * s.cols;
+    for (size_t i = 0; i < rows; ++i) {
+      const float w = l[i];
+      const float* yr = y + i * s.cols;
+      for (size_t c = 0; c < s.cols; ++c) out[c] += w * yr[c];
+    }
+  }
+}
+
+// The whole sketch of X [d_H, d_W] with plain loops (workstation side, tests).
+inline std::vector<float> sketch_layer(const SketchSpec& s, const float* x, uint32_t d_h, uint32_t d_w) {
+  const std::vector<float> r_t = sketch_right_t(s, d_w), left = sketch_left(s, d_h);
+  std::vector<float> y(static_cast<size_t>(d_h) * s.cols), sketch(static_cast<size_t>(s.rows) * s.cols, 0.0f);
+  for (size_t h = 0; h < d_h; ++h)
+    for (size_t c = 0; c < s.cols; ++c) {
+      double acc = 0.0;
+      for (size_t k = 0; k < d_w; ++k) acc += static_cast<double>(x[h * d_w + k]) * static_cast<double>(r_t[c * d_w + k]);
+      y[h * s.cols + c] = static_cast<float>(acc);
+    }
+  sketch_accumulate(s, left.data(), d_h, y.data(), 0, d_h, sketch.data());
+  return sketch;
+}
+
+// The router's distance between a model's sketch a and a root's sketch b: the distance between their
+// directions, || a/||a|| - b/||b|| || = sqrt(2 - 2 cos(a, b)), in [0, 2]. Scale-free on purpose: weight
+// decay shrinks a long fine-tune toward zero, which would put it at distance ~1 (one root norm) from
+// every root under ||a - b|| / ||b||; its direction stays its root's. Unrelated roots are ~sqrt(2) apart.
+inline double sketch_distance(const float* a, const float* b, size_t n) {
+  double dot = 0.0, na = 0.0, nb = 0.0;
+  for (size_t i = 0; i < n; ++i) {
+    const double x = a[i], y = b[i];
+    dot += x * y;
+    na += x * x;
+    nb += y * y;
+  }
+  if (!(na > 0.0) || !(nb > 0.0)) return na == nb ? 0.0 : 2.0;  // a zero layer has no direction
+  const double cosine = std::max(-1.0, std::min(1.0, dot / std::sqrt(na * nb)));
+  return std::sqrt(2.0 - 2.0 * cosine);
+}
+
+}  // namespace probex
