@@ -119,14 +119,25 @@ int main(int argc, char** argv) {
         o += "}";
         first = false;
       }
-      o += "],\"self_tests\":" + std::to_string(t.self_tests.size()) + "}";
+      o += "],\"self_tests\":" + std::to_string(t.self_tests.size());
+      if (bundle.has_router()) o += ",\"accept_distance\":" + json_number(static_cast<double>(t.accept_distance));
+      o += "}";
     }
-    o += "],\"self_test\":" + json_string(self_test_text);
+    o += "]";
+    if (bundle.has_router())
+      o += ",\"router\":{\"sketch_rows\":" + std::to_string(bundle.router().rows) +
+           ",\"sketch_cols\":" + std::to_string(bundle.router().cols) + "}";
+    o += ",\"self_test\":" + json_string(self_test_text);
     if (self_test) o += ",\"self_test_worst\":" + json_number(worst);
     std::printf("%s}\n", o.c_str());
   } else {
     std::printf("bundle      %s (%zu bytes)\nidentifier  PRBX, format version %u\nproducer    %s\ntrees       %zu\n", path.c_str(),
                 bundle.size(), bundle.format_version(), bundle.producer(), bundle.trees().size());
+    if (bundle.has_router())
+      std::printf("router      sketch %u x %u of the probed layer (%zu bytes per tree)\n", bundle.router().rows,
+                  bundle.router().cols, static_cast<size_t>(bundle.router().rows) * bundle.router().cols * sizeof(float));
+    else
+      std::printf("router      none (audits must name their tree)\n");
     for (const probex::TreeView& t : bundle.trees()) {
       std::printf("\ntree %s (root %s)\n  layer %s, %s, X [%u, %u]; r_U %u, r_V %u, r_T %u; %u labels:", t.name,
                   *t.root ? t.root : "-", t.layer_name, probex::layer_rule_name(t.rule), t.d_h, t.d_w, t.r_u, t.r_v, t.r_t,
@@ -146,6 +157,8 @@ int main(int argc, char** argv) {
         std::printf("\n");
       }
       std::printf("  self-tests %zu\n", t.self_tests.size());
+      if (bundle.has_router())
+        std::printf("  router: accepts models up to distance %.3f from this root\n", static_cast<double>(t.accept_distance));
     }
     std::printf("\nself-test   %s", self_test_text.c_str());
     if (self_test) std::printf(" (worst relative difference %.2g)", worst);
