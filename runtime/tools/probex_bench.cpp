@@ -26,7 +26,8 @@ void print_help() {
       "tree's shape, and the peak resident memory.\n"
       "\n"
       "options:\n"
-      "  --tree NAME            required when the bundle holds more than one tree\n"
+      "  --tree NAME            the tree (default: the first); --route lets the router choose, and times it\n"
+      "  --route                route each audit (the bundle must have a router)\n"
       "  --backend NAME         xnnpack (default) or reference\n"
       "  --threads N            default 1\n"
       "  --warmup N             default 3      --runs N     default 20\n"
@@ -51,6 +52,7 @@ int fail(const probex_error& e) {
 int main(int argc, char** argv) {
   std::vector<std::string> positional;
   std::string tree_name;
+  bool route = false;
   unsigned long warmup = 3, runs = 20, threads = 1;
   probex_auditor_options options;
   probex_auditor_options_default(&options);
@@ -62,6 +64,10 @@ int main(int argc, char** argv) {
     }
     if (a == "--float-only") {
       options.float_only = 1;
+      continue;
+    }
+    if (a == "--route") {
+      route = true;
       continue;
     }
     if (a == "--tree" || a == "--backend" || a == "--threads" || a == "--warmup" || a == "--runs") {
@@ -109,13 +115,18 @@ int main(int argc, char** argv) {
   probex_auditor* auditor = nullptr;
   if (probex_auditor_create(bundle, &options, nullptr, &auditor, &e) != PROBEX_OK) return fail(e);
 
-  std::vector<double> read, probe, rest, total;
+  std::vector<double> routing, read, probe, rest, total;
   for (unsigned long i = 0; i < warmup + runs; ++i) {
     probex_audit_result r{};
     const auto start = std::chrono::steady_clock::now();
-    if (probex_audit_file(auditor, tree, positional[1].c_str(), &r, &e) != PROBEX_OK) return fail(e);
+    if (probex_audit_file(auditor, route ? PROBEX_ROUTE : tree, positional[1].c_str(), &r, &e) != PROBEX_OK) return fail(e);
+    if (route && r.tree == PROBEX_NO_TREE) {
+      std::fprintf(stderr, "probex-bench: the router refuses the model: %s\n", r.unknown_reason);
+      return 1;
+    }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (i < warmup) continue;
+    routing.push_back(r.seconds_route * 1e3);
     read.push_back(r.seconds_read * 1e3);
     probe.push_back(r.seconds_probe * 1e3);
     rest.push_back(r.seconds_rest * 1e3);
@@ -159,6 +170,7 @@ int main(int argc, char** argv) {
   const auto line = [](const char* name, const std::vector<double>& v) {
     if (!v.empty()) std::printf("%-26s %10.3f %10.3f\n", name, percentile(v, 0.5), percentile(v, 0.9));
   };
+  if (route) line("route (read + sketch)", routing);
   line("read", read);
   line("probe (steps 1-2)", probe);
   line("rest (steps 3-4)", rest);
