@@ -3,16 +3,21 @@
 #include <cblas.h>
 
 #include <cerrno>
+#include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <string>
 
+#include "bundle/router.h"
 #include "cli/args.h"
 #include "expert/train_tree.h"
 #include "io/json_writer.h"
 #include "io/safetensors_writer.h"
+#include "zoo/discover.h"
 
 namespace {
 
@@ -46,6 +51,9 @@ void print_help() {
       "                         default: a warning listing it, and it is skipped (error above 10%% bad)\n"
       "  --threads N            BLAS threads (default 1; results depend on it)\n"
       "  --json FILE            write the metrics as JSON\n"
+      "  --discover-trees       do not train: cluster every model of the zoo by a sketch of --layer (Ward\n"
+      "                         linkage, as MoTHer) into trees, and score the clusters against the folders\n"
+      "                         (adjusted Rand index), for zoos whose roots are unknown\n"
       "  --quiet                no progress output\n"
       "  --help, --version\n"
       "\n"
@@ -94,8 +102,69 @@ std::string report_json(const TreeReport& r) {
 
 }  // namespace
 
+// --discover-trees: cluster every model of the zoo by its layer sketch (Ward linkage) and compare the
+// clusters with the zoo's folders.
+int discover_trees(const std::vector<ZooFile>& files, const std::string& layer, bool quiet) {
+  std::string error;
+  probex::SafetensorsFile first;
+  probex::ProbedLayer shape;
+  probex::SafetensorsStatus st = probex::SafetensorsFile::open(files.front().path, &first);
+  if (st.ok()) st = probex::find_probed_layer(first, layer, &shape);
+  if (!st.ok()) {
+    std::fprintf(stderr, "probex-train: %s\n", st.message.c_str());
+    return 1;
+  }
+  const probex::SketchSpec spec{0x70be5ull, 64, 16};
+  std::vector<std::vector<float>> points;
+  std::vector<std::string> names;
+  std::map<std::string, int> tree_ids;
+  std::vector<int> truth;
+  size_t skipped = 0;
+  for (size_t i = 0; i < files.size(); ++i) {
+    std::vector<float> sketch;
+    if (!sketch_model(files[i].path, layer, static_cast<uint32_t>(shape.rows), static_cast<uint32_t>(shape.cols), spec, &sketch,
+                      &error)) {
+      ++skipped;  // another architecture: not part of this clustering
+      continue;
+    }
+    double norm = 0;
+    for (float v : sketch) norm += static_cast<double>(v) * static_cast<double>(v);
+    norm = std::sqrt(norm);
+    for (float& v : sketch) v = norm > 0 ? static_cast<float>(static_cast<double>(v) / norm) : 0.0f;  // directions, as the router
+    points.push_back(std::move(sketch));
+    truth.push_back(tree_ids.emplace(files[i].tree, static_cast<int>(tree_ids.size())).first->second);
+    if (!quiet && (i + 1) % 200 == 0) std::fprintf(stderr, "\rsketched %zu / %zu models", i + 1, files.size());
+  }
+  if (!quiet) std::fprintf(stderr, "\r");
+  if (points.size() < 2) {
+    std::fprintf(stderr, "probex-train: fewer than 2 models with layer '%s'\n", layer.c_str());
+    return 1;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const std::vector<WardMerge> merges = ward_linkage(points);
+  const size_t k = natural_cluster_count(merges, std::min<size_t>(20, points.size()));
+  const std::vector<int> clusters = cut_tree(merges, points.size(), k);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("tree discovery on '%s': %zu models (%zu without that layer shape skipped), Ward linkage on 64x16 sketches "
+              "(%.2f s)\n", layer.c_str(), points.size(), skipped, seconds);
+  std::printf("clusters found: %zu (the zoo's folders name %zu trees); adjusted Rand index vs the folders: %.4f\n", k,
+              tree_ids.size(), adjusted_rand_index(clusters, truth));
+  std::vector<std::string> tree_names(tree_ids.size());
+  for (const auto& [name, id] : tree_ids) tree_names[static_cast<size_t>(id)] = name;
+  for (size_t c = 0; c < k; ++c) {
+    std::map<int, size_t> members;
+    for (size_t i = 0; i < clusters.size(); ++i)
+      if (clusters[i] == static_cast<int>(c)) ++members[truth[i]];
+    std::printf("  cluster %zu:", c);
+    for (const auto& [t, count] : members) std::printf(" %s x%zu", tree_names[static_cast<size_t>(t)].c_str(), count);
+    std::printf("\n");
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
   std::string zoo, layer, out_dir, json_path;
+  bool discover = false;
   std::vector<std::string> only_trees;
   TreeTrainOptions options;
   long auto_epochs = 50, threads = 1;
@@ -169,6 +238,8 @@ int main(int argc, char** argv) {
       if (!options.stat_groups.whole && !options.stat_groups.rows && !options.stat_groups.cols) {
         return usage_error("--stats-groups takes whole, rows and/or cols");
       }
+    } else if (arg == "--discover-trees") {
+      discover = true;
     } else if (arg == "--strict") {
       options.load.strict = true;
     } else if (arg == "--quiet") {
@@ -185,6 +256,13 @@ int main(int argc, char** argv) {
   if (!list_zoo_files(zoo, &files, &error)) {
     std::fprintf(stderr, "probex-train: %s\n", error.c_str());
     return 1;
+  }
+  if (discover) {
+    if (files.empty()) {
+      std::fprintf(stderr, "probex-train: %s: no models found\n", zoo.c_str());
+      return 1;
+    }
+    return discover_trees(files, layer, !options.fit.progress);
   }
   std::vector<std::string> trees = only_trees.empty() ? zoo_trees(files) : only_trees;
   if (trees.empty()) {

@@ -1,6 +1,8 @@
 // probex-zoo: builds a model zoo of real fine-tuned models from Fashion-MNIST, or summarises one.
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -31,6 +33,9 @@ void print_help() {
       "  --architecture A  override the architecture, e.g. mlp-784-512-512-10 (a custom zoo, not the named one)\n"
       "  --trees N         override the number of trees\n"
       "  --tasks LIST      subset,detector (default), subset or detector: which children to build\n"
+      "  --children N      at most N children per task and split (a custom zoo)\n"
+      "  --steps-scale X   children fine-tune X times as many steps (a custom zoo: e.g. to measure how far\n"
+      "                    longer fine-tunes drift from their root; same seed, same roots)\n"
       "  --threads N       worker threads, one model each (default 2)\n"
       "  --layout L        probex (default) or hf (Hugging Face cache: refs/main + snapshots/<ref>/)\n"
       "  --force           replace DIR if it exists\n"
@@ -55,6 +60,8 @@ int main(int argc, char** argv) {
   ZooBuildOptions options;
   long seed = -1, trees = 0;
   std::string architecture, tasks = "subset,detector";
+  long children = 0;
+  double steps_scale = 0.0;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     auto value = [&](const char** v) {
@@ -88,6 +95,10 @@ int main(int argc, char** argv) {
       architecture = v;
     } else if (arg == "--trees") {
       if (!value(&v) || !parse_long(v, 1, 26, &trees)) return usage_error("--trees needs 1..26");
+    } else if (arg == "--children") {
+      if (!value(&v) || !parse_long(v, 1, 100000, &children)) return usage_error("--children needs a positive integer");
+    } else if (arg == "--steps-scale") {
+      if (!value(&v) || !parse_double(v, 0.01, 1000.0, &steps_scale)) return usage_error("--steps-scale needs a number in [0.01, 1000]");
     } else if (arg == "--tasks") {
       if (!value(&v)) return usage_error("--tasks needs subset, detector or both");
       tasks = v;
@@ -134,7 +145,15 @@ int main(int argc, char** argv) {
   if (trees > 0) config.trees = static_cast<int>(trees);
   if (tasks.find("subset") == std::string::npos) config.subset.count.clear();
   if (tasks.find("detector") == std::string::npos) config.detector.count.clear();
-  const bool custom = !architecture.empty() || trees > 0 || tasks.find(',') == std::string::npos;
+  if (children > 0)
+    for (SplitSizes* sizes : {&config.subset, &config.detector})
+      for (auto& [split, count] : sizes->count) count = std::min(count, static_cast<int>(children));
+  if (steps_scale > 0.0) {
+    config.child.steps_min = static_cast<int>(std::lround(config.child.steps_min * steps_scale));
+    config.child.steps_max = static_cast<int>(std::lround(config.child.steps_max * steps_scale));
+  }
+  const bool custom = !architecture.empty() || trees > 0 || tasks.find(',') == std::string::npos || children > 0 ||
+                      steps_scale > 0.0;
   if (custom) config.name += "-custom";  // recorded in every file's metadata: not the named zoo
   options.out_dir = out_dir;
 

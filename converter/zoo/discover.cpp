@@ -1,0 +1,145 @@
+#include "discover.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <numeric>
+#include <utility>
+
+namespace probex::convert {
+
+std::vector<WardMerge> ward_linkage(const std::vector<std::vector<float>>& points) {
+  const size_t n = points.size();
+  std::vector<WardMerge> merges;
+  if (n < 2) return merges;
+  // Squared Euclidean distances; Lance-Williams for Ward keeps them as (2x) the merge cost.
+  std::vector<double> d(n * n, 0.0);
+  for (size_t i = 0; i < n; ++i)
+    for (size_t j = i + 1; j < n; ++j) {
+      double s = 0.0;
+      for (size_t k = 0; k < points[i].size(); ++k) {
+        const double diff = static_cast<double>(points[i][k]) - static_cast<double>(points[j][k]);
+        s += diff * diff;
+      }
+      d[i * n + j] = d[j * n + i] = s;
+    }
+  std::vector<size_t> size(n, 1), id(n);  // id: the cluster id (point or merge) each slot holds now
+  std::iota(id.begin(), id.end(), 0);
+  std::vector<bool> active(n, true);
+  std::vector<size_t> chain;
+  size_t remaining = n;
+  while (remaining > 1) {
+    if (chain.empty()) chain.push_back(static_cast<size_t>(std::find(active.begin(), active.end(), true) - active.begin()));
+    const size_t a = chain.back();
+    // Nearest active neighbour of a (prefer the previous chain element on ties, as the algorithm requires).
+    size_t best = n;
+    double best_d = std::numeric_limits<double>::infinity();
+    if (chain.size() >= 2) {
+      best = chain[chain.size() - 2];
+      best_d = d[a * n + best];
+    }
+    for (size_t j = 0; j < n; ++j)
+      if (active[j] && j != a && d[a * n + j] < best_d) {
+        best_d = d[a * n + j];
+        best = j;
+      }
+    if (chain.size() >= 2 && best == chain[chain.size() - 2]) {
+      // Reciprocal nearest neighbours: merge a and best into slot `lo`.
+      chain.pop_back();
+      chain.pop_back();
+      const size_t lo = std::min(a, best), hi = std::max(a, best);
+      const double dab = d[a * n + best];
+      for (size_t k = 0; k < n; ++k) {
+        if (!active[k] || k == a || k == best) continue;
+        const double nk = static_cast<double>(size[k]), na = static_cast<double>(size[a]), nb = static_cast<double>(size[best]);
+        const double v = ((na + nk) * d[a * n + k] + (nb + nk) * d[best * n + k] - nk * dab) / (na + nb + nk);
+        d[lo * n + k] = d[k * n + lo] = v;
+      }
+      merges.push_back({id[a], id[best], std::sqrt(std::max(0.0, dab))});
+      size[lo] = size[a] + size[best];
+      id[lo] = n + merges.size() - 1;
+      active[hi] = false;
+      --remaining;
+    } else {
+      chain.push_back(best);
+    }
+  }
+  // NN-chain finds merges out of height order; cluster ids refer to merge order, so re-sort stably by
+  // height and renumber the references.
+  std::vector<size_t> order(merges.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return merges[x].height < merges[y].height; });
+  std::vector<size_t> new_index(merges.size());
+  for (size_t i = 0; i < order.size(); ++i) new_index[order[i]] = i;
+  std::vector<WardMerge> sorted;
+  for (size_t i : order) {
+    WardMerge m = merges[i];
+    if (m.a >= n) m.a = n + new_index[m.a - n];
+    if (m.b >= n) m.b = n + new_index[m.b - n];
+    sorted.push_back(m);
+  }
+  return sorted;
+}
+
+std::vector<int> cut_tree(const std::vector<WardMerge>& merges, size_t n, size_t k) {
+  // Union-find over the first n - k merges.
+  std::vector<size_t> parent(2 * n);
+  std::iota(parent.begin(), parent.end(), 0);
+  const auto find = [&](size_t x) {
+    while (parent[x] != x) x = parent[x] = parent[parent[x]];
+    return x;
+  };
+  const size_t apply = k >= n ? 0 : n - k;
+  for (size_t i = 0; i < apply && i < merges.size(); ++i) {
+    const size_t c = n + i;
+    parent[find(merges[i].a)] = c;
+    parent[find(merges[i].b)] = c;
+  }
+  std::map<size_t, int> label;
+  std::vector<int> out(n);
+  for (size_t i = 0; i < n; ++i) {
+    const size_t r = find(i);
+    auto it = label.emplace(r, static_cast<int>(label.size())).first;
+    out[i] = it->second;
+  }
+  return out;
+}
+
+size_t natural_cluster_count(const std::vector<WardMerge>& merges, size_t max_k) {
+  // With k clusters, the next merge (joining two of them) has height h[n-k]; the jump from the last
+  // merge inside clusters, h[n-k-1], to it is largest at the natural k.
+  const size_t m = merges.size();
+  size_t best_k = 1;
+  double best_ratio = 0.0;
+  for (size_t k = 2; k <= max_k && k <= m; ++k) {
+    const double outside = merges[m - k + 1].height, inside = merges[m - k].height;
+    const double ratio = inside > 0.0 ? outside / inside : std::numeric_limits<double>::infinity();
+    if (ratio > best_ratio) {
+      best_ratio = ratio;
+      best_k = k;
+    }
+  }
+  return best_k;
+}
+
+double adjusted_rand_index(const std::vector<int>& a, const std::vector<int>& b) {
+  std::map<std::pair<int, int>, double> joint;
+  std::map<int, double> ca, cb;
+  for (size_t i = 0; i < a.size(); ++i) {
+    joint[{a[i], b[i]}] += 1;
+    ca[a[i]] += 1;
+    cb[b[i]] += 1;
+  }
+  const auto pairs = [](double x) { return x * (x - 1) / 2; };
+  double index = 0, sum_a = 0, sum_b = 0;
+  for (const auto& [k, v] : joint) index += pairs(v);
+  for (const auto& [k, v] : ca) sum_a += pairs(v);
+  for (const auto& [k, v] : cb) sum_b += pairs(v);
+  const double total = pairs(static_cast<double>(a.size()));
+  const double expected = total > 0 ? sum_a * sum_b / total : 0;
+  const double max_index = (sum_a + sum_b) / 2;
+  return max_index == expected ? 1.0 : (index - expected) / (max_index - expected);
+}
+
+}  // namespace probex::convert
