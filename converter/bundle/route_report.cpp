@@ -54,7 +54,7 @@ bool print_route_report(const std::vector<uint8_t>& bundle_bytes, const std::vec
     }
   };
   for (const ZooFile& f : zoo)
-    if (f.split.rfind("test", 0) == 0) route(f, false);
+    if (f.split.rfind("test", 0) == 0 || f.split == "foreign") route(f, false);
   for (const ZooFile& f : foreign) route(f, true);
   const size_t routed = in_total + out_total;
   std::printf("\nrouting report (runtime, xnnpack; %zu models routed, mean %.3f ms each)\n", routed,

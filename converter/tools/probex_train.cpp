@@ -2,6 +2,7 @@
 // writes the experts as checkpoints and prints test metrics.
 #include <cblas.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -265,6 +266,20 @@ int main(int argc, char** argv) {
     return discover_trees(files, layer, !options.fit.progress);
   }
   std::vector<std::string> trees = only_trees.empty() ? zoo_trees(files) : only_trees;
+  if (only_trees.empty()) {
+    // Trees without training models (a zoo's foreign set) have nothing to train on.
+    std::vector<std::string> trainable;
+    for (const std::string& t : trees) {
+      const bool has_train = std::any_of(files.begin(), files.end(),
+                                         [&](const ZooFile& f) { return f.tree == t && f.split == "train"; });
+      if (has_train) {
+        trainable.push_back(t);
+      } else if (options.fit.progress) {
+        std::fprintf(stderr, "probex-train: tree %s has no training models (a foreign set?): skipped\n", t.c_str());
+      }
+    }
+    trees = trainable;
+  }
   if (trees.empty()) {
     std::fprintf(stderr, "probex-train: %s: no models found\n", zoo.c_str());
     return 1;

@@ -141,8 +141,14 @@ int main(int argc, char** argv) {
   ZooConfig config;
   if (!named_zoo_config(config_name, &config)) return usage_error("unknown configuration '" + config_name + "'");
   if (seed >= 0) config.seed = static_cast<uint64_t>(seed);
-  if (!architecture.empty()) config.architecture = architecture;
-  if (trees > 0) config.trees = static_cast<int>(trees);
+  if (!architecture.empty()) {
+    config.architecture = architecture;
+    config.tree_architectures.clear();
+  }
+  if (trees > 0) {
+    config.trees = static_cast<int>(trees);
+    if (!config.tree_architectures.empty()) config.tree_architectures.resize(config.trees, config.architecture);
+  }
   if (tasks.find("subset") == std::string::npos) config.subset.count.clear();
   if (tasks.find("detector") == std::string::npos) config.detector.count.clear();
   if (children > 0)

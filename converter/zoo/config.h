@@ -20,8 +20,9 @@ enum class TaskKind {
 const char* task_name(TaskKind task);
 
 // Model-J's split names. Holdout splits hold only detector children of holdout classes.
-enum class Split { kTrain, kVal, kTest, kValHoldout, kTestHoldout };
+enum class Split { kTrain, kVal, kTest, kValHoldout, kTestHoldout, kForeign };
 const char* split_name(Split split);
+// The splits of a zoo's trees. kForeign holds only the children of foreign trees (below).
 constexpr Split kAllSplits[] = {Split::kTrain, Split::kVal, Split::kTest, Split::kValHoldout, Split::kTestHoldout};
 
 struct SplitSizes {
@@ -54,6 +55,14 @@ struct ZooConfig {
   uint64_t seed = 1;
   std::string architecture = "mlp-784-256-128-10";
   int trees = 3;
+  // Per-tree architectures (size `trees`), so a zoo can hold more than one architecture; empty: every tree
+  // is `architecture`.
+  std::vector<std::string> tree_architectures;
+  // Foreign trees (named foreign-a, ...; architecture `architecture`): roots trained from their own seeds
+  // but never written, and `foreign_subset` subset children each in split "foreign". No expert or router
+  // may see them: they are the models of unknown origin a router must refuse.
+  int foreign_trees = 0;
+  int foreign_subset = 0;
 
   // Roots: trained from scratch on all 60k training images.
   int root_epochs = 3;
@@ -103,6 +112,8 @@ struct ChildPlan {
 std::vector<ChildPlan> plan_children(const ZooConfig& config);
 
 // Tree names: "mlp-a", "mlp-b", ... (the architecture family and a letter).
+// Tree t: 0..trees-1 are the zoo's trees, trees.. trees+foreign_trees-1 the foreign ones.
 std::string tree_name(const ZooConfig& config, int tree);
+const std::string& tree_architecture(const ZooConfig& config, int tree);
 
 }  // namespace probex::convert

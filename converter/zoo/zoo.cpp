@@ -111,8 +111,8 @@ std::map<std::string, std::string> common_metadata(const ZooConfig& config, int 
           {"zoo", config.name},
           {"zoo_seed", std::to_string(config.seed)},
           {"tree", tree_name(config, tree)},
-          {"root", tree_name(config, tree) + "/root"},
-          {"architecture", config.architecture}};
+          {"root", tree < config.trees ? tree_name(config, tree) + "/root" : "withheld"},
+          {"architecture", tree_architecture(config, tree)}};
 }
 
 struct TrainedModel {
@@ -125,7 +125,7 @@ struct TrainedModel {
 void train_root(const ZooConfig& config, const PreparedData& data, int tree, TrainedModel* out) {
   std::string error;
   Model model;
-  Model::from_spec(config.architecture, &model, &error);  // validated by the caller
+  Model::from_spec(tree_architecture(config, tree), &model, &error);  // validated by the caller
   const uint64_t seed = derive_seed(config.seed, {static_cast<uint64_t>(tree), 0x600Du});
   Rng rng(seed);
   model.init(rng);
@@ -321,11 +321,12 @@ const std::string& ZooModel::get(const std::string& key) const {
 bool build_zoo(const ZooConfig& config, const FashionMnist& raw, const ZooBuildOptions& options,
                std::vector<ZooModel>* models, std::string* error) {
   if (!validate_zoo_config(config, error)) return false;
-  {
+  for (int t = 0; t < config.trees + config.foreign_trees; ++t) {
     Model probe;
-    if (!Model::from_spec(config.architecture, &probe, error)) return false;
+    const std::string& arch = tree_architecture(config, t);
+    if (!Model::from_spec(arch, &probe, error)) return false;
     if (probe.input_size() != kFashionMnistPixels) {
-      *error = "architecture '" + config.architecture + "' does not take 784 inputs";
+      *error = "architecture '" + arch + "' does not take 784 inputs";
       return false;
     }
   }
@@ -349,14 +350,16 @@ bool build_zoo(const ZooConfig& config, const FashionMnist& raw, const ZooBuildO
   // small GEMMs and keeps every model's arithmetic independent of the thread count.
   openblas_set_num_threads(1);
   const PreparedData data = prepare(raw);
-  std::vector<TrainedModel> roots(static_cast<size_t>(config.trees));
+  std::vector<TrainedModel> roots(static_cast<size_t>(config.trees + config.foreign_trees));
   {
     Progress progress("roots   ", roots.size(), options.progress);
     parallel_for(roots.size(), options.threads, [&](size_t t) {
       TrainedModel& r = roots[t];
       train_root(config, data, static_cast<int>(t), &r);
-      write_model(work_dir, tree_name(config, static_cast<int>(t)) + "/root", r.model, r.metadata, options.layout,
-                  &r.rel_path, &r.error);
+      // A foreign tree's root stays in memory only: no bundle, router or user of the zoo may see it.
+      if (static_cast<int>(t) < config.trees)
+        write_model(work_dir, tree_name(config, static_cast<int>(t)) + "/root", r.model, r.metadata, options.layout,
+                    &r.rel_path, &r.error);
       progress.advance();
     });
   }
@@ -393,6 +396,7 @@ bool build_zoo(const ZooConfig& config, const FashionMnist& raw, const ZooBuildO
         *error = t.error;
         return false;
       }
+      if (t.rel_path.empty()) continue;  // a withheld foreign root
       models->push_back({t.rel_path, std::move(t.metadata)});
     }
   }
@@ -462,7 +466,7 @@ std::string summarize_zoo(const std::vector<ZooModel>& models) {
                   g.metric.c_str(), g.accuracy.front(), q(0.1), q(0.5), g.accuracy.back(), g.chance);
     out << line;
     split_lines += "  " + key.first + " " + key.second + ":";
-    for (Split s : kAllSplits) {
+    for (Split s : {Split::kTrain, Split::kVal, Split::kTest, Split::kValHoldout, Split::kTestHoldout, Split::kForeign}) {
       auto it = g.per_split.find(split_name(s));
       if (it != g.per_split.end()) split_lines += " " + std::string(split_name(s)) + " " + std::to_string(it->second);
     }
