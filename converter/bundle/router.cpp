@@ -97,9 +97,10 @@ bool fit_router(const std::vector<ZooFile>& files, const SketchSpec& spec, std::
     c.own_median = own[i][own[i].size() / 2];
     c.own_max = own[i].back();
     c.others_min = others[i].empty() ? static_cast<double>(INFINITY) : *std::min_element(others[i].begin(), others[i].end());
-    // Without other trees to bound it, allow twice the farthest child.
-    c.accept = c.others_min > c.own_max ? (std::isfinite(c.others_min) ? std::sqrt(c.own_max * c.others_min) : 2.0 * c.own_max)
-                                        : c.own_max;
+    // Unrelated layers point in unrelated directions: sqrt(2) apart in high dimension. That bounds the
+    // gap when the bundle has no other tree of this layer (or only farther ones) to measure it by.
+    const double unrelated = std::min(c.others_min, std::sqrt(2.0));
+    c.accept = unrelated > c.own_max ? std::sqrt(c.own_max * unrelated) : c.own_max;
     t.accept_distance = static_cast<float>(c.accept);
     report->push_back(c);
   }

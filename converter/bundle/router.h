@@ -26,9 +26,10 @@ struct TreeCalibration {
 };
 
 // Sets every tree's root_sketch and accept_distance from the zoo: the root is <tree>/root; the training
-// models of the bundle's trees calibrate. accept = sqrt(own_max * others_min), the geometric middle of the
-// gap between a tree's farthest known child and the nearest model of another tree (headroom for children
-// fine-tuned longer than any seen); own_max when there is no gap (reported).
+// models of the bundle's trees calibrate. accept = sqrt(own_max * min(others_min, sqrt 2)), the geometric
+// middle of the gap between a tree's farthest known child and the nearest model of another tree (headroom
+// for children fine-tuned longer than any seen); sqrt 2 is where unrelated layers sit, so a tree alone with
+// its layer shape is still bounded; own_max when there is no gap (reported).
 bool fit_router(const std::vector<ZooFile>& files, const SketchSpec& spec, std::vector<BundleTree>* trees,
                 std::vector<TreeCalibration>* report, std::string* error);
 
