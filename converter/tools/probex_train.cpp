@@ -104,62 +104,80 @@ std::string report_json(const TreeReport& r) {
 }  // namespace
 
 // --discover-trees: cluster every model of the zoo by its layer sketch (Ward linkage) and compare the
-// clusters with the zoo's folders.
+// clusters with the zoo's folders. Models are first grouped by the layer's shape (a different shape is a
+// different architecture, hence a different tree); each group is clustered on its own.
 int discover_trees(const std::vector<ZooFile>& files, const std::string& layer, bool quiet) {
-  std::string error;
-  probex::SafetensorsFile first;
-  probex::ProbedLayer shape;
-  probex::SafetensorsStatus st = probex::SafetensorsFile::open(files.front().path, &first);
-  if (st.ok()) st = probex::find_probed_layer(first, layer, &shape);
-  if (!st.ok()) {
-    std::fprintf(stderr, "probex-train: %s\n", st.message.c_str());
-    return 1;
-  }
   const probex::SketchSpec spec{0x70be5ull, 64, 16};
-  std::vector<std::vector<float>> points;
-  std::vector<std::string> names;
+  struct Group {
+    std::vector<std::vector<float>> points;
+    std::vector<int> truth;
+  };
+  std::map<std::pair<uint64_t, uint64_t>, Group> groups;  // by layer shape
   std::map<std::string, int> tree_ids;
-  std::vector<int> truth;
   size_t skipped = 0;
   for (size_t i = 0; i < files.size(); ++i) {
+    probex::SafetensorsFile file;
+    probex::ProbedLayer shape;
+    probex::SafetensorsStatus st = probex::SafetensorsFile::open(files[i].path, &file);
+    if (st.ok()) st = probex::find_probed_layer(file, layer, &shape);
     std::vector<float> sketch;
-    if (!sketch_model(files[i].path, layer, static_cast<uint32_t>(shape.rows), static_cast<uint32_t>(shape.cols), spec, &sketch,
-                      &error)) {
-      ++skipped;  // another architecture: not part of this clustering
+    std::string error;
+    if (!st.ok() || !sketch_model(files[i].path, layer, static_cast<uint32_t>(shape.rows), static_cast<uint32_t>(shape.cols),
+                                  spec, &sketch, &error)) {
+      ++skipped;  // no such layer, or unreadable: not part of any tree here
       continue;
     }
     double norm = 0;
     for (float v : sketch) norm += static_cast<double>(v) * static_cast<double>(v);
     norm = std::sqrt(norm);
     for (float& v : sketch) v = norm > 0 ? static_cast<float>(static_cast<double>(v) / norm) : 0.0f;  // directions, as the router
-    points.push_back(std::move(sketch));
-    truth.push_back(tree_ids.emplace(files[i].tree, static_cast<int>(tree_ids.size())).first->second);
+    Group& g = groups[{shape.rows, shape.cols}];
+    g.points.push_back(std::move(sketch));
+    g.truth.push_back(tree_ids.emplace(files[i].tree, static_cast<int>(tree_ids.size())).first->second);
     if (!quiet && (i + 1) % 200 == 0) std::fprintf(stderr, "\rsketched %zu / %zu models", i + 1, files.size());
   }
   if (!quiet) std::fprintf(stderr, "\r");
-  if (points.size() < 2) {
+  std::vector<std::string> tree_names(tree_ids.size());
+  for (const auto& [name, id] : tree_ids) tree_names[static_cast<size_t>(id)] = name;
+  std::vector<int> all_clusters, all_truth;
+  int next_cluster = 0;
+  size_t models = 0;
+  const auto start = std::chrono::steady_clock::now();
+  std::string lines;
+  for (const auto& [shape, g] : groups) {
+    models += g.points.size();
+    std::vector<int> clusters(g.points.size(), 0);
+    size_t k = 1;
+    if (g.points.size() >= 2) {
+      const std::vector<WardMerge> merges = ward_linkage(g.points);
+      // Half of sqrt 2: different roots point in unrelated directions, a tree's children near its root's.
+      k = separated_cluster_count(g.points, merges, std::min<size_t>(20, g.points.size()), std::sqrt(2.0) / 2);
+      clusters = cut_tree(merges, g.points.size(), k);
+    }
+    for (size_t c = 0; c < k; ++c) {
+      std::map<int, size_t> members;
+      for (size_t i = 0; i < clusters.size(); ++i)
+        if (clusters[i] == static_cast<int>(c)) ++members[g.truth[i]];
+      lines += "  cluster " + std::to_string(next_cluster + static_cast<int>(c)) + " (layer [" + std::to_string(shape.first) +
+               ", " + std::to_string(shape.second) + "]):";
+      for (const auto& [t, count] : members) lines += " " + tree_names[static_cast<size_t>(t)] + " x" + std::to_string(count);
+      lines += "\n";
+    }
+    for (size_t i = 0; i < clusters.size(); ++i) {
+      all_clusters.push_back(next_cluster + clusters[i]);
+      all_truth.push_back(g.truth[i]);
+    }
+    next_cluster += static_cast<int>(k);
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (models < 2) {
     std::fprintf(stderr, "probex-train: fewer than 2 models with layer '%s'\n", layer.c_str());
     return 1;
   }
-  const auto start = std::chrono::steady_clock::now();
-  const std::vector<WardMerge> merges = ward_linkage(points);
-  const size_t k = natural_cluster_count(merges, std::min<size_t>(20, points.size()));
-  const std::vector<int> clusters = cut_tree(merges, points.size(), k);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("tree discovery on '%s': %zu models (%zu without that layer shape skipped), Ward linkage on 64x16 sketches "
-              "(%.2f s)\n", layer.c_str(), points.size(), skipped, seconds);
-  std::printf("clusters found: %zu (the zoo's folders name %zu trees); adjusted Rand index vs the folders: %.4f\n", k,
-              tree_ids.size(), adjusted_rand_index(clusters, truth));
-  std::vector<std::string> tree_names(tree_ids.size());
-  for (const auto& [name, id] : tree_ids) tree_names[static_cast<size_t>(id)] = name;
-  for (size_t c = 0; c < k; ++c) {
-    std::map<int, size_t> members;
-    for (size_t i = 0; i < clusters.size(); ++i)
-      if (clusters[i] == static_cast<int>(c)) ++members[truth[i]];
-    std::printf("  cluster %zu:", c);
-    for (const auto& [t, count] : members) std::printf(" %s x%zu", tree_names[static_cast<size_t>(t)].c_str(), count);
-    std::printf("\n");
-  }
+  std::printf("tree discovery on '%s': %zu models in %zu layer shape(s) (%zu without the layer skipped), Ward linkage "
+              "on 64x16 sketches (%.2f s)\n", layer.c_str(), models, groups.size(), skipped, seconds);
+  std::printf("clusters found: %d (the zoo's folders name %zu trees); adjusted Rand index vs the folders: %.4f\n%s",
+              next_cluster, tree_ids.size(), adjusted_rand_index(all_clusters, all_truth), lines.c_str());
   return 0;
 }
 

@@ -123,6 +123,31 @@ size_t natural_cluster_count(const std::vector<WardMerge>& merges, size_t max_k)
   return best_k;
 }
 
+size_t separated_cluster_count(const std::vector<std::vector<float>>& points, const std::vector<WardMerge>& merges,
+                               size_t max_k, double min_separation) {
+  const size_t n = points.size();
+  for (size_t k = natural_cluster_count(merges, max_k); k > 1; --k) {
+    const std::vector<int> labels = cut_tree(merges, n, k);
+    std::vector<std::vector<double>> mean(k, std::vector<double>(points.front().size(), 0.0));
+    for (size_t i = 0; i < n; ++i)
+      for (size_t d = 0; d < points[i].size(); ++d) mean[static_cast<size_t>(labels[i])][d] += static_cast<double>(points[i][d]);
+    double closest = std::numeric_limits<double>::infinity();
+    for (size_t a = 0; a < k; ++a)
+      for (size_t b = a + 1; b < k; ++b) {
+        double dot = 0, na = 0, nb = 0;
+        for (size_t d = 0; d < mean[a].size(); ++d) {
+          dot += mean[a][d] * mean[b][d];
+          na += mean[a][d] * mean[a][d];
+          nb += mean[b][d] * mean[b][d];
+        }
+        const double cosine = na > 0 && nb > 0 ? dot / std::sqrt(na * nb) : 1.0;
+        closest = std::min(closest, std::sqrt(std::max(0.0, 2.0 - 2.0 * cosine)));
+      }
+    if (closest >= min_separation) return k;
+  }
+  return 1;
+}
+
 double adjusted_rand_index(const std::vector<int>& a, const std::vector<int>& b) {
   std::map<std::pair<int, int>, double> joint;
   std::map<int, double> ca, cb;

@@ -23,6 +23,12 @@ std::vector<int> cut_tree(const std::vector<WardMerge>& merges, size_t n, size_t
 // The k (2..max_k) after which the merge heights jump the most: the natural number of trees.
 size_t natural_cluster_count(const std::vector<WardMerge>& merges, size_t max_k);
 
+// The number of trees: the natural count, lowered until every two clusters' mean directions are at least
+// `min_separation` apart (direction distance, as the router measures: unrelated trees sit near sqrt 2,
+// while one heterogeneous tree split in two has nearby means). Points should be unit vectors.
+size_t separated_cluster_count(const std::vector<std::vector<float>>& points, const std::vector<WardMerge>& merges,
+                               size_t max_k, double min_separation);
+
 // Adjusted Rand index of two labelings of the same items (1 = identical partitions, ~0 = chance).
 double adjusted_rand_index(const std::vector<int>& a, const std::vector<int>& b);
 
