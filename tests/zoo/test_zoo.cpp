@@ -178,7 +178,10 @@ TEST_CASE("child plans: counts, classes, holdout discipline and hyper-parameter 
   ZooConfig c;
   REQUIRE(named_zoo_config("standard", &c));
   const auto plans = plan_children(c);
-  CHECK(plans.size() == 3u * (400 + 320));
+  // 4 trees x (400 subset + 320 detector), and 2 foreign trees x 60 subset children in split "foreign" only.
+  CHECK(plans.size() == 4u * (400 + 320) + 2u * 60);
+  CHECK(std::count_if(plans.begin(), plans.end(), [](const ChildPlan& p) { return p.split == Split::kForeign; }) == 120);
+  for (const ChildPlan& p : plans) CHECK((p.split == Split::kForeign) == (p.tree >= 4));
   std::set<double> lrs;
   std::set<std::string> schedules, optimizers;
   for (const ChildPlan& p : plans) {
