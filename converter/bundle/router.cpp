@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/float_formats.h"
 #include "core/probed_layer.h"
 #include "core/safetensors.h"
 
@@ -24,16 +25,15 @@ bool sketch_model(const std::string& path, const std::string& layer_name, uint32
     return false;
   }
   std::vector<float> x(static_cast<size_t>(d_h) * d_w), scratch;
-  st = read_probed_rows(file, layer, 0, d_h, x.data(), &scratch);
+  st = ProbedRowReader(file, layer, &scratch).read(0, d_h, x.data());
   if (!st.ok()) {
     *error = st.message;
     return false;
   }
-  for (float v : x)
-    if (!std::isfinite(v)) {
-      *error = path + ": layer '" + layer_name + "' holds NaN or Inf";
-      return false;
-    }
+  if (!all_finite(x.data(), x.size())) {
+    *error = path + ": layer '" + layer_name + "' holds NaN or Inf";
+    return false;
+  }
   *sketch = sketch_layer(spec, x.data(), d_h, d_w);
   return true;
 }

@@ -109,8 +109,7 @@ bool load_split(const std::vector<ZooFile>& files, const std::string& tree, cons
   size_t n = 0;
   for (Candidate* c : kept) {
     float* x = out->data.x.data() + n * features;
-    SafetensorsStatus st = read_probed_rows(c->st, c->layer, 0, expect_rows, x, &scratch);
-    scratch.clear();
+    SafetensorsStatus st = ProbedRowReader(c->st, c->layer, &scratch).read(0, expect_rows, x);
     if (!st.ok()) {
       out->skipped.push_back(st.message);
       continue;

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "checkpoint.h"
-#include "io/json_writer.h"
+#include "core/json_writer.h"
 #include "core/python_literal.h"
 #include "labels.h"
 #include "weight_stats.h"

@@ -6,7 +6,7 @@
 
 #include "core/checked_math.h"
 #include "core/float_formats.h"
-#include "json_writer.h"
+#include "core/json_writer.h"
 
 namespace probex::convert {
 

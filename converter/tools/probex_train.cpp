@@ -16,12 +16,13 @@
 #include "bundle/router.h"
 #include "cli/args.h"
 #include "expert/train_tree.h"
-#include "io/json_writer.h"
+#include "core/json_writer.h"
 #include "io/safetensors_writer.h"
 #include "zoo/discover.h"
 
 namespace {
 
+using namespace probex;
 using namespace probex::convert;
 
 void print_help() {

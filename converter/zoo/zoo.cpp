@@ -12,7 +12,7 @@
 #include "cli/parallel.h"
 #include "cli/progress.h"
 #include "core/safetensors.h"
-#include "io/json_writer.h"
+#include "core/json_writer.h"
 #include "core/python_literal.h"
 #include "io/safetensors_writer.h"
 #include "layout.h"

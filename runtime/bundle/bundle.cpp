@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "core/checked_math.h"
+#include "core/float_formats.h"
 #include "probex_bundle_generated.h"
 
 namespace probex {
@@ -33,12 +34,6 @@ class Checker {
 };
 
 const char* str(const flatbuffers::String* s) { return s ? s->c_str() : ""; }
-
-bool all_finite(const float* v, size_t n) {
-  for (size_t i = 0; i < n; ++i)
-    if (!std::isfinite(v[i])) return false;
-  return true;
-}
 
 bool check_matrix(const fb::Tensor* t, const std::string& where, uint64_t rows, uint64_t cols, Checker& c,
                   MatrixView* out) {

@@ -89,39 +89,38 @@ SafetensorsStatus find_probed_layer(const SafetensorsFile& file, std::string_vie
   return {};
 }
 
-SafetensorsStatus read_probed_rows(const SafetensorsFile& file, const ProbedLayer& layer, uint64_t first,
-                                   uint64_t count, float* out, std::vector<float>* down_scratch) {
+SafetensorsStatus ProbedRowReader::read(uint64_t first, uint64_t count, float* out) {
   uint64_t last = 0;
-  if (!checked_add(first, count, &last) || last > layer.rows) {
-    return {SafetensorsError::kOutOfRange, file.label() + ": layer rows [" + std::to_string(first) + ", +" +
+  if (!checked_add(first, count, &last) || last > layer_.rows) {
+    return {SafetensorsError::kOutOfRange, file_.label() + ": layer rows [" + std::to_string(first) + ", +" +
                                                std::to_string(count) + ") are outside its " +
-                                               std::to_string(layer.rows) + " rows"};
+                                               std::to_string(layer_.rows) + " rows"};
   }
-  if (layer.rule != LayerRule::kLoraProduct) {
+  if (layer_.rule != LayerRule::kLoraProduct) {
     // Every other rule keeps the tensor's flat order, so rows of X are element ranges.
-    return file.read_f32(*layer.tensor, first * layer.cols, count * layer.cols, out);
+    return file_.read_f32(*layer_.tensor, first * layer_.cols, count * layer_.cols, out);
   }
-  const uint64_t rank = layer.tensor->shape[1];
-  const auto cols = static_cast<size_t>(layer.cols);
-  // Scratch layout: the down matrix [rank, cols], then one up row [rank]. Sized once, reused per call.
+  const uint64_t rank = layer_.tensor->shape[1];
+  const auto cols = static_cast<size_t>(layer_.cols);
+  // Storage layout: the down matrix [rank, cols], then one up row [rank]. Read once per reader.
   const size_t down_size = static_cast<size_t>(rank) * cols;
-  if (down_scratch->size() != down_size + rank) {
-    down_scratch->resize(down_size + static_cast<size_t>(rank));
-    SafetensorsStatus st = file.read_f32(*layer.lora_down, 0, rank * layer.cols, down_scratch->data());
+  if (storage_->size() != down_size + rank) {
+    storage_->resize(down_size + static_cast<size_t>(rank));
+    SafetensorsStatus st = file_.read_f32(*layer_.lora_down, 0, rank * layer_.cols, storage_->data());
     if (!st.ok()) {
-      down_scratch->clear();  // never leave a half-read matrix that a later call would trust
+      storage_->clear();  // never leave a half-read matrix that a later call would trust
       return st;
     }
   }
-  float* up_row = down_scratch->data() + down_size;
+  float* up_row = storage_->data() + down_size;
   for (uint64_t r = 0; r < count; ++r) {
-    SafetensorsStatus st = file.read_rows_f32(*layer.tensor, first + r, 1, up_row);
+    SafetensorsStatus st = file_.read_rows_f32(*layer_.tensor, first + r, 1, up_row);
     if (!st.ok()) return st;
     float* x = out + r * cols;
     for (size_t c = 0; c < cols; ++c) x[c] = 0.0f;
     for (uint64_t k = 0; k < rank; ++k) {
       const float u = up_row[static_cast<size_t>(k)];
-      const float* a = down_scratch->data() + k * cols;
+      const float* a = storage_->data() + k * cols;
       for (size_t c = 0; c < cols; ++c) x[c] += u * a[c];
     }
   }

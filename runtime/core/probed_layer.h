@@ -34,10 +34,22 @@ struct ProbedLayer {
 // whose ranks disagree).
 SafetensorsStatus find_probed_layer(const SafetensorsFile& file, std::string_view name, ProbedLayer* out);
 
-// Writes rows [first, first + count) of X (count * cols floats) into `out`. For LoRA layers,
-// `down_scratch` receives the down matrix and a row buffer (r * in + r floats) on first use; pass the same
-// vector for every call on the same layer, so later calls do not allocate.
-SafetensorsStatus read_probed_rows(const SafetensorsFile& file, const ProbedLayer& layer, uint64_t first,
-                                   uint64_t count, float* out, std::vector<float>* down_scratch);
+// Reads rows of X from one file. A LoRA layer's down matrix is read on first use and kept while the
+// reader lives. `storage` may be reused by the next reader (so same-sized layers do not reallocate): the
+// constructor clears it, so no reader can see another file's matrix.
+class ProbedRowReader {
+ public:
+  ProbedRowReader(const SafetensorsFile& file, const ProbedLayer& layer, std::vector<float>* storage)
+      : file_(file), layer_(layer), storage_(storage) {
+    storage_->clear();
+  }
+  // Writes rows [first, first + count) of X (count * cols floats) into `out`.
+  SafetensorsStatus read(uint64_t first, uint64_t count, float* out);
+
+ private:
+  const SafetensorsFile& file_;
+  const ProbedLayer& layer_;
+  std::vector<float>* storage_;  // LoRA: the down matrix [rank, cols], then one up row [rank]
+};
 
 }  // namespace probex

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "core/float_formats.h"
 #include "core/safetensors.h"
 #include "core/self_test_input.h"
 
@@ -19,18 +20,6 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 
 constexpr size_t kAlignment = 64;
 constexpr size_t kSlackBytes = 64;  // >= XNN_EXTRA_BYTES after every input buffer
-
-// True when no value is NaN or Inf (exponent bits all ones). Written on the bits so that the compiler
-// vectorizes it: it runs over every value of the layer on each audit.
-bool all_finite(const float* v, size_t n) {
-  uint32_t bad = 0;
-  for (size_t i = 0; i < n; ++i) {
-    uint32_t bits;
-    std::memcpy(&bits, v + i, sizeof bits);
-    bad |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
-  }
-  return bad == 0;
-}
 
 size_t round_up(size_t n) { return (n + kAlignment - 1) / kAlignment * kAlignment; }
 
@@ -46,10 +35,10 @@ probex_status layer_status(SafetensorsError e) {
 
 class FileRows final : public RowSource {
  public:
-  FileRows(const SafetensorsFile& file, const ProbedLayer& layer, std::vector<float>* scratch)
-      : file_(file), layer_(layer), scratch_(scratch) {}
+  FileRows(const SafetensorsFile& file, const ProbedLayer& layer, std::vector<float>* storage)
+      : reader_(file, layer, storage) {}
   probex_status read(uint32_t first, uint32_t count, float* out, std::string* message) override {
-    SafetensorsStatus s = read_probed_rows(file_, layer_, first, count, out, scratch_);
+    SafetensorsStatus s = reader_.read(first, count, out);
     if (!s.ok()) {
       *message = s.message;
       return layer_status(s.code);
@@ -58,9 +47,7 @@ class FileRows final : public RowSource {
   }
 
  private:
-  const SafetensorsFile& file_;
-  const ProbedLayer& layer_;
-  std::vector<float>* scratch_;
+  ProbedRowReader reader_;
 };
 
 class MatrixRows final : public RowSource {
@@ -258,7 +245,6 @@ probex_status Auditor::route_file(const SafetensorsFile& file, uint32_t* tree, p
                           : st.message;
       continue;
     }
-    lora_scratch_.clear();
     FileRows rows(file, layer, &lora_scratch_);
     const probex_status s = sketch_site(i, rows, message);
     if (s != PROBEX_OK) {
@@ -389,9 +375,6 @@ probex_status Auditor::audit_file(uint32_t tree, const std::string& path, probex
                std::to_string(t.d_h) + ", " + std::to_string(t.d_w) + "] (" + layer_rule_name(t.rule) + ")";
     return PROBEX_LAYER_SHAPE;
   }
-  // A LoRA layer's down matrix is cached in the scratch across row blocks of ONE file: clear it so the
-  // next file's matrix is read (clear() keeps the capacity, so same-sized layers do not reallocate).
-  lora_scratch_.clear();
   FileRows rows(file, layer, &lora_scratch_);
   const probex_status s = run(tree, rows, result, message);
   if (s == PROBEX_LAYER_NONFINITE) *message = path + ": " + *message;

@@ -92,7 +92,7 @@ class Auditor {
   float* logits_ = nullptr;
   float* probabilities_ = nullptr;
   uint8_t* predicted_ = nullptr;
-  std::vector<float> lora_scratch_;  // a LoRA layer's down matrix, reused between audits
+  std::vector<float> lora_scratch_;  // storage of a LoRA layer's down matrix (ProbedRowReader), reused
 };
 
 }  // namespace probex

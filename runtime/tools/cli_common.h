@@ -1,10 +1,13 @@
-// Small helpers shared by the runtime's CLIs: strict numbers, JSON strings.
+// Small helpers shared by the runtime's CLIs: strict numbers, JSON text.
 #pragma once
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <string_view>
+
+#include "core/json_writer.h"
 
 namespace probex::cli {
 
@@ -17,23 +20,13 @@ inline bool parse_uint(const char* s, unsigned long lo, unsigned long hi, unsign
   return true;
 }
 
-inline std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
+inline std::string json_string(std::string_view s) {
+  std::string out;
+  append_json_string(&out, s);
+  return out;
 }
 
+// Nine significant digits: the runtime's values are float32, so more would print conversion noise.
 inline std::string json_number(double v) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%.9g", v);

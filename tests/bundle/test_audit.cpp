@@ -162,7 +162,6 @@ TEST_CASE("auditing a model file equals auditing the matrix, in F32, F16 and BF1
     const std::vector<float> want(from_matrix.logits, from_matrix.logits + shape.d_y);
     REQUIRE(probex_audit_file(auditor, 0, path.c_str(), &from_file, &error) == PROBEX_OK);
     for (size_t k = 0; k < shape.d_y; ++k) CHECK(from_file.logits[k] == want[k]);  // same blocks, same arithmetic
-    CHECK(from_file.seconds_probe >= 0.0);
   }
   probex_auditor_free(auditor);
   probex_bundle_free(bundle);

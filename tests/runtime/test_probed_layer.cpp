@@ -66,7 +66,7 @@ TEST_CASE("2-D, 1x1 convolution, kxk convolution and 1-D layers take the authors
   CHECK(l.rows == 2 * 3 * 3);  // [i*k*k, o], a raw row-major reshape
   CHECK(l.cols == 4);
   std::vector<float> rows(2 * 4);
-  REQUIRE(read_probed_rows(o.file, l, 1, 2, rows.data(), &scratch).ok());
+  REQUIRE(ProbedRowReader(o.file, l, &scratch).read(1, 2, rows.data()).ok());
   CHECK(rows == std::vector<float>{4, 5, 6, 7, 8, 9, 10, 11});  // flat elements 4..11, not a transpose
   REQUIRE(find_probed_layer(o.file, "bias", &l).ok());
   CHECK(l.rule == LayerRule::kVector);
@@ -76,7 +76,7 @@ TEST_CASE("2-D, 1x1 convolution, kxk convolution and 1-D layers take the authors
   CHECK(st.code == SafetensorsError::kLayerShape);
   CHECK(st.message == "model: layer 't3': a 3-D tensor has no probing rule");
   CHECK(find_probed_layer(o.file, "nothing", &l).code == SafetensorsError::kTensorNotFound);
-  CHECK(read_probed_rows(o.file, l, 6, 2, rows.data(), &scratch).code == SafetensorsError::kOutOfRange);  // l: "bias", 7 rows
+  CHECK(ProbedRowReader(o.file, l, &scratch).read(6, 2, rows.data()).code == SafetensorsError::kOutOfRange);  // l: "bias", 7 rows
 }
 
 TEST_CASE("a LoRA pair is read as X = up * down, by rows") {
@@ -93,7 +93,7 @@ TEST_CASE("a LoRA pair is read as X = up * down, by rows") {
     CHECK(l.cols == 4);
     // up = [[0,1],[2,3],[4,5]], down = [[0,1,2,3],[4,5,6,7]]
     std::vector<float> scratch, x(2 * 4);
-    REQUIRE(read_probed_rows(o.file, l, 1, 2, x.data(), &scratch).ok());
+    REQUIRE(ProbedRowReader(o.file, l, &scratch).read(1, 2, x.data()).ok());
     CHECK(x == std::vector<float>{12, 17, 22, 27, 20, 29, 38, 47});
   }
   Opened o;

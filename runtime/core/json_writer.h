@@ -1,4 +1,4 @@
-// Minimal JSON text output for the workstation tools (safetensors headers, manifests, reports).
+// Minimal JSON text output (safetensors headers, manifests, reports, the CLIs' --json).
 #pragma once
 
 #include <cstdio>
@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-namespace probex::convert {
+namespace probex {
 
 // Appends `s` as a quoted JSON string.
 inline void append_json_string(std::string* out, std::string_view s) {
@@ -41,4 +41,4 @@ inline std::string format_number(double v) {
   return buf;
 }
 
-}  // namespace probex::convert
+}  // namespace probex
