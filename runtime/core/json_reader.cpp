@@ -1,5 +1,7 @@
 #include "json_reader.h"
 
+#include <charconv>
+
 namespace probex::json {
 namespace {
 
@@ -334,6 +336,16 @@ bool JsonCursor::read_number(NumberKind* kind, uint64_t* value) {
     *value = v;
   }
   return true;
+}
+
+bool JsonCursor::read_float(float* value) {
+  peek();
+  const size_t begin = pos_;
+  NumberKind kind;
+  uint64_t unused = 0;
+  if (!read_number(&kind, &unused)) return false;
+  const auto [end, ec] = std::from_chars(text_.data() + begin, text_.data() + pos_, *value);
+  return ec == std::errc() && end == text_.data() + pos_;
 }
 
 void JsonCursor::skip_value() {

@@ -39,6 +39,8 @@ class JsonCursor {
   bool read_string(std::string* out);  // decodes escapes into UTF-8
   // Reads any number; *value is set only for kUnsignedInteger (a plain non-negative integer literal).
   bool read_number(NumberKind* kind, uint64_t* value);
+  // Reads any number as the nearest float; false (consuming it) if it is outside float's finite range.
+  bool read_float(float* value);
   void skip_value();                 // skips one value of any kind
   size_t offset() const { return pos_; }
 
