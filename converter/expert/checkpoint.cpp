@@ -8,9 +8,11 @@
 namespace probex::convert {
 
 bool save_probex_checkpoint(const ProbexExpert& expert, const std::map<std::string, std::string>& metadata,
-                            const std::string& path, std::string* error) {
+                            const std::string& path, std::string* error, const std::vector<Param*>& extra) {
   SafetensorsWriter writer;
-  for (const Param* p : expert.const_params()) {
+  std::vector<const Param*> params = expert.const_params();
+  params.insert(params.end(), extra.begin(), extra.end());
+  for (const Param* p : params) {
     if (!writer.add_f32(p->name, Dtype::kF32, p->shape, p->value.data(), error)) return false;
   }
   for (const auto& [k, v] : metadata) writer.set_metadata(k, v);
@@ -28,7 +30,12 @@ bool load_probex_checkpoint(const std::string& path, LoadedCheckpoint* out, std:
                          "per_probe_encoders.bias", "classification_head.weight", "classification_head.bias"};
   const size_t ranks[] = {2, 2, 2, 1, 2, 1};
   const TensorInfo* t[6];
+  const TensorInfo* text_w = file.find("regression_head.weight");
+  const TensorInfo* text_b = file.find("regression_head.bias");
+  const bool has_head = file.find(names[4]) != nullptr || file.find(names[5]) != nullptr || text_w == nullptr;
   for (int i = 0; i < 6; ++i) {
+    t[i] = nullptr;
+    if (i >= 4 && !has_head) continue;
     const SafetensorsStatus found = file.require(names[i], &t[i]);
     if (!found.ok()) {
       *error = found.message;
@@ -45,18 +52,44 @@ bool load_probex_checkpoint(const std::string& path, LoadedCheckpoint* out, std:
   s.r_v = t[1]->shape[0];
   s.d_h = t[1]->shape[1];
   s.r_t = t[2]->shape[0];
-  s.d_y = t[4]->shape[0];
-  const bool consistent = t[2]->shape[1] == s.r_u * s.r_v && t[3]->shape[0] == s.r_t && t[4]->shape[1] == s.r_t &&
-                          t[5]->shape[0] == s.d_y && s.d_w && s.r_u && s.r_v && s.d_h && s.r_t && s.d_y;
+  s.d_y = has_head ? t[4]->shape[0] : 0;
+  const bool head_ok = !has_head || (t[4]->shape[1] == s.r_t && t[5]->shape[0] == s.d_y && s.d_y);
+  const bool consistent = t[2]->shape[1] == s.r_u * s.r_v && t[3]->shape[0] == s.r_t && head_ok && s.d_w && s.r_u &&
+                          s.r_v && s.d_h && s.r_t;
   if (!consistent) {
-    *error = path + ": tensor shapes disagree (probes [" + std::to_string(s.d_w) + ", " + std::to_string(s.r_u) +
-             "], shared_probe_proj [" + std::to_string(s.r_v) + ", " + std::to_string(s.d_h) +
-             "], per_probe_encoders [" + std::to_string(t[2]->shape[0]) + ", " + std::to_string(t[2]->shape[1]) +
-             "], classification_head [" + std::to_string(t[4]->shape[0]) + ", " + std::to_string(t[4]->shape[1]) + "])";
+    std::string shapes = "probes [" + std::to_string(s.d_w) + ", " + std::to_string(s.r_u) + "], shared_probe_proj [" +
+                         std::to_string(s.r_v) + ", " + std::to_string(s.d_h) + "], per_probe_encoders [" +
+                         std::to_string(t[2]->shape[0]) + ", " + std::to_string(t[2]->shape[1]) + "]";
+    if (has_head) {
+      shapes += ", classification_head [" + std::to_string(t[4]->shape[0]) + ", " + std::to_string(t[4]->shape[1]) + "]";
+    }
+    *error = path + ": tensor shapes disagree (" + shapes + ")";
     return false;
+  }
+  out->text_dimension = 0;
+  out->text_weight.clear();
+  out->text_bias.clear();
+  if (text_w != nullptr) {
+    if (text_b == nullptr || text_w->shape.size() != 2 || text_b->shape.size() != 1 ||
+        !dtype_converts_to_f32(text_w->dtype) || !dtype_converts_to_f32(text_b->dtype) || text_w->shape[0] != s.r_t ||
+        text_b->shape[0] != s.r_t || text_w->shape[1] == 0) {
+      *error = path + ": regression_head.weight must be [r_T = " + std::to_string(s.r_t) +
+               ", d_text] with regression_head.bias [r_T], both float";
+      return false;
+    }
+    out->text_dimension = static_cast<size_t>(text_w->shape[1]);
+    out->text_weight.resize(static_cast<size_t>(text_w->element_count));
+    out->text_bias.resize(s.r_t);
+    SafetensorsStatus read = file.read_f32(*text_w, 0, text_w->element_count, out->text_weight.data());
+    if (read.ok()) read = file.read_f32(*text_b, 0, text_b->element_count, out->text_bias.data());
+    if (!read.ok()) {
+      *error = read.message;
+      return false;
+    }
   }
   auto expert = std::make_unique<ProbexExpert>(s);
   for (int i = 0; i < 6; ++i) {
+    if (t[i] == nullptr) continue;
     Param* p = expert->find_param(names[i]);
     const SafetensorsStatus read = file.read_f32(*t[i], 0, t[i]->element_count, p->value.data());
     if (!read.ok()) {
@@ -74,7 +107,7 @@ bool load_probex_checkpoint(const std::string& path, LoadedCheckpoint* out, std:
       *error = path + ": metadata 'labels' is " + why;
       return false;
     }
-    if (out->labels.size() != s.d_y) {
+    if (has_head && out->labels.size() != s.d_y) {
       *error = path + ": metadata names " + std::to_string(out->labels.size()) + " labels for a head of " +
                std::to_string(s.d_y);
       return false;

@@ -13,17 +13,22 @@
 
 namespace probex::convert {
 
+// `extra` holds further parameters saved beside the expert's (the zero-shot text projection).
 bool save_probex_checkpoint(const ProbexExpert& expert, const std::map<std::string, std::string>& metadata,
-                            const std::string& path, std::string* error);
+                            const std::string& path, std::string* error, const std::vector<Param*>& extra = {});
 
 struct LoadedCheckpoint {
-  std::unique_ptr<ProbexExpert> expert;
+  std::unique_ptr<ProbexExpert> expert;  // without a head (d_Y = 0) for a zero-shot checkpoint
   std::map<std::string, std::string> metadata;  // empty for a bare authors' state dict
   std::vector<std::string> labels;              // from metadata "labels", else label_0, label_1, ...
+  // The zero-shot text projection (`regression_head.weight` [r_T, d_text], `.bias` [r_T]), if present.
+  size_t text_dimension = 0;                    // 0: none
+  std::vector<float> text_weight, text_bias;
 };
 
-// Shapes are inferred from the tensors and must agree with each other (r_U, r_V, r_T, d_Y); the
-// optional zero-shot `regression_head.*` tensors are ignored here. Errors name the file and tensor.
+// Shapes are inferred from the tensors and must agree with each other (r_U, r_V, r_T, d_Y, d_text).
+// The classification head may be absent only when the text projection is present (a zero-shot
+// expert); then `labels` are the classes it was trained on. Errors name the file and tensor.
 bool load_probex_checkpoint(const std::string& path, LoadedCheckpoint* out, std::string* error);
 
 }  // namespace probex::convert

@@ -70,12 +70,12 @@ double bce_with_logits(const float* logits, const float* targets, size_t n, size
   return loss / static_cast<double>(total);
 }
 
-std::vector<float> predict_logits(MultiLabelModel& model, const ExpertData& data, size_t batch_size) {
-  std::vector<float> out(data.count * model.labels());
+std::vector<float> predict(MultiLabelModel& model, const ExpertData& data, size_t batch_size) {
+  std::vector<float> out(data.count * model.outputs());
   for (size_t start = 0; start < data.count; start += batch_size) {
     const size_t b = std::min(batch_size, data.count - start);
     const float* logits = model.forward(data.x.data() + start * data.features, b);
-    std::memcpy(out.data() + start * model.labels(), logits, b * model.labels() * sizeof(float));
+    std::memcpy(out.data() + start * model.outputs(), logits, b * model.outputs() * sizeof(float));
   }
   return out;
 }
@@ -98,7 +98,7 @@ FitResult fit_multilabel(MultiLabelModel& model, const ExpertData& train, const 
                          const FitConfig& config) {
   FitResult result;
   const auto start = std::chrono::steady_clock::now();
-  const size_t labels = model.labels();
+  const size_t labels = model.outputs();
   const size_t batch = std::min(config.batch_size, train.count);
   std::vector<float> x(batch * train.features), y(batch * labels), dlogits(batch * labels);
   std::vector<size_t> order(train.count);
@@ -135,7 +135,7 @@ FitResult fit_multilabel(MultiLabelModel& model, const ExpertData& train, const 
     // eval_every epochs after it; the last epoch is not evaluated unless it falls on that grid.
     const bool evaluate = (epoch - 1) % config.eval_every == 0;
     if (evaluate) {
-      const std::vector<float> logits = predict_logits(model, val);
+      const std::vector<float> logits = predict(model, val);
       FitEval ev{epoch, loss, multilabel_metrics(logits.data(), val.y.data(), val.count, labels)};
       result.evals.push_back(ev);
       if (ev.val.bit_accuracy > result.best_val.bit_accuracy) {  // strictly better, as the authors

@@ -20,11 +20,12 @@ class MultiLabelModel {
  public:
   virtual ~MultiLabelModel() = default;
   virtual size_t input_size() const = 0;  // floats per example
-  virtual size_t labels() const = 0;
-  // Logits [batch, labels] for `batch` examples stored contiguously; valid until the next forward.
+  // Outputs per example: one logit per label, or the embedding for a model without a head (zero-shot).
+  virtual size_t outputs() const = 0;
+  // Outputs [batch, outputs] for `batch` examples stored contiguously; valid until the next forward.
   virtual const float* forward(const float* x, size_t batch) = 0;
-  // Accumulates parameter gradients for the last forward.
-  virtual void backward(const float* dlogits) = 0;
+  // Accumulates parameter gradients for the last forward, given dL/doutputs.
+  virtual void backward(const float* doutputs) = 0;
   virtual std::vector<Param*> params() = 0;
 };
 
@@ -36,7 +37,7 @@ class LinearChain final : public MultiLabelModel {
   LinearChain(const std::vector<std::string>& names, const std::vector<size_t>& widths);
   void init(Rng& rng);
   size_t input_size() const override { return layers_.front().input_size(); }
-  size_t labels() const override { return layers_.back().output_size(); }
+  size_t outputs() const override { return layers_.back().output_size(); }
   const float* forward(const float* x, size_t batch) override;
   void backward(const float* dlogits) override;
   std::vector<Param*> params() override;
@@ -91,7 +92,7 @@ double bce_with_logits(const float* logits, const float* targets, size_t n, size
 FitResult fit_multilabel(MultiLabelModel& model, const ExpertData& train, const ExpertData& val,
                          const FitConfig& config);
 
-// Logits [data.count, labels] in batches of `batch_size`.
-std::vector<float> predict_logits(MultiLabelModel& model, const ExpertData& data, size_t batch_size = 128);
+// Outputs [data.count, outputs] in batches of `batch_size`.
+std::vector<float> predict(MultiLabelModel& model, const ExpertData& data, size_t batch_size = 128);
 
 }  // namespace probex::convert

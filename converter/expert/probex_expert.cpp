@@ -76,6 +76,7 @@ const float* ProbexExpert::forward(const float* x, size_t batch) {
   for (size_t b = 0; b < batch; ++b) std::memcpy(e_.data() + b * s.r_t, enc_b_.value.data(), s.r_t * sizeof(float));
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, I(batch), I(s.r_t), I(g_size), 1.0f, g_.data(), I(g_size),
               enc_w_.value.data(), I(g_size), 1.0f, e_.data(), I(s.r_t));
+  if (!has_head()) return e_.data();
   // 4. logits = E W^T + b_W.
   for (size_t b = 0; b < batch; ++b) {
     std::memcpy(logits_.data() + b * s.d_y, head_b_.value.data(), s.d_y * sizeof(float));
@@ -89,21 +90,25 @@ void ProbexExpert::backward(const float* dlogits) {
   const ProbexShape& s = shape_;
   const size_t batch = batch_;
   const size_t g_size = s.r_u * s.r_v;
-  // Head: dW += dlogits^T E, db += colsum(dlogits), dE = dlogits W.
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, I(s.d_y), I(s.r_t), I(batch), 1.0f, dlogits, I(s.d_y),
-              e_.data(), I(s.r_t), 1.0f, head_w_.grad.data(), I(s.r_t));
-  for (size_t b = 0; b < batch; ++b) {
-    for (size_t j = 0; j < s.d_y; ++j) head_b_.grad[j] += dlogits[b * s.d_y + j];
+  // Head: dW += dlogits^T E, db += colsum(dlogits), dE = dlogits W. Without a head, the input is dE.
+  const float* de = dlogits;
+  if (has_head()) {
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, I(s.d_y), I(s.r_t), I(batch), 1.0f, dlogits, I(s.d_y),
+                e_.data(), I(s.r_t), 1.0f, head_w_.grad.data(), I(s.r_t));
+    for (size_t b = 0; b < batch; ++b) {
+      for (size_t j = 0; j < s.d_y; ++j) head_b_.grad[j] += dlogits[b * s.d_y + j];
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, I(batch), I(s.r_t), I(s.d_y), 1.0f, dlogits, I(s.d_y),
+                head_w_.value.data(), I(s.r_t), 0.0f, de_.data(), I(s.r_t));
+    de = de_.data();
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, I(batch), I(s.r_t), I(s.d_y), 1.0f, dlogits, I(s.d_y),
-              head_w_.value.data(), I(s.r_t), 0.0f, de_.data(), I(s.r_t));
   // Encoders: dM += dE^T vec(G), db_M += colsum(dE), dvec(G) = dE M.
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, I(s.r_t), I(g_size), I(batch), 1.0f, de_.data(), I(s.r_t),
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, I(s.r_t), I(g_size), I(batch), 1.0f, de, I(s.r_t),
               g_.data(), I(g_size), 1.0f, enc_w_.grad.data(), I(g_size));
   for (size_t b = 0; b < batch; ++b) {
-    for (size_t j = 0; j < s.r_t; ++j) enc_b_.grad[j] += de_[b * s.r_t + j];
+    for (size_t j = 0; j < s.r_t; ++j) enc_b_.grad[j] += de[b * s.r_t + j];
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, I(batch), I(g_size), I(s.r_t), 1.0f, de_.data(), I(s.r_t),
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, I(batch), I(g_size), I(s.r_t), 1.0f, de, I(s.r_t),
               enc_w_.value.data(), I(g_size), 0.0f, dg_.data(), I(g_size));
   // ReLU, then per layer: G = P^T V  =>  dV^T += dG^T P^T, dP = V dG^T = (V^T)^T dG^T.
   for (size_t b = 0; b < batch; ++b) {
@@ -125,9 +130,13 @@ void ProbexExpert::zero_grad() {
   for (Param* p : params()) std::fill(p->grad.begin(), p->grad.end(), 0.0f);
 }
 
-std::vector<Param*> ProbexExpert::params() { return {&probes_, &proj_, &enc_w_, &enc_b_, &head_w_, &head_b_}; }
+std::vector<Param*> ProbexExpert::params() {
+  if (!has_head()) return {&probes_, &proj_, &enc_w_, &enc_b_};
+  return {&probes_, &proj_, &enc_w_, &enc_b_, &head_w_, &head_b_};
+}
 
 std::vector<const Param*> ProbexExpert::const_params() const {
+  if (!has_head()) return {&probes_, &proj_, &enc_w_, &enc_b_};
   return {&probes_, &proj_, &enc_w_, &enc_b_, &head_w_, &head_b_};
 }
 

@@ -10,7 +10,7 @@
 //   G = relu(P^T V)              [r_U, r_V]   (= H^T: row l is probe l, so flattening G row-major is the
 //                                              authors' probe-major order, index l*r_V + v)
 //   e = M vec(G) + b_M           [r_T]        the embedding
-//   logits = W e + b_W           [d_Y]
+//   logits = W e + b_W           [d_Y]     (absent when d_Y = 0: the zero-shot expert outputs e)
 // Batched, step 1 is one GEMM over all layers of the batch stacked as [B*d_H, d_W] (the bulk of the
 // FLOPs); steps 3-4 are one GEMM each over [B, ...]; step 2 is one small GEMM per layer.
 #pragma once
@@ -40,12 +40,14 @@ class ProbexExpert final : public MultiLabelModel {
   void init(Rng& rng);
 
   // Forward for `batch` layers stored contiguously (layer b at x + b*d_H*d_W). Returns logits
-  // [batch, d_Y]; embeddings() holds e [batch, r_T]. Both stay valid until the next forward.
+  // [batch, d_Y] (or e without a head); embeddings() holds e [batch, r_T]. Valid until the next forward.
   size_t input_size() const override { return shape_.d_h * shape_.d_w; }
-  size_t labels() const override { return shape_.d_y; }
+  size_t outputs() const override { return has_head() ? shape_.d_y : shape_.r_t; }
+  // d_Y == 0: no classification head; forward returns the embedding (the zero-shot expert).
+  bool has_head() const { return shape_.d_y > 0; }
   const float* forward(const float* x, size_t batch) override;
   const float* embeddings() const { return e_.data(); }
-  // Accumulates parameter gradients for the last forward, given dL/dlogits [batch, d_Y].
+  // Accumulates parameter gradients for the last forward, given dL/dlogits [batch, d_Y] (dL/de without a head).
   void backward(const float* dlogits) override;
   void zero_grad();
 

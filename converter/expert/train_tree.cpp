@@ -74,7 +74,7 @@ bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, cons
   FitConfig fit = options.fit;
   fit.label = tree + " probex";
   MethodResult probex{"probex", count_params(expert), {}, fit_multilabel(expert, s.train.data, s.val.data, fit)};
-  std::vector<float> logits = predict_logits(expert, s.test.data);
+  std::vector<float> logits = predict(expert, s.test.data);
   probex.test = multilabel_metrics(logits.data(), s.test.data.y.data(), s.test.data.count, shape.d_y);
   report->methods.push_back(probex);
 
@@ -113,7 +113,7 @@ bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, cons
     dense.init(rng);
     fit.label = tree + " dense ";
     MethodResult r{"dense", count_params(dense), {}, fit_multilabel(dense, s.train.data, s.val.data, fit)};
-    logits = predict_logits(dense, s.test.data);
+    logits = predict(dense, s.test.data);
     r.test = multilabel_metrics(logits.data(), s.test.data.y.data(), s.test.data.count, shape.d_y);
     report->methods.push_back(r);
   }
@@ -126,7 +126,7 @@ bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, cons
     logistic.init(rng);
     fit.label = tree + " stats ";
     MethodResult r{"stats", count_params(logistic), {}, fit_multilabel(logistic, train, val, fit)};
-    logits = predict_logits(logistic, test);
+    logits = predict(logistic, test);
     r.test = multilabel_metrics(logits.data(), test.y.data(), test.count, shape.d_y);
     report->methods.push_back(r);
   }

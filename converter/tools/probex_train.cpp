@@ -11,11 +11,13 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string>
 
 #include "bundle/router.h"
 #include "cli/args.h"
 #include "expert/train_tree.h"
+#include "expert/zero_shot_tree.h"
 #include "core/json_writer.h"
 #include "io/safetensors_writer.h"
 #include "zoo/discover.h"
@@ -48,7 +50,10 @@ void print_help() {
       "  --baseline-epochs N    epochs for the baselines (default: --epochs)\n"
       "  --max-train N          use only the first N training models of each tree (learning curves)\n"
       "  --stats-groups LIST    statistics the stats baseline sees: whole,rows,cols (default: all three)\n"
-      "  --task NAME            subset (models whose metadata names another task are left out)\n"
+      "  --task NAME            subset (default; models whose metadata names another task are left out), or\n"
+      "                         detector: the zero-shot expert on one-class models (see below)\n"
+      "  --text-table FILE      detector: the text-embedding table (scripts/fetch-glove.sh makes GloVe's)\n"
+      "  --text-names FILE      its names list (default: FILE with .names.txt for .safetensors)\n"
       "  --strict               a bad model (missing layer, wrong shape, NaN/Inf, bad labels) is an error;\n"
       "                         default: a warning listing it, and it is skipped (error above 10%% bad)\n"
       "  --threads N            BLAS threads (default 1; results depend on it)\n"
@@ -58,6 +63,13 @@ void print_help() {
       "                         (adjusted Rand index), for zoos whose roots are unknown\n"
       "  --quiet                no progress output\n"
       "  --help, --version\n"
+      "\n"
+      "Zero-shot (--task detector): trains the expert without a head plus the text projection\n"
+      "(regression_head) with cross-entropy over cosine scores; defaults become the authors' zero-shot\n"
+      "ones (200 epochs, lr 2e-3, weight decay 0, eval every 10) unless given. Reports in-distribution\n"
+      "top-1 (test, seen classes), zero-shot top-1 (test_holdout, unseen classes only) and text-to-model\n"
+      "retrieval (recall@1/@5, mAP) for ProbeX, the Dense expert and chance; --out writes the checkpoint\n"
+      "chosen on val_holdout, with regression_head.*.\n"
       "\n"
       "exit codes: 0 success, 1 failure (message on stderr), 2 bad command line\n");
 }
@@ -98,6 +110,63 @@ std::string report_json(const TreeReport& r) {
          ",\"best_epoch\":" + std::to_string(m.fit.best_epoch) +
          ",\"val_bit_accuracy\":" + format_number(m.fit.best_val.bit_accuracy) +
          ",\"seconds_per_epoch\":" + format_number(m.fit.seconds_per_epoch) + "}";
+  }
+  return j + "}}";
+}
+
+void print_zero_shot_report(const ZeroShotReport& r) {
+  std::printf("\ntree %s  layer %s [%zu, %zu] (%s)  zero-shot: models train %zu / val %zu / test %zu, "
+              "val_holdout %zu / test_holdout %zu\n", r.tree.c_str(), r.layer.c_str(), r.rows, r.cols, r.rule.c_str(),
+              r.train, r.val, r.test, r.val_holdout, r.test_holdout);
+  const std::vector<std::string>* groups[] = {&r.seen, &r.unseen};
+  size_t w = 0;
+  for (int g = 0; g < 2; ++g) {
+    std::printf("  %s classes:", g == 0 ? "seen" : "unseen");
+    for (const std::string& c : *groups[g]) std::printf(" '%s' = %s;", c.c_str(), r.text_words[w++].c_str());
+    std::printf("\n");
+  }
+  std::printf("  %-8s %12s %10s %10s %9s %9s %9s %8s %10s\n", "method", "parameters", "in-dist@1", "zero-shot@1",
+              "ret R@1", "ret R@5", "ret mAP", "epochs", "s/epoch");
+  for (const ZeroShotMethod& m : r.methods) {
+    std::printf("  %-8s %12zu %10.4f %10.4f  %9.4f %9.4f %9.4f %3d/%-4d %10.3f\n", m.method.c_str(), m.parameters,
+                m.in_distribution_top1, m.zero_shot_top1, m.retrieval.recall_at_1, m.retrieval.recall_at_5,
+                m.retrieval.mean_ap, m.seen_epoch, m.unseen_epoch, m.seconds_per_epoch);
+  }
+  std::printf("  (in-dist: parameters chosen on val; zero-shot and retrieval: chosen on val_holdout; retrieval: %zu "
+              "text queries over the %zu test models)\n",
+              r.methods.empty() ? 0 : r.methods.front().retrieval.queries, r.test + r.test_holdout);
+  for (const std::string& s : r.skipped) std::printf("  skipped: %s\n", s.c_str());
+}
+
+std::string zero_shot_json(const ZeroShotReport& r) {
+  std::string j = "{\"tree\":";
+  append_json_string(&j, r.tree);
+  j += ",\"task\":\"detector\",\"layer\":";
+  append_json_string(&j, r.layer);
+  j += ",\"layer_shape\":[" + std::to_string(r.rows) + "," + std::to_string(r.cols) + "],\"models\":{\"train\":" +
+       std::to_string(r.train) + ",\"val\":" + std::to_string(r.val) + ",\"test\":" + std::to_string(r.test) +
+       ",\"val_holdout\":" + std::to_string(r.val_holdout) + ",\"test_holdout\":" + std::to_string(r.test_holdout) +
+       "},\"seen\":[";
+  for (size_t i = 0; i < r.seen.size(); ++i) {
+    if (i) j += ",";
+    append_json_string(&j, r.seen[i]);
+  }
+  j += "],\"unseen\":[";
+  for (size_t i = 0; i < r.unseen.size(); ++i) {
+    if (i) j += ",";
+    append_json_string(&j, r.unseen[i]);
+  }
+  j += "],\"methods\":{";
+  for (size_t i = 0; i < r.methods.size(); ++i) {
+    const ZeroShotMethod& m = r.methods[i];
+    if (i) j += ",";
+    append_json_string(&j, m.method);
+    j += ":{\"parameters\":" + std::to_string(m.parameters) +
+         ",\"in_distribution_top1\":" + format_number(m.in_distribution_top1) +
+         ",\"zero_shot_top1\":" + format_number(m.zero_shot_top1) +
+         ",\"retrieval_recall_at_1\":" + format_number(m.retrieval.recall_at_1) +
+         ",\"retrieval_recall_at_5\":" + format_number(m.retrieval.recall_at_5) +
+         ",\"retrieval_map\":" + format_number(m.retrieval.mean_ap) + "}";
   }
   return j + "}}";
 }
@@ -183,7 +252,8 @@ int discover_trees(const std::vector<ZooFile>& files, const std::string& layer, 
 }
 
 int main(int argc, char** argv) {
-  std::string zoo, layer, out_dir, json_path;
+  std::string zoo, layer, out_dir, json_path, text_table, text_names;
+  std::set<std::string> given;  // options set on the command line (zero-shot changes the others' defaults)
   bool discover = false;
   std::vector<std::string> only_trees;
   TreeTrainOptions options;
@@ -198,6 +268,7 @@ int main(int argc, char** argv) {
     };
     long n = 0;
     double x = 0;
+    given.insert(arg);
     if (arg == "--help" || arg == "-h") {
       print_help();
       return 0;
@@ -222,6 +293,12 @@ int main(int argc, char** argv) {
     } else if (arg == "--task") {
       if (!value()) return usage_error("--task needs a name");
       options.load.task = v;
+      if (options.load.task != "subset" && options.load.task != "detector") {
+        return usage_error("--task takes subset or detector");
+      }
+    } else if (arg == "--text-table" || arg == "--text-names") {
+      if (!value()) return usage_error(arg + " needs a file");
+      (arg == "--text-table" ? text_table : text_names) = v;
     } else if (arg == "--epochs" || arg == "--batch" || arg == "--eval-every" || arg == "--r-u" || arg == "--r-v" ||
                arg == "--r-t" || arg == "--auto-epochs" || arg == "--threads" || arg == "--baseline-epochs" ||
                arg == "--max-train") {
@@ -269,6 +346,17 @@ int main(int argc, char** argv) {
     }
   }
   if (zoo.empty() || layer.empty()) return usage_error("--zoo and --layer are required");
+  const bool zero_shot = options.load.task == "detector";
+  if (zero_shot && text_table.empty()) return usage_error("--task detector needs --text-table");
+  if (!zero_shot && !text_table.empty()) return usage_error("--text-table is for --task detector");
+  if (zero_shot && layer == "auto") return usage_error("--layer auto is for the subset task");
+  if (zero_shot) {  // the authors' zero-shot settings (PROBEX.md section 3), unless given
+    if (!given.count("--epochs")) options.fit.epochs = 200;
+    if (!given.count("--lr")) options.fit.lr = 2e-3;
+    if (!given.count("--weight-decay")) options.fit.weight_decay = 0.0;
+    if (!given.count("--eval-every")) options.fit.eval_every = 10;
+  }
+  EmbeddingTable table;
   openblas_set_num_threads(static_cast<int>(threads));
 
   std::string error;
@@ -283,6 +371,10 @@ int main(int argc, char** argv) {
       return 1;
     }
     return discover_trees(files, layer, !options.fit.progress);
+  }
+  if (zero_shot && !load_embedding_table(text_table, text_names, &table, &error)) {
+    std::fprintf(stderr, "probex-train: %s\n", error.c_str());
+    return 1;
   }
   std::vector<std::string> trees = only_trees.empty() ? zoo_trees(files) : only_trees;
   if (only_trees.empty()) {
@@ -338,6 +430,16 @@ int main(int argc, char** argv) {
       o.load.layer = sweep.front().layer;
     }
     if (!out_dir.empty()) o.checkpoint_path = out_dir + "/" + trees[t] + ".safetensors";
+    if (zero_shot) {
+      ZeroShotReport report;
+      if (!train_zero_shot_tree(files, trees[t], o, table, &report, &error)) {
+        std::fprintf(stderr, "probex-train: %s\n", error.c_str());
+        return 1;
+      }
+      print_zero_shot_report(report);
+      json += (t ? "," : "") + zero_shot_json(report);
+      continue;
+    }
     TreeReport report;
     if (!train_tree(files, trees[t], o, &report, &error)) {
       std::fprintf(stderr, "probex-train: %s\n", error.c_str());

@@ -10,53 +10,12 @@
 #include "expert/multilabel.h"
 #include "expert/probex_expert.h"
 #include "io/safetensors_writer.h"
+#include "probex_reference.h"
 #include "test_util.h"
 
 using namespace probex::convert;
 
 namespace {
-
-// PROBEX.md section 2, literally, in double: P = X U; H = relu(V^T P); vec[l*r_V + v] = H[v][l];
-// e = M vec + b; logits = W e + b.
-std::vector<double> reference_logits(ProbexExpert& ex, const float* x, std::vector<double>* embedding = nullptr,
-                                     const std::map<std::string, std::vector<double>>* override_params = nullptr) {
-  const ProbexShape& s = ex.shape();
-  auto param = [&](const char* name) {
-    if (override_params && override_params->count(name)) return override_params->at(name);
-    const Param* p = ex.find_param(name);
-    return std::vector<double>(p->value.begin(), p->value.end());
-  };
-  const auto U = param("probes.weight"), Vt = param("shared_probe_proj.weight");
-  const auto M = param("per_probe_encoders.weight"), bM = param("per_probe_encoders.bias");
-  const auto W = param("classification_head.weight"), bW = param("classification_head.bias");
-  std::vector<double> P(s.d_h * s.r_u, 0.0), vec(s.r_u * s.r_v, 0.0), e(s.r_t), logits(s.d_y);
-  for (size_t h = 0; h < s.d_h; ++h)
-    for (size_t l = 0; l < s.r_u; ++l)
-      for (size_t w = 0; w < s.d_w; ++w) P[h * s.r_u + l] += static_cast<double>(x[h * s.d_w + w]) * U[w * s.r_u + l];
-  for (size_t v = 0; v < s.r_v; ++v)
-    for (size_t l = 0; l < s.r_u; ++l) {
-      double sum = 0.0;
-      for (size_t h = 0; h < s.d_h; ++h) sum += Vt[v * s.d_h + h] * P[h * s.r_u + l];
-      vec[l * s.r_v + v] = std::max(sum, 0.0);
-    }
-  for (size_t t = 0; t < s.r_t; ++t) {
-    e[t] = bM[t];
-    for (size_t k = 0; k < s.r_u * s.r_v; ++k) e[t] += M[t * s.r_u * s.r_v + k] * vec[k];
-  }
-  for (size_t y = 0; y < s.d_y; ++y) {
-    logits[y] = bW[y];
-    for (size_t t = 0; t < s.r_t; ++t) logits[y] += W[y * s.r_t + t] * e[t];
-  }
-  if (embedding) *embedding = e;
-  return logits;
-}
-
-std::vector<float> random_layers(size_t n, const ProbexShape& s, uint64_t seed) {
-  Rng rng(seed);
-  std::vector<float> x(n * s.d_h * s.d_w);
-  for (float& v : x) v = static_cast<float>(rng.uniform(-1, 1));
-  return x;
-}
 
 // `count` random layers whose labels are a fixed function of their first weights (learnable).
 ExpertData synthetic_data(const ProbexShape& s, size_t count, uint64_t seed) {
@@ -205,13 +164,13 @@ TEST_CASE("validation runs on the authors' schedule and keeps the strictly best 
   }
   CHECK(r.best_epoch == best_epoch);
   // The returned parameters are the best epoch's: they reproduce its val accuracy.
-  const auto logits = predict_logits(ex, val);
+  const auto logits = predict(ex, val);
   CHECK(multilabel_metrics(logits.data(), val.y.data(), val.count, s.d_y).bit_accuracy == doctest::Approx(best));
 }
 
 TEST_CASE("a state dict saved from the authors' model loads and computes the same logits") {
   // What safetensors.torch.save_file(model.state_dict()) writes for the authors' ProbeX module: the six
-  // tensors by name, no metadata, plus the zero-shot regression_head (ignored by the classifier).
+  // tensors by name, no metadata, plus the zero-shot regression_head (nn.Linear(d_text, r_T), kept aside).
   const ProbexShape s{5, 4, 3, 2, 4, 3};
   ProbexExpert source(s);
   Rng rng(8);
@@ -221,6 +180,7 @@ TEST_CASE("a state dict saved from the authors' model loads and computes the sam
   for (const Param* p : source.const_params()) REQUIRE(w.add_f32(p->name, probex::Dtype::kF32, p->shape, p->value.data(), &error));
   const float reg[8] = {1, 2, 3, 4, 5, 6, 7, 8};
   REQUIRE(w.add_f32("regression_head.weight", probex::Dtype::kF32, {4, 2}, reg, &error));
+  REQUIRE(w.add_f32("regression_head.bias", probex::Dtype::kF32, {4}, reg + 4, &error));
   probex::test::TempDir dir;
   const std::string path = dir.file("authors.safetensors");
   REQUIRE(w.write_file(path, &error));
@@ -233,6 +193,9 @@ TEST_CASE("a state dict saved from the authors' model loads and computes the sam
   CHECK(loaded.expert->shape().r_v == 2);
   CHECK(loaded.expert->shape().r_t == 4);
   CHECK(loaded.labels == std::vector<std::string>{"label_0", "label_1", "label_2"});
+  CHECK(loaded.text_dimension == 2);
+  CHECK(loaded.text_weight == std::vector<float>(reg, reg + 8));
+  CHECK(loaded.text_bias == std::vector<float>(reg + 4, reg + 8));
   const auto x = random_layers(1, s, 12);
   const auto ref = reference_logits(source, x.data());
   const float* got = loaded.expert->forward(x.data(), 1);

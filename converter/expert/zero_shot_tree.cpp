@@ -1,0 +1,240 @@
+#include "zero_shot_tree.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "checkpoint.h"
+#include "core/json_writer.h"
+#include "core/python_literal.h"
+#include "layer_dataset.h"
+
+namespace probex::convert {
+namespace {
+
+size_t count_params(const std::vector<Param*>& params) {
+  size_t n = 0;
+  for (const Param* p : params) n += p->value.size();
+  return n;
+}
+
+// One class per model: the index of the single 1 of its label row.
+bool one_class_split(LoadedSplit&& loaded, const ClassTexts& texts, ZeroShotSplit* out, std::string* error) {
+  out->data = std::move(loaded.data);
+  out->texts = texts;
+  out->classes.clear();
+  const size_t labels = out->data.labels;
+  for (size_t i = 0; i < out->data.count; ++i) {
+    const float* y = out->data.y.data() + i * labels;
+    if (std::count(y, y + labels, 1.0f) != 1) {
+      *error = out->data.names[i] + ": a zero-shot model needs exactly one class in dataset_chosen_targets";
+      return false;
+    }
+    out->classes.push_back(static_cast<size_t>(std::find(y, y + labels, 1.0f) - y));
+  }
+  return true;
+}
+
+bool class_texts(const EmbeddingTable& table, const std::vector<std::string>& names, ClassTexts* out,
+                 std::vector<std::string>* words, std::string* error) {
+  out->names = names;
+  out->dimension = table.dimension;
+  out->vectors.clear();
+  for (const std::string& name : names) {
+    LabelEmbedding e;
+    if (!embed_label(table, name, &e, error)) return false;
+    out->vectors.insert(out->vectors.end(), e.vector.begin(), e.vector.end());
+    std::string used;
+    for (const std::string& w : e.words) used += (used.empty() ? "" : " + ") + w;
+    for (const std::string& w : e.unknown_words) used += " (not in the table: " + w + ")";
+    words->push_back(used);
+  }
+  return true;
+}
+
+ClassTexts concat(const ClassTexts& a, const ClassTexts& b) {
+  ClassTexts out = a;
+  out.names.insert(out.names.end(), b.names.begin(), b.names.end());
+  out.vectors.insert(out.vectors.end(), b.vectors.begin(), b.vectors.end());
+  return out;
+}
+
+// The test models of both test splits, with classes indexed into seen ++ unseen.
+ZeroShotSplit retrieval_split(const ZeroShotSplit& test, const ZeroShotSplit& test_unseen) {
+  ZeroShotSplit all;
+  all.texts = concat(test.texts, test_unseen.texts);
+  all.data.features = test.data.features;
+  all.data.count = test.data.count + test_unseen.data.count;
+  all.data.x = test.data.x;
+  all.data.x.insert(all.data.x.end(), test_unseen.data.x.begin(), test_unseen.data.x.end());
+  all.classes = test.classes;
+  for (size_t c : test_unseen.classes) all.classes.push_back(c + test.texts.names.size());
+  return all;
+}
+
+struct Splits {
+  ZeroShotSplit train, val, test, val_unseen, test_unseen;
+};
+
+ZeroShotMethod evaluate(const std::string& name, MultiLabelModel& embedder, TextProjection& projection,
+                        const ZeroShotFitResult& fit, const Splits& s) {
+  ZeroShotMethod m;
+  m.method = name;
+  std::vector<Param*> params = embedder.params();
+  m.parameters = count_params(params) + count_params(projection.params());
+  m.seen_epoch = fit.best_seen_epoch;
+  m.unseen_epoch = fit.best_unseen_epoch;
+  m.seconds_per_epoch = fit.seconds_per_epoch;
+  const size_t r = projection.embedding_size();
+  auto top1 = [&](const ZeroShotSplit& split) {
+    const std::vector<float> e = predict(embedder, split.data);
+    const std::vector<float> z = projection.project(split.texts.vectors.data(), split.texts.names.size());
+    return top1_accuracy(cosine_scores(e.data(), split.data.count, z.data(), split.texts.names.size(), r),
+                         split.texts.names.size(), split.classes);
+  };
+  restore_zero_shot(embedder, projection, fit.seen_params);
+  m.in_distribution_top1 = top1(s.test);
+  restore_zero_shot(embedder, projection, fit.unseen_params);  // the checkpoint that is written
+  m.zero_shot_top1 = top1(s.test_unseen);
+  const ZeroShotSplit all = retrieval_split(s.test, s.test_unseen);
+  const std::vector<float> e = predict(embedder, all.data);
+  const std::vector<float> z = projection.project(all.texts.vectors.data(), all.texts.names.size());
+  m.retrieval = retrieval_metrics(e.data(), all.data.count, z.data(), all.texts.names.size(), r, all.classes);
+  return m;
+}
+
+// What a random ranking and a uniform guess give.
+ZeroShotMethod chance(const Splits& s) {
+  ZeroShotMethod m;
+  m.method = "chance";
+  m.in_distribution_top1 = 1.0 / static_cast<double>(s.test.texts.names.size());
+  m.zero_shot_top1 = 1.0 / static_cast<double>(s.test_unseen.texts.names.size());
+  const ZeroShotSplit all = retrieval_split(s.test, s.test_unseen);
+  const double n = static_cast<double>(all.classes.size());
+  for (size_t k = 0; k < all.texts.names.size(); ++k) {
+    const double rel = static_cast<double>(std::count(all.classes.begin(), all.classes.end(), k));
+    if (rel == 0.0) continue;
+    ++m.retrieval.queries;
+    m.retrieval.recall_at_1 += rel / n;
+    double none = 1.0;  // P(no relevant model in the top 5)
+    for (int i = 0; i < 5 && i < static_cast<int>(n); ++i) none *= std::max(0.0, (n - rel - i) / (n - i));
+    m.retrieval.recall_at_5 += 1.0 - none;
+    m.retrieval.mean_ap += rel / n;  // the expected AP of a random ranking is about the prevalence
+  }
+  const double q = static_cast<double>(std::max<size_t>(m.retrieval.queries, 1));
+  m.retrieval.recall_at_1 /= q;
+  m.retrieval.recall_at_5 /= q;
+  m.retrieval.mean_ap /= q;
+  return m;
+}
+
+}  // namespace
+
+bool train_zero_shot_tree(const std::vector<ZooFile>& files, const std::string& tree, const TreeTrainOptions& options,
+                          const EmbeddingTable& table, ZeroShotReport* report, std::string* error) {
+  *report = ZeroShotReport();
+  std::vector<std::string> seen, unseen;
+  LoadedSplit train, val, test, val_unseen, test_unseen;
+  const LoadOptions& load = options.load;
+  if (!load_split(files, tree, "train", load, &seen, 0, 0, &train, error) ||
+      !load_split(files, tree, "val", load, &seen, train.rows, train.cols, &val, error) ||
+      !load_split(files, tree, "test", load, &seen, train.rows, train.cols, &test, error) ||
+      !load_split(files, tree, "val_holdout", load, &unseen, train.rows, train.cols, &val_unseen, error) ||
+      !load_split(files, tree, "test_holdout", load, &unseen, train.rows, train.cols, &test_unseen, error)) {
+    return false;
+  }
+  for (const std::string& u : unseen) {
+    if (std::find(seen.begin(), seen.end(), u) != seen.end()) {
+      *error = "tree '" + tree + "': class '" + u + "' is in the holdout splits and in training; zero-shot needs "
+               "classes never trained on";
+      return false;
+    }
+  }
+  report->tree = tree;
+  report->layer = load.layer;
+  report->rule = layer_rule_name(train.rule);
+  report->rows = train.rows;
+  report->cols = train.cols;
+  report->seen = seen;
+  report->unseen = unseen;
+  for (const LoadedSplit* l : {&train, &val, &test, &val_unseen, &test_unseen}) {
+    report->skipped.insert(report->skipped.end(), l->skipped.begin(), l->skipped.end());
+  }
+  ClassTexts seen_texts, unseen_texts;
+  if (!class_texts(table, seen, &seen_texts, &report->text_words, error) ||
+      !class_texts(table, unseen, &unseen_texts, &report->text_words, error)) {
+    return false;
+  }
+  Splits s;
+  if (!one_class_split(std::move(train), seen_texts, &s.train, error) ||
+      !one_class_split(std::move(val), seen_texts, &s.val, error) ||
+      !one_class_split(std::move(test), seen_texts, &s.test, error) ||
+      !one_class_split(std::move(val_unseen), unseen_texts, &s.val_unseen, error) ||
+      !one_class_split(std::move(test_unseen), unseen_texts, &s.test_unseen, error)) {
+    return false;
+  }
+  report->train = s.train.data.count;
+  report->val = s.val.data.count;
+  report->test = s.test.data.count;
+  report->val_holdout = s.val_unseen.data.count;
+  report->test_holdout = s.test_unseen.data.count;
+
+  ProbexShape shape{report->rows, report->cols, options.r_u, options.r_v, options.r_t, 0};
+  ProbexExpert expert(shape);
+  TextProjection projection(table.dimension, options.r_t);
+  Rng rng(options.fit.seed);
+  expert.init(rng);
+  projection.init(rng);
+  FitConfig fit = options.fit;
+  fit.label = tree + " probex";
+  const ZeroShotFitResult probex_fit = fit_zero_shot(expert, projection, s.train, s.val, s.val_unseen, fit);
+  report->methods.push_back(evaluate("probex", expert, projection, probex_fit, s));
+  const ZeroShotMethod& probex = report->methods.back();
+
+  if (!options.checkpoint_path.empty()) {  // the val_holdout choice, restored by evaluate()
+    auto fmt = [](double v) { return format_number(v); };
+    const std::map<std::string, std::string> md = {
+        {"format", "probex-expert/1"},
+        {"tree", tree},
+        {"layer", load.layer},
+        {"layer_shape", "[" + std::to_string(shape.d_h) + ", " + std::to_string(shape.d_w) + "]"},
+        {"layer_rule", report->rule},
+        {"task", load.task},
+        {"labels", python_list_literal(seen)},
+        {"holdout_labels", python_list_literal(unseen)},
+        {"text_table", table.source},
+        {"text_dimension", std::to_string(table.dimension)},
+        {"selected_on", "val_holdout zero-shot top-1"},
+        {"r_u", std::to_string(shape.r_u)},
+        {"r_v", std::to_string(shape.r_v)},
+        {"r_t", std::to_string(shape.r_t)},
+        {"epochs", std::to_string(fit.epochs)},
+        {"batch_size", std::to_string(fit.batch_size)},
+        {"learning_rate", fmt(fit.lr)},
+        {"weight_decay", fmt(fit.weight_decay)},
+        {"eval_every", std::to_string(fit.eval_every)},
+        {"seed", std::to_string(fit.seed)},
+        {"best_epoch", std::to_string(probex.unseen_epoch)},
+        {"train_models", std::to_string(report->train)},
+        {"val_holdout_top1", fmt(probex_fit.best_unseen_val)},
+        {"test_in_distribution_top1", fmt(probex.in_distribution_top1)},
+        {"test_zero_shot_top1", fmt(probex.zero_shot_top1)},
+        {"test_retrieval_map", fmt(probex.retrieval.mean_ap)},
+    };
+    if (!save_probex_checkpoint(expert, md, options.checkpoint_path, error, projection.params())) return false;
+  }
+
+  if (options.dense_baseline) {
+    LinearChain dense({"dense"}, {shape.d_h * shape.d_w, shape.r_t});
+    TextProjection dense_projection(table.dimension, options.r_t);
+    dense.init(rng);
+    dense_projection.init(rng);
+    if (options.baseline_epochs > 0) fit.epochs = options.baseline_epochs;
+    fit.label = tree + " dense ";
+    const ZeroShotFitResult dense_fit = fit_zero_shot(dense, dense_projection, s.train, s.val, s.val_unseen, fit);
+    report->methods.push_back(evaluate("dense", dense, dense_projection, dense_fit, s));
+  }
+  report->methods.push_back(chance(s));
+  return true;
+}
+
+}  // namespace probex::convert

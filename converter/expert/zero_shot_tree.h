@@ -1,0 +1,43 @@
+// Training one tree's zero-shot expert (PROBEX.md sections 3-4) on the zoo's one-class `detector`
+// children, with the Dense expert plus the same text projection as a baseline, and evaluating it:
+//   in-distribution top-1: test models, candidates = the seen (training) classes, parameters kept on val;
+//   zero-shot top-1: test_holdout models, candidates = the unseen classes only, parameters kept on
+//                    val_holdout (this is the checkpoint written, the one a bundle carries);
+//   retrieval: one text query per class (seen and unseen), ranking the test and test_holdout models.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "text/embedding_table.h"
+#include "train_tree.h"
+#include "zero_shot.h"
+
+namespace probex::convert {
+
+struct ZeroShotMethod {
+  std::string method;  // "probex", "dense", "chance"
+  size_t parameters = 0;
+  double in_distribution_top1 = 0.0;
+  double zero_shot_top1 = 0.0;
+  RetrievalMetrics retrieval;
+  int seen_epoch = 0, unseen_epoch = 0;
+  double seconds_per_epoch = 0.0;
+};
+
+struct ZeroShotReport {
+  std::string tree, layer, rule;
+  size_t rows = 0, cols = 0;
+  size_t train = 0, val = 0, test = 0, val_holdout = 0, test_holdout = 0;
+  std::vector<std::string> seen, unseen;  // class names, in projection order
+  std::vector<std::string> text_words;    // per class (seen then unseen): the table entries used
+  std::vector<ZeroShotMethod> methods;
+  std::vector<std::string> skipped;
+};
+
+// options.load.task must be "detector"-like (one class per model); the fit defaults to the authors'
+// zero-shot settings only if the caller sets them (see probex-train).
+bool train_zero_shot_tree(const std::vector<ZooFile>& files, const std::string& tree, const TreeTrainOptions& options,
+                          const EmbeddingTable& table, ZeroShotReport* report, std::string* error);
+
+}  // namespace probex::convert
