@@ -56,7 +56,101 @@ flatbuffers::Offset<fb::Tensor> write_tensor(flatbuffers::FlatBufferBuilder& b, 
   return t.Finish();
 }
 
+const std::vector<float>& param_value(const ProbexExpert& e, const std::string& name) {
+  for (const Param* p : e.const_params())
+    if (p->name == name) return p->value;
+  static const std::vector<float> none;  // unreachable: a loaded expert has every parameter
+  return none;
+}
+
+// Cosines of the device zero-shot model's embedding (last forward) with every prototype.
+std::vector<float> zero_shot_scores(const BundleZeroShot& z) {
+  const size_t r = z.shape.r_t;
+  const float* e = z.device_model->embeddings();
+  const std::vector<float> prototypes = z.prototypes.dequantized();
+  double norm = 0.0;
+  for (size_t j = 0; j < r; ++j) norm += static_cast<double>(e[j]) * static_cast<double>(e[j]);
+  norm = std::sqrt(norm);
+  std::vector<float> scores(z.labels.size());
+  for (size_t c = 0; c < scores.size(); ++c) {
+    double dot = 0.0;
+    for (size_t j = 0; j < r; ++j) dot += static_cast<double>(e[j]) * static_cast<double>(prototypes[c * r + j]);
+    scores[c] = norm > 0.0 ? static_cast<float>(dot / norm) : 0.0f;
+  }
+  return scores;
+}
+
+// Raises *ratio to cover `count` layers for int8 per-channel probes (see calibrate_probe_output).
+void calibrate_ratio(const QuantizedMatrix& probes, const ProbexShape& s, const float* layers, size_t count, float* ratio) {
+  if (probes.type != StorageType::kI8 || probes.block_size != 0) return;
+  const std::vector<float> u_t = probes.dequantized();  // [r_U, d_W], what the device multiplies by
+  for (size_t n = 0; n < count; ++n) {
+    const float* x = layers + n * s.d_h * s.d_w;
+    for (size_t h = 0; h < s.d_h; ++h) {
+      const float* row = x + h * s.d_w;
+      float amax = 0.0f;
+      for (size_t k = 0; k < s.d_w; ++k) amax = std::max(amax, std::fabs(row[k]));
+      if (!(amax > 0.0f)) continue;
+      float pmax = 0.0f;
+      for (size_t l = 0; l < s.r_u; ++l) {
+        const float* u = u_t.data() + l * s.d_w;
+        double acc = 0.0;
+        for (size_t k = 0; k < s.d_w; ++k) acc += static_cast<double>(row[k]) * static_cast<double>(u[k]);
+        pmax = std::max(pmax, static_cast<float>(std::fabs(acc)));
+      }
+      *ratio = std::max(*ratio, pmax / amax);
+    }
+  }
+}
+
+std::vector<float> copy_floats(const float* p, size_t n) {
+  std::vector<float> out(n);
+  if (n > 0) std::memcpy(out.data(), p, n * sizeof(float));
+  return out;
+}
+
+QuantizedMatrix from_view(const MatrixView& m) {
+  QuantizedMatrix q;
+  q.name = m.name;
+  q.rows = m.rows;
+  q.cols = m.cols;
+  q.type = m.type;
+  q.block_size = m.block_size;
+  q.data.assign(m.data, m.data + m.data_bytes());
+  if (m.scales) q.scales = copy_floats(m.scales, m.scale_count);
+  return q;
+}
+
 }  // namespace
+
+void quantize_expert_body(const ProbexExpert& e, const QuantSpec& spec, QuantizedMatrix* probes,
+                          QuantizedMatrix* projection, QuantizedMatrix* encoder, QuantizedMatrix* encoder_bias) {
+  const ProbexShape& s = e.shape();
+  const auto u32 = [](size_t v) { return static_cast<uint32_t>(v); };
+  // int8 covers the two large matrices (the probes, which step 1 multiplies by, and the encoder, which
+  // is most of the bytes). The projection V (and the head) stay f16: measured on the standard zoo's fc1
+  // experts, int8 on V alone (even in blocks of 32) moved probabilities by up to 0.04 and flipped up to
+  // 0.4% of the decisions (G = relu(P^T V) cancels, so small errors in V matter), while int8 on the
+  // encoder alone moved them by 0.003. Both are small, so f16 costs little.
+  const QuantSpec sensitive = spec.type == StorageType::kI8 ? QuantSpec{StorageType::kF16, 0} : spec;
+  const auto u_t = transpose(param_value(e, "probes.weight"), s.d_w, s.r_u);  // [r_U, d_W]
+  *probes = quantize_matrix("probes.weight", u_t.data(), u32(s.r_u), u32(s.d_w), spec);
+  *projection = quantize_matrix("shared_probe_proj.weight", param_value(e, "shared_probe_proj.weight").data(),
+                                u32(s.r_v), u32(s.d_h), sensitive);
+  *encoder = quantize_matrix("per_probe_encoders.weight", param_value(e, "per_probe_encoders.weight").data(),
+                             u32(s.r_t), u32(s.r_u * s.r_v), spec);
+  *encoder_bias = quantize_matrix("per_probe_encoders.bias", param_value(e, "per_probe_encoders.bias").data(), 1,
+                                  u32(s.r_t), QuantSpec{StorageType::kF32, 0});
+}
+
+void set_expert_body(const QuantizedMatrix& probes, const QuantizedMatrix& projection, const QuantizedMatrix& encoder,
+                     const QuantizedMatrix& encoder_bias, ProbexExpert* device_model) {
+  const ProbexShape& s = device_model->shape();
+  set_param(*device_model, "probes.weight", transpose(probes.dequantized(), s.r_u, s.d_w));
+  set_param(*device_model, "shared_probe_proj.weight", projection.dequantized());
+  set_param(*device_model, "per_probe_encoders.weight", encoder.dequantized());
+  set_param(*device_model, "per_probe_encoders.bias", encoder_bias.dequantized());
+}
 
 bool make_bundle_tree(const LoadedCheckpoint& checkpoint, const std::string& path, const QuantSpec& spec,
                       BundleTree* out, std::string* error) {
@@ -87,36 +181,15 @@ bool make_bundle_tree(const LoadedCheckpoint& checkpoint, const std::string& pat
     if (end != value.c_str() && *end == '\0' && std::isfinite(v)) t.metrics.emplace_back(key, v);
   }
   const ProbexShape& s = t.shape;
-  const auto value = [&](const char* name) -> const std::vector<float>& {
-    for (const Param* p : e.const_params())
-      if (p->name == name) return p->value;
-    static const std::vector<float> none;  // unreachable: a loaded expert has every parameter
-    return none;
-  };
-  const auto u_t = transpose(value("probes.weight"), s.d_w, s.r_u);  // [r_U, d_W]
-  const auto u32 = [](size_t v) { return static_cast<uint32_t>(v); };
-  // int8 covers the two large matrices (the probes, which step 1 multiplies by, and the encoder, which
-  // is most of the bytes). The projection V and the head stay f16: measured on the standard zoo's fc1
-  // experts, int8 on V alone (even in blocks of 32) moved probabilities by up to 0.04 and flipped up to
-  // 0.4% of the decisions (G = relu(P^T V) cancels, so small errors in V matter), while int8 on the
-  // encoder alone moved them by 0.003. Both are small, so f16 costs little.
+  quantize_expert_body(e, spec, &t.probes, &t.projection, &t.encoder, &t.encoder_bias);
+  // The head stays f16 under int8, as the projection V (see quantize_expert_body).
   const QuantSpec sensitive = spec.type == StorageType::kI8 ? QuantSpec{StorageType::kF16, 0} : spec;
-  t.probes = quantize_matrix("probes.weight", u_t.data(), u32(s.r_u), u32(s.d_w), spec);
-  t.projection = quantize_matrix("shared_probe_proj.weight", value("shared_probe_proj.weight").data(), u32(s.r_v),
-                                 u32(s.d_h), sensitive);
-  t.encoder = quantize_matrix("per_probe_encoders.weight", value("per_probe_encoders.weight").data(), u32(s.r_t),
-                              u32(s.r_u * s.r_v), spec);
-  t.head = quantize_matrix("classification_head.weight", value("classification_head.weight").data(), u32(s.d_y),
-                           u32(s.r_t), sensitive);
-  const QuantSpec f32{StorageType::kF32, 0};
-  t.encoder_bias = quantize_matrix("per_probe_encoders.bias", value("per_probe_encoders.bias").data(), 1, u32(s.r_t), f32);
-  t.head_bias = quantize_matrix("classification_head.bias", value("classification_head.bias").data(), 1, u32(s.d_y), f32);
-
+  t.head = quantize_matrix("classification_head.weight", param_value(e, "classification_head.weight").data(),
+                           static_cast<uint32_t>(s.d_y), static_cast<uint32_t>(s.r_t), sensitive);
+  t.head_bias = quantize_matrix("classification_head.bias", param_value(e, "classification_head.bias").data(), 1,
+                                static_cast<uint32_t>(s.d_y), QuantSpec{StorageType::kF32, 0});
   t.device_model = std::make_unique<ProbexExpert>(s);
-  set_param(*t.device_model, "probes.weight", transpose(t.probes.dequantized(), s.r_u, s.d_w));
-  set_param(*t.device_model, "shared_probe_proj.weight", t.projection.dequantized());
-  set_param(*t.device_model, "per_probe_encoders.weight", t.encoder.dequantized());
-  set_param(*t.device_model, "per_probe_encoders.bias", t.encoder_bias.dequantized());
+  set_expert_body(t.probes, t.projection, t.encoder, t.encoder_bias, t.device_model.get());
   set_param(*t.device_model, "classification_head.weight", t.head.dequantized());
   set_param(*t.device_model, "classification_head.bias", t.head_bias.dequantized());
   *out = std::move(t);
@@ -136,33 +209,20 @@ void add_self_tests(BundleTree* tree, size_t count, float amplitude, uint64_t se
     const float* logits = tree->device_model->forward(x.data(), 1);
     st.logits.assign(logits, logits + s.d_y);
     st.embedding.assign(tree->device_model->embeddings(), tree->device_model->embeddings() + s.r_t);
+    if (tree->zero_shot) {
+      calibrate_ratio(tree->zero_shot->probes, tree->zero_shot->shape, x.data(), 1, &tree->zero_shot->probe_output_ratio);
+      tree->zero_shot->device_model->forward(x.data(), 1);
+      st.zero_shot_scores = zero_shot_scores(*tree->zero_shot);
+    }
     tree->self_tests.push_back(std::move(st));
   }
 }
 
 void calibrate_probe_output(BundleTree* tree, const float* layers, size_t count) {
-  if (tree->probes.type != StorageType::kI8 || tree->probes.block_size != 0) return;
-  const ProbexShape& s = tree->shape;
-  const std::vector<float> u_t = tree->probes.dequantized();  // [r_U, d_W], what the device multiplies by
-  float ratio = tree->probe_output_ratio;
-  for (size_t n = 0; n < count; ++n) {
-    const float* x = layers + n * s.d_h * s.d_w;
-    for (size_t h = 0; h < s.d_h; ++h) {
-      const float* row = x + h * s.d_w;
-      float amax = 0.0f;
-      for (size_t k = 0; k < s.d_w; ++k) amax = std::max(amax, std::fabs(row[k]));
-      if (!(amax > 0.0f)) continue;
-      float pmax = 0.0f;
-      for (size_t l = 0; l < s.r_u; ++l) {
-        const float* u = u_t.data() + l * s.d_w;
-        double acc = 0.0;
-        for (size_t k = 0; k < s.d_w; ++k) acc += static_cast<double>(row[k]) * static_cast<double>(u[k]);
-        pmax = std::max(pmax, static_cast<float>(std::fabs(acc)));
-      }
-      ratio = std::max(ratio, pmax / amax);
-    }
+  calibrate_ratio(tree->probes, tree->shape, layers, count, &tree->probe_output_ratio);
+  if (tree->zero_shot) {
+    calibrate_ratio(tree->zero_shot->probes, tree->zero_shot->shape, layers, count, &tree->zero_shot->probe_output_ratio);
   }
-  tree->probe_output_ratio = ratio;
 }
 
 bool compare_with_runtime(const std::vector<uint8_t>& bundle_bytes, size_t tree_index, ProbexExpert& float_model,
@@ -241,18 +301,85 @@ bool build_bundle(const std::vector<const BundleTree*>& trees, const std::string
     std::vector<flatbuffers::Offset<fb::SelfTest>> tests;
     for (const SelfTestEntry& st : t->self_tests)
       tests.push_back(fb::CreateSelfTest(b, st.seed, st.amplitude, b.CreateVector(st.logits), b.CreateVector(st.embedding),
-                                         st.tolerance));
+                                         st.tolerance, st.zero_shot_scores.empty() ? 0 : b.CreateVector(st.zero_shot_scores)));
+    flatbuffers::Offset<fb::ZeroShot> zero_shot = 0;
+    if (const BundleZeroShot* z = t->zero_shot.get()) {
+      const auto zs_expert = fb::CreateExpert(b, static_cast<uint32_t>(z->shape.r_u), static_cast<uint32_t>(z->shape.r_v),
+                                              static_cast<uint32_t>(z->shape.r_t), write_tensor(b, z->probes),
+                                              write_tensor(b, z->projection), write_tensor(b, z->encoder),
+                                              write_tensor(b, z->encoder_bias), 0, 0, z->probe_output_ratio);
+      zero_shot = fb::CreateZeroShot(b, zs_expert, b.CreateVectorOfStrings(z->labels), b.CreateVector(z->trained),
+                                     write_tensor(b, z->prototypes), write_tensor(b, z->text_projection),
+                                     write_tensor(b, z->text_bias), b.CreateString(z->text_source));
+    }
     const auto sketch = t->root_sketch.empty() ? 0 : b.CreateVector(t->root_sketch);
     tree_offsets.push_back(fb::CreateTree(b, b.CreateString(t->name), b.CreateString(t->root), b.CreateString(t->layer_name),
                                           static_cast<fb::LayerRule>(t->rule), static_cast<uint32_t>(t->shape.d_h),
                                           static_cast<uint32_t>(t->shape.d_w), it->second, expert,
-                                          b.CreateVector(metrics), b.CreateVector(tests), sketch, t->accept_distance));
+                                          b.CreateVector(metrics), b.CreateVector(tests), sketch, t->accept_distance,
+                                          zero_shot));
   }
   const auto router_offset = router.rows > 0 ? fb::CreateRouter(b, router.seed, router.rows, router.cols) : 0;
   const auto root = fb::CreateBundle(b, format_version, b.CreateString(producer), b.CreateVector(tree_offsets),
                                      b.CreateVector(spaces), router_offset);
   fb::FinishBundleBuffer(b, root);
   out->assign(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
+  return true;
+}
+
+bool unpack_bundle(const std::vector<uint8_t>& bytes, std::vector<BundleTree>* trees, SketchSpec* router,
+                   std::string* error) {
+  RuntimeBundle rt;
+  if (!rt.open(bytes, error)) return false;
+  trees->clear();
+  *router = rt.bundle.has_router() ? rt.bundle.router() : SketchSpec{};
+  for (const TreeView& v : rt.bundle.trees()) {
+    BundleTree t;
+    t.name = v.name;
+    t.root = v.root;
+    t.layer_name = v.layer_name;
+    t.rule = v.rule;
+    t.shape = ProbexShape{v.d_h, v.d_w, v.r_u, v.r_v, v.r_t, v.d_y};
+    t.labels.assign(v.labels.begin(), v.labels.end());
+    for (const auto& [k, value] : v.metrics) t.metrics.emplace_back(k, value);
+    t.probes = from_view(v.probes);
+    t.projection = from_view(v.projection);
+    t.encoder = from_view(v.encoder);
+    t.encoder_bias = from_view(v.encoder_bias);
+    t.head = from_view(v.head);
+    t.head_bias = from_view(v.head_bias);
+    t.probe_output_ratio = v.probe_output_ratio;
+    for (const SelfTestView& st : v.self_tests) {
+      SelfTestEntry e;
+      e.seed = st.seed;
+      e.amplitude = st.amplitude;
+      e.logits = copy_floats(st.logits, v.d_y);
+      e.embedding = copy_floats(st.embedding, v.r_t);
+      e.tolerance = st.tolerance;
+      if (st.zero_shot_scores) e.zero_shot_scores = copy_floats(st.zero_shot_scores, st.zero_shot_count);
+      t.self_tests.push_back(std::move(e));
+    }
+    if (v.root_sketch) t.root_sketch = copy_floats(v.root_sketch, static_cast<size_t>(router->rows) * router->cols);
+    t.accept_distance = v.accept_distance;
+    if (v.has_zero_shot) {
+      const ZeroShotView& zv = v.zero_shot;
+      auto z = std::make_unique<BundleZeroShot>();
+      z->shape = ProbexShape{v.d_h, v.d_w, zv.expert.r_u, zv.expert.r_v, zv.expert.r_t, 0};
+      z->probes = from_view(zv.expert.probes);
+      z->projection = from_view(zv.expert.projection);
+      z->encoder = from_view(zv.expert.encoder);
+      z->encoder_bias = from_view(zv.expert.encoder_bias);
+      z->probe_output_ratio = zv.expert.probe_output_ratio;
+      z->labels.assign(zv.labels.begin(), zv.labels.end());
+      z->trained.assign(zv.trained, zv.trained + zv.labels.size());
+      z->prototypes = from_view(zv.prototypes);
+      z->text_projection = from_view(zv.text_projection);
+      z->text_bias = from_view(zv.text_bias);
+      z->text_source = zv.text_source;
+      t.zero_shot = std::move(z);
+    }
+    trees->push_back(std::move(t));
+  }
   return true;
 }
 

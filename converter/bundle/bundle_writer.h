@@ -22,6 +22,22 @@ struct SelfTestEntry {
   float amplitude = 0.0f;
   std::vector<float> logits, embedding;
   float tolerance = 0.0f;
+  std::vector<float> zero_shot_scores;  // the zero-shot expert's cosines, for the labels it had then
+};
+
+// A tree's zero-shot expert as it goes into the bundle (schema: ZeroShot); bundle/zero_shot_bundle.h
+// makes it from a zero-shot checkpoint and a text-embedding table.
+struct BundleZeroShot {
+  ProbexShape shape;  // d_y = 0
+  QuantizedMatrix probes, projection, encoder, encoder_bias;
+  float probe_output_ratio = 0.0f;
+  std::vector<std::string> labels;
+  std::vector<uint8_t> trained;         // per label: 1 if the expert was trained on it
+  QuantizedMatrix prototypes;           // [labels, r_T], unit rows
+  QuantizedMatrix text_projection;      // [r_T, d_text] f32
+  QuantizedMatrix text_bias;            // [1, r_T] f32
+  std::string text_source;
+  std::unique_ptr<ProbexExpert> device_model;  // null for a tree read back from a bundle
 };
 
 // One tree as it goes into the bundle, plus the model the device will effectively run.
@@ -38,7 +54,20 @@ struct BundleTree {
   std::vector<float> root_sketch;    // router (bundle/router.h); empty: no router
   float accept_distance = 0.0f;
   std::unique_ptr<ProbexExpert> device_model;  // the expert with the stored (dequantized) weights
+  std::unique_ptr<BundleZeroShot> zero_shot;   // optional
 };
+
+// The four matrices every expert has, quantized as make_bundle_tree does (int8 on the probes and the
+// encoder, f16 for the projection V under int8), and the device model that computes with them.
+void quantize_expert_body(const ProbexExpert& expert, const QuantSpec& spec, QuantizedMatrix* probes,
+                          QuantizedMatrix* projection, QuantizedMatrix* encoder, QuantizedMatrix* encoder_bias);
+void set_expert_body(const QuantizedMatrix& probes, const QuantizedMatrix& projection, const QuantizedMatrix& encoder,
+                     const QuantizedMatrix& encoder_bias, ProbexExpert* device_model);
+
+// Reads a bundle back into trees (weights as stored, no device models) and its router, for rewriting it
+// (probex-convert --add-labels). The bytes are verified by the runtime first.
+bool unpack_bundle(const std::vector<uint8_t>& bytes, std::vector<BundleTree>* trees, SketchSpec* router,
+                   std::string* error);
 
 // From a checkpoint: tree name, layer and rule come from its metadata (an authors' bare state dict has
 // none: pass them in `tree`, `layer`, `rule`; empty means "from metadata"). Numeric metadata whose key
@@ -47,7 +76,8 @@ bool make_bundle_tree(const LoadedCheckpoint& checkpoint, const std::string& pat
                       BundleTree* out, std::string* error);
 
 // Adds `count` self-tests with inputs uniform in [-amplitude, amplitude) and the device model's outputs
-// (float arithmetic on the stored weights), and calibrates the probe output ratio on those inputs too.
+// (float arithmetic on the stored weights; the zero-shot scores too, if the tree has a zero-shot expert),
+// and calibrates the probe output ratio on those inputs too.
 void add_self_tests(BundleTree* tree, size_t count, float amplitude, uint64_t seed, float tolerance);
 
 // For int8 per-channel probes: raises the tree's probe output ratio to cover `count` layers (X [d_H, d_W]

@@ -1,6 +1,8 @@
 // probex-convert: trainer checkpoints -> one probex bundle (schema/probex_bundle.fbs), quantized, with
 // self-tests, after checking the quantized expert against the float one on held-out zoo layers.
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -9,6 +11,7 @@
 #include "bundle/bundle_writer.h"
 #include "bundle/route_report.h"
 #include "bundle/router.h"
+#include "bundle/zero_shot_bundle.h"
 #include "cli/args.h"
 #include "expert/layer_dataset.h"
 #include "io/safetensors_writer.h"
@@ -22,10 +25,15 @@ using namespace probex::convert;
 void print_help() {
   std::printf(
       "usage: probex-convert --out BUNDLE [options] CHECKPOINT...\n"
+      "       probex-convert --add-labels BUNDLE --text-table FILE --out NEW [--tree NAME] LABEL...\n"
       "\n"
       "Reads probex-train checkpoints (one per tree) and writes one bundle for the runtime. With --zoo, the\n"
       "quantized experts are compared with the float ones on the zoo's held-out layers (--split, default\n"
       "test) and the bundle is refused if the difference is over budget.\n"
+      "A zero-shot checkpoint (probex-train --task detector) joins the tree of the same name (whose\n"
+      "classification checkpoint must be given too, on the same layer) with the prototypes of its trained\n"
+      "labels, its held-out labels and every --label; it needs --text-table. --add-labels adds label texts\n"
+      "to the zero-shot trees of an existing bundle (or --tree) without retraining.\n"
       "\n"
       "options:\n"
       "  --out FILE             the bundle to write (refuses to overwrite without --force)\n"
@@ -51,6 +59,11 @@ void print_help() {
       "  --route-report         after writing, route every model of the zoo's test splits (and of --foreign)\n"
       "                         with the runtime and print routing accuracy and rejection rates\n"
       "  --foreign DIR          a zoo whose models descend from roots the bundle does not hold (report only)\n"
+      "  --text-table FILE      text embeddings for zero-shot labels (scripts/fetch-glove.sh); --text-names\n"
+      "                         FILE its names list (default: FILE with .names.txt)\n"
+      "  --label TEXT           a further zero-shot label text (repeatable)\n"
+      "  --max-zero-shot-drop X budget: zero-shot top-1 the runtime may lose vs the float expert on the zoo's\n"
+      "                         test (seen labels) and test_holdout (unseen labels) models (default 0.01)\n"
       "  --force                overwrite --out\n"
       "  --quiet                print only errors\n"
       "  --help, --version\n"
@@ -72,6 +85,87 @@ std::string shape_text(const QuantizedMatrix& m) {
   return "[" + std::to_string(m.rows) + ", " + std::to_string(m.cols) + "]";
 }
 
+// Zero-shot top-1 of the runtime and of the float expert on the zoo's detector models of the tree:
+// test (trained classes, candidates = the trained labels) and test_holdout (candidates = its labels).
+bool zero_shot_agreement(const std::vector<uint8_t>& bytes, size_t tree_index, const LoadedCheckpoint& zs,
+                         const BundleTree& tree, const std::vector<ZooFile>& files, const EmbeddingTable& table,
+                         ZeroShotAgreement* seen, ZeroShotAgreement* unseen, std::string* error) {
+  const BundleZeroShot& z = *tree.zero_shot;
+  std::vector<float> prototypes;
+  if (!label_prototypes(zs.text_weight, zs.text_bias, table, z.labels, &prototypes, error)) return false;
+  LoadOptions load;
+  load.layer = tree.layer_name;
+  load.task = "detector";
+  for (const char* split : {"test", "test_holdout"}) {
+    const bool holdout = std::string(split) == "test_holdout";
+    std::vector<std::string> space;
+    if (!holdout) space.assign(z.labels.begin(), z.labels.begin() + std::count(z.trained.begin(), z.trained.end(), 1));
+    LoadedSplit loaded;
+    if (!load_split(files, tree.name, split, load, &space, tree.shape.d_h, tree.shape.d_w, &loaded, error)) return false;
+    std::vector<size_t> candidates, classes;
+    for (const std::string& label : space) {
+      const auto it = std::find(z.labels.begin(), z.labels.end(), label);
+      if (it == z.labels.end()) {
+        *error = "tree '" + tree.name + "': the zoo's " + split + " class '" + label + "' is not a zero-shot label";
+        return false;
+      }
+      candidates.push_back(static_cast<size_t>(it - z.labels.begin()));
+    }
+    const ExpertData& d = loaded.data;
+    for (size_t m = 0; m < d.count; ++m) {
+      const float* y = d.y.data() + m * d.labels;
+      classes.push_back(static_cast<size_t>(std::max_element(y, y + d.labels) - y));
+    }
+    if (!compare_zero_shot(bytes, tree_index, *zs.expert, prototypes, d, candidates, classes, holdout ? unseen : seen,
+                           error))
+      return false;
+  }
+  return true;
+}
+
+// --add-labels: the bundle read back, labels appended to its zero-shot trees, written anew. Self-tests
+// keep their zero-shot scores for the labels they had; new prototypes are checked by their unit norm.
+int add_labels(const std::string& in, const std::string& out, const std::string& only_tree, const EmbeddingTable& table,
+               const std::vector<std::string>& labels, bool quiet) {
+  std::string error;
+  std::vector<uint8_t> bytes;
+  {
+    probex::platform::MappedFile file;
+    if (!file.open(in, &error)) return fail(error);
+    bytes.assign(file.data(), file.data() + file.size());
+  }
+  std::vector<BundleTree> trees;
+  probex::SketchSpec router;
+  if (!unpack_bundle(bytes, &trees, &router, &error)) return fail(in + ": " + error);
+  size_t changed = 0;
+  for (BundleTree& t : trees) {
+    if (!only_tree.empty() && t.name != only_tree) continue;
+    if (!t.zero_shot) {
+      if (!only_tree.empty()) return fail(in + ": tree '" + t.name + "' has no zero-shot expert");
+      continue;
+    }
+    const std::string source = table.source.substr(table.source.find_last_of('/') + 1);
+    if (source != t.zero_shot->text_source && !quiet) {
+      std::fprintf(stderr, "probex-convert: warning: tree %s's labels were embedded with %s, the new ones with %s\n",
+                   t.name.c_str(), t.zero_shot->text_source.c_str(), source.c_str());
+    }
+    if (!add_zero_shot_labels(t.zero_shot.get(), table, labels, &error)) return fail("tree '" + t.name + "': " + error);
+    ++changed;
+    if (!quiet) std::printf("tree %s: %zu zero-shot labels\n", t.name.c_str(), t.zero_shot->labels.size());
+  }
+  if (changed == 0) return fail(in + ": no tree has a zero-shot expert" + (only_tree.empty() ? "" : " named " + only_tree));
+  std::vector<const BundleTree*> pointers;
+  for (const BundleTree& t : trees) pointers.push_back(&t);
+  const std::string producer = "probex-convert " + std::to_string(PROBEX_VERSION_MAJOR) + "." +
+                               std::to_string(PROBEX_VERSION_MINOR) + "." + std::to_string(PROBEX_VERSION_PATCH);
+  if (!build_bundle(pointers, producer, &bytes, &error, PROBEX_BUNDLE_FORMAT_VERSION, router)) return fail(error);
+  double worst = 0;
+  if (!measure_self_tests(bytes, &worst, &error)) return fail(error);
+  if (!write_file_atomically(out, bytes.data(), bytes.size(), &error)) return fail(error);
+  if (!quiet) std::printf("bundle %s: %zu bytes (self-tests pass, worst difference %.3g)\n", out.c_str(), bytes.size(), worst);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -80,7 +174,9 @@ int main(int argc, char** argv) {
   double max_flip = 0.005, max_prob = 0.05, min_cosine = 0.99;
   long self_tests = 3;
   bool force = false, quiet = false, no_router = false, route_report = false;
-  std::string foreign;
+  std::string foreign, text_table, text_names, add_to, only_tree;
+  std::vector<std::string> extra_labels;
+  double max_zero_shot_drop = 0.01;
   probex::SketchSpec sketch{0x70be5ull, 64, 16};
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -120,6 +216,12 @@ int main(int argc, char** argv) {
     } else if (a == "--foreign") {
       if (!value(&v)) return usage_error("--foreign needs a zoo folder");
       foreign = v;
+    } else if (a == "--text-table" || a == "--text-names" || a == "--label" || a == "--add-labels" || a == "--tree") {
+      if (!value(&v)) return usage_error(a + " needs a value");
+      if (a == "--label") extra_labels.emplace_back(v);
+      else (a == "--text-table" ? text_table : a == "--text-names" ? text_names : a == "--tree" ? only_tree : add_to) = v;
+    } else if (a == "--max-zero-shot-drop") {
+      if (!value(&v) || !parse_double(v, 0.0, 1.0, &max_zero_shot_drop)) return usage_error(a + " needs a number in [0, 1]");
     } else if (a == "--force") {
       force = true;
     } else if (a == "--quiet") {
@@ -130,22 +232,56 @@ int main(int argc, char** argv) {
       checkpoints.push_back(a);
     }
   }
+  std::string error;
+  EmbeddingTable table;
+  if (!add_to.empty()) {
+    if (out.empty() || text_table.empty() || checkpoints.empty())
+      return usage_error("--add-labels needs --out, --text-table and at least one label");
+    if (!force && std::filesystem::exists(out)) return fail(out + " exists (use --force to overwrite)");
+    if (!load_embedding_table(text_table, text_names, &table, &error)) return fail(error);
+    return add_labels(add_to, out, only_tree, table, checkpoints, quiet);
+  }
   if (out.empty() || checkpoints.empty()) return usage_error("--out and at least one checkpoint are required");
   QuantSpec spec;
-  std::string error;
   if (!parse_quant_spec(quant, &spec, &error)) return usage_error(error);
   if (!force && std::filesystem::exists(out)) return fail(out + " exists (use --force to overwrite)");
 
   std::vector<ZooFile> files;
   if (!zoo.empty() && !list_zoo_files(zoo, &files, &error)) return fail(error);
 
-  std::vector<BundleTree> trees(checkpoints.size());
-  std::vector<LoadedCheckpoint> floats(checkpoints.size());
-  std::vector<LoadedSplit> held_out(checkpoints.size());
-  for (size_t i = 0; i < checkpoints.size(); ++i) {
-    if (!load_probex_checkpoint(checkpoints[i], &floats[i], &error)) return fail(error);
+  // Classification checkpoints make the trees (in the order given); zero-shot ones join their tree.
+  std::vector<LoadedCheckpoint> floats, zero_shot_floats;
+  std::vector<std::string> classifier_paths, zero_shot_paths;
+  for (const std::string& path : checkpoints) {
+    LoadedCheckpoint c;
+    if (!load_probex_checkpoint(path, &c, &error)) return fail(error);
+    const bool zs = is_zero_shot_checkpoint(c);
+    (zs ? zero_shot_floats : floats).push_back(std::move(c));
+    (zs ? zero_shot_paths : classifier_paths).push_back(path);
+  }
+  if (floats.empty()) return usage_error("no classification checkpoint: every tree needs one (zero-shot ones join it)");
+  if (!zero_shot_floats.empty() && text_table.empty()) return usage_error("zero-shot checkpoints need --text-table");
+  if (zero_shot_floats.empty() && !extra_labels.empty()) return usage_error("--label needs a zero-shot checkpoint");
+  if (!text_table.empty() && !load_embedding_table(text_table, text_names, &table, &error)) return fail(error);
+  std::vector<BundleTree> trees(floats.size());
+  for (size_t i = 0; i < floats.size(); ++i) {
+    if (!make_bundle_tree(floats[i], classifier_paths[i], spec, &trees[i], &error)) return fail(error);
+  }
+  std::vector<size_t> zero_shot_of(trees.size(), SIZE_MAX);  // tree -> index into zero_shot_floats
+  for (size_t k = 0; k < zero_shot_floats.size(); ++k) {
+    const auto it = zero_shot_floats[k].metadata.find("tree");
+    const std::string name = it == zero_shot_floats[k].metadata.end() ? "" : it->second;
+    size_t i = 0;
+    while (i < trees.size() && trees[i].name != name) ++i;
+    if (i == trees.size())
+      return fail(zero_shot_paths[k] + ": zero-shot expert for tree '" + name + "', but no classification checkpoint of that tree was given");
+    if (!attach_zero_shot(zero_shot_floats[k], zero_shot_paths[k], spec, table, extra_labels, &trees[i], &error))
+      return fail(error);
+    zero_shot_of[i] = k;
+  }
+  std::vector<LoadedSplit> held_out(trees.size());
+  for (size_t i = 0; i < trees.size(); ++i) {
     BundleTree& t = trees[i];
-    if (!make_bundle_tree(floats[i], checkpoints[i], spec, &t, &error)) return fail(error);
     float amplitude = 0.1f;  // without a zoo: a typical weight scale
     if (!zoo.empty()) {
       if (t.root.empty()) t.root = t.name + "/root";
@@ -220,6 +356,34 @@ int main(int argc, char** argv) {
                   c.max_probability_error, max_prob, c.min_embedding_cosine, min_cosine, ok ? "" : "  OVER BUDGET",
                   note.c_str());
   }
+  // Zero-shot: top-1 on the zoo's seen-class and unseen-class test models, runtime vs float; the int8
+  // step 1 falls back to float as above.
+  for (size_t i = 0; i < trees.size() && !zoo.empty(); ++i) {
+    if (zero_shot_of[i] == SIZE_MAX) continue;
+    const LoadedCheckpoint& zs = zero_shot_floats[zero_shot_of[i]];
+    ZeroShotAgreement seen, unseen;
+    if (!zero_shot_agreement(bytes, i, zs, trees[i], files, table, &seen, &unseen, &error)) return fail(error);
+    const auto within_drop = [&] {
+      return seen.float_top1 - seen.runtime_top1 <= max_zero_shot_drop &&
+             unseen.float_top1 - unseen.runtime_top1 <= max_zero_shot_drop;
+    };
+    std::string note;
+    if (!within_drop() && trees[i].zero_shot->probe_output_ratio > 0.0f) {
+      trees[i].zero_shot->probe_output_ratio = 0.0f;
+      if (!build_bundle(pointers, producer, &bytes, &error, PROBEX_BUNDLE_FORMAT_VERSION, router) ||
+          !zero_shot_agreement(bytes, i, zs, trees[i], files, table, &seen, &unseen, &error))
+        return fail(error);
+      note = " (int8 step 1 was over budget; float step 1 kept)";
+    }
+    const bool ok = within_drop();
+    over_budget |= !ok;
+    if (!quiet || !ok)
+      std::printf("tree %-10s zero-shot %s (runtime) vs f32: in-distribution top-1 %.4f vs %.4f on %zu test models, "
+                  "zero-shot top-1 %.4f vs %.4f on %zu test_holdout models (max drop %.3f)%s%s\n",
+                  trees[i].name.c_str(), quant_spec_name(spec).c_str(), seen.runtime_top1, seen.float_top1, seen.layers,
+                  unseen.runtime_top1, unseen.float_top1, unseen.layers, max_zero_shot_drop, ok ? "" : "  OVER BUDGET",
+                  note.c_str());
+  }
   if (over_budget) {
     std::fprintf(stderr, "probex-convert: quantization %s is over budget; no bundle written\n", quant_spec_name(spec).c_str());
     return 3;
@@ -230,7 +394,10 @@ int main(int argc, char** argv) {
   if (!measure_self_tests(bytes, &worst, &error)) return fail(error);
   const float int8_tolerance = static_cast<float>(std::max(1e-3, 4.0 * worst));
   for (BundleTree& t : trees)
-    for (SelfTestEntry& st : t.self_tests) st.tolerance = t.probe_output_ratio > 0.0f ? int8_tolerance : 1e-3f;
+    for (SelfTestEntry& st : t.self_tests) {
+      const bool int8_step1 = t.probe_output_ratio > 0.0f || (t.zero_shot && t.zero_shot->probe_output_ratio > 0.0f);
+      st.tolerance = int8_step1 ? int8_tolerance : 1e-3f;
+    }
   if (!build_bundle(pointers, producer, &bytes, &error, PROBEX_BUNDLE_FORMAT_VERSION, router)) return fail(error);
 
   if (!write_file_atomically(out, bytes.data(), bytes.size(), &error)) return fail(error);
@@ -245,8 +412,16 @@ int main(int argc, char** argv) {
     std::printf("\n%-10s %-28s %-14s %-8s %12s\n", "tree", "tensor", "shape", "type", "bytes");
     size_t total = 0;
     for (const BundleTree& t : trees) {
-      for (const QuantizedMatrix* m : {&t.probes, &t.projection, &t.encoder, &t.encoder_bias, &t.head, &t.head_bias}) {
-        std::printf("%-10s %-28s %-14s %-8s %12zu\n", t.name.c_str(), m->name.c_str(), shape_text(*m).c_str(),
+      std::vector<const QuantizedMatrix*> matrices = {&t.probes, &t.projection, &t.encoder, &t.encoder_bias, &t.head, &t.head_bias};
+      if (const BundleZeroShot* z = t.zero_shot.get()) {
+        for (const QuantizedMatrix* m : {&z->probes, &z->projection, &z->encoder, &z->encoder_bias, &z->prototypes,
+                                         &z->text_projection, &z->text_bias})
+          matrices.push_back(m);
+      }
+      for (size_t k = 0; k < matrices.size(); ++k) {
+        const QuantizedMatrix* m = matrices[k];
+        const std::string name = (k >= 6 ? "zero-shot " : "") + m->name;  // the first 6 are the classifier's
+        std::printf("%-10s %-28s %-14s %-8s %12zu\n", t.name.c_str(), name.c_str(), shape_text(*m).c_str(),
                     probex::storage_type_name(m->type), m->bytes());
         total += m->bytes();
       }

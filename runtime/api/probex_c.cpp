@@ -120,6 +120,8 @@ probex_status probex_bundle_tree_info(const probex_bundle* bundle, uint32_t tree
   info->label_count = t.d_y;
   info->weight_type = probex::storage_type_name(t.probes.type);
   info->self_test_count = static_cast<uint32_t>(t.self_tests.size());
+  info->zero_shot_label_count = t.has_zero_shot ? static_cast<uint32_t>(t.zero_shot.labels.size()) : 0;
+  info->text_source = t.has_zero_shot ? t.zero_shot.text_source : "";
   return PROBEX_OK;
 }
 
@@ -140,6 +142,16 @@ probex_status probex_bundle_label(const probex_bundle* bundle, uint32_t tree, ui
   const probex::TreeView& t = bundle->bundle.trees()[tree];
   if (label >= t.labels.size()) return PROBEX_INVALID_ARGUMENT;
   *name = t.labels[label];
+  return PROBEX_OK;
+}
+
+probex_status probex_bundle_zero_shot_label(const probex_bundle* bundle, uint32_t tree, uint32_t label,
+                                            const char** name, int* trained) {
+  if (!bundle || !name || tree >= bundle->bundle.trees().size()) return PROBEX_INVALID_ARGUMENT;
+  const probex::TreeView& t = bundle->bundle.trees()[tree];
+  if (!t.has_zero_shot || label >= t.zero_shot.labels.size()) return PROBEX_INVALID_ARGUMENT;
+  *name = t.zero_shot.labels[label];
+  if (trained) *trained = t.zero_shot.trained[label] != 0;
   return PROBEX_OK;
 }
 

@@ -81,6 +81,71 @@ bool check_matrix(const fb::Tensor* t, const std::string& where, uint64_t rows, 
   return true;
 }
 
+// An expert for a layer [d_h, d_w] with d_y labels (0: no head, a zero-shot expert).
+bool check_expert(const fb::Expert* e, const std::string& where, uint32_t d_h, uint32_t d_w, uint32_t d_y, Checker& c,
+                  ExpertView* v) {
+  if (!e) return c.content(where + " has no expert");
+  v->r_u = e->r_u();
+  v->r_v = e->r_v();
+  v->r_t = e->r_t();
+  v->d_y = d_y;
+  if (!v->r_u || !v->r_v || !v->r_t) return c.content(where + " has a zero dimension");
+  uint64_t g_size = 0;
+  if (!checked_mul(v->r_u, v->r_v, &g_size) || g_size > UINT32_MAX) return c.content(where + ": r_U * r_V overflows");
+  if (!check_matrix(e->probes(), where + " probes", v->r_u, d_w, c, &v->probes) ||
+      !check_matrix(e->projection(), where + " projection", v->r_v, d_h, c, &v->projection) ||
+      !check_matrix(e->encoder(), where + " encoder", v->r_t, g_size, c, &v->encoder) ||
+      !check_matrix(e->encoder_bias(), where + " encoder bias", 1, v->r_t, c, &v->encoder_bias))
+    return false;
+  if (d_y > 0 && (!check_matrix(e->head(), where + " head", d_y, v->r_t, c, &v->head) ||
+                  !check_matrix(e->head_bias(), where + " head bias", 1, d_y, c, &v->head_bias)))
+    return false;
+  if (v->encoder_bias.type != StorageType::kF32 || (d_y > 0 && v->head_bias.type != StorageType::kF32))
+    return c.content(where + ": biases must be f32");
+  v->probe_output_ratio = e->probe_output_ratio();
+  if (!std::isfinite(v->probe_output_ratio) || v->probe_output_ratio < 0.0f)
+    return c.content(where + ": probe output ratio is negative or not finite");
+  if (v->probe_output_ratio > 0.0f && (v->probes.type != StorageType::kI8 || v->probes.block_size != 0))
+    return c.content(where + ": a probe output ratio needs int8 per-channel probes");
+  return true;
+}
+
+// Prototypes are unit rows (f16 storage rounds the norm by ~1e-3; more than 1e-2 off is corruption).
+bool check_zero_shot(const fb::ZeroShot* z, const std::string& tree, uint32_t d_h, uint32_t d_w, Checker& c,
+                     ZeroShotView* v) {
+  const std::string where = tree + " zero-shot";
+  if (!check_expert(z->expert(), where, d_h, d_w, 0, c, &v->expert)) return false;
+  if (!z->labels() || z->labels()->size() == 0) return c.content(where + " has no labels");
+  const uint32_t n = z->labels()->size();
+  std::set<std::string_view> seen;
+  for (const flatbuffers::String* label : *z->labels()) {
+    if (!label || label->size() == 0) return c.content(where + " has an empty label");
+    if (!seen.insert(label->string_view()).second) return c.content(where + " has label '" + label->str() + "' twice");
+    v->labels.push_back(label->c_str());
+  }
+  if (!z->trained() || z->trained()->size() != n)
+    return c.content(where + ": 'trained' must have one entry per label (" + std::to_string(n) + ")");
+  v->trained = z->trained()->data();
+  if (!check_matrix(z->prototypes(), where + " prototypes", n, v->expert.r_t, c, &v->prototypes)) return false;
+  std::vector<float> row(v->expert.r_t);
+  for (uint32_t i = 0; i < n; ++i) {
+    v->prototypes.row(i, row.data());
+    double norm = 0.0;
+    for (float x : row) norm += static_cast<double>(x) * static_cast<double>(x);
+    if (!(std::fabs(std::sqrt(norm) - 1.0) <= 1e-2))
+      return c.content(where + " prototype of '" + v->labels[i] + "' is not a unit vector");
+  }
+  const fb::Tensor* proj = z->text_projection();
+  if (!proj || proj->cols() == 0) return c.content(where + " has no text projection");
+  if (!check_matrix(proj, where + " text projection", v->expert.r_t, proj->cols(), c, &v->text_projection) ||
+      !check_matrix(z->text_bias(), where + " text bias", 1, v->expert.r_t, c, &v->text_bias))
+    return false;
+  if (v->text_projection.type != StorageType::kF32 || v->text_bias.type != StorageType::kF32)
+    return c.content(where + ": the text projection must be f32");
+  v->text_source = str(z->text_source());
+  return true;
+}
+
 bool check_tree(const fb::Tree* t, size_t index, const fb::Bundle* b, Checker& c, TreeView* out) {
   std::string where = "tree " + std::to_string(index);
   if (!t) return c.content(where + " is null");
@@ -97,12 +162,7 @@ bool check_tree(const fb::Tree* t, size_t index, const fb::Bundle* b, Checker& c
   v.rule = static_cast<LayerRule>(rule);
   v.d_h = t->d_h();
   v.d_w = t->d_w();
-  const fb::Expert* e = t->expert();
-  if (!e) return c.content(where + " has no expert");
-  v.r_u = e->r_u();
-  v.r_v = e->r_v();
-  v.r_t = e->r_t();
-  if (!v.d_h || !v.d_w || !v.r_u || !v.r_v || !v.r_t) return c.content(where + " has a zero dimension");
+  if (!v.d_h || !v.d_w) return c.content(where + " has a zero dimension");
   const auto* spaces = b->label_spaces();
   if (!spaces || t->label_space() >= spaces->size())
     return c.content(where + " refers to label space " + std::to_string(t->label_space()) + ", the bundle has " +
@@ -110,23 +170,7 @@ bool check_tree(const fb::Tree* t, size_t index, const fb::Bundle* b, Checker& c
   const fb::LabelSpace* space = spaces->Get(t->label_space());
   if (!space || !space->names() || space->names()->size() == 0) return c.content(where + ": its label space is empty");
   for (const flatbuffers::String* label : *space->names()) v.labels.push_back(str(label));
-  v.d_y = static_cast<uint32_t>(v.labels.size());
-  uint64_t g_size = 0;
-  if (!checked_mul(v.r_u, v.r_v, &g_size) || g_size > UINT32_MAX) return c.content(where + ": r_U * r_V overflows");
-  if (!check_matrix(e->probes(), where + " probes", v.r_u, v.d_w, c, &v.probes) ||
-      !check_matrix(e->projection(), where + " projection", v.r_v, v.d_h, c, &v.projection) ||
-      !check_matrix(e->encoder(), where + " encoder", v.r_t, g_size, c, &v.encoder) ||
-      !check_matrix(e->encoder_bias(), where + " encoder bias", 1, v.r_t, c, &v.encoder_bias) ||
-      !check_matrix(e->head(), where + " head", v.d_y, v.r_t, c, &v.head) ||
-      !check_matrix(e->head_bias(), where + " head bias", 1, v.d_y, c, &v.head_bias))
-    return false;
-  if (v.encoder_bias.type != StorageType::kF32 || v.head_bias.type != StorageType::kF32)
-    return c.content(where + ": biases must be f32");
-  v.probe_output_ratio = e->probe_output_ratio();
-  if (!std::isfinite(v.probe_output_ratio) || v.probe_output_ratio < 0.0f)
-    return c.content(where + ": probe output ratio is negative or not finite");
-  if (v.probe_output_ratio > 0.0f && (v.probes.type != StorageType::kI8 || v.probes.block_size != 0))
-    return c.content(where + ": a probe output ratio needs int8 per-channel probes");
+  if (!check_expert(t->expert(), where, v.d_h, v.d_w, static_cast<uint32_t>(v.labels.size()), c, &v)) return false;
   if (t->metrics())
     for (const fb::Metric* m : *t->metrics()) {
       if (!m || !m->key()) return c.content(where + " has a metric without a key");
@@ -139,11 +183,25 @@ bool check_tree(const fb::Tree* t, size_t index, const fb::Bundle* b, Checker& c
       if (!std::isfinite(s->amplitude()) || !(s->amplitude() > 0.0f) || !std::isfinite(s->tolerance()) ||
           !(s->tolerance() > 0.0f))
         return c.content(where + " has a self-test with a bad amplitude or tolerance");
-      SelfTestView st{s->seed(), s->amplitude(), s->logits()->data(), s->embedding()->data(), s->tolerance()};
+      SelfTestView st{s->seed(), s->amplitude(), s->logits()->data(), s->embedding()->data(), s->tolerance(), nullptr, 0};
       if (!all_finite(st.logits, v.d_y) || !all_finite(st.embedding, v.r_t))
         return c.content(where + " has a self-test with non-finite outputs");
+      if (s->zero_shot_scores()) {
+        st.zero_shot_scores = s->zero_shot_scores()->data();
+        st.zero_shot_count = s->zero_shot_scores()->size();
+        if (!all_finite(st.zero_shot_scores, st.zero_shot_count))
+          return c.content(where + " has a self-test with non-finite zero-shot scores");
+      }
       v.self_tests.push_back(st);
     }
+  if (t->zero_shot()) {
+    v.has_zero_shot = true;
+    if (!check_zero_shot(t->zero_shot(), where, v.d_h, v.d_w, c, &v.zero_shot)) return false;
+  }
+  for (const SelfTestView& st : v.self_tests) {
+    if (st.zero_shot_count > (v.has_zero_shot ? v.zero_shot.labels.size() : 0))
+      return c.content(where + " has a self-test with more zero-shot scores than zero-shot labels");
+  }
   *out = std::move(v);
   return true;
 }

@@ -6,7 +6,8 @@
 // expert's dimensions imply, data and scale counts exact with overflow-checked sizes, int8 scales finite
 // and non-negative, weights finite, label-space indices in range, self-tests sized to the outputs, tree
 // names unique), then the router (sketch sizes, finite sketches and thresholds, present for every tree or
-// for none). After that the views below may be used without further checks.
+// for none), then each zero-shot part (its expert as above, unique labels, unit-norm prototypes, text
+// projection shapes). After that the views below may be used without further checks.
 #pragma once
 
 #include <cstddef>
@@ -43,21 +44,42 @@ struct SelfTestView {
   const float* logits = nullptr;     // d_y
   const float* embedding = nullptr;  // r_t
   float tolerance = 0.0f;
+  const float* zero_shot_scores = nullptr;  // the first zero_shot_count zero-shot labels' cosines
+  uint32_t zero_shot_count = 0;
 };
 
-struct TreeView {
+// One expert's weights (d_y = 0 and no head for a zero-shot expert).
+struct ExpertView {
+  uint32_t r_u = 0, r_v = 0, r_t = 0, d_y = 0;
+  MatrixView probes, projection, encoder, encoder_bias, head, head_bias;
+  float probe_output_ratio = 0.0f;  // > 0: step 1 may run in int8 (schema: Expert.probe_output_ratio)
+};
+
+// A tree's zero-shot expert and its label prototypes (schema: ZeroShot).
+struct ZeroShotView {
+  ExpertView expert;
+  std::vector<const char*> labels;
+  const uint8_t* trained = nullptr;  // per label: 1 if trained on
+  MatrixView prototypes;             // [labels, r_T], unit rows
+  MatrixView text_projection;        // [r_T, d_text]
+  MatrixView text_bias;              // [1, r_T]
+  const char* text_source = "";
+};
+
+// A tree: its classification expert (the ExpertView fields), labels, router data and optional zero-shot.
+struct TreeView : ExpertView {
   const char* name = "";
   const char* root = "";
   const char* layer_name = "";
   LayerRule rule = LayerRule::kMatrix;
-  uint32_t d_h = 0, d_w = 0, r_u = 0, r_v = 0, r_t = 0, d_y = 0;
-  MatrixView probes, projection, encoder, encoder_bias, head, head_bias;
-  float probe_output_ratio = 0.0f;  // > 0: step 1 may run in int8 (schema: Expert.probe_output_ratio)
+  uint32_t d_h = 0, d_w = 0;
   std::vector<const char*> labels;
   std::vector<std::pair<const char*, double>> metrics;
   std::vector<SelfTestView> self_tests;
   const float* root_sketch = nullptr;  // router: sketch of the root's layer (Bundle::router() sizes it)
   float accept_distance = 0.0f;
+  bool has_zero_shot = false;
+  ZeroShotView zero_shot;
 };
 
 class Bundle {

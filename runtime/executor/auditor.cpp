@@ -65,15 +65,55 @@ class MatrixRows final : public RowSource {
 
 class GeneratedRows final : public RowSource {
  public:
-  GeneratedRows(uint64_t seed, float amplitude, uint32_t cols) : input_(seed, amplitude), cols_(cols) {}
-  probex_status read(uint32_t, uint32_t count, float* out, std::string*) override {
-    input_.generate(out, static_cast<size_t>(count) * cols_);  // blocks arrive in order
+  GeneratedRows(uint64_t seed, float amplitude, uint32_t cols)
+      : seed_(seed), amplitude_(amplitude), input_(seed, amplitude), cols_(cols) {}
+  probex_status read(uint32_t first, uint32_t count, float* out, std::string*) override {
+    if (first == 0) input_ = SelfTestInput(seed_, amplitude_);  // a new pass over the layer (zero-shot)
+    input_.generate(out, static_cast<size_t>(count) * cols_);  // blocks arrive in order within a pass
     return PROBEX_OK;
   }
 
  private:
+  uint64_t seed_;
+  float amplitude_;
   SelfTestInput input_;
   uint32_t cols_;
+};
+
+// An expert's float32 weights for Backend::add_tree, unpacked from the bundle (valid until the next call).
+class ExpertUnpacker {
+ public:
+  ExpertWeights unpack(const ExpertView& e, uint32_t d_h, uint32_t d_w, bool float_only) {
+    ExpertWeights w;
+    w.d_h = d_h;
+    w.d_w = d_w;
+    w.r_u = e.r_u;
+    w.r_v = e.r_v;
+    w.r_t = e.r_t;
+    w.d_y = e.d_y;
+    w.probes = matrix(e.probes, &probes_);
+    w.projection = matrix(e.projection, &projection_);
+    w.encoder = matrix(e.encoder, &encoder_);
+    w.encoder_bias = matrix(e.encoder_bias, &encoder_bias_);
+    if (e.d_y > 0) {
+      w.head = matrix(e.head, &head_);
+      w.head_bias = matrix(e.head_bias, &head_bias_);
+    }
+    if (e.probe_output_ratio > 0.0f && !float_only) {  // the bundle checked: int8, per channel
+      w.probes_int8 = reinterpret_cast<const int8_t*>(e.probes.data);
+      w.probes_scales = e.probes.scales;
+      w.probe_output_ratio = e.probe_output_ratio;
+    }
+    return w;
+  }
+
+ private:
+  static const float* matrix(const MatrixView& m, std::vector<float>* out) {
+    out->resize(static_cast<size_t>(m.rows) * m.cols);
+    for (size_t r = 0; r < m.rows; ++r) m.row(r, out->data() + r * m.cols);
+    return out->data();
+  }
+  std::vector<float> probes_, projection_, encoder_, encoder_bias_, head_, head_bias_;
 };
 
 }  // namespace
@@ -126,43 +166,40 @@ probex_status Auditor::create(const Bundle& bundle, const probex_auditor_options
   }
   if (s != PROBEX_OK) return s;
 
-  size_t max_x = 0, max_g = 0, max_t = 0, max_y = 0;
-  std::vector<float> probes, projection, encoder, encoder_bias, head, head_bias;
-  const auto unpack = [](const MatrixView& m, std::vector<float>* out_values) {
-    out_values->resize(static_cast<size_t>(m.rows) * m.cols);
-    for (size_t r = 0; r < m.rows; ++r) m.row(r, out_values->data() + r * m.cols);
-    return out_values->data();
-  };
-  for (const TreeView& t : bundle.trees()) {
-    ExpertWeights w;
-    w.d_h = t.d_h;
-    w.d_w = t.d_w;
-    w.r_u = t.r_u;
-    w.r_v = t.r_v;
-    w.r_t = t.r_t;
-    w.d_y = t.d_y;
-    w.probes = unpack(t.probes, &probes);
-    w.projection = unpack(t.projection, &projection);
-    w.encoder = unpack(t.encoder, &encoder);
-    w.encoder_bias = unpack(t.encoder_bias, &encoder_bias);
-    w.head = unpack(t.head, &head);
-    w.head_bias = unpack(t.head_bias, &head_bias);
-    if (t.probe_output_ratio > 0.0f && !options.float_only) {  // the bundle checked: int8, per channel
-      w.probes_int8 = reinterpret_cast<const int8_t*>(t.probes.data);
-      w.probes_scales = t.probes.scales;
-      w.probe_output_ratio = t.probe_output_ratio;
-    }
-    s = a->backend_->add_tree(w, std::min(rows_per_block, t.d_h), message);
+  size_t max_x = 0, max_g = 0, max_t = 0, max_y = 0, max_zt = 0, max_zl = 0;
+  ExpertUnpacker unpacker;
+  const auto& trees = bundle.trees();
+  for (const TreeView& t : trees) {
+    const uint32_t block = std::min(rows_per_block, t.d_h);
+    s = a->backend_->add_tree(unpacker.unpack(t, t.d_h, t.d_w, options.float_only != 0), block, message);
     if (s != PROBEX_OK) return s;
-    max_x = std::max(max_x, static_cast<size_t>(std::min(rows_per_block, t.d_h)) * t.d_w);
+    max_x = std::max(max_x, static_cast<size_t>(block) * t.d_w);
     max_g = std::max(max_g, static_cast<size_t>(t.r_u) * t.r_v);
     max_t = std::max<size_t>(max_t, t.r_t);
     max_y = std::max<size_t>(max_y, t.d_y);
   }
-  // One arena: x | g | embedding | logits | probabilities | predicted, each 64-byte aligned.
+  // Zero-shot experts take the backend slots after the trees', in tree order.
+  a->zero_shot_slot_.assign(trees.size(), kNoSlot);
+  uint32_t next_slot = static_cast<uint32_t>(trees.size());
+  for (size_t i = 0; i < trees.size(); ++i) {
+    const TreeView& t = trees[i];
+    if (!t.has_zero_shot) continue;
+    const ExpertView& z = t.zero_shot.expert;
+    s = a->backend_->add_tree(unpacker.unpack(z, t.d_h, t.d_w, options.float_only != 0), std::min(rows_per_block, t.d_h),
+                              message);
+    if (s != PROBEX_OK) return s;
+    a->zero_shot_slot_[i] = next_slot++;
+    max_g = std::max(max_g, static_cast<size_t>(z.r_u) * z.r_v);
+    max_zt = std::max<size_t>(max_zt, z.r_t);
+    max_zl = std::max(max_zl, t.zero_shot.labels.size());
+  }
+  // One arena: x | g | embedding | logits | probabilities | predicted | zero-shot embedding | scores |
+  // prototype row, each 64-byte aligned.
   const size_t x_bytes = round_up(max_x * sizeof(float) + kSlackBytes), g_bytes = round_up(max_g * sizeof(float));
   const size_t t_bytes = round_up(max_t * sizeof(float) + kSlackBytes), y_bytes = round_up(max_y * sizeof(float) + kSlackBytes);
-  if (!a->arena_.allocate(x_bytes + g_bytes + t_bytes + 2 * y_bytes + round_up(max_y), allocator)) {
+  const size_t zt_bytes = round_up(max_zt * sizeof(float) + kSlackBytes), zl_bytes = round_up(max_zl * sizeof(float));
+  if (!a->arena_.allocate(x_bytes + g_bytes + t_bytes + 2 * y_bytes + round_up(max_y) + 2 * zt_bytes + zl_bytes,
+                          allocator)) {
     *message = "cannot allocate the audit arena";
     return PROBEX_OUT_OF_MEMORY;
   }
@@ -172,7 +209,10 @@ probex_status Auditor::create(const Bundle& bundle, const probex_auditor_options
   a->embedding_ = reinterpret_cast<float*>(p += g_bytes);
   a->logits_ = reinterpret_cast<float*>(p += t_bytes);
   a->probabilities_ = reinterpret_cast<float*>(p += y_bytes);
-  a->predicted_ = p + y_bytes;
+  a->predicted_ = p += y_bytes;
+  a->zero_shot_embedding_ = reinterpret_cast<float*>(p += round_up(max_y));
+  a->prototype_row_ = reinterpret_cast<float*>(p += zt_bytes);
+  a->zero_shot_scores_ = reinterpret_cast<float*>(p += zt_bytes);
   s = a->prepare_router(message);
   if (s != PROBEX_OK) return s;
   *out = std::move(a);
@@ -286,11 +326,11 @@ probex_status Auditor::route_file(const SafetensorsFile& file, uint32_t* tree, p
   return PROBEX_OK;
 }
 
-probex_status Auditor::run(uint32_t tree, RowSource& rows, probex_audit_result* result, std::string* message) {
-  const TreeView& t = bundle_.trees()[tree];
+probex_status Auditor::run_expert(uint32_t slot, const TreeView& t, uint32_t r_u, uint32_t r_v, RowSource& rows,
+                                  float* embedding, float* logits, double* read_s, double* probe_s,
+                                  std::string* message) {
   const uint32_t block = std::min(rows_per_block_, t.d_h);
-  std::fill(g_, g_ + static_cast<size_t>(t.r_u) * t.r_v, 0.0f);
-  double read_s = 0, probe_s = 0;
+  std::fill(g_, g_ + static_cast<size_t>(r_u) * r_v, 0.0f);
   for (uint32_t first = 0; first < t.d_h; first += block) {
     const uint32_t count = std::min(block, t.d_h - first);
     Clock::time_point start = Clock::now();
@@ -303,15 +343,35 @@ probex_status Auditor::run(uint32_t tree, RowSource& rows, probex_audit_result* 
       *message = std::string("layer '") + t.layer_name + "' holds NaN or Inf (row " + std::to_string(first + i / t.d_w) + ")";
       return PROBEX_LAYER_NONFINITE;
     }
-    read_s += seconds_since(start);
+    *read_s += seconds_since(start);
     start = Clock::now();
-    s = backend_->probe_block(tree, x_, first, count, g_, message);
+    s = backend_->probe_block(slot, x_, first, count, g_, message);
     if (s != PROBEX_OK) return s;
-    probe_s += seconds_since(start);
+    *probe_s += seconds_since(start);
   }
-  const Clock::time_point start = Clock::now();
-  const probex_status s = backend_->finish(tree, g_, embedding_, logits_, message);
+  return backend_->finish(slot, g_, embedding, logits, message);
+}
+
+void Auditor::score_zero_shot(const TreeView& t) {
+  const ZeroShotView& z = t.zero_shot;
+  const uint32_t r = z.expert.r_t;
+  double norm = 0.0;
+  for (uint32_t j = 0; j < r; ++j) norm += static_cast<double>(zero_shot_embedding_[j]) * static_cast<double>(zero_shot_embedding_[j]);
+  norm = std::sqrt(norm);
+  for (size_t c = 0; c < z.labels.size(); ++c) {
+    z.prototypes.row(c, prototype_row_);  // unit rows (verified at load)
+    double dot = 0.0;
+    for (uint32_t j = 0; j < r; ++j) dot += static_cast<double>(zero_shot_embedding_[j]) * static_cast<double>(prototype_row_[j]);
+    zero_shot_scores_[c] = norm > 0.0 ? static_cast<float>(dot / norm) : 0.0f;
+  }
+}
+
+probex_status Auditor::run(uint32_t tree, RowSource& rows, probex_audit_result* result, std::string* message) {
+  const TreeView& t = bundle_.trees()[tree];
+  double read_s = 0, probe_s = 0;
+  probex_status s = run_expert(tree, t, t.r_u, t.r_v, rows, embedding_, logits_, &read_s, &probe_s, message);
   if (s != PROBEX_OK) return s;
+  Clock::time_point start = Clock::now();
   for (size_t k = 0; k < t.d_y; ++k) {
     probabilities_[k] = 1.0f / (1.0f + std::exp(-logits_[k]));
     predicted_[k] = probabilities_[k] >= 0.5f;
@@ -326,6 +386,18 @@ probex_status Auditor::run(uint32_t tree, RowSource& rows, probex_audit_result* 
   result->seconds_read = read_s;
   result->seconds_probe = probe_s;
   result->seconds_rest = seconds_since(start);
+  if (zero_shot_slot_[tree] == kNoSlot) return PROBEX_OK;
+  // The zero-shot expert reads the layer a second time (backends keep one expert's row blocks at a time).
+  start = Clock::now();
+  double zero_shot_read = 0, zero_shot_probe = 0;
+  const ExpertView& z = t.zero_shot.expert;
+  s = run_expert(zero_shot_slot_[tree], t, z.r_u, z.r_v, rows, zero_shot_embedding_, nullptr, &zero_shot_read,
+                 &zero_shot_probe, message);
+  if (s != PROBEX_OK) return s;
+  score_zero_shot(t);
+  result->zero_shot_count = static_cast<uint32_t>(t.zero_shot.labels.size());
+  result->zero_shot_scores = zero_shot_scores_;
+  result->seconds_zero_shot = seconds_since(start);
   return PROBEX_OK;
 }
 
@@ -442,7 +514,8 @@ probex_status Auditor::self_test(double* worst, std::string* message) {
         }
         return diff / (1.0 + scale);
       };
-      const double d = std::max(difference(r.logits, st.logits, t.d_y), difference(r.embedding, st.embedding, t.r_t));
+      double d = std::max(difference(r.logits, st.logits, t.d_y), difference(r.embedding, st.embedding, t.r_t));
+      if (st.zero_shot_count > 0) d = std::max(d, difference(r.zero_shot_scores, st.zero_shot_scores, st.zero_shot_count));
       worst_seen = std::max(worst_seen, d);
       if (!(d <= static_cast<double>(st.tolerance))) {
         *message = std::string("tree '") + t.name + "' self-test " + std::to_string(k) + ": outputs differ by " +

@@ -63,6 +63,11 @@ class Auditor {
  private:
   Auditor(const Bundle& bundle, uint32_t rows_per_block) : bundle_(bundle), rows_per_block_(rows_per_block) {}
   probex_status run(uint32_t tree, RowSource& rows, probex_audit_result* result, std::string* message);
+  // Streams the layer through backend expert `slot` (accumulating G in g_), then finishes it.
+  probex_status run_expert(uint32_t slot, const TreeView& t, uint32_t r_u, uint32_t r_v, RowSource& rows,
+                           float* embedding, float* logits, double* read_s, double* probe_s, std::string* message);
+  // The zero-shot expert's cosines to every label prototype of tree `t` into zero_shot_scores_.
+  void score_zero_shot(const TreeView& t);
   probex_status prepare_router(std::string* message);
   // Streams `rows` through the sketch of site `site` into sketch_.
   probex_status sketch_site(size_t site, RowSource& rows, std::string* message);
@@ -92,6 +97,12 @@ class Auditor {
   float* logits_ = nullptr;
   float* probabilities_ = nullptr;
   uint8_t* predicted_ = nullptr;
+  float* zero_shot_embedding_ = nullptr;  // max zero-shot r_T
+  float* zero_shot_scores_ = nullptr;     // max zero-shot labels
+  float* prototype_row_ = nullptr;        // one dequantized prototype, max zero-shot r_T
+  // Per tree: the backend slot of its zero-shot expert (after the trees' own slots), or kNoSlot.
+  static constexpr uint32_t kNoSlot = 0xFFFFFFFFu;
+  std::vector<uint32_t> zero_shot_slot_;
   std::vector<float> lora_scratch_;  // storage of a LoRA layer's down matrix (ProbedRowReader), reused
 };
 

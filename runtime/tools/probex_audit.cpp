@@ -19,7 +19,8 @@ void print_help() {
       "usage: probex-audit BUNDLE MODEL... [options]\n"
       "\n"
       "Audits each MODEL (a safetensors file) with the bundle's expert: reads the probed layer, runs the\n"
-      "expert, and reports the probability of every label and the predicted set (p >= 0.5).\n"
+      "expert, and reports the probability of every label and the predicted set (p >= 0.5). If the tree has\n"
+      "a zero-shot expert, also the label texts its weights match best (cosine), trained on or not.\n"
       "\n"
       "options:\n"
       "  --tree NAME            the expert to use; by default the bundle's router chooses it (a model of no\n"
@@ -29,6 +30,9 @@ void print_help() {
       "  --threads N            threads for the backend (default 1)\n"
       "  --truth KEY            compare with the labels in the model's metadata KEY (a Python-list\n"
       "                         literal, e.g. dataset_chosen_targets) and print bit / exact-set accuracy\n"
+      "  --query TEXT           rank the models by the cosine of their zero-shot embedding with label TEXT (a\n"
+      "                         zero-shot label of their tree in the bundle; probex-convert --add-labels adds\n"
+      "                         new ones); prints the ranking instead of the reports\n"
       "  --json                 one JSON object per model on stdout instead of the readable report\n"
       "  --quiet                only the summary line (and errors)\n"
       "  --help, --version\n"
@@ -63,11 +67,36 @@ bool truth_labels(const std::string& path, const std::string& key, std::vector<s
   return true;
 }
 
+struct ZeroShotLabel {
+  std::string name;
+  bool trained = false;
+};
+
+std::vector<ZeroShotLabel> zero_shot_labels(const probex_bundle* bundle, uint32_t tree, uint32_t count) {
+  std::vector<ZeroShotLabel> out(count);
+  for (uint32_t k = 0; k < count; ++k) {
+    const char* name = "";
+    int trained = 0;
+    probex_bundle_zero_shot_label(bundle, tree, k, &name, &trained);
+    out[k] = {name, trained != 0};
+  }
+  return out;
+}
+
+// Indices of the zero-shot scores, best first.
+std::vector<uint32_t> ranked(const probex_audit_result& r) {
+  std::vector<uint32_t> order(r.zero_shot_count);
+  for (uint32_t k = 0; k < r.zero_shot_count; ++k) order[k] = k;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](uint32_t a, uint32_t b) { return r.zero_shot_scores[a] > r.zero_shot_scores[b]; });
+  return order;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::string> positional;
-  std::string tree_name, truth_key;
+  std::string tree_name, truth_key, query;
   probex_auditor_options options;
   probex_auditor_options_default(&options);
   bool json = false, quiet = false;
@@ -80,6 +109,9 @@ int main(int argc, char** argv) {
       std::printf("probex-audit %d.%d.%d (bundle format %d)\n", PROBEX_VERSION_MAJOR, PROBEX_VERSION_MINOR,
                   PROBEX_VERSION_PATCH, PROBEX_BUNDLE_FORMAT_VERSION);
       return 0;
+    } else if (a == "--query") {
+      if (i + 1 >= argc) return usage_error("--query needs a label text");
+      query = argv[++i];
     } else if (a == "--tree" || a == "--truth" || a == "--backend" || a == "--threads") {
       if (i + 1 >= argc) return usage_error(a + " needs a value");
       const std::string v = argv[++i];
@@ -139,8 +171,16 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  if (!query.empty()) quiet = true;  // the ranking replaces the reports
+  struct QueryHit {
+    double cosine;
+    std::string model, tree;
+  };
+  std::vector<QueryHit> hits;
+  std::vector<std::string> not_comparable;  // models whose tree has no zero-shot label `query`
   int exit_code = 0;
   size_t audited = 0, compared = 0, bits_right = 0, bits_total = 0, exact_right = 0, unknown = 0;
+  size_t zero_shot_compared = 0, zero_shot_right = 0;
   double total_seconds = 0;
   for (size_t m = 1; m < positional.size(); ++m) {
     const std::string& path = positional[m];
@@ -151,7 +191,7 @@ int main(int argc, char** argv) {
       continue;
     }
     ++audited;
-    const double seconds = r.seconds_route + r.seconds_read + r.seconds_probe + r.seconds_rest;
+    const double seconds = r.seconds_route + r.seconds_read + r.seconds_probe + r.seconds_rest + r.seconds_zero_shot;
     std::string routing;  // "distances: mlp-a 0.12, mlp-b 1.40 ..." when the router ran
     if (r.routed) {
       char buf[64];
@@ -203,6 +243,20 @@ int main(int argc, char** argv) {
         exact_right += right == r.label_count;
       }
     }
+    const std::vector<ZeroShotLabel> zs = zero_shot_labels(bundle, r.tree, r.zero_shot_count);
+    const std::vector<uint32_t> zs_order = ranked(r);
+    if (have_truth && truth.size() == 1 && !zs_order.empty()) {  // one-class models: zero-shot top-1
+      ++zero_shot_compared;
+      zero_shot_right += zs[zs_order[0]].name == truth[0];
+    }
+    if (!query.empty()) {
+      const auto it = std::find_if(zs.begin(), zs.end(), [&](const ZeroShotLabel& l) { return l.name == query; });
+      if (it == zs.end()) {
+        not_comparable.push_back(path + " (tree " + info.name + ")");
+      } else {
+        hits.push_back({static_cast<double>(r.zero_shot_scores[it - zs.begin()]), path, info.name});
+      }
+    }
     if (json) {
       std::string o = "{\"model\":" + probex::cli::json_string(path) + ",\"tree\":" + probex::cli::json_string(info.name) +
                       (r.routed ? ",\"route_distance\":" + probex::cli::json_number(static_cast<double>(r.route_distance)) +
@@ -213,10 +267,16 @@ int main(int argc, char** argv) {
         o += std::string(k ? "," : "") + "{\"name\":" + probex::cli::json_string(labels[k]) +
              ",\"probability\":" + probex::cli::json_number(r.probabilities[k]) +
              ",\"predicted\":" + (r.predicted[k] ? "true" : "false") + "}";
+      o += "],\"zero_shot\":[";
+      for (size_t k = 0; k < zs_order.size(); ++k)
+        o += std::string(k ? "," : "") + "{\"label\":" + probex::cli::json_string(zs[zs_order[k]].name) +
+             ",\"cosine\":" + probex::cli::json_number(r.zero_shot_scores[zs_order[k]]) +
+             ",\"trained\":" + (zs[zs_order[k]].trained ? "true" : "false") + "}";
       o += "],\"embedding\":[";
       for (uint32_t k = 0; k < r.embedding_size; ++k) o += (k ? "," : "") + probex::cli::json_number(r.embedding[k]);
       o += "],\"seconds\":{\"read\":" + probex::cli::json_number(r.seconds_read) +
-           ",\"probe\":" + probex::cli::json_number(r.seconds_probe) + ",\"rest\":" + probex::cli::json_number(r.seconds_rest) + "}";
+           ",\"probe\":" + probex::cli::json_number(r.seconds_probe) + ",\"rest\":" + probex::cli::json_number(r.seconds_rest) +
+           ",\"zero_shot\":" + probex::cli::json_number(r.seconds_zero_shot) + "}";
       if (have_truth) o += ",\"bit_accuracy\":" + probex::cli::json_number(static_cast<double>(right) / r.label_count);
       std::printf("%s}\n", o.c_str());
     } else if (!quiet) {
@@ -239,9 +299,35 @@ int main(int argc, char** argv) {
                     have_truth ? (in_truth ? "   (trained on it)" : "") : "");
       }
       if (have_truth) std::printf("bit accuracy against %s: %zu / %u\n", truth_key.c_str(), right, r.label_count);
-      std::printf("time   %.3f ms (route %.3f, read %.3f, probe %.3f, rest %.3f)\n\n", seconds * 1e3, r.seconds_route * 1e3,
-                  r.seconds_read * 1e3, r.seconds_probe * 1e3, r.seconds_rest * 1e3);
+      if (!zs_order.empty()) {
+        std::printf("zero-shot: label texts its weights match best (cosine; of %u):\n", r.zero_shot_count);
+        for (size_t k = 0; k < std::min<size_t>(5, zs_order.size()); ++k) {
+          const ZeroShotLabel& l = zs[zs_order[k]];
+          std::printf("  %-24s %6.3f %s\n", l.name.c_str(), static_cast<double>(r.zero_shot_scores[zs_order[k]]),
+                      l.trained ? "" : "(never trained on)");
+        }
+      }
+      std::printf("time   %.3f ms (route %.3f, read %.3f, probe %.3f, rest %.3f, zero-shot %.3f)\n\n", seconds * 1e3,
+                  r.seconds_route * 1e3, r.seconds_read * 1e3, r.seconds_probe * 1e3, r.seconds_rest * 1e3,
+                  r.seconds_zero_shot * 1e3);
     }
+  }
+  if (!query.empty()) {
+    std::stable_sort(hits.begin(), hits.end(), [](const QueryHit& a, const QueryHit& b) { return a.cosine > b.cosine; });
+    if (json) {
+      for (size_t k = 0; k < hits.size(); ++k)
+        std::printf("{\"query\":%s,\"rank\":%zu,\"cosine\":%s,\"tree\":%s,\"model\":%s}\n",
+                    probex::cli::json_string(query).c_str(), k + 1, probex::cli::json_number(hits[k].cosine).c_str(),
+                    probex::cli::json_string(hits[k].tree).c_str(), probex::cli::json_string(hits[k].model).c_str());
+    } else {
+      std::printf("models ranked by cosine with '%s':\n", query.c_str());
+      for (size_t k = 0; k < hits.size(); ++k)
+        std::printf("  %4zu  %6.3f  %-8s %s\n", k + 1, hits[k].cosine, hits[k].tree.c_str(), hits[k].model.c_str());
+    }
+    for (const std::string& m : not_comparable)
+      std::fprintf(stderr, "probex-audit: %s: the tree has no zero-shot label '%s' (add it with probex-convert --add-labels)\n",
+                   m.c_str(), query.c_str());
+    if (hits.empty()) exit_code = 1;
   }
   if (!json) {
     std::printf("audited %zu of %zu models (%s%zu of unknown tree; %s backend), mean %.3f ms", audited, positional.size() - 1,
@@ -252,6 +338,9 @@ int main(int argc, char** argv) {
       std::printf("; against %s: bit accuracy %.4f, exact set %.4f over %zu models", truth_key.c_str(),
                   static_cast<double>(bits_right) / static_cast<double>(bits_total),
                   static_cast<double>(exact_right) / static_cast<double>(compared), compared);
+    if (zero_shot_compared)
+      std::printf("; zero-shot top-1 over all zero-shot labels %.4f over %zu one-class models",
+                  static_cast<double>(zero_shot_right) / static_cast<double>(zero_shot_compared), zero_shot_compared);
     std::printf("\n");
   }
   probex_auditor_free(auditor);

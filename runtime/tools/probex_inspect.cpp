@@ -38,6 +38,20 @@ ScaleStats scale_stats(const probex::MatrixView& m) {
 
 }  // namespace
 
+// Every stored matrix of a tree, named as in the checkpoints (zero-shot ones prefixed).
+std::vector<std::pair<std::string, const probex::MatrixView*>> tensors_of(const probex::TreeView& t) {
+  std::vector<std::pair<std::string, const probex::MatrixView*>> out;
+  for (const probex::MatrixView* m : {&t.probes, &t.projection, &t.encoder, &t.encoder_bias, &t.head, &t.head_bias})
+    out.emplace_back(m->name, m);
+  if (t.has_zero_shot) {
+    const probex::ZeroShotView& z = t.zero_shot;
+    for (const probex::MatrixView* m : {&z.expert.probes, &z.expert.projection, &z.expert.encoder, &z.expert.encoder_bias,
+                                        &z.prototypes, &z.text_projection, &z.text_bias})
+      out.emplace_back(std::string("zero-shot ") + m->name, m);
+  }
+  return out;
+}
+
 int main(int argc, char** argv) {
   std::string path;
   bool json = false, self_test = false;
@@ -107,9 +121,9 @@ int main(int argc, char** argv) {
         o += (k ? "," : "") + json_string(t.metrics[k].first) + ":" + json_number(t.metrics[k].second);
       o += "},\"tensors\":[";
       bool first = true;
-      for (const probex::MatrixView* m : {&t.probes, &t.projection, &t.encoder, &t.encoder_bias, &t.head, &t.head_bias}) {
+      for (const auto& [name, m] : tensors_of(t)) {
         const ScaleStats st = scale_stats(*m);
-        o += std::string(first ? "" : ",") + "{\"name\":" + json_string(m->name) + ",\"shape\":[" + std::to_string(m->rows) +
+        o += std::string(first ? "" : ",") + "{\"name\":" + json_string(name) + ",\"shape\":[" + std::to_string(m->rows) +
              "," + std::to_string(m->cols) + "],\"type\":" + json_string(probex::storage_type_name(m->type)) +
              ",\"block_size\":" + std::to_string(m->block_size) + ",\"data_bytes\":" + std::to_string(m->data_bytes()) +
              ",\"scales\":" + std::to_string(m->scale_count);
@@ -120,6 +134,13 @@ int main(int argc, char** argv) {
         first = false;
       }
       o += "],\"self_tests\":" + std::to_string(t.self_tests.size());
+      if (t.has_zero_shot) {
+        o += ",\"zero_shot\":{\"text_source\":" + json_string(t.zero_shot.text_source) + ",\"labels\":[";
+        for (size_t k = 0; k < t.zero_shot.labels.size(); ++k)
+          o += std::string(k ? "," : "") + "{\"label\":" + json_string(t.zero_shot.labels[k]) +
+               ",\"trained\":" + (t.zero_shot.trained[k] ? "true" : "false") + "}";
+        o += "]}";
+      }
       if (bundle.has_router()) o += ",\"accept_distance\":" + json_number(static_cast<double>(t.accept_distance));
       o += "}";
     }
@@ -145,10 +166,18 @@ int main(int argc, char** argv) {
       for (const char* l : t.labels) std::printf(" %s;", l);
       std::printf("\n");
       for (const auto& [k, v] : t.metrics) std::printf("  %-22s %.4f\n", k, v);
-      std::printf("  %-28s %-14s %-6s %6s %12s  %s\n", "tensor", "shape", "type", "block", "bytes", "scales min / median / max");
-      for (const probex::MatrixView* m : {&t.probes, &t.projection, &t.encoder, &t.encoder_bias, &t.head, &t.head_bias}) {
+      if (t.has_zero_shot) {
+        std::printf("  zero-shot: r_U %u, r_V %u, r_T %u; %zu label texts (* never trained on), embedded with %s:",
+                    t.zero_shot.expert.r_u, t.zero_shot.expert.r_v, t.zero_shot.expert.r_t, t.zero_shot.labels.size(),
+                    t.zero_shot.text_source);
+        for (size_t k = 0; k < t.zero_shot.labels.size(); ++k)
+          std::printf(" %s%s;", t.zero_shot.labels[k], t.zero_shot.trained[k] ? "" : "*");
+        std::printf("\n");
+      }
+      std::printf("  %-36s %-14s %-6s %6s %12s  %s\n", "tensor", "shape", "type", "block", "bytes", "scales min / median / max");
+      for (const auto& [name, m] : tensors_of(t)) {
         const std::string shape = "[" + std::to_string(m->rows) + ", " + std::to_string(m->cols) + "]";
-        std::printf("  %-28s %-14s %-6s %6u %12zu", m->name, shape.c_str(), probex::storage_type_name(m->type), m->block_size,
+        std::printf("  %-36s %-14s %-6s %6u %12zu", name.c_str(), shape.c_str(), probex::storage_type_name(m->type), m->block_size,
                     m->data_bytes() + m->scale_count * sizeof(float));
         if (m->scale_count) {
           const ScaleStats st = scale_stats(*m);

@@ -23,8 +23,10 @@ class ReferenceBackend final : public Backend {
       for (size_t h = 0; h < w.d_h; ++h) t.projection[h * w.r_v + v] = w.projection[v * w.d_h + h];
     t.encoder.assign(w.encoder, w.encoder + static_cast<size_t>(w.r_t) * g_size);
     t.encoder_bias.assign(w.encoder_bias, w.encoder_bias + w.r_t);
-    t.head.assign(w.head, w.head + static_cast<size_t>(w.d_y) * w.r_t);
-    t.head_bias.assign(w.head_bias, w.head_bias + w.d_y);
+    if (w.d_y > 0) {  // d_Y = 0: a zero-shot expert has no head
+      t.head.assign(w.head, w.head + static_cast<size_t>(w.d_y) * w.r_t);
+      t.head_bias.assign(w.head_bias, w.head_bias + w.d_y);
+    }
     t.w.probes = t.w.projection = t.w.encoder = t.w.encoder_bias = t.w.head = t.w.head_bias = nullptr;
     p_row_.resize(std::max<size_t>(p_row_.size(), w.r_u));
     (void)rows_per_block;

@@ -57,9 +57,8 @@ class XnnpackBackend final : public Backend {
     const size_t g_size = static_cast<size_t>(w.r_u) * w.r_v;
     if (w.probes_int8 ? !create_int8_probe(w, &t, message) : !create(w.d_w, w.r_u, w.probes, nullptr, &t.probe, message))
       return PROBEX_BACKEND_ERROR;
-    if (
-        !create(g_size, w.r_t, w.encoder, w.encoder_bias, &t.encoder, message) ||
-        !create(w.r_t, w.d_y, w.head, w.head_bias, &t.head, message))
+    if (!create(g_size, w.r_t, w.encoder, w.encoder_bias, &t.encoder, message) ||
+        (w.d_y > 0 && !create(w.r_t, w.d_y, w.head, w.head_bias, &t.head, message)))  // d_Y = 0: zero-shot
       return PROBEX_BACKEND_ERROR;
     if (!create(w.d_h, w.r_v, w.projection, nullptr, &t.project, message)) return PROBEX_BACKEND_ERROR;
     t.d_h = w.d_h;
@@ -114,7 +113,7 @@ class XnnpackBackend final : public Backend {
     // The ReLU goes into a scratch copy: g is caller memory without XNN_EXTRA_BYTES slack.
     for (size_t i = 0; i < g_size; ++i) g_relu_[i] = g[i] > 0.0f ? g[i] : 0.0f;
     if (!run(t.encoder.get(), 1, g_relu_.data(), embedding, message) ||
-        !run(t.head.get(), 1, embedding, logits, message))
+        (t.head && !run(t.head.get(), 1, embedding, logits, message)))
       return PROBEX_BACKEND_ERROR;
     return PROBEX_OK;
   }

@@ -80,6 +80,8 @@ typedef struct probex_tree_info {
   uint32_t label_count;
   const char* weight_type;  /* storage of the probes: "f32", "f16", "int8" */
   uint32_t self_test_count;
+  uint32_t zero_shot_label_count;  /* 0: the tree has no zero-shot expert */
+  const char* text_source;         /* the text table its zero-shot labels were embedded with ("" if none) */
 } probex_tree_info;
 
 /* Strings returned stay valid while the bundle lives. */
@@ -87,6 +89,10 @@ probex_status probex_bundle_tree_count(const probex_bundle* bundle, uint32_t* co
 probex_status probex_bundle_tree_info(const probex_bundle* bundle, uint32_t tree, probex_tree_info* info);
 probex_status probex_bundle_find_tree(const probex_bundle* bundle, const char* name, uint32_t* tree);
 probex_status probex_bundle_label(const probex_bundle* bundle, uint32_t tree, uint32_t label, const char** name);
+/* Zero-shot label `label` of tree `tree` (0 <= label < zero_shot_label_count); *trained (optional) is 1
+ * if the expert was trained on it, 0 if it was never seen in training. */
+probex_status probex_bundle_zero_shot_label(const probex_bundle* bundle, uint32_t tree, uint32_t label,
+                                            const char** name, int* trained);
 /* 1 if the bundle can route models to its trees (it holds a router), else 0. */
 int probex_bundle_has_router(const probex_bundle* bundle);
 
@@ -136,6 +142,11 @@ typedef struct probex_audit_result {
   float route_margin;           /* second-nearest distance / nearest (INFINITY with one candidate) */
   const char* unknown_reason;   /* tree == PROBEX_NO_TREE: why, in a sentence; "" otherwise */
   double seconds_route;         /* reading the layer once more and sketching it */
+  /* Zero-shot (when the tree has a zero-shot expert): cos(e, prototype) for each of the tree's zero-shot
+   * labels (probex_bundle_zero_shot_label), in [-1, 1]; the highest is the best-matching label text. */
+  uint32_t zero_shot_count;
+  const float* zero_shot_scores;
+  double seconds_zero_shot;     /* the zero-shot expert: reading the layer again, steps 1-4, cosines */
 } probex_audit_result;
 
 /* Audits the probed layer of a safetensors model file with tree `tree`'s expert, or, with PROBEX_ROUTE,

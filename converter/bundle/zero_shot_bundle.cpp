@@ -1,0 +1,190 @@
+#include "zero_shot_bundle.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "core/python_literal.h"
+#include "runtime_bundle.h"
+
+namespace probex::convert {
+namespace {
+
+// Prototypes are stored as the bundle's float type: f32 for f32 bundles, f16 otherwise (the runtime's
+// unit-norm check allows f16 rounding; a prototype is r_T values per label).
+QuantSpec prototype_spec(const QuantSpec& spec) {
+  return spec.type == StorageType::kF32 ? spec : QuantSpec{StorageType::kF16, 0};
+}
+
+std::string metadata(const LoadedCheckpoint& c, const char* key) {
+  const auto it = c.metadata.find(key);
+  return it == c.metadata.end() ? std::string() : it->second;
+}
+
+
+// Adds labels with their prototypes, projected by the zero-shot part's own text projection; the stored
+// prototypes are re-quantized with their type (exact for f32; f16 -> f32 -> f16 is exact too).
+bool append_labels(BundleZeroShot* z, const EmbeddingTable& table, const std::vector<std::string>& labels,
+                   uint8_t trained, std::string* error) {
+  std::set<std::string> names(z->labels.begin(), z->labels.end());
+  for (const std::string& label : labels) {
+    if (label.empty()) {
+      *error = "an empty label text";
+      return false;
+    }
+    if (!names.insert(label).second) {
+      *error = "label '" + label + "' is given twice (or is already among the zero-shot labels)";
+      return false;
+    }
+  }
+  std::vector<float> added;
+  if (!label_prototypes(z->text_projection.dequantized(), z->text_bias.dequantized(), table, labels, &added, error))
+    return false;
+  std::vector<float> all = z->prototypes.dequantized();
+  all.insert(all.end(), added.begin(), added.end());
+  const uint32_t rows = static_cast<uint32_t>(z->labels.size() + labels.size());
+  z->prototypes = quantize_matrix("prototypes", all.data(), rows, z->prototypes.cols, QuantSpec{z->prototypes.type, 0});
+  z->labels.insert(z->labels.end(), labels.begin(), labels.end());
+  z->trained.insert(z->trained.end(), labels.size(), trained);
+  return true;
+}
+
+}  // namespace
+
+bool is_zero_shot_checkpoint(const LoadedCheckpoint& checkpoint) {
+  return !checkpoint.expert->has_head() && checkpoint.text_dimension > 0;
+}
+
+bool label_prototypes(const std::vector<float>& weight, const std::vector<float>& bias, const EmbeddingTable& table,
+                      const std::vector<std::string>& labels, std::vector<float>* out, std::string* error) {
+  const size_t r = bias.size(), d = table.dimension;
+  if (weight.size() != r * d) {
+    *error = "the text table " + table.source + " has dimension " + std::to_string(d) + ", the text projection takes " +
+             std::to_string(r ? weight.size() / r : 0);
+    return false;
+  }
+  out->assign(labels.size() * r, 0.0f);
+  for (size_t c = 0; c < labels.size(); ++c) {
+    LabelEmbedding e;
+    if (!embed_label(table, labels[c], &e, error)) return false;
+    double norm = 0.0;
+    std::vector<double> z(r);
+    for (size_t i = 0; i < r; ++i) {
+      double acc = static_cast<double>(bias[i]);
+      for (size_t j = 0; j < d; ++j) acc += static_cast<double>(weight[i * d + j]) * static_cast<double>(e.vector[j]);
+      z[i] = acc;
+      norm += acc * acc;
+    }
+    norm = std::sqrt(norm);
+    if (!(norm > 0.0)) {
+      *error = "label '" + labels[c] + "' projects to the zero vector";
+      return false;
+    }
+    for (size_t i = 0; i < r; ++i) (*out)[c * r + i] = static_cast<float>(z[i] / norm);
+  }
+  return true;
+}
+
+bool attach_zero_shot(const LoadedCheckpoint& checkpoint, const std::string& path, const QuantSpec& spec,
+                      const EmbeddingTable& table, const std::vector<std::string>& extra_labels, BundleTree* tree,
+                      std::string* error) {
+  const ProbexShape& s = checkpoint.expert->shape();
+  if (metadata(checkpoint, "layer") != tree->layer_name || s.d_h != tree->shape.d_h || s.d_w != tree->shape.d_w) {
+    *error = path + ": the zero-shot expert probes '" + metadata(checkpoint, "layer") + "' [" + std::to_string(s.d_h) +
+             ", " + std::to_string(s.d_w) + "], tree '" + tree->name + "' probes '" + tree->layer_name + "' [" +
+             std::to_string(tree->shape.d_h) + ", " + std::to_string(tree->shape.d_w) + "]; they must be the same layer";
+    return false;
+  }
+  if (tree->zero_shot) {
+    *error = path + ": tree '" + tree->name + "' already has a zero-shot expert";
+    return false;
+  }
+  if (checkpoint.text_dimension != table.dimension) {
+    *error = path + ": the text projection takes " + std::to_string(checkpoint.text_dimension) +
+             "-d text embeddings, the table " + table.source + " has " + std::to_string(table.dimension);
+    return false;
+  }
+  auto z = std::make_unique<BundleZeroShot>();
+  z->shape = s;
+  quantize_expert_body(*checkpoint.expert, spec, &z->probes, &z->projection, &z->encoder, &z->encoder_bias);
+  z->device_model = std::make_unique<ProbexExpert>(s);
+  set_expert_body(z->probes, z->projection, z->encoder, z->encoder_bias, z->device_model.get());
+  z->text_source = table.source.substr(table.source.find_last_of('/') + 1);
+  const QuantSpec f32{StorageType::kF32, 0};
+  z->text_projection = quantize_matrix("regression_head.weight", checkpoint.text_weight.data(),
+                                       static_cast<uint32_t>(s.r_t), static_cast<uint32_t>(table.dimension), f32);
+  z->text_bias = quantize_matrix("regression_head.bias", checkpoint.text_bias.data(), 1, static_cast<uint32_t>(s.r_t), f32);
+  z->prototypes.name = "prototypes";
+  z->prototypes.type = prototype_spec(spec).type;
+  z->prototypes.cols = static_cast<uint32_t>(s.r_t);
+
+  std::vector<std::string> holdout;
+  const std::string holdout_text = metadata(checkpoint, "holdout_labels");
+  std::string why;
+  if (!holdout_text.empty() && !parse_python_string_list(holdout_text, &holdout, &why)) {
+    *error = path + ": metadata 'holdout_labels' is " + why;
+    return false;
+  }
+  // Trained labels first, then unseen ones.
+  std::vector<std::string> unseen = holdout;
+  unseen.insert(unseen.end(), extra_labels.begin(), extra_labels.end());
+  tree->zero_shot = std::move(z);
+  return append_labels(tree->zero_shot.get(), table, checkpoint.labels, 1, error) &&
+         append_labels(tree->zero_shot.get(), table, unseen, 0, error);
+}
+
+bool add_zero_shot_labels(BundleZeroShot* zero_shot, const EmbeddingTable& table, const std::vector<std::string>& labels,
+                          std::string* error) {
+  return append_labels(zero_shot, table, labels, 0, error);
+}
+
+bool compare_zero_shot(const std::vector<uint8_t>& bundle_bytes, size_t tree_index, ProbexExpert& float_expert,
+                       const std::vector<float>& float_prototypes, const ExpertData& layers,
+                       const std::vector<size_t>& candidates, const std::vector<size_t>& classes, ZeroShotAgreement* out,
+                       std::string* error) {
+  RuntimeBundle rt;
+  if (!rt.open(bundle_bytes, error)) return false;
+  const ProbexShape& s = float_expert.shape();
+  ZeroShotAgreement a;
+  a.layers = layers.count;
+  size_t runtime_right = 0, float_right = 0;
+  for (size_t i = 0; i < layers.count; ++i) {
+    const float* x = layers.x.data() + i * layers.features;
+    probex_audit_result r{};
+    std::string message;
+    if (rt.auditor->audit_matrix(static_cast<uint32_t>(tree_index), x, static_cast<uint32_t>(s.d_h),
+                                 static_cast<uint32_t>(s.d_w), &r, &message) != PROBEX_OK) {
+      *error = "the runtime fails on a held-out layer: " + message;
+      return false;
+    }
+    if (r.zero_shot_count == 0) {
+      *error = "the runtime ran no zero-shot expert for tree " + std::to_string(tree_index);
+      return false;
+    }
+    const float* e = float_expert.forward(x, 1);
+    size_t best_runtime = 0, best_float = 0;
+    double top_runtime = -2.0, top_float = -2.0;
+    for (size_t k = 0; k < candidates.size(); ++k) {
+      const size_t c = candidates[k];
+      const double f = cosine_similarity(e, float_prototypes.data() + c * s.r_t, s.r_t);
+      if (static_cast<double>(r.zero_shot_scores[c]) > top_runtime) {
+        top_runtime = static_cast<double>(r.zero_shot_scores[c]);
+        best_runtime = k;
+      }
+      if (f > top_float) {
+        top_float = f;
+        best_float = k;
+      }
+    }
+    runtime_right += best_runtime == classes[i];
+    float_right += best_float == classes[i];
+  }
+  if (layers.count) {
+    a.runtime_top1 = static_cast<double>(runtime_right) / static_cast<double>(layers.count);
+    a.float_top1 = static_cast<double>(float_right) / static_cast<double>(layers.count);
+  }
+  *out = a;
+  return true;
+}
+
+}  // namespace probex::convert
