@@ -11,7 +11,9 @@
 
 #include "bundle/bundle.h"
 #include "bundle/bundle_writer.h"
+#include "bundle/zero_shot_bundle.h"
 #include "nn/rng.h"
+#include "text/embedding_table.h"
 
 namespace probex::test {
 
@@ -34,6 +36,51 @@ inline convert::BundleTree bundle_tree(const convert::ProbexShape& shape, uint64
   REQUIRE(convert::parse_quant_spec(quant, &spec, &error));
   convert::BundleTree t;
   REQUIRE(convert::make_bundle_tree(random_checkpoint(shape, seed, tree), "test", spec, &t, &error));
+  convert::add_self_tests(&t, 2, 0.1f, seed * 7 + 1, 1e-3f);
+  return t;
+}
+
+// A 6-d text table whose words name the fixture's labels ("class 0", "class 1", ...), plus a few more.
+inline convert::EmbeddingTable small_text_table() {
+  convert::EmbeddingTable t;
+  t.source = "small-table.safetensors";
+  t.dimension = 6;
+  t.names = {"class", "0", "1", "2", "3", "boot", "sandal", "purse", "bag"};
+  convert::Rng rng(99);
+  for (size_t i = 0; i < t.names.size() * t.dimension; ++i) t.vectors.push_back(static_cast<float>(rng.uniform(-1, 1)));
+  std::string error;
+  REQUIRE(convert::index_embedding_table(&t, &error));
+  return t;
+}
+
+// A zero-shot checkpoint for `tree` (same layer as random_checkpoint) with a random text projection;
+// trained on "class 0".."class N-1", holding out "boot".
+inline convert::LoadedCheckpoint random_zero_shot_checkpoint(const convert::ProbexShape& shape, size_t classes,
+                                                             uint64_t seed, const std::string& tree = "tree-a") {
+  convert::ProbexShape s = shape;
+  s.d_y = 0;
+  convert::LoadedCheckpoint ck = random_checkpoint(s, seed, tree);
+  ck.labels.clear();
+  for (size_t i = 0; i < classes; ++i) ck.labels.push_back("class " + std::to_string(i));
+  ck.metadata["holdout_labels"] = "['boot']";
+  ck.text_dimension = 6;
+  convert::Rng rng(seed + 1);
+  for (size_t i = 0; i < s.r_t * 6; ++i) ck.text_weight.push_back(static_cast<float>(rng.uniform(-0.4, 0.4)));
+  for (size_t i = 0; i < s.r_t; ++i) ck.text_bias.push_back(static_cast<float>(rng.uniform(-0.4, 0.4)));
+  return ck;
+}
+
+// A tree with a zero-shot expert (labels: class 0..2 trained, boot, then `extra`), self-tests included.
+inline convert::BundleTree zero_shot_tree(const convert::ProbexShape& shape, uint64_t seed, const std::string& quant = "f32",
+                                          const std::vector<std::string>& extra = {"sandal"}) {
+  convert::QuantSpec spec;
+  std::string error;
+  REQUIRE(convert::parse_quant_spec(quant, &spec, &error));
+  convert::BundleTree t;
+  REQUIRE(convert::make_bundle_tree(random_checkpoint(shape, seed), "test", spec, &t, &error));
+  REQUIRE_MESSAGE(convert::attach_zero_shot(random_zero_shot_checkpoint(shape, 3, seed + 50), "zs", spec,
+                                            small_text_table(), extra, &t, &error),
+                  error);
   convert::add_self_tests(&t, 2, 0.1f, seed * 7 + 1, 1e-3f);
   return t;
 }

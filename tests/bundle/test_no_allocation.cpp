@@ -25,9 +25,9 @@ void operator delete(void* p, size_t) noexcept { std::free(p); }
 using namespace probex;
 using namespace probex::test;
 
-TEST_CASE("an audit from memory allocates nothing, on both backends and both arithmetics") {
+TEST_CASE("an audit from memory allocates nothing, on both backends and both arithmetics, zero-shot included") {
   for (const char* quant : {"f32", "int8"}) {
-    convert::BundleTree tree = bundle_tree({40, 30, 8, 6, 5, 4}, 21, quant);
+    convert::BundleTree tree = zero_shot_tree({40, 30, 8, 6, 5, 4}, 21, quant);
     const std::vector<uint8_t> bytes = bundle_bytes({&tree});
     AlignedBytes buffer(bytes);
     Bundle bundle;
@@ -47,6 +47,7 @@ TEST_CASE("an audit from memory allocates nothing, on both backends and both ari
       const size_t before = g_allocations.load();
       for (int run = 0; run < 3; ++run) REQUIRE(auditor->audit_matrix(0, x.data(), 40, 30, &r, &message) == PROBEX_OK);
       CHECK(g_allocations.load() == before);
+      CHECK(r.zero_shot_count == 5);
     }
   }
 }
