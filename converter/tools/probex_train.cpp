@@ -437,6 +437,12 @@ int main(int argc, char** argv) {
         return 1;
       }
       print_zero_shot_report(report);
+      if (!report.methods.empty() && report.methods.front().unseen_epoch <= 1) {
+        // The authors keep only strictly better val_holdout scores: if epoch 1's never improved, the
+        // checkpoint kept for zero-shot (and written) is the barely trained one.
+        std::fprintf(stderr, "probex-train: warning: tree %s: val_holdout zero-shot top-1 never improved after epoch 1; "
+                     "the zero-shot checkpoint is epoch 1's\n", report.tree.c_str());
+      }
       json += (t ? "," : "") + zero_shot_json(report);
       continue;
     }

@@ -149,7 +149,10 @@ int main(int argc, char** argv) {
     config.trees = static_cast<int>(trees);
     if (!config.tree_architectures.empty()) config.tree_architectures.resize(config.trees, config.architecture);
   }
-  if (tasks.find("subset") == std::string::npos) config.subset.count.clear();
+  if (tasks.find("subset") == std::string::npos) {
+    config.subset.count.clear();
+    config.foreign_trees = 0;  // foreign trees hold subset children only
+  }
   if (tasks.find("detector") == std::string::npos) config.detector.count.clear();
   if (children > 0)
     for (SplitSizes* sizes : {&config.subset, &config.detector})
