@@ -36,6 +36,32 @@ std::string fmt(double v) { return format_number(v); }
 
 }  // namespace
 
+std::map<std::string, std::string> checkpoint_metadata(const std::string& tree, const TreeTrainOptions& options,
+                                                       const std::string& rule, const ProbexShape& shape,
+                                                       const FitConfig& fit, const std::vector<std::string>& labels,
+                                                       int best_epoch, size_t train_models) {
+  return {
+      {"format", "probex-expert/1"},
+      {"tree", tree},
+      {"layer", options.load.layer},
+      {"layer_shape", "[" + std::to_string(shape.d_h) + ", " + std::to_string(shape.d_w) + "]"},
+      {"layer_rule", rule},
+      {"task", options.load.task},
+      {"labels", python_list_literal(labels)},
+      {"r_u", std::to_string(shape.r_u)},
+      {"r_v", std::to_string(shape.r_v)},
+      {"r_t", std::to_string(shape.r_t)},
+      {"epochs", std::to_string(fit.epochs)},
+      {"batch_size", std::to_string(fit.batch_size)},
+      {"learning_rate", fmt(fit.lr)},
+      {"weight_decay", fmt(fit.weight_decay)},
+      {"eval_every", std::to_string(fit.eval_every)},
+      {"seed", std::to_string(fit.seed)},
+      {"best_epoch", std::to_string(best_epoch)},
+      {"train_models", std::to_string(train_models)},
+  };
+}
+
 bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, const TreeTrainOptions& options,
                 TreeReport* report, std::string* error) {
   Splits s;
@@ -79,30 +105,12 @@ bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, cons
   report->methods.push_back(probex);
 
   if (!options.checkpoint_path.empty()) {
-    std::map<std::string, std::string> md = {
-        {"format", "probex-expert/1"},
-        {"tree", tree},
-        {"layer", options.load.layer},
-        {"layer_shape", "[" + std::to_string(shape.d_h) + ", " + std::to_string(shape.d_w) + "]"},
-        {"layer_rule", report->rule},
-        {"task", options.load.task},
-        {"labels", python_list_literal(s.space)},
-        {"r_u", std::to_string(shape.r_u)},
-        {"r_v", std::to_string(shape.r_v)},
-        {"r_t", std::to_string(shape.r_t)},
-        {"epochs", std::to_string(fit.epochs)},
-        {"batch_size", std::to_string(fit.batch_size)},
-        {"learning_rate", fmt(fit.lr)},
-        {"weight_decay", fmt(fit.weight_decay)},
-        {"eval_every", std::to_string(fit.eval_every)},
-        {"seed", std::to_string(fit.seed)},
-        {"best_epoch", std::to_string(probex.fit.best_epoch)},
-        {"train_models", std::to_string(report->train)},
-        {"val_bit_accuracy", fmt(probex.fit.best_val.bit_accuracy)},
-        {"test_bit_accuracy", fmt(probex.test.bit_accuracy)},
-        {"test_exact_set", fmt(probex.test.exact_set)},
-        {"test_mean_auc", fmt(probex.test.mean_auc)},
-    };
+    std::map<std::string, std::string> md =
+        checkpoint_metadata(tree, options, report->rule, shape, fit, s.space, probex.fit.best_epoch, report->train);
+    md["val_bit_accuracy"] = fmt(probex.fit.best_val.bit_accuracy);
+    md["test_bit_accuracy"] = fmt(probex.test.bit_accuracy);
+    md["test_exact_set"] = fmt(probex.test.exact_set);
+    md["test_mean_auc"] = fmt(probex.test.mean_auc);
     if (!save_probex_checkpoint(expert, md, options.checkpoint_path, error)) return false;
   }
 

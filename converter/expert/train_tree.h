@@ -1,6 +1,7 @@
 // Training one tree's ProbeX expert and its baselines on a zoo, and choosing the probed layer.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,13 @@ struct TreeReport {
 
 bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, const TreeTrainOptions& options,
                 TreeReport* report, std::string* error);
+
+// The metadata every expert checkpoint carries: format, tree, layer (name, shape, rule), task, labels in
+// output order, sizes, training settings, the chosen epoch and the training set size.
+std::map<std::string, std::string> checkpoint_metadata(const std::string& tree, const TreeTrainOptions& options,
+                                                       const std::string& rule, const ProbexShape& shape,
+                                                       const FitConfig& fit, const std::vector<std::string>& labels,
+                                                       int best_epoch, size_t train_models);
 
 struct LayerSweepRow {
   std::string layer;

@@ -191,35 +191,17 @@ bool train_zero_shot_tree(const std::vector<ZooFile>& files, const std::string& 
   const ZeroShotMethod& probex = report->methods.back();
 
   if (!options.checkpoint_path.empty()) {  // the val_holdout choice, restored by evaluate()
-    auto fmt = [](double v) { return format_number(v); };
-    const std::map<std::string, std::string> md = {
-        {"format", "probex-expert/1"},
-        {"tree", tree},
-        {"layer", load.layer},
-        {"layer_shape", "[" + std::to_string(shape.d_h) + ", " + std::to_string(shape.d_w) + "]"},
-        {"layer_rule", report->rule},
-        {"task", load.task},
-        {"labels", python_list_literal(seen)},
-        {"holdout_labels", python_list_literal(unseen)},
-        {"text_table", table.source},
-        {"text_dimension", std::to_string(table.dimension)},
-        {"selected_on", "val_holdout zero-shot top-1"},
-        {"r_u", std::to_string(shape.r_u)},
-        {"r_v", std::to_string(shape.r_v)},
-        {"r_t", std::to_string(shape.r_t)},
-        {"epochs", std::to_string(fit.epochs)},
-        {"batch_size", std::to_string(fit.batch_size)},
-        {"learning_rate", fmt(fit.lr)},
-        {"weight_decay", fmt(fit.weight_decay)},
-        {"eval_every", std::to_string(fit.eval_every)},
-        {"seed", std::to_string(fit.seed)},
-        {"best_epoch", std::to_string(probex.unseen_epoch)},
-        {"train_models", std::to_string(report->train)},
-        {"val_holdout_top1", fmt(probex_fit.best_unseen_val)},
-        {"test_in_distribution_top1", fmt(probex.in_distribution_top1)},
-        {"test_zero_shot_top1", fmt(probex.zero_shot_top1)},
-        {"test_retrieval_map", fmt(probex.retrieval.mean_ap)},
-    };
+    const auto fmt = [](double v) { return format_number(v); };
+    std::map<std::string, std::string> md =
+        checkpoint_metadata(tree, options, report->rule, shape, fit, seen, probex.unseen_epoch, report->train);
+    md["holdout_labels"] = python_list_literal(unseen);
+    md["text_table"] = table.source;
+    md["text_dimension"] = std::to_string(table.dimension);
+    md["selected_on"] = "val_holdout zero-shot top-1";
+    md["val_holdout_top1"] = fmt(probex_fit.best_unseen_val);
+    md["test_in_distribution_top1"] = fmt(probex.in_distribution_top1);
+    md["test_zero_shot_top1"] = fmt(probex.zero_shot_top1);
+    md["test_retrieval_map"] = fmt(probex.retrieval.mean_ap);
     if (!save_probex_checkpoint(expert, md, options.checkpoint_path, error, projection.params())) return false;
   }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "bundle/bundle.h"
+#include "executor/auditor.h"
 #include "bundle/bundle_writer.h"
 #include "bundle/zero_shot_bundle.h"
 #include "nn/rng.h"
@@ -117,6 +118,39 @@ inline probex_status verify_bytes(const std::vector<uint8_t>& bytes, std::string
   AlignedBytes copy(bytes);
   Bundle bundle;
   return Bundle::open_buffer(copy.data(), copy.size(), "test.probex", &bundle, message);
+}
+
+// A verified bundle with the bytes it reads from.
+struct LoadedBundle {
+  std::vector<uint8_t> bytes;
+  std::unique_ptr<AlignedBytes> buffer;
+  Bundle bundle;
+};
+
+inline std::unique_ptr<LoadedBundle> load_bundle(const std::vector<uint8_t>& bytes) {
+  auto l = std::make_unique<LoadedBundle>();
+  l->bytes = bytes;
+  l->buffer = std::make_unique<AlignedBytes>(l->bytes);
+  std::string message;
+  REQUIRE_MESSAGE(Bundle::open_buffer(l->buffer->data(), l->buffer->size(), "t", &l->bundle, &message) == PROBEX_OK,
+                  message);
+  return l;
+}
+
+inline std::unique_ptr<Auditor> auditor_for(const Bundle& bundle, probex_backend backend, uint32_t rows_per_block) {
+  std::unique_ptr<Auditor> a;
+  std::string message;
+  probex_auditor_options options{backend, 1, rows_per_block, 0};
+  REQUIRE_MESSAGE(Auditor::create(bundle, options, nullptr, &a, &message) == PROBEX_OK, message);
+  return a;
+}
+
+// A layer of n values uniform in [-amplitude, amplitude).
+inline std::vector<float> random_layer(size_t n, uint64_t seed, double amplitude = 0.2) {
+  convert::Rng rng(seed);
+  std::vector<float> x(n);
+  for (float& v : x) v = static_cast<float>(rng.uniform(-amplitude, amplitude));
+  return x;
 }
 
 }  // namespace probex::test

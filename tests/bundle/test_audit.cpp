@@ -20,35 +20,7 @@ using convert::ProbexShape;
 
 namespace {
 
-struct Loaded {
-  std::vector<uint8_t> bytes;
-  std::unique_ptr<AlignedBytes> buffer;
-  Bundle bundle;
-};
-
-std::unique_ptr<Loaded> load(const std::vector<const BundleTree*>& trees) {
-  auto l = std::make_unique<Loaded>();
-  l->bytes = bundle_bytes(trees);
-  l->buffer = std::make_unique<AlignedBytes>(l->bytes);
-  std::string message;
-  REQUIRE(Bundle::open_buffer(l->buffer->data(), l->buffer->size(), "t", &l->bundle, &message) == PROBEX_OK);
-  return l;
-}
-
-std::unique_ptr<Auditor> auditor_for(const Bundle& bundle, probex_backend backend, uint32_t rows_per_block) {
-  std::unique_ptr<Auditor> a;
-  std::string message;
-  probex_auditor_options options{backend, 1, rows_per_block, 0};
-  REQUIRE_MESSAGE(Auditor::create(bundle, options, nullptr, &a, &message) == PROBEX_OK, message);
-  return a;
-}
-
-std::vector<float> random_layer(size_t n, uint64_t seed, double amplitude = 0.2) {
-  convert::Rng rng(seed);
-  std::vector<float> x(n);
-  for (float& v : x) v = static_cast<float>(rng.uniform(-amplitude, amplitude));
-  return x;
-}
+std::unique_ptr<LoadedBundle> load(const std::vector<const BundleTree*>& trees) { return load_bundle(bundle_bytes(trees)); }
 
 // max |a - b| / (1 + max |b|), the self-test's measure.
 double relative_difference(const float* a, const float* b, size_t n) {

@@ -5,7 +5,6 @@
 #include <cmath>
 
 #include "bundle_fixture.h"
-#include "executor/auditor.h"
 #include "probex/probex.h"
 
 using namespace probex;
@@ -14,36 +13,6 @@ using convert::BundleTree;
 using convert::ProbexShape;
 
 namespace {
-
-struct Loaded {
-  std::vector<uint8_t> bytes;
-  std::unique_ptr<AlignedBytes> buffer;
-  Bundle bundle;
-};
-
-std::unique_ptr<Loaded> load(const std::vector<uint8_t>& bytes) {
-  auto l = std::make_unique<Loaded>();
-  l->bytes = bytes;
-  l->buffer = std::make_unique<AlignedBytes>(l->bytes);
-  std::string message;
-  REQUIRE_MESSAGE(Bundle::open_buffer(l->buffer->data(), l->buffer->size(), "t", &l->bundle, &message) == PROBEX_OK, message);
-  return l;
-}
-
-std::unique_ptr<Auditor> auditor_for(const Bundle& bundle, probex_backend backend, uint32_t rows_per_block) {
-  std::unique_ptr<Auditor> a;
-  std::string message;
-  probex_auditor_options options{backend, 1, rows_per_block, 0};
-  REQUIRE_MESSAGE(Auditor::create(bundle, options, nullptr, &a, &message) == PROBEX_OK, message);
-  return a;
-}
-
-std::vector<float> random_layer(size_t n, uint64_t seed) {
-  convert::Rng rng(seed);
-  std::vector<float> x(n);
-  for (float& v : x) v = static_cast<float>(rng.uniform(-0.2, 0.2));
-  return x;
-}
 
 std::string content_error(const BundleTree& tree) {
   std::string message;
@@ -61,7 +30,7 @@ TEST_CASE("zero-shot: both backends give the float expert's cosines with every p
   const convert::BundleZeroShot& z = *tree.zero_shot;
   REQUIRE(z.labels == std::vector<std::string>{"class 0", "class 1", "class 2", "boot", "sandal"});
   CHECK(z.trained == std::vector<uint8_t>{1, 1, 1, 0, 0});
-  auto loaded = load(bundle_bytes({&tree}));
+  auto loaded = load_bundle(bundle_bytes({&tree}));
   const std::vector<float> x = random_layer(kShape.d_h * kShape.d_w, 5);
   z.device_model->forward(x.data(), 1);
   const std::vector<float> prototypes = z.prototypes.dequantized();
@@ -105,14 +74,14 @@ TEST_CASE("zero-shot self-tests pass in f32 and int8 and catch a wrong expected 
     CAPTURE(quant);
     BundleTree tree = zero_shot_tree(kShape, 32, quant);
     REQUIRE(tree.self_tests.front().zero_shot_scores.size() == 5);
-    auto loaded = load(bundle_bytes({&tree}));
+    auto loaded = load_bundle(bundle_bytes({&tree}));
     auto auditor = auditor_for(loaded->bundle, PROBEX_BACKEND_XNNPACK, 5);
     double worst = 1;
     std::string message;
     CHECK_MESSAGE(auditor->self_test(&worst, &message) == PROBEX_OK, message);
     CHECK(worst < 1e-2);
     tree.self_tests[1].zero_shot_scores[4] += 0.3f;
-    auto broken = load(bundle_bytes({&tree}));
+    auto broken = load_bundle(bundle_bytes({&tree}));
     auto broken_auditor = auditor_for(broken->bundle, PROBEX_BACKEND_XNNPACK, 256);
     CHECK(broken_auditor->self_test(nullptr, &message) == PROBEX_SELF_TEST_FAILED);
   }
@@ -141,8 +110,8 @@ TEST_CASE("a bundle read back writes the same bytes; added labels keep every old
   CHECK_FALSE(convert::add_zero_shot_labels(back[0].zero_shot.get(), wide, {"class 3"}, &error));
   CHECK(error.find("has dimension 3, the text projection takes 6") != std::string::npos);
 
-  auto before = load(bytes);
-  auto after = load(bundle_bytes({&back[0], &back[1]}));
+  auto before = load_bundle(bytes);
+  auto after = load_bundle(bundle_bytes({&back[0], &back[1]}));
   const std::vector<float> x = random_layer(kShape.d_h * kShape.d_w, 6);
   probex_audit_result r0{}, r1{};
   std::string message;
