@@ -23,6 +23,11 @@ constexpr size_t kSlackBytes = 64;  // >= XNN_EXTRA_BYTES after every input buff
 
 size_t round_up(size_t n) { return (n + kAlignment - 1) / kAlignment * kAlignment; }
 
+// A float view of arena bytes. Every part of the arena starts on a kAlignment boundary (the arena is
+// allocated so aligned and parts are rounded up), so the cast is safe; going through void* says so to
+// -Wcast-align, which cannot know it on 32-bit ARM.
+float* arena_floats(uint8_t* p) { return static_cast<float*>(static_cast<void*>(p)); }
+
 probex_status layer_status(SafetensorsError e) {
   switch (e) {
     case SafetensorsError::kTensorNotFound: return PROBEX_LAYER_NOT_FOUND;
@@ -204,15 +209,15 @@ probex_status Auditor::create(const Bundle& bundle, const probex_auditor_options
     return PROBEX_OUT_OF_MEMORY;
   }
   uint8_t* p = a->arena_.data();
-  a->x_ = reinterpret_cast<float*>(p);
-  a->g_ = reinterpret_cast<float*>(p += x_bytes);
-  a->embedding_ = reinterpret_cast<float*>(p += g_bytes);
-  a->logits_ = reinterpret_cast<float*>(p += t_bytes);
-  a->probabilities_ = reinterpret_cast<float*>(p += y_bytes);
+  a->x_ = arena_floats(p);
+  a->g_ = arena_floats(p += x_bytes);
+  a->embedding_ = arena_floats(p += g_bytes);
+  a->logits_ = arena_floats(p += t_bytes);
+  a->probabilities_ = arena_floats(p += y_bytes);
   a->predicted_ = p += y_bytes;
-  a->zero_shot_embedding_ = reinterpret_cast<float*>(p += round_up(max_y));
-  a->prototype_row_ = reinterpret_cast<float*>(p += zt_bytes);
-  a->zero_shot_scores_ = reinterpret_cast<float*>(p += zt_bytes);
+  a->zero_shot_embedding_ = arena_floats(p += round_up(max_y));
+  a->prototype_row_ = arena_floats(p += zt_bytes);
+  a->zero_shot_scores_ = arena_floats(p += zt_bytes);
   s = a->prepare_router(message);
   if (s != PROBEX_OK) return s;
   *out = std::move(a);

@@ -89,7 +89,7 @@ TEST_CASE("row blocks cover a tensor without converting it whole") {
     const uint64_t n = std::min<uint64_t>(2, 5 - r0);
     REQUIRE(f.read_rows_f32(t, r0, n, block.data()).ok());
     for (uint64_t r = 0; r < n; ++r) {
-      for (uint64_t c = 0; c < 3; ++c) CHECK(block[r * 3 + c] == static_cast<float>((r0 + r) * 10 + c));
+      for (uint64_t c = 0; c < 3; ++c) CHECK(block[static_cast<size_t>(r * 3 + c)] == static_cast<float>((r0 + r) * 10 + c));
     }
   }
   CHECK(f.read_rows_f32(t, 4, 2, block.data()).code == SafetensorsError::kOutOfRange);
