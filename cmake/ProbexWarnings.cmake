@@ -4,9 +4,9 @@ option(PROBEX_WERROR "Treat compiler warnings as errors" OFF)
 
 function(probex_set_warnings target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wshadow -Wconversion -Wno-sign-conversion
-                                           -Wnon-virtual-dtor -Wold-style-cast -Wcast-align
-                                           -Woverloaded-virtual -Wnull-dereference -Wdouble-promotion
-                                           -Wformat=2 -Wimplicit-fallthrough)
+                                           -Wcast-align -Wnull-dereference -Wdouble-promotion
+                                           -Wformat=2 -Wimplicit-fallthrough
+                                           $<$<COMPILE_LANGUAGE:CXX>:-Wnon-virtual-dtor -Wold-style-cast -Woverloaded-virtual>)
   if(PROBEX_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()
