@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "core/json_writer.h"
+#include "probex/platform/cpu.h"
 
 namespace probex::cli {
 
@@ -18,6 +19,15 @@ inline bool parse_uint(const char* s, unsigned long lo, unsigned long hi, unsign
   if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < lo || v > hi) return false;
   *out = v;
   return true;
+}
+
+// --threads: an integer in [1, 256], or "auto" for every processor online (platform/cpu.h).
+inline bool parse_threads(const char* s, unsigned long* out) {
+  if (std::string_view(s) == "auto") {
+    *out = platform::online_cpu_count();
+    return true;
+  }
+  return parse_uint(s, 1, 256, out);
 }
 
 inline std::string json_string(std::string_view s) {

@@ -27,7 +27,7 @@ void print_help() {
       "                         known tree is reported as 'unknown tree' with its distances); without a router\n"
       "                         the bundle must hold a single tree\n"
       "  --backend NAME         xnnpack (default) or reference\n"
-      "  --threads N            threads for the backend (default 1)\n"
+      "  --threads N            threads for the backend (default 1; auto: every processor online)\n"
       "  --truth KEY            compare with the labels in the model's metadata KEY (a Python-list\n"
       "                         literal, e.g. dataset_chosen_targets) and print bit / exact-set accuracy\n"
       "  --query TEXT           rank the models by the cosine of their zero-shot embedding with label TEXT (a\n"
@@ -121,7 +121,7 @@ int main(int argc, char** argv) {
       } else if (a == "--truth") {
         truth_key = v;
       } else if (a == "--threads") {
-        if (!probex::cli::parse_uint(v.c_str(), 1, 256, &n)) return usage_error("--threads needs an integer in [1, 256]");
+        if (!probex::cli::parse_threads(v.c_str(), &n)) return usage_error("--threads needs an integer in [1, 256] or auto");
         options.threads = static_cast<uint32_t>(n);
       } else if (v == "xnnpack" || v == "reference") {
         options.backend = v == "xnnpack" ? PROBEX_BACKEND_XNNPACK : PROBEX_BACKEND_REFERENCE;

@@ -29,7 +29,7 @@ void print_help() {
       "  --tree NAME            the tree (default: the first); --route lets the router choose, and times it\n"
       "  --route                route each audit (the bundle must have a router)\n"
       "  --backend NAME         xnnpack (default) or reference\n"
-      "  --threads N            default 1\n"
+      "  --threads N            default 1 (auto: every processor online)\n"
       "  --warmup N             default 3      --runs N     default 20\n"
       "  --float-only           float arithmetic even where an int8 bundle allows int8 step 1\n"
       "  --help\n"
@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
       else if (a == "--backend") {
         ok = v == "xnnpack" || v == "reference";
         options.backend = v == "reference" ? PROBEX_BACKEND_REFERENCE : PROBEX_BACKEND_XNNPACK;
-      } else if (a == "--threads") ok = probex::cli::parse_uint(v.c_str(), 1, 256, &threads);
+      } else if (a == "--threads") ok = probex::cli::parse_threads(v.c_str(), &threads);
       else if (a == "--warmup") ok = probex::cli::parse_uint(v.c_str(), 0, 100000, &warmup);
       else ok = probex::cli::parse_uint(v.c_str(), 1, 1000000, &runs);
       if (!ok) {
