@@ -2,7 +2,7 @@
 # Everything an ARM cross-build of the runtime needs, idempotently:
 #   - the cross compilers and qemu-user from Debian (installed system-wide, needs root or sudo);
 #   - a project-local dependency root per architecture, build/arm-deps/<arch>/, with the ARM builds of
-#     XNNPACK, pthreadpool, cpuinfo and FlatBuffers unpacked from Debian's packages. They cannot be
+#     XNNPACK, pthreadpool, cpuinfo, FlatBuffers and libsodium unpacked from Debian's packages. They cannot be
 #     installed beside the host's (libxnnpack-dev is Multi-Arch: no; apt would remove the amd64 one), so
 #     they are downloaded with `apt-get download` and unpacked with `dpkg-deb -x`.
 #
@@ -23,7 +23,8 @@ fi
 
 # Debian package names per architecture.
 compiler_of() { case "$1" in arm64) echo g++-aarch64-linux-gnu ;; armhf) echo g++-arm-linux-gnueabihf ;; esac; }
-libs=(libxnnpack-dev libxnnpack0 libpthreadpool-dev libpthreadpool0 libcpuinfo0 libflatbuffers-dev libflatbuffers2)
+libs=(libxnnpack-dev libxnnpack0 libpthreadpool-dev libpthreadpool0 libcpuinfo0 libflatbuffers-dev libflatbuffers2
+      libsodium-dev libsodium23)
 
 need_update=0
 for arch in "${arches[@]}"; do
@@ -56,8 +57,8 @@ fi
 
 for arch in "${arches[@]}"; do
   dir=build/arm-deps/$arch
-  stamp=$dir/root/.complete
-  if [ -f "$stamp" ]; then
+  stamp=$dir/root/.complete  # holds the package list: a changed list unpacks anew
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "${libs[*]}" ]; then
     echo "arm-deps: have $dir/root"
     continue
   fi
@@ -67,6 +68,6 @@ for arch in "${arches[@]}"; do
   [ "$(id -u)" -eq 0 ] && sandbox=(-o APT::Sandbox::User=root)
   (cd "$dir/debs" && apt-get download -qq "${sandbox[@]}" $(for l in "${libs[@]}"; do echo "$l:$arch"; done))
   for deb in "$dir"/debs/*.deb; do dpkg-deb -x "$deb" "$dir/root"; done
-  touch "$stamp"
+  echo "${libs[*]}" >"$stamp"
   echo "arm-deps: unpacked $(ls "$dir"/debs | wc -l) packages into $dir/root"
 done

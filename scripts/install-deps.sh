@@ -12,6 +12,7 @@
 #   doctest-dev                        unit tests
 #   zlib1g-dev                         reading the IDX .gz files of the data set
 #   libopenblas-dev                    GEMMs of the workstation-side trainers (never linked into the runtime)
+#   libsodium-dev                      Ed25519 signatures of bundles (signing and verification)
 #   dataset-fashion-mnist              the real data the model zoo is fine-tuned on
 #   clang-14 libclang-rt-14-dev        libFuzzer targets (scripts/fuzz.sh; preset fuzz)
 #   valgrind                           memory checks of the runtime in scripts/test.sh
@@ -22,7 +23,7 @@ packages=(
   g++ cmake ninja-build pkg-config
   libxnnpack-dev libpthreadpool-dev
   libflatbuffers-dev flatbuffers-compiler
-  doctest-dev zlib1g-dev libopenblas-dev
+  doctest-dev zlib1g-dev libopenblas-dev libsodium-dev
   dataset-fashion-mnist
   clang-14 libclang-rt-14-dev valgrind
 )

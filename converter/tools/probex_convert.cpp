@@ -11,6 +11,7 @@
 #include "bundle/bundle_writer.h"
 #include "bundle/route_report.h"
 #include "bundle/router.h"
+#include "bundle/signing.h"
 #include "bundle/zero_shot_bundle.h"
 #include "cli/args.h"
 #include "expert/layer_dataset.h"
@@ -64,6 +65,8 @@ void print_help() {
       "  --label TEXT           a further zero-shot label text (repeatable)\n"
       "  --max-zero-shot-drop X budget: zero-shot top-1 the runtime may lose vs the float expert on the zoo's\n"
       "                         test (seen labels) and test_holdout (unseen labels) models (default 0.01)\n"
+      "  --sign KEY             sign the bundle with the Ed25519 secret key file KEY (probex-keygen); devices\n"
+      "                         that trust its public key refuse unsigned or changed bundles\n"
       "  --force                overwrite --out\n"
       "  --quiet                print only errors\n"
       "  --help, --version\n"
@@ -126,7 +129,7 @@ bool zero_shot_agreement(const std::vector<uint8_t>& bytes, size_t tree_index, c
 // --add-labels: the bundle read back, labels appended to its zero-shot trees, written anew. Self-tests
 // keep their zero-shot scores for the labels they had; new prototypes are checked by their unit norm.
 int add_labels(const std::string& in, const std::string& out, const std::string& only_tree, const EmbeddingTable& table,
-               const std::vector<std::string>& labels, bool quiet) {
+               const std::vector<std::string>& labels, const std::string& sign_key, bool quiet) {
   std::string error;
   std::vector<uint8_t> bytes;
   {
@@ -161,8 +164,11 @@ int add_labels(const std::string& in, const std::string& out, const std::string&
   if (!build_bundle(pointers, producer, &bytes, &error, PROBEX_BUNDLE_FORMAT_VERSION, router)) return fail(error);
   double worst = 0;
   if (!measure_self_tests(bytes, &worst, &error)) return fail(error);
+  if (!sign_key.empty() && !sign_bundle(sign_key, &bytes, &error)) return fail(error);
   if (!write_file_atomically(out, bytes.data(), bytes.size(), &error)) return fail(error);
-  if (!quiet) std::printf("bundle %s: %zu bytes (self-tests pass, worst difference %.3g)\n", out.c_str(), bytes.size(), worst);
+  if (!quiet)
+    std::printf("bundle %s: %zu bytes%s (self-tests pass, worst difference %.3g)\n", out.c_str(), bytes.size(),
+                sign_key.empty() ? "" : ", signed", worst);
   return 0;
 }
 
@@ -174,7 +180,7 @@ int main(int argc, char** argv) {
   double max_flip = 0.005, max_prob = 0.05, min_cosine = 0.99;
   long self_tests = 3;
   bool force = false, quiet = false, no_router = false, route_report = false;
-  std::string foreign, text_table, text_names, add_to, only_tree;
+  std::string foreign, text_table, text_names, add_to, only_tree, sign_key;
   std::vector<std::string> extra_labels;
   double max_zero_shot_drop = 0.01;
   probex::SketchSpec sketch{0x70be5ull, 64, 16};
@@ -220,6 +226,9 @@ int main(int argc, char** argv) {
       if (!value(&v)) return usage_error(a + " needs a value");
       if (a == "--label") extra_labels.emplace_back(v);
       else (a == "--text-table" ? text_table : a == "--text-names" ? text_names : a == "--tree" ? only_tree : add_to) = v;
+    } else if (a == "--sign") {
+      if (!value(&v)) return usage_error("--sign needs a secret key file (probex-keygen)");
+      sign_key = v;
     } else if (a == "--max-zero-shot-drop") {
       if (!value(&v) || !parse_double(v, 0.0, 1.0, &max_zero_shot_drop)) return usage_error(a + " needs a number in [0, 1]");
     } else if (a == "--force") {
@@ -239,7 +248,7 @@ int main(int argc, char** argv) {
       return usage_error("--add-labels needs --out, --text-table and at least one label");
     if (!force && std::filesystem::exists(out)) return fail(out + " exists (use --force to overwrite)");
     if (!load_embedding_table(text_table, text_names, &table, &error)) return fail(error);
-    return add_labels(add_to, out, only_tree, table, checkpoints, quiet);
+    return add_labels(add_to, out, only_tree, table, checkpoints, sign_key, quiet);
   }
   if (out.empty() || checkpoints.empty()) return usage_error("--out and at least one checkpoint are required");
   QuantSpec spec;
@@ -400,7 +409,11 @@ int main(int argc, char** argv) {
     }
   if (!build_bundle(pointers, producer, &bytes, &error, PROBEX_BUNDLE_FORMAT_VERSION, router)) return fail(error);
 
+  const size_t unsigned_size = bytes.size();
+  if (!sign_key.empty() && !sign_bundle(sign_key, &bytes, &error)) return fail(error);
   if (!write_file_atomically(out, bytes.data(), bytes.size(), &error)) return fail(error);
+  if (!quiet && !sign_key.empty())
+    std::printf("signed with %s: %zu bytes of signature trailer\n", sign_key.c_str(), bytes.size() - unsigned_size);
   if (!quiet) {
     std::printf("self-test worst difference on this machine %.3g; tolerance 1e-3, or %.3g for int8 step 1\n", worst,
                 static_cast<double>(int8_tolerance));

@@ -72,6 +72,7 @@ const char* probex_status_name(probex_status status) {
     case PROBEX_BACKEND_ERROR: return "backend_error";
     case PROBEX_UNSUPPORTED: return "unsupported";
     case PROBEX_BUNDLE_ROUTER: return "bundle_router";
+    case PROBEX_BUNDLE_SIGNATURE: return "bundle_signature";
   }
   return "unknown_status";
 }
@@ -95,6 +96,27 @@ probex_status probex_bundle_open_buffer(const void* data, size_t size, probex_bu
     if (s == PROBEX_OK) *out = b.release();
     return s;
   });
+}
+
+probex_status probex_bundle_open_trusted(const char* path, const uint8_t* trusted_keys, size_t key_count,
+                                         probex_bundle** out, probex_error* error) {
+  if (!path || !out || (key_count && !trusted_keys))
+    return report(error, PROBEX_INVALID_ARGUMENT, "probex_bundle_open_trusted: null path, out or keys");
+  return guarded(error, [&](std::string* message) {
+    auto b = std::make_unique<probex_bundle>();
+    const probex_status s = probex::Bundle::open(path, &b->bundle, message, trusted_keys, key_count);
+    if (s == PROBEX_OK) *out = b.release();
+    return s;
+  });
+}
+
+probex_status probex_bundle_signer(const probex_bundle* bundle, int* is_signed, uint8_t* public_key, uint8_t* digest) {
+  if (!bundle || !is_signed) return PROBEX_INVALID_ARGUMENT;
+  const probex::BundleSignature& s = bundle->bundle.signature();
+  *is_signed = s.present ? 1 : 0;
+  if (s.present && public_key) std::memcpy(public_key, s.public_key, probex::kPublicKeyBytes);
+  if (digest) probex::bundle_digest(bundle->bundle.data(), bundle->bundle.size(), digest);
+  return PROBEX_OK;
 }
 
 void probex_bundle_free(probex_bundle* bundle) { delete bundle; }

@@ -251,7 +251,8 @@ void check_router(const fb::Bundle* root, std::vector<TreeView>* trees, Checker&
 
 }  // namespace
 
-probex_status Bundle::open(const std::string& path, Bundle* out, std::string* message) {
+probex_status Bundle::open(const std::string& path, Bundle* out, std::string* message, const uint8_t* trusted_keys,
+                           size_t key_count) {
   Bundle b;
   std::string error;
   if (!b.file_.open(path, &error)) {
@@ -259,14 +260,17 @@ probex_status Bundle::open(const std::string& path, Bundle* out, std::string* me
     return PROBEX_IO_ERROR;
   }
   b.data_ = b.file_.data();
-  b.size_ = b.file_.size();
-  const probex_status s = b.parse(path, message);
+  b.signature_ = find_signature(b.data_, b.file_.size());
+  probex_status s = check_signature(b.data_, b.signature_, trusted_keys, key_count, path, message);
+  if (s != PROBEX_OK) return s;
+  b.size_ = b.signature_.content_size;
+  s = b.parse(path, message);
   if (s == PROBEX_OK) *out = std::move(b);
   return s;
 }
 
 probex_status Bundle::open_buffer(const uint8_t* data, size_t size, const std::string& name, Bundle* out,
-                                  std::string* message) {
+                                  std::string* message, const uint8_t* trusted_keys, size_t key_count) {
   if (!data && size) {
     *message = name + ": null buffer";
     return PROBEX_INVALID_ARGUMENT;
@@ -277,8 +281,11 @@ probex_status Bundle::open_buffer(const uint8_t* data, size_t size, const std::s
   }
   Bundle b;
   b.data_ = data;
-  b.size_ = size;
-  const probex_status s = b.parse(name, message);
+  b.signature_ = find_signature(data, size);
+  probex_status s = check_signature(data, b.signature_, trusted_keys, key_count, name, message);
+  if (s != PROBEX_OK) return s;
+  b.size_ = b.signature_.content_size;
+  s = b.parse(name, message);
   if (s == PROBEX_OK) *out = std::move(b);
   return s;
 }

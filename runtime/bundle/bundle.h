@@ -19,6 +19,7 @@
 #include "core/layer_sketch.h"
 #include "core/probed_layer.h"
 #include "core/quantized.h"
+#include "signature.h"
 #include "probex/platform/mapped_file.h"
 #include "probex/probex.h"
 
@@ -90,11 +91,15 @@ class Bundle {
   Bundle(Bundle&&) = default;
   Bundle& operator=(Bundle&&) = default;
 
-  // On failure *message names `path` and the problem; *out is unchanged.
-  static probex_status open(const std::string& path, Bundle* out, std::string* message);
+  // On failure *message names `path` and the problem; *out is unchanged. With key_count > 0 the bundle
+  // must be signed by one of `trusted_keys` (key_count x 32 bytes, Ed25519 public keys; signature.h),
+  // checked before anything else is read.
+  static probex_status open(const std::string& path, Bundle* out, std::string* message,
+                            const uint8_t* trusted_keys = nullptr, size_t key_count = 0);
   // `data` must outlive the bundle and be 8-byte aligned; `name` is used in messages.
   static probex_status open_buffer(const uint8_t* data, size_t size, const std::string& name, Bundle* out,
-                                   std::string* message);
+                                   std::string* message, const uint8_t* trusted_keys = nullptr,
+                                   size_t key_count = 0);
 
   uint32_t format_version() const { return format_version_; }
   const char* producer() const { return producer_; }
@@ -102,7 +107,9 @@ class Bundle {
   // The router, if the bundle has one (sketch rows and cols > 0).
   bool has_router() const { return router_.rows > 0; }
   const SketchSpec& router() const { return router_; }
-  size_t size() const { return size_; }
+  size_t size() const { return size_; }  // the bundle's own bytes (without a signature trailer)
+  const BundleSignature& signature() const { return signature_; }
+  const uint8_t* data() const { return data_; }
 
  private:
   probex_status parse(const std::string& name, std::string* message);
@@ -114,6 +121,7 @@ class Bundle {
   const char* producer_ = "";
   std::vector<TreeView> trees_;
   SketchSpec router_;
+  BundleSignature signature_;
 };
 
 }  // namespace probex

@@ -7,6 +7,10 @@
 #include <string>
 #include <string_view>
 
+#include <cstdint>
+#include <vector>
+
+#include "bundle/signature.h"
 #include "core/json_writer.h"
 #include "probex/platform/cpu.h"
 
@@ -28,6 +32,14 @@ inline bool parse_threads(const char* s, unsigned long* out) {
     return true;
   }
   return parse_uint(s, 1, 256, out);
+}
+
+// --trusted-key FILE: appends the public key in FILE (hex, as probex-keygen writes it) to *keys.
+inline bool add_trusted_key(const char* path, std::vector<uint8_t>* keys, std::string* error) {
+  uint8_t key[kPublicKeyBytes];
+  if (!read_key_file(path, sizeof key, key, error)) return false;
+  keys->insert(keys->end(), key, key + sizeof key);
+  return true;
 }
 
 inline std::string json_string(std::string_view s) {

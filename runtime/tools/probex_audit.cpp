@@ -33,6 +33,8 @@ void print_help() {
       "  --query TEXT           rank the models by the cosine of their zero-shot embedding with label TEXT (a\n"
       "                         zero-shot label of their tree in the bundle; probex-convert --add-labels adds\n"
       "                         new ones); prints the ranking instead of the reports\n"
+      "  --trusted-key FILE     audit only with a bundle signed by this Ed25519 public key (repeatable;\n"
+      "                         probex-keygen makes keys, probex-convert --sign signs)\n"
       "  --json                 one JSON object per model on stdout instead of the readable report\n"
       "  --quiet                only the summary line (and errors)\n"
       "  --help, --version\n"
@@ -97,6 +99,7 @@ std::vector<uint32_t> ranked(const probex_audit_result& r) {
 int main(int argc, char** argv) {
   std::vector<std::string> positional;
   std::string tree_name, truth_key, query;
+  std::vector<uint8_t> trusted_keys;
   probex_auditor_options options;
   probex_auditor_options_default(&options);
   bool json = false, quiet = false;
@@ -109,6 +112,13 @@ int main(int argc, char** argv) {
       std::printf("probex-audit %d.%d.%d (bundle format %d)\n", PROBEX_VERSION_MAJOR, PROBEX_VERSION_MINOR,
                   PROBEX_VERSION_PATCH, PROBEX_BUNDLE_FORMAT_VERSION);
       return 0;
+    } else if (a == "--trusted-key") {
+      if (i + 1 >= argc) return usage_error("--trusted-key needs a public key file");
+      std::string why;
+      if (!probex::cli::add_trusted_key(argv[++i], &trusted_keys, &why)) {
+        std::fprintf(stderr, "probex-audit: %s\n", why.c_str());
+        return 1;
+      }
     } else if (a == "--query") {
       if (i + 1 >= argc) return usage_error("--query needs a label text");
       query = argv[++i];
@@ -142,7 +152,8 @@ int main(int argc, char** argv) {
 
   probex_error error{};
   probex_bundle* bundle = nullptr;
-  if (probex_bundle_open(positional[0].c_str(), &bundle, &error) != PROBEX_OK) {
+  if (probex_bundle_open_trusted(positional[0].c_str(), trusted_keys.data(), trusted_keys.size() / probex::kPublicKeyBytes,
+                                 &bundle, &error) != PROBEX_OK) {
     std::fprintf(stderr, "probex-audit: %s [%s]\n", error.message, probex_status_name(error.status));
     return 1;
   }

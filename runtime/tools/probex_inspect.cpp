@@ -17,11 +17,12 @@ using probex::cli::json_string;
 
 void print_help() {
   std::printf(
-      "usage: probex-inspect BUNDLE [--json] [--self-test] [--backend xnnpack|reference]\n"
+      "usage: probex-inspect BUNDLE [--json] [--self-test] [--backend xnnpack|reference] [--trusted-key FILE]\n"
       "\n"
-      "Verifies BUNDLE and prints its identifier, format version, producer, trees (layer, shapes, labels,\n"
-      "training metrics) and every tensor's storage type, shape, bytes and int8 scale statistics.\n"
-      "--self-test also runs the bundle's stored self-tests on this device.\n"
+      "Verifies BUNDLE and prints its identifier, format version, producer, signer and SHA-256 digest, trees\n"
+      "(layer, shapes, labels, training metrics) and every tensor's storage type, shape, bytes and int8 scale\n"
+      "statistics. --self-test also runs the bundle's stored self-tests on this device; --trusted-key (repeatable)\n"
+      "refuses a bundle not signed by one of those public keys.\n"
       "\n"
       "exit codes: 0 valid (and self-tests passed), 1 invalid bundle or failed self-test, 2 bad command line\n");
 }
@@ -55,6 +56,7 @@ std::vector<std::pair<std::string, const probex::MatrixView*>> tensors_of(const 
 int main(int argc, char** argv) {
   std::string path;
   bool json = false, self_test = false;
+  std::vector<uint8_t> trusted_keys;
   probex_auditor_options options;
   probex_auditor_options_default(&options);
   for (int i = 1; i < argc; ++i) {
@@ -70,6 +72,12 @@ int main(int argc, char** argv) {
       json = true;
     } else if (a == "--self-test") {
       self_test = true;
+    } else if (a == "--trusted-key" && i + 1 < argc) {
+      std::string why;
+      if (!probex::cli::add_trusted_key(argv[++i], &trusted_keys, &why)) {
+        std::fprintf(stderr, "probex-inspect: %s\n", why.c_str());
+        return 1;
+      }
     } else if (a == "--backend" && i + 1 < argc) {
       const std::string v = argv[++i];
       if (v != "xnnpack" && v != "reference") {
@@ -90,7 +98,8 @@ int main(int argc, char** argv) {
   }
   probex::Bundle bundle;
   std::string message;
-  probex_status s = probex::Bundle::open(path, &bundle, &message);
+  probex_status s = probex::Bundle::open(path, &bundle, &message, trusted_keys.data(),
+                                         trusted_keys.size() / probex::kPublicKeyBytes);
   if (s != PROBEX_OK) {
     std::fprintf(stderr, "probex-inspect: %s [%s]\n", message.c_str(), probex_status_name(s));
     return 1;
@@ -104,8 +113,15 @@ int main(int argc, char** argv) {
     self_test_text = s == PROBEX_OK ? "passed" : "FAILED: " + message;
   }
 
+  uint8_t digest_bytes[probex::kDigestBytes];
+  probex::bundle_digest(bundle.data(), bundle.size(), digest_bytes);
+  const std::string digest = probex::to_hex(digest_bytes, sizeof digest_bytes);
+  const std::string signer = bundle.signature().present
+                                 ? probex::to_hex(bundle.signature().public_key, probex::kPublicKeyBytes)
+                                 : std::string();
   if (json) {
-    std::string o = "{\"file\":" + json_string(path) + ",\"identifier\":\"PRBX\",\"format_version\":" +
+    std::string o = "{\"file\":" + json_string(path) + ",\"signer\":" + (signer.empty() ? "null" : json_string(signer)) +
+                    ",\"sha256\":" + json_string(digest) + ",\"identifier\":\"PRBX\",\"format_version\":" +
                     std::to_string(bundle.format_version()) + ",\"producer\":" + json_string(bundle.producer()) +
                     ",\"bytes\":" + std::to_string(bundle.size()) + ",\"trees\":[";
     bool first_tree = true;
@@ -152,6 +168,7 @@ int main(int argc, char** argv) {
     if (self_test) o += ",\"self_test_worst\":" + json_number(worst);
     std::printf("%s}\n", o.c_str());
   } else {
+    std::printf("signer      %s\nsha256      %s\n", signer.empty() ? "unsigned" : ("Ed25519 " + signer).c_str(), digest.c_str());
     std::printf("bundle      %s (%zu bytes)\nidentifier  PRBX, format version %u\nproducer    %s\ntrees       %zu\n", path.c_str(),
                 bundle.size(), bundle.format_version(), bundle.producer(), bundle.trees().size());
     if (bundle.has_router())

@@ -41,7 +41,9 @@ typedef enum probex_status {
   PROBEX_SELF_TEST_FAILED = 14,    /* outputs differ from the converter's beyond the stored tolerance */
   PROBEX_BACKEND_ERROR = 15,       /* the backend library failed (e.g. XNNPACK could not initialize) */
   PROBEX_UNSUPPORTED = 16,         /* a backend or feature this build or CPU lacks */
-  PROBEX_BUNDLE_ROUTER = 17        /* the router and the trees disagree (sketch sizes, thresholds) */
+  PROBEX_BUNDLE_ROUTER = 17,       /* the router and the trees disagree (sketch sizes, thresholds) */
+  PROBEX_BUNDLE_SIGNATURE = 18     /* trusted keys are configured and the bundle is unsigned, signed by
+                                      another key, or changed after signing */
 } probex_status;
 
 /* Short stable name of a status, e.g. "bundle_content". Never NULL. */
@@ -68,6 +70,14 @@ typedef struct probex_auditor probex_auditor;
 probex_status probex_bundle_open(const char* path, probex_bundle** out, probex_error* error);
 /* `data` must stay valid and unchanged while the bundle lives; it must be 8-byte aligned. */
 probex_status probex_bundle_open_buffer(const void* data, size_t size, probex_bundle** out, probex_error* error);
+/* Like probex_bundle_open, but the bundle must carry a valid Ed25519 signature (probex-convert --sign) by
+ * one of `key_count` trusted public keys (`trusted_keys`: key_count x 32 bytes); checked before anything
+ * else is read. Otherwise PROBEX_BUNDLE_SIGNATURE. */
+probex_status probex_bundle_open_trusted(const char* path, const uint8_t* trusted_keys, size_t key_count,
+                                         probex_bundle** out, probex_error* error);
+/* The bundle's signer: *is_signed 0 or 1; if 1, public_key (32 bytes) receives the signer's key. digest
+ * (optional, 32 bytes) receives the SHA-256 of the bundle's bytes (what a signature covers). */
+probex_status probex_bundle_signer(const probex_bundle* bundle, int* is_signed, uint8_t* public_key, uint8_t* digest);
 void probex_bundle_free(probex_bundle* bundle);
 
 typedef struct probex_tree_info {
