@@ -1,5 +1,6 @@
 // probex-audit: which tree a model descends from and what it was fine-tuned on, from one layer.
-// Uses only the public C API (include/probex/probex.h), as an agent linking the library would.
+// Audits through the public C API only (include/probex/probex.h), as an agent linking the library would;
+// cli_common.h adds the command-line helpers (numbers, JSON text, key files).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
