@@ -266,3 +266,32 @@ TEST_CASE("a user allocator receives the audit arena") {
   a.reset();
   CHECK(counter.releases == 1);
 }
+
+TEST_CASE("determinism: the same bundle and layer give bit-identical outputs across runs and auditors") {
+  // Promised per backend and thread count (same arithmetic in the same order); across thread counts
+  // XNNPACK may split reductions differently: "XNNPACK with a thread pool gives the single-thread result"
+  // pins that within 1e-5.
+  for (const char* quant : {"f32", "int8"}) {
+    BundleTree tree = zero_shot_tree({41, 29, 8, 6, 7, 5}, 80, quant);
+    auto loaded = load({&tree});
+    const std::vector<float> x = random_layer(41 * 29, 81);
+    for (probex_backend backend : {PROBEX_BACKEND_REFERENCE, PROBEX_BACKEND_XNNPACK}) {
+      CAPTURE(quant);
+      CAPTURE(backend);
+      std::vector<float> first;
+      for (int auditor_run = 0; auditor_run < 2; ++auditor_run) {
+        auto auditor = auditor_for(loaded->bundle, backend, 16);
+        for (int run = 0; run < 2; ++run) {
+          probex_audit_result r{};
+          std::string message;
+          REQUIRE(auditor->audit_matrix(0, x.data(), 41, 29, &r, &message) == PROBEX_OK);
+          std::vector<float> out(r.logits, r.logits + r.label_count);
+          out.insert(out.end(), r.embedding, r.embedding + r.embedding_size);
+          out.insert(out.end(), r.zero_shot_scores, r.zero_shot_scores + r.zero_shot_count);
+          if (first.empty()) first = out;
+          CHECK(std::memcmp(out.data(), first.data(), out.size() * sizeof(float)) == 0);
+        }
+      }
+    }
+  }
+}
