@@ -7,6 +7,7 @@
 #include <set>
 
 #include "runtime_bundle.h"
+#include "text/embedding_table.h"
 #include "core/self_test_input.h"
 #include "probex/probex.h"
 #include "probex_bundle_generated.h"
@@ -66,17 +67,10 @@ const std::vector<float>& param_value(const ProbexExpert& e, const std::string& 
 // Cosines of the device zero-shot model's embedding (last forward) with every prototype.
 std::vector<float> zero_shot_scores(const BundleZeroShot& z) {
   const size_t r = z.shape.r_t;
-  const float* e = z.device_model->embeddings();
   const std::vector<float> prototypes = z.prototypes.dequantized();
-  double norm = 0.0;
-  for (size_t j = 0; j < r; ++j) norm += static_cast<double>(e[j]) * static_cast<double>(e[j]);
-  norm = std::sqrt(norm);
   std::vector<float> scores(z.labels.size());
-  for (size_t c = 0; c < scores.size(); ++c) {
-    double dot = 0.0;
-    for (size_t j = 0; j < r; ++j) dot += static_cast<double>(e[j]) * static_cast<double>(prototypes[c * r + j]);
-    scores[c] = norm > 0.0 ? static_cast<float>(dot / norm) : 0.0f;
-  }
+  for (size_t c = 0; c < scores.size(); ++c)
+    scores[c] = static_cast<float>(cosine_similarity(z.device_model->embeddings(), prototypes.data() + c * r, r));
   return scores;
 }
 

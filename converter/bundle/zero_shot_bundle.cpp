@@ -5,6 +5,7 @@
 #include <set>
 
 #include "core/python_literal.h"
+#include "expert/layer_dataset.h"
 #include "runtime_bundle.h"
 
 namespace probex::convert {
@@ -184,6 +185,44 @@ bool compare_zero_shot(const std::vector<uint8_t>& bundle_bytes, size_t tree_ind
     a.float_top1 = static_cast<double>(float_right) / static_cast<double>(layers.count);
   }
   *out = a;
+  return true;
+}
+
+// Zero-shot top-1 of the runtime and of the float expert on the zoo's detector models of the tree:
+// test (trained classes, candidates = the trained labels) and test_holdout (candidates = its labels).
+bool zero_shot_agreement(const std::vector<uint8_t>& bytes, size_t tree_index, const LoadedCheckpoint& zs,
+                         const BundleTree& tree, const std::vector<ZooFile>& files, const EmbeddingTable& table,
+                         ZeroShotAgreement* seen, ZeroShotAgreement* unseen, std::string* error) {
+  const BundleZeroShot& z = *tree.zero_shot;
+  std::vector<float> prototypes;
+  if (!label_prototypes(zs.text_weight, zs.text_bias, table, z.labels, &prototypes, error)) return false;
+  LoadOptions load;
+  load.layer = tree.layer_name;
+  load.task = "detector";
+  for (const char* split : {"test", "test_holdout"}) {
+    const bool holdout = std::string(split) == "test_holdout";
+    std::vector<std::string> space;
+    if (!holdout) space.assign(z.labels.begin(), z.labels.begin() + std::count(z.trained.begin(), z.trained.end(), 1));
+    LoadedSplit loaded;
+    if (!load_split(files, tree.name, split, load, &space, tree.shape.d_h, tree.shape.d_w, &loaded, error)) return false;
+    std::vector<size_t> candidates, classes;
+    for (const std::string& label : space) {
+      const auto it = std::find(z.labels.begin(), z.labels.end(), label);
+      if (it == z.labels.end()) {
+        *error = "tree '" + tree.name + "': the zoo's " + split + " class '" + label + "' is not a zero-shot label";
+        return false;
+      }
+      candidates.push_back(static_cast<size_t>(it - z.labels.begin()));
+    }
+    const ExpertData& d = loaded.data;
+    for (size_t m = 0; m < d.count; ++m) {
+      const float* y = d.y.data() + m * d.labels;
+      classes.push_back(static_cast<size_t>(std::max_element(y, y + d.labels) - y));
+    }
+    if (!compare_zero_shot(bytes, tree_index, *zs.expert, prototypes, d, candidates, classes, holdout ? unseen : seen,
+                           error))
+      return false;
+  }
   return true;
 }
 

@@ -10,6 +10,7 @@
 
 #include "bundle_writer.h"
 #include "expert/zero_shot.h"
+#include "zoo/layout.h"
 #include "text/embedding_table.h"
 
 namespace probex::convert {
@@ -44,5 +45,12 @@ bool compare_zero_shot(const std::vector<uint8_t>& bundle_bytes, size_t tree_ind
                        const std::vector<float>& float_prototypes, const ExpertData& layers,
                        const std::vector<size_t>& candidates, const std::vector<size_t>& classes, ZeroShotAgreement* out,
                        std::string* error);
+
+// compare_zero_shot on a zoo's detector models of `tree`: `seen` on its test split (candidates = the
+// trained labels), `unseen` on test_holdout (candidates = that split's labels). `zs` is the float
+// checkpoint the tree's zero-shot part was made from.
+bool zero_shot_agreement(const std::vector<uint8_t>& bytes, size_t tree_index, const LoadedCheckpoint& zs,
+                         const BundleTree& tree, const std::vector<ZooFile>& files, const EmbeddingTable& table,
+                         ZeroShotAgreement* seen, ZeroShotAgreement* unseen, std::string* error);
 
 }  // namespace probex::convert

@@ -39,6 +39,19 @@ void unnormalize_grad(const float* u, const float* du, double norm, size_t r, fl
   }
 }
 
+// Dot products of unit rows: ue [n, r] against uz [c, r], [n, c].
+std::vector<float> unit_dots(const std::vector<float>& ue, size_t n, const std::vector<float>& uz, size_t c, size_t r) {
+  std::vector<float> s(n * c);
+  for (size_t b = 0; b < n; ++b) {
+    for (size_t k = 0; k < c; ++k) {
+      double dot = 0.0;
+      for (size_t j = 0; j < r; ++j) dot += static_cast<double>(ue[b * r + j]) * static_cast<double>(uz[k * r + j]);
+      s[b * c + k] = static_cast<float>(dot);
+    }
+  }
+  return s;
+}
+
 // Average precision of one query: scores of every model, relevant[i] for each.
 double average_precision(const std::vector<std::pair<float, bool>>& ranked) {
   double hits = 0.0, sum = 0.0;
@@ -69,15 +82,7 @@ std::vector<float> cosine_scores(const float* e, size_t n, const float* z, size_
   std::vector<double> ne, nz;
   normalize_rows(e, n, r, &ue, &ne);
   normalize_rows(z, c, r, &uz, &nz);
-  std::vector<float> s(n * c);
-  for (size_t b = 0; b < n; ++b) {
-    for (size_t k = 0; k < c; ++k) {
-      double dot = 0.0;
-      for (size_t j = 0; j < r; ++j) dot += static_cast<double>(ue[b * r + j]) * static_cast<double>(uz[k * r + j]);
-      s[b * c + k] = static_cast<float>(dot);
-    }
-  }
-  return s;
+  return unit_dots(ue, n, uz, c, r);
 }
 
 double cosine_cross_entropy(const float* e, size_t n, const float* z, size_t c, size_t r, const size_t* classes,
@@ -86,7 +91,7 @@ double cosine_cross_entropy(const float* e, size_t n, const float* z, size_t c, 
   std::vector<double> ne, nz;
   normalize_rows(e, n, r, &ue, &ne);
   normalize_rows(z, c, r, &uz, &nz);
-  const std::vector<float> s = cosine_scores(e, n, z, c, r);
+  const std::vector<float> s = unit_dots(ue, n, uz, c, r);
   // dL/ds = (softmax(s) - onehot) / n; then through the dot products and the normalisations.
   std::vector<float> g(n * c), due(n * r, 0.0f), duz(c * r, 0.0f);
   double loss = 0.0;
@@ -125,8 +130,6 @@ double top1_accuracy(const std::vector<float>& scores, size_t c, const std::vect
   return static_cast<double>(right) / static_cast<double>(classes.size());
 }
 
-namespace {
-
 double split_top1(MultiLabelModel& embedder, TextProjection& projection, const ZeroShotSplit& split) {
   if (split.data.count == 0) return 0.0;
   const std::vector<float> e = predict(embedder, split.data);
@@ -135,6 +138,8 @@ double split_top1(MultiLabelModel& embedder, TextProjection& projection, const Z
   return top1_accuracy(cosine_scores(e.data(), split.data.count, z.data(), c, projection.embedding_size()), c,
                        split.classes);
 }
+
+namespace {
 
 std::vector<Param*> all_params(MultiLabelModel& embedder, TextProjection& projection) {
   std::vector<Param*> params = embedder.params();

@@ -59,6 +59,9 @@ std::vector<float> cosine_scores(const float* e, size_t n, const float* z, size_
 // Share of rows whose highest score is at their class.
 double top1_accuracy(const std::vector<float>& scores, size_t c, const std::vector<size_t>& classes);
 
+// Top-1 of a split's models over the split's own classes (0 for an empty split).
+double split_top1(MultiLabelModel& embedder, TextProjection& projection, const ZeroShotSplit& split);
+
 struct ZeroShotFitResult {
   int best_seen_epoch = 0, best_unseen_epoch = 0;
   double best_seen_val = 0.0;    // val top-1 over the seen classes

@@ -85,16 +85,10 @@ ZeroShotMethod evaluate(const std::string& name, MultiLabelModel& embedder, Text
   m.unseen_epoch = fit.best_unseen_epoch;
   m.seconds_per_epoch = fit.seconds_per_epoch;
   const size_t r = projection.embedding_size();
-  auto top1 = [&](const ZeroShotSplit& split) {
-    const std::vector<float> e = predict(embedder, split.data);
-    const std::vector<float> z = projection.project(split.texts.vectors.data(), split.texts.names.size());
-    return top1_accuracy(cosine_scores(e.data(), split.data.count, z.data(), split.texts.names.size(), r),
-                         split.texts.names.size(), split.classes);
-  };
   restore_zero_shot(embedder, projection, fit.seen_params);
-  m.in_distribution_top1 = top1(s.test);
+  m.in_distribution_top1 = split_top1(embedder, projection, s.test);
   restore_zero_shot(embedder, projection, fit.unseen_params);  // the checkpoint that is written
-  m.zero_shot_top1 = top1(s.test_unseen);
+  m.zero_shot_top1 = split_top1(embedder, projection, s.test_unseen);
   const ZeroShotSplit all = retrieval_split(s.test, s.test_unseen);
   const std::vector<float> e = predict(embedder, all.data);
   const std::vector<float> z = projection.project(all.texts.vectors.data(), all.texts.names.size());
