@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (preset fuzz: clang-14, ASan + UBSan) and runs each for SECONDS, two at a
-# time, on a corpus that grows across runs (build/fuzz/corpus/<target>) seeded with small real files and
-# the committed regression inputs (tests/fuzz/regressions/<target>/: every crash found becomes one).
+# time, on a corpus that grows across runs (build/fuzz/corpus/<target>) seeded with small real files, the
+# safetensors tests' malformed-file corpus and the committed regression inputs
+# (tests/fuzz/regressions/<target>/: every crash found becomes one).
 #
 #   scripts/fuzz.sh [SECONDS]      # default 60: the smoke that scripts/test.sh runs; 3600+ for a campaign
 #
@@ -21,7 +22,7 @@ for t in "${targets[@]}"; do mkdir -p "$corpus/$t"; done
 
 # Seeds: tiny real files made by the project's own tools (when the release build has them), and a few
 # hand-written ones. Made once; the corpus keeps what the fuzzer finds.
-if [ ! -f "$corpus/.seeded" ]; then
+if [ ! -f "$corpus/.seeded-2" ]; then  # -2: seeds added since (signed bundle); re-seeds older corpora
   host=build/release
   if [ -x "$host/converter/probex-synth" ] && [ -x "$host/converter/probex-convert" ]; then
     seeds=$(mktemp -d)
@@ -32,6 +33,9 @@ if [ ! -f "$corpus/.seeded" ]; then
       "$host/converter/probex-convert" --out "$corpus/bundle/$q.probex" --quant "$q" --self-tests 1 --quiet --force \
         "$seeds/e.safetensors"
     done
+    "$host/converter/probex-keygen" "$seeds/key" >/dev/null
+    "$host/converter/probex-convert" --out "$corpus/bundle/signed.probex" --quant int8 --self-tests 1 --quiet --force \
+      --sign "$seeds/key.secret" "$seeds/e.safetensors"
     cp "$seeds/e.safetensors" "$corpus/safetensors/expert.safetensors"
     rm -rf "$seeds"
   fi
@@ -42,8 +46,11 @@ if [ ! -f "$corpus/.seeded" ]; then
   printf '\x00\x00\x08\x03\x00\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x02\x01\x02\x03\x04' >"$corpus/idx/images.idx"
   printf '{"precision":8,"l2NormIndex":2,"wordIndex":3,"size":2,"dimensions":2,"words":["bag","top"],"vectors":{"bag":[1,0,1,0],"top":[0.5,-2.5e-1,0.559,1]},"unkVector":[0,0,0,-1]}' \
     >"$corpus/text_table/wink.json"
-  touch "$corpus/.seeded"
+  touch "$corpus/.seeded-2"
 fi
+
+# The malformed-file corpus of the safetensors tests, refreshed every run (it grows with the tests).
+build/fuzz/tests/fuzz/write_malformed_corpus "$corpus/safetensors" >/dev/null
 
 run() {
   local t=$1 log=build/fuzz/$1.log

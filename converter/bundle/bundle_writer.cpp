@@ -16,7 +16,7 @@ namespace probex::convert {
 namespace {
 
 // Large tensor data starts on a 32-byte boundary of the file (FlatBuffers 2.0 allows no more), so a
-// memory-mapped bundle can feed SIMD kernels directly.
+// bundle in aligned memory (the runtime's copy of a file is 64-byte aligned) can feed SIMD kernels directly.
 constexpr size_t kDataAlignment = 32;
 
 bool parse_rule(const std::string& name, LayerRule* out) {

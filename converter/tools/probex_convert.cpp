@@ -16,6 +16,7 @@
 #include "cli/args.h"
 #include "expert/layer_dataset.h"
 #include "io/safetensors_writer.h"
+#include "probex/platform/mapped_file.h"
 #include "probex/probex.h"
 #include "zoo/layout.h"
 

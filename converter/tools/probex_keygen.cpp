@@ -1,5 +1,5 @@
 // probex-keygen: an Ed25519 key pair for signing bundles (probex-convert --sign PREFIX.secret); devices
-// trust PREFIX.public (probex-audit --trusted-key, probex_bundle_open_trusted).
+// trust PREFIX.public (probex-audit --trusted-key, probex_bundle_open_with).
 #include <cstdio>
 #include <string>
 

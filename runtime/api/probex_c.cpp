@@ -73,18 +73,13 @@ const char* probex_status_name(probex_status status) {
     case PROBEX_UNSUPPORTED: return "unsupported";
     case PROBEX_BUNDLE_ROUTER: return "bundle_router";
     case PROBEX_BUNDLE_SIGNATURE: return "bundle_signature";
+    case PROBEX_LIMIT_EXCEEDED: return "limit_exceeded";
   }
   return "unknown_status";
 }
 
 probex_status probex_bundle_open(const char* path, probex_bundle** out, probex_error* error) {
-  if (!path || !out) return report(error, PROBEX_INVALID_ARGUMENT, "probex_bundle_open: null path or out");
-  return guarded(error, [&](std::string* message) {
-    auto b = std::make_unique<probex_bundle>();
-    const probex_status s = probex::Bundle::open(path, &b->bundle, message);
-    if (s == PROBEX_OK) *out = b.release();
-    return s;
-  });
+  return probex_bundle_open_with(path, nullptr, out, error);
 }
 
 probex_status probex_bundle_open_buffer(const void* data, size_t size, probex_bundle** out, probex_error* error) {
@@ -98,13 +93,25 @@ probex_status probex_bundle_open_buffer(const void* data, size_t size, probex_bu
   });
 }
 
-probex_status probex_bundle_open_trusted(const char* path, const uint8_t* trusted_keys, size_t key_count,
-                                         probex_bundle** out, probex_error* error) {
-  if (!path || !out || (key_count && !trusted_keys))
-    return report(error, PROBEX_INVALID_ARGUMENT, "probex_bundle_open_trusted: null path, out or keys");
+void probex_bundle_options_default(probex_bundle_options* options) {
+  if (!options) return;
+  options->trusted_keys = nullptr;
+  options->trusted_key_count = 0;
+  options->max_bundle_bytes = probex::Bundle::kDefaultMaxBundleBytes;
+}
+
+probex_status probex_bundle_open_with(const char* path, const probex_bundle_options* options, probex_bundle** out,
+                                      probex_error* error) {
+  probex_bundle_options o;
+  probex_bundle_options_default(&o);
+  if (options) o = *options;
+  if (!path || !out || (o.trusted_key_count && !o.trusted_keys))
+    return report(error, PROBEX_INVALID_ARGUMENT, "probex_bundle_open_with: null path, out or keys");
+  if (o.max_bundle_bytes == 0) o.max_bundle_bytes = probex::Bundle::kDefaultMaxBundleBytes;
   return guarded(error, [&](std::string* message) {
     auto b = std::make_unique<probex_bundle>();
-    const probex_status s = probex::Bundle::open(path, &b->bundle, message, trusted_keys, key_count);
+    const probex_status s =
+        probex::Bundle::open(path, &b->bundle, message, o.trusted_keys, o.trusted_key_count, o.max_bundle_bytes);
     if (s == PROBEX_OK) *out = b.release();
     return s;
   });
@@ -185,6 +192,12 @@ void probex_auditor_options_default(probex_auditor_options* options) {
   options->threads = 1;
   options->rows_per_block = 256;
   options->float_only = 0;
+  const probex::SafetensorsLimits model;
+  options->max_model_bytes = model.max_file_bytes;
+  options->max_header_bytes = model.max_header_bytes;
+  options->max_tensors = static_cast<uint32_t>(model.max_tensors);
+  options->max_tensor_dims = static_cast<uint32_t>(model.max_dims);
+  options->max_lora_rank = static_cast<uint32_t>(probex::kDefaultMaxLoraRank);
 }
 
 probex_status probex_auditor_create(const probex_bundle* bundle, const probex_auditor_options* options,

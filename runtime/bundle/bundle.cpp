@@ -252,15 +252,17 @@ void check_router(const fb::Bundle* root, std::vector<TreeView>* trees, Checker&
 }  // namespace
 
 probex_status Bundle::open(const std::string& path, Bundle* out, std::string* message, const uint8_t* trusted_keys,
-                           size_t key_count) {
+                           size_t key_count, uint64_t max_bytes) {
   Bundle b;
-  std::string error;
-  if (!b.file_.open(path, &error)) {
-    *message = error;
-    return PROBEX_IO_ERROR;
+  size_t size = 0;
+  switch (platform::read_whole_file(path, max_bytes, &b.owned_, &size, message)) {
+    case platform::ReadResult::kOk: break;
+    case platform::ReadResult::kIoError: return PROBEX_IO_ERROR;
+    case platform::ReadResult::kTooLarge: return PROBEX_LIMIT_EXCEEDED;
+    case platform::ReadResult::kOutOfMemory: return PROBEX_OUT_OF_MEMORY;
   }
-  b.data_ = b.file_.data();
-  b.signature_ = find_signature(b.data_, b.file_.size());
+  b.data_ = b.owned_.get();
+  b.signature_ = find_signature(b.data_, size);
   probex_status s = check_signature(b.data_, b.signature_, trusted_keys, key_count, path, message);
   if (s != PROBEX_OK) return s;
   b.size_ = b.signature_.content_size;

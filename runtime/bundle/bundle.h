@@ -20,7 +20,7 @@
 #include "core/probed_layer.h"
 #include "core/quantized.h"
 #include "signature.h"
-#include "probex/platform/mapped_file.h"
+#include "probex/platform/read_only_file.h"
 #include "probex/probex.h"
 
 namespace probex {
@@ -91,11 +91,15 @@ class Bundle {
   Bundle(Bundle&&) = default;
   Bundle& operator=(Bundle&&) = default;
 
-  // On failure *message names `path` and the problem; *out is unchanged. With key_count > 0 the bundle
-  // must be signed by one of `trusted_keys` (key_count x 32 bytes, Ed25519 public keys; signature.h),
-  // checked before anything else is read.
+  // Reads the whole file into memory the bundle owns (never a mapping: what was verified is what is used,
+  // whatever happens to the file later), refusing files above `max_bytes` (PROBEX_LIMIT_EXCEEDED) before
+  // allocating. On failure *message names `path` and the problem; *out is unchanged. With key_count > 0
+  // the bundle must be signed by one of `trusted_keys` (key_count x 32 bytes, Ed25519 public keys;
+  // signature.h), checked before anything else is read.
   static probex_status open(const std::string& path, Bundle* out, std::string* message,
-                            const uint8_t* trusted_keys = nullptr, size_t key_count = 0);
+                            const uint8_t* trusted_keys = nullptr, size_t key_count = 0,
+                            uint64_t max_bytes = kDefaultMaxBundleBytes);
+  static constexpr uint64_t kDefaultMaxBundleBytes = uint64_t{256} << 20;
   // `data` must outlive the bundle and be 8-byte aligned; `name` is used in messages.
   static probex_status open_buffer(const uint8_t* data, size_t size, const std::string& name, Bundle* out,
                                    std::string* message, const uint8_t* trusted_keys = nullptr,
@@ -114,7 +118,7 @@ class Bundle {
  private:
   probex_status parse(const std::string& name, std::string* message);
 
-  platform::MappedFile file_;
+  platform::AlignedBytes owned_;    // the file's bytes (empty for a caller buffer)
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
   uint32_t format_version_ = 0;

@@ -5,7 +5,7 @@
 #include <cctype>
 #include <cstring>
 
-#include "probex/platform/mapped_file.h"
+#include "probex/platform/read_only_file.h"
 
 namespace probex {
 namespace {
@@ -78,10 +78,11 @@ std::string to_hex(const uint8_t* bytes, size_t n) {
 }
 
 bool read_key_file(const std::string& path, size_t bytes, uint8_t* out, std::string* error) {
-  platform::MappedFile file;
-  if (!file.open(path, error)) return false;
-  const uint8_t* p = file.data();
-  size_t n = file.size();
+  constexpr uint64_t kMaxKeyFileBytes = 4096;  // hex digits plus any whitespace an editor adds
+  platform::AlignedBytes file;
+  size_t n = 0;
+  if (platform::read_whole_file(path, kMaxKeyFileBytes, &file, &n, error) != platform::ReadResult::kOk) return false;
+  const uint8_t* p = file.get();
   while (n > 0 && std::isspace(p[n - 1])) --n;
   if (n != 2 * bytes) {
     *error = path + ": a key file holds " + std::to_string(2 * bytes) + " hex digits, this one " + std::to_string(n) +

@@ -29,7 +29,8 @@ SafetensorsStatus require_float(const SafetensorsFile& file, const TensorInfo& t
 
 }  // namespace
 
-SafetensorsStatus find_probed_layer(const SafetensorsFile& file, std::string_view name, ProbedLayer* out) {
+SafetensorsStatus find_probed_layer(const SafetensorsFile& file, std::string_view name, ProbedLayer* out,
+                                    uint64_t max_lora_rank) {
   ProbedLayer layer;
   if (const TensorInfo* t = file.find(name)) {
     SafetensorsStatus st = require_float(file, *t);
@@ -78,6 +79,11 @@ SafetensorsStatus find_probed_layer(const SafetensorsFile& file, std::string_vie
   if (up->shape[1] != down->shape[0]) {
     return layer_error(file, name, "LoRA up is [" + std::to_string(up->shape[0]) + ", " + std::to_string(up->shape[1]) +
                                        "] but down has rank " + std::to_string(down->shape[0]));
+  }
+  if (down->shape[0] > max_lora_rank) {
+    return {SafetensorsError::kLimitExceeded, file.label() + ": layer '" + base + "': LoRA rank " +
+                                                  std::to_string(down->shape[0]) + " is above the configured limit of " +
+                                                  std::to_string(max_lora_rank)};
   }
   layer.rule = LayerRule::kLoraProduct;
   layer.tensor = up;

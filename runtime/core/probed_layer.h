@@ -29,10 +29,15 @@ struct ProbedLayer {
   uint64_t cols = 0;  // d_W
 };
 
+// A LoRA layer's down matrix [rank, cols] is held in memory while its rows are read, so its rank is
+// bounded (real LoRAs use 4-256).
+constexpr uint64_t kDefaultMaxLoraRank = 1024;
+
 // Resolves `name` in `file` by the rules above. Errors: kTensorNotFound (neither the tensor nor a LoRA
 // pair), kUnsupportedConversion (not a float dtype), kLayerShape (a shape no rule covers, or a LoRA pair
-// whose ranks disagree).
-SafetensorsStatus find_probed_layer(const SafetensorsFile& file, std::string_view name, ProbedLayer* out);
+// whose ranks disagree), kLimitExceeded (a LoRA rank above max_lora_rank).
+SafetensorsStatus find_probed_layer(const SafetensorsFile& file, std::string_view name, ProbedLayer* out,
+                                    uint64_t max_lora_rank = kDefaultMaxLoraRank);
 
 // Reads rows of X from one file. A LoRA layer's down matrix is read on first use and kept while the
 // reader lives. `storage` may be reused by the next reader (so same-sized layers do not reallocate): the

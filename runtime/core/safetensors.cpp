@@ -1,6 +1,6 @@
 // Validation rules (all must hold, or open() fails with the first violation found):
 //  1. The file has at least 8 bytes; they hold N, the header length, little-endian.
-//  2. 2 <= N <= limits.max_header_bytes, and 8 + N <= file size.
+//  2. 2 <= N, 8 + N <= file size, and N <= limits.max_header_bytes (file size <= limits.max_file_bytes).
 //  3. The header is valid UTF-8, starts with '{' and is one well-formed JSON object (trailing
 //     whitespace allowed, as the reference implementation pads with spaces).
 //  4. "__metadata__", if present, is an object of string values with unique keys.
@@ -113,8 +113,8 @@ SafetensorsStatus parse_shape(json::JsonCursor& cur, const Errors& err, const st
       return err.tensor(SafetensorsError::kOverflow, name, "shape dimension does not fit in 64 bits");
     }
     if (shape->size() == max_dims) {
-      return err.tensor(SafetensorsError::kInvalidShape, name,
-                        "shape has more than " + std::to_string(max_dims) + " dimensions");
+      return err.tensor(SafetensorsError::kLimitExceeded, name,
+                        "shape has more than " + std::to_string(max_dims) + " dimensions (the configured limit)");
     }
     shape->push_back(dim);
   } while (cur.consume(','));
@@ -215,6 +215,35 @@ float f64_to_f32(double d) {
   return static_cast<float>(d);
 }
 
+// Converts k elements (element_size bytes each) at `src` into dst[0, k). The ranges must not overlap.
+template <typename Convert>
+void convert_chunk(const uint8_t* __restrict src, float* __restrict dst, size_t k, size_t element_size,
+                   Convert convert) {
+  for (size_t i = 0; i < k; ++i) dst[i] = convert(src + element_size * i);
+}
+
+// The n stored elements fill the last n * element_size bytes of out's 4n bytes; converts them into
+// out[0, n) front to back. Each chunk's destination ends where the unconverted bytes begin, so source and
+// destination never overlap and the chunk loop vectorizes (converting in place element by element could
+// not: the compiler must assume overlap). Chunks shrink geometrically: about log2(n) of them.
+template <typename Convert>
+void widen_in_place(float* out, size_t n, size_t element_size, Convert convert) {
+  const auto* bytes = reinterpret_cast<const uint8_t*>(out);
+  for (size_t done = 0; done < n;) {
+    const size_t left = n - done;
+    const uint8_t* src = bytes + 4 * n - left * element_size;
+    const size_t k = left * (4 - element_size) / 4;  // 4 * (done + k) <= 4n - left * element_size
+    if (k == 0) {  // the last element overlaps its own bytes: read it, then write
+      const float v = convert(src);
+      std::memcpy(out + done, &v, sizeof v);
+      ++done;
+      continue;
+    }
+    convert_chunk(src, out + done, k, element_size, convert);
+    done += k;
+  }
+}
+
 }  // namespace
 
 const char* safetensors_error_name(SafetensorsError code) {
@@ -243,6 +272,7 @@ const char* safetensors_error_name(SafetensorsError code) {
     case SafetensorsError::kUnsupportedConversion: return "unsupported_conversion";
     case SafetensorsError::kOutOfRange: return "out_of_range";
     case SafetensorsError::kLayerShape: return "layer_shape";
+    case SafetensorsError::kLimitExceeded: return "limit_exceeded";
   }
   return "unknown";
 }
@@ -282,9 +312,8 @@ SafetensorsStatus SafetensorsFile::open(const std::string& path, SafetensorsFile
   SafetensorsFile f;
   f.label_ = path;
   std::string error;
-  if (!f.mapping_.open(path, &error)) return {SafetensorsError::kIo, error};
-  f.file_ = f.mapping_.data();
-  f.file_size_ = f.mapping_.size();
+  if (!f.file_.open(path, &error)) return {SafetensorsError::kIo, error};
+  f.file_size_ = f.file_.size();
   SafetensorsStatus st = f.parse(limits);
   if (st.ok()) *out = std::move(f);
   return st;
@@ -294,31 +323,61 @@ SafetensorsStatus SafetensorsFile::from_buffer(std::string label, const uint8_t*
                                                SafetensorsFile* out, const SafetensorsLimits& limits) {
   SafetensorsFile f;
   f.label_ = std::move(label);
-  f.file_ = data;
+  f.buffer_ = data;
   f.file_size_ = size;
   SafetensorsStatus st = f.parse(limits);
   if (st.ok()) *out = std::move(f);
   return st;
 }
 
+SafetensorsStatus SafetensorsFile::read_bytes(uint64_t offset, void* out, size_t count) const {
+  if (buffer_ != nullptr) {
+    std::memcpy(out, buffer_ + offset, count);
+    return {};
+  }
+  std::string error;
+  if (!file_.read_at(offset, out, count, &error)) return {SafetensorsError::kIo, error};
+  return {};
+}
+
 SafetensorsStatus SafetensorsFile::parse(const SafetensorsLimits& limits) {
   const Errors err(label_);
+  if (file_size_ > limits.max_file_bytes) {
+    return err(SafetensorsError::kLimitExceeded, "file has " + std::to_string(file_size_) +
+                                                     " bytes, above the configured limit of " +
+                                                     std::to_string(limits.max_file_bytes));
+  }
   if (file_size_ < 8) {
     return err(SafetensorsError::kHeaderTooSmall,
                "file has " + std::to_string(file_size_) + " bytes, fewer than the 8-byte header length");
   }
+  uint8_t length_bytes[8];
+  SafetensorsStatus read = read_bytes(0, length_bytes, sizeof length_bytes);
+  if (!read.ok()) return read;
   uint64_t n = 0;
-  for (int i = 7; i >= 0; --i) n = (n << 8) | file_[i];
-  if (n > limits.max_header_bytes) {
-    return err(SafetensorsError::kHeaderTooLarge, "header length " + std::to_string(n) + " exceeds the limit of " +
-                                                      std::to_string(limits.max_header_bytes) + " bytes");
-  }
+  for (int i = 7; i >= 0; --i) n = (n << 8) | length_bytes[i];
   if (n < 2) return err(SafetensorsError::kHeaderTooSmall, "header length " + std::to_string(n) + " is below 2");
+  // A length the file cannot hold is a broken file; a header that is there but too long is a refusal.
   if (n > file_size_ - 8) {
     return err(SafetensorsError::kFileTruncated, "header length " + std::to_string(n) + " but only " +
                                                      std::to_string(file_size_ - 8) + " bytes follow it");
   }
-  const std::string_view header(reinterpret_cast<const char*>(file_ + 8), static_cast<size_t>(n));
+  if (n > limits.max_header_bytes) {
+    return err(SafetensorsError::kHeaderTooLarge, "header length " + std::to_string(n) + " exceeds the limit of " +
+                                                      std::to_string(limits.max_header_bytes) + " bytes");
+  }
+  // A file's header is copied (at most max_header_bytes, and no more than the file holds); a buffer's is
+  // read in place.
+  std::string header_copy;
+  std::string_view header;
+  if (buffer_ != nullptr) {
+    header = std::string_view(reinterpret_cast<const char*>(buffer_ + 8), static_cast<size_t>(n));
+  } else {
+    header_copy.resize(static_cast<size_t>(n));
+    read = read_bytes(8, header_copy.data(), header_copy.size());
+    if (!read.ok()) return read;
+    header = header_copy;
+  }
   size_t bad = 0;
   if (!json::is_valid_utf8(header, &bad)) {
     return err(SafetensorsError::kHeaderNotUtf8, "header is not valid UTF-8 at byte " + std::to_string(8 + bad));
@@ -394,7 +453,7 @@ SafetensorsStatus SafetensorsFile::parse(const SafetensorsLimits& limits) {
     return err(SafetensorsError::kTrailingBytes, std::to_string(data_size - running) +
                                                      " bytes after the last tensor belong to no tensor");
   }
-  data_ = file_ + 8 + n;
+  data_offset_ = 8 + n;
   return {};
 }
 
@@ -432,35 +491,36 @@ SafetensorsStatus SafetensorsFile::read_f32(const TensorInfo& t, uint64_t first,
                                                std::to_string(t.element_count) + " elements"};
   }
   const size_t size = dtype_size(t.dtype);
-  const uint8_t* src = data_ + t.begin + first * size;
+  const uint64_t offset = data_offset_ + t.begin + first * size;  // inside the file: checked at open
   const auto n = static_cast<size_t>(count);
+  if (t.dtype == Dtype::kF64) {
+    // Wider than the output: convert through a small stack buffer.
+    double chunk[256];
+    for (size_t done = 0; done < n;) {
+      const size_t m = std::min(n - done, sizeof chunk / sizeof chunk[0]);
+      const SafetensorsStatus st = read_bytes(offset + done * 8, chunk, m * sizeof(double));
+      if (!st.ok()) return st;
+      for (size_t i = 0; i < m; ++i) out[done + i] = f64_to_f32(chunk[i]);
+      done += m;
+    }
+    return {};
+  }
+  // 1, 2 or 4 bytes per element: read the stored bytes into the back of `out`, then widen them in place.
+  auto* back = reinterpret_cast<uint8_t*>(out) + (4 - size) * n;
+  const SafetensorsStatus st = read_bytes(offset, back, n * size);
+  if (!st.ok() || t.dtype == Dtype::kF32) return st;
   switch (t.dtype) {
-    case Dtype::kF32:
-      std::memcpy(out, src, n * sizeof(float));
-      break;
-    case Dtype::kF16:
-      for (size_t i = 0; i < n; ++i) out[i] = f16_to_f32(load_u16(src + 2 * i));
-      break;
-    case Dtype::kBF16:
-      for (size_t i = 0; i < n; ++i) out[i] = bf16_to_f32(load_u16(src + 2 * i));
-      break;
-    case Dtype::kF64:
-      for (size_t i = 0; i < n; ++i) {
-        double d;
-        std::memcpy(&d, src + 8 * i, sizeof d);
-        out[i] = f64_to_f32(d);
-      }
-      break;
-    case Dtype::kF8_E4M3:
-      for (size_t i = 0; i < n; ++i) out[i] = f8e4m3_to_f32(src[i]);
-      break;
-    case Dtype::kF8_E5M2:
-      for (size_t i = 0; i < n; ++i) out[i] = f8e5m2_to_f32(src[i]);
-      break;
-    default:
-      break;  // rejected above
+    case Dtype::kF16: widen_in_place(out, n, 2, [](const uint8_t* p) { return f16_to_f32(load_u16(p)); }); break;
+    case Dtype::kBF16: widen_in_place(out, n, 2, [](const uint8_t* p) { return bf16_to_f32(load_u16(p)); }); break;
+    case Dtype::kF8_E4M3: widen_in_place(out, n, 1, [](const uint8_t* p) { return f8e4m3_to_f32(*p); }); break;
+    case Dtype::kF8_E5M2: widen_in_place(out, n, 1, [](const uint8_t* p) { return f8e5m2_to_f32(*p); }); break;
+    default: break;  // rejected above
   }
   return {};
+}
+
+SafetensorsStatus SafetensorsFile::read_raw(const TensorInfo& t, void* out) const {
+  return read_bytes(data_offset_ + t.begin, out, static_cast<size_t>(t.end - t.begin));
 }
 
 SafetensorsStatus SafetensorsFile::read_rows_f32(const TensorInfo& t, uint64_t first_row, uint64_t row_count,

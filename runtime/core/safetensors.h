@@ -5,9 +5,11 @@
 // so views and conversions cannot read outside the file. Errors are a closed set (SafetensorsError);
 // each comes with a message naming the file, the tensor if any, and the problem.
 //
-// Tensor data is used in place (zero-copy views into the mapping or caller buffer). Float tensors are
-// converted to float32 by element range or by row block, so a huge BF16 layer never needs a float copy
-// of the whole tensor. Data need not be aligned: conversion copies bytes, never casts pointers.
+// A file is read by offset, never mapped (platform/read_only_file.h says why): opening reads the 8-byte
+// length and the header only; float tensors are then read and converted to float32 by element range or by
+// row block straight into the caller's buffer, so a huge BF16 layer never needs a float copy of the whole
+// tensor. A file that shrinks after opening gives kIo ("changed while being read"), never a crash.
+// A caller buffer is read in place. Data need not be aligned: conversion copies bytes, never casts pointers.
 #pragma once
 
 #include <cstddef>
@@ -17,13 +19,13 @@
 #include <utility>
 #include <vector>
 
-#include "probex/platform/mapped_file.h"
+#include "probex/platform/read_only_file.h"
 
 namespace probex {
 
 enum class SafetensorsError {
   kOk = 0,
-  kIo,                     // the file cannot be opened, read or mapped
+  kIo,                     // the file cannot be opened or read, or changed while being read
   kHeaderTooSmall,         // fewer than 8 bytes, or a header length below 2 (the smallest JSON object)
   kHeaderTooLarge,         // header length above the configured limit (100 MB by default)
   kFileTruncated,          // the header or the tensor data extends past the end of the file
@@ -33,7 +35,7 @@ enum class SafetensorsError {
   kInvalidMetadata,        // __metadata__ is not an object of string values, or repeats a key
   kBadEntry,               // a tensor entry is not an object, or lacks, repeats or adds a field
   kUnknownDtype,           // dtype is not one of the known names
-  kInvalidShape,           // shape is not an array of non-negative integers, or has too many dims
+  kInvalidShape,           // shape is not an array of non-negative integers
   kInvalidOffsets,         // data_offsets is not [begin, end] with begin <= end
   kOffsetsOverlap,         // two tensors share bytes
   kOffsetsHole,            // bytes between tensors (or before the first) belong to no tensor
@@ -46,6 +48,7 @@ enum class SafetensorsError {
   kUnsupportedConversion,  // the dtype has no float32 conversion (integer and bool tensors)
   kOutOfRange,             // a requested element or row range is outside the tensor
   kLayerShape,             // a probed layer's shape has no ProbeX shaping rule (see probed_layer.h)
+  kLimitExceeded,          // the file, a tensor's dimension count or a LoRA rank exceeds a configured limit
 };
 
 // Short stable name of an error code, e.g. "offsets_overlap" (for tests, logs and JSON reports).
@@ -66,8 +69,11 @@ struct SafetensorsStatus {
   bool ok() const { return code == SafetensorsError::kOk; }
 };
 
-// Limits enforced while reading a header; the defaults match the safetensors reference.
+// Limits enforced while opening a file. Header, tensor and dimension defaults match the safetensors
+// reference; the file size default is far above any single model file (Hugging Face shards are <= 10 GB
+// by default) and exists so a device can refuse less.
 struct SafetensorsLimits {
+  uint64_t max_file_bytes = uint64_t{64} << 30;
   uint64_t max_header_bytes = 100u * 1000u * 1000u;
   uint64_t max_tensors = 1u << 20;
   size_t max_dims = 8;
@@ -93,7 +99,7 @@ class SafetensorsFile {
   SafetensorsFile(SafetensorsFile&&) noexcept = default;
   SafetensorsFile& operator=(SafetensorsFile&&) noexcept = default;
 
-  // Memory-maps and validates `path`. On failure *out is left empty.
+  // Opens `path` and validates its header (reading the header only). On failure *out is left empty.
   static SafetensorsStatus open(const std::string& path, SafetensorsFile* out,
                                 const SafetensorsLimits& limits = {});
 
@@ -113,9 +119,8 @@ class SafetensorsFile {
   // nullptr if the key is absent.
   const std::string* metadata_value(std::string_view key) const;
 
-  // Zero-copy view of a tensor's bytes (not aligned in general).
-  const uint8_t* tensor_data(const TensorInfo& tensor) const { return data_ + tensor.begin; }
-
+  // Copies a tensor's bytes as stored (end - begin bytes) into `out`.
+  SafetensorsStatus read_raw(const TensorInfo& tensor, void* out) const;
   // Converts elements [first, first + count) of a float tensor to float32 into `out`.
   SafetensorsStatus read_f32(const TensorInfo& tensor, uint64_t first, uint64_t count, float* out) const;
   // Converts rows [first_row, first_row + row_count) to float32 (row_count * row_length() floats).
@@ -124,12 +129,14 @@ class SafetensorsFile {
 
  private:
   SafetensorsStatus parse(const SafetensorsLimits& limits);
+  // Bytes [offset, offset + count) of the file or buffer; offset + count <= file_size_ is the caller's duty.
+  SafetensorsStatus read_bytes(uint64_t offset, void* out, size_t count) const;
 
   std::string label_;
-  platform::MappedFile mapping_;  // empty when reading a caller buffer
-  const uint8_t* file_ = nullptr;
-  size_t file_size_ = 0;
-  const uint8_t* data_ = nullptr;  // start of the data area (after the header)
+  platform::ReadOnlyFile file_;      // closed when reading a caller buffer
+  const uint8_t* buffer_ = nullptr;  // the caller buffer, or nullptr
+  uint64_t file_size_ = 0;
+  uint64_t data_offset_ = 0;  // start of the data area (after the header)
   std::vector<TensorInfo> tensors_;
   std::vector<std::pair<std::string, std::string>> metadata_;
 };

@@ -28,12 +28,16 @@ size_t round_up(size_t n) { return (n + kAlignment - 1) / kAlignment * kAlignmen
 // -Wcast-align, which cannot know it on 32-bit ARM.
 float* arena_floats(uint8_t* p) { return static_cast<float*>(static_cast<void*>(p)); }
 
-probex_status layer_status(SafetensorsError e) {
+// The C API status of a model-file error.
+probex_status status_of(SafetensorsError e) {
   switch (e) {
     case SafetensorsError::kTensorNotFound: return PROBEX_LAYER_NOT_FOUND;
     case SafetensorsError::kUnsupportedConversion: return PROBEX_LAYER_DTYPE;
     case SafetensorsError::kLayerShape: return PROBEX_LAYER_SHAPE;
     case SafetensorsError::kIo: return PROBEX_IO_ERROR;
+    case SafetensorsError::kLimitExceeded:
+    case SafetensorsError::kHeaderTooLarge:
+    case SafetensorsError::kTooManyTensors: return PROBEX_LIMIT_EXCEEDED;
     default: return PROBEX_MODEL_INVALID;
   }
 }
@@ -46,7 +50,7 @@ class FileRows final : public RowSource {
     SafetensorsStatus s = reader_.read(first, count, out);
     if (!s.ok()) {
       *message = s.message;
-      return layer_status(s.code);
+      return status_of(s.code);
     }
     return PROBEX_OK;
   }
@@ -156,6 +160,12 @@ probex_status Auditor::create(const Bundle& bundle, const probex_auditor_options
     return PROBEX_INVALID_ARGUMENT;
   }
   std::unique_ptr<Auditor> a(new Auditor(bundle, rows_per_block));
+  // Model-file limits: 0 keeps a field's default.
+  if (options.max_model_bytes) a->model_limits_.max_file_bytes = options.max_model_bytes;
+  if (options.max_header_bytes) a->model_limits_.max_header_bytes = options.max_header_bytes;
+  if (options.max_tensors) a->model_limits_.max_tensors = options.max_tensors;
+  if (options.max_tensor_dims) a->model_limits_.max_dims = options.max_tensor_dims;
+  if (options.max_lora_rank) a->max_lora_rank_ = options.max_lora_rank;
   probex_status s = PROBEX_OK;
   // A C caller may pass any integer in the enum field: read it as one (an out-of-range enum value is
   // undefined behaviour in C++).
@@ -280,7 +290,11 @@ probex_status Auditor::route_file(const SafetensorsFile& file, uint32_t* tree, p
   for (size_t i = 0; i < sites_.size(); ++i) {
     const Site& site = sites_[i];
     ProbedLayer layer;
-    const SafetensorsStatus st = find_probed_layer(file, site.layer_name, &layer);
+    const SafetensorsStatus st = find_probed_layer(file, site.layer_name, &layer, max_lora_rank_);
+    if (st.code == SafetensorsError::kLimitExceeded) {  // a refusal to read, not a verdict about the tree
+      *message = st.message;
+      return PROBEX_LIMIT_EXCEEDED;
+    }
     if (!st.ok() || layer.rows != site.d_h || layer.cols != site.d_w || layer.rule != site.rule) {
       if (st.ok() && layer.rows == site.d_h && layer.cols == site.d_w) continue;  // another rule: not this site
       if (why_not.empty())
@@ -422,14 +436,11 @@ probex_status Auditor::audit_file(uint32_t tree, const std::string& path, probex
   result->unknown_reason = reason_;
   reason_[0] = '\0';
   SafetensorsFile file;
-  SafetensorsStatus st = SafetensorsFile::open(path, &file);
-  if (!st.ok()) {
-    *message = st.message;
-    return st.code == SafetensorsError::kIo ? PROBEX_IO_ERROR : PROBEX_MODEL_INVALID;
-  }
+  probex_status s = open_model(path, &file, message);
+  if (s != PROBEX_OK) return s;
   if (route && bundle_.has_router()) {
     const Clock::time_point start = Clock::now();
-    const probex_status s = route_file(file, &tree, result, message);
+    s = route_file(file, &tree, result, message);
     result->seconds_route = seconds_since(start);
     if (s != PROBEX_OK) return s;
     if (tree == PROBEX_NO_TREE) {
@@ -441,10 +452,10 @@ probex_status Auditor::audit_file(uint32_t tree, const std::string& path, probex
   }
   const TreeView& t = trees[tree];
   ProbedLayer layer;
-  st = find_probed_layer(file, t.layer_name, &layer);
+  const SafetensorsStatus st = find_probed_layer(file, t.layer_name, &layer, max_lora_rank_);
   if (!st.ok()) {
     *message = st.message;
-    return layer_status(st.code);
+    return status_of(st.code);
   }
   if (layer.rows != t.d_h || layer.cols != t.d_w || layer.rule != t.rule) {
     *message = path + ": layer '" + t.layer_name + "' reads as [" + std::to_string(layer.rows) + ", " +
@@ -453,9 +464,16 @@ probex_status Auditor::audit_file(uint32_t tree, const std::string& path, probex
     return PROBEX_LAYER_SHAPE;
   }
   FileRows rows(file, layer, &lora_scratch_);
-  const probex_status s = run(tree, rows, result, message);
+  s = run(tree, rows, result, message);
   if (s == PROBEX_LAYER_NONFINITE) *message = path + ": " + *message;
   return s;
+}
+
+probex_status Auditor::open_model(const std::string& path, SafetensorsFile* file, std::string* message) const {
+  const SafetensorsStatus st = SafetensorsFile::open(path, file, model_limits_);
+  if (st.ok()) return PROBEX_OK;
+  *message = st.message;
+  return status_of(st.code);  // opening yields kIo, a limit, or a format error (PROBEX_MODEL_INVALID)
 }
 
 probex_status Auditor::route_only(const std::string& path, probex_audit_result* result, std::string* message) {
@@ -467,14 +485,11 @@ probex_status Auditor::route_only(const std::string& path, probex_audit_result* 
   result->unknown_reason = reason_;
   reason_[0] = '\0';
   SafetensorsFile file;
-  const SafetensorsStatus st = SafetensorsFile::open(path, &file);
-  if (!st.ok()) {
-    *message = st.message;
-    return st.code == SafetensorsError::kIo ? PROBEX_IO_ERROR : PROBEX_MODEL_INVALID;
-  }
+  probex_status s = open_model(path, &file, message);
+  if (s != PROBEX_OK) return s;
   const Clock::time_point start = Clock::now();
   uint32_t tree = PROBEX_NO_TREE;
-  const probex_status s = route_file(file, &tree, result, message);
+  s = route_file(file, &tree, result, message);
   result->seconds_route = seconds_since(start);
   result->tree = tree;
   return s;

@@ -69,6 +69,8 @@ class Auditor {
   // The zero-shot expert's cosines to every label prototype of tree `t` into zero_shot_scores_.
   void score_zero_shot(const TreeView& t);
   probex_status prepare_router(std::string* message);
+  // Opens a model file within the configured limits.
+  probex_status open_model(const std::string& path, SafetensorsFile* file, std::string* message) const;
   // Streams `rows` through the sketch of site `site` into sketch_.
   probex_status sketch_site(size_t site, RowSource& rows, std::string* message);
   // Chooses the tree of an open model file; *tree is PROBEX_NO_TREE (reason in reason_) when none fits.
@@ -89,6 +91,8 @@ class Auditor {
 
   const Bundle& bundle_;
   uint32_t rows_per_block_;
+  SafetensorsLimits model_limits_;
+  uint64_t max_lora_rank_ = kDefaultMaxLoraRank;
   std::unique_ptr<Backend> backend_;
   ArenaBuffer arena_;
   float* x_ = nullptr;  // rows_per_block * max d_W (+ slack)

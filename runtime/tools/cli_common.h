@@ -34,6 +34,24 @@ inline bool parse_threads(const char* s, unsigned long* out) {
   return parse_uint(s, 1, 256, out);
 }
 
+// A byte count: digits, optionally followed by K, M, G or T (powers of 1024), at least 1.
+inline bool parse_size(const char* s, uint64_t* out) {
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long v = std::strtoull(s, &end, 10);
+  if (errno != 0 || end == s || s[0] == '-' || v == 0) return false;
+  int shift = 0;
+  if (*end != '\0') {
+    const std::string_view units = "KMGT";
+    const size_t unit = units.find(*end);
+    if (unit == std::string_view::npos || end[1] != '\0') return false;
+    shift = 10 * static_cast<int>(unit + 1);
+  }
+  if (v > (UINT64_MAX >> shift)) return false;
+  *out = static_cast<uint64_t>(v) << shift;
+  return true;
+}
+
 // --trusted-key FILE: appends the public key in FILE (hex, as probex-keygen writes it) to *keys.
 inline bool add_trusted_key(const char* path, std::vector<uint8_t>* keys, std::string* error) {
   uint8_t key[kPublicKeyBytes];

@@ -36,6 +36,8 @@ void print_help() {
       "                         new ones); prints the ranking instead of the reports\n"
       "  --trusted-key FILE     audit only with a bundle signed by this Ed25519 public key (repeatable;\n"
       "                         probex-keygen makes keys, probex-convert --sign signs)\n"
+      "  --max-bundle-size N    refuse a bundle file above N bytes (suffix K, M, G, T; default 256M)\n"
+      "  --max-model-size N     refuse a model file above N bytes (default 64G)\n"
       "  --json                 one JSON object per model on stdout instead of the readable report\n"
       "  --quiet                only the summary line (and errors)\n"
       "  --help, --version\n"
@@ -101,6 +103,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> positional;
   std::string tree_name, truth_key, query;
   std::vector<uint8_t> trusted_keys;
+  probex_bundle_options bundle_options;
+  probex_bundle_options_default(&bundle_options);
   probex_auditor_options options;
   probex_auditor_options_default(&options);
   bool json = false, quiet = false;
@@ -120,6 +124,11 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "probex-audit: %s\n", why.c_str());
         return 1;
       }
+    } else if (a == "--max-bundle-size" || a == "--max-model-size") {
+      uint64_t bytes = 0;
+      if (i + 1 >= argc || !probex::cli::parse_size(argv[++i], &bytes))
+        return usage_error(a + " needs a byte count such as 1048576, 300M or 2G");
+      (a == "--max-bundle-size" ? bundle_options.max_bundle_bytes : options.max_model_bytes) = bytes;
     } else if (a == "--query") {
       if (i + 1 >= argc) return usage_error("--query needs a label text");
       query = argv[++i];
@@ -153,8 +162,9 @@ int main(int argc, char** argv) {
 
   probex_error error{};
   probex_bundle* bundle = nullptr;
-  if (probex_bundle_open_trusted(positional[0].c_str(), trusted_keys.data(), trusted_keys.size() / probex::kPublicKeyBytes,
-                                 &bundle, &error) != PROBEX_OK) {
+  bundle_options.trusted_keys = trusted_keys.data();
+  bundle_options.trusted_key_count = trusted_keys.size() / probex::kPublicKeyBytes;
+  if (probex_bundle_open_with(positional[0].c_str(), &bundle_options, &bundle, &error) != PROBEX_OK) {
     std::fprintf(stderr, "probex-audit: %s [%s]\n", error.message, probex_status_name(error.status));
     return 1;
   }

@@ -179,7 +179,7 @@ int main(int argc, char** argv) {
   if (!gemm.empty())
     std::printf("compute (probe + rest) / bare GEMM: %.2fx\n",
                 (percentile(probe, 0.5) + percentile(rest, 0.5)) / percentile(gemm, 0.5));
-  std::printf("peak RSS of the audits %.1f MB (bundle %.1f MB mapped)\n", peak_mb, bundle_mb);
+  std::printf("peak RSS of the audits %.1f MB (bundle %.1f MB in memory)\n", peak_mb, bundle_mb);
   probex_auditor_free(auditor);
   probex_bundle_free(bundle);
   return 0;

@@ -137,10 +137,22 @@ inline std::unique_ptr<LoadedBundle> load_bundle(const std::vector<uint8_t>& byt
   return l;
 }
 
+// The defaults with these fields set (the limits keep their defaults).
+inline probex_auditor_options auditor_options(probex_backend backend, uint32_t threads, uint32_t rows_per_block,
+                                              uint32_t float_only = 0) {
+  probex_auditor_options options;
+  probex_auditor_options_default(&options);
+  options.backend = backend;
+  options.threads = threads;
+  options.rows_per_block = rows_per_block;
+  options.float_only = float_only;
+  return options;
+}
+
 inline std::unique_ptr<Auditor> auditor_for(const Bundle& bundle, probex_backend backend, uint32_t rows_per_block) {
   std::unique_ptr<Auditor> a;
   std::string message;
-  probex_auditor_options options{backend, 1, rows_per_block, 0};
+  const probex_auditor_options options = auditor_options(backend, 1, rows_per_block);
   REQUIRE_MESSAGE(Auditor::create(bundle, options, nullptr, &a, &message) == PROBEX_OK, message);
   return a;
 }

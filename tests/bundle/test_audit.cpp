@@ -60,7 +60,7 @@ TEST_CASE("both backends equal the trainer's forward pass, for every row-block s
             CAPTURE(block);
             std::unique_ptr<Auditor> auditor;
             std::string message;
-            probex_auditor_options options{backend, 1, block, float_only};
+            const probex_auditor_options options = auditor_options(backend, 1, block, float_only);
             REQUIRE_MESSAGE(Auditor::create(loaded->bundle, options, nullptr, &auditor, &message) == PROBEX_OK, message);
             probex_audit_result r{};
             REQUIRE(auditor->audit_matrix(0, x.data(), static_cast<uint32_t>(shape.d_h), static_cast<uint32_t>(shape.d_w),
@@ -260,7 +260,7 @@ TEST_CASE("a user allocator receives the audit arena") {
   auto loaded = load({&tree});
   std::unique_ptr<Auditor> a;
   std::string message;
-  probex_auditor_options options{PROBEX_BACKEND_REFERENCE, 1, 0, 0};
+  const probex_auditor_options options = auditor_options(PROBEX_BACKEND_REFERENCE, 1, 0, 0);
   REQUIRE(Auditor::create(loaded->bundle, options, &allocator, &a, &message) == PROBEX_OK);
   CHECK(counter.allocations == 1);
   a.reset();

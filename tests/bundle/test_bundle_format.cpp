@@ -95,7 +95,7 @@ TEST_CASE("quantization error stays within half a quantization step, per row or 
   CHECK_FALSE(convert::parse_quant_spec("int4", &spec, &error));
 }
 
-TEST_CASE("a bundle file opens through the memory map, and a missing file is an I/O error naming it") {
+TEST_CASE("a bundle file opens, and a missing file is an I/O error naming it") {
   TempDir dir;
   BundleTree a = bundle_tree(kShape, 3);
   REQUIRE(write_bytes(dir.file("a.probex"), bundle_bytes({&a})));
@@ -222,7 +222,7 @@ TEST_CASE("bit flips anywhere in a real bundle give an error or a usable bundle,
         }
         ++accepted;  // a flip in weight bytes, padding or a metric: still a consistent bundle
         std::unique_ptr<Auditor> auditor;
-        probex_auditor_options options{PROBEX_BACKEND_REFERENCE, 1, 2, 0};
+        const probex_auditor_options options = auditor_options(PROBEX_BACKEND_REFERENCE, 1, 2, 0);
         REQUIRE(Auditor::create(bundle, options, nullptr, &auditor, &message) == PROBEX_OK);
         const probex_status st = auditor->self_test(nullptr, &message);
         REQUIRE((st == PROBEX_OK || st == PROBEX_SELF_TEST_FAILED));

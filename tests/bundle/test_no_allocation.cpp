@@ -39,7 +39,7 @@ TEST_CASE("an audit from memory allocates nothing, on both backends and both ari
       CAPTURE(quant);
       CAPTURE(backend);
       std::unique_ptr<Auditor> auditor;
-      probex_auditor_options options{backend, 1, 16, 0};
+      const probex_auditor_options options = auditor_options(backend, 1, 16, 0);
       const size_t at_create = g_allocations.load();
       REQUIRE(Auditor::create(bundle, options, nullptr, &auditor, &message) == PROBEX_OK);
       CHECK(g_allocations.load() > at_create);  // the counter sees the runtime's allocations
@@ -64,7 +64,7 @@ TEST_CASE("XNNPACK with a thread pool gives the single-thread result") {
   std::vector<float> logits[2];
   for (uint32_t threads : {1u, 2u}) {
     std::unique_ptr<Auditor> auditor;
-    probex_auditor_options options{PROBEX_BACKEND_XNNPACK, threads, 32, 0};
+    const probex_auditor_options options = auditor_options(PROBEX_BACKEND_XNNPACK, threads, 32, 0);
     REQUIRE(Auditor::create(bundle, options, nullptr, &auditor, &message) == PROBEX_OK);
     probex_audit_result r{};
     REQUIRE(auditor->audit_matrix(0, x.data(), 70, 50, &r, &message) == PROBEX_OK);

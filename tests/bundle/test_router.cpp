@@ -192,7 +192,7 @@ TEST_CASE("a bundle whose router and trees disagree fails verification with its 
     REQUIRE(Bundle::open_buffer(buffer.data(), buffer.size(), "t", &bundle, &message) == PROBEX_OK);
     CHECK_FALSE(bundle.has_router());
     std::unique_ptr<Auditor> auditor;
-    probex_auditor_options options{PROBEX_BACKEND_REFERENCE, 1, 0, 0};
+    const probex_auditor_options options = auditor_options(PROBEX_BACKEND_REFERENCE, 1, 0, 0);
     REQUIRE(Auditor::create(bundle, options, nullptr, &auditor, &message) == PROBEX_OK);
     probex_audit_result r{};
     CHECK(auditor->audit_file(PROBEX_ROUTE, "m.safetensors", &r, &message) == PROBEX_INVALID_ARGUMENT);

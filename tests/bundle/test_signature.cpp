@@ -76,9 +76,13 @@ TEST_CASE("a signed bundle opens with its signer's key, and is refused unsigned,
   bundle_digest(plain.data(), plain.size(), plain_digest);
   CHECK(std::vector<uint8_t>(digest, digest + kDigestBytes) == std::vector<uint8_t>(plain_digest, plain_digest + kDigestBytes));
   probex_bundle_free(handle);
-  CHECK(probex_bundle_open_trusted(dir.file("missing.probex").c_str(), key_a.data(), 1, &handle, nullptr) ==
-        PROBEX_IO_ERROR);
-  CHECK(probex_bundle_open_trusted(dir.file("missing.probex").c_str(), nullptr, 1, &handle, nullptr) ==
+  probex_bundle_options options;
+  probex_bundle_options_default(&options);
+  options.trusted_keys = key_a.data();
+  options.trusted_key_count = 1;
+  CHECK(probex_bundle_open_with(dir.file("missing.probex").c_str(), &options, &handle, nullptr) == PROBEX_IO_ERROR);
+  options.trusted_keys = nullptr;
+  CHECK(probex_bundle_open_with(dir.file("missing.probex").c_str(), &options, &handle, nullptr) ==
         PROBEX_INVALID_ARGUMENT);
 }
 

@@ -22,7 +22,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (work > (1u << 22)) return 0;  // large but valid: not what this target is for
   }
   std::unique_ptr<probex::Auditor> auditor;
-  probex_auditor_options options{PROBEX_BACKEND_REFERENCE, 1, 4, 0};
+  probex_auditor_options options;
+  probex_auditor_options_default(&options);
+  options.backend = PROBEX_BACKEND_REFERENCE;
+  options.rows_per_block = 4;
   if (probex::Auditor::create(bundle, options, nullptr, &auditor, &message) != PROBEX_OK) return 0;
   double worst = 0;
   (void)auditor->self_test(&worst, &message);

@@ -6,7 +6,10 @@
  *     the file and the problem; nothing is global, so separate handles may be used from separate threads;
  *   - handles are opaque and freed by their *_free function (NULL is accepted);
  *   - no exception crosses this API; an audit does no heap allocation once its auditor exists, apart from
- *     the model file's header index (bounded by the safetensors limits).
+ *     the model file's header index and a LoRA layer's down matrix (both bounded by the auditor's limits);
+ *   - files are read, never memory-mapped: a bundle is copied into memory it owns (what was verified and
+ *     signature-checked is what runs, whatever happens to the file later), and a model file that changes
+ *     while it is read gives PROBEX_IO_ERROR, never a crash.
  * Bundle format versions read: 1. Library version: PROBEX_VERSION_* below (semantic versioning). */
 #ifndef PROBEX_PROBEX_H_
 #define PROBEX_PROBEX_H_
@@ -27,7 +30,7 @@ typedef enum probex_status {
   PROBEX_OK = 0,
   PROBEX_INVALID_ARGUMENT = 1,     /* API misuse: NULL handle, index out of range, bad option */
   PROBEX_OUT_OF_MEMORY = 2,
-  PROBEX_IO_ERROR = 3,             /* a file cannot be opened, read or mapped */
+  PROBEX_IO_ERROR = 3,             /* a file cannot be opened or read, or changed while being read */
   PROBEX_BUNDLE_IDENTIFIER = 4,    /* not a probex bundle: too small or the identifier is not "PRBX" */
   PROBEX_BUNDLE_VERSION = 5,       /* a bundle format version this runtime does not read */
   PROBEX_BUNDLE_STRUCTURE = 6,     /* the FlatBuffers verifier rejects the file (truncated, bad offsets) */
@@ -42,8 +45,10 @@ typedef enum probex_status {
   PROBEX_BACKEND_ERROR = 15,       /* the backend library failed (e.g. XNNPACK could not initialize) */
   PROBEX_UNSUPPORTED = 16,         /* a backend or feature this build or CPU lacks */
   PROBEX_BUNDLE_ROUTER = 17,       /* the router and the trees disagree (sketch sizes, thresholds) */
-  PROBEX_BUNDLE_SIGNATURE = 18     /* trusted keys are configured and the bundle is unsigned, signed by
+  PROBEX_BUNDLE_SIGNATURE = 18,    /* trusted keys are configured and the bundle is unsigned, signed by
                                       another key, or changed after signing */
+  PROBEX_LIMIT_EXCEEDED = 19       /* a file is larger, or holds more (header bytes, tensors, dimensions,
+                                      LoRA rank), than the configured limits allow */
 } probex_status;
 
 /* Short stable name of a status, e.g. "bundle_content". Never NULL. */
@@ -54,8 +59,9 @@ typedef struct probex_error {
   char message[512];
 } probex_error;
 
-/* Optional allocator for the audit arena (the row block and the outputs). Bundles are mapped or
- * borrowed, never copied; backends' packed weights use the C++ heap at auditor creation. */
+/* Optional allocator for the audit arena (the row block and the outputs). Bundles opened from a file are
+ * read into the C++ heap, buffers are borrowed; backends' packed weights use the C++ heap at auditor
+ * creation. */
 typedef struct probex_allocator {
   void* context;
   void* (*allocate)(void* context, size_t size, size_t alignment);
@@ -66,15 +72,24 @@ typedef struct probex_bundle probex_bundle;
 typedef struct probex_auditor probex_auditor;
 
 /* Loading verifies the whole bundle (identifier, version, FlatBuffers verifier, then shapes, counts,
- * scales and sizes) before returning a handle. The file is memory-mapped. */
+ * scales and sizes) before returning a handle. The file is read into memory the bundle owns. */
 probex_status probex_bundle_open(const char* path, probex_bundle** out, probex_error* error);
 /* `data` must stay valid and unchanged while the bundle lives; it must be 8-byte aligned. */
 probex_status probex_bundle_open_buffer(const void* data, size_t size, probex_bundle** out, probex_error* error);
-/* Like probex_bundle_open, but the bundle must carry a valid Ed25519 signature (probex-convert --sign) by
- * one of `key_count` trusted public keys (`trusted_keys`: key_count x 32 bytes); checked before anything
- * else is read. Otherwise PROBEX_BUNDLE_SIGNATURE. */
-probex_status probex_bundle_open_trusted(const char* path, const uint8_t* trusted_keys, size_t key_count,
-                                         probex_bundle** out, probex_error* error);
+
+typedef struct probex_bundle_options {
+  /* trusted_key_count > 0: the bundle must carry a valid Ed25519 signature (probex-convert --sign) by one
+   * of these public keys (trusted_key_count x 32 bytes), checked before anything else is read; otherwise
+   * PROBEX_BUNDLE_SIGNATURE. */
+  const uint8_t* trusted_keys;
+  size_t trusted_key_count;
+  uint64_t max_bundle_bytes;  /* larger files are refused before reading (PROBEX_LIMIT_EXCEEDED); 0: 256 MiB */
+} probex_bundle_options;
+
+void probex_bundle_options_default(probex_bundle_options* options);
+/* probex_bundle_open with options (NULL: the defaults). */
+probex_status probex_bundle_open_with(const char* path, const probex_bundle_options* options, probex_bundle** out,
+                                      probex_error* error);
 /* The bundle's signer: *is_signed 0 or 1; if 1, public_key (32 bytes) receives the signer's key. digest
  * (optional, 32 bytes) receives the SHA-256 of the bundle's bytes (what a signature covers). */
 probex_status probex_bundle_signer(const probex_bundle* bundle, int* is_signed, uint8_t* public_key, uint8_t* digest);
@@ -116,6 +131,12 @@ typedef struct probex_auditor_options {
   uint32_t threads;         /* 0 or 1: the calling thread only */
   uint32_t rows_per_block;  /* rows of the layer read at a time; 0: 256 */
   uint32_t float_only;      /* nonzero: never run int8 arithmetic, even for int8 bundles that allow it */
+  /* Limits on model files (PROBEX_LIMIT_EXCEEDED beyond them); 0 in a field means its default. */
+  uint64_t max_model_bytes;   /* the file's size; default 64 GiB */
+  uint64_t max_header_bytes;  /* the safetensors header; default 100,000,000 (the format's reference limit) */
+  uint32_t max_tensors;       /* tensors in the header; default 1,048,576 */
+  uint32_t max_tensor_dims;   /* dimensions of any tensor; default 8 */
+  uint32_t max_lora_rank;     /* a LoRA layer's rank (its down matrix is held while reading); default 1024 */
 } probex_auditor_options;
 
 void probex_auditor_options_default(probex_auditor_options* options);

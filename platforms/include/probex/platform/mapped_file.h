@@ -1,7 +1,7 @@
 // A read-only view of a whole file, memory-mapped where the OS allows it.
 //
-// The runtime reads model files and bundles through this class only, so that a port to another OS
-// (or to a board without mmap) changes one implementation file under platforms/.
+// For the converter's large workstation inputs (the GloVe JSON, text tables). The runtime never maps a
+// file (read_only_file.h says why), so a board without mmap needs only read_only_file's implementation.
 #pragma once
 
 #include <cstddef>
