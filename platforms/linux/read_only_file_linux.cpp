@@ -102,7 +102,7 @@ ReadResult read_whole_file(const std::string& path, uint64_t max_bytes, AlignedB
   AlignedBytes bytes(static_cast<uint8_t*>(
       ::operator new[](n == 0 ? 1 : n, std::align_val_t(kAlignedBytesAlignment), std::nothrow)));
   if (!bytes) {
-    *error = path + ": cannot allocate " + std::to_string(n) + " bytes to read it";
+    *error = path + ": out of memory for its " + std::to_string(n) + " bytes";
     return ReadResult::kOutOfMemory;
   }
   if (n > 0 && !file.read_at(0, bytes.get(), n, error)) return ReadResult::kIoError;

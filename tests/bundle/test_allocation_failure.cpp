@@ -28,6 +28,17 @@ __attribute__((noinline)) void* operator new(size_t size) {
 }
 __attribute__((noinline)) void operator delete(void* p) noexcept { std::free(p); }
 __attribute__((noinline)) void operator delete(void* p, size_t) noexcept { std::free(p); }
+// The aligned forms (a bundle file is read into 64-byte aligned memory); the array and nothrow forms of
+// the standard library call these.
+__attribute__((noinline)) void* operator new(size_t size, std::align_val_t alignment) {
+  const long n = ++g_allocations;
+  if (n == g_fail_at.load()) throw std::bad_alloc();
+  const auto a = static_cast<size_t>(alignment);
+  if (void* p = std::aligned_alloc(a, (size + a - 1) / a * a + (size == 0 ? a : 0))) return p;
+  throw std::bad_alloc();
+}
+__attribute__((noinline)) void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+__attribute__((noinline)) void operator delete(void* p, size_t, std::align_val_t) noexcept { std::free(p); }
 
 using namespace probex;
 using namespace probex::test;
@@ -82,7 +93,7 @@ TEST_CASE("failing the N-th allocation, for every N until a session succeeds: ou
     }
     CAPTURE(n);
     CHECK(s == PROBEX_OUT_OF_MEMORY);
-    CHECK(message == "out of memory");
+    CHECK_MESSAGE(message.find("out of memory") != std::string::npos, message);
     ++failures;
     REQUIRE(session(bundle_path, model_path, &message) == PROBEX_OK);  // nothing left broken
   }
