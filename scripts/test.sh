@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Command (2) of the README: builds and runs every test suite:
 #   release  all tests, including the ones that train real models on Fashion-MNIST (label "slow")
-#   asan     Debug + AddressSanitizer + UndefinedBehaviorSanitizer, all but the "slow" tests
-#            (the parsers and their malformed-file corpora run here too)
+#   asan     Debug (-O1) + AddressSanitizer + UndefinedBehaviorSanitizer, all tests, the slow ones too
+#            (the parsers and their malformed-file corpora, and the real-data training; ~14 min)
 #   aarch64, armv7  the runtime cross-built, its tests and an end-to-end audit under qemu
 #            (scripts/test-arm.sh; installs the cross compilers and qemu-user)
 #   valgrind the runtime and bundle test suites and one routed, zero-shot audit, on the release build

@@ -14,13 +14,14 @@ namespace {
 std::atomic<size_t> g_allocations{0};
 }
 
-void* operator new(size_t size) {
+// noinline: GCC would otherwise see malloc/free through the inlined operators and warn of a mismatch.
+__attribute__((noinline)) void* operator new(size_t size) {
   ++g_allocations;
   if (void* p = std::malloc(size ? size : 1)) return p;
   throw std::bad_alloc();
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
+__attribute__((noinline)) void operator delete(void* p) noexcept { std::free(p); }
+__attribute__((noinline)) void operator delete(void* p, size_t) noexcept { std::free(p); }
 
 using namespace probex;
 using namespace probex::test;
