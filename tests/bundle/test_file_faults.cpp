@@ -16,6 +16,7 @@
 #include "core/probed_layer.h"
 #include "core/safetensors.h"
 #include "io/safetensors_writer.h"
+#include "probex/probex.hpp"
 #include "test_util.h"
 
 using namespace probex;
@@ -271,4 +272,36 @@ TEST_CASE("model-file limits: size, header, tensors, dimensions and LoRA rank, e
     if (limit == 2) CHECK(std::string(error.message).find("LoRA rank 3 is above the configured limit of 2") != std::string::npos);
     probex_auditor_free(auditor);
   }
+}
+
+TEST_CASE("the C++ wrapper passes bundle options through and carries errors as status and message") {
+  TempDir dir;
+  convert::BundleTree tree = bundle_tree(kShape, 3);
+  const std::vector<uint8_t> bytes = bundle_bytes({&tree});
+  REQUIRE(write_bytes(dir.file("b.probex"), bytes));
+  const std::string model = write_model(dir, "m.safetensors");
+  probex_bundle_options options;
+  probex_bundle_options_default(&options);
+  options.max_bundle_bytes = 100;
+  api::Error error;
+  api::Bundle refused = api::Bundle::open(dir.file("b.probex"), &error, &options);
+  CHECK_FALSE(refused.ok());
+  CHECK(error.status == PROBEX_LIMIT_EXCEEDED);
+  CHECK(error.message.find("above the limit of 100 bytes") != std::string::npos);
+
+  error = {};
+  api::Bundle bundle = api::Bundle::open(dir.file("b.probex"), &error);
+  REQUIRE(bundle.ok());
+  CHECK(bundle.tree_count() == 1);
+  CHECK(bundle.label(0, 1) == "class 1");
+  probex_auditor_options auditor_options;
+  probex_auditor_options_default(&auditor_options);
+  api::Auditor auditor = api::Auditor::create(bundle, auditor_options, &error);
+  REQUIRE(auditor.ok());
+  probex_audit_result result{};
+  CHECK(auditor.audit_file(0, model, &result, &error));
+  CHECK(result.label_count == kShape.d_y);
+  CHECK_FALSE(auditor.audit_file(0, dir.file("absent.safetensors"), &result, &error));
+  CHECK(error.status == PROBEX_IO_ERROR);
+  CHECK(auditor.self_test(nullptr, &error));
 }

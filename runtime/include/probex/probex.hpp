@@ -17,10 +17,11 @@ struct Error {
 
 class Bundle {
  public:
-  static Bundle open(const std::string& path, Error* error) {
+  // options: trusted signers and the size limit (probex_bundle_options_default for the defaults).
+  static Bundle open(const std::string& path, Error* error, const probex_bundle_options* options = nullptr) {
     probex_error e{};
     probex_bundle* raw = nullptr;
-    if (probex_bundle_open(path.c_str(), &raw, &e) != PROBEX_OK) *error = {e.status, e.message};
+    if (probex_bundle_open_with(path.c_str(), options, &raw, &e) != PROBEX_OK) *error = {e.status, e.message};
     return Bundle(raw);
   }
   bool ok() const { return handle_ != nullptr; }
