@@ -331,6 +331,7 @@ SafetensorsStatus SafetensorsFile::from_buffer(std::string label, const uint8_t*
 }
 
 SafetensorsStatus SafetensorsFile::read_bytes(uint64_t offset, void* out, size_t count) const {
+  if (count == 0) return {};  // an empty tensor's `out` may be null, which memcpy must not see
   if (buffer_ != nullptr) {
     std::memcpy(out, buffer_ + offset, count);
     return {};

@@ -129,6 +129,8 @@ TEST_CASE("metadata, lookup, empty files and zero-size tensors") {
   CHECK(f.metadata_value("missing") == nullptr);
   CHECK(f.find("z") != nullptr);
   CHECK(f.find("z")->element_count == 0);
+  // Zero elements into no buffer at all (an empty std::vector's data()): nothing is read or written.
+  CHECK(f.read_f32(*f.find("z"), 0, 0, nullptr).ok());
   const TensorInfo* t = nullptr;
   const auto st = f.require("fc9.weight", &t);
   CHECK(st.code == SafetensorsError::kTensorNotFound);
