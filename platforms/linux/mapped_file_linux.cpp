@@ -1,5 +1,7 @@
 #include "probex/platform/mapped_file.h"
 
+#include "open_regular_file.h"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -39,28 +41,15 @@ void MappedFile::release() {
 
 bool MappedFile::open(const std::string& path, std::string* error) {
   release();
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    *error = path + ": cannot open: " + std::strerror(errno);
-    return false;
-  }
-  struct stat st {};
-  if (fstat(fd, &st) != 0) {
-    *error = path + ": cannot stat: " + std::strerror(errno);
-    ::close(fd);
-    return false;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    *error = path + ": not a regular file";
-    ::close(fd);
-    return false;
-  }
-  if (st.st_size == 0) {  // mmap rejects length 0; an empty file is still a valid (empty) view
+  int fd = -1;
+  uint64_t file_size = 0;
+  if (!open_regular_file(path, &fd, &file_size, error)) return false;
+  if (file_size == 0) {  // mmap rejects length 0; an empty file is still a valid (empty) view
     ::close(fd);
     is_open_ = true;
     return true;
   }
-  void* addr = mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+  void* addr = mmap(nullptr, static_cast<size_t>(file_size), PROT_READ, MAP_PRIVATE, fd, 0);
   const int map_errno = errno;
   ::close(fd);  // the mapping keeps its own reference to the file
   if (addr == MAP_FAILED) {
@@ -68,7 +57,7 @@ bool MappedFile::open(const std::string& path, std::string* error) {
     return false;
   }
   data_ = static_cast<const uint8_t*>(addr);
-  size_ = static_cast<size_t>(st.st_size);
+  size_ = static_cast<size_t>(file_size);
   is_open_ = true;
   return true;
 }

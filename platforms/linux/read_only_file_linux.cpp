@@ -1,5 +1,7 @@
 #include "probex/platform/read_only_file.h"
 
+#include "open_regular_file.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -35,25 +37,12 @@ void ReadOnlyFile::close() {
 
 bool ReadOnlyFile::open(const std::string& path, std::string* error) {
   close();
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    *error = path + ": cannot open: " + std::strerror(errno);
-    return false;
-  }
-  struct stat st {};
-  if (fstat(fd, &st) != 0) {
-    *error = path + ": cannot stat: " + std::strerror(errno);
-    ::close(fd);
-    return false;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    *error = path + ": not a regular file";
-    ::close(fd);
-    return false;
-  }
+  int fd = -1;
+  uint64_t size = 0;
+  if (!open_regular_file(path, &fd, &size, error)) return false;
   path_ = path;
   handle_ = fd;
-  size_ = static_cast<uint64_t>(st.st_size);
+  size_ = size;
   return true;
 }
 

@@ -41,6 +41,17 @@ inline convert::BundleTree bundle_tree(const convert::ProbexShape& shape, uint64
   return t;
 }
 
+// A float32 tree whose expert probes a LoRA pair (block.weight.lora_up/lora_down) instead of a matrix.
+inline convert::BundleTree lora_bundle_tree(const convert::ProbexShape& shape, uint64_t seed) {
+  convert::LoadedCheckpoint ck = random_checkpoint(shape, seed);
+  ck.metadata["layer_rule"] = "lora";
+  convert::QuantSpec spec;
+  convert::BundleTree tree;
+  std::string error;
+  REQUIRE(convert::make_bundle_tree(ck, "t", spec, &tree, &error));
+  return tree;
+}
+
 // A 6-d text table whose words name the fixture's labels ("class 0", "class 1", ...), plus a few more.
 inline convert::EmbeddingTable small_text_table() {
   convert::EmbeddingTable t;

@@ -204,12 +204,7 @@ TEST_CASE("a LoRA model is read afresh for each file, even when the previous one
   // Regression: the down matrix was cached across files of equal size, so a second LoRA model was audited
   // with the first one's down matrix.
   const ProbexShape shape{6, 5, 2, 2, 3, 2};
-  convert::LoadedCheckpoint ck = random_checkpoint(shape, 30);
-  ck.metadata["layer_rule"] = "lora";
-  convert::QuantSpec spec;
-  convert::BundleTree tree;
-  std::string error;
-  REQUIRE(convert::make_bundle_tree(ck, "t", spec, &tree, &error));
+  const convert::BundleTree tree = lora_bundle_tree(shape, 30);
   auto bytes = bundle_bytes({&tree});
   TempDir dir;
   REQUIRE(write_bytes(dir.file("b.probex"), bytes));
