@@ -18,11 +18,13 @@ using probex::cli::json_string;
 void print_help() {
   std::printf(
       "usage: probex-inspect BUNDLE [--json] [--self-test] [--backend xnnpack|reference] [--trusted-key FILE]\n"
+      "                      [--max-bundle-size N]\n"
       "\n"
       "Verifies BUNDLE and prints its identifier, format version, producer, signer and SHA-256 digest, trees\n"
       "(layer, shapes, labels, training metrics) and every tensor's storage type, shape, bytes and int8 scale\n"
       "statistics. --self-test also runs the bundle's stored self-tests on this device; --trusted-key (repeatable)\n"
-      "refuses a bundle not signed by one of those public keys.\n"
+      "refuses a bundle not signed by one of those public keys; --max-bundle-size refuses a bundle file above N\n"
+      "bytes (suffix K, M, G, T; default 256M).\n"
       "\n"
       "exit codes: 0 valid (and self-tests passed), 1 invalid bundle or failed self-test, 2 bad command line\n");
 }
@@ -57,6 +59,7 @@ int main(int argc, char** argv) {
   std::string path;
   bool json = false, self_test = false;
   std::vector<uint8_t> trusted_keys;
+  uint64_t max_bundle_bytes = probex::Bundle::kDefaultMaxBundleBytes;
   probex_auditor_options options;
   probex_auditor_options_default(&options);
   for (int i = 1; i < argc; ++i) {
@@ -77,6 +80,11 @@ int main(int argc, char** argv) {
       if (!probex::cli::add_trusted_key(argv[++i], &trusted_keys, &why)) {
         std::fprintf(stderr, "probex-inspect: %s\n", why.c_str());
         return 1;
+      }
+    } else if (a == "--max-bundle-size") {
+      if (i + 1 >= argc || !probex::cli::parse_size(argv[++i], &max_bundle_bytes)) {
+        std::fprintf(stderr, "probex-inspect: --max-bundle-size needs a byte count such as 1048576, 300M or 2G\n");
+        return 2;
       }
     } else if (a == "--backend" && i + 1 < argc) {
       const std::string v = argv[++i];
@@ -99,7 +107,7 @@ int main(int argc, char** argv) {
   probex::Bundle bundle;
   std::string message;
   probex_status s = probex::Bundle::open(path, &bundle, &message, trusted_keys.data(),
-                                         trusted_keys.size() / probex::kPublicKeyBytes);
+                                         trusted_keys.size() / probex::kPublicKeyBytes, max_bundle_bytes);
   if (s != PROBEX_OK) {
     std::fprintf(stderr, "probex-inspect: %s [%s]\n", message.c_str(), probex_status_name(s));
     return 1;
