@@ -155,4 +155,8 @@ FitResult fit_multilabel(MultiLabelModel& model, const ExpertData& train, const 
   return result;
 }
 
+bool best_at_last_evaluation(const FitResult& result) {
+  return result.evals.size() >= 2 && result.best_epoch == result.evals.back().epoch;
+}
+
 }  // namespace probex::convert

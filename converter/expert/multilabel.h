@@ -92,6 +92,10 @@ double bce_with_logits(const float* logits, const float* targets, size_t n, size
 FitResult fit_multilabel(MultiLabelModel& model, const ExpertData& train, const ExpertData& val,
                          const FitConfig& config);
 
+// True when the kept parameters are those of the last evaluation (and there were at least two): val was
+// still improving when training stopped, so more epochs may give a better expert.
+bool best_at_last_evaluation(const FitResult& result);
+
 // Outputs [data.count, outputs] in batches of `batch_size`.
 std::vector<float> predict(MultiLabelModel& model, const ExpertData& data, size_t batch_size = 128);
 

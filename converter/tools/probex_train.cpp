@@ -452,6 +452,14 @@ int main(int argc, char** argv) {
       return 1;
     }
     print_report(report);
+    for (const MethodResult& m : report.methods) {
+      if (!best_at_last_evaluation(m.fit)) continue;
+      const bool baseline = m.method != "probex";
+      std::fprintf(stderr, "probex-train: note: tree %s: %s was best at its last evaluation (epoch %d of %d): it may "
+                   "still be improving; more epochs (%s) may raise it\n", report.tree.c_str(), m.method.c_str(),
+                   m.fit.best_epoch, baseline && o.baseline_epochs > 0 ? o.baseline_epochs : o.fit.epochs,
+                   baseline ? "--baseline-epochs" : "--epochs");
+    }
     if (!report.skipped.empty()) {
       std::fprintf(stderr, "probex-train: warning: tree %s: %zu bad models skipped (listed above; --strict makes this an error)\n",
                    report.tree.c_str(), report.skipped.size());

@@ -166,6 +166,22 @@ TEST_CASE("validation runs on the authors' schedule and keeps the strictly best 
   // The returned parameters are the best epoch's: they reproduce its val accuracy.
   const auto logits = predict(ex, val);
   CHECK(multilabel_metrics(logits.data(), val.y.data(), val.count, s.d_y).bit_accuracy == doctest::Approx(best));
+  CHECK(best_at_last_evaluation(r) == (best_epoch == 51));
+}
+
+TEST_CASE("a fit whose best val is its last evaluation is flagged as possibly still improving") {
+  FitResult r;
+  r.evals = {FitEval{1, 0.7, {}}, FitEval{26, 0.5, {}}, FitEval{51, 0.4, {}}};
+  r.best_epoch = 51;
+  CHECK(best_at_last_evaluation(r));
+  r.best_epoch = 26;
+  CHECK_FALSE(best_at_last_evaluation(r));
+  r.evals.resize(1);  // one evaluation: nothing to compare with
+  r.best_epoch = 1;
+  CHECK_FALSE(best_at_last_evaluation(r));
+  r.evals.clear();  // never evaluated (chance)
+  r.best_epoch = 0;
+  CHECK_FALSE(best_at_last_evaluation(r));
 }
 
 TEST_CASE("a state dict saved from the authors' model loads and computes the same logits") {
