@@ -1,10 +1,10 @@
 #include "probex_expert.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+
+#include "nn/blas.h"
 
 namespace probex::convert {
 namespace {
@@ -63,25 +63,25 @@ const float* ProbexExpert::forward(const float* x, size_t batch) {
   const ProbexShape& s = shape_;
   const size_t g_size = s.r_u * s.r_v;
   // 1. P = X U for all layers at once: [B*d_H, d_W] x [d_W, r_U].
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, I(batch * s.d_h), I(s.r_u), I(s.d_w), 1.0f, x, I(s.d_w),
+  blas::sgemm(blas::Op::kNone, blas::Op::kNone, I(batch * s.d_h), I(s.r_u), I(s.d_w), 1.0f, x, I(s.d_w),
               probes_.value.data(), I(s.r_u), 0.0f, p_.data(), I(s.r_u));
   // 2. G_b = relu(P_b^T V) = relu(P_b^T (V^T)^T): [r_U, d_H] x [d_H, r_V].
   for (size_t b = 0; b < batch; ++b) {
     float* g = g_.data() + b * g_size;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, I(s.r_u), I(s.r_v), I(s.d_h), 1.0f,
+    blas::sgemm(blas::Op::kTranspose, blas::Op::kTranspose, I(s.r_u), I(s.r_v), I(s.d_h), 1.0f,
                 p_.data() + b * s.d_h * s.r_u, I(s.r_u), proj_.value.data(), I(s.d_h), 0.0f, g, I(s.r_v));
     for (size_t i = 0; i < g_size; ++i) g[i] = std::max(g[i], 0.0f);
   }
   // 3. E = vec(G) M^T + b_M: [B, r_U*r_V] x [r_U*r_V, r_T].
   for (size_t b = 0; b < batch; ++b) std::memcpy(e_.data() + b * s.r_t, enc_b_.value.data(), s.r_t * sizeof(float));
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, I(batch), I(s.r_t), I(g_size), 1.0f, g_.data(), I(g_size),
+  blas::sgemm(blas::Op::kNone, blas::Op::kTranspose, I(batch), I(s.r_t), I(g_size), 1.0f, g_.data(), I(g_size),
               enc_w_.value.data(), I(g_size), 1.0f, e_.data(), I(s.r_t));
   if (!has_head()) return e_.data();
   // 4. logits = E W^T + b_W.
   for (size_t b = 0; b < batch; ++b) {
     std::memcpy(logits_.data() + b * s.d_y, head_b_.value.data(), s.d_y * sizeof(float));
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, I(batch), I(s.d_y), I(s.r_t), 1.0f, e_.data(), I(s.r_t),
+  blas::sgemm(blas::Op::kNone, blas::Op::kTranspose, I(batch), I(s.d_y), I(s.r_t), 1.0f, e_.data(), I(s.r_t),
               head_w_.value.data(), I(s.r_t), 1.0f, logits_.data(), I(s.d_y));
   return logits_.data();
 }
@@ -93,22 +93,22 @@ void ProbexExpert::backward(const float* dlogits) {
   // Head: dW += dlogits^T E, db += colsum(dlogits), dE = dlogits W. Without a head, the input is dE.
   const float* de = dlogits;
   if (has_head()) {
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, I(s.d_y), I(s.r_t), I(batch), 1.0f, dlogits, I(s.d_y),
+    blas::sgemm(blas::Op::kTranspose, blas::Op::kNone, I(s.d_y), I(s.r_t), I(batch), 1.0f, dlogits, I(s.d_y),
                 e_.data(), I(s.r_t), 1.0f, head_w_.grad.data(), I(s.r_t));
     for (size_t b = 0; b < batch; ++b) {
       for (size_t j = 0; j < s.d_y; ++j) head_b_.grad[j] += dlogits[b * s.d_y + j];
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, I(batch), I(s.r_t), I(s.d_y), 1.0f, dlogits, I(s.d_y),
+    blas::sgemm(blas::Op::kNone, blas::Op::kNone, I(batch), I(s.r_t), I(s.d_y), 1.0f, dlogits, I(s.d_y),
                 head_w_.value.data(), I(s.r_t), 0.0f, de_.data(), I(s.r_t));
     de = de_.data();
   }
   // Encoders: dM += dE^T vec(G), db_M += colsum(dE), dvec(G) = dE M.
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, I(s.r_t), I(g_size), I(batch), 1.0f, de, I(s.r_t),
+  blas::sgemm(blas::Op::kTranspose, blas::Op::kNone, I(s.r_t), I(g_size), I(batch), 1.0f, de, I(s.r_t),
               g_.data(), I(g_size), 1.0f, enc_w_.grad.data(), I(g_size));
   for (size_t b = 0; b < batch; ++b) {
     for (size_t j = 0; j < s.r_t; ++j) enc_b_.grad[j] += de[b * s.r_t + j];
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, I(batch), I(g_size), I(s.r_t), 1.0f, de, I(s.r_t),
+  blas::sgemm(blas::Op::kNone, blas::Op::kNone, I(batch), I(g_size), I(s.r_t), 1.0f, de, I(s.r_t),
               enc_w_.value.data(), I(g_size), 0.0f, dg_.data(), I(g_size));
   // ReLU, then per layer: G = P^T V  =>  dV^T += dG^T P^T, dP = V dG^T = (V^T)^T dG^T.
   for (size_t b = 0; b < batch; ++b) {
@@ -116,13 +116,13 @@ void ProbexExpert::backward(const float* dlogits) {
     float* dg = dg_.data() + b * g_size;
     for (size_t i = 0; i < g_size; ++i) dg[i] = g[i] > 0.0f ? dg[i] : 0.0f;
     const float* p = p_.data() + b * s.d_h * s.r_u;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, I(s.r_v), I(s.d_h), I(s.r_u), 1.0f, dg, I(s.r_v), p, I(s.r_u),
+    blas::sgemm(blas::Op::kTranspose, blas::Op::kTranspose, I(s.r_v), I(s.d_h), I(s.r_u), 1.0f, dg, I(s.r_v), p, I(s.r_u),
                 1.0f, proj_.grad.data(), I(s.d_h));
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, I(s.d_h), I(s.r_u), I(s.r_v), 1.0f, proj_.value.data(),
+    blas::sgemm(blas::Op::kTranspose, blas::Op::kTranspose, I(s.d_h), I(s.r_u), I(s.r_v), 1.0f, proj_.value.data(),
                 I(s.d_h), dg, I(s.r_v), 0.0f, dp_.data() + b * s.d_h * s.r_u, I(s.r_u));
   }
   // Probes: dU += X^T dP over all layers at once: [d_W, B*d_H] x [B*d_H, r_U].
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, I(s.d_w), I(s.r_u), I(batch * s.d_h), 1.0f, x_, I(s.d_w),
+  blas::sgemm(blas::Op::kTranspose, blas::Op::kNone, I(s.d_w), I(s.r_u), I(batch * s.d_h), 1.0f, x_, I(s.d_w),
               dp_.data(), I(s.r_u), 1.0f, probes_.grad.data(), I(s.r_u));
 }
 

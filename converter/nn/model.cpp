@@ -1,11 +1,11 @@
 #include "model.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <sstream>
+
+#include "nn/blas.h"
 
 namespace probex::convert {
 
@@ -28,17 +28,17 @@ void Linear::collect_params(std::vector<Param*>* out) {
 void Linear::forward(const float* x, size_t batch, float* y) {
   for (size_t b = 0; b < batch; ++b) std::memcpy(y + b * out_, bias_.value.data(), out_ * sizeof(float));
   const auto B = static_cast<int>(batch), I = static_cast<int>(in_), O = static_cast<int>(out_);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, O, I, 1.0f, x, I, weight_.value.data(), I, 1.0f, y, O);
+  blas::sgemm(blas::Op::kNone, blas::Op::kTranspose, B, O, I, 1.0f, x, I, weight_.value.data(), I, 1.0f, y, O);
 }
 
 void Linear::backward(const float* x, const float*, const float* dy, size_t batch, float* dx) {
   const auto B = static_cast<int>(batch), I = static_cast<int>(in_), O = static_cast<int>(out_);
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, O, I, B, 1.0f, dy, O, x, I, 1.0f, weight_.grad.data(), I);
+  blas::sgemm(blas::Op::kTranspose, blas::Op::kNone, O, I, B, 1.0f, dy, O, x, I, 1.0f, weight_.grad.data(), I);
   for (size_t b = 0; b < batch; ++b) {
     for (size_t o = 0; o < out_; ++o) bias_.grad[o] += dy[b * out_ + o];
   }
   if (dx != nullptr) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, I, O, 1.0f, dy, O, weight_.value.data(), I, 0.0f, dx, I);
+    blas::sgemm(blas::Op::kNone, blas::Op::kNone, B, I, O, 1.0f, dy, O, weight_.value.data(), I, 0.0f, dx, I);
   }
 }
 

@@ -1,7 +1,5 @@
 // probex-train: trains one ProbeX expert per tree of a zoo (and the baselines it is measured against),
 // writes the experts as checkpoints and prints test metrics.
-#include <cblas.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -16,10 +14,11 @@
 
 #include "bundle/router.h"
 #include "cli/args.h"
+#include "core/json_writer.h"
 #include "expert/train_tree.h"
 #include "expert/zero_shot_tree.h"
-#include "core/json_writer.h"
 #include "io/safetensors_writer.h"
+#include "nn/blas.h"
 #include "zoo/discover.h"
 
 namespace {
@@ -357,7 +356,10 @@ int main(int argc, char** argv) {
     if (!given.count("--eval-every")) options.fit.eval_every = 10;
   }
   EmbeddingTable table;
-  openblas_set_num_threads(static_cast<int>(threads));
+  blas::set_threads(static_cast<int>(threads));
+  if (const std::string warning = blas::generic_kernel_warning(); !warning.empty()) {
+    std::fprintf(stderr, "%s\n", warning.c_str());
+  }
 
   std::string error;
   std::vector<ZooFile> files;

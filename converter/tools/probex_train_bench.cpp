@@ -1,7 +1,5 @@
 // probex-train-bench: how fast one ProbeX training epoch runs, against the machine's GEMM speed
 // measured in the same run. Synthetic layers (the speed does not depend on their values).
-#include <cblas.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -11,6 +9,7 @@
 
 #include "expert/multilabel.h"
 #include "expert/probex_expert.h"
+#include "nn/blas.h"
 
 namespace {
 
@@ -25,7 +24,7 @@ double gemm_gflops(int m, int n, int k, int reps) {
   double best = 1e30;
   for (int r = 0; r < reps; ++r) {
     const auto t = Clock::now();
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, c.data(), n);
+    blas::sgemm(blas::Op::kNone, blas::Op::kNone, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, c.data(), n);
     best = std::min(best, seconds_since(t));
   }
   return 2.0 * m * n * k / best / 1e9;
@@ -54,7 +53,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "probex-train-bench: sizes, epochs and threads must be positive\n");
     return 2;
   }
-  openblas_set_num_threads(threads);
+  blas::set_threads(threads);
   ProbexShape s{rows, cols, 128, 128, 128, 10};
   ExpertData train, val;
   for (ExpertData* d : {&train, &val}) {
@@ -86,6 +85,10 @@ int main(int argc, char** argv) {
   const double flop = static_cast<double>(models) * (4 * dh * dw * ru + 6 * ru * rv * dh + 6 * ru * rv * rt);
   const double peak_big = gemm_gflops(1024, 1024, 1024, 5);
   const double peak_probe = gemm_gflops(static_cast<int>(128 * rows), 128, static_cast<int>(cols), 5);
+  const blas::Kernel& kernel = blas::kernel();
+  std::printf("OpenBLAS kernel %s (chosen by %s); CPU features: %s\n", kernel.core.c_str(), kernel.chosen_by.c_str(),
+              kernel.cpu_features.c_str());
+  if (kernel.generic) std::printf("%s\n", blas::generic_kernel_warning().c_str());
   std::printf("ProbeX training, %zu layers of [%zu, %zu], r_U=r_V=r_T=128, batch 128, %d thread(s)\n", models, rows,
               cols, threads);
   std::printf("  seconds per epoch          %.3f   (%.3f per 300 layers)\n", per_epoch, per_epoch * 300.0 / static_cast<double>(models));

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "cli/args.h"
+#include "nn/blas.h"
 #include "zoo/zoo.h"
 
 namespace {
@@ -138,6 +139,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (config_name.empty() || out_dir.empty()) return usage_error("--config and --out are required");
+  // Before the builder starts its threads: loading the BLAS chooses its kernel (nn/blas.h).
+  if (const std::string warning = blas::generic_kernel_warning(); !warning.empty()) {
+    std::fprintf(stderr, "%s\n", warning.c_str());
+  }
   ZooConfig config;
   if (!named_zoo_config(config_name, &config)) return usage_error("unknown configuration '" + config_name + "'");
   if (seed >= 0) config.seed = static_cast<uint64_t>(seed);

@@ -1,7 +1,5 @@
 #include "zoo.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -11,11 +9,12 @@
 
 #include "cli/parallel.h"
 #include "cli/progress.h"
-#include "core/safetensors.h"
 #include "core/json_writer.h"
 #include "core/python_literal.h"
+#include "core/safetensors.h"
 #include "io/safetensors_writer.h"
 #include "layout.h"
+#include "nn/blas.h"
 #include "nn/train.h"
 
 namespace fs = std::filesystem;
@@ -348,7 +347,7 @@ bool build_zoo(const ZooConfig& config, const FashionMnist& raw, const ZooBuildO
 
   // One BLAS thread per model: the zoo runs models in parallel instead, which scales better for these
   // small GEMMs and keeps every model's arithmetic independent of the thread count.
-  openblas_set_num_threads(1);
+  blas::set_threads(1);
   const PreparedData data = prepare(raw);
   std::vector<TrainedModel> roots(static_cast<size_t>(config.trees + config.foreign_trees));
   {
