@@ -1,5 +1,5 @@
 // What a model zoo contains: its trees, tasks, splits and the ranges fine-tuning hyper-parameters are
-// drawn from. Named configurations (small, standard, sanity) are fixed here; changing one changes the
+// drawn from. Named configurations (small, standard, sanity, demo) are fixed here; changing one changes the
 // data every figure in the project is measured on, so do it only with a reason in the issue note.
 #pragma once
 
@@ -80,7 +80,7 @@ struct ZooConfig {
   HyperRanges child;
 };
 
-// The named configurations: "small", "standard", "sanity". Returns false for an unknown name.
+// The named configurations: "small", "standard", "sanity", "demo". Returns false for an unknown name.
 bool named_zoo_config(const std::string& name, ZooConfig* out);
 std::vector<std::string> named_zoo_config_names();
 
