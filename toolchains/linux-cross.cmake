@@ -1,6 +1,6 @@
 # Shared part of the ARM Linux toolchain files (aarch64-linux-gnu.cmake, arm-linux-gnueabihf.cmake), which
 # set PROBEX_TRIPLET (the GNU triplet), PROBEX_DEB_ARCH (Debian's name) and PROBEX_QEMU before including it.
-# Recipe verified on this machine kind: ../shared/ENGINEERING.md section 2.
+# The recipe, and why each setting is here: toolchains/README.md.
 #
 # Dependencies: the cross compilers and qemu-user from Debian, and the ARM builds of XNNPACK, pthreadpool,
 # cpuinfo and FlatBuffers unpacked by scripts/arm-deps.sh into build/arm-deps/<arch>/root (they cannot be

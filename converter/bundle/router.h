@@ -1,4 +1,4 @@
-// Fitting the bundle's router (PROBEX.md section 7): a sketch of each tree's root layer, and for each tree
+// Fitting the bundle's router (docs/method.md section 7): a sketch of each tree's root layer, and for each tree
 // an acceptance distance calibrated on the zoo's training models, so that a model from no known tree is
 // refused instead of being sent to an expert.
 #pragma once

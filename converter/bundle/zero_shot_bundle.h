@@ -1,6 +1,6 @@
 // Zero-shot experts in bundles: a zero-shot checkpoint (probex-train --task detector) is attached to
 // the tree of the same name, on the same layer, with the prototype of every label text it is given:
-// the classes it was trained on, its held-out classes and any further texts (PROBEX.md section 2, step 6:
+// the classes it was trained on, its held-out classes and any further texts (docs/method.md section 2, step 6:
 // prototype = normalize(W_txt t + b_txt), t the label's text embedding). Texts can be added to a bundle
 // later without retraining, since the bundle keeps W_txt and b_txt (probex-convert --add-labels).
 #pragma once

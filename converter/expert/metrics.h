@@ -1,4 +1,4 @@
-// Multi-label metrics (PROBEX.md section 4). Predictions are logits; a label is predicted if its
+// Multi-label metrics (docs/method.md section 4). Predictions are logits; a label is predicted if its
 // logit is > 0 (sigmoid > 0.5).
 #pragma once
 

@@ -1,6 +1,6 @@
 // Multi-label models on weights and their training loop, shared by ProbeX and the baselines.
 //
-// Training follows the authors' code (PROBEX.md section 3): binary cross-entropy with logits (mean over
+// Training follows the authors' code (docs/method.md section 3): binary cross-entropy with logits (mean over
 // batch x labels), torch Adam with weight decay added to the gradient, shuffled mini-batches, constant
 // lr, evaluation on val after epoch 1 and every `eval_every` epochs after it (epochs 1, 26, 51, ... for
 // 25, as the authors' `epoch % 25 == 0` on 0-based epochs), keeping the parameters of the strictly best

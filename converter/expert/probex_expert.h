@@ -1,4 +1,4 @@
-// The ProbeX expert (PROBEX.md section 2), batched for training on the workstation.
+// The ProbeX expert (docs/method.md section 2), batched for training on the workstation.
 //
 // Parameters, with the authors' names and PyTorch shapes:
 //   probes.weight                 U    [d_W, r_U]
@@ -36,7 +36,7 @@ class ProbexExpert final : public MultiLabelModel {
   explicit ProbexExpert(const ProbexShape& shape);
 
   const ProbexShape& shape() const { return shape_; }
-  // torch.nn.Linear default initialisation, fan_in = r_U, d_H, r_U*r_V, r_T (PROBEX.md section 2).
+  // torch.nn.Linear default initialisation, fan_in = r_U, d_H, r_U*r_V, r_T (docs/method.md section 2).
   void init(Rng& rng);
 
   // Forward for `batch` layers stored contiguously (layer b at x + b*d_H*d_W). Returns logits

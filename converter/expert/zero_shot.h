@@ -1,4 +1,4 @@
-// Weight-language alignment (PROBEX.md sections 2-4): an expert without a classification head maps a
+// Weight-language alignment (docs/method.md sections 2-4): an expert without a classification head maps a
 // layer to an embedding e [r_T]; the text projection (`regression_head`, [r_T, d_text] + bias) maps a
 // class's text embedding t_c to z_c = W t_c + b. A model's score for class c is cos(e, z_c), and the
 // predicted class is the argmax over the candidate classes, which may include classes never trained on.

@@ -1,4 +1,4 @@
-// Training one tree's zero-shot expert (PROBEX.md sections 3-4) on the zoo's one-class `detector`
+// Training one tree's zero-shot expert (docs/method.md sections 3-4) on the zoo's one-class `detector`
 // children, with the Dense expert plus the same text projection as a baseline, and evaluating it:
 //   in-distribution top-1: test models, candidates = the seen (training) classes, parameters kept on val;
 //   zero-shot top-1: test_holdout models, candidates = the unseen classes only, parameters kept on

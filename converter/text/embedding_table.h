@@ -1,5 +1,5 @@
 // Text-embedding tables: a vector per name (a word, or a whole label text), used to place label texts
-// in the expert's embedding space (PROBEX.md sections 2 and 8). Workstation side only: a bundle stores
+// in the expert's embedding space (docs/method.md sections 2 and 8). Workstation side only: a bundle stores
 // the projected label prototypes, so the device never reads a table.
 //
 // On disk a table is two files, so any table computed elsewhere (CLIP text embeddings, say) can be used:

@@ -1,5 +1,5 @@
 // What a backend computes: the probe GEMMs of one layer, streamed by row blocks, then the rest of the
-// ProbeX forward pass (PROBEX.md section 2). With U^T [r_U, d_W], V^T [r_V, d_H]:
+// ProbeX forward pass (docs/method.md section 2). With U^T [r_U, d_W], V^T [r_V, d_H]:
 //   for each block of rows h in [first, first + rows):   G += (X_blk U)^T  V_blk     [r_U, r_V]
 //   finish:  G = relu(G);  e = M vec(G) + b_M;  logits = W e + b_W
 // Summing G over row blocks is exact algebra (G = P^T V sums over rows of P and V), so memory does not

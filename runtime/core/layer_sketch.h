@@ -1,4 +1,4 @@
-// A small random sketch of a probed layer, for routing a model to its tree (PROBEX.md section 7).
+// A small random sketch of a probed layer, for routing a model to its tree (docs/method.md section 7).
 //
 //   S(X) = L X R      X [d_H, d_W],  R [d_W, k_c],  L [k_r, d_H],  S [k_r, k_c]
 // with L and R random +-1 entries scaled by 1/sqrt(k), generated from a seed (never stored). Then

@@ -1,5 +1,5 @@
 // Finding the probed layer in a model file and reading it as the matrix X [d_H, d_W] that the ProbeX
-// expert takes, by the authors' shaping rules (PROBEX.md section 2):
+// expert takes, by the authors' shaping rules (docs/method.md section 2):
 //   2-D [o, i]              X = the tensor as stored, [o, i]
 //   4-D [o, i, 1, 1]        squeezed to [o, i]
 //   4-D [o, i, kh, kw]      the flat data reshaped row-major to [i*kh*kw, o] (a raw reshape, no transpose)

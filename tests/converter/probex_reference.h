@@ -1,4 +1,4 @@
-// The ProbeX forward pass of PROBEX.md section 2 written literally in double precision, independent of
+// The ProbeX forward pass of docs/method.md section 2 written literally in double precision, independent of
 // the trainer's batched GEMMs: the reference of the golden and gradient tests.
 #pragma once
 
@@ -12,7 +12,7 @@
 
 namespace probex::convert {
 
-// PROBEX.md section 2, literally, in double: P = X U; H = relu(V^T P); vec[l*r_V + v] = H[v][l];
+// docs/method.md section 2, literally, in double: P = X U; H = relu(V^T P); vec[l*r_V + v] = H[v][l];
 // e = M vec + b; logits = W e + b.
 inline std::vector<double> reference_logits(ProbexExpert& ex, const float* x, std::vector<double>* embedding = nullptr,
                                      const std::map<std::string, std::vector<double>>* override_params = nullptr) {

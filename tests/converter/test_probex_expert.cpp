@@ -1,4 +1,4 @@
-// The ProbeX expert against an independent plain-loop double-precision implementation of PROBEX.md
+// The ProbeX expert against an independent plain-loop double-precision implementation of docs/method.md
 // section 2 (golden test), its gradients against finite differences of that reference, determinism,
 // and loading a checkpoint saved from the authors' PyTorch model.
 #include <doctest/doctest.h>

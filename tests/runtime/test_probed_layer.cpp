@@ -1,4 +1,4 @@
-// The ProbeX shaping rules (PROBEX.md section 2) on hand-made model files.
+// The ProbeX shaping rules (docs/method.md section 2) on hand-made model files.
 #include <doctest/doctest.h>
 
 #include <cstring>
