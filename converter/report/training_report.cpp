@@ -23,7 +23,8 @@ std::string method_color(const std::string& method) {
 
 std::string percent_axis(int axis, double share) {
   char buf[48];
-  std::snprintf(buf, sizeof buf, "PC%d (%.0f%% of variance)", axis, 100.0 * share);
+  // Small shares keep a decimal: "0%" would read as no variance at all.
+  std::snprintf(buf, sizeof buf, "PC%d (%.*f%% of variance)", axis, share < 0.1 ? 1 : 0, 100.0 * share);
   return buf;
 }
 
@@ -207,7 +208,7 @@ std::string zero_shot_section(const ZeroShotReport& r) {
   std::vector<std::string> tips;
   for (size_t c : r.test_classes) tips.push_back(c < groups.size() ? groups[c].name : "");
   s += "<h3>Expert embeddings</h3>" +
-       html_figures({scatter_chart(map_frame("Expert embeddings of test and test_holdout models, by class", pca),
+       html_figures({scatter_chart(map_frame("Expert embeddings, by class", pca),
                                    map_points(pca, r.test_classes, tips), groups)},
                     "PCA (2 axes) of the written expert's embedding e of each test (seen class) and test_holdout "
                     "(unseen class) model.");
