@@ -181,6 +181,11 @@ Axis nice_axis(double lo, double hi, int target) {
 }
 
 std::string tick_label(double value, double step) {
+  if (step < 1e-3) {  // 0.000002 is long and hard to read: 2e-06
+    char small[32];
+    std::snprintf(small, sizeof small, "%.3g", std::fabs(value) < step * 1e-6 ? 0.0 : value);
+    return small;
+  }
   const int decimals = step >= 1 ? 0 : static_cast<int>(std::ceil(-std::log10(step) - 1e-9));
   char buf[48];
   std::snprintf(buf, sizeof buf, "%.*f", std::min(decimals, 12), value);
@@ -242,6 +247,7 @@ std::string bar_chart(const ChartFrame& frame, const std::vector<std::string>& c
   for (const std::string& c : categories) longest = std::max(longest, c.size());
   const bool slanted = categories.size() > 4 && longest > 4;
   const double bottom = slanted ? 30.0 + 4.6 * static_cast<double>(std::min<size_t>(longest, 24)) : kBottomMargin;
+  if (lo == 0.0 && hi == 0.0) hi = 1.0;  // all bars zero: show them on a unit scale, not around 0
   Plot p = plot_area(frame, legend_width(entries), bottom);
   p.y = y_axis(frame, lo, hi);
   p.x = Axis{0.0, static_cast<double>(std::max<size_t>(categories.size(), 1)), {}};

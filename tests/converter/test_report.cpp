@@ -7,6 +7,7 @@
 
 #include "report/html.h"
 #include "report/pca.h"
+#include "report/quant_report.h"
 #include "report/svg.h"
 #include "report/training_report.h"
 
@@ -144,6 +145,7 @@ TEST_CASE("axes get round ticks") {
   CHECK(b.lo == 100.0);
   CHECK(b.hi == 500.0);
   CHECK(tick_label(b.ticks[1], 100) == "200");
+  CHECK(tick_label(2e-6, 1e-6) == "2e-06");  // tiny steps in short scientific form
   const Axis one = nice_axis(5, 5);  // a single value still gets a range around it
   CHECK(one.lo < 5.0);
   CHECK(one.hi > 5.0);
@@ -283,4 +285,18 @@ TEST_CASE("the zero-shot report page: curves, scores and the map by class") {
   CHECK(count(page, "class=\"point\"") == 3);
   CHECK(page.find("Sandal (unseen)") != std::string::npos);
   CHECK(count(page, "<g class=\"series\"") == 3);  // loss; val and val_holdout top-1
+}
+
+TEST_CASE("the quantization report page: a row per storage type and tree, four bar charts") {
+  QuantCost f32{"f32", 4000, {"a<1>", "b"}, {{6, 0.0, 0.0, 1.0}, {6, 0.0, 0.0, 1.0}}};
+  QuantCost int8{"int8", 1000, {"a<1>", "b"}, {{6, 0.25, 0.02, 0.999}, {6, 0.0, 0.001, 0.9999}}};
+  const std::string page = quantization_report_html({{"zoo", "z"}}, {f32, int8});
+  CHECK(xml_error(page) == "");
+  CHECK(count(page, "class=\"chart bar-chart\"") == 4);  // size, flips, probability, cosine
+  CHECK(count(page, "<tr><td>") == 4);
+  CHECK(page.find("a&lt;1&gt;") != std::string::npos);
+  CHECK(page.find("<td>0.2500</td>") != std::string::npos);  // int8 size vs f32 and a's flip rate
+  CHECK(page.find("<td>0.99900000</td>") != std::string::npos);
+  // Sizes: 1 bar per storage type; flips, probability and cosine: one per tree and storage type.
+  CHECK(count(page, "class=\"bar\"") == 2 + 3 * 4);
 }
