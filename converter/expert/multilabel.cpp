@@ -70,14 +70,20 @@ double bce_with_logits(const float* logits, const float* targets, size_t n, size
   return loss / static_cast<double>(total);
 }
 
-std::vector<float> predict(MultiLabelModel& model, const ExpertData& data, size_t batch_size) {
-  std::vector<float> out(data.count * model.outputs());
+std::vector<float> predict_batched(const ExpertData& data, size_t width, size_t batch_size,
+                                   const std::function<const float*(const float* x, size_t b)>& run) {
+  std::vector<float> out(data.count * width);
   for (size_t start = 0; start < data.count; start += batch_size) {
     const size_t b = std::min(batch_size, data.count - start);
-    const float* logits = model.forward(data.x.data() + start * data.features, b);
-    std::memcpy(out.data() + start * model.outputs(), logits, b * model.outputs() * sizeof(float));
+    const float* result = run(data.x.data() + start * data.features, b);
+    std::memcpy(out.data() + start * width, result, b * width * sizeof(float));
   }
   return out;
+}
+
+std::vector<float> predict(MultiLabelModel& model, const ExpertData& data, size_t batch_size) {
+  return predict_batched(data, model.outputs(), batch_size,
+                         [&](const float* x, size_t b) { return model.forward(x, b); });
 }
 
 namespace {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -98,5 +99,10 @@ bool best_at_last_evaluation(const FitResult& result);
 
 // Outputs [data.count, outputs] in batches of `batch_size`.
 std::vector<float> predict(MultiLabelModel& model, const ExpertData& data, size_t batch_size = 128);
+
+// The batching of predict with any per-batch result: `run(x, b)` returns `width` floats per example
+// for the b examples at x (valid until the next call).
+std::vector<float> predict_batched(const ExpertData& data, size_t width, size_t batch_size,
+                                   const std::function<const float*(const float* x, size_t b)>& run);
 
 }  // namespace probex::convert

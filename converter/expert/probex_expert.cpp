@@ -147,4 +147,11 @@ Param* ProbexExpert::find_param(const std::string& name) {
   return nullptr;
 }
 
+std::vector<float> predict_embeddings(ProbexExpert& expert, const ExpertData& data, size_t batch_size) {
+  return predict_batched(data, expert.shape().r_t, batch_size, [&](const float* x, size_t b) {
+    expert.forward(x, b);
+    return expert.embeddings();
+  });
+}
+
 }  // namespace probex::convert

@@ -67,4 +67,7 @@ class ProbexExpert final : public MultiLabelModel {
   std::vector<float> de_, dg_, dp_;
 };
 
+// The embedding e [data.count, r_T] of every example (the layer's place in the expert's space).
+std::vector<float> predict_embeddings(ProbexExpert& expert, const ExpertData& data, size_t batch_size = 128);
+
 }  // namespace probex::convert

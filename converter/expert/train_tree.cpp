@@ -1,6 +1,7 @@
 #include "train_tree.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "checkpoint.h"
 #include "core/json_writer.h"
@@ -15,6 +16,16 @@ size_t count_params(MultiLabelModel& m) {
   size_t n = 0;
   for (const Param* p : m.params()) n += p->value.size();
   return n;
+}
+
+// Member by member: GCC 12 takes `MethodResult{name, n, {}, fit}` for a read of the empty metrics'
+// vector before it is built (-Wmaybe-uninitialized).
+MethodResult fitted(const std::string& method, MultiLabelModel& model, FitResult fit) {
+  MethodResult r;
+  r.method = method;
+  r.parameters = count_params(model);
+  r.fit = std::move(fit);
+  return r;
 }
 
 struct Splits {
@@ -33,6 +44,23 @@ bool load_splits(const std::vector<ZooFile>& files, const std::string& tree, con
 }
 
 std::string fmt(double v) { return format_number(v); }
+
+// The test models of every other tree whose layer has this tree's shape, through this tree's expert. A
+// tree that cannot be loaded so (another shape, too many bad models) is left out: the map is a picture,
+// not a check.
+void embed_other_trees(const std::vector<ZooFile>& files, const std::string& tree, const LoadOptions& load,
+                       ProbexExpert& expert, TreeReport* report) {
+  for (const std::string& other : zoo_trees(files)) {
+    if (other == tree) continue;
+    std::vector<std::string> space;  // the other tree's own labels: not used here
+    LoadedSplit test;
+    std::string ignored;
+    if (!load_split(files, other, "test", load, &space, report->rows, report->cols, &test, &ignored)) continue;
+    const std::vector<float> e = predict_embeddings(expert, test.data);
+    report->other_embeddings.insert(report->other_embeddings.end(), e.begin(), e.end());
+    report->other_trees.insert(report->other_trees.end(), test.data.count, other);
+  }
+}
 
 }  // namespace
 
@@ -99,10 +127,15 @@ bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, cons
   expert.init(rng);
   FitConfig fit = options.fit;
   fit.label = tree + " probex";
-  MethodResult probex{"probex", count_params(expert), {}, fit_multilabel(expert, s.train.data, s.val.data, fit)};
+  MethodResult probex = fitted("probex", expert, fit_multilabel(expert, s.train.data, s.val.data, fit));
   std::vector<float> logits = predict(expert, s.test.data);
   probex.test = multilabel_metrics(logits.data(), s.test.data.y.data(), s.test.data.count, shape.d_y);
   report->methods.push_back(probex);
+  report->embedding_width = shape.r_t;
+  report->test_embeddings = predict_embeddings(expert, s.test.data);
+  report->test_targets = s.test.data.y;
+  report->test_models = s.test.data.names;
+  if (options.embed_other_trees) embed_other_trees(files, tree, options.load, expert, report);
 
   if (!options.checkpoint_path.empty()) {
     std::map<std::string, std::string> md =
@@ -120,7 +153,7 @@ bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, cons
     LinearChain dense({"dense", "classification_head"}, {shape.d_h * shape.d_w, shape.r_t, shape.d_y});
     dense.init(rng);
     fit.label = tree + " dense ";
-    MethodResult r{"dense", count_params(dense), {}, fit_multilabel(dense, s.train.data, s.val.data, fit)};
+    MethodResult r = fitted("dense", dense, fit_multilabel(dense, s.train.data, s.val.data, fit));
     logits = predict(dense, s.test.data);
     r.test = multilabel_metrics(logits.data(), s.test.data.y.data(), s.test.data.count, shape.d_y);
     report->methods.push_back(r);
@@ -133,7 +166,7 @@ bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, cons
     LinearChain logistic({"classifier"}, {train.features, shape.d_y});
     logistic.init(rng);
     fit.label = tree + " stats ";
-    MethodResult r{"stats", count_params(logistic), {}, fit_multilabel(logistic, train, val, fit)};
+    MethodResult r = fitted("stats", logistic, fit_multilabel(logistic, train, val, fit));
     logits = predict(logistic, test);
     r.test = multilabel_metrics(logits.data(), test.y.data(), test.count, shape.d_y);
     report->methods.push_back(r);

@@ -22,6 +22,9 @@ struct TreeTrainOptions {
   StatGroups stat_groups;   // which statistics the statistics baseline sees
   size_t max_train = 0;     // > 0: use only the first N training models (learning curves)
   std::string checkpoint_path;  // where the ProbeX expert goes ("" = not saved)
+  // Also embed the test models of the other trees whose layer has this tree's shape with this tree's
+  // expert (TreeReport::other_*; for the HTML report's map: does the expert's space tell trees apart?).
+  bool embed_other_trees = false;
 };
 
 struct MethodResult {
@@ -38,6 +41,14 @@ struct TreeReport {
   std::vector<std::string> labels;
   std::vector<MethodResult> methods;
   std::vector<std::string> skipped;  // bad models left out, with reasons
+  // The kept ProbeX expert's embedding e [r_T] of each test model, [test, embedding_width], with the
+  // models' names and multi-hot targets [test, labels.size()]; and, with embed_other_trees, the other
+  // trees' test models in the same space, each with its tree's name.
+  size_t embedding_width = 0;
+  std::vector<float> test_embeddings, test_targets;
+  std::vector<std::string> test_models;
+  std::vector<float> other_embeddings;
+  std::vector<std::string> other_trees;
 };
 
 bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, const TreeTrainOptions& options,

@@ -196,6 +196,7 @@ ZeroShotFitResult fit_zero_shot(MultiLabelModel& embedder, TextProjection& proje
     if (evaluate) {
       const double seen = split_top1(embedder, projection, val);
       const double unseen = split_top1(embedder, projection, val_unseen);
+      result.evals.push_back({epoch, loss_sum / static_cast<double>(train.data.count), seen, unseen});
       if (seen > result.best_seen_val) {  // strictly better, as the authors
         result.best_seen_val = seen;
         result.best_seen_epoch = epoch;

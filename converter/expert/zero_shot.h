@@ -62,11 +62,19 @@ double top1_accuracy(const std::vector<float>& scores, size_t c, const std::vect
 // Top-1 of a split's models over the split's own classes (0 for an empty split).
 double split_top1(MultiLabelModel& embedder, TextProjection& projection, const ZeroShotSplit& split);
 
+// One evaluation of fit_zero_shot (the report's curves).
+struct ZeroShotEval {
+  int epoch = 0;  // 1-based: evaluated after this many epochs
+  double train_loss = 0.0;
+  double val_top1 = 0.0, val_holdout_top1 = 0.0;
+};
+
 struct ZeroShotFitResult {
   int best_seen_epoch = 0, best_unseen_epoch = 0;
   double best_seen_val = 0.0;    // val top-1 over the seen classes
   double best_unseen_val = 0.0;  // val_holdout top-1 over the unseen classes
   double seconds_per_epoch = 0.0;
+  std::vector<ZeroShotEval> evals;
   // Parameter values (embedder's then projection's, in params() order) at each best epoch.
   std::vector<std::vector<float>> seen_params, unseen_params;
 };

@@ -93,6 +93,7 @@ ZeroShotMethod evaluate(const std::string& name, MultiLabelModel& embedder, Text
   const std::vector<float> e = predict(embedder, all.data);
   const std::vector<float> z = projection.project(all.texts.vectors.data(), all.texts.names.size());
   m.retrieval = retrieval_metrics(e.data(), all.data.count, z.data(), all.texts.names.size(), r, all.classes);
+  m.evals = fit.evals;
   return m;
 }
 
@@ -183,6 +184,10 @@ bool train_zero_shot_tree(const std::vector<ZooFile>& files, const std::string& 
   const ZeroShotFitResult probex_fit = fit_zero_shot(expert, projection, s.train, s.val, s.val_unseen, fit);
   report->methods.push_back(evaluate("probex", expert, projection, probex_fit, s));
   const ZeroShotMethod& probex = report->methods.back();
+  const ZeroShotSplit all = retrieval_split(s.test, s.test_unseen);  // evaluate() left the written parameters
+  report->embedding_width = shape.r_t;
+  report->test_embeddings = predict(expert, all.data);
+  report->test_classes = all.classes;
 
   if (!options.checkpoint_path.empty()) {  // the val_holdout choice, restored by evaluate()
     const auto fmt = [](double v) { return format_number(v); };

@@ -23,6 +23,7 @@ struct ZeroShotMethod {
   RetrievalMetrics retrieval;
   int seen_epoch = 0, unseen_epoch = 0;
   double seconds_per_epoch = 0.0;
+  std::vector<ZeroShotEval> evals;  // the training curve (empty for chance)
 };
 
 struct ZeroShotReport {
@@ -33,6 +34,11 @@ struct ZeroShotReport {
   std::vector<std::string> text_words;    // per class (seen then unseen): the table entries used
   std::vector<ZeroShotMethod> methods;
   std::vector<std::string> skipped;
+  // The written ProbeX expert's embedding e of the test then test_holdout models, [models,
+  // embedding_width], and each model's class (an index into seen ++ unseen).
+  size_t embedding_width = 0;
+  std::vector<float> test_embeddings;
+  std::vector<size_t> test_classes;
 };
 
 // options.load.task must be "detector"-like (one class per model); the fit defaults to the authors'

@@ -16,6 +16,7 @@
 #include "cli/args.h"
 #include "expert/layer_dataset.h"
 #include "io/safetensors_writer.h"
+#include "report/quant_report.h"
 #include "probex/platform/mapped_file.h"
 #include "probex/probex.h"
 #include "zoo/layout.h"
@@ -61,6 +62,8 @@ void print_help() {
       "  --route-report         after writing, route every model of the zoo's test splits (and of --foreign)\n"
       "                         with the runtime and print routing accuracy and rejection rates\n"
       "  --foreign DIR          a zoo whose models descend from roots the bundle does not hold (report only)\n"
+      "  --report DIR           also measure f32, f16, int8 and int8-b32 on the held-out layers and write their\n"
+      "                         size and accuracy cost as HTML to DIR/index.html (needs --zoo; docs/report.md)\n"
       "  --text-table FILE      text embeddings for zero-shot labels (scripts/fetch-glove.sh); --text-names\n"
       "                         FILE its names list (default: FILE with .names.txt)\n"
       "  --label TEXT           a further zero-shot label text (repeatable)\n"
@@ -138,7 +141,7 @@ int add_labels(const std::string& in, const std::string& out, const std::string&
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string out, zoo, split = "test", quant = "f32";
+  std::string out, zoo, split = "test", quant = "f32", report_dir;
   std::vector<std::string> checkpoints;
   double max_flip = 0.005, max_prob = 0.05, min_cosine = 0.99;
   long self_tests = 3;
@@ -182,6 +185,9 @@ int main(int argc, char** argv) {
       no_router = true;
     } else if (a == "--route-report") {
       route_report = true;
+    } else if (a == "--report") {
+      if (!value(&v)) return usage_error("--report needs a folder");
+      report_dir = v;
     } else if (a == "--foreign") {
       if (!value(&v)) return usage_error("--foreign needs a zoo folder");
       foreign = v;
@@ -214,6 +220,7 @@ int main(int argc, char** argv) {
     return add_labels(add_to, out, only_tree, table, checkpoints, sign_key, quiet);
   }
   if (out.empty() || checkpoints.empty()) return usage_error("--out and at least one checkpoint are required");
+  if (!report_dir.empty() && zoo.empty()) return usage_error("--report needs --zoo (its held-out layers)");
   QuantSpec spec;
   if (!parse_quant_spec(quant, &spec, &error)) return usage_error(error);
   if (!force && std::filesystem::exists(out)) return fail(out + " exists (use --force to overwrite)");
@@ -356,6 +363,10 @@ int main(int argc, char** argv) {
                   unseen.runtime_top1, unseen.float_top1, unseen.layers, max_zero_shot_drop, ok ? "" : "  OVER BUDGET",
                   note.c_str());
   }
+  // Written even when over budget: the page shows which storage types would fit.
+  if (!report_dir.empty() &&
+      !report::write_quantization_report(report_dir, zoo, split, floats, classifier_paths, held_out, &error))
+    return fail(error);
   if (over_budget) {
     std::fprintf(stderr, "probex-convert: quantization %s is over budget; no bundle written\n", quant_spec_name(spec).c_str());
     return 3;

@@ -19,6 +19,7 @@
 #include "expert/zero_shot_tree.h"
 #include "io/safetensors_writer.h"
 #include "nn/blas.h"
+#include "report/training_report.h"
 #include "zoo/discover.h"
 
 namespace {
@@ -57,6 +58,7 @@ void print_help() {
       "                         default: a warning listing it, and it is skipped (error above 10%% bad)\n"
       "  --threads N            BLAS threads (default 1; results depend on it)\n"
       "  --json FILE            write the metrics as JSON\n"
+      "  --report DIR           write an HTML report with charts to DIR/index.html (docs/report.md)\n"
       "  --discover-trees       do not train: cluster every model of the zoo by a sketch of --layer (Ward\n"
       "                         linkage, as MoTHer) into trees, and score the clusters against the folders\n"
       "                         (adjusted Rand index), for zoos whose roots are unknown\n"
@@ -251,7 +253,7 @@ int discover_trees(const std::vector<ZooFile>& files, const std::string& layer, 
 }
 
 int main(int argc, char** argv) {
-  std::string zoo, layer, out_dir, json_path, text_table, text_names;
+  std::string zoo, layer, out_dir, json_path, text_table, text_names, report_dir;
   std::set<std::string> given;  // options set on the command line (zero-shot changes the others' defaults)
   bool discover = false;
   std::vector<std::string> only_trees;
@@ -289,6 +291,9 @@ int main(int argc, char** argv) {
     } else if (arg == "--json") {
       if (!value()) return usage_error("--json needs a file");
       json_path = v;
+    } else if (arg == "--report") {
+      if (!value()) return usage_error("--report needs a folder");
+      report_dir = v;
     } else if (arg == "--task") {
       if (!value()) return usage_error("--task needs a name");
       options.load.task = v;
@@ -355,6 +360,9 @@ int main(int argc, char** argv) {
     if (!given.count("--weight-decay")) options.fit.weight_decay = 0.0;
     if (!given.count("--eval-every")) options.fit.eval_every = 10;
   }
+  options.embed_other_trees = !report_dir.empty();
+  std::vector<TreeReport> reports;
+  std::vector<ZeroShotReport> zero_shot_reports;
   EmbeddingTable table;
   blas::set_threads(static_cast<int>(threads));
   if (const std::string warning = blas::generic_kernel_warning(); !warning.empty()) {
@@ -446,6 +454,7 @@ int main(int argc, char** argv) {
                      "the zero-shot checkpoint is epoch 1's\n", report.tree.c_str());
       }
       json += (t ? "," : "") + zero_shot_json(report);
+      zero_shot_reports.push_back(std::move(report));
       continue;
     }
     TreeReport report;
@@ -467,9 +476,15 @@ int main(int argc, char** argv) {
                    report.tree.c_str(), report.skipped.size());
     }
     json += (t ? "," : "") + report_json(report);
+    reports.push_back(std::move(report));
   }
   json += "]}\n";
   if (!json_path.empty() && !write_file_atomically(json_path, json.data(), json.size(), &error)) {
+    std::fprintf(stderr, "probex-train: %s\n", error.c_str());
+    return 1;
+  }
+  if (!report_dir.empty() &&
+      !report::write_training_report(report_dir, zoo, options, reports, zero_shot_reports, &error)) {
     std::fprintf(stderr, "probex-train: %s\n", error.c_str());
     return 1;
   }

@@ -53,6 +53,7 @@ TEST_CASE("ROC AUC, bit accuracy, exact-set accuracy and chance") {
   CHECK(m.exact_set == doctest::Approx(0.5));
   CHECK(m.auc_labels == 1);  // only label 0 has both classes (AUC 1); labels 1 and 2 are left out
   CHECK(m.mean_auc == doctest::Approx(1.0));
+  CHECK(m.label_auc == std::vector<double>{1.0, -1.0, -1.0});  // per label, -1 where undefined
   const float train[6] = {1, 0, 1, 1, 0, 0};  // majorities: label 0 -> 1 (2 of 2), label 1 -> 0, label 2 tie -> 0
   const MultiLabelMetrics c = chance_metrics(train, 2, targets, 2, 3);
   CHECK(c.bit_accuracy == doctest::Approx(3.0 / 6));  // label 0: 1 of 2, label 1: 2 of 2, label 2: 0 of 2
