@@ -1,29 +1,56 @@
 #!/usr/bin/env bash
-# Command (2) of the README: builds and runs every test suite:
-#   release  all tests, including the ones that train real models on Fashion-MNIST (label "slow")
-#   asan     Debug (-O1) + AddressSanitizer + UndefinedBehaviorSanitizer, all tests, the slow ones too
-#            (the parsers and their malformed-file corpora, and the real-data training; ~14 min)
-#   aarch64, armv7  the runtime cross-built, its tests and an end-to-end audit under qemu
-#            (scripts/test-arm.sh; installs the cross compilers and qemu-user)
-#   valgrind the runtime and bundle test suites and one routed, zero-shot audit, on the release build
-#   fuzz     every libFuzzer target for 60 s (scripts/fuzz.sh; longer campaigns: scripts/fuzz.sh 3600)
+# Command (2) of the README: the release build and every test but the long ones (a few minutes on
+# 2 cores: the small zoo is built once, ~1.5 min, and real experts are trained on it).
+#
+#   scripts/test.sh          release build; ctest -LE long
+#   scripts/test.sh --full   what CI runs (.ci/run): the above, then
+#     long     the release build's long tests (the standard zoo's zero-shot tree, a reduced sanity zoo)
+#     asan     Debug (-O1) + AddressSanitizer + UndefinedBehaviorSanitizer, every test, the long ones too;
+#              it reads the release build's zoos instead of building them again (PROBEX_REUSE_ZOOS)
+#     valgrind the runtime and bundle test suites and one routed, zero-shot audit, on the release build
+#     aarch64, armv7  the runtime cross-built, its tests and an end-to-end audit under qemu
+#              (scripts/test-arm.sh; installs the cross compilers and qemu-user)
+#     fuzz     every libFuzzer target for 60 s (scripts/fuzz.sh; longer campaigns: scripts/fuzz.sh 3600)
 # Needs the packages of scripts/install-deps.sh (run it first, or run scripts/demo.sh once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+full=0
+case "${1:-}" in
+  "") ;;
+  --full) full=1 ;;
+  -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) echo "test.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+esac
+
 jobs=$(nproc)
-for preset in release asan; do
-  echo "=== $preset: build"
-  cmake --preset "$preset" >/dev/null
-  cmake --build --preset "$preset" -j "$jobs"
-  echo "=== $preset: test"
-  ctest --preset "$preset" -j "$jobs"
-done
-echo "=== valgrind"
+stage() { echo "=== $1 ($(date +%T))"; }
+
+stage "release: build"
+cmake --preset release >/dev/null
+cmake --build --preset release -j "$jobs"
+stage "release: test (all but the long tests)"
+ctest --preset release -j "$jobs" -LE long
+[ "$full" -eq 1 ] || { echo "=== passed; scripts/test.sh --full adds the long tests, sanitizers, valgrind, ARM and fuzzing"; exit 0; }
+
+stage "release: long tests"
+ctest --preset release -j "$jobs" -L long
+
+stage "asan: build"
+cmake --preset asan -DPROBEX_REUSE_ZOOS="$PWD/build/release" >/dev/null
+cmake --build --preset asan -j "$jobs"
+stage "asan: test"
+ctest --preset asan -j "$jobs"
+
+stage "valgrind"
 vg=(valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite -q)
 "${vg[@]}" build/release/tests/probex_runtime_tests
 "${vg[@]}" build/release/tests/probex_bundle_tests -tce="bit flips*"   # the sweep: ASan covers it
 "${vg[@]}" build/release/runtime/probex-audit build/release/small-zs.probex \
   build/release/zoo-small/mlp-a/test/subset-0000/model.safetensors --truth dataset_chosen_targets --quiet
+
+stage "ARM under qemu"
 bash scripts/test-arm.sh
+stage "fuzz"
 bash scripts/fuzz.sh 60
+stage "all passed"

@@ -347,7 +347,7 @@ probex_status Auditor::route_file(const SafetensorsFile& file, uint32_t* tree, p
 
 probex_status Auditor::run_expert(uint32_t slot, const TreeView& t, uint32_t r_u, uint32_t r_v, RowSource& rows,
                                   float* embedding, float* logits, double* read_s, double* probe_s,
-                                  std::string* message) {
+                                  double* rest_s, std::string* message) {
   const uint32_t block = std::min(rows_per_block_, t.d_h);
   std::fill(g_, g_ + static_cast<size_t>(r_u) * r_v, 0.0f);
   for (uint32_t first = 0; first < t.d_h; first += block) {
@@ -368,7 +368,10 @@ probex_status Auditor::run_expert(uint32_t slot, const TreeView& t, uint32_t r_u
     if (s != PROBEX_OK) return s;
     *probe_s += seconds_since(start);
   }
-  return backend_->finish(slot, g_, embedding, logits, message);
+  const Clock::time_point start = Clock::now();
+  const probex_status s = backend_->finish(slot, g_, embedding, logits, message);
+  *rest_s += seconds_since(start);
+  return s;
 }
 
 void Auditor::score_zero_shot(const TreeView& t) {
@@ -387,8 +390,8 @@ void Auditor::score_zero_shot(const TreeView& t) {
 
 probex_status Auditor::run(uint32_t tree, RowSource& rows, probex_audit_result* result, std::string* message) {
   const TreeView& t = bundle_.trees()[tree];
-  double read_s = 0, probe_s = 0;
-  probex_status s = run_expert(tree, t, t.r_u, t.r_v, rows, embedding_, logits_, &read_s, &probe_s, message);
+  double read_s = 0, probe_s = 0, rest_s = 0;
+  probex_status s = run_expert(tree, t, t.r_u, t.r_v, rows, embedding_, logits_, &read_s, &probe_s, &rest_s, message);
   if (s != PROBEX_OK) return s;
   Clock::time_point start = Clock::now();
   for (size_t k = 0; k < t.d_y; ++k) {
@@ -404,14 +407,14 @@ probex_status Auditor::run(uint32_t tree, RowSource& rows, probex_audit_result* 
   result->embedding = embedding_;
   result->seconds_read = read_s;
   result->seconds_probe = probe_s;
-  result->seconds_rest = seconds_since(start);
+  result->seconds_rest = rest_s + seconds_since(start);  // steps 3-4 in the backend, then the sigmoids
   if (zero_shot_slot_[tree] == kNoSlot) return PROBEX_OK;
   // The zero-shot expert reads the layer a second time (backends keep one expert's row blocks at a time).
   start = Clock::now();
-  double zero_shot_read = 0, zero_shot_probe = 0;
+  double zero_shot_read = 0, zero_shot_probe = 0, zero_shot_rest = 0;
   const ExpertView& z = t.zero_shot.expert;
   s = run_expert(zero_shot_slot_[tree], t, z.r_u, z.r_v, rows, zero_shot_embedding_, nullptr, &zero_shot_read,
-                 &zero_shot_probe, message);
+                 &zero_shot_probe, &zero_shot_rest, message);
   if (s != PROBEX_OK) return s;
   score_zero_shot(t);
   result->zero_shot_count = static_cast<uint32_t>(t.zero_shot.labels.size());

@@ -65,7 +65,8 @@ class Auditor {
   probex_status run(uint32_t tree, RowSource& rows, probex_audit_result* result, std::string* message);
   // Streams the layer through backend expert `slot` (accumulating G in g_), then finishes it.
   probex_status run_expert(uint32_t slot, const TreeView& t, uint32_t r_u, uint32_t r_v, RowSource& rows,
-                           float* embedding, float* logits, double* read_s, double* probe_s, std::string* message);
+                           float* embedding, float* logits, double* read_s, double* probe_s, double* rest_s,
+                           std::string* message);
   // The zero-shot expert's cosines to every label prototype of tree `t` into zero_shot_scores_.
   void score_zero_shot(const TreeView& t);
   probex_status prepare_router(std::string* message);

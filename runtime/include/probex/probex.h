@@ -162,7 +162,7 @@ typedef struct probex_audit_result {
   const float* embedding;       /* r_T */
   double seconds_read;          /* reading and converting the layer's rows */
   double seconds_probe;         /* steps 1-2: the probe GEMMs */
-  double seconds_rest;          /* steps 3-4 */
+  double seconds_rest;          /* steps 3-4 (the encoder GEMV and the head) and the sigmoids */
   /* Routing (filled when the audit was asked to route and the bundle has a router). */
   uint32_t routed;              /* 1: the router chose (or refused) the tree */
   uint32_t root_distance_count; /* the bundle's tree count */
