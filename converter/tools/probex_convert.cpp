@@ -24,8 +24,7 @@ namespace {
 
 using namespace probex::convert;
 
-void print_help() {
-  std::printf(
+const char* const kHelp =
       "usage: probex-convert --out BUNDLE [options] CHECKPOINT...\n"
       "       probex-convert --add-labels BUNDLE --text-table FILE --out NEW [--tree NAME] LABEL...\n"
       "\n"
@@ -72,13 +71,7 @@ void print_help() {
       "  --quiet                print only errors\n"
       "  --help, --version\n"
       "\n"
-      "exit codes: 0 success, 1 failure (message on stderr), 3 over the quantization budget, 2 bad command line\n");
-}
-
-int usage_error(const std::string& what) {
-  std::fprintf(stderr, "probex-convert: %s (see --help)\n", what.c_str());
-  return 2;
-}
+      "exit codes: 0 success, 1 failure (message on stderr), 3 over the quantization budget, 2 bad command line\n";
 
 int fail(const std::string& what) {
   std::fprintf(stderr, "probex-convert: %s\n", what.c_str());
@@ -122,8 +115,7 @@ int add_labels(const std::string& in, const std::string& out, const std::string&
   if (changed == 0) return fail(in + ": no tree has a zero-shot expert" + (only_tree.empty() ? "" : " named " + only_tree));
   std::vector<const BundleTree*> pointers;
   for (const BundleTree& t : trees) pointers.push_back(&t);
-  const std::string producer = "probex-convert " + std::to_string(PROBEX_VERSION_MAJOR) + "." +
-                               std::to_string(PROBEX_VERSION_MINOR) + "." + std::to_string(PROBEX_VERSION_PATCH);
+  const std::string producer = probex::cli::version_line("probex-convert");
   if (!build_bundle(pointers, producer, &bytes, &error, PROBEX_BUNDLE_FORMAT_VERSION, router)) return fail(error);
   double worst = 0;
   if (!measure_self_tests(bytes, &worst, &error)) return fail(error);
@@ -147,63 +139,41 @@ int main(int argc, char** argv) {
   std::vector<std::string> extra_labels;
   double max_zero_shot_drop = 0.01;
   probex::SketchSpec sketch{0x70be5ull, 64, 16};
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    const auto value = [&](const char** v) {
-      if (i + 1 >= argc) return false;
-      *v = argv[++i];
-      return true;
-    };
-    const char* v = nullptr;
-    if (a == "--help" || a == "-h") {
-      print_help();
-      return 0;
-    } else if (a == "--version") {
-      std::printf("probex-convert %d.%d.%d (bundle format %d)\n", PROBEX_VERSION_MAJOR, PROBEX_VERSION_MINOR,
-                  PROBEX_VERSION_PATCH, PROBEX_BUNDLE_FORMAT_VERSION);
-      return 0;
-    } else if (a == "--out" || a == "--zoo" || a == "--split" || a == "--quant") {
-      if (!value(&v)) return usage_error(a + " needs a value");
-      (a == "--out" ? out : a == "--zoo" ? zoo : a == "--split" ? split : quant) = v;
-    } else if (a == "--max-flip-rate" || a == "--max-prob-error" || a == "--min-cosine") {
-      double x = 0;
-      if (!value(&v) || !parse_double(v, 0.0, 1.0, &x)) return usage_error(a + " needs a number in [0, 1]");
-      (a == "--max-flip-rate" ? max_flip : a == "--max-prob-error" ? max_prob : min_cosine) = x;
-    } else if (a == "--self-tests") {
-      if (!value(&v) || !parse_long(v, 0, 100, &self_tests)) return usage_error("--self-tests needs an integer in [0, 100]");
-    } else if (a == "--sketch") {
-      unsigned r = 0, c = 0;
-      char tail = 0;
-      if (!value(&v) || std::sscanf(v, "%ux%u%c", &r, &c, &tail) != 2 || r < 1 || c < 1 || r > 4096 || c > 4096)
-        return usage_error("--sketch takes RxC, each 1..4096 (e.g. 64x16)");
-      sketch.rows = r;
-      sketch.cols = c;
-    } else if (a == "--no-router") {
-      no_router = true;
-    } else if (a == "--route-report") {
-      route_report = true;
-    } else if (a == "--foreign") {
-      if (!value(&v)) return usage_error("--foreign needs a zoo folder");
-      foreign = v;
-    } else if (a == "--text-table" || a == "--text-names" || a == "--label" || a == "--add-labels" || a == "--tree") {
-      if (!value(&v)) return usage_error(a + " needs a value");
-      if (a == "--label") extra_labels.emplace_back(v);
-      else (a == "--text-table" ? text_table : a == "--text-names" ? text_names : a == "--tree" ? only_tree : add_to) = v;
-    } else if (a == "--sign") {
-      if (!value(&v)) return usage_error("--sign needs a secret key file (probex-keygen)");
-      sign_key = v;
-    } else if (a == "--max-zero-shot-drop") {
-      if (!value(&v) || !parse_double(v, 0.0, 1.0, &max_zero_shot_drop)) return usage_error(a + " needs a number in [0, 1]");
-    } else if (a == "--force") {
-      force = true;
-    } else if (a == "--quiet") {
-      quiet = true;
-    } else if (!a.empty() && a[0] == '-') {
-      return usage_error("unknown argument '" + a + "'");
-    } else {
-      checkpoints.push_back(a);
+  probex::cli::ArgParser args("probex-convert", kHelp);
+  args.positional(&checkpoints);
+  args.text("--out", "a file", &out);
+  args.text("--zoo", "a zoo folder", &zoo);
+  args.text("--split", "a split name", &split);
+  args.text("--quant", "a storage type", &quant);
+  args.number("--max-flip-rate", 0.0, 1.0, &max_flip);
+  args.number("--max-prob-error", 0.0, 1.0, &max_prob);
+  args.number("--min-cosine", 0.0, 1.0, &min_cosine);
+  args.number("--max-zero-shot-drop", 0.0, 1.0, &max_zero_shot_drop);
+  args.integer("--self-tests", 0, 100, &self_tests);
+  args.custom("--sketch", "RxC, each 1..4096 (e.g. 64x16)", [&](const std::string& v, std::string* message) {
+    unsigned r = 0, c = 0;
+    char tail = 0;
+    if (std::sscanf(v.c_str(), "%ux%u%c", &r, &c, &tail) != 2 || r < 1 || c < 1 || r > 4096 || c > 4096) {
+      *message = "--sketch takes RxC, each 1..4096 (e.g. 64x16)";
+      return false;
     }
-  }
+    sketch.rows = r;
+    sketch.cols = c;
+    return true;
+  });
+  args.flag("--no-router", &no_router);
+  args.flag("--route-report", &route_report);
+  args.text("--foreign", "a zoo folder", &foreign);
+  args.text("--text-table", "a file", &text_table);
+  args.text("--text-names", "a file", &text_names);
+  args.texts("--label", "a label text", &extra_labels);
+  args.text("--add-labels", "a bundle", &add_to);
+  args.text("--tree", "a tree name", &only_tree);
+  args.text("--sign", "a secret key file (probex-keygen)", &sign_key);
+  args.flag("--force", &force);
+  args.flag("--quiet", &quiet);
+  if (const int code = args.parse(argc, argv); code != args.kContinue) return code;
+  const auto usage_error = [&](const std::string& what) { return args.usage_error(what); };
   std::string error;
   EmbeddingTable table;
   if (!add_to.empty()) {
@@ -291,8 +261,7 @@ int main(int argc, char** argv) {
   std::vector<const BundleTree*> pointers;
   for (const BundleTree& t : trees) pointers.push_back(&t);
   std::vector<uint8_t> bytes;
-  const std::string producer = "probex-convert " + std::to_string(PROBEX_VERSION_MAJOR) + "." +
-                               std::to_string(PROBEX_VERSION_MINOR) + "." + std::to_string(PROBEX_VERSION_PATCH);
+  const std::string producer = probex::cli::version_line("probex-convert");
   if (!build_bundle(pointers, producer, &bytes, &error, PROBEX_BUNDLE_FORMAT_VERSION, router)) return fail(error);
 
   // The budget, checked with the real runtime. A tree whose int8 step 1 (fast, but it quantizes the layer

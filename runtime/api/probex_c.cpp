@@ -52,6 +52,8 @@ probex_status guarded(probex_error* error, Body body) {
 
 extern "C" {
 
+const char* probex_version(void) { return PROBEX_VERSION_STRING; }
+
 const char* probex_status_name(probex_status status) {
   switch (status) {
     case PROBEX_OK: return "ok";

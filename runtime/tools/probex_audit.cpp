@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/args.h"
 #include "cli_common.h"
 #include "core/python_literal.h"
 #include "core/safetensors.h"
@@ -15,8 +16,7 @@
 
 namespace {
 
-void print_help() {
-  std::printf(
+const char* const kHelp =
       "usage: probex-audit BUNDLE MODEL... [options]\n"
       "\n"
       "Audits each MODEL (a safetensors file) with the bundle's expert: reads the probed layer, runs the\n"
@@ -43,13 +43,7 @@ void print_help() {
       "  --help, --version\n"
       "\n"
       "exit codes: 0 every model audited, 1 a model or the bundle failed (message on stderr, the other\n"
-      "models are still audited), 2 bad command line\n");
-}
-
-int usage_error(const std::string& what) {
-  std::fprintf(stderr, "probex-audit: %s (see --help)\n", what.c_str());
-  return 2;
-}
+      "models are still audited), 2 bad command line\n";
 
 // The model's own labels, for --truth; empty with *error set when they cannot be read.
 bool truth_labels(const std::string& path, const std::string& key, std::vector<std::string>* out, std::string* error) {
@@ -100,65 +94,36 @@ std::vector<uint32_t> ranked(const probex_audit_result& r) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> positional;
-  std::string tree_name, truth_key, query;
-  std::vector<uint8_t> trusted_keys;
+  std::vector<std::string> positional, trusted_key_files;
+  std::string tree_name, truth_key, query, backend = "xnnpack";
   probex_bundle_options bundle_options;
   probex_bundle_options_default(&bundle_options);
   probex_auditor_options options;
   probex_auditor_options_default(&options);
   bool json = false, quiet = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      print_help();
-      return 0;
-    } else if (a == "--version") {
-      std::printf("probex-audit %d.%d.%d (bundle format %d)\n", PROBEX_VERSION_MAJOR, PROBEX_VERSION_MINOR,
-                  PROBEX_VERSION_PATCH, PROBEX_BUNDLE_FORMAT_VERSION);
-      return 0;
-    } else if (a == "--trusted-key") {
-      if (i + 1 >= argc) return usage_error("--trusted-key needs a public key file");
-      std::string why;
-      if (!probex::cli::add_trusted_key(argv[++i], &trusted_keys, &why)) {
-        std::fprintf(stderr, "probex-audit: %s\n", why.c_str());
-        return 1;
-      }
-    } else if (a == "--max-bundle-size" || a == "--max-model-size") {
-      uint64_t bytes = 0;
-      if (i + 1 >= argc || !probex::cli::parse_size(argv[++i], &bytes))
-        return usage_error(a + " needs a byte count such as 1048576, 300M or 2G");
-      (a == "--max-bundle-size" ? bundle_options.max_bundle_bytes : options.max_model_bytes) = bytes;
-    } else if (a == "--query") {
-      if (i + 1 >= argc) return usage_error("--query needs a label text");
-      query = argv[++i];
-    } else if (a == "--tree" || a == "--truth" || a == "--backend" || a == "--threads") {
-      if (i + 1 >= argc) return usage_error(a + " needs a value");
-      const std::string v = argv[++i];
-      unsigned long n = 0;
-      if (a == "--tree") {
-        tree_name = v;
-      } else if (a == "--truth") {
-        truth_key = v;
-      } else if (a == "--threads") {
-        if (!probex::cli::parse_threads(v.c_str(), &n)) return usage_error("--threads needs an integer in [1, 256] or auto");
-        options.threads = static_cast<uint32_t>(n);
-      } else if (v == "xnnpack" || v == "reference") {
-        options.backend = v == "xnnpack" ? PROBEX_BACKEND_XNNPACK : PROBEX_BACKEND_REFERENCE;
-      } else {
-        return usage_error("--backend takes xnnpack or reference, not '" + v + "'");
-      }
-    } else if (a == "--json") {
-      json = true;
-    } else if (a == "--quiet") {
-      quiet = true;
-    } else if (!a.empty() && a[0] == '-') {
-      return usage_error("unknown argument '" + a + "'");
-    } else {
-      positional.push_back(a);
+  probex::cli::ArgParser args("probex-audit", kHelp);
+  args.positional(&positional);
+  args.text("--tree", "a tree name", &tree_name);
+  args.text("--truth", "a metadata key", &truth_key);
+  args.text("--query", "a label text", &query);
+  args.choice("--backend", {"xnnpack", "reference"}, &backend);
+  args.threads(&options.threads);
+  args.texts("--trusted-key", "a public key file", &trusted_key_files);
+  args.byte_size("--max-bundle-size", &bundle_options.max_bundle_bytes);
+  args.byte_size("--max-model-size", &options.max_model_bytes);
+  args.flag("--json", &json);
+  args.flag("--quiet", &quiet);
+  if (const int code = args.parse(argc, argv); code != args.kContinue) return code;
+  if (positional.size() < 2) return args.usage_error("a bundle and at least one model are required");
+  options.backend = backend == "xnnpack" ? PROBEX_BACKEND_XNNPACK : PROBEX_BACKEND_REFERENCE;
+  std::vector<uint8_t> trusted_keys;
+  for (const std::string& file : trusted_key_files) {
+    std::string why;
+    if (!probex::cli::add_trusted_key(file.c_str(), &trusted_keys, &why)) {
+      std::fprintf(stderr, "probex-audit: %s\n", why.c_str());
+      return 1;
     }
   }
-  if (positional.size() < 2) return usage_error("a bundle and at least one model are required");
 
   probex_error error{};
   probex_bundle* bundle = nullptr;
@@ -178,7 +143,7 @@ int main(int argc, char** argv) {
     }
   } else if (tree_count > 1 && !probex_bundle_has_router(bundle)) {
     probex_bundle_free(bundle);
-    return usage_error("the bundle holds " + std::to_string(tree_count) + " trees and no router: choose one with --tree");
+    return args.usage_error("the bundle holds " + std::to_string(tree_count) + " trees and no router: choose one with --tree");
   }
   std::vector<std::string> tree_names(tree_count);
   for (uint32_t i = 0; i < tree_count; ++i) {

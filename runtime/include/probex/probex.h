@@ -10,7 +10,7 @@
  *   - files are read, never memory-mapped: a bundle is copied into memory it owns (what was verified and
  *     signature-checked is what runs, whatever happens to the file later), and a model file that changes
  *     while it is read gives PROBEX_IO_ERROR, never a crash.
- * Bundle format versions read: 1. Library version: PROBEX_VERSION_* below (semantic versioning). */
+ * Bundle format versions read: 1. Library version: PROBEX_VERSION_* (probex/version.h, generated) (semantic versioning). */
 #ifndef PROBEX_PROBEX_H_
 #define PROBEX_PROBEX_H_
 
@@ -21,9 +21,8 @@
 extern "C" {
 #endif
 
-#define PROBEX_VERSION_MAJOR 0
-#define PROBEX_VERSION_MINOR 1
-#define PROBEX_VERSION_PATCH 0
+/* PROBEX_VERSION_MAJOR, _MINOR, _PATCH and PROBEX_VERSION_STRING: from the CMake project version. */
+#include "probex/version.h"
 #define PROBEX_BUNDLE_FORMAT_VERSION 1
 
 typedef enum probex_status {
@@ -50,6 +49,10 @@ typedef enum probex_status {
   PROBEX_LIMIT_EXCEEDED = 19       /* a file is larger, or holds more (header bytes, tensors, dimensions,
                                       LoRA rank), than the configured limits allow */
 } probex_status;
+
+/* The library's version, PROBEX_VERSION_STRING of the build that made it (e.g. "0.1.0"): what a program
+ * linked to it runs, whatever headers it was compiled with. Never NULL. */
+const char* probex_version(void);
 
 /* Short stable name of a status, e.g. "bundle_content". Never NULL. */
 const char* probex_status_name(probex_status status);
