@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "core/cosine.h"
 #include "runtime_bundle.h"
 #include "text/embedding_table.h"
 #include "core/self_test_input.h"
@@ -70,7 +71,7 @@ std::vector<float> zero_shot_scores(const BundleZeroShot& z) {
   const std::vector<float> prototypes = z.prototypes.dequantized();
   std::vector<float> scores(z.labels.size());
   for (size_t c = 0; c < scores.size(); ++c)
-    scores[c] = static_cast<float>(cosine_similarity(z.device_model->embeddings(), prototypes.data() + c * r, r));
+    scores[c] = static_cast<float>(probex::cosine(z.device_model->embeddings(), prototypes.data() + c * r, r));
   return scores;
 }
 
@@ -245,15 +246,7 @@ bool compare_with_runtime(const std::vector<uint8_t>& bundle_bytes, size_t tree_
       flips += (pa >= 0.5) != (r.predicted[k] != 0);
       c.max_probability_error = std::max(c.max_probability_error, std::fabs(pa - pb));
     }
-    double dot = 0, na = 0, nb = 0;
-    for (size_t k = 0; k < s.r_t; ++k) {
-      const double a_k = ea[k], b_k = r.embedding[k];
-      dot += a_k * b_k;
-      na += a_k * a_k;
-      nb += b_k * b_k;
-    }
-    const double cosine = na > 0 && nb > 0 ? dot / std::sqrt(na * nb) : (na == nb ? 1.0 : 0.0);
-    c.min_embedding_cosine = std::min(c.min_embedding_cosine, cosine);
+    c.min_embedding_cosine = std::min(c.min_embedding_cosine, probex::cosine(ea.data(), r.embedding, s.r_t));
   }
   if (layers.count) c.label_flip_rate = static_cast<double>(flips) / static_cast<double>(layers.count * s.d_y);
   *out = c;

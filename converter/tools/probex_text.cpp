@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/cosine.h"
 #include "cli/args.h"
 #include "text/embedding_table.h"
 #include "text/wink_json.h"
@@ -67,7 +68,7 @@ int show_labels(const std::string& table_path, const std::string& names_path, co
   std::printf("\ncosines\n");
   for (size_t i = 0; i < labels.size(); ++i) {
     std::printf("%-24s", labels[i].c_str());
-    for (size_t j = 0; j < labels.size(); ++j) std::printf(" %6.3f", cosine_similarity(vectors[i].data(), vectors[j].data(), table.dimension));
+    for (size_t j = 0; j < labels.size(); ++j) std::printf(" %6.3f", probex::cosine(vectors[i].data(), vectors[j].data(), table.dimension));
     std::printf("\n");
   }
   return 0;

@@ -38,7 +38,8 @@ const char* const kHelp =
       "                         probex-keygen makes keys, probex-convert --sign signs)\n"
       "  --max-bundle-size N    refuse a bundle file above N bytes (suffix K, M, G, T; default 256M)\n"
       "  --max-model-size N     refuse a model file above N bytes (default 64G)\n"
-      "  --json                 one JSON object per model on stdout instead of the readable report\n"
+      "  --json                 JSON on stdout instead of the readable report: one record per model, failed\n"
+      "                         ones included (schema: docs/audit-json.md); with --query, one per ranked model\n"
       "  --quiet                only the summary line (and errors)\n"
       "  --help, --version\n"
       "\n"
@@ -89,6 +90,23 @@ std::vector<uint32_t> ranked(const probex_audit_result& r) {
   std::stable_sort(order.begin(), order.end(),
                    [&](uint32_t a, uint32_t b) { return r.zero_shot_scores[a] > r.zero_shot_scores[b]; });
   return order;
+}
+
+// The model's record of the JSON result schema (probex_audit_json, docs/audit-json.md).
+std::string audit_record(const probex_bundle* bundle, const std::string& path, probex_status status,
+                         const probex_error& error, const probex_audit_result& r) {
+  std::string out(4096, '\0');
+  size_t length = 0;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (probex_audit_json(bundle, path.c_str(), status, &error, &r, out.data(), out.size(), &length) != PROBEX_OK) break;
+    if (length < out.size()) {
+      out.resize(length);
+      return out;
+    }
+    out.assign(length + 1, '\0');
+  }
+  return "{\"schema_version\":" + std::to_string(PROBEX_AUDIT_JSON_SCHEMA_VERSION) + ",\"model\":" +
+         probex::cli::json_string(path) + ",\"status\":\"out_of_memory\"}";
 }
 
 }  // namespace
@@ -172,8 +190,13 @@ int main(int argc, char** argv) {
   for (size_t m = 1; m < positional.size(); ++m) {
     const std::string& path = positional[m];
     probex_audit_result r{};
-    if (probex_audit_file(auditor, tree, path.c_str(), &r, &error) != PROBEX_OK) {
+    const probex_status status = probex_audit_file(auditor, tree, path.c_str(), &r, &error);
+    // --json: one record per model, failed ones included (docs/audit-json.md); --query prints its ranking
+    // instead.
+    const bool json_record = json && query.empty();
+    if (status != PROBEX_OK) {
       std::fprintf(stderr, "probex-audit: %s [%s]\n", error.message, probex_status_name(error.status));
+      if (json_record) std::printf("%s\n", audit_record(bundle, path, status, error, r).c_str());
       exit_code = 1;
       continue;
     }
@@ -191,11 +214,9 @@ int main(int argc, char** argv) {
     }
     if (r.tree == PROBEX_NO_TREE) {
       ++unknown;
-      if (json) {
-        std::printf("{\"model\":%s,\"tree\":null,\"unknown_reason\":%s,\"distances\":%s}\n",
-                    probex::cli::json_string(path).c_str(), probex::cli::json_string(r.unknown_reason).c_str(),
-                    probex::cli::json_string(routing).c_str());
-      } else if (!quiet) {
+      if (json_record) {
+        std::printf("%s\n", audit_record(bundle, path, status, error, r).c_str());
+      } else if (!quiet && !json) {
         std::printf("model  %s\ntree   unknown tree: %s\n       root distances: %s\n\n", path.c_str(), r.unknown_reason,
                     routing.c_str());
       }
@@ -244,29 +265,14 @@ int main(int argc, char** argv) {
         hits.push_back({static_cast<double>(r.zero_shot_scores[it - zs.begin()]), path, info.name});
       }
     }
-    if (json) {
-      std::string o = "{\"model\":" + probex::cli::json_string(path) + ",\"tree\":" + probex::cli::json_string(info.name) +
-                      (r.routed ? ",\"route_distance\":" + probex::cli::json_number(static_cast<double>(r.route_distance)) +
-                                      ",\"route_margin\":" + probex::cli::json_number(static_cast<double>(r.route_margin))
-                                : std::string()) +
-                      ",\"layer\":" + probex::cli::json_string(info.layer_name) + ",\"labels\":[";
-      for (uint32_t k = 0; k < r.label_count; ++k)
-        o += std::string(k ? "," : "") + "{\"name\":" + probex::cli::json_string(labels[k]) +
-             ",\"probability\":" + probex::cli::json_number(r.probabilities[k]) +
-             ",\"predicted\":" + (r.predicted[k] ? "true" : "false") + "}";
-      o += "],\"zero_shot\":[";
-      for (size_t k = 0; k < zs_order.size(); ++k)
-        o += std::string(k ? "," : "") + "{\"label\":" + probex::cli::json_string(zs[zs_order[k]].name) +
-             ",\"cosine\":" + probex::cli::json_number(r.zero_shot_scores[zs_order[k]]) +
-             ",\"trained\":" + (zs[zs_order[k]].trained ? "true" : "false") + "}";
-      o += "],\"embedding\":[";
-      for (uint32_t k = 0; k < r.embedding_size; ++k) o += (k ? "," : "") + probex::cli::json_number(r.embedding[k]);
-      o += "],\"seconds\":{\"read\":" + probex::cli::json_number(r.seconds_read) +
-           ",\"probe\":" + probex::cli::json_number(r.seconds_probe) + ",\"rest\":" + probex::cli::json_number(r.seconds_rest) +
-           ",\"zero_shot\":" + probex::cli::json_number(r.seconds_zero_shot) + "}";
-      if (have_truth) o += ",\"bit_accuracy\":" + probex::cli::json_number(static_cast<double>(right) / r.label_count);
-      std::printf("%s}\n", o.c_str());
-    } else if (!quiet) {
+    if (json_record) {
+      std::string o = audit_record(bundle, path, status, error, r);
+      if (have_truth) {  // the one field only probex-audit has: the record ends with '}'
+        o.pop_back();
+        o += ",\"bit_accuracy\":" + probex::cli::json_number(static_cast<double>(right) / r.label_count) + "}";
+      }
+      std::printf("%s\n", o.c_str());
+    } else if (!quiet && !json) {
       std::printf("model  %s\n", path.c_str());
       std::printf("tree   %s (root %s), layer %s [%u, %u]\n", info.name, info.root, info.layer_name, info.d_h, info.d_w);
       if (r.routed)
@@ -303,8 +309,9 @@ int main(int argc, char** argv) {
     std::stable_sort(hits.begin(), hits.end(), [](const QueryHit& a, const QueryHit& b) { return a.cosine > b.cosine; });
     if (json) {
       for (size_t k = 0; k < hits.size(); ++k)
-        std::printf("{\"query\":%s,\"rank\":%zu,\"cosine\":%s,\"tree\":%s,\"model\":%s}\n",
-                    probex::cli::json_string(query).c_str(), k + 1, probex::cli::json_number(hits[k].cosine).c_str(),
+        std::printf("{\"schema_version\":%d,\"query\":%s,\"rank\":%zu,\"cosine\":%s,\"tree\":%s,\"model\":%s}\n",
+                    PROBEX_AUDIT_JSON_SCHEMA_VERSION, probex::cli::json_string(query).c_str(), k + 1,
+                    probex::cli::json_number(hits[k].cosine).c_str(),
                     probex::cli::json_string(hits[k].tree).c_str(), probex::cli::json_string(hits[k].model).c_str());
     } else {
       std::printf("models ranked by cosine with '%s':\n", query.c_str());

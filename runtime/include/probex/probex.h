@@ -197,6 +197,19 @@ probex_status probex_route_file(probex_auditor* auditor, const char* model_path,
 probex_status probex_audit_matrix(probex_auditor* auditor, uint32_t tree, const float* x, uint32_t rows,
                                   uint32_t cols, probex_audit_result* result, probex_error* error);
 
+/* One audit as a record of the JSON result schema, docs/audit-json.md (one line, no newline), the record
+ * probex-audit --json and probex-agent print: `status` and `audit_error` (may be NULL) are what
+ * probex_audit_file returned and filled for `model_path`; `result` is read only when status is PROBEX_OK. Writes at most
+ * `capacity` bytes, NUL included, to `out` (may be NULL when capacity is 0) and sets *length to the
+ * record's full length without the NUL: if *length >= capacity the record was cut short; call again with
+ * *length + 1 bytes. Returns PROBEX_INVALID_ARGUMENT (NULL bundle or length, or NULL out with a capacity)
+ * or PROBEX_OUT_OF_MEMORY, else PROBEX_OK. Fields are only ever added; a change of a field's meaning
+ * raises PROBEX_AUDIT_JSON_SCHEMA_VERSION, the record's "schema_version". */
+#define PROBEX_AUDIT_JSON_SCHEMA_VERSION 1
+probex_status probex_audit_json(const probex_bundle* bundle, const char* model_path, probex_status status,
+                                const probex_error* audit_error, const probex_audit_result* result, char* out,
+                                size_t capacity, size_t* length);
+
 /* Runs every stored self-test of every tree; fails with PROBEX_SELF_TEST_FAILED naming the first that
  * differs. `worst` (optional) receives the largest relative difference seen. */
 probex_status probex_auditor_self_test(probex_auditor* auditor, double* worst, probex_error* error);
