@@ -113,7 +113,7 @@ std::string audit_record(const probex_bundle* bundle, const std::string& path, p
 
 int main(int argc, char** argv) {
   std::vector<std::string> positional, trusted_key_files;
-  std::string tree_name, truth_key, query, backend = "xnnpack";
+  std::string tree_name, truth_key, query;
   probex_bundle_options bundle_options;
   probex_bundle_options_default(&bundle_options);
   probex_auditor_options options;
@@ -124,7 +124,7 @@ int main(int argc, char** argv) {
   args.text("--tree", "a tree name", &tree_name);
   args.text("--truth", "a metadata key", &truth_key);
   args.text("--query", "a label text", &query);
-  args.choice("--backend", {"xnnpack", "reference"}, &backend);
+  probex::cli::add_backend_option(&args, &options);
   args.threads(&options.threads);
   args.texts("--trusted-key", "a public key file", &trusted_key_files);
   args.byte_size("--max-bundle-size", &bundle_options.max_bundle_bytes);
@@ -133,14 +133,11 @@ int main(int argc, char** argv) {
   args.flag("--quiet", &quiet);
   if (const int code = args.parse(argc, argv); code != args.kContinue) return code;
   if (positional.size() < 2) return args.usage_error("a bundle and at least one model are required");
-  options.backend = backend == "xnnpack" ? PROBEX_BACKEND_XNNPACK : PROBEX_BACKEND_REFERENCE;
   std::vector<uint8_t> trusted_keys;
-  for (const std::string& file : trusted_key_files) {
-    std::string why;
-    if (!probex::cli::add_trusted_key(file.c_str(), &trusted_keys, &why)) {
-      std::fprintf(stderr, "probex-audit: %s\n", why.c_str());
-      return 1;
-    }
+  std::string key_error;
+  if (!probex::cli::read_trusted_keys(trusted_key_files, &trusted_keys, &key_error)) {
+    std::fprintf(stderr, "probex-audit: %s\n", key_error.c_str());
+    return 1;
   }
 
   probex_error error{};

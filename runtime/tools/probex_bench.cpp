@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "cli/args.h"
+#include "cli_common.h"
 #include "probex/probex.h"
 
 namespace {
@@ -49,7 +49,7 @@ int fail(const probex_error& e) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> positional;
-  std::string tree_name, backend = "xnnpack";
+  std::string tree_name;
   bool route = false, float_only = false;
   long warmup_arg = 3, runs_arg = 20;
   probex_auditor_options options;
@@ -59,13 +59,12 @@ int main(int argc, char** argv) {
   args.text("--tree", "a tree name", &tree_name);
   args.flag("--route", &route);
   args.flag("--float-only", &float_only);
-  args.choice("--backend", {"xnnpack", "reference"}, &backend);
+  probex::cli::add_backend_option(&args, &options);
   args.threads(&options.threads);
   args.integer("--warmup", 0, 100000, &warmup_arg);
   args.integer("--runs", 1, 1000000, &runs_arg);
   if (const int code = args.parse(argc, argv); code != args.kContinue) return code;
   if (positional.size() != 2) return args.usage_error("a bundle and one model are required");
-  options.backend = backend == "xnnpack" ? PROBEX_BACKEND_XNNPACK : PROBEX_BACKEND_REFERENCE;
   options.float_only = float_only ? 1 : 0;
   const unsigned long warmup = static_cast<unsigned long>(warmup_arg), runs = static_cast<unsigned long>(runs_arg);
   const unsigned long threads = options.threads;

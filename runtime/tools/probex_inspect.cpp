@@ -58,29 +58,25 @@ std::vector<std::pair<std::string, const probex::MatrixView*>> tensors_of(const 
 
 int main(int argc, char** argv) {
   std::vector<std::string> positional, trusted_key_files;
-  std::string backend = "xnnpack";
   bool json = false, self_test = false;
   uint64_t max_bundle_bytes = probex::Bundle::kDefaultMaxBundleBytes;
+  probex_auditor_options options;
+  probex_auditor_options_default(&options);
   probex::cli::ArgParser args("probex-inspect", kHelp);
   args.positional(&positional);
   args.flag("--json", &json);
   args.flag("--self-test", &self_test);
   args.texts("--trusted-key", "a public key file", &trusted_key_files);
   args.byte_size("--max-bundle-size", &max_bundle_bytes);
-  args.choice("--backend", {"xnnpack", "reference"}, &backend);
+  probex::cli::add_backend_option(&args, &options);
   if (const int code = args.parse(argc, argv); code != args.kContinue) return code;
   if (positional.size() != 1) return args.usage_error("one bundle is required");
   const std::string& path = positional[0];
-  probex_auditor_options options;
-  probex_auditor_options_default(&options);
-  options.backend = backend == "xnnpack" ? PROBEX_BACKEND_XNNPACK : PROBEX_BACKEND_REFERENCE;
   std::vector<uint8_t> trusted_keys;
-  for (const std::string& file : trusted_key_files) {
-    std::string why;
-    if (!probex::cli::add_trusted_key(file.c_str(), &trusted_keys, &why)) {
-      std::fprintf(stderr, "probex-inspect: %s\n", why.c_str());
-      return 1;
-    }
+  std::string key_error;
+  if (!probex::cli::read_trusted_keys(trusted_key_files, &trusted_keys, &key_error)) {
+    std::fprintf(stderr, "probex-inspect: %s\n", key_error.c_str());
+    return 1;
   }
   probex::Bundle bundle;
   std::string message;
