@@ -370,4 +370,22 @@ bool unpack_bundle(const std::vector<uint8_t>& bytes, std::vector<BundleTree>* t
   return true;
 }
 
+bool within_budget(const QuantComparison& c, const QuantBudget& budget) {
+  return c.label_flip_rate <= budget.max_flip_rate && c.max_probability_error <= budget.max_probability_error &&
+         c.min_embedding_cosine >= budget.min_embedding_cosine;
+}
+
+bool uses_int8_step1(const BundleTree& tree) {
+  return tree.probe_output_ratio > 0.0f || (tree.zero_shot && tree.zero_shot->probe_output_ratio > 0.0f);
+}
+
+float int8_self_test_tolerance(double worst) { return static_cast<float>(std::max(1e-3, 4.0 * worst)); }
+
+float set_self_test_tolerances(std::vector<BundleTree>* trees, double worst) {
+  const float int8_tolerance = int8_self_test_tolerance(worst);
+  for (BundleTree& t : *trees)
+    for (SelfTestEntry& st : t.self_tests) st.tolerance = uses_int8_step1(t) ? int8_tolerance : 1e-3f;
+  return int8_tolerance;
+}
+
 }  // namespace probex::convert

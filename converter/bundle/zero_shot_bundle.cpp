@@ -227,4 +227,9 @@ bool zero_shot_agreement(const std::vector<uint8_t>& bytes, size_t tree_index, c
   return true;
 }
 
+bool within_zero_shot_budget(const ZeroShotAgreement& seen, const ZeroShotAgreement& unseen, const QuantBudget& budget) {
+  return seen.float_top1 - seen.runtime_top1 <= budget.max_zero_shot_drop &&
+         unseen.float_top1 - unseen.runtime_top1 <= budget.max_zero_shot_drop;
+}
+
 }  // namespace probex::convert

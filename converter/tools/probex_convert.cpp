@@ -132,12 +132,11 @@ int add_labels(const std::string& in, const std::string& out, const std::string&
 int main(int argc, char** argv) {
   std::string out, zoo, split = "test", quant = "f32";
   std::vector<std::string> checkpoints;
-  double max_flip = 0.005, max_prob = 0.05, min_cosine = 0.99;
+  QuantBudget budget;
   long self_tests = 3;
   bool force = false, quiet = false, no_router = false, route_report = false;
   std::string foreign, text_table, text_names, add_to, only_tree, sign_key;
   std::vector<std::string> extra_labels;
-  double max_zero_shot_drop = 0.01;
   probex::SketchSpec sketch{0x70be5ull, 64, 16};
   probex::cli::ArgParser args("probex-convert", kHelp);
   args.positional(&checkpoints);
@@ -145,10 +144,10 @@ int main(int argc, char** argv) {
   args.text("--zoo", "a zoo folder", &zoo);
   args.text("--split", "a split name", &split);
   args.text("--quant", "a storage type", &quant);
-  args.number("--max-flip-rate", 0.0, 1.0, &max_flip);
-  args.number("--max-prob-error", 0.0, 1.0, &max_prob);
-  args.number("--min-cosine", 0.0, 1.0, &min_cosine);
-  args.number("--max-zero-shot-drop", 0.0, 1.0, &max_zero_shot_drop);
+  args.number("--max-flip-rate", 0.0, 1.0, &budget.max_flip_rate);
+  args.number("--max-prob-error", 0.0, 1.0, &budget.max_probability_error);
+  args.number("--min-cosine", 0.0, 1.0, &budget.min_embedding_cosine);
+  args.number("--max-zero-shot-drop", 0.0, 1.0, &budget.max_zero_shot_drop);
   args.integer("--self-tests", 0, 100, &self_tests);
   args.custom("--sketch", "RxC, each 1..4096 (e.g. 64x16)", [&](const std::string& v, std::string* message) {
     unsigned r = 0, c = 0;
@@ -270,15 +269,12 @@ int main(int argc, char** argv) {
     if (!compare_with_runtime(bytes, i, *floats[i].expert, held_out[i].data, c, &error)) return false;
     return true;
   };
-  const auto within = [&](const QuantComparison& c) {
-    return c.label_flip_rate <= max_flip && c.max_probability_error <= max_prob && c.min_embedding_cosine >= min_cosine;
-  };
   bool over_budget = false;
   for (size_t i = 0; i < trees.size() && !zoo.empty(); ++i) {
     QuantComparison c;
     if (!check(i, &c)) return fail(error);
     std::string note;
-    if (!within(c) && trees[i].probe_output_ratio > 0.0f) {
+    if (!within_budget(c, budget) && trees[i].probe_output_ratio > 0.0f) {
       const QuantComparison fast = c;
       trees[i].probe_output_ratio = 0.0f;
       if (!build_bundle(pointers, producer, &bytes, &error, PROBEX_BUNDLE_FORMAT_VERSION, router) || !check(i, &c))
@@ -288,13 +284,14 @@ int main(int argc, char** argv) {
                     fast.label_flip_rate, fast.max_probability_error);
       note = buf;
     }
-    const bool ok = within(c);
+    const bool ok = within_budget(c, budget);
     over_budget |= !ok;
     if (!quiet || !ok)
       std::printf("tree %-10s %s (runtime, xnnpack) vs f32 expert on %zu %s layers: label flips %.4f (max %.4f), "
                   "max prob error %.4f (max %.4f), min embedding cosine %.5f (min %.5f)%s%s\n",
-                  trees[i].name.c_str(), quant_spec_name(spec).c_str(), c.layers, split.c_str(), c.label_flip_rate, max_flip,
-                  c.max_probability_error, max_prob, c.min_embedding_cosine, min_cosine, ok ? "" : "  OVER BUDGET",
+                  trees[i].name.c_str(), quant_spec_name(spec).c_str(), c.layers, split.c_str(), c.label_flip_rate,
+                  budget.max_flip_rate, c.max_probability_error, budget.max_probability_error, c.min_embedding_cosine,
+                  budget.min_embedding_cosine, ok ? "" : "  OVER BUDGET",
                   note.c_str());
   }
   // Zero-shot: top-1 on the zoo's seen-class and unseen-class test models, runtime vs float; the int8
@@ -304,41 +301,31 @@ int main(int argc, char** argv) {
     const LoadedCheckpoint& zs = zero_shot_floats[zero_shot_of[i]];
     ZeroShotAgreement seen, unseen;
     if (!zero_shot_agreement(bytes, i, zs, trees[i], files, table, &seen, &unseen, &error)) return fail(error);
-    const auto within_drop = [&] {
-      return seen.float_top1 - seen.runtime_top1 <= max_zero_shot_drop &&
-             unseen.float_top1 - unseen.runtime_top1 <= max_zero_shot_drop;
-    };
     std::string note;
-    if (!within_drop() && trees[i].zero_shot->probe_output_ratio > 0.0f) {
+    if (!within_zero_shot_budget(seen, unseen, budget) && trees[i].zero_shot->probe_output_ratio > 0.0f) {
       trees[i].zero_shot->probe_output_ratio = 0.0f;
       if (!build_bundle(pointers, producer, &bytes, &error, PROBEX_BUNDLE_FORMAT_VERSION, router) ||
           !zero_shot_agreement(bytes, i, zs, trees[i], files, table, &seen, &unseen, &error))
         return fail(error);
       note = " (int8 step 1 was over budget; float step 1 kept)";
     }
-    const bool ok = within_drop();
+    const bool ok = within_zero_shot_budget(seen, unseen, budget);
     over_budget |= !ok;
     if (!quiet || !ok)
       std::printf("tree %-10s zero-shot %s (runtime) vs f32: in-distribution top-1 %.4f vs %.4f on %zu test models, "
                   "zero-shot top-1 %.4f vs %.4f on %zu test_holdout models (max drop %.3f)%s%s\n",
                   trees[i].name.c_str(), quant_spec_name(spec).c_str(), seen.runtime_top1, seen.float_top1, seen.layers,
-                  unseen.runtime_top1, unseen.float_top1, unseen.layers, max_zero_shot_drop, ok ? "" : "  OVER BUDGET",
+                  unseen.runtime_top1, unseen.float_top1, unseen.layers, budget.max_zero_shot_drop, ok ? "" : "  OVER BUDGET",
                   note.c_str());
   }
   if (over_budget) {
     std::fprintf(stderr, "probex-convert: quantization %s is over budget; no bundle written\n", quant_spec_name(spec).c_str());
     return 3;
   }
-  // Self-test tolerance: float arithmetic in another order differs by ~1e-6; the int8 step 1 by its
-  // quantization. A device may differ by 4x what this machine's runtime differs, and never less than 1e-3.
+  // Self-test tolerances, from this machine's own difference (bundle_writer.h).
   double worst = 0;
   if (!measure_self_tests(bytes, &worst, &error)) return fail(error);
-  const float int8_tolerance = static_cast<float>(std::max(1e-3, 4.0 * worst));
-  for (BundleTree& t : trees)
-    for (SelfTestEntry& st : t.self_tests) {
-      const bool int8_step1 = t.probe_output_ratio > 0.0f || (t.zero_shot && t.zero_shot->probe_output_ratio > 0.0f);
-      st.tolerance = int8_step1 ? int8_tolerance : 1e-3f;
-    }
+  const float int8_tolerance = set_self_test_tolerances(&trees, worst);
   if (!build_bundle(pointers, producer, &bytes, &error, PROBEX_BUNDLE_FORMAT_VERSION, router)) return fail(error);
 
   const size_t unsigned_size = bytes.size();
