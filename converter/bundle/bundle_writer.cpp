@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "core/cosine.h"
 #include "runtime_bundle.h"
 #include "text/embedding_table.h"
 #include "core/self_test_input.h"
@@ -70,7 +71,7 @@ std::vector<float> zero_shot_scores(const BundleZeroShot& z) {
   const std::vector<float> prototypes = z.prototypes.dequantized();
   std::vector<float> scores(z.labels.size());
   for (size_t c = 0; c < scores.size(); ++c)
-    scores[c] = static_cast<float>(cosine_similarity(z.device_model->embeddings(), prototypes.data() + c * r, r));
+    scores[c] = static_cast<float>(probex::cosine(z.device_model->embeddings(), prototypes.data() + c * r, r));
   return scores;
 }
 
@@ -245,15 +246,7 @@ bool compare_with_runtime(const std::vector<uint8_t>& bundle_bytes, size_t tree_
       flips += (pa >= 0.5) != (r.predicted[k] != 0);
       c.max_probability_error = std::max(c.max_probability_error, std::fabs(pa - pb));
     }
-    double dot = 0, na = 0, nb = 0;
-    for (size_t k = 0; k < s.r_t; ++k) {
-      const double a_k = ea[k], b_k = r.embedding[k];
-      dot += a_k * b_k;
-      na += a_k * a_k;
-      nb += b_k * b_k;
-    }
-    const double cosine = na > 0 && nb > 0 ? dot / std::sqrt(na * nb) : (na == nb ? 1.0 : 0.0);
-    c.min_embedding_cosine = std::min(c.min_embedding_cosine, cosine);
+    c.min_embedding_cosine = std::min(c.min_embedding_cosine, probex::cosine(ea.data(), r.embedding, s.r_t));
   }
   if (layers.count) c.label_flip_rate = static_cast<double>(flips) / static_cast<double>(layers.count * s.d_y);
   *out = c;
@@ -375,6 +368,24 @@ bool unpack_bundle(const std::vector<uint8_t>& bytes, std::vector<BundleTree>* t
     trees->push_back(std::move(t));
   }
   return true;
+}
+
+bool within_budget(const QuantComparison& c, const QuantBudget& budget) {
+  return c.label_flip_rate <= budget.max_flip_rate && c.max_probability_error <= budget.max_probability_error &&
+         c.min_embedding_cosine >= budget.min_embedding_cosine;
+}
+
+bool uses_int8_step1(const BundleTree& tree) {
+  return tree.probe_output_ratio > 0.0f || (tree.zero_shot && tree.zero_shot->probe_output_ratio > 0.0f);
+}
+
+float int8_self_test_tolerance(double worst) { return static_cast<float>(std::max(1e-3, 4.0 * worst)); }
+
+float set_self_test_tolerances(std::vector<BundleTree>* trees, double worst) {
+  const float int8_tolerance = int8_self_test_tolerance(worst);
+  for (BundleTree& t : *trees)
+    for (SelfTestEntry& st : t.self_tests) st.tolerance = uses_int8_step1(t) ? int8_tolerance : 1e-3f;
+  return int8_tolerance;
 }
 
 }  // namespace probex::convert

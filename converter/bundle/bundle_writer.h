@@ -99,6 +99,27 @@ bool compare_with_runtime(const std::vector<uint8_t>& bundle_bytes, size_t tree_
 // Runs the bundle's self-tests with the runtime's XNNPACK backend; *worst = largest relative difference.
 bool measure_self_tests(const std::vector<uint8_t>& bundle_bytes, double* worst, std::string* error);
 
+// probex-convert's quantization budget: how far the runtime may be from the float expert (QuantComparison)
+// for the bundle to be written.
+struct QuantBudget {
+  double max_flip_rate = 0.005;
+  double max_probability_error = 0.05;
+  double min_embedding_cosine = 0.99;
+  double max_zero_shot_drop = 0.01;  // zero-shot top-1 the runtime may lose (bundle/zero_shot_bundle.h)
+};
+bool within_budget(const QuantComparison& c, const QuantBudget& budget);
+
+// Whether a tree's classifier or zero-shot expert runs its step 1 in int8 (probe_output_ratio > 0).
+bool uses_int8_step1(const BundleTree& tree);
+
+// The self-test tolerance of trees with an int8 step 1, from the worst relative difference this machine's
+// runtime shows on the self-tests: a device may differ by 4x that (other kernels round the int8 step
+// differently), and never less than 1e-3 (float arithmetic in another order differs by ~1e-6).
+float int8_self_test_tolerance(double worst);
+// Sets every self-test's tolerance: int8_self_test_tolerance(worst) in trees with an int8 step 1, 1e-3
+// in the others. Returns the int8 tolerance.
+float set_self_test_tolerances(std::vector<BundleTree>* trees, double worst);
+
 // Serializes the bundle; identical label lists share one label space. Tree names must be unique.
 // `format_version` is for tests that need a bundle of another version.
 // `router` (rows and cols > 0) is written when the trees carry root sketches.

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <set>
 
+#include "core/cosine.h"
 #include "core/python_literal.h"
 #include "expert/layer_dataset.h"
 #include "runtime_bundle.h"
@@ -167,7 +168,7 @@ bool compare_zero_shot(const std::vector<uint8_t>& bundle_bytes, size_t tree_ind
     double top_runtime = -2.0, top_float = -2.0;
     for (size_t k = 0; k < candidates.size(); ++k) {
       const size_t c = candidates[k];
-      const double f = cosine_similarity(e, float_prototypes.data() + c * s.r_t, s.r_t);
+      const double f = probex::cosine(e, float_prototypes.data() + c * s.r_t, s.r_t);
       if (static_cast<double>(r.zero_shot_scores[c]) > top_runtime) {
         top_runtime = static_cast<double>(r.zero_shot_scores[c]);
         best_runtime = k;
@@ -224,6 +225,11 @@ bool zero_shot_agreement(const std::vector<uint8_t>& bytes, size_t tree_index, c
       return false;
   }
   return true;
+}
+
+bool within_zero_shot_budget(const ZeroShotAgreement& seen, const ZeroShotAgreement& unseen, const QuantBudget& budget) {
+  return seen.float_top1 - seen.runtime_top1 <= budget.max_zero_shot_drop &&
+         unseen.float_top1 - unseen.runtime_top1 <= budget.max_zero_shot_drop;
 }
 
 }  // namespace probex::convert

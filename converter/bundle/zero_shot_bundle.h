@@ -41,6 +41,9 @@ struct ZeroShotAgreement {
   size_t layers = 0;
   double runtime_top1 = 0.0, float_top1 = 0.0;
 };
+// Whether the runtime's zero-shot top-1 is within budget.max_zero_shot_drop of the float expert's, on the
+// seen-class and the unseen-class models both.
+bool within_zero_shot_budget(const ZeroShotAgreement& seen, const ZeroShotAgreement& unseen, const QuantBudget& budget);
 bool compare_zero_shot(const std::vector<uint8_t>& bundle_bytes, size_t tree_index, ProbexExpert& float_expert,
                        const std::vector<float>& float_prototypes, const ExpertData& layers,
                        const std::vector<size_t>& candidates, const std::vector<size_t>& classes, ZeroShotAgreement* out,

@@ -190,14 +190,5 @@ bool embed_label(const EmbeddingTable& table, const std::string& label, LabelEmb
   return true;
 }
 
-double cosine_similarity(const float* a, const float* b, size_t n) {
-  double ab = 0.0, aa = 0.0, bb = 0.0;
-  for (size_t i = 0; i < n; ++i) {
-    ab += static_cast<double>(a[i]) * static_cast<double>(b[i]);
-    aa += static_cast<double>(a[i]) * static_cast<double>(a[i]);
-    bb += static_cast<double>(b[i]) * static_cast<double>(b[i]);
-  }
-  return aa > 0.0 && bb > 0.0 ? ab / std::sqrt(aa * bb) : 0.0;
-}
 
 }  // namespace probex::convert

@@ -54,7 +54,4 @@ struct LabelEmbedding {
 // A label with no known word is an error naming the label and the table.
 bool embed_label(const EmbeddingTable& table, const std::string& label, LabelEmbedding* out, std::string* error);
 
-// cos(a, b) in double; 0 if either is zero.
-double cosine_similarity(const float* a, const float* b, size_t n);
-
 }  // namespace probex::convert

@@ -25,8 +25,7 @@ namespace {
 
 using namespace probex::convert;
 
-void print_help() {
-  std::printf(
+const char* const kHelp =
       "usage: probex-convert --out BUNDLE [options] CHECKPOINT...\n"
       "       probex-convert --add-labels BUNDLE --text-table FILE --out NEW [--tree NAME] LABEL...\n"
       "\n"
@@ -75,13 +74,7 @@ void print_help() {
       "  --quiet                print only errors\n"
       "  --help, --version\n"
       "\n"
-      "exit codes: 0 success, 1 failure (message on stderr), 3 over the quantization budget, 2 bad command line\n");
-}
-
-int usage_error(const std::string& what) {
-  std::fprintf(stderr, "probex-convert: %s (see --help)\n", what.c_str());
-  return 2;
-}
+      "exit codes: 0 success, 1 failure (message on stderr), 3 over the quantization budget, 2 bad command line\n";
 
 int fail(const std::string& what) {
   std::fprintf(stderr, "probex-convert: %s\n", what.c_str());
@@ -125,8 +118,7 @@ int add_labels(const std::string& in, const std::string& out, const std::string&
   if (changed == 0) return fail(in + ": no tree has a zero-shot expert" + (only_tree.empty() ? "" : " named " + only_tree));
   std::vector<const BundleTree*> pointers;
   for (const BundleTree& t : trees) pointers.push_back(&t);
-  const std::string producer = "probex-convert " + std::to_string(PROBEX_VERSION_MAJOR) + "." +
-                               std::to_string(PROBEX_VERSION_MINOR) + "." + std::to_string(PROBEX_VERSION_PATCH);
+  const std::string producer = probex::cli::version_line("probex-convert");
   if (!build_bundle(pointers, producer, &bytes, &error, PROBEX_BUNDLE_FORMAT_VERSION, router)) return fail(error);
   double worst = 0;
   if (!measure_self_tests(bytes, &worst, &error)) return fail(error);
@@ -143,73 +135,48 @@ int add_labels(const std::string& in, const std::string& out, const std::string&
 int main(int argc, char** argv) {
   std::string out, zoo, split = "test", quant = "f32", report_dir;
   std::vector<std::string> checkpoints;
-  double max_flip = 0.005, max_prob = 0.05, min_cosine = 0.99;
+  QuantBudget budget;
   long self_tests = 3;
   bool force = false, quiet = false, no_router = false, route_report = false;
   std::string foreign, text_table, text_names, add_to, only_tree, sign_key;
   std::vector<std::string> extra_labels;
-  double max_zero_shot_drop = 0.01;
   probex::SketchSpec sketch{0x70be5ull, 64, 16};
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    const auto value = [&](const char** v) {
-      if (i + 1 >= argc) return false;
-      *v = argv[++i];
-      return true;
-    };
-    const char* v = nullptr;
-    if (a == "--help" || a == "-h") {
-      print_help();
-      return 0;
-    } else if (a == "--version") {
-      std::printf("probex-convert %d.%d.%d (bundle format %d)\n", PROBEX_VERSION_MAJOR, PROBEX_VERSION_MINOR,
-                  PROBEX_VERSION_PATCH, PROBEX_BUNDLE_FORMAT_VERSION);
-      return 0;
-    } else if (a == "--out" || a == "--zoo" || a == "--split" || a == "--quant") {
-      if (!value(&v)) return usage_error(a + " needs a value");
-      (a == "--out" ? out : a == "--zoo" ? zoo : a == "--split" ? split : quant) = v;
-    } else if (a == "--max-flip-rate" || a == "--max-prob-error" || a == "--min-cosine") {
-      double x = 0;
-      if (!value(&v) || !parse_double(v, 0.0, 1.0, &x)) return usage_error(a + " needs a number in [0, 1]");
-      (a == "--max-flip-rate" ? max_flip : a == "--max-prob-error" ? max_prob : min_cosine) = x;
-    } else if (a == "--self-tests") {
-      if (!value(&v) || !parse_long(v, 0, 100, &self_tests)) return usage_error("--self-tests needs an integer in [0, 100]");
-    } else if (a == "--sketch") {
-      unsigned r = 0, c = 0;
-      char tail = 0;
-      if (!value(&v) || std::sscanf(v, "%ux%u%c", &r, &c, &tail) != 2 || r < 1 || c < 1 || r > 4096 || c > 4096)
-        return usage_error("--sketch takes RxC, each 1..4096 (e.g. 64x16)");
-      sketch.rows = r;
-      sketch.cols = c;
-    } else if (a == "--no-router") {
-      no_router = true;
-    } else if (a == "--route-report") {
-      route_report = true;
-    } else if (a == "--report") {
-      if (!value(&v)) return usage_error("--report needs a folder");
-      report_dir = v;
-    } else if (a == "--foreign") {
-      if (!value(&v)) return usage_error("--foreign needs a zoo folder");
-      foreign = v;
-    } else if (a == "--text-table" || a == "--text-names" || a == "--label" || a == "--add-labels" || a == "--tree") {
-      if (!value(&v)) return usage_error(a + " needs a value");
-      if (a == "--label") extra_labels.emplace_back(v);
-      else (a == "--text-table" ? text_table : a == "--text-names" ? text_names : a == "--tree" ? only_tree : add_to) = v;
-    } else if (a == "--sign") {
-      if (!value(&v)) return usage_error("--sign needs a secret key file (probex-keygen)");
-      sign_key = v;
-    } else if (a == "--max-zero-shot-drop") {
-      if (!value(&v) || !parse_double(v, 0.0, 1.0, &max_zero_shot_drop)) return usage_error(a + " needs a number in [0, 1]");
-    } else if (a == "--force") {
-      force = true;
-    } else if (a == "--quiet") {
-      quiet = true;
-    } else if (!a.empty() && a[0] == '-') {
-      return usage_error("unknown argument '" + a + "'");
-    } else {
-      checkpoints.push_back(a);
+  probex::cli::ArgParser args("probex-convert", kHelp);
+  args.positional(&checkpoints);
+  args.text("--out", "a file", &out);
+  args.text("--zoo", "a zoo folder", &zoo);
+  args.text("--split", "a split name", &split);
+  args.text("--quant", "a storage type", &quant);
+  args.number("--max-flip-rate", 0.0, 1.0, &budget.max_flip_rate);
+  args.number("--max-prob-error", 0.0, 1.0, &budget.max_probability_error);
+  args.number("--min-cosine", 0.0, 1.0, &budget.min_embedding_cosine);
+  args.number("--max-zero-shot-drop", 0.0, 1.0, &budget.max_zero_shot_drop);
+  args.integer("--self-tests", 0, 100, &self_tests);
+  args.custom("--sketch", "RxC, each 1..4096 (e.g. 64x16)", [&](const std::string& v, std::string* message) {
+    unsigned r = 0, c = 0;
+    char tail = 0;
+    if (std::sscanf(v.c_str(), "%ux%u%c", &r, &c, &tail) != 2 || r < 1 || c < 1 || r > 4096 || c > 4096) {
+      *message = "--sketch takes RxC, each 1..4096 (e.g. 64x16)";
+      return false;
     }
-  }
+    sketch.rows = r;
+    sketch.cols = c;
+    return true;
+  });
+  args.flag("--no-router", &no_router);
+  args.flag("--route-report", &route_report);
+  args.text("--report", "a folder", &report_dir);
+  args.text("--foreign", "a zoo folder", &foreign);
+  args.text("--text-table", "a file", &text_table);
+  args.text("--text-names", "a file", &text_names);
+  args.texts("--label", "a label text", &extra_labels);
+  args.text("--add-labels", "a bundle", &add_to);
+  args.text("--tree", "a tree name", &only_tree);
+  args.text("--sign", "a secret key file (probex-keygen)", &sign_key);
+  args.flag("--force", &force);
+  args.flag("--quiet", &quiet);
+  if (const int code = args.parse(argc, argv); code != args.kContinue) return code;
+  const auto usage_error = [&](const std::string& what) { return args.usage_error(what); };
   std::string error;
   EmbeddingTable table;
   if (!add_to.empty()) {
@@ -298,8 +265,7 @@ int main(int argc, char** argv) {
   std::vector<const BundleTree*> pointers;
   for (const BundleTree& t : trees) pointers.push_back(&t);
   std::vector<uint8_t> bytes;
-  const std::string producer = "probex-convert " + std::to_string(PROBEX_VERSION_MAJOR) + "." +
-                               std::to_string(PROBEX_VERSION_MINOR) + "." + std::to_string(PROBEX_VERSION_PATCH);
+  const std::string producer = probex::cli::version_line("probex-convert");
   if (!build_bundle(pointers, producer, &bytes, &error, PROBEX_BUNDLE_FORMAT_VERSION, router)) return fail(error);
 
   // The budget, checked with the real runtime. A tree whose int8 step 1 (fast, but it quantizes the layer
@@ -308,15 +274,12 @@ int main(int argc, char** argv) {
     if (!compare_with_runtime(bytes, i, *floats[i].expert, held_out[i].data, c, &error)) return false;
     return true;
   };
-  const auto within = [&](const QuantComparison& c) {
-    return c.label_flip_rate <= max_flip && c.max_probability_error <= max_prob && c.min_embedding_cosine >= min_cosine;
-  };
   bool over_budget = false;
   for (size_t i = 0; i < trees.size() && !zoo.empty(); ++i) {
     QuantComparison c;
     if (!check(i, &c)) return fail(error);
     std::string note;
-    if (!within(c) && trees[i].probe_output_ratio > 0.0f) {
+    if (!within_budget(c, budget) && trees[i].probe_output_ratio > 0.0f) {
       const QuantComparison fast = c;
       trees[i].probe_output_ratio = 0.0f;
       if (!build_bundle(pointers, producer, &bytes, &error, PROBEX_BUNDLE_FORMAT_VERSION, router) || !check(i, &c))
@@ -326,13 +289,14 @@ int main(int argc, char** argv) {
                     fast.label_flip_rate, fast.max_probability_error);
       note = buf;
     }
-    const bool ok = within(c);
+    const bool ok = within_budget(c, budget);
     over_budget |= !ok;
     if (!quiet || !ok)
       std::printf("tree %-10s %s (runtime, xnnpack) vs f32 expert on %zu %s layers: label flips %.4f (max %.4f), "
                   "max prob error %.4f (max %.4f), min embedding cosine %.5f (min %.5f)%s%s\n",
-                  trees[i].name.c_str(), quant_spec_name(spec).c_str(), c.layers, split.c_str(), c.label_flip_rate, max_flip,
-                  c.max_probability_error, max_prob, c.min_embedding_cosine, min_cosine, ok ? "" : "  OVER BUDGET",
+                  trees[i].name.c_str(), quant_spec_name(spec).c_str(), c.layers, split.c_str(), c.label_flip_rate,
+                  budget.max_flip_rate, c.max_probability_error, budget.max_probability_error, c.min_embedding_cosine,
+                  budget.min_embedding_cosine, ok ? "" : "  OVER BUDGET",
                   note.c_str());
   }
   // Zero-shot: top-1 on the zoo's seen-class and unseen-class test models, runtime vs float; the int8
@@ -342,25 +306,21 @@ int main(int argc, char** argv) {
     const LoadedCheckpoint& zs = zero_shot_floats[zero_shot_of[i]];
     ZeroShotAgreement seen, unseen;
     if (!zero_shot_agreement(bytes, i, zs, trees[i], files, table, &seen, &unseen, &error)) return fail(error);
-    const auto within_drop = [&] {
-      return seen.float_top1 - seen.runtime_top1 <= max_zero_shot_drop &&
-             unseen.float_top1 - unseen.runtime_top1 <= max_zero_shot_drop;
-    };
     std::string note;
-    if (!within_drop() && trees[i].zero_shot->probe_output_ratio > 0.0f) {
+    if (!within_zero_shot_budget(seen, unseen, budget) && trees[i].zero_shot->probe_output_ratio > 0.0f) {
       trees[i].zero_shot->probe_output_ratio = 0.0f;
       if (!build_bundle(pointers, producer, &bytes, &error, PROBEX_BUNDLE_FORMAT_VERSION, router) ||
           !zero_shot_agreement(bytes, i, zs, trees[i], files, table, &seen, &unseen, &error))
         return fail(error);
       note = " (int8 step 1 was over budget; float step 1 kept)";
     }
-    const bool ok = within_drop();
+    const bool ok = within_zero_shot_budget(seen, unseen, budget);
     over_budget |= !ok;
     if (!quiet || !ok)
       std::printf("tree %-10s zero-shot %s (runtime) vs f32: in-distribution top-1 %.4f vs %.4f on %zu test models, "
                   "zero-shot top-1 %.4f vs %.4f on %zu test_holdout models (max drop %.3f)%s%s\n",
                   trees[i].name.c_str(), quant_spec_name(spec).c_str(), seen.runtime_top1, seen.float_top1, seen.layers,
-                  unseen.runtime_top1, unseen.float_top1, unseen.layers, max_zero_shot_drop, ok ? "" : "  OVER BUDGET",
+                  unseen.runtime_top1, unseen.float_top1, unseen.layers, budget.max_zero_shot_drop, ok ? "" : "  OVER BUDGET",
                   note.c_str());
   }
   // Written even when over budget: the page shows which storage types would fit.
@@ -371,16 +331,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "probex-convert: quantization %s is over budget; no bundle written\n", quant_spec_name(spec).c_str());
     return 3;
   }
-  // Self-test tolerance: float arithmetic in another order differs by ~1e-6; the int8 step 1 by its
-  // quantization. A device may differ by 4x what this machine's runtime differs, and never less than 1e-3.
+  // Self-test tolerances, from this machine's own difference (bundle_writer.h).
   double worst = 0;
   if (!measure_self_tests(bytes, &worst, &error)) return fail(error);
-  const float int8_tolerance = static_cast<float>(std::max(1e-3, 4.0 * worst));
-  for (BundleTree& t : trees)
-    for (SelfTestEntry& st : t.self_tests) {
-      const bool int8_step1 = t.probe_output_ratio > 0.0f || (t.zero_shot && t.zero_shot->probe_output_ratio > 0.0f);
-      st.tolerance = int8_step1 ? int8_tolerance : 1e-3f;
-    }
+  const float int8_tolerance = set_self_test_tolerances(&trees, worst);
   if (!build_bundle(pointers, producer, &bytes, &error, PROBEX_BUNDLE_FORMAT_VERSION, router)) return fail(error);
 
   const size_t unsigned_size = bytes.size();

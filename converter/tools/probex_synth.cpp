@@ -14,8 +14,7 @@ namespace {
 
 using namespace probex::convert;
 
-void print_help() {
-  std::printf(
+const char* const kHelp =
       "usage: probex-synth expert OUT --rows H --cols W [--r N] [--labels N] [--layer NAME] [--seed N]\n"
       "       probex-synth model  OUT --rows H --cols W [--dtype f32|f16|bf16] [--layer NAME] [--seed N]\n"
       "\n"
@@ -25,41 +24,30 @@ void print_help() {
       "        uniform in [-0.05, 0.05).\n"
       "Use them with probex-convert and probex-bench (scripts/bench.sh).\n"
       "\n"
-      "exit codes: 0 success, 1 failure, 2 bad command line\n");
-}
-
-int usage_error(const std::string& what) {
-  std::fprintf(stderr, "probex-synth: %s (see --help)\n", what.c_str());
-  return 2;
-}
+      "--help, --version\n"
+      "\n"
+      "exit codes: 0 success, 1 failure, 2 bad command line\n";
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc >= 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
-    print_help();
-    return 0;
-  }
-  if (argc < 3) return usage_error("a kind (expert or model) and an output file are required");
-  const std::string kind = argv[1], out = argv[2];
-  if (kind != "expert" && kind != "model") return usage_error("unknown kind '" + kind + "'");
   long rows = 0, cols = 0, r = 128, labels = 10, seed = 1;
   std::string layer = "layer.weight", dtype = "f32";
-  for (int i = 3; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (i + 1 >= argc) return usage_error(a + " needs a value");
-    const char* v = argv[++i];
-    bool ok = true;
-    if (a == "--rows") ok = parse_long(v, 1, 1 << 20, &rows);
-    else if (a == "--cols") ok = parse_long(v, 1, 1 << 20, &cols);
-    else if (a == "--r") ok = parse_long(v, 1, 4096, &r);
-    else if (a == "--labels") ok = parse_long(v, 1, 100000, &labels);
-    else if (a == "--seed") ok = parse_long(v, 0, 1L << 40, &seed);
-    else if (a == "--layer") layer = v;
-    else if (a == "--dtype") ok = (dtype = v) == "f32" || dtype == "f16" || dtype == "bf16";
-    else return usage_error("unknown argument '" + a + "'");
-    if (!ok) return usage_error("bad value '" + std::string(v) + "' for " + a);
-  }
+  std::vector<std::string> positional;
+  probex::cli::ArgParser args("probex-synth", kHelp);
+  args.positional(&positional);
+  args.integer("--rows", 1, 1 << 20, &rows);
+  args.integer("--cols", 1, 1 << 20, &cols);
+  args.integer("--r", 1, 4096, &r);
+  args.integer("--labels", 1, 100000, &labels);
+  args.integer("--seed", 0, 1L << 40, &seed);
+  args.text("--layer", "a tensor name", &layer);
+  args.choice("--dtype", {"f32", "f16", "bf16"}, &dtype);
+  if (const int code = args.parse(argc, argv); code != args.kContinue) return code;
+  const auto usage_error = [&](const std::string& what) { return args.usage_error(what); };
+  if (positional.size() != 2) return usage_error("a kind (expert or model) and an output file are required");
+  const std::string kind = positional[0], out = positional[1];
+  if (kind != "expert" && kind != "model") return usage_error("unknown kind '" + kind + "'");
   if (!rows || !cols) return usage_error("--rows and --cols are required");
   std::string error;
   Rng rng(static_cast<uint64_t>(seed));

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "core/cosine.h"
+#include "cli/args.h"
 #include "text/embedding_table.h"
 #include "text/wink_json.h"
 
@@ -13,8 +15,7 @@ namespace {
 
 using namespace probex::convert;
 
-void print_help() {
-  std::printf(
+const char* const kHelp =
       "usage: probex-text --wink FILE.json --out TABLE.safetensors\n"
       "       probex-text --table TABLE.safetensors [--names FILE] LABEL...\n"
       "\n"
@@ -25,13 +26,9 @@ void print_help() {
       "        cosine between every pair of labels. --names: the names list (default TABLE.names.txt).\n"
       "A table computed elsewhere works the same: one 2-D float tensor and a names list, one per line.\n"
       "\n"
-      "exit codes: 0 success, 1 failure (message on stderr), 2 bad command line\n");
-}
-
-int usage_error(const std::string& what) {
-  std::fprintf(stderr, "probex-text: %s (see --help)\n", what.c_str());
-  return 2;
-}
+      "--help, --version\n"
+      "\n"
+      "exit codes: 0 success, 1 failure (message on stderr), 2 bad command line\n";
 
 int fail(const std::string& error) {
   std::fprintf(stderr, "probex-text: %s\n", error.c_str());
@@ -71,7 +68,7 @@ int show_labels(const std::string& table_path, const std::string& names_path, co
   std::printf("\ncosines\n");
   for (size_t i = 0; i < labels.size(); ++i) {
     std::printf("%-24s", labels[i].c_str());
-    for (size_t j = 0; j < labels.size(); ++j) std::printf(" %6.3f", cosine_similarity(vectors[i].data(), vectors[j].data(), table.dimension));
+    for (size_t j = 0; j < labels.size(); ++j) std::printf(" %6.3f", probex::cosine(vectors[i].data(), vectors[j].data(), table.dimension));
     std::printf("\n");
   }
   return 0;
@@ -82,21 +79,14 @@ int show_labels(const std::string& table_path, const std::string& names_path, co
 int main(int argc, char** argv) {
   std::string wink, out, table, names;
   std::vector<std::string> labels;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      print_help();
-      return 0;
-    }
-    const bool takes_value = a == "--wink" || a == "--out" || a == "--table" || a == "--names";
-    if (takes_value && i + 1 >= argc) return usage_error(a + " needs a value");
-    if (a == "--wink") wink = argv[++i];
-    else if (a == "--out") out = argv[++i];
-    else if (a == "--table") table = argv[++i];
-    else if (a == "--names") names = argv[++i];
-    else if (a.rfind("--", 0) == 0) return usage_error("unknown option '" + a + "'");
-    else labels.push_back(a);
-  }
+  probex::cli::ArgParser args("probex-text", kHelp);
+  args.text("--wink", "a JSON file", &wink);
+  args.text("--out", "a file", &out);
+  args.text("--table", "a file", &table);
+  args.text("--names", "a file", &names);
+  args.positional(&labels);
+  if (const int code = args.parse(argc, argv); code != args.kContinue) return code;
+  const auto usage_error = [&](const std::string& what) { return args.usage_error(what); };
   if (!wink.empty()) {
     if (out.empty()) return usage_error("--wink needs --out");
     if (!table.empty() || !labels.empty()) return usage_error("--wink takes no --table or labels");

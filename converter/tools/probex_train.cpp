@@ -26,9 +26,9 @@ namespace {
 
 using namespace probex;
 using namespace probex::convert;
+using probex::cli::ArgParser;
 
-void print_help() {
-  std::printf(
+const char* const kHelp =
       "usage: probex-train --zoo DIR --layer NAME|auto [options]\n"
       "\n"
       "Trains one ProbeX expert per tree on the 'subset' task (multi-hot labels from each model's\n"
@@ -55,9 +55,9 @@ void print_help() {
       "  --text-table FILE      detector: the text-embedding table (scripts/fetch-glove.sh makes GloVe's)\n"
       "  --text-names FILE      its names list (default: FILE with .names.txt for .safetensors)\n"
       "  --strict               a bad model (missing layer, wrong shape, NaN/Inf, bad labels) is an error;\n"
-      "                         default: a warning listing it, and it is skipped (error above 10%% bad)\n"
-      "  --threads N            BLAS threads (default 1; results depend on it)\n"
-      "  --json FILE            write the metrics as JSON\n"
+      "                         default: a warning listing it, and it is skipped (error above 10% bad)\n"
+      "  --threads N            BLAS threads (default 1; auto: every processor online; results depend on it)\n"
+      "  --json-out FILE        write the metrics as JSON to FILE\n"
       "  --report DIR           write an HTML report with charts to DIR/index.html (docs/report.md)\n"
       "  --discover-trees       do not train: cluster every model of the zoo by a sketch of --layer (Ward\n"
       "                         linkage, as MoTHer) into trees, and score the clusters against the folders\n"
@@ -72,13 +72,7 @@ void print_help() {
       "retrieval (recall@1/@5, mAP) for ProbeX, the Dense expert and chance; --out writes the checkpoint\n"
       "chosen on val_holdout, with regression_head.*.\n"
       "\n"
-      "exit codes: 0 success, 1 failure (message on stderr), 2 bad command line\n");
-}
-
-int usage_error(const std::string& what) {
-  std::fprintf(stderr, "probex-train: %s (see --help)\n", what.c_str());
-  return 2;
-}
+      "exit codes: 0 success, 1 failure (message on stderr), 2 bad command line\n";
 
 void print_report(const TreeReport& r) {
   std::printf("\ntree %s  layer %s [%zu, %zu] (%s)  models train %zu / val %zu / test %zu  labels %zu\n",
@@ -254,111 +248,71 @@ int discover_trees(const std::vector<ZooFile>& files, const std::string& layer, 
 
 int main(int argc, char** argv) {
   std::string zoo, layer, out_dir, json_path, text_table, text_names, report_dir;
-  std::set<std::string> given;  // options set on the command line (zero-shot changes the others' defaults)
-  bool discover = false;
-  std::vector<std::string> only_trees;
+  bool discover = false, quiet = false;
+  std::vector<std::string> only_trees, baselines = {"dense", "stats"}, stat_groups = {"whole", "rows", "cols"};
   TreeTrainOptions options;
-  long auto_epochs = 50, threads = 1;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    const char* v = nullptr;
-    auto value = [&] {
-      if (i + 1 >= argc) return false;
-      v = argv[++i];
-      return true;
-    };
-    long n = 0;
-    double x = 0;
-    given.insert(arg);
-    if (arg == "--help" || arg == "-h") {
-      print_help();
-      return 0;
-    } else if (arg == "--version") {
-      std::printf("probex-train 0.1.0\n");
-      return 0;
-    } else if (arg == "--zoo") {
-      if (!value()) return usage_error("--zoo needs a folder");
-      zoo = v;
-    } else if (arg == "--layer") {
-      if (!value()) return usage_error("--layer needs a tensor name or auto");
-      layer = v;
-    } else if (arg == "--tree") {
-      if (!value()) return usage_error("--tree needs a name");
-      only_trees.emplace_back(v);
-    } else if (arg == "--out") {
-      if (!value()) return usage_error("--out needs a folder");
-      out_dir = v;
-    } else if (arg == "--json") {
-      if (!value()) return usage_error("--json needs a file");
-      json_path = v;
-    } else if (arg == "--report") {
-      if (!value()) return usage_error("--report needs a folder");
-      report_dir = v;
-    } else if (arg == "--task") {
-      if (!value()) return usage_error("--task needs a name");
-      options.load.task = v;
-      if (options.load.task != "subset" && options.load.task != "detector") {
-        return usage_error("--task takes subset or detector");
-      }
-    } else if (arg == "--text-table" || arg == "--text-names") {
-      if (!value()) return usage_error(arg + " needs a file");
-      (arg == "--text-table" ? text_table : text_names) = v;
-    } else if (arg == "--epochs" || arg == "--batch" || arg == "--eval-every" || arg == "--r-u" || arg == "--r-v" ||
-               arg == "--r-t" || arg == "--auto-epochs" || arg == "--threads" || arg == "--baseline-epochs" ||
-               arg == "--max-train") {
-      if (!value() || !parse_long(v, 1, 1000000, &n)) return usage_error(arg + " needs a positive integer");
-      if (arg == "--epochs") options.fit.epochs = static_cast<int>(n);
-      if (arg == "--batch") options.fit.batch_size = static_cast<size_t>(n);
-      if (arg == "--eval-every") options.fit.eval_every = static_cast<int>(n);
-      if (arg == "--r-u") options.r_u = static_cast<size_t>(n);
-      if (arg == "--r-v") options.r_v = static_cast<size_t>(n);
-      if (arg == "--r-t") options.r_t = static_cast<size_t>(n);
-      if (arg == "--auto-epochs") auto_epochs = n;
-      if (arg == "--threads") threads = n;
-      if (arg == "--baseline-epochs") options.baseline_epochs = static_cast<int>(n);
-      if (arg == "--max-train") options.max_train = static_cast<size_t>(n);
-    } else if (arg == "--seed") {
-      if (!value() || !parse_long(v, 0, 0x7FFFFFFFFFFFFFFFL, &n)) return usage_error("--seed needs a non-negative integer");
-      options.fit.seed = static_cast<uint64_t>(n);
-    } else if (arg == "--lr" || arg == "--weight-decay") {
-      if (!value() || !parse_double(v, 0.0, 10.0, &x)) return usage_error(arg + " needs a number in [0, 10]");
-      (arg == "--lr" ? options.fit.lr : options.fit.weight_decay) = x;
-    } else if (arg == "--baselines") {
-      if (!value()) return usage_error("--baselines needs a list");
-      const std::string list = v;
-      options.dense_baseline = list.find("dense") != std::string::npos;
-      options.stats_baseline = list.find("stats") != std::string::npos;
-      if (list != "none" && !options.dense_baseline && !options.stats_baseline) {
-        return usage_error("--baselines takes dense, stats, dense,stats or none");
-      }
-    } else if (arg == "--stats-groups") {
-      if (!value()) return usage_error("--stats-groups needs a list");
-      const std::string list = v;
-      options.stat_groups = {list.find("whole") != std::string::npos, list.find("rows") != std::string::npos,
-                             list.find("cols") != std::string::npos};
-      if (!options.stat_groups.whole && !options.stat_groups.rows && !options.stat_groups.cols) {
-        return usage_error("--stats-groups takes whole, rows and/or cols");
-      }
-    } else if (arg == "--discover-trees") {
-      discover = true;
-    } else if (arg == "--strict") {
-      options.load.strict = true;
-    } else if (arg == "--quiet") {
-      options.fit.progress = false;
-    } else {
-      return usage_error("unknown argument '" + arg + "'");
-    }
-  }
+  long auto_epochs = 50, epochs = options.fit.epochs, batch = static_cast<long>(options.fit.batch_size),
+       eval_every = options.fit.eval_every, r_u = static_cast<long>(options.r_u), r_v = static_cast<long>(options.r_v),
+       r_t = static_cast<long>(options.r_t), baseline_epochs = 0, max_train = 0,
+       seed = static_cast<long>(options.fit.seed);
+  uint32_t threads = 1;
+  const std::string positive = "a positive integer";
+  ArgParser args("probex-train", kHelp);
+  args.text("--zoo", "a folder", &zoo);
+  args.text("--layer", "a tensor name or auto", &layer);
+  args.texts("--tree", "a name", &only_trees);
+  args.text("--out", "a folder", &out_dir);
+  args.text("--json-out", "a file", &json_path);
+  args.text("--report", "a folder", &report_dir);
+  args.choice("--task", {"subset", "detector"}, &options.load.task);
+  args.text("--text-table", "a file", &text_table);
+  args.text("--text-names", "a file", &text_names);
+  args.integer("--epochs", 1, 1000000, &epochs, positive);
+  args.integer("--batch", 1, 1000000, &batch, positive);
+  args.integer("--eval-every", 1, 1000000, &eval_every, positive);
+  args.integer("--r-u", 1, 1000000, &r_u, positive);
+  args.integer("--r-v", 1, 1000000, &r_v, positive);
+  args.integer("--r-t", 1, 1000000, &r_t, positive);
+  args.integer("--auto-epochs", 1, 1000000, &auto_epochs, positive);
+  args.integer("--baseline-epochs", 1, 1000000, &baseline_epochs, positive);
+  args.integer("--max-train", 1, 1000000, &max_train, positive);
+  args.threads(&threads);
+  args.integer("--seed", 0, 0x7FFFFFFFFFFFFFFFL, &seed, "a non-negative integer");
+  args.number("--lr", 0.0, 10.0, &options.fit.lr);
+  args.number("--weight-decay", 0.0, 10.0, &options.fit.weight_decay);
+  args.list("--baselines", {"dense", "stats"}, &baselines, "none");
+  args.list("--stats-groups", {"whole", "rows", "cols"}, &stat_groups);
+  args.flag("--discover-trees", &discover);
+  args.flag("--strict", &options.load.strict);
+  args.flag("--quiet", &quiet);
+  if (const int code = args.parse(argc, argv); code != args.kContinue) return code;
+  const auto has = [](const std::vector<std::string>& list, const char* name) {
+    return std::find(list.begin(), list.end(), name) != list.end();
+  };
+  options.fit.epochs = static_cast<int>(epochs);
+  options.fit.batch_size = static_cast<size_t>(batch);
+  options.fit.eval_every = static_cast<int>(eval_every);
+  options.fit.seed = static_cast<uint64_t>(seed);
+  options.fit.progress = !quiet;
+  options.r_u = static_cast<size_t>(r_u);
+  options.r_v = static_cast<size_t>(r_v);
+  options.r_t = static_cast<size_t>(r_t);
+  options.baseline_epochs = static_cast<int>(baseline_epochs);
+  options.max_train = static_cast<size_t>(max_train);
+  options.dense_baseline = has(baselines, "dense");
+  options.stats_baseline = has(baselines, "stats");
+  options.stat_groups = {has(stat_groups, "whole"), has(stat_groups, "rows"), has(stat_groups, "cols")};
+  const auto usage_error = [&](const std::string& what) { return args.usage_error(what); };
   if (zoo.empty() || layer.empty()) return usage_error("--zoo and --layer are required");
   const bool zero_shot = options.load.task == "detector";
   if (zero_shot && text_table.empty()) return usage_error("--task detector needs --text-table");
   if (!zero_shot && !text_table.empty()) return usage_error("--text-table is for --task detector");
   if (zero_shot && layer == "auto") return usage_error("--layer auto is for the subset task");
-  if (zero_shot) {  // the authors' zero-shot settings (PROBEX.md section 3), unless given
-    if (!given.count("--epochs")) options.fit.epochs = 200;
-    if (!given.count("--lr")) options.fit.lr = 2e-3;
-    if (!given.count("--weight-decay")) options.fit.weight_decay = 0.0;
-    if (!given.count("--eval-every")) options.fit.eval_every = 10;
+  if (zero_shot) {  // the authors' zero-shot settings (docs/method.md section 3), unless given
+    if (!args.given("--epochs")) options.fit.epochs = 200;
+    if (!args.given("--lr")) options.fit.lr = 2e-3;
+    if (!args.given("--weight-decay")) options.fit.weight_decay = 0.0;
+    if (!args.given("--eval-every")) options.fit.eval_every = 10;
   }
   options.embed_other_trees = !report_dir.empty();
   std::vector<TreeReport> reports;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/args.h"
 #include "expert/multilabel.h"
 #include "expert/probex_expert.h"
 #include "nn/blas.h"
@@ -33,26 +34,22 @@ double gemm_gflops(int m, int n, int k, int reps) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  size_t models = 300, rows = 128, cols = 784;
-  int epochs = 5, threads = 1;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&] { return i + 1 < argc ? std::strtol(argv[++i], nullptr, 10) : 0L; };
-    if (a == "--models") models = static_cast<size_t>(next());
-    else if (a == "--rows") rows = static_cast<size_t>(next());
-    else if (a == "--cols") cols = static_cast<size_t>(next());
-    else if (a == "--epochs") epochs = static_cast<int>(next());
-    else if (a == "--threads") threads = static_cast<int>(next());
-    else {
-      std::printf("usage: probex-train-bench [--models 300] [--rows 128] [--cols 784] [--epochs 5] [--threads 1]\n"
-                  "Times ProbeX training epochs (r=128, batch 128, 10 labels) and the machine's sgemm peak.\n");
-      return a == "--help" ? 0 : 2;
-    }
-  }
-  if (models == 0 || rows == 0 || cols == 0 || epochs <= 0 || threads <= 0) {
-    std::fprintf(stderr, "probex-train-bench: sizes, epochs and threads must be positive\n");
-    return 2;
-  }
+  long models_arg = 300, rows_arg = 128, cols_arg = 784, epochs_arg = 5;
+  uint32_t threads_arg = 1;
+  probex::cli::ArgParser args("probex-train-bench",
+                              "usage: probex-train-bench [--models 300] [--rows 128] [--cols 784] [--epochs 5] [--threads N]\n"
+                              "Times ProbeX training epochs (r=128, batch 128, 10 labels) and the machine's sgemm peak.\n"
+                              "--threads: BLAS threads (default 1; auto: every processor online). --help, --version\n"
+                              "exit codes: 0 success, 2 bad command line\n");
+  args.integer("--models", 1, 1000000, &models_arg);
+  args.integer("--rows", 1, 1 << 20, &rows_arg);
+  args.integer("--cols", 1, 1 << 20, &cols_arg);
+  args.integer("--epochs", 1, 1000000, &epochs_arg);
+  args.threads(&threads_arg);
+  if (const int code = args.parse(argc, argv); code != args.kContinue) return code;
+  const size_t models = static_cast<size_t>(models_arg), rows = static_cast<size_t>(rows_arg),
+               cols = static_cast<size_t>(cols_arg);
+  const int epochs = static_cast<int>(epochs_arg), threads = static_cast<int>(threads_arg);
   blas::set_threads(threads);
   ProbexShape s{rows, cols, 128, 128, 128, 10};
   ExpertData train, val;

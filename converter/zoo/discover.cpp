@@ -7,6 +7,8 @@
 #include <numeric>
 #include <utility>
 
+#include "core/cosine.h"
+
 namespace probex::convert {
 
 std::vector<WardMerge> ward_linkage(const std::vector<std::vector<float>>& points) {
@@ -134,14 +136,7 @@ size_t separated_cluster_count(const std::vector<std::vector<float>>& points, co
     double closest = std::numeric_limits<double>::infinity();
     for (size_t a = 0; a < k; ++a)
       for (size_t b = a + 1; b < k; ++b) {
-        double dot = 0, na = 0, nb = 0;
-        for (size_t d = 0; d < mean[a].size(); ++d) {
-          dot += mean[a][d] * mean[b][d];
-          na += mean[a][d] * mean[a][d];
-          nb += mean[b][d] * mean[b][d];
-        }
-        const double cosine = na > 0 && nb > 0 ? dot / std::sqrt(na * nb) : 1.0;
-        closest = std::min(closest, std::sqrt(std::max(0.0, 2.0 - 2.0 * cosine)));
+        closest = std::min(closest, direction_distance(mean[a].data(), mean[b].data(), mean[a].size()));
       }
     if (closest >= min_separation) return k;
   }

@@ -1,9 +1,11 @@
 // The C API over the C++ core. Every entry point catches everything: no exception crosses into C.
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <new>
 #include <string>
 
+#include "api/audit_json.h"
 #include "bundle/bundle.h"
 #include "executor/auditor.h"
 #include "probex/probex.h"
@@ -51,6 +53,8 @@ probex_status guarded(probex_error* error, Body body) {
 }  // namespace
 
 extern "C" {
+
+const char* probex_version(void) { return PROBEX_VERSION_STRING; }
 
 const char* probex_status_name(probex_status status) {
   switch (status) {
@@ -239,6 +243,27 @@ probex_status probex_audit_matrix(probex_auditor* auditor, uint32_t tree, const 
 probex_status probex_auditor_self_test(probex_auditor* auditor, double* worst, probex_error* error) {
   if (!auditor) return report(error, PROBEX_INVALID_ARGUMENT, "probex_auditor_self_test: null auditor");
   return guarded(error, [&](std::string* message) { return auditor->auditor->self_test(worst, message); });
+}
+
+probex_status probex_audit_json(const probex_bundle* bundle, const char* model_path, probex_status status,
+                                const probex_error* audit_error, const probex_audit_result* result, char* out,
+                                size_t capacity, size_t* length) {
+  if (!bundle || !length || (!out && capacity > 0)) return PROBEX_INVALID_ARGUMENT;
+  try {
+    const std::string record =
+        probex::audit_json_record(bundle, model_path, status, audit_error ? audit_error->message : "", result);
+    *length = record.size();
+    if (capacity > 0) {
+      const size_t n = std::min(record.size(), capacity - 1);
+      std::memcpy(out, record.data(), n);
+      out[n] = '\0';
+    }
+    return PROBEX_OK;
+  } catch (const std::bad_alloc&) {
+    return PROBEX_OUT_OF_MEMORY;
+  } catch (...) {
+    return PROBEX_BACKEND_ERROR;
+  }
 }
 
 }  // extern "C"

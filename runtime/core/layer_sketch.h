@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/cosine.h"
+
 namespace probex {
 
 struct SketchSpec {
@@ -82,18 +84,8 @@ inline std::vector<float> sketch_layer(const SketchSpec& s, const float* x, uint
 // The router's distance between a model's sketch a and a root's sketch b: the distance between their
 // directions, || a/||a|| - b/||b|| || = sqrt(2 - 2 cos(a, b)), in [0, 2]. Scale-free on purpose: weight
 // decay shrinks a long fine-tune toward zero, which would put it at distance ~1 (one root norm) from
-// every root under ||a - b|| / ||b||; its direction stays its root's. Unrelated roots are ~sqrt(2) apart.
-inline double sketch_distance(const float* a, const float* b, size_t n) {
-  double dot = 0.0, na = 0.0, nb = 0.0;
-  for (size_t i = 0; i < n; ++i) {
-    const double x = a[i], y = b[i];
-    dot += x * y;
-    na += x * x;
-    nb += y * y;
-  }
-  if (!(na > 0.0) || !(nb > 0.0)) return na == nb ? 0.0 : 2.0;  // a zero layer has no direction
-  const double cosine = std::max(-1.0, std::min(1.0, dot / std::sqrt(na * nb)));
-  return std::sqrt(2.0 - 2.0 * cosine);
-}
+// every root under ||a - b|| / ||b||; its direction stays its root's. Unrelated roots are ~sqrt(2) apart, and
+// so is a zero layer (no direction) from any root (core/cosine.h).
+inline double sketch_distance(const float* a, const float* b, size_t n) { return direction_distance(a, b, n); }
 
 }  // namespace probex

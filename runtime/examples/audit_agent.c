@@ -1,11 +1,11 @@
 /* probex-agent: an example on-device audit agent in plain C (C11) that uses only the public C API
  * (probex/probex.h). It verifies a bundle, runs its self-tests once, then audits every *.safetensors
- * file under a folder (recursively, in name order) and prints one JSON line per model:
+ * file under a folder (recursively, in name order) and prints one JSON line per model, a record of the
+ * JSON result schema (docs/audit-json.md; probex_audit_json), the same record as probex-audit --json:
  *
- *   {"model":"...","status":"ok","tree":"mlp-a","distance":0.08,"fine_tuned_on":["Bag","Coat"],
- *    "zero_shot":[{"label":"sandal","cosine":0.41},...],"ms":1.2}
- *   {"model":"...","status":"ok","tree":null,"reason":"..."}           (a model of no known tree)
- *   {"model":"...","status":"layer_not_found","error":"..."}          (a model that could not be audited)
+ *   {"schema_version":1,"model":"...","status":"ok","tree":"mlp-a","root":"mlp-a/root",...}
+ *   {"schema_version":1,"model":"...","status":"ok","tree":null,"message":"<why no tree>",...}
+ *   {"schema_version":1,"model":"...","status":"layer_not_found","tree":null,"message":"<the error>",...}
  *
  *   probex-agent BUNDLE FOLDER [--threads N]
  *
@@ -21,21 +21,7 @@
 
 #include "probex/probex.h"
 
-enum { kMaxDepth = 16, kTopZeroShot = 3 };
-
-static void print_json_string(const char* s) {
-  putchar('"');
-  for (const unsigned char* p = (const unsigned char*)s; *p; ++p) {
-    if (*p == '"' || *p == '\\') {
-      printf("\\%c", *p);
-    } else if (*p < 0x20) {
-      printf("\\u%04x", *p);
-    } else {
-      putchar(*p);
-    }
-  }
-  putchar('"');
-}
+enum { kMaxDepth = 16 };
 
 static int ends_with(const char* s, const char* suffix) {
   const size_t n = strlen(s), k = strlen(suffix);
@@ -55,62 +41,28 @@ static void audit_one(agent* a, const char* path) {
   probex_error error;
   memset(&r, 0, sizeof r);
   memset(&error, 0, sizeof error);
-  printf("{\"model\":");
-  print_json_string(path);
   const probex_status status = probex_audit_file(a->auditor, PROBEX_ROUTE, path, &r, &error);
-  printf(",\"status\":\"%s\"", probex_status_name(status));
-  if (status != PROBEX_OK) {
-    printf(",\"error\":");
-    print_json_string(error.message);
-    printf("}\n");
+  if (status != PROBEX_OK) a->failures++;
+  /* The record is usually a few kB (the embedding is r_T numbers): a stack buffer, else one of its size. */
+  char small[8192];
+  size_t length = 0;
+  if (probex_audit_json(a->bundle, path, status, &error, &r, small, sizeof small, &length) != PROBEX_OK) {
+    fprintf(stderr, "probex-agent: %s: cannot format the record\n", path);
     a->failures++;
     return;
   }
-  if (r.tree == PROBEX_NO_TREE) {
-    printf(",\"tree\":null,\"reason\":");
-    print_json_string(r.unknown_reason);
-    printf("}\n");
+  if (length < sizeof small) {
+    printf("%s\n", small);
     return;
   }
-  probex_tree_info info;
-  probex_bundle_tree_info(a->bundle, r.tree, &info);
-  printf(",\"tree\":");
-  print_json_string(info.name);
-  if (r.routed) printf(",\"distance\":%.4f", (double)r.route_distance);
-  printf(",\"fine_tuned_on\":[");
-  int first = 1;
-  for (uint32_t k = 0; k < r.label_count; ++k) {
-    if (!r.predicted[k]) continue;
-    const char* name = "";
-    probex_bundle_label(a->bundle, r.tree, k, &name);
-    if (!first) putchar(',');
-    print_json_string(name);
-    first = 0;
+  char* big = malloc(length + 1);
+  if (!big || probex_audit_json(a->bundle, path, status, &error, &r, big, length + 1, &length) != PROBEX_OK) {
+    fprintf(stderr, "probex-agent: %s: cannot format the record\n", path);
+    a->failures++;
+  } else {
+    printf("%s\n", big);
   }
-  printf("]");
-  if (r.zero_shot_count > 0) {
-    /* The best few label texts by cosine (a partial selection; the list is short). */
-    int taken[kTopZeroShot];
-    int count = 0;
-    printf(",\"zero_shot\":[");
-    for (; count < kTopZeroShot && (uint32_t)count < r.zero_shot_count; ++count) {
-      int best = -1;
-      for (uint32_t k = 0; k < r.zero_shot_count; ++k) {
-        int used = 0;
-        for (int j = 0; j < count; ++j) used |= taken[j] == (int)k;
-        if (!used && (best < 0 || r.zero_shot_scores[k] > r.zero_shot_scores[best])) best = (int)k;
-      }
-      taken[count] = best;
-      const char* label = "";
-      probex_bundle_zero_shot_label(a->bundle, r.tree, (uint32_t)best, &label, NULL);
-      printf("%s{\"label\":", count ? "," : "");
-      print_json_string(label);
-      printf(",\"cosine\":%.4f}", (double)r.zero_shot_scores[best]);
-    }
-    printf("]");
-  }
-  const double seconds = r.seconds_route + r.seconds_read + r.seconds_probe + r.seconds_rest + r.seconds_zero_shot;
-  printf(",\"ms\":%.3f}\n", seconds * 1e3);
+  free(big);
 }
 
 /* Audits the *.safetensors files under `folder`, entries in name order, subfolders depth-first. */
@@ -158,32 +110,52 @@ static void walk(agent* a, const char* folder, int depth) {
   free(names);
 }
 
+static int usage_error(const char* what) {
+  fprintf(stderr, "probex-agent: %s (see --help)\n", what);
+  return 2;
+}
+
 int main(int argc, char** argv) {
-  if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-    printf("usage: probex-agent BUNDLE FOLDER [--threads N]\n"
-           "Audits every *.safetensors file under FOLDER with BUNDLE (routed to its tree) and prints one\n"
-           "JSON line per model. exit codes: 0 all audited, 1 a failure, 2 bad command line\n");
-    return 0;
-  }
-  if (argc != 3 && !(argc == 5 && strcmp(argv[3], "--threads") == 0)) {
-    fprintf(stderr, "probex-agent: usage: probex-agent BUNDLE FOLDER [--threads N] (see --help)\n");
-    return 2;
-  }
+  /* The same command-line conventions as the C++ CLIs (runtime/cli/args.h), by hand: this example links
+   * nothing but the C API. */
+  const char* paths[2] = {NULL, NULL};
+  int path_count = 0;
   probex_auditor_options options;
   probex_auditor_options_default(&options);
-  if (argc == 5) {
-    char* end = NULL;
-    const long threads = strtol(argv[4], &end, 10);
-    if (*end != '\0' || threads < 1 || threads > 256) {
-      fprintf(stderr, "probex-agent: --threads needs an integer in [1, 256]\n");
-      return 2;
+  for (int i = 1; i < argc; ++i) {
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      printf("usage: probex-agent BUNDLE FOLDER [--threads N]\n"
+             "Audits every *.safetensors file under FOLDER with BUNDLE (routed to its tree) and prints one\n"
+             "JSON record per model, failed ones included (schema: docs/audit-json.md).\n"
+             "  --threads N   threads for the backend, an integer in [1, 256] (default 1)\n"
+             "  --help, --version\n"
+             "exit codes: 0 all audited, 1 a failure, 2 bad command line\n");
+      return 0;
     }
-    options.threads = (uint32_t)threads;
+    if (strcmp(argv[i], "--version") == 0) {
+      printf("probex-agent %s\n", probex_version());
+      return 0;
+    }
+    if (strcmp(argv[i], "--threads") == 0) {
+      char* end = NULL;
+      const long threads = i + 1 < argc ? strtol(argv[++i], &end, 10) : 0;
+      if (!end || end == argv[i] || *end != '\0' || threads < 1 || threads > 256)
+        return usage_error("--threads needs an integer in [1, 256]");
+      options.threads = (uint32_t)threads;
+    } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+      fprintf(stderr, "probex-agent: unknown argument '%s' (see --help)\n", argv[i]);
+      return 2;
+    } else if (path_count < 2) {
+      paths[path_count++] = argv[i];
+    } else {
+      return usage_error("usage: probex-agent BUNDLE FOLDER [--threads N]");
+    }
   }
+  if (path_count != 2) return usage_error("usage: probex-agent BUNDLE FOLDER [--threads N]");
   agent a = {NULL, NULL, 0};
   probex_error error;
   memset(&error, 0, sizeof error);
-  if (probex_bundle_open(argv[1], &a.bundle, &error) != PROBEX_OK ||
+  if (probex_bundle_open(paths[0], &a.bundle, &error) != PROBEX_OK ||
       probex_auditor_create(a.bundle, &options, NULL, &a.auditor, &error) != PROBEX_OK ||
       probex_auditor_self_test(a.auditor, NULL, &error) != PROBEX_OK) {
     fprintf(stderr, "probex-agent: %s [%s]\n", error.message, probex_status_name(error.status));
@@ -191,7 +163,7 @@ int main(int argc, char** argv) {
     probex_bundle_free(a.bundle);
     return 1;
   }
-  walk(&a, argv[2], 0);
+  walk(&a, paths[1], 0);
   probex_auditor_free(a.auditor);
   probex_bundle_free(a.bundle);
   return a.failures ? 1 : 0;

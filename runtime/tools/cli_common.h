@@ -1,9 +1,7 @@
-// Small helpers shared by the runtime's CLIs: strict numbers, JSON text.
+// Small helpers shared by the runtime's CLIs: trusted keys, JSON text (the parser is cli/args.h).
 #pragma once
 
-#include <cerrno>
 #include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <string_view>
 
@@ -11,53 +9,33 @@
 #include <vector>
 
 #include "bundle/signature.h"
+#include "cli/args.h"
 #include "core/json_writer.h"
-#include "probex/platform/cpu.h"
+#include "probex/probex.h"
 
 namespace probex::cli {
 
-inline bool parse_uint(const char* s, unsigned long lo, unsigned long hi, unsigned long* out) {
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long v = std::strtoul(s, &end, 10);
-  if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < lo || v > hi) return false;
-  *out = v;
+// --trusted-key FILE...: the public keys in `files` (hex, as probex-keygen writes them), one after the
+// other in *keys; false with *error set if one cannot be read.
+inline bool read_trusted_keys(const std::vector<std::string>& files, std::vector<uint8_t>* keys, std::string* error) {
+  for (const std::string& file : files) {
+    uint8_t key[kPublicKeyBytes];
+    if (!read_key_file(file.c_str(), sizeof key, key, error)) return false;
+    keys->insert(keys->end(), key, key + sizeof key);
+  }
   return true;
 }
 
-// --threads: an integer in [1, 256], or "auto" for every processor online (platform/cpu.h).
-inline bool parse_threads(const char* s, unsigned long* out) {
-  if (std::string_view(s) == "auto") {
-    *out = platform::online_cpu_count();
+// --backend xnnpack|reference, set in *options as it is parsed.
+inline void add_backend_option(ArgParser* args, probex_auditor_options* options) {
+  args->custom("--backend", "xnnpack or reference", [options](const std::string& v, std::string* message) {
+    if (v != "xnnpack" && v != "reference") {
+      *message = "--backend takes xnnpack or reference, not '" + v + "'";
+      return false;
+    }
+    options->backend = v == "xnnpack" ? PROBEX_BACKEND_XNNPACK : PROBEX_BACKEND_REFERENCE;
     return true;
-  }
-  return parse_uint(s, 1, 256, out);
-}
-
-// A byte count: digits, optionally followed by K, M, G or T (powers of 1024), at least 1.
-inline bool parse_size(const char* s, uint64_t* out) {
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long v = std::strtoull(s, &end, 10);
-  if (errno != 0 || end == s || s[0] == '-' || v == 0) return false;
-  int shift = 0;
-  if (*end != '\0') {
-    const std::string_view units = "KMGT";
-    const size_t unit = units.find(*end);
-    if (unit == std::string_view::npos || end[1] != '\0') return false;
-    shift = 10 * static_cast<int>(unit + 1);
-  }
-  if (v > (UINT64_MAX >> shift)) return false;
-  *out = static_cast<uint64_t>(v) << shift;
-  return true;
-}
-
-// --trusted-key FILE: appends the public key in FILE (hex, as probex-keygen writes it) to *keys.
-inline bool add_trusted_key(const char* path, std::vector<uint8_t>* keys, std::string* error) {
-  uint8_t key[kPublicKeyBytes];
-  if (!read_key_file(path, sizeof key, key, error)) return false;
-  keys->insert(keys->end(), key, key + sizeof key);
-  return true;
+  });
 }
 
 inline std::string json_string(std::string_view s) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/args.h"
 #include "cli_common.h"
 #include "core/python_literal.h"
 #include "core/safetensors.h"
@@ -15,8 +16,7 @@
 
 namespace {
 
-void print_help() {
-  std::printf(
+const char* const kHelp =
       "usage: probex-audit BUNDLE MODEL... [options]\n"
       "\n"
       "Audits each MODEL (a safetensors file) with the bundle's expert: reads the probed layer, runs the\n"
@@ -38,18 +38,13 @@ void print_help() {
       "                         probex-keygen makes keys, probex-convert --sign signs)\n"
       "  --max-bundle-size N    refuse a bundle file above N bytes (suffix K, M, G, T; default 256M)\n"
       "  --max-model-size N     refuse a model file above N bytes (default 64G)\n"
-      "  --json                 one JSON object per model on stdout instead of the readable report\n"
+      "  --json                 JSON on stdout instead of the readable report: one record per model, failed\n"
+      "                         ones included (schema: docs/audit-json.md); with --query, one per ranked model\n"
       "  --quiet                only the summary line (and errors)\n"
       "  --help, --version\n"
       "\n"
       "exit codes: 0 every model audited, 1 a model or the bundle failed (message on stderr, the other\n"
-      "models are still audited), 2 bad command line\n");
-}
-
-int usage_error(const std::string& what) {
-  std::fprintf(stderr, "probex-audit: %s (see --help)\n", what.c_str());
-  return 2;
-}
+      "models are still audited), 2 bad command line\n";
 
 // The model's own labels, for --truth; empty with *error set when they cannot be read.
 bool truth_labels(const std::string& path, const std::string& key, std::vector<std::string>* out, std::string* error) {
@@ -97,68 +92,53 @@ std::vector<uint32_t> ranked(const probex_audit_result& r) {
   return order;
 }
 
+// The model's record of the JSON result schema (probex_audit_json, docs/audit-json.md).
+std::string audit_record(const probex_bundle* bundle, const std::string& path, probex_status status,
+                         const probex_error& error, const probex_audit_result& r) {
+  std::string out(4096, '\0');
+  size_t length = 0;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (probex_audit_json(bundle, path.c_str(), status, &error, &r, out.data(), out.size(), &length) != PROBEX_OK) break;
+    if (length < out.size()) {
+      out.resize(length);
+      return out;
+    }
+    out.assign(length + 1, '\0');
+  }
+  return "{\"schema_version\":" + std::to_string(PROBEX_AUDIT_JSON_SCHEMA_VERSION) + ",\"model\":" +
+         probex::cli::json_string(path) + ",\"status\":\"out_of_memory\"}";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> positional;
+  std::vector<std::string> positional, trusted_key_files;
   std::string tree_name, truth_key, query;
-  std::vector<uint8_t> trusted_keys;
   probex_bundle_options bundle_options;
   probex_bundle_options_default(&bundle_options);
   probex_auditor_options options;
   probex_auditor_options_default(&options);
   bool json = false, quiet = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      print_help();
-      return 0;
-    } else if (a == "--version") {
-      std::printf("probex-audit %d.%d.%d (bundle format %d)\n", PROBEX_VERSION_MAJOR, PROBEX_VERSION_MINOR,
-                  PROBEX_VERSION_PATCH, PROBEX_BUNDLE_FORMAT_VERSION);
-      return 0;
-    } else if (a == "--trusted-key") {
-      if (i + 1 >= argc) return usage_error("--trusted-key needs a public key file");
-      std::string why;
-      if (!probex::cli::add_trusted_key(argv[++i], &trusted_keys, &why)) {
-        std::fprintf(stderr, "probex-audit: %s\n", why.c_str());
-        return 1;
-      }
-    } else if (a == "--max-bundle-size" || a == "--max-model-size") {
-      uint64_t bytes = 0;
-      if (i + 1 >= argc || !probex::cli::parse_size(argv[++i], &bytes))
-        return usage_error(a + " needs a byte count such as 1048576, 300M or 2G");
-      (a == "--max-bundle-size" ? bundle_options.max_bundle_bytes : options.max_model_bytes) = bytes;
-    } else if (a == "--query") {
-      if (i + 1 >= argc) return usage_error("--query needs a label text");
-      query = argv[++i];
-    } else if (a == "--tree" || a == "--truth" || a == "--backend" || a == "--threads") {
-      if (i + 1 >= argc) return usage_error(a + " needs a value");
-      const std::string v = argv[++i];
-      unsigned long n = 0;
-      if (a == "--tree") {
-        tree_name = v;
-      } else if (a == "--truth") {
-        truth_key = v;
-      } else if (a == "--threads") {
-        if (!probex::cli::parse_threads(v.c_str(), &n)) return usage_error("--threads needs an integer in [1, 256] or auto");
-        options.threads = static_cast<uint32_t>(n);
-      } else if (v == "xnnpack" || v == "reference") {
-        options.backend = v == "xnnpack" ? PROBEX_BACKEND_XNNPACK : PROBEX_BACKEND_REFERENCE;
-      } else {
-        return usage_error("--backend takes xnnpack or reference, not '" + v + "'");
-      }
-    } else if (a == "--json") {
-      json = true;
-    } else if (a == "--quiet") {
-      quiet = true;
-    } else if (!a.empty() && a[0] == '-') {
-      return usage_error("unknown argument '" + a + "'");
-    } else {
-      positional.push_back(a);
-    }
+  probex::cli::ArgParser args("probex-audit", kHelp);
+  args.positional(&positional);
+  args.text("--tree", "a tree name", &tree_name);
+  args.text("--truth", "a metadata key", &truth_key);
+  args.text("--query", "a label text", &query);
+  probex::cli::add_backend_option(&args, &options);
+  args.threads(&options.threads);
+  args.texts("--trusted-key", "a public key file", &trusted_key_files);
+  args.byte_size("--max-bundle-size", &bundle_options.max_bundle_bytes);
+  args.byte_size("--max-model-size", &options.max_model_bytes);
+  args.flag("--json", &json);
+  args.flag("--quiet", &quiet);
+  if (const int code = args.parse(argc, argv); code != args.kContinue) return code;
+  if (positional.size() < 2) return args.usage_error("a bundle and at least one model are required");
+  std::vector<uint8_t> trusted_keys;
+  std::string key_error;
+  if (!probex::cli::read_trusted_keys(trusted_key_files, &trusted_keys, &key_error)) {
+    std::fprintf(stderr, "probex-audit: %s\n", key_error.c_str());
+    return 1;
   }
-  if (positional.size() < 2) return usage_error("a bundle and at least one model are required");
 
   probex_error error{};
   probex_bundle* bundle = nullptr;
@@ -178,7 +158,7 @@ int main(int argc, char** argv) {
     }
   } else if (tree_count > 1 && !probex_bundle_has_router(bundle)) {
     probex_bundle_free(bundle);
-    return usage_error("the bundle holds " + std::to_string(tree_count) + " trees and no router: choose one with --tree");
+    return args.usage_error("the bundle holds " + std::to_string(tree_count) + " trees and no router: choose one with --tree");
   }
   std::vector<std::string> tree_names(tree_count);
   for (uint32_t i = 0; i < tree_count; ++i) {
@@ -207,8 +187,13 @@ int main(int argc, char** argv) {
   for (size_t m = 1; m < positional.size(); ++m) {
     const std::string& path = positional[m];
     probex_audit_result r{};
-    if (probex_audit_file(auditor, tree, path.c_str(), &r, &error) != PROBEX_OK) {
+    const probex_status status = probex_audit_file(auditor, tree, path.c_str(), &r, &error);
+    // --json: one record per model, failed ones included (docs/audit-json.md); --query prints its ranking
+    // instead.
+    const bool json_record = json && query.empty();
+    if (status != PROBEX_OK) {
       std::fprintf(stderr, "probex-audit: %s [%s]\n", error.message, probex_status_name(error.status));
+      if (json_record) std::printf("%s\n", audit_record(bundle, path, status, error, r).c_str());
       exit_code = 1;
       continue;
     }
@@ -226,11 +211,9 @@ int main(int argc, char** argv) {
     }
     if (r.tree == PROBEX_NO_TREE) {
       ++unknown;
-      if (json) {
-        std::printf("{\"model\":%s,\"tree\":null,\"unknown_reason\":%s,\"distances\":%s}\n",
-                    probex::cli::json_string(path).c_str(), probex::cli::json_string(r.unknown_reason).c_str(),
-                    probex::cli::json_string(routing).c_str());
-      } else if (!quiet) {
+      if (json_record) {
+        std::printf("%s\n", audit_record(bundle, path, status, error, r).c_str());
+      } else if (!quiet && !json) {
         std::printf("model  %s\ntree   unknown tree: %s\n       root distances: %s\n\n", path.c_str(), r.unknown_reason,
                     routing.c_str());
       }
@@ -279,29 +262,14 @@ int main(int argc, char** argv) {
         hits.push_back({static_cast<double>(r.zero_shot_scores[it - zs.begin()]), path, info.name});
       }
     }
-    if (json) {
-      std::string o = "{\"model\":" + probex::cli::json_string(path) + ",\"tree\":" + probex::cli::json_string(info.name) +
-                      (r.routed ? ",\"route_distance\":" + probex::cli::json_number(static_cast<double>(r.route_distance)) +
-                                      ",\"route_margin\":" + probex::cli::json_number(static_cast<double>(r.route_margin))
-                                : std::string()) +
-                      ",\"layer\":" + probex::cli::json_string(info.layer_name) + ",\"labels\":[";
-      for (uint32_t k = 0; k < r.label_count; ++k)
-        o += std::string(k ? "," : "") + "{\"name\":" + probex::cli::json_string(labels[k]) +
-             ",\"probability\":" + probex::cli::json_number(r.probabilities[k]) +
-             ",\"predicted\":" + (r.predicted[k] ? "true" : "false") + "}";
-      o += "],\"zero_shot\":[";
-      for (size_t k = 0; k < zs_order.size(); ++k)
-        o += std::string(k ? "," : "") + "{\"label\":" + probex::cli::json_string(zs[zs_order[k]].name) +
-             ",\"cosine\":" + probex::cli::json_number(r.zero_shot_scores[zs_order[k]]) +
-             ",\"trained\":" + (zs[zs_order[k]].trained ? "true" : "false") + "}";
-      o += "],\"embedding\":[";
-      for (uint32_t k = 0; k < r.embedding_size; ++k) o += (k ? "," : "") + probex::cli::json_number(r.embedding[k]);
-      o += "],\"seconds\":{\"read\":" + probex::cli::json_number(r.seconds_read) +
-           ",\"probe\":" + probex::cli::json_number(r.seconds_probe) + ",\"rest\":" + probex::cli::json_number(r.seconds_rest) +
-           ",\"zero_shot\":" + probex::cli::json_number(r.seconds_zero_shot) + "}";
-      if (have_truth) o += ",\"bit_accuracy\":" + probex::cli::json_number(static_cast<double>(right) / r.label_count);
-      std::printf("%s}\n", o.c_str());
-    } else if (!quiet) {
+    if (json_record) {
+      std::string o = audit_record(bundle, path, status, error, r);
+      if (have_truth) {  // the one field only probex-audit has: the record ends with '}'
+        o.pop_back();
+        o += ",\"bit_accuracy\":" + probex::cli::json_number(static_cast<double>(right) / r.label_count) + "}";
+      }
+      std::printf("%s\n", o.c_str());
+    } else if (!quiet && !json) {
       std::printf("model  %s\n", path.c_str());
       std::printf("tree   %s (root %s), layer %s [%u, %u]\n", info.name, info.root, info.layer_name, info.d_h, info.d_w);
       if (r.routed)
@@ -338,8 +306,9 @@ int main(int argc, char** argv) {
     std::stable_sort(hits.begin(), hits.end(), [](const QueryHit& a, const QueryHit& b) { return a.cosine > b.cosine; });
     if (json) {
       for (size_t k = 0; k < hits.size(); ++k)
-        std::printf("{\"query\":%s,\"rank\":%zu,\"cosine\":%s,\"tree\":%s,\"model\":%s}\n",
-                    probex::cli::json_string(query).c_str(), k + 1, probex::cli::json_number(hits[k].cosine).c_str(),
+        std::printf("{\"schema_version\":%d,\"query\":%s,\"rank\":%zu,\"cosine\":%s,\"tree\":%s,\"model\":%s}\n",
+                    PROBEX_AUDIT_JSON_SCHEMA_VERSION, probex::cli::json_string(query).c_str(), k + 1,
+                    probex::cli::json_number(hits[k].cosine).c_str(),
                     probex::cli::json_string(hits[k].tree).c_str(), probex::cli::json_string(hits[k].model).c_str());
     } else {
       std::printf("models ranked by cosine with '%s':\n", query.c_str());

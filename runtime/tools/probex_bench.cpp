@@ -17,8 +17,7 @@
 
 namespace {
 
-void print_help() {
-  std::printf(
+const char* const kHelp =
       "usage: probex-bench BUNDLE MODEL [options]\n"
       "\n"
       "Audits MODEL repeatedly and prints p50 / p90 latency per stage (read: the layer's rows from the file;\n"
@@ -29,13 +28,12 @@ void print_help() {
       "  --tree NAME            the tree (default: the first); --route lets the router choose, and times it\n"
       "  --route                route each audit (the bundle must have a router)\n"
       "  --backend NAME         xnnpack (default) or reference\n"
-      "  --threads N            default 1 (auto: every processor online)\n"
+      "  --threads N            threads for the backend (default 1; auto: every processor online)\n"
       "  --warmup N             default 3      --runs N     default 20\n"
       "  --float-only           float arithmetic even where an int8 bundle allows int8 step 1\n"
-      "  --help\n"
+      "  --help, --version\n"
       "\n"
-      "exit codes: 0 success, 1 failure, 2 bad command line\n");
-}
+      "exit codes: 0 success, 1 failure, 2 bad command line\n";
 
 double percentile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
@@ -52,54 +50,24 @@ int fail(const probex_error& e) {
 int main(int argc, char** argv) {
   std::vector<std::string> positional;
   std::string tree_name;
-  bool route = false;
-  unsigned long warmup = 3, runs = 20, threads = 1;
+  bool route = false, float_only = false;
+  long warmup_arg = 3, runs_arg = 20;
   probex_auditor_options options;
   probex_auditor_options_default(&options);
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      print_help();
-      return 0;
-    }
-    if (a == "--float-only") {
-      options.float_only = 1;
-      continue;
-    }
-    if (a == "--route") {
-      route = true;
-      continue;
-    }
-    if (a == "--tree" || a == "--backend" || a == "--threads" || a == "--warmup" || a == "--runs") {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "probex-bench: %s needs a value (see --help)\n", a.c_str());
-        return 2;
-      }
-      const std::string v = argv[++i];
-      bool ok = true;
-      if (a == "--tree") tree_name = v;
-      else if (a == "--backend") {
-        ok = v == "xnnpack" || v == "reference";
-        options.backend = v == "reference" ? PROBEX_BACKEND_REFERENCE : PROBEX_BACKEND_XNNPACK;
-      } else if (a == "--threads") ok = probex::cli::parse_threads(v.c_str(), &threads);
-      else if (a == "--warmup") ok = probex::cli::parse_uint(v.c_str(), 0, 100000, &warmup);
-      else ok = probex::cli::parse_uint(v.c_str(), 1, 1000000, &runs);
-      if (!ok) {
-        std::fprintf(stderr, "probex-bench: bad value '%s' for %s (see --help)\n", v.c_str(), a.c_str());
-        return 2;
-      }
-    } else if (!a.empty() && a[0] == '-') {
-      std::fprintf(stderr, "probex-bench: unknown argument '%s' (see --help)\n", a.c_str());
-      return 2;
-    } else {
-      positional.push_back(a);
-    }
-  }
-  if (positional.size() != 2) {
-    std::fprintf(stderr, "probex-bench: a bundle and one model are required (see --help)\n");
-    return 2;
-  }
-  options.threads = static_cast<uint32_t>(threads);
+  probex::cli::ArgParser args("probex-bench", kHelp);
+  args.positional(&positional);
+  args.text("--tree", "a tree name", &tree_name);
+  args.flag("--route", &route);
+  args.flag("--float-only", &float_only);
+  probex::cli::add_backend_option(&args, &options);
+  args.threads(&options.threads);
+  args.integer("--warmup", 0, 100000, &warmup_arg);
+  args.integer("--runs", 1, 1000000, &runs_arg);
+  if (const int code = args.parse(argc, argv); code != args.kContinue) return code;
+  if (positional.size() != 2) return args.usage_error("a bundle and one model are required");
+  options.float_only = float_only ? 1 : 0;
+  const unsigned long warmup = static_cast<unsigned long>(warmup_arg), runs = static_cast<unsigned long>(runs_arg);
+  const unsigned long threads = options.threads;
   probex_error e{};
   probex_bundle* bundle = nullptr;
   if (probex_bundle_open(positional[0].c_str(), &bundle, &e) != PROBEX_OK) return fail(e);

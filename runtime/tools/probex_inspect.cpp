@@ -7,6 +7,7 @@
 #include <string>
 
 #include "bundle/bundle.h"
+#include "cli/args.h"
 #include "cli_common.h"
 #include "executor/auditor.h"
 
@@ -15,10 +16,9 @@ namespace {
 using probex::cli::json_number;
 using probex::cli::json_string;
 
-void print_help() {
-  std::printf(
+const char* const kHelp =
       "usage: probex-inspect BUNDLE [--json] [--self-test] [--backend xnnpack|reference] [--trusted-key FILE]\n"
-      "                      [--max-bundle-size N]\n"
+      "                      [--max-bundle-size N] [--help] [--version]\n"
       "\n"
       "Verifies BUNDLE and prints its identifier, format version, producer, signer and SHA-256 digest, trees\n"
       "(layer, shapes, labels, training metrics) and every tensor's storage type, shape, bytes and int8 scale\n"
@@ -26,8 +26,9 @@ void print_help() {
       "refuses a bundle not signed by one of those public keys; --max-bundle-size refuses a bundle file above N\n"
       "bytes (suffix K, M, G, T; default 256M).\n"
       "\n"
-      "exit codes: 0 valid (and self-tests passed), 1 invalid bundle or failed self-test, 2 bad command line\n");
-}
+      "--json prints the report as one JSON object on stdout.\n"
+      "\n"
+      "exit codes: 0 valid (and self-tests passed), 1 invalid bundle or failed self-test, 2 bad command line\n";
 
 struct ScaleStats {
   double min = 0, median = 0, max = 0;
@@ -56,53 +57,26 @@ std::vector<std::pair<std::string, const probex::MatrixView*>> tensors_of(const 
 }
 
 int main(int argc, char** argv) {
-  std::string path;
+  std::vector<std::string> positional, trusted_key_files;
   bool json = false, self_test = false;
-  std::vector<uint8_t> trusted_keys;
   uint64_t max_bundle_bytes = probex::Bundle::kDefaultMaxBundleBytes;
   probex_auditor_options options;
   probex_auditor_options_default(&options);
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      print_help();
-      return 0;
-    } else if (a == "--version") {
-      std::printf("probex-inspect %d.%d.%d (bundle format %d)\n", PROBEX_VERSION_MAJOR, PROBEX_VERSION_MINOR,
-                  PROBEX_VERSION_PATCH, PROBEX_BUNDLE_FORMAT_VERSION);
-      return 0;
-    } else if (a == "--json") {
-      json = true;
-    } else if (a == "--self-test") {
-      self_test = true;
-    } else if (a == "--trusted-key" && i + 1 < argc) {
-      std::string why;
-      if (!probex::cli::add_trusted_key(argv[++i], &trusted_keys, &why)) {
-        std::fprintf(stderr, "probex-inspect: %s\n", why.c_str());
-        return 1;
-      }
-    } else if (a == "--max-bundle-size") {
-      if (i + 1 >= argc || !probex::cli::parse_size(argv[++i], &max_bundle_bytes)) {
-        std::fprintf(stderr, "probex-inspect: --max-bundle-size needs a byte count such as 1048576, 300M or 2G\n");
-        return 2;
-      }
-    } else if (a == "--backend" && i + 1 < argc) {
-      const std::string v = argv[++i];
-      if (v != "xnnpack" && v != "reference") {
-        std::fprintf(stderr, "probex-inspect: --backend takes xnnpack or reference (see --help)\n");
-        return 2;
-      }
-      options.backend = v == "xnnpack" ? PROBEX_BACKEND_XNNPACK : PROBEX_BACKEND_REFERENCE;
-    } else if (!a.empty() && a[0] != '-' && path.empty()) {
-      path = a;
-    } else {
-      std::fprintf(stderr, "probex-inspect: unexpected argument '%s' (see --help)\n", a.c_str());
-      return 2;
-    }
-  }
-  if (path.empty()) {
-    std::fprintf(stderr, "probex-inspect: a bundle is required (see --help)\n");
-    return 2;
+  probex::cli::ArgParser args("probex-inspect", kHelp);
+  args.positional(&positional);
+  args.flag("--json", &json);
+  args.flag("--self-test", &self_test);
+  args.texts("--trusted-key", "a public key file", &trusted_key_files);
+  args.byte_size("--max-bundle-size", &max_bundle_bytes);
+  probex::cli::add_backend_option(&args, &options);
+  if (const int code = args.parse(argc, argv); code != args.kContinue) return code;
+  if (positional.size() != 1) return args.usage_error("one bundle is required");
+  const std::string& path = positional[0];
+  std::vector<uint8_t> trusted_keys;
+  std::string key_error;
+  if (!probex::cli::read_trusted_keys(trusted_key_files, &trusted_keys, &key_error)) {
+    std::fprintf(stderr, "probex-inspect: %s\n", key_error.c_str());
+    return 1;
   }
   probex::Bundle bundle;
   std::string message;

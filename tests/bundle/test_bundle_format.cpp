@@ -233,3 +233,41 @@ TEST_CASE("bit flips anywhere in a real bundle give an error or a usable bundle,
   CHECK(rejected > 0);
   CHECK(accepted > 0);
 }
+
+TEST_CASE("probex-convert's policy: the quantization budget and the self-test tolerances") {
+  const convert::QuantBudget budget;  // the CLI's defaults
+  convert::QuantComparison c;
+  c.label_flip_rate = 0.005;
+  c.max_probability_error = 0.05;
+  c.min_embedding_cosine = 0.99;
+  CHECK(convert::within_budget(c, budget));  // the limits themselves are within
+  for (int over = 0; over < 3; ++over) {
+    convert::QuantComparison bad = c;
+    (over == 0 ? bad.label_flip_rate : over == 1 ? bad.max_probability_error : bad.min_embedding_cosine) +=
+        over == 2 ? -0.001 : 0.001;
+    CAPTURE(over);
+    CHECK_FALSE(convert::within_budget(bad, budget));
+  }
+  convert::ZeroShotAgreement seen, unseen;
+  seen.float_top1 = 0.80;
+  seen.runtime_top1 = 0.795;
+  unseen.float_top1 = 0.5;
+  unseen.runtime_top1 = 0.6;  // the runtime may be better
+  CHECK(convert::within_zero_shot_budget(seen, unseen, budget));
+  unseen.runtime_top1 = 0.48;
+  CHECK_FALSE(convert::within_zero_shot_budget(seen, unseen, budget));
+
+  CHECK(convert::int8_self_test_tolerance(1e-6) == doctest::Approx(1e-3));  // never below 1e-3
+  CHECK(convert::int8_self_test_tolerance(0.01) == doctest::Approx(0.04));  // 4x this machine's difference
+  std::vector<BundleTree> trees(2);
+  for (BundleTree& t : trees) t.self_tests.resize(2);
+  trees[1].probe_output_ratio = 0.5f;  // int8 step 1
+  CHECK(convert::set_self_test_tolerances(&trees, 0.01) == doctest::Approx(0.04));
+  CHECK(trees[0].self_tests[1].tolerance == doctest::Approx(1e-3));
+  CHECK(trees[1].self_tests[0].tolerance == doctest::Approx(0.04));
+  CHECK(trees[1].self_tests[1].tolerance == doctest::Approx(0.04));
+  CHECK_FALSE(convert::uses_int8_step1(trees[0]));
+  trees[0].zero_shot = std::make_unique<convert::BundleZeroShot>();
+  trees[0].zero_shot->probe_output_ratio = 0.25f;  // the zero-shot expert's step 1 counts too
+  CHECK(convert::uses_int8_step1(trees[0]));
+}

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "core/cosine.h"
 #include "bundle_fixture.h"
 #include "probex/probex.h"
 
@@ -44,7 +45,7 @@ TEST_CASE("zero-shot: both backends give the float expert's cosines with every p
       REQUIRE(auditor->audit_matrix(0, x.data(), kRows, kCols, &r, &message) == PROBEX_OK);
       REQUIRE(r.zero_shot_count == 5);
       for (size_t c = 0; c < 5; ++c) {
-        const double want = convert::cosine_similarity(z.device_model->embeddings(), prototypes.data() + c * kShape.r_t,
+        const double want = probex::cosine(z.device_model->embeddings(), prototypes.data() + c * kShape.r_t,
                                                        kShape.r_t);
         CHECK(static_cast<double>(r.zero_shot_scores[c]) == doctest::Approx(want).epsilon(1e-5).scale(1e-5));
       }

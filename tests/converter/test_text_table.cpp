@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 
+#include "core/cosine.h"
 #include "io/safetensors_writer.h"
 #include "test_util.h"
 #include "text/embedding_table.h"
@@ -145,6 +146,6 @@ TEST_CASE("label embedding: whole entries first, else the mean of the known word
   CHECK_FALSE(embed_label(table, "sandal", &e, &error));
   CHECK(error == "label 'sandal': no word of it is in the text table table");
   CHECK_FALSE(embed_label(table, " / ", &e, &error));
-  CHECK(std::fabs(cosine_similarity(table.row(0), table.row(1), 2)) < 1e-12);
-  CHECK(cosine_similarity(table.row(2), table.row(4), 2) == doctest::Approx(1.0));
+  CHECK(std::fabs(probex::cosine(table.row(0), table.row(1), 2)) < 1e-12);
+  CHECK(probex::cosine(table.row(2), table.row(4), 2) == doctest::Approx(1.0));
 }

@@ -10,7 +10,7 @@
  *   - files are read, never memory-mapped: a bundle is copied into memory it owns (what was verified and
  *     signature-checked is what runs, whatever happens to the file later), and a model file that changes
  *     while it is read gives PROBEX_IO_ERROR, never a crash.
- * Bundle format versions read: 1. Library version: PROBEX_VERSION_* below (semantic versioning). */
+ * Bundle format versions read: 1. Library version: PROBEX_VERSION_* (probex/version.h, generated) (semantic versioning). */
 #ifndef PROBEX_PROBEX_H_
 #define PROBEX_PROBEX_H_
 
@@ -21,9 +21,8 @@
 extern "C" {
 #endif
 
-#define PROBEX_VERSION_MAJOR 0
-#define PROBEX_VERSION_MINOR 1
-#define PROBEX_VERSION_PATCH 0
+/* PROBEX_VERSION_MAJOR, _MINOR, _PATCH and PROBEX_VERSION_STRING: from the CMake project version. */
+#include "probex/version.h"
 #define PROBEX_BUNDLE_FORMAT_VERSION 1
 
 typedef enum probex_status {
@@ -50,6 +49,10 @@ typedef enum probex_status {
   PROBEX_LIMIT_EXCEEDED = 19       /* a file is larger, or holds more (header bytes, tensors, dimensions,
                                       LoRA rank), than the configured limits allow */
 } probex_status;
+
+/* The library's version, PROBEX_VERSION_STRING of the build that made it (e.g. "0.1.0"): what a program
+ * linked to it runs, whatever headers it was compiled with. Never NULL. */
+const char* probex_version(void);
 
 /* Short stable name of a status, e.g. "bundle_content". Never NULL. */
 const char* probex_status_name(probex_status status);
@@ -193,6 +196,19 @@ probex_status probex_route_file(probex_auditor* auditor, const char* model_path,
 /* The same from a layer already in memory: X [d_h, d_w] row-major float32. */
 probex_status probex_audit_matrix(probex_auditor* auditor, uint32_t tree, const float* x, uint32_t rows,
                                   uint32_t cols, probex_audit_result* result, probex_error* error);
+
+/* One audit as a record of the JSON result schema, docs/audit-json.md (one line, no newline), the record
+ * probex-audit --json and probex-agent print: `status` and `audit_error` (may be NULL) are what
+ * probex_audit_file returned and filled for `model_path`; `result` is read only when status is PROBEX_OK. Writes at most
+ * `capacity` bytes, NUL included, to `out` (may be NULL when capacity is 0) and sets *length to the
+ * record's full length without the NUL: if *length >= capacity the record was cut short; call again with
+ * *length + 1 bytes. Returns PROBEX_INVALID_ARGUMENT (NULL bundle or length, or NULL out with a capacity)
+ * or PROBEX_OUT_OF_MEMORY, else PROBEX_OK. Fields are only ever added; a change of a field's meaning
+ * raises PROBEX_AUDIT_JSON_SCHEMA_VERSION, the record's "schema_version". */
+#define PROBEX_AUDIT_JSON_SCHEMA_VERSION 1
+probex_status probex_audit_json(const probex_bundle* bundle, const char* model_path, probex_status status,
+                                const probex_error* audit_error, const probex_audit_result* result, char* out,
+                                size_t capacity, size_t* length);
 
 /* Runs every stored self-test of every tree; fails with PROBEX_SELF_TEST_FAILED naming the first that
  * differs. `worst` (optional) receives the largest relative difference seen. */
