@@ -169,7 +169,7 @@ typedef struct probex_audit_result {
   /* Routing (filled when the audit was asked to route and the bundle has a router). */
   uint32_t routed;              /* 1: the router chose (or refused) the tree */
   uint32_t root_distance_count; /* the bundle's tree count */
-  const float* root_distances;  /* per tree: ||S(X) - S(root)|| / ||S(root)||; NAN where the model has no
+  const float* root_distances;  /* per tree: sqrt(2 - 2 cos(S(X), S(root))) in [0, 2]; NAN where the model has no
                                    layer of that tree's name, shape and shaping rule */
   float route_distance;         /* the nearest root's distance */
   float route_accept;           /* the nearest tree's acceptance distance */
