@@ -55,6 +55,14 @@ HyperRanges model_j_like() {
   return h;
 }
 
+// The sanity reference's fine-tunes (docs/accuracy.md): 1 epoch of Adam, batch 128, lr from
+// {3e-4, 1e-3, 3e-3}, keeping the root's 10-way head.
+void keep_root_head_children(ZooConfig* c) {
+  c->fresh_head = false;
+  c->child.lr_choices = {3e-4, 1e-3, 3e-3};
+  c->child.optimizers = {OptimizerKind::kAdam};
+}
+
 SplitSizes sizes(int train, int val, int test, int val_holdout = 0, int test_holdout = 0) {
   SplitSizes s;
   s.count = {{Split::kTrain, train}, {Split::kVal, val}, {Split::kTest, test},
@@ -102,9 +110,7 @@ bool named_zoo_config(const std::string& name, ZooConfig* out) {
     c.trees = 1;
     c.root_epochs = 2;
     c.subset = sizes(200, 50, 50);
-    c.fresh_head = false;
-    c.child.lr_choices = {3e-4, 1e-3, 3e-3};
-    c.child.optimizers = {OptimizerKind::kAdam};
+    keep_root_head_children(&c);
   } else if (name == "demo") {
     // The first-run demo (scripts/demo.sh): three trees of one architecture and one foreign tree, children
     // fine-tuned as in "sanity" (1 epoch of Adam on 5 classes, keeping the root's 10-way head), on a
@@ -117,9 +123,7 @@ bool named_zoo_config(const std::string& name, ZooConfig* out) {
     c.foreign_subset = 8;
     c.root_epochs = 2;
     c.subset = sizes(60, 10, 20);
-    c.fresh_head = false;
-    c.child.lr_choices = {3e-4, 1e-3, 3e-3};
-    c.child.optimizers = {OptimizerKind::kAdam};
+    keep_root_head_children(&c);
     c.child.fraction_min = 0.25;
     c.child.fraction_max = 0.5;
   } else {
