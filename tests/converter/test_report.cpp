@@ -1,8 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <cctype>
 #include <cmath>
-#include <regex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "report/html.h"
@@ -22,22 +23,43 @@ size_t count(const std::string& text, const std::string& what) {
   return n;
 }
 
+// The length of an entity (&amp; &lt; &gt; &quot; &#NN;) at s[i], or 0. (Hand-written, as the scanners
+// below: GCC 12's <regex> trips -Wmaybe-uninitialized at -O1 with the sanitizers.)
+size_t entity_length(const std::string& s, size_t i) {
+  for (const char* name : {"&amp;", "&lt;", "&gt;", "&quot;"}) {
+    if (s.compare(i, std::char_traits<char>::length(name), name) == 0) return std::char_traits<char>::length(name);
+  }
+  if (s.compare(i, 2, "&#") != 0) return 0;
+  size_t j = i + 2;
+  while (j < s.size() && std::isdigit(static_cast<unsigned char>(s[j]))) ++j;
+  return j > i + 2 && j < s.size() && s[j] == ';' ? j + 1 - i : 0;
+}
+
+// The length of one attribute ` name="value"` (whitespace first; no '<' in the value) at s[i], or 0.
+size_t attribute_length(const std::string& s, size_t i) {
+  size_t j = i;
+  while (j < s.size() && std::isspace(static_cast<unsigned char>(s[j]))) ++j;
+  if (j == i || j >= s.size() || !(std::isalpha(static_cast<unsigned char>(s[j])) || s[j] == '_' || s[j] == ':')) return 0;
+  while (j < s.size() && (std::isalnum(static_cast<unsigned char>(s[j])) || std::string_view("-_:.").find(s[j]) != std::string_view::npos)) ++j;
+  if (s.compare(j, 2, "=\"") != 0) return 0;
+  j += 2;
+  while (j < s.size() && s[j] != '"' && s[j] != '<') ++j;
+  return j < s.size() && s[j] == '"' ? j + 1 - i : 0;
+}
+
 // A small well-formedness check of the XML subset the reports write: a doctype, elements that nest and
 // close (or self-close), attributes name="value", text without '<' and with '&' only in entities. Returns
 // "" or what is wrong and where.
 std::string xml_error(const std::string& s) {
   std::vector<std::string> open;
-  const std::regex entity("^&(amp|lt|gt|quot|#[0-9]+);");
-  const std::regex attribute("^\\s+[a-zA-Z_:][-a-zA-Z0-9_:.]*=\"[^\"<]*\"");
   size_t i = 0;
   if (s.compare(0, 15, "<!DOCTYPE html>") == 0) i = 15;
   bool root_done = false;
   while (i < s.size()) {
     if (s[i] == '&') {
-      std::smatch m;
-      const std::string rest = s.substr(i, 12);
-      if (!std::regex_search(rest, m, entity)) return "bare & at " + std::to_string(i);
-      i += static_cast<size_t>(m.length(0));
+      const size_t n = entity_length(s, i);
+      if (n == 0) return "bare & at " + std::to_string(i);
+      i += n;
     } else if (s[i] != '<') {
       if (open.empty() && !std::isspace(static_cast<unsigned char>(s[i]))) return "text outside the root at " + std::to_string(i);
       ++i;
@@ -54,12 +76,7 @@ std::string xml_error(const std::string& s) {
       while (j < s.size() && (std::isalnum(static_cast<unsigned char>(s[j])) || s[j] == '-' || s[j] == ':')) ++j;
       const std::string name = s.substr(i + 1, j - i - 1);
       if (name.empty()) return "bad tag at " + std::to_string(i);
-      std::smatch m;
-      std::string rest = s.substr(j, 4000);
-      while (std::regex_search(rest, m, attribute)) {
-        j += static_cast<size_t>(m.length(0));
-        rest = s.substr(j, 4000);
-      }
+      for (size_t n = attribute_length(s, j); n > 0; n = attribute_length(s, j)) j += n;
       if (s.compare(j, 2, "/>") == 0) {
         i = j + 2;
         root_done = open.empty();
@@ -78,9 +95,13 @@ std::string xml_error(const std::string& s) {
 
 std::vector<double> attribute_values(const std::string& text, const std::string& element, const std::string& attr) {
   std::vector<double> out;
-  const std::regex re("<" + element + " [^>]*?" + attr + "=\"([-0-9.]+)\"");
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator(); ++it) {
-    out.push_back(std::stod((*it)[1].str()));
+  // Each <element ...> tag's ` attr="NUMBER"`.
+  const std::string open = "<" + element + " ", key = " " + attr + "=\"";
+  for (size_t at = text.find(open); at != std::string::npos; at = text.find(open, at + 1)) {
+    const size_t end = text.find('>', at);
+    const size_t k = text.find(key, at);
+    if (k == std::string::npos || k > end) continue;
+    out.push_back(std::stod(text.substr(k + key.size(), text.find('"', k + key.size()) - k - key.size())));
   }
   return out;
 }
@@ -162,12 +183,9 @@ TEST_CASE("line chart: one path per series, gaps at missing values, escaped name
   CHECK(svg.find("a<b") == std::string::npos);
   CHECK(svg.find("a&lt;b") != std::string::npos);
   CHECK(svg.find("<title>loss &lt;train&gt;</title>") != std::string::npos);
-  const std::smatch m = [&] {
-    std::smatch r;
-    std::regex_search(svg, r, std::regex("<path d=\"([^\"]*)\""));
-    return r;
-  }();
-  const std::string path = m[1].str();
+  const size_t d = svg.find("<path d=\"");
+  REQUIRE(d != std::string::npos);
+  const std::string path = svg.substr(d + 9, svg.find('"', d + 9) - d - 9);
   CHECK(count(path, "M") == 2);  // the NaN splits the line
   CHECK(count(path, "L") == 1);
   CHECK(svg.find("stroke-dasharray") != std::string::npos);
