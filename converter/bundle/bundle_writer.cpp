@@ -370,6 +370,13 @@ bool unpack_bundle(const std::vector<uint8_t>& bytes, std::vector<BundleTree>* t
   return true;
 }
 
+bool build_bundle(const std::vector<BundleTree>& trees, const std::string& producer, std::vector<uint8_t>* out,
+                  std::string* error, const SketchSpec& router) {
+  std::vector<const BundleTree*> pointers;
+  for (const BundleTree& t : trees) pointers.push_back(&t);
+  return build_bundle(pointers, producer, out, error, PROBEX_BUNDLE_FORMAT_VERSION, router);
+}
+
 bool within_budget(const QuantComparison& c, const QuantBudget& budget) {
   return c.label_flip_rate <= budget.max_flip_rate && c.max_probability_error <= budget.max_probability_error &&
          c.min_embedding_cosine >= budget.min_embedding_cosine;

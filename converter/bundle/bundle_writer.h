@@ -126,5 +126,8 @@ float set_self_test_tolerances(std::vector<BundleTree>* trees, double worst);
 bool build_bundle(const std::vector<const BundleTree*>& trees, const std::string& producer, std::vector<uint8_t>* out,
                   std::string* error, uint32_t format_version = PROBEX_BUNDLE_FORMAT_VERSION,
                   const SketchSpec& router = SketchSpec{});
+// The same for every tree of `trees`, in order, at the current format version.
+bool build_bundle(const std::vector<BundleTree>& trees, const std::string& producer, std::vector<uint8_t>* out,
+                  std::string* error, const SketchSpec& router);
 
 }  // namespace probex::convert

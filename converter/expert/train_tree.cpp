@@ -224,4 +224,35 @@ std::vector<LayerSweepRow> sweep_layers(const std::vector<ZooFile>& files, const
   return rows;
 }
 
+bool choose_layer(const std::vector<ZooFile>& files, const std::string& tree, const TreeTrainOptions& options,
+                  int sweep_epochs, LayerChoice* out, std::string* error) {
+  TreeTrainOptions brief = options;
+  brief.fit.epochs = sweep_epochs;
+  brief.fit.eval_every = std::min(brief.fit.eval_every, sweep_epochs);
+  std::string why;
+  LayerChoice c;
+  c.sweep = sweep_layers(files, tree, brief, &why);
+  if (c.sweep.empty() || c.sweep.front().val_bit_accuracy < 0) {
+    *error = "tree " + tree + ": no usable layer" + (why.empty() ? "" : ": " + why);
+    return false;
+  }
+  c.layer = c.sweep.front().layer;
+  *out = std::move(c);
+  return true;
+}
+
+TreeChoice trees_to_train(const std::vector<ZooFile>& files, const std::vector<std::string>& only) {
+  TreeChoice c;
+  if (!only.empty()) {
+    c.trees = only;
+    return c;
+  }
+  for (const std::string& t : zoo_trees(files)) {
+    const bool has_train =
+        std::any_of(files.begin(), files.end(), [&](const ZooFile& f) { return f.tree == t && f.split == "train"; });
+    (has_train ? c.trees : c.without_training).push_back(t);
+  }
+  return c;
+}
+
 }  // namespace probex::convert

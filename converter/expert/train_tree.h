@@ -73,4 +73,22 @@ struct LayerSweepRow {
 std::vector<LayerSweepRow> sweep_layers(const std::vector<ZooFile>& files, const std::string& tree,
                                         const TreeTrainOptions& options, std::string* error);
 
+// --layer auto: sweep_layers with `sweep_epochs` epochs per candidate (evaluated at least at the last one)
+// and the best layer on val. Error: no candidate layer could be used.
+struct LayerChoice {
+  std::vector<LayerSweepRow> sweep;  // best first, as sweep_layers
+  std::string layer;
+};
+bool choose_layer(const std::vector<ZooFile>& files, const std::string& tree, const TreeTrainOptions& options,
+                  int sweep_epochs, LayerChoice* out, std::string* error);
+
+// The trees to train: `only` as given (a named tree without training models is an error when it is
+// loaded), else every tree of the zoo with training models: one without them (a zoo's foreign set) has
+// nothing to train on and is listed as left out.
+struct TreeChoice {
+  std::vector<std::string> trees;
+  std::vector<std::string> without_training;
+};
+TreeChoice trees_to_train(const std::vector<ZooFile>& files, const std::vector<std::string>& only);
+
 }  // namespace probex::convert

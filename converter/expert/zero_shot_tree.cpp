@@ -218,4 +218,11 @@ bool train_zero_shot_tree(const std::vector<ZooFile>& files, const std::string& 
   return true;
 }
 
+void apply_zero_shot_defaults(const GivenFitSettings& given, FitConfig* fit) {
+  if (!given.epochs) fit->epochs = 200;
+  if (!given.lr) fit->lr = 2e-3;
+  if (!given.weight_decay) fit->weight_decay = 0.0;
+  if (!given.eval_every) fit->eval_every = 10;
+}
+
 }  // namespace probex::convert

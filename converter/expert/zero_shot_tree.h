@@ -41,8 +41,17 @@ struct ZeroShotReport {
   std::vector<size_t> test_classes;
 };
 
-// options.load.task must be "detector"-like (one class per model); the fit defaults to the authors'
-// zero-shot settings only if the caller sets them (see probex-train).
+// The fit settings a caller gave explicitly (probex-train's --epochs, --lr, --weight-decay, --eval-every).
+struct GivenFitSettings {
+  bool epochs = false, lr = false, weight_decay = false, eval_every = false;
+};
+// The authors' zero-shot hyper-parameters (docs/method.md section 3: 200 epochs, lr 2e-3, weight decay 0,
+// an evaluation every 10 epochs), each set unless given: the zero-shot expert is trained as the authors
+// train theirs, not with the classification settings FitConfig defaults to.
+void apply_zero_shot_defaults(const GivenFitSettings& given, FitConfig* fit);
+
+// options.load.task must be "detector"-like (one class per model); the fit is used as given (see
+// apply_zero_shot_defaults).
 bool train_zero_shot_tree(const std::vector<ZooFile>& files, const std::string& tree, const TreeTrainOptions& options,
                           const EmbeddingTable& table, ZeroShotReport* report, std::string* error);
 

@@ -1,13 +1,14 @@
 // probex-convert: trainer checkpoints -> one probex bundle (schema/probex_bundle.fbs), quantized, with
 // self-tests, after checking the quantized expert against the float one on held-out zoo layers.
-#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "bundle/budget_check.h"
 #include "bundle/bundle_writer.h"
 #include "bundle/route_report.h"
 #include "bundle/router.h"
@@ -116,10 +117,8 @@ int add_labels(const std::string& in, const std::string& out, const std::string&
     if (!quiet) std::printf("tree %s: %zu zero-shot labels\n", t.name.c_str(), t.zero_shot->labels.size());
   }
   if (changed == 0) return fail(in + ": no tree has a zero-shot expert" + (only_tree.empty() ? "" : " named " + only_tree));
-  std::vector<const BundleTree*> pointers;
-  for (const BundleTree& t : trees) pointers.push_back(&t);
   const std::string producer = probex::cli::version_line("probex-convert");
-  if (!build_bundle(pointers, producer, &bytes, &error, PROBEX_BUNDLE_FORMAT_VERSION, router)) return fail(error);
+  if (!build_bundle(trees, producer, &bytes, &error, router)) return fail(error);
   double worst = 0;
   if (!measure_self_tests(bytes, &worst, &error)) return fail(error);
   if (!sign_key.empty() && !sign_bundle(sign_key, &bytes, &error)) return fail(error);
@@ -140,7 +139,7 @@ int main(int argc, char** argv) {
   bool force = false, quiet = false, no_router = false, route_report = false;
   std::string foreign, text_table, text_names, add_to, only_tree, sign_key;
   std::vector<std::string> extra_labels;
-  probex::SketchSpec sketch{0x70be5ull, 64, 16};
+  probex::SketchSpec sketch = kDefaultSketch;
   probex::cli::ArgParser args("probex-convert", kHelp);
   args.positional(&checkpoints);
   args.text("--out", "a file", &out);
@@ -262,67 +261,44 @@ int main(int argc, char** argv) {
   }
   const probex::SketchSpec router = with_router ? sketch : probex::SketchSpec{};
 
-  std::vector<const BundleTree*> pointers;
-  for (const BundleTree& t : trees) pointers.push_back(&t);
   std::vector<uint8_t> bytes;
   const std::string producer = probex::cli::version_line("probex-convert");
-  if (!build_bundle(pointers, producer, &bytes, &error, PROBEX_BUNDLE_FORMAT_VERSION, router)) return fail(error);
-
-  // The budget, checked with the real runtime. A tree whose int8 step 1 (fast, but it quantizes the layer
-  // and P) is over budget falls back to float arithmetic on the same int8 weights, and says so.
-  const auto check = [&](size_t i, QuantComparison* c) {
-    if (!compare_with_runtime(bytes, i, *floats[i].expert, held_out[i].data, c, &error)) return false;
-    return true;
-  };
-  bool over_budget = false;
-  for (size_t i = 0; i < trees.size() && !zoo.empty(); ++i) {
-    QuantComparison c;
-    if (!check(i, &c)) return fail(error);
-    std::string note;
-    if (!within_budget(c, budget) && trees[i].probe_output_ratio > 0.0f) {
-      const QuantComparison fast = c;
-      trees[i].probe_output_ratio = 0.0f;
-      if (!build_bundle(pointers, producer, &bytes, &error, PROBEX_BUNDLE_FORMAT_VERSION, router) || !check(i, &c))
-        return fail(error);
-      char buf[160];
-      std::snprintf(buf, sizeof(buf), " (int8 step 1 was over budget: flips %.4f, max prob error %.4f; float step 1 kept)",
-                    fast.label_flip_rate, fast.max_probability_error);
-      note = buf;
-    }
-    const bool ok = within_budget(c, budget);
-    over_budget |= !ok;
-    if (!quiet || !ok)
+  BudgetCheck budget_check;
+  if (zoo.empty()) {
+    if (!build_bundle(trees, producer, &bytes, &error, router)) return fail(error);
+  } else {
+    BudgetReference reference;
+    reference.floats = &floats;
+    reference.held_out = &held_out;
+    for (const size_t k : zero_shot_of) reference.zero_shot.push_back(k == SIZE_MAX ? nullptr : &zero_shot_floats[k]);
+    reference.files = &files;
+    reference.table = &table;
+    if (!check_quant_budget(&trees, reference, budget, producer, router, &bytes, &budget_check, &error)) return fail(error);
+  }
+  for (size_t i = 0; i < budget_check.trees.size(); ++i) {
+    const TreeBudgetCheck& r = budget_check.trees[i];
+    const QuantComparison& c = r.comparison;
+    char note[160] = "";
+    if (r.fell_back)
+      std::snprintf(note, sizeof(note), " (int8 step 1 was over budget: flips %.4f, max prob error %.4f; float step 1 kept)",
+                    r.int8_step1.label_flip_rate, r.int8_step1.max_probability_error);
+    if (!quiet || !r.within)
       std::printf("tree %-10s %s (runtime, xnnpack) vs f32 expert on %zu %s layers: label flips %.4f (max %.4f), "
                   "max prob error %.4f (max %.4f), min embedding cosine %.5f (min %.5f)%s%s\n",
                   trees[i].name.c_str(), quant_spec_name(spec).c_str(), c.layers, split.c_str(), c.label_flip_rate,
                   budget.max_flip_rate, c.max_probability_error, budget.max_probability_error, c.min_embedding_cosine,
-                  budget.min_embedding_cosine, ok ? "" : "  OVER BUDGET",
-                  note.c_str());
+                  budget.min_embedding_cosine, r.within ? "" : "  OVER BUDGET", note);
   }
-  // Zero-shot: top-1 on the zoo's seen-class and unseen-class test models, runtime vs float; the int8
-  // step 1 falls back to float as above.
-  for (size_t i = 0; i < trees.size() && !zoo.empty(); ++i) {
-    if (zero_shot_of[i] == SIZE_MAX) continue;
-    const LoadedCheckpoint& zs = zero_shot_floats[zero_shot_of[i]];
-    ZeroShotAgreement seen, unseen;
-    if (!zero_shot_agreement(bytes, i, zs, trees[i], files, table, &seen, &unseen, &error)) return fail(error);
-    std::string note;
-    if (!within_zero_shot_budget(seen, unseen, budget) && trees[i].zero_shot->probe_output_ratio > 0.0f) {
-      trees[i].zero_shot->probe_output_ratio = 0.0f;
-      if (!build_bundle(pointers, producer, &bytes, &error, PROBEX_BUNDLE_FORMAT_VERSION, router) ||
-          !zero_shot_agreement(bytes, i, zs, trees[i], files, table, &seen, &unseen, &error))
-        return fail(error);
-      note = " (int8 step 1 was over budget; float step 1 kept)";
-    }
-    const bool ok = within_zero_shot_budget(seen, unseen, budget);
-    over_budget |= !ok;
-    if (!quiet || !ok)
+  for (size_t i = 0; i < budget_check.zero_shot.size(); ++i) {
+    const ZeroShotBudgetCheck& r = budget_check.zero_shot[i];
+    if (r.checked && (!quiet || !r.within))
       std::printf("tree %-10s zero-shot %s (runtime) vs f32: in-distribution top-1 %.4f vs %.4f on %zu test models, "
                   "zero-shot top-1 %.4f vs %.4f on %zu test_holdout models (max drop %.3f)%s%s\n",
-                  trees[i].name.c_str(), quant_spec_name(spec).c_str(), seen.runtime_top1, seen.float_top1, seen.layers,
-                  unseen.runtime_top1, unseen.float_top1, unseen.layers, budget.max_zero_shot_drop, ok ? "" : "  OVER BUDGET",
-                  note.c_str());
+                  trees[i].name.c_str(), quant_spec_name(spec).c_str(), r.seen.runtime_top1, r.seen.float_top1,
+                  r.seen.layers, r.unseen.runtime_top1, r.unseen.float_top1, r.unseen.layers, budget.max_zero_shot_drop,
+                  r.within ? "" : "  OVER BUDGET", r.fell_back ? " (int8 step 1 was over budget; float step 1 kept)" : "");
   }
+  const bool over_budget = !budget_check.within();
   // Written even when over budget: the page shows which storage types would fit.
   if (!report_dir.empty() &&
       !report::write_quantization_report(report_dir, zoo, split, floats, classifier_paths, held_out, &error))
@@ -335,7 +311,7 @@ int main(int argc, char** argv) {
   double worst = 0;
   if (!measure_self_tests(bytes, &worst, &error)) return fail(error);
   const float int8_tolerance = set_self_test_tolerances(&trees, worst);
-  if (!build_bundle(pointers, producer, &bytes, &error, PROBEX_BUNDLE_FORMAT_VERSION, router)) return fail(error);
+  if (!build_bundle(trees, producer, &bytes, &error, router)) return fail(error);
 
   const size_t unsigned_size = bytes.size();
   if (!sign_key.empty() && !sign_bundle(sign_key, &bytes, &error)) return fail(error);

@@ -1,16 +1,12 @@
 // probex-train: trains one ProbeX expert per tree of a zoo (and the baselines it is measured against),
 // writes the experts as checkpoints and prints test metrics.
 #include <algorithm>
-#include <cerrno>
-#include <chrono>
-#include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <map>
-#include <set>
+#include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "bundle/router.h"
 #include "cli/args.h"
@@ -168,81 +164,28 @@ std::string zero_shot_json(const ZeroShotReport& r) {
 
 }  // namespace
 
-// --discover-trees: cluster every model of the zoo by its layer sketch (Ward linkage) and compare the
-// clusters with the zoo's folders. Models are first grouped by the layer's shape (a different shape is a
-// different architecture, hence a different tree); each group is clustered on its own.
-int discover_trees(const std::vector<ZooFile>& files, const std::string& layer, bool quiet) {
-  const probex::SketchSpec spec{0x70be5ull, 64, 16};
-  struct Group {
-    std::vector<std::vector<float>> points;
-    std::vector<int> truth;
-  };
-  std::map<std::pair<uint64_t, uint64_t>, Group> groups;  // by layer shape
-  std::map<std::string, int> tree_ids;
-  size_t skipped = 0;
-  for (size_t i = 0; i < files.size(); ++i) {
-    probex::SafetensorsFile file;
-    probex::ProbedLayer shape;
-    probex::SafetensorsStatus st = probex::SafetensorsFile::open(files[i].path, &file);
-    if (st.ok()) st = probex::find_probed_layer(file, layer, &shape);
-    std::vector<float> sketch;
-    std::string error;
-    if (!st.ok() || !sketch_model(files[i].path, layer, static_cast<uint32_t>(shape.rows), static_cast<uint32_t>(shape.cols),
-                                  spec, &sketch, &error)) {
-      ++skipped;  // no such layer, or unreadable: not part of any tree here
-      continue;
-    }
-    double norm = 0;
-    for (float v : sketch) norm += static_cast<double>(v) * static_cast<double>(v);
-    norm = std::sqrt(norm);
-    for (float& v : sketch) v = norm > 0 ? static_cast<float>(static_cast<double>(v) / norm) : 0.0f;  // directions, as the router
-    Group& g = groups[{shape.rows, shape.cols}];
-    g.points.push_back(std::move(sketch));
-    g.truth.push_back(tree_ids.emplace(files[i].tree, static_cast<int>(tree_ids.size())).first->second);
-    if (!quiet && (i + 1) % 200 == 0) std::fprintf(stderr, "\rsketched %zu / %zu models", i + 1, files.size());
-  }
+// --discover-trees: the clusters (zoo/discover.h) printed, with how well they match the zoo's folders.
+int print_discovered_trees(const std::vector<ZooFile>& files, const std::string& layer, bool quiet) {
+  TreeDiscovery d;
+  std::string error;
+  std::function<void(size_t, size_t)> progress;
+  if (!quiet) progress = [](size_t done, size_t total) { std::fprintf(stderr, "\rsketched %zu / %zu models", done, total); };
+  const bool ok = discover_zoo_trees(files, layer, &d, &error, progress);
   if (!quiet) std::fprintf(stderr, "\r");
-  std::vector<std::string> tree_names(tree_ids.size());
-  for (const auto& [name, id] : tree_ids) tree_names[static_cast<size_t>(id)] = name;
-  std::vector<int> all_clusters, all_truth;
-  int next_cluster = 0;
-  size_t models = 0;
-  const auto start = std::chrono::steady_clock::now();
-  std::string lines;
-  for (const auto& [shape, g] : groups) {
-    models += g.points.size();
-    std::vector<int> clusters(g.points.size(), 0);
-    size_t k = 1;
-    if (g.points.size() >= 2) {
-      const std::vector<WardMerge> merges = ward_linkage(g.points);
-      // Half of sqrt 2: different roots point in unrelated directions, a tree's children near its root's.
-      k = separated_cluster_count(g.points, merges, std::min<size_t>(20, g.points.size()), std::sqrt(2.0) / 2);
-      clusters = cut_tree(merges, g.points.size(), k);
-    }
-    for (size_t c = 0; c < k; ++c) {
-      std::map<int, size_t> members;
-      for (size_t i = 0; i < clusters.size(); ++i)
-        if (clusters[i] == static_cast<int>(c)) ++members[g.truth[i]];
-      lines += "  cluster " + std::to_string(next_cluster + static_cast<int>(c)) + " (layer [" + std::to_string(shape.first) +
-               ", " + std::to_string(shape.second) + "]):";
-      for (const auto& [t, count] : members) lines += " " + tree_names[static_cast<size_t>(t)] + " x" + std::to_string(count);
-      lines += "\n";
-    }
-    for (size_t i = 0; i < clusters.size(); ++i) {
-      all_clusters.push_back(next_cluster + clusters[i]);
-      all_truth.push_back(g.truth[i]);
-    }
-    next_cluster += static_cast<int>(k);
-  }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (models < 2) {
-    std::fprintf(stderr, "probex-train: fewer than 2 models with layer '%s'\n", layer.c_str());
+  if (!ok) {
+    std::fprintf(stderr, "probex-train: %s\n", error.c_str());
     return 1;
   }
   std::printf("tree discovery on '%s': %zu models in %zu layer shape(s) (%zu without the layer skipped), Ward linkage "
-              "on 64x16 sketches (%.2f s)\n", layer.c_str(), models, groups.size(), skipped, seconds);
-  std::printf("clusters found: %d (the zoo's folders name %zu trees); adjusted Rand index vs the folders: %.4f\n%s",
-              next_cluster, tree_ids.size(), adjusted_rand_index(all_clusters, all_truth), lines.c_str());
+              "on %ux%u sketches (%.2f s)\n", layer.c_str(), d.models, d.shapes, d.skipped, kDefaultSketch.rows,
+              kDefaultSketch.cols, d.seconds);
+  std::printf("clusters found: %zu (the zoo's folders name %zu trees); adjusted Rand index vs the folders: %.4f\n",
+              d.clusters.size(), d.folder_trees, d.adjusted_rand_index);
+  for (size_t c = 0; c < d.clusters.size(); ++c) {
+    std::printf("  cluster %zu (layer [%zu, %zu]):", c, d.clusters[c].rows, d.clusters[c].cols);
+    for (const auto& [folder, count] : d.clusters[c].folders) std::printf(" %s x%zu", folder.c_str(), count);
+    std::printf("\n");
+  }
   return 0;
 }
 
@@ -308,11 +251,9 @@ int main(int argc, char** argv) {
   if (zero_shot && text_table.empty()) return usage_error("--task detector needs --text-table");
   if (!zero_shot && !text_table.empty()) return usage_error("--text-table is for --task detector");
   if (zero_shot && layer == "auto") return usage_error("--layer auto is for the subset task");
-  if (zero_shot) {  // the authors' zero-shot settings (docs/method.md section 3), unless given
-    if (!args.given("--epochs")) options.fit.epochs = 200;
-    if (!args.given("--lr")) options.fit.lr = 2e-3;
-    if (!args.given("--weight-decay")) options.fit.weight_decay = 0.0;
-    if (!args.given("--eval-every")) options.fit.eval_every = 10;
+  if (zero_shot) {
+    apply_zero_shot_defaults({args.given("--epochs"), args.given("--lr"), args.given("--weight-decay"),
+                              args.given("--eval-every")}, &options.fit);
   }
   options.embed_other_trees = !report_dir.empty();
   std::vector<TreeReport> reports;
@@ -334,27 +275,18 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "probex-train: %s: no models found\n", zoo.c_str());
       return 1;
     }
-    return discover_trees(files, layer, !options.fit.progress);
+    return print_discovered_trees(files, layer, !options.fit.progress);
   }
   if (zero_shot && !load_embedding_table(text_table, text_names, &table, &error)) {
     std::fprintf(stderr, "probex-train: %s\n", error.c_str());
     return 1;
   }
-  std::vector<std::string> trees = only_trees.empty() ? zoo_trees(files) : only_trees;
-  if (only_trees.empty()) {
-    // Trees without training models (a zoo's foreign set) have nothing to train on.
-    std::vector<std::string> trainable;
-    for (const std::string& t : trees) {
-      const bool has_train = std::any_of(files.begin(), files.end(),
-                                         [&](const ZooFile& f) { return f.tree == t && f.split == "train"; });
-      if (has_train) {
-        trainable.push_back(t);
-      } else if (options.fit.progress) {
-        std::fprintf(stderr, "probex-train: tree %s has no training models (a foreign set?): skipped\n", t.c_str());
-      }
-    }
-    trees = trainable;
+  const TreeChoice choice = trees_to_train(files, only_trees);
+  if (options.fit.progress) {
+    for (const std::string& t : choice.without_training)
+      std::fprintf(stderr, "probex-train: tree %s has no training models (a foreign set?): skipped\n", t.c_str());
   }
+  const std::vector<std::string>& trees = choice.trees;
   if (trees.empty()) {
     std::fprintf(stderr, "probex-train: %s: no models found\n", zoo.c_str());
     return 1;
@@ -374,24 +306,20 @@ int main(int argc, char** argv) {
     TreeTrainOptions o = options;
     o.load.layer = layer;
     if (layer == "auto") {
-      TreeTrainOptions brief = options;
-      brief.fit.epochs = static_cast<int>(auto_epochs);
-      brief.fit.eval_every = std::min<int>(brief.fit.eval_every, static_cast<int>(auto_epochs));
-      const auto sweep = sweep_layers(files, trees[t], brief, &error);
-      if (sweep.empty() || sweep.front().val_bit_accuracy < 0) {
-        std::fprintf(stderr, "probex-train: tree %s: no usable layer%s%s\n", trees[t].c_str(), error.empty() ? "" : ": ",
-                     error.c_str());
+      LayerChoice chosen;
+      if (!choose_layer(files, trees[t], options, static_cast<int>(auto_epochs), &chosen, &error)) {
+        std::fprintf(stderr, "probex-train: %s\n", error.c_str());
         return 1;
       }
       std::printf("layer sweep for tree %s (%ld epochs each, val bit accuracy):\n", trees[t].c_str(), auto_epochs);
-      for (const LayerSweepRow& row : sweep) {
+      for (const LayerSweepRow& row : chosen.sweep) {
         if (row.val_bit_accuracy >= 0) {
           std::printf("  %-40s [%zu, %zu]  %.4f\n", row.layer.c_str(), row.rows, row.cols, row.val_bit_accuracy);
         } else {
           std::printf("  %-40s not usable: %s\n", row.layer.c_str(), row.note.c_str());
         }
       }
-      o.load.layer = sweep.front().layer;
+      o.load.layer = chosen.layer;
     }
     if (!out_dir.empty()) o.checkpoint_path = out_dir + "/" + trees[t] + ".safetensors";
     if (zero_shot) {

@@ -1,13 +1,17 @@
 #include "discover.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <map>
 #include <numeric>
 #include <utility>
 
+#include "bundle/router.h"
 #include "core/cosine.h"
+#include "core/probed_layer.h"
+#include "core/safetensors.h"
 
 namespace probex::convert {
 
@@ -160,6 +164,78 @@ double adjusted_rand_index(const std::vector<int>& a, const std::vector<int>& b)
   const double expected = total > 0 ? sum_a * sum_b / total : 0;
   const double max_index = (sum_a + sum_b) / 2;
   return max_index == expected ? 1.0 : (index - expected) / (max_index - expected);
+}
+
+bool discover_zoo_trees(const std::vector<ZooFile>& files, const std::string& layer, TreeDiscovery* out,
+                        std::string* error, const std::function<void(size_t done, size_t total)>& progress) {
+  struct Group {
+    std::vector<std::vector<float>> points;
+    std::vector<int> truth;  // the folder of each point, an index into folder_names
+  };
+  std::map<std::pair<uint64_t, uint64_t>, Group> groups;  // by layer shape
+  std::map<std::string, int> folder_ids;
+  TreeDiscovery d;
+  for (size_t i = 0; i < files.size(); ++i) {
+    SafetensorsFile file;
+    ProbedLayer shape;
+    SafetensorsStatus st = SafetensorsFile::open(files[i].path, &file);
+    if (st.ok()) st = find_probed_layer(file, layer, &shape);
+    std::vector<float> sketch;
+    std::string why;
+    if (!st.ok() || !sketch_model(files[i].path, layer, static_cast<uint32_t>(shape.rows), static_cast<uint32_t>(shape.cols),
+                                  kDefaultSketch, &sketch, &why)) {
+      ++d.skipped;  // no such layer, or unreadable: not part of any tree here
+      continue;
+    }
+    double norm = 0;
+    for (float v : sketch) norm += static_cast<double>(v) * static_cast<double>(v);
+    norm = std::sqrt(norm);
+    for (float& v : sketch) v = norm > 0 ? static_cast<float>(static_cast<double>(v) / norm) : 0.0f;  // directions, as the router
+    Group& g = groups[{shape.rows, shape.cols}];
+    g.points.push_back(std::move(sketch));
+    g.truth.push_back(folder_ids.emplace(files[i].tree, static_cast<int>(folder_ids.size())).first->second);
+    if (progress && (i + 1) % 200 == 0) progress(i + 1, files.size());
+  }
+  std::vector<std::string> folder_names(folder_ids.size());
+  for (const auto& [name, id] : folder_ids) folder_names[static_cast<size_t>(id)] = name;
+  std::vector<int> all_clusters, all_truth;
+  const auto start = std::chrono::steady_clock::now();
+  for (const auto& [shape, g] : groups) {
+    d.models += g.points.size();
+    std::vector<int> clusters(g.points.size(), 0);
+    size_t k = 1;
+    if (g.points.size() >= 2) {
+      const std::vector<WardMerge> merges = ward_linkage(g.points);
+      // Half of sqrt 2: different roots point in unrelated directions, a tree's children near its root's.
+      k = separated_cluster_count(g.points, merges, std::min<size_t>(20, g.points.size()), std::sqrt(2.0) / 2);
+      clusters = cut_tree(merges, g.points.size(), k);
+    }
+    const int first = static_cast<int>(d.clusters.size());
+    for (size_t c = 0; c < k; ++c) {
+      std::map<int, size_t> members;  // by folder id: the zoo's order
+      for (size_t i = 0; i < clusters.size(); ++i)
+        if (clusters[i] == static_cast<int>(c)) ++members[g.truth[i]];
+      DiscoveredCluster cluster;
+      cluster.rows = shape.first;
+      cluster.cols = shape.second;
+      for (const auto& [t, count] : members) cluster.folders.emplace_back(folder_names[static_cast<size_t>(t)], count);
+      d.clusters.push_back(std::move(cluster));
+    }
+    for (size_t i = 0; i < clusters.size(); ++i) {
+      all_clusters.push_back(first + clusters[i]);
+      all_truth.push_back(g.truth[i]);
+    }
+  }
+  d.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (d.models < 2) {
+    *error = "fewer than 2 models with layer '" + layer + "'";
+    return false;
+  }
+  d.shapes = groups.size();
+  d.folder_trees = folder_ids.size();
+  d.adjusted_rand_index = adjusted_rand_index(all_clusters, all_truth);
+  *out = std::move(d);
+  return true;
 }
 
 }  // namespace probex::convert

@@ -4,7 +4,12 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
+#include <string>
+#include <utility>
 #include <vector>
+
+#include "layout.h"
 
 namespace probex::convert {
 
@@ -31,5 +36,30 @@ size_t separated_cluster_count(const std::vector<std::vector<float>>& points, co
 
 // Adjusted Rand index of two labelings of the same items (1 = identical partitions, ~0 = chance).
 double adjusted_rand_index(const std::vector<int>& a, const std::vector<int>& b);
+
+// One cluster discover_zoo_trees found: the layer shape it was found in and how many models of each
+// zoo folder (tree) it holds, folders in the zoo's order.
+struct DiscoveredCluster {
+  size_t rows = 0, cols = 0;
+  std::vector<std::pair<std::string, size_t>> folders;
+};
+
+struct TreeDiscovery {
+  size_t models = 0;        // models clustered (those with the layer)
+  size_t shapes = 0;        // distinct layer shapes, each clustered on its own
+  size_t skipped = 0;       // models without the layer, or unreadable
+  size_t folder_trees = 0;  // trees the zoo's folders name among the clustered models
+  std::vector<DiscoveredCluster> clusters;  // cluster i is the i-th; numbered across shapes
+  double adjusted_rand_index = 0.0;         // the clusters against the folders
+  double seconds = 0.0;                     // the clustering (sketching excluded)
+};
+
+// Clusters every model of a zoo by its sketch of `layer` (bundle/router.h's kDefaultSketch, as unit
+// directions: the router's distance) into trees, and scores the clusters against the zoo's folders.
+// Models are first grouped by the layer's shape (another shape is another architecture, hence another
+// tree); each group is cut at separated_cluster_count (at most 20 clusters, means at least half of sqrt 2
+// apart). `progress`, if set, is called every 200 models sketched. Error: fewer than 2 models have the layer.
+bool discover_zoo_trees(const std::vector<ZooFile>& files, const std::string& layer, TreeDiscovery* out,
+                        std::string* error, const std::function<void(size_t done, size_t total)>& progress = {});
 
 }  // namespace probex::convert

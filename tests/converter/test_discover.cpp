@@ -1,11 +1,18 @@
 // Tree discovery: Ward linkage finds well-separated groups, the natural cluster count is the number of
-// groups, and the adjusted Rand index scores partitions as the standard definition does.
+// groups, the adjusted Rand index scores partitions as the standard definition does, and a zoo's models
+// are clustered into its trees (probex-train --discover-trees).
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
 
+#include "io/safetensors_writer.h"
 #include "nn/rng.h"
+#include "test_util.h"
 #include "zoo/discover.h"
 
 using namespace probex::convert;
@@ -70,4 +77,63 @@ TEST_CASE("separated cluster count: one tree stays one, unrelated trees are told
   for (int g = 0; g < 3; ++g)
     for (int i = 0; i < 20; ++i) three.push_back(unit(centres[static_cast<size_t>(g)], 0.1));
   CHECK(separated_cluster_count(three, ward_linkage(three), 10, std::sqrt(2.0) / 2) == 3);
+}
+
+namespace {
+
+// Writes <zoo>/<tree>/train/<model>/model.safetensors holding one tensor `name` [rows, cols].
+void write_model(const std::string& zoo, const std::string& tree, const std::string& model, const std::string& name,
+                 size_t rows, size_t cols, const std::vector<float>& values) {
+  const std::string dir = zoo + "/" + tree + "/train/" + model;
+  std::filesystem::create_directories(dir);
+  SafetensorsWriter w;
+  std::string error;
+  REQUIRE(w.add_f32(name, probex::Dtype::kF32, {rows, cols}, values.data(), &error));
+  REQUIRE_MESSAGE(w.write_file(dir + "/model.safetensors", &error), error);
+}
+
+}  // namespace
+
+TEST_CASE("discover_zoo_trees: trees by layer shape and sketch, scored against the folders") {
+  probex::test::TempDir zoo;
+  Rng rng(21);
+  // Trees a and b share the layer shape [16, 8], c has [8, 8]; each child is its root plus 2% noise.
+  // d has no tensor 'w': skipped.
+  const auto tree = [&](const std::string& name, size_t rows, size_t children) {
+    std::vector<float> root(rows * 8);
+    for (float& v : root) v = static_cast<float>(rng.uniform(-1.0, 1.0));
+    for (size_t i = 0; i < children; ++i) {
+      std::vector<float> child = root;
+      for (float& v : child) v += static_cast<float>(rng.uniform(-0.02, 0.02));
+      write_model(zoo.path(), name, "m" + std::to_string(i), "w", rows, 8, child);
+    }
+  };
+  tree("a", 16, 4);
+  tree("b", 16, 4);
+  tree("c", 8, 3);
+  write_model(zoo.path(), "d", "m0", "v", 16, 8, std::vector<float>(128, 0.5f));
+  std::vector<ZooFile> files;
+  std::string error;
+  REQUIRE(list_zoo_files(zoo.path(), &files, &error));
+  REQUIRE(files.size() == 12);
+
+  TreeDiscovery d;
+  REQUIRE_MESSAGE(discover_zoo_trees(files, "w", &d, &error), error);
+  CHECK(d.models == 11);
+  CHECK(d.shapes == 2);
+  CHECK(d.skipped == 1);
+  CHECK(d.folder_trees == 3);
+  CHECK(d.adjusted_rand_index == doctest::Approx(1.0));
+  REQUIRE(d.clusters.size() == 3);
+  // Shapes in order ([8, 8] first), clusters within a shape in the order of their first model.
+  CHECK(d.clusters[0].rows == 8);
+  CHECK(d.clusters[0].folders == std::vector<std::pair<std::string, size_t>>{{"c", 3}});
+  CHECK(d.clusters[1].rows == 16);
+  CHECK(d.clusters[1].cols == 8);
+  CHECK(d.clusters[1].folders == std::vector<std::pair<std::string, size_t>>{{"a", 4}});
+  CHECK(d.clusters[2].folders == std::vector<std::pair<std::string, size_t>>{{"b", 4}});
+
+  // One model with the layer is nothing to cluster.
+  CHECK_FALSE(discover_zoo_trees(files, "v", &d, &error));
+  CHECK(error == "fewer than 2 models with layer 'v'");
 }
