@@ -13,8 +13,6 @@
 #include "safetensors.h"
 
 #include <algorithm>
-#include <cfloat>
-#include <cmath>
 #include <cstring>
 
 #include "checked_math.h"
@@ -204,15 +202,6 @@ SafetensorsStatus parse_entry(json::JsonCursor& cur, const Errors& err, const st
   }
   t->element_count = count;
   return {};
-}
-
-uint16_t load_u16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
-
-float f64_to_f32(double d) {
-  // Out-of-range double -> float conversion is undefined behaviour in C++: saturate explicitly.
-  if (d > static_cast<double>(FLT_MAX)) return INFINITY;
-  if (d < -static_cast<double>(FLT_MAX)) return -INFINITY;
-  return static_cast<float>(d);
 }
 
 // Converts k elements (element_size bytes each) at `src` into dst[0, k). The ranges must not overlap.
@@ -511,8 +500,8 @@ SafetensorsStatus SafetensorsFile::read_f32(const TensorInfo& t, uint64_t first,
   const SafetensorsStatus st = read_bytes(offset, back, n * size);
   if (!st.ok() || t.dtype == Dtype::kF32) return st;
   switch (t.dtype) {
-    case Dtype::kF16: widen_in_place(out, n, 2, [](const uint8_t* p) { return f16_to_f32(load_u16(p)); }); break;
-    case Dtype::kBF16: widen_in_place(out, n, 2, [](const uint8_t* p) { return bf16_to_f32(load_u16(p)); }); break;
+    case Dtype::kF16: widen_in_place(out, n, 2, [](const uint8_t* p) { return f16_to_f32(load_le16(p)); }); break;
+    case Dtype::kBF16: widen_in_place(out, n, 2, [](const uint8_t* p) { return bf16_to_f32(load_le16(p)); }); break;
     case Dtype::kF8_E4M3: widen_in_place(out, n, 1, [](const uint8_t* p) { return f8e4m3_to_f32(*p); }); break;
     case Dtype::kF8_E5M2: widen_in_place(out, n, 1, [](const uint8_t* p) { return f8e5m2_to_f32(*p); }); break;
     default: break;  // rejected above
