@@ -287,7 +287,7 @@ void set_scalar(GgufValue* v, const uint8_t* p) {
   const uint64_t size = value_size(v->type);
   for (uint64_t k = 0; k < size; ++k) bits |= static_cast<uint64_t>(p[k]) << (8 * k);
   if (v->type == GgufValueType::kF32) {
-    v->f = bits_to_f32(static_cast<uint32_t>(bits));
+    v->f = static_cast<double>(bits_to_f32(static_cast<uint32_t>(bits)));
   } else if (v->type == GgufValueType::kF64) {
     std::memcpy(&v->f, &bits, sizeof bits);
   } else if (is_signed(v->type)) {
