@@ -302,8 +302,8 @@ void set_scalar(GgufValue* v, const uint8_t* p) {
 // reads instead of one per field. Every read is bounds-checked against the file size first.
 class Cursor {
  public:
-  Cursor(const std::string& label, const uint8_t* buffer, const platform::ReadOnlyFile& file, uint64_t size)
-      : label_(label), buffer_(buffer), file_(file), size_(size) {}
+  Cursor(const std::string& label, const ByteSource& source)
+      : label_(label), source_(source), buffer_(source.buffer()), size_(source.size()) {}
 
   uint64_t pos() const { return pos_; }
   uint64_t remaining() const { return size_ - pos_; }
@@ -322,12 +322,12 @@ class Cursor {
       std::memcpy(out, window_.data() + (pos_ - window_begin_), static_cast<size_t>(n));
     } else if (n > kWindow) {
       std::string error;
-      if (!file_.read_at(pos_, out, static_cast<size_t>(n), &error)) return {GgufError::kIo, error};
+      if (!source_.read(pos_, out, static_cast<size_t>(n), &error)) return {GgufError::kIo, error};
     } else {
       window_.resize(static_cast<size_t>(std::min<uint64_t>(kWindow, remaining())));
       window_begin_ = pos_;
       std::string error;
-      if (!file_.read_at(pos_, window_.data(), window_.size(), &error)) return {GgufError::kIo, error};
+      if (!source_.read(pos_, window_.data(), window_.size(), &error)) return {GgufError::kIo, error};
       std::memcpy(out, window_.data(), static_cast<size_t>(n));
     }
     pos_ += n;
@@ -369,8 +369,8 @@ class Cursor {
  private:
   static constexpr uint64_t kWindow = 64 * 1024;
   const std::string& label_;
-  const uint8_t* buffer_;
-  const platform::ReadOnlyFile& file_;
+  const ByteSource& source_;
+  const uint8_t* buffer_;  // the caller buffer, read in place, or nullptr
   uint64_t size_;
   uint64_t pos_ = 0;
   std::vector<uint8_t> window_;
@@ -568,8 +568,7 @@ GgufStatus GgufFile::open(const std::string& path, GgufFile* out, const GgufLimi
   GgufFile f;
   f.label_ = path;
   std::string error;
-  if (!f.file_.open(path, &error)) return {GgufError::kIo, error};
-  f.file_size_ = f.file_.size();
+  if (!f.source_.open(path, &error)) return {GgufError::kIo, error};
   GgufStatus st = f.parse(limits);
   if (st.ok()) *out = std::move(f);
   return st;
@@ -579,28 +578,22 @@ GgufStatus GgufFile::from_buffer(std::string label, const uint8_t* data, size_t 
                                  const GgufLimits& limits) {
   GgufFile f;
   f.label_ = std::move(label);
-  f.buffer_ = data;
-  f.file_size_ = size;
+  f.source_.set_buffer(data, size);
   GgufStatus st = f.parse(limits);
   if (st.ok()) *out = std::move(f);
   return st;
 }
 
 GgufStatus GgufFile::read_bytes(uint64_t offset, void* out, size_t count) const {
-  if (count == 0) return {};
-  if (buffer_ != nullptr) {
-    std::memcpy(out, buffer_ + offset, count);
-    return {};
-  }
   std::string error;
-  if (!file_.read_at(offset, out, count, &error)) return {GgufError::kIo, error};
+  if (!source_.read(offset, out, count, &error)) return {GgufError::kIo, error};
   return {};
 }
 
 GgufStatus GgufFile::parse(const GgufLimits& limits) {
-  Cursor cur(label_, buffer_, file_, file_size_);
-  if (file_size_ > limits.max_file_bytes) {
-    return cur.fail(GgufError::kLimitExceeded, "file has " + std::to_string(file_size_) +
+  Cursor cur(label_, source_);
+  if (source_.size() > limits.max_file_bytes) {
+    return cur.fail(GgufError::kLimitExceeded, "file has " + std::to_string(source_.size()) +
                                                    " bytes, above the configured limit of " +
                                                    std::to_string(limits.max_file_bytes));
   }
@@ -732,10 +725,10 @@ GgufStatus GgufFile::parse(const GgufLimits& limits) {
     if (!checked_add(data_offset_, t.offset, &begin) || !checked_add(begin, t.byte_size, &end)) {
       return cur.fail(GgufError::kOverflow, "tensor '" + t.name + "': offset + size overflows 64 bits");
     }
-    if (end > file_size_) {
+    if (end > source_.size()) {
       return cur.fail(GgufError::kDataOutOfFile, "tensor '" + t.name + "': bytes [" + std::to_string(begin) + ", " +
                                                      std::to_string(end) + ") extend past the end of the file at " +
-                                                     std::to_string(file_size_));
+                                                     std::to_string(source_.size()));
     }
   }
   std::sort(order.begin(), order.end(), [this](size_t a, size_t b) { return tensors_[a].name < tensors_[b].name; });

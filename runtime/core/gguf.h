@@ -23,7 +23,7 @@
 #include <utility>
 #include <vector>
 
-#include "probex/platform/read_only_file.h"
+#include "byte_source.h"
 
 namespace probex {
 
@@ -172,9 +172,7 @@ class GgufFile {
   GgufStatus read_bytes(uint64_t offset, void* out, size_t count) const;
 
   std::string label_;
-  platform::ReadOnlyFile file_;      // closed when reading a caller buffer
-  const uint8_t* buffer_ = nullptr;  // the caller buffer, or nullptr
-  uint64_t file_size_ = 0;
+  ByteSource source_;
   uint32_t version_ = 0;
   uint64_t alignment_ = 32;
   uint64_t data_offset_ = 0;
