@@ -416,3 +416,17 @@ TEST_CASE("GGUF types without a dequantization are listed but refused by name wh
     CHECK(st.message == std::string("u.gguf: tensor 't': type ") + name + " is not supported (no float32 dequantization)");
   }
 }
+
+TEST_CASE("a GGUF file that shrinks after opening gives kIo, not a crash") {
+  const auto bytes = one_tensor_gguf("w", {64}, GgmlType::kF32, std::vector<uint8_t>(256, 0));
+  probex::test::TempDir dir;
+  const std::string path = dir.file("shrinks.gguf");
+  REQUIRE(probex::test::write_bytes(path, bytes));
+  GgufFile f;
+  REQUIRE(GgufFile::open(path, &f).ok());
+  REQUIRE(probex::test::write_bytes(path, std::vector<uint8_t>(bytes.begin(), bytes.begin() + 100)));
+  std::vector<float> out(64);
+  const auto st = f.read_f32(f.tensors()[0], 0, 64, out.data());
+  CHECK(st.code == GgufError::kIo);
+  CHECK(st.message.find(path) != std::string::npos);
+}
