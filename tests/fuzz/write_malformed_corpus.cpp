@@ -32,7 +32,7 @@ std::vector<std::vector<uint8_t>> valid_gguf_seeds() {
                      GgmlType::kQ3_K, GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K, GgmlType::kIQ4_NL}) {
     const uint64_t n = probex::ggml_type_block_size(t) == 1 ? 4 : probex::ggml_type_block_size(t);
     const uint64_t bytes = 2 * n / probex::ggml_type_block_size(t) * probex::ggml_type_block_bytes(t);
-    seeds.push_back(probex::test::one_tensor_gguf("w", {n, 2}, t, std::vector<uint8_t>(bytes, 0x3C)));
+    seeds.push_back(probex::test::one_tensor_gguf("w", {n, 2}, t, std::vector<uint8_t>(static_cast<size_t>(bytes), 0x3C)));
   }
   GgufWriter w(2, 6);
   w.kv_str("general.architecture", "llama").kv_u32("general.alignment", 64);

@@ -373,14 +373,14 @@ TEST_CASE("GGUF element ranges that cut blocks and units give the same values as
   const auto bytes = one_tensor_gguf("w", {96}, GgmlType::kQ4_0, q);
   GgufFile f;
   REQUIRE(GgufFile::from_buffer("r.gguf", bytes.data(), bytes.size(), &f).ok());
-  for (uint64_t first : {0, 1, 20, 31, 32, 50, 95}) {
-    for (uint64_t count : {0, 1, 13, 45}) {
+  for (size_t first : {0, 1, 20, 31, 32, 50, 95}) {
+    for (size_t count : {0, 1, 13, 45}) {
       if (first + count > 96) continue;
       CAPTURE(first);
       CAPTURE(count);
       std::vector<float> part(count + 1, 12345.f);
       REQUIRE(f.read_f32(f.tensors()[0], first, count, part.data()).ok());
-      for (uint64_t k = 0; k < count; ++k) CHECK(part[k] == all[first + k]);
+      for (size_t k = 0; k < count; ++k) CHECK(part[k] == all[first + k]);
       CHECK(part[count] == 12345.f);  // nothing written past the range
     }
   }
@@ -399,13 +399,18 @@ TEST_CASE("GGUF element ranges that cut blocks and units give the same values as
 }
 
 TEST_CASE("GGUF types without a dequantization are listed but refused by name when read") {
-  for (const auto& [type, bytes, name] : {std::tuple{GgmlType::kIQ4_NL, 18, "IQ4_NL"},
-                                          std::tuple{GgmlType::kQ8_1, 36, "Q8_1"},
-                                          std::tuple{GgmlType::kIQ2_XXS, 66, "IQ2_XXS"},
-                                          std::tuple{GgmlType::kI32, 4, "I32"}}) {
+  struct Case {
+    GgmlType type;
+    size_t bytes;
+    const char* name;
+  };
+  for (const Case& c : {Case{GgmlType::kIQ4_NL, 18, "IQ4_NL"}, Case{GgmlType::kQ8_1, 36, "Q8_1"},
+                        Case{GgmlType::kIQ2_XXS, 66, "IQ2_XXS"}, Case{GgmlType::kI32, 4, "I32"}}) {
+    const GgmlType type = c.type;
+    const char* const name = c.name;
     CAPTURE(name);
     const uint64_t n = probex::ggml_type_block_size(type);
-    const auto file = one_tensor_gguf("t", {n}, type, std::vector<uint8_t>(static_cast<size_t>(bytes), 0));
+    const auto file = one_tensor_gguf("t", {n}, type, std::vector<uint8_t>(c.bytes, 0));
     GgufFile f;
     REQUIRE(GgufFile::from_buffer("u.gguf", file.data(), file.size(), &f).ok());
     CHECK(std::string(f.tensors()[0].type_name()) == name);
