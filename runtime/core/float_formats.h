@@ -3,6 +3,8 @@
 // decoding must give the same float on x86, aarch64 and armv7.
 #pragma once
 
+#include <cfloat>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -31,6 +33,17 @@ inline uint32_t f32_to_bits(float f) {
   uint32_t bits;
   std::memcpy(&bits, &f, sizeof bits);
   return bits;
+}
+
+// A little-endian 16-bit value from unaligned bytes (model files store halves little-endian).
+inline uint16_t load_le16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
+
+// binary64 -> binary32. Out-of-range double -> float conversion is undefined behaviour in C++: saturate
+// explicitly to +-inf (NaN stays NaN).
+inline float f64_to_f32(double d) {
+  if (d > static_cast<double>(FLT_MAX)) return INFINITY;
+  if (d < -static_cast<double>(FLT_MAX)) return -INFINITY;
+  return static_cast<float>(d);
 }
 
 // IEEE 754 binary16 -> binary32, exact (every half is representable as a float).

@@ -13,8 +13,6 @@
 #include "safetensors.h"
 
 #include <algorithm>
-#include <cfloat>
-#include <cmath>
 #include <cstring>
 
 #include "checked_math.h"
@@ -206,15 +204,6 @@ SafetensorsStatus parse_entry(json::JsonCursor& cur, const Errors& err, const st
   return {};
 }
 
-uint16_t load_u16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
-
-float f64_to_f32(double d) {
-  // Out-of-range double -> float conversion is undefined behaviour in C++: saturate explicitly.
-  if (d > static_cast<double>(FLT_MAX)) return INFINITY;
-  if (d < -static_cast<double>(FLT_MAX)) return -INFINITY;
-  return static_cast<float>(d);
-}
-
 // Converts k elements (element_size bytes each) at `src` into dst[0, k). The ranges must not overlap.
 template <typename Convert>
 void convert_chunk(const uint8_t* __restrict src, float* __restrict dst, size_t k, size_t element_size,
@@ -312,8 +301,7 @@ SafetensorsStatus SafetensorsFile::open(const std::string& path, SafetensorsFile
   SafetensorsFile f;
   f.label_ = path;
   std::string error;
-  if (!f.file_.open(path, &error)) return {SafetensorsError::kIo, error};
-  f.file_size_ = f.file_.size();
+  if (!f.source_.open(path, &error)) return {SafetensorsError::kIo, error};
   SafetensorsStatus st = f.parse(limits);
   if (st.ok()) *out = std::move(f);
   return st;
@@ -323,34 +311,28 @@ SafetensorsStatus SafetensorsFile::from_buffer(std::string label, const uint8_t*
                                                SafetensorsFile* out, const SafetensorsLimits& limits) {
   SafetensorsFile f;
   f.label_ = std::move(label);
-  f.buffer_ = data;
-  f.file_size_ = size;
+  f.source_.set_buffer(data, size);
   SafetensorsStatus st = f.parse(limits);
   if (st.ok()) *out = std::move(f);
   return st;
 }
 
 SafetensorsStatus SafetensorsFile::read_bytes(uint64_t offset, void* out, size_t count) const {
-  if (count == 0) return {};  // an empty tensor's `out` may be null, which memcpy must not see
-  if (buffer_ != nullptr) {
-    std::memcpy(out, buffer_ + offset, count);
-    return {};
-  }
   std::string error;
-  if (!file_.read_at(offset, out, count, &error)) return {SafetensorsError::kIo, error};
+  if (!source_.read(offset, out, count, &error)) return {SafetensorsError::kIo, error};
   return {};
 }
 
 SafetensorsStatus SafetensorsFile::parse(const SafetensorsLimits& limits) {
   const Errors err(label_);
-  if (file_size_ > limits.max_file_bytes) {
-    return err(SafetensorsError::kLimitExceeded, "file has " + std::to_string(file_size_) +
+  if (source_.size() > limits.max_file_bytes) {
+    return err(SafetensorsError::kLimitExceeded, "file has " + std::to_string(source_.size()) +
                                                      " bytes, above the configured limit of " +
                                                      std::to_string(limits.max_file_bytes));
   }
-  if (file_size_ < 8) {
+  if (source_.size() < 8) {
     return err(SafetensorsError::kHeaderTooSmall,
-               "file has " + std::to_string(file_size_) + " bytes, fewer than the 8-byte header length");
+               "file has " + std::to_string(source_.size()) + " bytes, fewer than the 8-byte header length");
   }
   uint8_t length_bytes[8];
   SafetensorsStatus read = read_bytes(0, length_bytes, sizeof length_bytes);
@@ -359,9 +341,9 @@ SafetensorsStatus SafetensorsFile::parse(const SafetensorsLimits& limits) {
   for (int i = 7; i >= 0; --i) n = (n << 8) | length_bytes[i];
   if (n < 2) return err(SafetensorsError::kHeaderTooSmall, "header length " + std::to_string(n) + " is below 2");
   // A length the file cannot hold is a broken file; a header that is there but too long is a refusal.
-  if (n > file_size_ - 8) {
+  if (n > source_.size() - 8) {
     return err(SafetensorsError::kFileTruncated, "header length " + std::to_string(n) + " but only " +
-                                                     std::to_string(file_size_ - 8) + " bytes follow it");
+                                                     std::to_string(source_.size() - 8) + " bytes follow it");
   }
   if (n > limits.max_header_bytes) {
     return err(SafetensorsError::kHeaderTooLarge, "header length " + std::to_string(n) + " exceeds the limit of " +
@@ -371,8 +353,8 @@ SafetensorsStatus SafetensorsFile::parse(const SafetensorsLimits& limits) {
   // read in place.
   std::string header_copy;
   std::string_view header;
-  if (buffer_ != nullptr) {
-    header = std::string_view(reinterpret_cast<const char*>(buffer_ + 8), static_cast<size_t>(n));
+  if (source_.buffer() != nullptr) {
+    header = std::string_view(reinterpret_cast<const char*>(source_.buffer() + 8), static_cast<size_t>(n));
   } else {
     header_copy.resize(static_cast<size_t>(n));
     read = read_bytes(8, header_copy.data(), header_copy.size());
@@ -430,7 +412,7 @@ SafetensorsStatus SafetensorsFile::parse(const SafetensorsLimits& limits) {
   std::sort(tensors_.begin(), tensors_.end(), [](const TensorInfo& a, const TensorInfo& b) {
     return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
   });
-  const uint64_t data_size = file_size_ - 8 - n;
+  const uint64_t data_size = source_.size() - 8 - n;
   uint64_t running = 0;
   for (const auto& t : tensors_) {
     if (t.begin < running) {
@@ -511,8 +493,8 @@ SafetensorsStatus SafetensorsFile::read_f32(const TensorInfo& t, uint64_t first,
   const SafetensorsStatus st = read_bytes(offset, back, n * size);
   if (!st.ok() || t.dtype == Dtype::kF32) return st;
   switch (t.dtype) {
-    case Dtype::kF16: widen_in_place(out, n, 2, [](const uint8_t* p) { return f16_to_f32(load_u16(p)); }); break;
-    case Dtype::kBF16: widen_in_place(out, n, 2, [](const uint8_t* p) { return bf16_to_f32(load_u16(p)); }); break;
+    case Dtype::kF16: widen_in_place(out, n, 2, [](const uint8_t* p) { return f16_to_f32(load_le16(p)); }); break;
+    case Dtype::kBF16: widen_in_place(out, n, 2, [](const uint8_t* p) { return bf16_to_f32(load_le16(p)); }); break;
     case Dtype::kF8_E4M3: widen_in_place(out, n, 1, [](const uint8_t* p) { return f8e4m3_to_f32(*p); }); break;
     case Dtype::kF8_E5M2: widen_in_place(out, n, 1, [](const uint8_t* p) { return f8e5m2_to_f32(*p); }); break;
     default: break;  // rejected above

@@ -19,7 +19,7 @@
 #include <utility>
 #include <vector>
 
-#include "probex/platform/read_only_file.h"
+#include "byte_source.h"
 
 namespace probex {
 
@@ -133,9 +133,7 @@ class SafetensorsFile {
   SafetensorsStatus read_bytes(uint64_t offset, void* out, size_t count) const;
 
   std::string label_;
-  platform::ReadOnlyFile file_;      // closed when reading a caller buffer
-  const uint8_t* buffer_ = nullptr;  // the caller buffer, or nullptr
-  uint64_t file_size_ = 0;
+  ByteSource source_;
   uint64_t data_offset_ = 0;  // start of the data area (after the header)
   std::vector<TensorInfo> tensors_;
   std::vector<std::pair<std::string, std::string>> metadata_;

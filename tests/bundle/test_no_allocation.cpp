@@ -8,7 +8,10 @@
 #include <new>
 
 #include "bundle_fixture.h"
+#include "core/gguf.h"
 #include "executor/auditor.h"
+#include "runtime/gguf_writer.h"
+#include "test_util.h"
 
 namespace {
 std::atomic<size_t> g_allocations{0};
@@ -72,4 +75,23 @@ TEST_CASE("XNNPACK with a thread pool gives the single-thread result") {
     logits[threads - 1].assign(r.logits, r.logits + r.label_count);
   }
   for (size_t k = 0; k < logits[0].size(); ++k) CHECK(logits[1][k] == doctest::Approx(logits[0][k]).epsilon(1e-5));
+}
+
+TEST_CASE("reading GGUF rows allocates nothing: blocks are dequantized through stack buffers") {
+  // Q4_K [2, 512] (two super-blocks a row) and F16 [3, 300] (units of 256 cut by the rows), from disk.
+  GgufWriter w(2, 0);
+  w.tensor("q", {512, 2}, GgmlType::kQ4_K, 0).tensor("h", {300, 3}, GgmlType::kF16, 4 * 144);
+  w.pad().zeros(4 * 144).zeros(3 * 300 * 2);
+  TempDir dir;
+  const std::string path = dir.file("m.gguf");
+  REQUIRE(write_bytes(path, w.bytes));
+  GgufFile file;
+  REQUIRE(GgufFile::open(path, &file).ok());
+  std::vector<float> row(512);
+  const size_t before = g_allocations.load();
+  for (const GgufTensorInfo& t : file.tensors()) {
+    for (uint64_t r = 0; r < t.rows(); ++r) REQUIRE(file.read_rows_f32(t, r, 1, row.data()).ok());
+    REQUIRE(file.read_f32(t, 7, 250, row.data()).ok());
+  }
+  CHECK(g_allocations.load() == before);
 }

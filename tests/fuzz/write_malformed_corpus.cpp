@@ -1,26 +1,70 @@
 // Writes the safetensors reader's malformed-file corpus (tests/runtime/malformed_safetensors.h) into a
 // folder, one file per case, as fuzzing seeds: each sits just past one validation rule, where mutations
-// reach the neighbouring checks. Usage: write_malformed_corpus DIR
+// reach the neighbouring checks. With a second folder, writes the GGUF reader's corpus
+// (tests/runtime/malformed_gguf.h) there too, with valid GGUF files: one block of every supported type and
+// a file with metadata of every value type. Usage: write_malformed_corpus DIR [GGUF_DIR]
 #include <cstdio>
 #include <string>
+#include <vector>
 
+#include "runtime/gguf_writer.h"
+#include "runtime/malformed_gguf.h"
 #include "runtime/malformed_safetensors.h"
 
+namespace {
+
+bool write_seed(const std::string& dir, const char* kind, int index, const std::vector<uint8_t>& bytes) {
+  char name[48];
+  std::snprintf(name, sizeof name, "/%s-%02d", kind, index);
+  if (probex::test::write_bytes(dir + name, bytes)) return true;
+  std::fprintf(stderr, "write_malformed_corpus: cannot write %s%s\n", dir.c_str(), name);
+  return false;
+}
+
+std::vector<std::vector<uint8_t>> valid_gguf_seeds() {
+  using probex::GgmlType;
+  using probex::GgufValueType;
+  using probex::test::GgufWriter;
+  std::vector<std::vector<uint8_t>> seeds;
+  // One tensor of two rows per supported type; bytes 0x3C so halves read as 1.0-ish finite values.
+  for (GgmlType t : {GgmlType::kF32, GgmlType::kF16, GgmlType::kBF16, GgmlType::kF64, GgmlType::kQ8_0,
+                     GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1, GgmlType::kQ2_K,
+                     GgmlType::kQ3_K, GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K, GgmlType::kIQ4_NL}) {
+    const uint64_t n = probex::ggml_type_block_size(t) == 1 ? 4 : probex::ggml_type_block_size(t);
+    const uint64_t bytes = 2 * n / probex::ggml_type_block_size(t) * probex::ggml_type_block_bytes(t);
+    seeds.push_back(probex::test::one_tensor_gguf("w", {n, 2}, t, std::vector<uint8_t>(static_cast<size_t>(bytes), 0x3C)));
+  }
+  GgufWriter w(2, 6);
+  w.kv_str("general.architecture", "llama").kv_u32("general.alignment", 64);
+  w.key("f", GgufValueType::kF32).f32(0.5f).key("b", GgufValueType::kBool).u8(1);
+  w.key("tokens", GgufValueType::kArray).type(GgufValueType::kString).u64(2).str("a").str("b");
+  w.key("nested", GgufValueType::kArray).type(GgufValueType::kArray).u64(1).type(GgufValueType::kI16).u64(1).u16(7);
+  w.tensor("a", {3, 2}, GgmlType::kF32, 0).tensor("b", {32}, GgmlType::kQ8_0, 64).pad(64).zeros(64 + 34);
+  seeds.push_back(w.bytes);
+  return seeds;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: write_malformed_corpus DIR\n");
+  if (argc != 2 && argc != 3) {
+    std::fprintf(stderr, "usage: write_malformed_corpus DIR [GGUF_DIR]\n");
     return 2;
   }
-  const auto cases = probex::test::malformed_safetensors_corpus();
   int index = 0;
-  for (const auto& c : cases) {
-    char name[32];
-    std::snprintf(name, sizeof name, "/malformed-%02d", index++);
-    if (!probex::test::write_bytes(argv[1] + std::string(name), c.bytes)) {
-      std::fprintf(stderr, "write_malformed_corpus: cannot write %s%s\n", argv[1], name);
-      return 1;
-    }
+  for (const auto& c : probex::test::malformed_safetensors_corpus()) {
+    if (!write_seed(argv[1], "malformed", index++, c.bytes)) return 1;
   }
   std::printf("%d malformed safetensors seeds in %s\n", index, argv[1]);
+  if (argc == 3) {
+    int malformed = 0, valid = 0;
+    for (const auto& c : probex::test::malformed_gguf_corpus()) {
+      if (!write_seed(argv[2], "malformed", malformed++, c.bytes)) return 1;
+    }
+    for (const auto& bytes : valid_gguf_seeds()) {
+      if (!write_seed(argv[2], "valid", valid++, bytes)) return 1;
+    }
+    std::printf("%d malformed and %d valid GGUF seeds in %s\n", malformed, valid, argv[2]);
+  }
   return 0;
 }
