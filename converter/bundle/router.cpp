@@ -5,16 +5,16 @@
 
 #include "core/float_formats.h"
 #include "core/probed_layer.h"
-#include "core/safetensors.h"
+#include "core/model_file.h"
 
 namespace probex::convert {
 
 bool sketch_model(const std::string& path, const std::string& layer_name, uint32_t d_h, uint32_t d_w, const SketchSpec& spec,
                   std::vector<float>* sketch, std::string* error) {
-  SafetensorsFile file;
-  SafetensorsStatus st = SafetensorsFile::open(path, &file);
+  std::unique_ptr<ModelFile> file;
+  ModelStatus st = open_model_file(path, &file);
   ProbedLayer layer;
-  if (st.ok()) st = find_probed_layer(file, layer_name, &layer);
+  if (st.ok()) st = find_probed_layer(*file, layer_name, &layer);
   if (!st.ok()) {
     *error = st.message;
     return false;
@@ -25,7 +25,7 @@ bool sketch_model(const std::string& path, const std::string& layer_name, uint32
     return false;
   }
   std::vector<float> x(static_cast<size_t>(d_h) * d_w), scratch;
-  st = ProbedRowReader(file, layer, &scratch).read(0, d_h, x.data());
+  st = ProbedRowReader(*file, layer, &scratch).read(0, d_h, x.data());
   if (!st.ok()) {
     *error = st.message;
     return false;

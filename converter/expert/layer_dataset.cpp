@@ -14,7 +14,7 @@ namespace {
 
 struct Candidate {
   const ZooFile* file;
-  SafetensorsFile st;
+  std::unique_ptr<ModelFile> model;
   ProbedLayer layer;
   std::vector<std::string> names;
 };
@@ -32,21 +32,21 @@ bool load_split(const std::vector<ZooFile>& files, const std::string& tree, cons
   for (const ZooFile& f : files) {
     if (f.tree != tree || f.split != split) continue;
     Candidate c{&f, {}, {}, {}};
-    SafetensorsStatus st = SafetensorsFile::open(f.path, &c.st);
+    ModelStatus st = open_model_file(f.path, &c.model);
     if (!st.ok()) {
       ++candidates;
       out->skipped.push_back(st.message);
       continue;
     }
-    const std::string* task = c.st.metadata_value("task");
+    const std::string* task = c.model->metadata_string("task");
     if (task != nullptr && !options.task.empty() && *task != options.task) continue;
     ++candidates;
-    st = find_probed_layer(c.st, options.layer, &c.layer);
+    st = find_probed_layer(*c.model, options.layer, &c.layer);
     if (!st.ok()) {
       out->skipped.push_back(st.message);
       continue;
     }
-    const std::string* targets = c.st.metadata_value("dataset_chosen_targets");
+    const std::string* targets = c.model->metadata_string("dataset_chosen_targets");
     std::string why;
     if (targets == nullptr) {
       bad(f, "no dataset_chosen_targets in the metadata");
@@ -109,7 +109,7 @@ bool load_split(const std::vector<ZooFile>& files, const std::string& tree, cons
   size_t n = 0;
   for (Candidate* c : kept) {
     float* x = out->data.x.data() + n * features;
-    SafetensorsStatus st = ProbedRowReader(c->st, c->layer, &scratch).read(0, expect_rows, x);
+    ModelStatus st = ProbedRowReader(*c->model, c->layer, &scratch).read(0, expect_rows, x);
     if (!st.ok()) {
       out->skipped.push_back(st.message);
       continue;

@@ -191,13 +191,13 @@ std::vector<LayerSweepRow> sweep_layers(const std::vector<ZooFile>& files, const
     *error = "tree '" + tree + "' has no training models";
     return rows;
   }
-  SafetensorsFile file;
-  const SafetensorsStatus st = SafetensorsFile::open(first->path, &file);
+  std::unique_ptr<ModelFile> file;
+  const ModelStatus st = open_model_file(first->path, &file);
   if (!st.ok()) {
     *error = st.message;
     return rows;
   }
-  for (const TensorInfo& t : file.tensors()) {
+  for (const ModelTensor& t : file->tensors()) {
     LayerSweepRow row;
     row.layer = t.name;
     TreeTrainOptions o = options;

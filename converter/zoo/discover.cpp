@@ -11,7 +11,7 @@
 #include "bundle/router.h"
 #include "core/cosine.h"
 #include "core/probed_layer.h"
-#include "core/safetensors.h"
+#include "core/model_file.h"
 
 namespace probex::convert {
 
@@ -176,10 +176,10 @@ bool discover_zoo_trees(const std::vector<ZooFile>& files, const std::string& la
   std::map<std::string, int> folder_ids;
   TreeDiscovery d;
   for (size_t i = 0; i < files.size(); ++i) {
-    SafetensorsFile file;
+    std::unique_ptr<ModelFile> file;
     ProbedLayer shape;
-    SafetensorsStatus st = SafetensorsFile::open(files[i].path, &file);
-    if (st.ok()) st = find_probed_layer(file, layer, &shape);
+    ModelStatus st = open_model_file(files[i].path, &file);
+    if (st.ok()) st = find_probed_layer(*file, layer, &shape);
     std::vector<float> sketch;
     std::string why;
     if (!st.ok() || !sketch_model(files[i].path, layer, static_cast<uint32_t>(shape.rows), static_cast<uint32_t>(shape.cols),

@@ -46,6 +46,11 @@ std::string audit_json_record(const probex_bundle* bundle, const char* model_pat
   if (known) probex_bundle_tree_info(bundle, result->tree, &info);
   std::string o = "{\"schema_version\":" + std::to_string(PROBEX_AUDIT_JSON_SCHEMA_VERSION) + ",\"model\":";
   append_json_string(&o, model_path ? model_path : "");
+  append_field(&o, "format");
+  append_text_or_null(&o, ok ? result->model_format : nullptr);
+  append_field(&o, "declared_base_model");
+  append_text_or_null(&o, ok && result->declared_base_model && *result->declared_base_model ? result->declared_base_model
+                                                                                              : nullptr);
   append_field(&o, "status");
   append_json_string(&o, probex_status_name(status));
   append_field(&o, "tree");

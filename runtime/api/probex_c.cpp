@@ -196,7 +196,7 @@ void probex_auditor_options_default(probex_auditor_options* options) {
   options->threads = 1;
   options->rows_per_block = 256;
   options->float_only = 0;
-  const probex::SafetensorsLimits model;
+  const probex::ModelLimits model;
   options->max_model_bytes = model.max_file_bytes;
   options->max_header_bytes = model.max_header_bytes;
   options->max_tensors = static_cast<uint32_t>(model.max_tensors);

@@ -130,6 +130,7 @@ class SafetensorsModel final : public ModelFile {
   ModelStatus read_f32(const ModelTensor& t, uint64_t first, uint64_t count, float* out) const override {
     return model_status(file_.read_f32(file_.tensors()[t.native], first, count, out));
   }
+  const std::string* metadata_string(std::string_view key) const override { return file_.metadata_value(key); }
 
  private:
   SafetensorsFile file_;
@@ -153,6 +154,7 @@ class GgufModel final : public ModelFile {
   ModelStatus read_f32(const ModelTensor& t, uint64_t first, uint64_t count, float* out) const override {
     return model_status(file_.read_f32(file_.tensors()[t.native], first, count, out));
   }
+  const std::string* metadata_string(std::string_view key) const override { return file_.metadata_string(key); }
 
  private:
   GgufFile file_;
@@ -173,18 +175,16 @@ ModelStatus wrap(File file, std::unique_ptr<ModelFile>* out) {
   return st;
 }
 
-enum class Content { kSafetensors, kGguf, kJson, kUnknown };
+enum class Content { kSafetensors, kGguf, kJson, kProbexBundle, kUnknown };
 
-// What the first bytes of a file say. Safetensors: a little-endian length N with 8 + N <= size, then '{'.
-// A JSON index or config starts with '{' (after whitespace), and read as a length its first 8 ASCII bytes
-// are far larger than any file, so the two cannot be confused.
-Content sniff(const uint8_t* head, size_t n, uint64_t size) {
+// What the first bytes of a file say. Safetensors: a little-endian header length N below 2^32 (real
+// headers are kilobytes to megabytes), then '{'; the safetensors reader then checks N against the file, so
+// a truncated file gets its precise error. A JSON index or config starts with '{' after whitespace: read as
+// a length, its first 8 ASCII bytes exceed 2^32, so the two cannot be confused.
+Content sniff(const uint8_t* head, size_t n) {
   if (n >= 4 && std::memcmp(head, "GGUF", 4) == 0) return Content::kGguf;
-  if (n >= 9 && head[8] == '{') {
-    uint64_t header = 0;
-    for (int i = 7; i >= 0; --i) header = header << 8 | head[i];
-    if (header <= size - 8) return Content::kSafetensors;
-  }
+  if (n >= 8 && std::memcmp(head + 4, "PRBX", 4) == 0) return Content::kProbexBundle;  // schema's file_identifier
+  if (n >= 9 && head[8] == '{' && head[4] == 0 && head[5] == 0 && head[6] == 0 && head[7] == 0) return Content::kSafetensors;
   size_t i = 0;
   while (i < n && (head[i] == ' ' || head[i] == '\t' || head[i] == '\n' || head[i] == '\r')) ++i;
   if (i < n && head[i] == '{') return Content::kJson;
@@ -279,13 +279,14 @@ ModelStatus open_model_file(const std::string& path, std::unique_ptr<ModelFile>*
   uint8_t head[16] = {};
   const size_t n = static_cast<size_t>(std::min<uint64_t>(sizeof(head), file.size()));
   if (!file.read_at(0, head, n, &error)) return {ModelError::kIo, "", error};
-  switch (sniff(head, n, file.size())) {
+  switch (sniff(head, n)) {
     case Content::kSafetensors: return open_safetensors_model(path, limits, out);
     case Content::kGguf: return open_gguf_model(path, limits, out);
     case Content::kJson: return open_json(path, limits, out);
+    case Content::kProbexBundle: return not_a_model(path, "it is a probex bundle (the BUNDLE argument), not a model");
     case Content::kUnknown: break;
   }
-  if (n == 0) return not_a_model(path, "the file is empty");
+  if (n < 9) return not_a_model(path, "the file has " + std::to_string(n) + " bytes, fewer than any format's header");
   return not_a_model(path, "its first bytes (" + hex_bytes(head, n < 8 ? n : 8) +
                                ") match no format probex reads (safetensors, GGUF, a sharded checkpoint's index, a "
                                "PEFT adapter)");
@@ -295,7 +296,7 @@ ModelStatus model_file_from_buffer(std::string label, const uint8_t* data, size_
                                    const ModelLimits& limits) {
   out->reset();
   const size_t n = size < 16 ? size : 16;
-  switch (sniff(data, n, size)) {
+  switch (sniff(data, n)) {
     case Content::kSafetensors: {
       SafetensorsFile file;
       const SafetensorsStatus st = SafetensorsFile::from_buffer(label, data, size, &file, safetensors_limits(limits));

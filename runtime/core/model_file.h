@@ -83,6 +83,11 @@ class ModelFile {
   // What the file declares about itself, for reports (empty when it declares nothing): a PEFT adapter's
   // base_model_name_or_path, a GGUF file's general.name.
   const std::string& declared_base_model() const { return declared_base_model_; }
+  // A string metadata value (safetensors __metadata__, a GGUF string key); nullptr if absent or another type.
+  virtual const std::string* metadata_string(std::string_view key) const {
+    (void)key;
+    return nullptr;
+  }
 
   // Converts elements [first, first + count) of `tensor` (row-major, PyTorch order) to float32 into `out`.
   virtual ModelStatus read_f32(const ModelTensor& tensor, uint64_t first, uint64_t count, float* out) const = 0;

@@ -1,5 +1,7 @@
 #include "probed_layer.h"
 
+#include <utility>
+
 #include "checked_math.h"
 
 namespace probex {
@@ -17,23 +19,23 @@ const char* layer_rule_name(LayerRule rule) {
 
 namespace {
 
-SafetensorsStatus layer_error(const SafetensorsFile& file, std::string_view name, const std::string& what) {
-  return {SafetensorsError::kLayerShape, file.label() + ": layer '" + std::string(name) + "': " + what};
+ModelStatus layer_error(const ModelFile& file, std::string_view name, const std::string& what) {
+  return {ModelError::kLayerShape, "", file.label() + ": layer '" + std::string(name) + "': " + what};
 }
 
-SafetensorsStatus require_float(const SafetensorsFile& file, const TensorInfo& t) {
-  if (dtype_converts_to_f32(t.dtype)) return {};
-  return {SafetensorsError::kUnsupportedConversion,
-          file.label() + ": tensor '" + t.name + "': " + dtype_name(t.dtype) + " is not a float type"};
+ModelStatus require_float(const ModelFile& file, const ModelTensor& t) {
+  if (t.readable) return {};
+  return {ModelError::kUnsupportedConversion, "",
+          file.label() + ": tensor '" + t.name + "': " + t.dtype + " has no float32 conversion"};
 }
 
 }  // namespace
 
-SafetensorsStatus find_probed_layer(const SafetensorsFile& file, std::string_view name, ProbedLayer* out,
+ModelStatus find_probed_layer(const ModelFile& file, std::string_view name, ProbedLayer* out,
                                     uint64_t max_lora_rank) {
   ProbedLayer layer;
-  if (const TensorInfo* t = file.find(name)) {
-    SafetensorsStatus st = require_float(file, *t);
+  if (const ModelTensor* t = file.find(name)) {
+    ModelStatus st = require_float(file, *t);
     if (!st.ok()) return st;
     layer.tensor = t;
     const auto& s = t->shape;
@@ -61,18 +63,22 @@ SafetensorsStatus find_probed_layer(const SafetensorsFile& file, std::string_vie
     return {};
   }
   const std::string base(name);
-  const TensorInfo* up = file.find(base + ".lora_up.weight");
-  const TensorInfo* down = file.find(base + ".lora_down.weight");
-  if (up == nullptr || down == nullptr) {
-    up = file.find(base + ".lora_B.weight");
-    down = file.find(base + ".lora_A.weight");
+  const ModelTensor* up = nullptr;
+  const ModelTensor* down = nullptr;
+  for (const char* prefix : {"", "base_model.model."}) {
+    for (const auto& names : {std::pair<const char*, const char*>{".lora_up.weight", ".lora_down.weight"},
+                              std::pair<const char*, const char*>{".lora_B.weight", ".lora_A.weight"}}) {
+      if (up != nullptr && down != nullptr) break;
+      up = file.find(prefix + base + names.first);
+      down = file.find(prefix + base + names.second);
+    }
   }
   if (up == nullptr || down == nullptr) {
-    return {SafetensorsError::kTensorNotFound,
+    return {ModelError::kTensorNotFound, "",
             file.label() + ": no tensor named '" + base + "' and no LoRA pair for it"};
   }
-  for (const TensorInfo* t : {up, down}) {
-    SafetensorsStatus st = require_float(file, *t);
+  for (const ModelTensor* t : {up, down}) {
+    ModelStatus st = require_float(file, *t);
     if (!st.ok()) return st;
     if (t->shape.size() != 2) return layer_error(file, name, "LoRA tensor '" + t->name + "' is not 2-D");
   }
@@ -81,7 +87,7 @@ SafetensorsStatus find_probed_layer(const SafetensorsFile& file, std::string_vie
                                        "] but down has rank " + std::to_string(down->shape[0]));
   }
   if (down->shape[0] > max_lora_rank) {
-    return {SafetensorsError::kLimitExceeded, file.label() + ": layer '" + base + "': LoRA rank " +
+    return {ModelError::kLimitExceeded, "", file.label() + ": layer '" + base + "': LoRA rank " +
                                                   std::to_string(down->shape[0]) + " is above the configured limit of " +
                                                   std::to_string(max_lora_rank)};
   }
@@ -95,10 +101,10 @@ SafetensorsStatus find_probed_layer(const SafetensorsFile& file, std::string_vie
   return {};
 }
 
-SafetensorsStatus ProbedRowReader::read(uint64_t first, uint64_t count, float* out) {
+ModelStatus ProbedRowReader::read(uint64_t first, uint64_t count, float* out) {
   uint64_t last = 0;
   if (!checked_add(first, count, &last) || last > layer_.rows) {
-    return {SafetensorsError::kOutOfRange, file_.label() + ": layer rows [" + std::to_string(first) + ", +" +
+    return {ModelError::kOutOfRange, "", file_.label() + ": layer rows [" + std::to_string(first) + ", +" +
                                                std::to_string(count) + ") are outside its " +
                                                std::to_string(layer_.rows) + " rows"};
   }
@@ -112,7 +118,7 @@ SafetensorsStatus ProbedRowReader::read(uint64_t first, uint64_t count, float* o
   const size_t down_size = static_cast<size_t>(rank) * cols;
   if (storage_->size() != down_size + rank) {
     storage_->resize(down_size + static_cast<size_t>(rank));
-    SafetensorsStatus st = file_.read_f32(*layer_.lora_down, 0, rank * layer_.cols, storage_->data());
+    ModelStatus st = file_.read_f32(*layer_.lora_down, 0, rank * layer_.cols, storage_->data());
     if (!st.ok()) {
       storage_->clear();  // never leave a half-read matrix that a later call would trust
       return st;
@@ -120,7 +126,7 @@ SafetensorsStatus ProbedRowReader::read(uint64_t first, uint64_t count, float* o
   }
   float* up_row = storage_->data() + down_size;
   for (uint64_t r = 0; r < count; ++r) {
-    SafetensorsStatus st = file_.read_rows_f32(*layer_.tensor, first + r, 1, up_row);
+    ModelStatus st = file_.read_rows_f32(*layer_.tensor, first + r, 1, up_row);
     if (!st.ok()) return st;
     float* x = out + r * cols;
     for (size_t c = 0; c < cols; ++c) x[c] = 0.0f;

@@ -6,7 +6,8 @@
 //   1-D [d]                 [d, 1]
 //   LoRA pair               X = B A with B = up [out, r], A = down [r, in] (no alpha/rank scaling)
 // A LoRA pair is found by the layer name plus ".lora_up.weight"/".lora_down.weight" (kohya/diffusers)
-// or ".lora_B.weight"/".lora_A.weight" (PEFT). X is read by row blocks, so it never has to be whole.
+// or ".lora_B.weight"/".lora_A.weight" (PEFT; a PEFT adapter file prefixes them with "base_model.model.").
+// X is read by row blocks, so it never has to be whole. Any model file format works (model_file.h).
 #pragma once
 
 #include <cstdint>
@@ -14,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "safetensors.h"
+#include "model_file.h"
 
 namespace probex {
 
@@ -23,8 +24,8 @@ const char* layer_rule_name(LayerRule rule);  // "matrix", "conv1x1", "conv_resh
 
 struct ProbedLayer {
   LayerRule rule = LayerRule::kMatrix;
-  const TensorInfo* tensor = nullptr;     // the weight, or the LoRA up (B) tensor
-  const TensorInfo* lora_down = nullptr;  // the LoRA down (A) tensor
+  const ModelTensor* tensor = nullptr;     // the weight, or the LoRA up (B) tensor
+  const ModelTensor* lora_down = nullptr;  // the LoRA down (A) tensor
   uint64_t rows = 0;  // d_H
   uint64_t cols = 0;  // d_W
 };
@@ -36,7 +37,7 @@ constexpr uint64_t kDefaultMaxLoraRank = 1024;
 // Resolves `name` in `file` by the rules above. Errors: kTensorNotFound (neither the tensor nor a LoRA
 // pair), kUnsupportedConversion (not a float dtype), kLayerShape (a shape no rule covers, or a LoRA pair
 // whose ranks disagree), kLimitExceeded (a LoRA rank above max_lora_rank).
-SafetensorsStatus find_probed_layer(const SafetensorsFile& file, std::string_view name, ProbedLayer* out,
+ModelStatus find_probed_layer(const ModelFile& file, std::string_view name, ProbedLayer* out,
                                     uint64_t max_lora_rank = kDefaultMaxLoraRank);
 
 // Reads rows of X from one file. A LoRA layer's down matrix is read on first use and kept while the
@@ -44,15 +45,15 @@ SafetensorsStatus find_probed_layer(const SafetensorsFile& file, std::string_vie
 // constructor clears it, so no reader can see another file's matrix.
 class ProbedRowReader {
  public:
-  ProbedRowReader(const SafetensorsFile& file, const ProbedLayer& layer, std::vector<float>* storage)
+  ProbedRowReader(const ModelFile& file, const ProbedLayer& layer, std::vector<float>* storage)
       : file_(file), layer_(layer), storage_(storage) {
     storage_->clear();
   }
   // Writes rows [first, first + count) of X (count * cols floats) into `out`.
-  SafetensorsStatus read(uint64_t first, uint64_t count, float* out);
+  ModelStatus read(uint64_t first, uint64_t count, float* out);
 
  private:
-  const SafetensorsFile& file_;
+  const ModelFile& file_;
   const ProbedLayer& layer_;
   std::vector<float>* storage_;  // LoRA: the down matrix [rank, cols], then one up row [rank]
 };

@@ -9,7 +9,6 @@
 #include <type_traits>
 
 #include "core/float_formats.h"
-#include "core/safetensors.h"
 #include "core/self_test_input.h"
 
 namespace probex {
@@ -29,25 +28,23 @@ size_t round_up(size_t n) { return (n + kAlignment - 1) / kAlignment * kAlignmen
 float* arena_floats(uint8_t* p) { return static_cast<float*>(static_cast<void*>(p)); }
 
 // The C API status of a model-file error.
-probex_status status_of(SafetensorsError e) {
+probex_status status_of(ModelError e) {
   switch (e) {
-    case SafetensorsError::kTensorNotFound: return PROBEX_LAYER_NOT_FOUND;
-    case SafetensorsError::kUnsupportedConversion: return PROBEX_LAYER_DTYPE;
-    case SafetensorsError::kLayerShape: return PROBEX_LAYER_SHAPE;
-    case SafetensorsError::kIo: return PROBEX_IO_ERROR;
-    case SafetensorsError::kLimitExceeded:
-    case SafetensorsError::kHeaderTooLarge:
-    case SafetensorsError::kTooManyTensors: return PROBEX_LIMIT_EXCEEDED;
-    default: return PROBEX_MODEL_INVALID;
+    case ModelError::kTensorNotFound: return PROBEX_LAYER_NOT_FOUND;
+    case ModelError::kUnsupportedConversion: return PROBEX_LAYER_DTYPE;
+    case ModelError::kLayerShape: return PROBEX_LAYER_SHAPE;
+    case ModelError::kIo: return PROBEX_IO_ERROR;
+    case ModelError::kLimitExceeded: return PROBEX_LIMIT_EXCEEDED;
+    default: return PROBEX_MODEL_INVALID;  // not a model, a format rule broken, a range outside a tensor
   }
 }
 
 class FileRows final : public RowSource {
  public:
-  FileRows(const SafetensorsFile& file, const ProbedLayer& layer, std::vector<float>* storage)
+  FileRows(const ModelFile& file, const ProbedLayer& layer, std::vector<float>* storage)
       : reader_(file, layer, storage) {}
   probex_status read(uint32_t first, uint32_t count, float* out, std::string* message) override {
-    SafetensorsStatus s = reader_.read(first, count, out);
+    ModelStatus s = reader_.read(first, count, out);
     if (!s.ok()) {
       *message = s.message;
       return status_of(s.code);
@@ -282,7 +279,7 @@ probex_status Auditor::sketch_site(size_t index, RowSource& rows, std::string* m
   return PROBEX_OK;
 }
 
-probex_status Auditor::route_file(const SafetensorsFile& file, uint32_t* tree, probex_audit_result* result,
+probex_status Auditor::route_file(const ModelFile& file, uint32_t* tree, probex_audit_result* result,
                                   std::string* message) {
   const auto& trees = bundle_.trees();
   std::fill(distances_.begin(), distances_.end(), std::nanf(""));
@@ -290,8 +287,8 @@ probex_status Auditor::route_file(const SafetensorsFile& file, uint32_t* tree, p
   for (size_t i = 0; i < sites_.size(); ++i) {
     const Site& site = sites_[i];
     ProbedLayer layer;
-    const SafetensorsStatus st = find_probed_layer(file, site.layer_name, &layer, max_lora_rank_);
-    if (st.code == SafetensorsError::kLimitExceeded) {  // a refusal to read, not a verdict about the tree
+    const ModelStatus st = find_probed_layer(file, site.layer_name, &layer, max_lora_rank_);
+    if (st.code == ModelError::kLimitExceeded) {  // a refusal to read, not a verdict about the tree
       *message = st.message;
       return PROBEX_LIMIT_EXCEEDED;
     }
@@ -438,12 +435,12 @@ probex_status Auditor::audit_file(uint32_t tree, const std::string& path, probex
   *result = probex_audit_result{};
   result->unknown_reason = reason_;
   reason_[0] = '\0';
-  SafetensorsFile file;
-  probex_status s = open_model(path, &file, message);
+  std::unique_ptr<ModelFile> file;
+  probex_status s = open_model(path, &file, result, message);
   if (s != PROBEX_OK) return s;
   if (route && bundle_.has_router()) {
     const Clock::time_point start = Clock::now();
-    s = route_file(file, &tree, result, message);
+    s = route_file(*file, &tree, result, message);
     result->seconds_route = seconds_since(start);
     if (s != PROBEX_OK) return s;
     if (tree == PROBEX_NO_TREE) {
@@ -455,7 +452,7 @@ probex_status Auditor::audit_file(uint32_t tree, const std::string& path, probex
   }
   const TreeView& t = trees[tree];
   ProbedLayer layer;
-  const SafetensorsStatus st = find_probed_layer(file, t.layer_name, &layer, max_lora_rank_);
+  const ModelStatus st = find_probed_layer(*file, t.layer_name, &layer, max_lora_rank_);
   if (!st.ok()) {
     *message = st.message;
     return status_of(st.code);
@@ -466,17 +463,24 @@ probex_status Auditor::audit_file(uint32_t tree, const std::string& path, probex
                std::to_string(t.d_h) + ", " + std::to_string(t.d_w) + "] (" + layer_rule_name(t.rule) + ")";
     return PROBEX_LAYER_SHAPE;
   }
-  FileRows rows(file, layer, &lora_scratch_);
+  FileRows rows(*file, layer, &lora_scratch_);
   s = run(tree, rows, result, message);
   if (s == PROBEX_LAYER_NONFINITE) *message = path + ": " + *message;
   return s;
 }
 
-probex_status Auditor::open_model(const std::string& path, SafetensorsFile* file, std::string* message) const {
-  const SafetensorsStatus st = SafetensorsFile::open(path, file, model_limits_);
-  if (st.ok()) return PROBEX_OK;
-  *message = st.message;
-  return status_of(st.code);  // opening yields kIo, a limit, or a format error (PROBEX_MODEL_INVALID)
+probex_status Auditor::open_model(const std::string& path, std::unique_ptr<ModelFile>* file, probex_audit_result* result,
+                                  std::string* message) {
+  const ModelStatus st = open_model_file(path, file, model_limits_);
+  if (!st.ok()) {
+    *message = st.message;
+    return status_of(st.code);  // opening yields kIo, a limit, or a format error (PROBEX_MODEL_INVALID)
+  }
+  result->model_format = model_format_name((*file)->format());
+  // Copied: the file is closed when the audit returns, the result lives until the next one.
+  std::snprintf(declared_base_, sizeof(declared_base_), "%s", (*file)->declared_base_model().c_str());
+  result->declared_base_model = declared_base_;
+  return PROBEX_OK;
 }
 
 probex_status Auditor::route_only(const std::string& path, probex_audit_result* result, std::string* message) {
@@ -487,12 +491,12 @@ probex_status Auditor::route_only(const std::string& path, probex_audit_result* 
   *result = probex_audit_result{};
   result->unknown_reason = reason_;
   reason_[0] = '\0';
-  SafetensorsFile file;
-  probex_status s = open_model(path, &file, message);
+  std::unique_ptr<ModelFile> file;
+  probex_status s = open_model(path, &file, result, message);
   if (s != PROBEX_OK) return s;
   const Clock::time_point start = Clock::now();
   uint32_t tree = PROBEX_NO_TREE;
-  s = route_file(file, &tree, result, message);
+  s = route_file(*file, &tree, result, message);
   result->seconds_route = seconds_since(start);
   result->tree = tree;
   return s;

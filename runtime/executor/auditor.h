@@ -4,7 +4,7 @@
 //
 // Memory: everything an audit touches is allocated in Auditor::create (one arena for the row block and
 // the outputs, sized for the largest tree; backends allocate their own in add_tree). Opening a model
-// file builds its header index (bounded by the safetensors limits) and a LoRA layer's down matrix; the
+// file builds its header index (bounded by the model-file limits) and a LoRA layer's down matrix; the
 // compute path itself does not allocate.
 #pragma once
 
@@ -15,7 +15,8 @@
 
 #include "backends/backend.h"
 #include "bundle/bundle.h"
-#include "core/safetensors.h"
+#include "core/model_file.h"
+#include "core/probed_layer.h"
 #include "probex/probex.h"
 
 namespace probex {
@@ -70,12 +71,14 @@ class Auditor {
   // The zero-shot expert's cosines to every label prototype of tree `t` into zero_shot_scores_.
   void score_zero_shot(const TreeView& t);
   probex_status prepare_router(std::string* message);
-  // Opens a model file within the configured limits.
-  probex_status open_model(const std::string& path, SafetensorsFile* file, std::string* message) const;
+  // Opens a model file or folder (any format, model_file.h) within the configured limits; notes its format
+  // and declared base model in *result.
+  probex_status open_model(const std::string& path, std::unique_ptr<ModelFile>* file, probex_audit_result* result,
+                           std::string* message);
   // Streams `rows` through the sketch of site `site` into sketch_.
   probex_status sketch_site(size_t site, RowSource& rows, std::string* message);
   // Chooses the tree of an open model file; *tree is PROBEX_NO_TREE (reason in reason_) when none fits.
-  probex_status route_file(const SafetensorsFile& file, uint32_t* tree, probex_audit_result* result, std::string* message);
+  probex_status route_file(const ModelFile& file, uint32_t* tree, probex_audit_result* result, std::string* message);
 
   // One probed layer (name, rule, shape) shared by one or more trees: the router sketches it once.
   struct Site {
@@ -89,10 +92,11 @@ class Auditor {
   std::vector<Site> sites_;
   std::vector<float> sketch_, y_, distances_;
   char reason_[512] = "";
+  char declared_base_[256] = "";  // the audited model's declared base model (result->declared_base_model)
 
   const Bundle& bundle_;
   uint32_t rows_per_block_;
-  SafetensorsLimits model_limits_;
+  ModelLimits model_limits_;
   uint64_t max_lora_rank_ = kDefaultMaxLoraRank;
   std::unique_ptr<Backend> backend_;
   ArenaBuffer arena_;

@@ -5,13 +5,14 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "cli/args.h"
 #include "cli_common.h"
 #include "core/python_literal.h"
-#include "core/safetensors.h"
+#include "core/model_file.h"
 #include "probex/probex.h"
 
 namespace {
@@ -48,13 +49,13 @@ const char* const kHelp =
 
 // The model's own labels, for --truth; empty with *error set when they cannot be read.
 bool truth_labels(const std::string& path, const std::string& key, std::vector<std::string>* out, std::string* error) {
-  probex::SafetensorsFile file;
-  const probex::SafetensorsStatus s = probex::SafetensorsFile::open(path, &file);
+  std::unique_ptr<probex::ModelFile> file;
+  const probex::ModelStatus s = probex::open_model_file(path, &file);
   if (!s.ok()) {
     *error = s.message;
     return false;
   }
-  const std::string* value = file.metadata_value(key);
+  const std::string* value = file->metadata_string(key);
   if (!value) {
     *error = path + ": no metadata '" + key + "'";
     return false;
@@ -65,6 +66,16 @@ bool truth_labels(const std::string& path, const std::string& key, std::vector<s
     return false;
   }
   return true;
+}
+
+// A declared base model names the tree's root when they are equal or one is a path ending in the other
+// ("org/model" and "model"): hubs and zoos name the same model with and without its owner.
+bool same_model_name(const std::string& declared, const std::string& root) {
+  if (declared.empty() || root.empty()) return false;
+  const auto ends_with = [](const std::string& a, const std::string& b) {
+    return a.size() > b.size() && a.compare(a.size() - b.size(), b.size(), b) == 0 && a[a.size() - b.size() - 1] == '/';
+  };
+  return declared == root || ends_with(declared, root) || ends_with(root, declared);
 }
 
 struct ZeroShotLabel {
@@ -214,8 +225,9 @@ int main(int argc, char** argv) {
       if (json_record) {
         std::printf("%s\n", audit_record(bundle, path, status, error, r).c_str());
       } else if (!quiet && !json) {
-        std::printf("model  %s\ntree   unknown tree: %s\n       root distances: %s\n\n", path.c_str(), r.unknown_reason,
-                    routing.c_str());
+        std::printf("model  %s (%s)\n", path.c_str(), r.model_format);
+        if (*r.declared_base_model) std::printf("claims base model %s\n", r.declared_base_model);
+        std::printf("tree   unknown tree: %s\n       root distances: %s\n\n", r.unknown_reason, routing.c_str());
       }
       continue;
     }
@@ -270,7 +282,10 @@ int main(int argc, char** argv) {
       }
       std::printf("%s\n", o.c_str());
     } else if (!quiet && !json) {
-      std::printf("model  %s\n", path.c_str());
+      std::printf("model  %s (%s)\n", path.c_str(), r.model_format);
+      if (*r.declared_base_model)  // the file's claim beside the weights' answer
+        std::printf("claims base model %s%s\n", r.declared_base_model,
+                    same_model_name(r.declared_base_model, info.root) ? "" : ": differs from the router's tree root");
       std::printf("tree   %s (root %s), layer %s [%u, %u]\n", info.name, info.root, info.layer_name, info.d_h, info.d_w);
       if (r.routed)
         std::printf("route  distance %.3f (accepted up to %.3f), margin %.1fx; root distances: %s\n",

@@ -107,6 +107,8 @@ TEST_CASE("a model file that shrinks after opening is an I/O error when read, no
   const std::string path = write_model(dir, "m.safetensors", 4096);
   SafetensorsFile file;
   REQUIRE(SafetensorsFile::open(path, &file).ok());
+  std::unique_ptr<ModelFile> model;  // the same file through the model-file interface
+  REQUIRE(open_model_file(path, &model).ok());
   const TensorInfo* pad = file.find("zz.padding");
   REQUIRE(pad != nullptr);
   // Someone truncates the file while the audit holds it open (a mapped file would raise SIGBUS here).
@@ -117,7 +119,11 @@ TEST_CASE("a model file that shrinks after opening is an I/O error when read, no
   CHECK(st.message.find(path + ": changed while being read") == 0);
   REQUIRE(file.read_f32(*pad, 0, 16, out.data()).ok());  // bytes still there are still read
   ProbedLayer layer;
-  REQUIRE(find_probed_layer(file, "block.weight", &layer).ok());
+  REQUIRE(find_probed_layer(*model, "block.weight", &layer).ok());
+  const ModelStatus model_st = model->read_f32(*model->find("zz.padding"), 0, 4096, out.data());
+  CHECK(model_st.code == ModelError::kIo);
+  CHECK(model_st.detail == "io");
+  CHECK(model_st.message.find(path + ": changed while being read") == 0);
 }
 
 TEST_CASE("an audit of a truncated model names it, and the next audit works") {

@@ -105,6 +105,7 @@ struct Checker {
     if (!is(r, Value::kObject, "record")) return false;
     const std::map<std::string, std::set<Value::Kind>> documented = {
         {"schema_version", {Value::kNumber}}, {"model", {Value::kString}},
+        {"format", {Value::kString, Value::kNull}}, {"declared_base_model", {Value::kString, Value::kNull}},
         {"status", {Value::kString}},          {"tree", {Value::kString, Value::kNull}},
         {"root", {Value::kString, Value::kNull}}, {"layer", {Value::kString, Value::kNull}},
         {"message", {Value::kString, Value::kNull}}, {"routed", {Value::kBool}},

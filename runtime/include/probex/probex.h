@@ -35,7 +35,7 @@ typedef enum probex_status {
   PROBEX_BUNDLE_STRUCTURE = 6,     /* the FlatBuffers verifier rejects the file (truncated, bad offsets) */
   PROBEX_BUNDLE_CONTENT = 7,       /* well-formed but inconsistent: shapes, counts, scales, indices */
   PROBEX_BUNDLE_MISALIGNED = 8,    /* a caller buffer that is not 8-byte aligned */
-  PROBEX_MODEL_INVALID = 9,        /* the model file is not a valid safetensors file */
+  PROBEX_MODEL_INVALID = 9,        /* not a model file probex reads, or one that breaks its format's rules */
   PROBEX_LAYER_NOT_FOUND = 10,     /* the model file has no tensor (or LoRA pair) of the probed name */
   PROBEX_LAYER_SHAPE = 11,         /* the layer's shape differs from the one the expert was trained on */
   PROBEX_LAYER_DTYPE = 12,         /* the layer's dtype cannot be read as float (integer, bool) */
@@ -136,7 +136,7 @@ typedef struct probex_auditor_options {
   uint32_t float_only;      /* nonzero: never run int8 arithmetic, even for int8 bundles that allow it */
   /* Limits on model files (PROBEX_LIMIT_EXCEEDED beyond them); 0 in a field means its default. */
   uint64_t max_model_bytes;   /* the file's size; default 64 GiB */
-  uint64_t max_header_bytes;  /* the safetensors header; default 100,000,000 (the format's reference limit) */
+  uint64_t max_header_bytes;  /* a safetensors header, a sharded index or adapter config; default 100,000,000 (the format's reference limit) */
   uint32_t max_tensors;       /* tensors in the header; default 1,048,576 */
   uint32_t max_tensor_dims;   /* dimensions of any tensor; default 8 */
   uint32_t max_lora_rank;     /* a LoRA layer's rank (its down matrix is held while reading); default 1024 */
@@ -181,9 +181,14 @@ typedef struct probex_audit_result {
   uint32_t zero_shot_count;
   const float* zero_shot_scores;
   double seconds_zero_shot;     /* the zero-shot expert: reading the layer again, steps 1-4, cosines */
+  /* The model file (probex_audit_file, probex_route_file; NULL for probex_audit_matrix). */
+  const char* model_format;         /* "safetensors", "safetensors-sharded", "peft-lora", "gguf" */
+  const char* declared_base_model;  /* what the file says it was derived from (a PEFT adapter's
+                                       base_model_name_or_path, a GGUF file's general.base_model.0.name); "" if
+                                       nothing. Compare with the router's tree: the file's word is not proof. */
 } probex_audit_result;
 
-/* Audits the probed layer of a safetensors model file with tree `tree`'s expert, or, with PROBEX_ROUTE,
+/* Audits the probed layer of a model file or folder with tree `tree`'s expert, or, with PROBEX_ROUTE,
  * with the expert of the tree the router finds (a model of no known tree is PROBEX_OK with result->tree ==
  * PROBEX_NO_TREE and the reason). PROBEX_ROUTE on a bundle without a router works only if it holds one
  * tree. The result's arrays point into the auditor and stay valid until its next audit. */
