@@ -283,7 +283,11 @@ ModelStatus open_model_file(const std::string& path, std::unique_ptr<ModelFile>*
     case Content::kSafetensors: return open_safetensors_model(path, limits, out);
     case Content::kGguf: return open_gguf_model(path, limits, out);
     case Content::kJson: return open_json(path, limits, out);
-    case Content::kProbexBundle: return not_a_model(path, "it is a probex bundle (the BUNDLE argument), not a model");
+    case Content::kProbexBundle: {
+      ModelStatus st = not_a_model(path, "it is a probex bundle (the BUNDLE argument), not a model");
+      st.detail = "probex_bundle";  // probex-inspect reads either, and tells them apart by this
+      return st;
+    }
     case Content::kUnknown: break;
   }
   if (n < 9) return not_a_model(path, "the file has " + std::to_string(n) + " bytes, fewer than any format's header");

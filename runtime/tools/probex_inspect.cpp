@@ -1,5 +1,6 @@
 // probex-inspect: what a bundle holds (trees, shapes, quantization, bytes) and whether this device
-// computes what the converter computed (--self-test).
+// computes what the converter computed (--self-test); or what a model file holds (its tensors, as probex
+// reads them) and the values of one tensor's rows (--dump).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -9,6 +10,7 @@
 #include "bundle/bundle.h"
 #include "cli/args.h"
 #include "cli_common.h"
+#include "core/model_file.h"
 #include "executor/auditor.h"
 
 namespace {
@@ -19,6 +21,7 @@ using probex::cli::json_string;
 const char* const kHelp =
       "usage: probex-inspect BUNDLE [--json] [--self-test] [--backend xnnpack|reference] [--trusted-key FILE]\n"
       "                      [--max-bundle-size N] [--help] [--version]\n"
+      "       probex-inspect MODEL [--json] [--dump TENSOR [--rows A:B]] [--max-model-size N]\n"
       "\n"
       "Verifies BUNDLE and prints its identifier, format version, producer, signer and SHA-256 digest, trees\n"
       "(layer, shapes, labels, training metrics) and every tensor's storage type, shape, bytes and int8 scale\n"
@@ -26,9 +29,15 @@ const char* const kHelp =
       "refuses a bundle not signed by one of those public keys; --max-bundle-size refuses a bundle file above N\n"
       "bytes (suffix K, M, G, T; default 256M).\n"
       "\n"
-      "--json prints the report as one JSON object on stdout.\n"
+      "MODEL is any model file or folder probex audits (safetensors, GGUF, a sharded checkpoint's folder or\n"
+      "index, a PEFT adapter folder; chosen by content): its format and tensors (name, shape as PyTorch shows\n"
+      "it, dtype as the format names it). --dump TENSOR prints that tensor's values as float32, row-major, for\n"
+      "rows [A, B) with --rows A:B (default: all rows); rows are the first dimension of the shape.\n"
       "\n"
-      "exit codes: 0 valid (and self-tests passed), 1 invalid bundle or failed self-test, 2 bad command line\n";
+      "--json prints the report as one JSON object on stdout: for a model {\"format\", \"tensors\": [{\"name\",\n"
+      "\"shape\", \"dtype\"}]}, with --dump {\"name\", \"shape\", \"rows\": [A, B], \"values\": [...]}.\n"
+      "\n"
+      "exit codes: 0 valid (and self-tests passed), 1 invalid bundle or model, or failed self-test, 2 bad command line\n";
 
 struct ScaleStats {
   double min = 0, median = 0, max = 0;
@@ -56,9 +65,121 @@ std::vector<std::pair<std::string, const probex::MatrixView*>> tensors_of(const 
   return out;
 }
 
+std::string shape_text(const std::vector<uint64_t>& shape, const char* separator) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? separator : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+// The tensor list of a model file, as a table (like gguf-dump) or one JSON object.
+void print_model(const probex::ModelFile& m, bool json) {
+  if (json) {
+    std::string o = "{\"file\":" + json_string(m.label()) + ",\"format\":" + json_string(probex::model_format_name(m.format())) +
+                    ",\"declared_base_model\":" +
+                    (m.declared_base_model().empty() ? std::string("null") : json_string(m.declared_base_model())) +
+                    ",\"tensors\":[";
+    for (size_t i = 0; i < m.tensors().size(); ++i) {
+      const probex::ModelTensor& t = m.tensors()[i];
+      o += std::string(i ? "," : "") + "{\"name\":" + json_string(t.name) + ",\"shape\":" + shape_text(t.shape, ",") +
+           ",\"dtype\":" + json_string(t.dtype) + "}";
+    }
+    std::printf("%s]}\n", o.c_str());
+    return;
+  }
+  std::printf("model       %s\nformat      %s\n", m.label().c_str(), probex::model_format_name(m.format()));
+  if (!m.declared_base_model().empty()) std::printf("claims base %s\n", m.declared_base_model().c_str());
+  std::printf("tensors     %zu\n\n  %5s  %-48s %-22s %-8s %14s\n", m.tensors().size(), "#", "name", "shape", "dtype", "elements");
+  for (size_t i = 0; i < m.tensors().size(); ++i) {
+    const probex::ModelTensor& t = m.tensors()[i];
+    std::printf("  %5zu  %-48s %-22s %-8s %14llu%s\n", i, t.name.c_str(), shape_text(t.shape, ", ").c_str(), t.dtype.c_str(),
+                static_cast<unsigned long long>(t.element_count), t.readable ? "" : "  (not readable as float32)");
+  }
+}
+
+// --rows A:B (B exclusive) within `rows`; false with *why otherwise.
+bool parse_rows(const std::string& text, uint64_t rows, uint64_t* first, uint64_t* last, std::string* why) {
+  const size_t colon = text.find(':');
+  const auto number = [](const std::string& s, uint64_t* out) {
+    if (s.empty() || s.size() > 19 || s.find_first_not_of("0123456789") != std::string::npos) return false;
+    *out = std::stoull(s);
+    return true;
+  };
+  if (colon == std::string::npos || !number(text.substr(0, colon), first) || !number(text.substr(colon + 1), last)) {
+    *why = "--rows takes A:B (two row numbers, B exclusive), not '" + text + "'";
+    return false;
+  }
+  if (*first > *last) {
+    *why = "--rows " + text + ": the first row is after the last";
+    return false;
+  }
+  if (*last > rows) {
+    *why = "--rows " + text + " is outside the tensor's rows [0, " + std::to_string(rows) + ")";
+    return false;
+  }
+  return true;
+}
+
+// --dump: the values of rows [first, last), one row at a time (a tensor can be gigabytes).
+int dump_tensor(const probex::ModelFile& m, const probex::ModelTensor& t, uint64_t first, uint64_t last, bool json) {
+  const uint64_t row_length = t.row_length();
+  if (row_length > (uint64_t{1} << 31)) {
+    std::fprintf(stderr, "probex-inspect: tensor '%s' has rows of %llu values, too long to dump\n", t.name.c_str(),
+                 static_cast<unsigned long long>(row_length));
+    return 1;
+  }
+  std::vector<float> row(static_cast<size_t>(row_length));
+  if (json) {
+    std::printf("{\"name\":%s,\"shape\":%s,\"rows\":[%llu,%llu],\"values\":[", json_string(t.name).c_str(),
+                shape_text(t.shape, ",").c_str(), static_cast<unsigned long long>(first), static_cast<unsigned long long>(last));
+  } else {
+    std::printf("tensor %s %s %s, rows [%llu, %llu)\n", t.name.c_str(), shape_text(t.shape, ", ").c_str(), t.dtype.c_str(),
+                static_cast<unsigned long long>(first), static_cast<unsigned long long>(last));
+  }
+  for (uint64_t r = first; r < last; ++r) {
+    const probex::ModelStatus st = m.read_rows_f32(t, r, 1, row.data());
+    if (!st.ok()) {
+      if (json) std::printf("]}\n");  // keep stdout one closed object; the error goes to stderr
+      std::fprintf(stderr, "probex-inspect: %s [%s]\n", st.message.c_str(), probex::model_error_name(st.code));
+      return 1;
+    }
+    if (!json) std::printf("%6llu:", static_cast<unsigned long long>(r));
+    for (size_t c = 0; c < row.size(); ++c)
+      std::printf(json ? "%s%s" : "%s %s", json && (r > first || c > 0) ? "," : "", json_number(static_cast<double>(row[c])).c_str());
+    if (!json) std::printf("\n");
+  }
+  if (json) std::printf("]}\n");
+  return 0;
+}
+
+int inspect_model(const probex::ModelFile& m, bool json, const std::string& dump, const std::string& rows_text) {
+  if (dump.empty()) {
+    print_model(m, json);
+    return 0;
+  }
+  const probex::ModelTensor* t = m.find(dump);
+  if (!t) {
+    std::fprintf(stderr, "probex-inspect: %s: no tensor named '%s'\n", m.label().c_str(), dump.c_str());
+    return 1;
+  }
+  if (!t->readable) {
+    std::fprintf(stderr, "probex-inspect: %s: tensor '%s' is %s, which probex does not convert to float32\n",
+                 m.label().c_str(), dump.c_str(), t->dtype.c_str());
+    return 1;
+  }
+  uint64_t first = 0, last = t->rows();
+  std::string why;
+  if (!rows_text.empty() && !parse_rows(rows_text, t->rows(), &first, &last, &why)) {
+    std::fprintf(stderr, "probex-inspect: %s\n", why.c_str());
+    return 2;
+  }
+  return dump_tensor(m, *t, first, last, json);
+}
+
 int main(int argc, char** argv) {
   std::vector<std::string> positional, trusted_key_files;
+  std::string dump, rows_text;
   bool json = false, self_test = false;
+  uint64_t max_model_bytes = probex::ModelLimits().max_file_bytes;
   uint64_t max_bundle_bytes = probex::Bundle::kDefaultMaxBundleBytes;
   probex_auditor_options options;
   probex_auditor_options_default(&options);
@@ -68,10 +189,30 @@ int main(int argc, char** argv) {
   args.flag("--self-test", &self_test);
   args.texts("--trusted-key", "a public key file", &trusted_key_files);
   args.byte_size("--max-bundle-size", &max_bundle_bytes);
+  args.text("--dump", "a tensor name", &dump);
+  args.text("--rows", "A:B", &rows_text);
+  args.byte_size("--max-model-size", &max_model_bytes);
   probex::cli::add_backend_option(&args, &options);
   if (const int code = args.parse(argc, argv); code != args.kContinue) return code;
-  if (positional.size() != 1) return args.usage_error("one bundle is required");
+  if (positional.size() != 1) return args.usage_error("one bundle or model is required");
   const std::string& path = positional[0];
+  if (!rows_text.empty() && dump.empty()) return args.usage_error("--rows needs --dump");
+  // A model file or folder, unless its content is a bundle's.
+  probex::ModelLimits model_limits;
+  model_limits.max_file_bytes = max_model_bytes;
+  std::unique_ptr<probex::ModelFile> model;
+  const probex::ModelStatus model_status = probex::open_model_file(path, &model, model_limits);
+  if (model_status.ok()) {
+    if (self_test) return args.usage_error("--self-test runs a bundle's self-tests; " + path + " is a model");
+    return inspect_model(*model, json, dump, rows_text);
+  }
+  if (model_status.code != probex::ModelError::kNotAModel) {  // a model file, but a broken one
+    std::fprintf(stderr, "probex-inspect: %s [%s%s%s]\n", model_status.message.c_str(),
+                 probex::model_error_name(model_status.code), model_status.detail.empty() ? "" : ": ",
+                 model_status.detail.c_str());
+    return 1;
+  }
+  if (!dump.empty()) return args.usage_error("--dump reads a model's tensor; " + path + " is not a model");
   std::vector<uint8_t> trusted_keys;
   std::string key_error;
   if (!probex::cli::read_trusted_keys(trusted_key_files, &trusted_keys, &key_error)) {
@@ -84,6 +225,7 @@ int main(int argc, char** argv) {
                                          trusted_keys.size() / probex::kPublicKeyBytes, max_bundle_bytes);
   if (s != PROBEX_OK) {
     std::fprintf(stderr, "probex-inspect: %s [%s]\n", message.c_str(), probex_status_name(s));
+    if (model_status.detail != "probex_bundle") std::fprintf(stderr, "probex-inspect: %s\n", model_status.message.c_str());
     return 1;
   }
   std::string self_test_text = "not run";
