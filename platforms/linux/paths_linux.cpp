@@ -13,7 +13,7 @@ namespace probex::platform {
 PathKind path_kind(const std::string& path, std::string* error) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
-    *error = path + ": " + std::strerror(errno);
+    *error = path + ": cannot open: " + std::strerror(errno);
     return PathKind::kMissing;
   }
   if (S_ISREG(st.st_mode)) return PathKind::kFile;

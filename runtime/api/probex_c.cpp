@@ -78,6 +78,7 @@ const char* probex_status_name(probex_status status) {
     case PROBEX_BUNDLE_ROUTER: return "bundle_router";
     case PROBEX_BUNDLE_SIGNATURE: return "bundle_signature";
     case PROBEX_LIMIT_EXCEEDED: return "limit_exceeded";
+    case PROBEX_NOT_A_MODEL: return "not_a_model";
   }
   return "unknown_status";
 }
@@ -219,6 +220,21 @@ probex_status probex_auditor_create(const probex_bundle* bundle, const probex_au
 }
 
 void probex_auditor_free(probex_auditor* auditor) { delete auditor; }
+
+probex_status probex_model_format(const char* path, const char** format, probex_error* error) {
+  if (!path || !format) return report(error, PROBEX_INVALID_ARGUMENT, "probex_model_format: null argument");
+  return guarded(error, [&](std::string* message) {
+    probex::ModelFormat f = probex::ModelFormat::kSafetensors;
+    std::string target;
+    const probex::ModelStatus st = probex::identify_model(path, probex::ModelLimits(), &f, &target);
+    if (!st.ok()) {
+      *message = st.message;
+      return probex::status_of(st.code);
+    }
+    *format = probex::model_format_name(f);
+    return PROBEX_OK;
+  });
+}
 
 probex_status probex_audit_file(probex_auditor* auditor, uint32_t tree, const char* model_path,
                                 probex_audit_result* result, probex_error* error) {

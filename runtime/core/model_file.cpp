@@ -206,9 +206,9 @@ ModelStatus not_a_model(const std::string& path, const std::string& why) {
   return {ModelError::kNotAModel, "", "not a model file probex reads: " + path + ": " + why};
 }
 
-// The top-level keys of a JSON object file that says what it is: "weight_map" (a sharded checkpoint's
-// index) or "peft_type" (a PEFT adapter's config).
-ModelStatus open_json(const std::string& path, const ModelLimits& limits, std::unique_ptr<ModelFile>* out) {
+// A JSON object file says what it is by a top-level key: "weight_map" (a sharded checkpoint's index) or
+// "peft_type" (a PEFT adapter's config).
+ModelStatus identify_json(const std::string& path, const ModelLimits& limits, ModelFormat* format) {
   platform::ReadOnlyFile file;
   std::string error;
   if (!file.open(path, &error)) return {ModelError::kIo, "", error};
@@ -234,22 +234,70 @@ ModelStatus open_json(const std::string& path, const ModelLimits& limits, std::u
       peft_type = peft_type || key == "peft_type";
     } while (cursor.consume(','));
   }
-  if (weight_map) return open_sharded_model(path, limits, out);
-  if (peft_type) return open_peft_adapter(platform::parent_folder(path), limits, out);
+  if (weight_map) {
+    *format = ModelFormat::kShardedSafetensors;
+    return {};
+  }
+  if (peft_type) {
+    *format = ModelFormat::kPeftAdapter;
+    return {};
+  }
   return not_a_model(path, "a JSON file that is neither a sharded checkpoint's index (\"weight_map\") nor a PEFT "
                            "adapter's config (\"peft_type\")");
 }
 
-ModelStatus open_folder(const std::string& path, const ModelLimits& limits, std::unique_ptr<ModelFile>* out) {
-  std::string error;
-  const auto has = [&](const char* name) { return platform::path_kind(path + "/" + name, &error) == platform::PathKind::kFile; };
-  if (has("adapter_config.json")) return open_peft_adapter(path, limits, out);
-  if (has("model.safetensors.index.json")) return open_sharded_model(path + "/model.safetensors.index.json", limits, out);
-  if (has("model.safetensors")) return open_safetensors_model(path + "/model.safetensors", limits, out);
-  return not_a_model(path, "a folder with no adapter_config.json, model.safetensors.index.json or model.safetensors");
-}
-
 }  // namespace
+
+ModelStatus identify_model(const std::string& path, const ModelLimits& limits, ModelFormat* format, std::string* target) {
+  std::string error;
+  switch (platform::path_kind(path, &error)) {
+    case platform::PathKind::kMissing: return {ModelError::kIo, "", error};
+    case platform::PathKind::kOther: return not_a_model(path, "neither a regular file nor a folder");
+    case platform::PathKind::kDirectory: {
+      const auto has = [&](const char* name) {
+        return platform::path_kind(path + "/" + name, &error) == platform::PathKind::kFile;
+      };
+      if (has("adapter_config.json")) {
+        *format = ModelFormat::kPeftAdapter;
+        *target = path;
+      } else if (has("model.safetensors.index.json")) {
+        *format = ModelFormat::kShardedSafetensors;
+        *target = path + "/model.safetensors.index.json";
+      } else if (has("model.safetensors")) {
+        return identify_model(path + "/model.safetensors", limits, format, target);
+      } else {
+        return not_a_model(path, "a folder with no adapter_config.json, model.safetensors.index.json or model.safetensors");
+      }
+      return {};
+    }
+    case platform::PathKind::kFile: break;
+  }
+  platform::ReadOnlyFile file;
+  if (!file.open(path, &error)) return {ModelError::kIo, "", error};
+  uint8_t head[16] = {};
+  const size_t n = static_cast<size_t>(std::min<uint64_t>(sizeof(head), file.size()));
+  if (!file.read_at(0, head, n, &error)) return {ModelError::kIo, "", error};
+  *target = path;
+  switch (sniff(head, n)) {
+    case Content::kSafetensors: *format = ModelFormat::kSafetensors; return {};
+    case Content::kGguf: *format = ModelFormat::kGguf; return {};
+    case Content::kJson: {
+      const ModelStatus st = identify_json(path, limits, format);
+      if (st.ok() && *format == ModelFormat::kPeftAdapter) *target = platform::parent_folder(path);  // the config's folder
+      return st;
+    }
+    case Content::kProbexBundle: {
+      ModelStatus st = not_a_model(path, "it is a probex bundle (the BUNDLE argument), not a model");
+      st.detail = "probex_bundle";  // probex-inspect reads either, and tells them apart by this
+      return st;
+    }
+    case Content::kUnknown: break;
+  }
+  if (n < 9) return not_a_model(path, "the file has " + std::to_string(n) + " bytes, fewer than any format's header");
+  return not_a_model(path, "its first bytes (" + hex_bytes(head, 8) +
+                               ") match no format probex reads (safetensors, GGUF, a sharded checkpoint's index, a "
+                               "PEFT adapter)");
+}
 
 ModelStatus open_safetensors_model(const std::string& path, const ModelLimits& limits, std::unique_ptr<ModelFile>* out) {
   SafetensorsFile file;
@@ -267,33 +315,17 @@ ModelStatus open_gguf_model(const std::string& path, const ModelLimits& limits, 
 
 ModelStatus open_model_file(const std::string& path, std::unique_ptr<ModelFile>* out, const ModelLimits& limits) {
   out->reset();
-  std::string error;
-  switch (platform::path_kind(path, &error)) {
-    case platform::PathKind::kMissing: return {ModelError::kIo, "", error};
-    case platform::PathKind::kDirectory: return open_folder(path, limits, out);
-    case platform::PathKind::kOther: return not_a_model(path, "neither a regular file nor a folder");
-    case platform::PathKind::kFile: break;
+  ModelFormat format = ModelFormat::kSafetensors;
+  std::string target;
+  const ModelStatus st = identify_model(path, limits, &format, &target);
+  if (!st.ok()) return st;
+  switch (format) {
+    case ModelFormat::kSafetensors: return open_safetensors_model(target, limits, out);
+    case ModelFormat::kGguf: return open_gguf_model(target, limits, out);
+    case ModelFormat::kShardedSafetensors: return open_sharded_model(target, limits, out);
+    case ModelFormat::kPeftAdapter: return open_peft_adapter(target, limits, out);
   }
-  platform::ReadOnlyFile file;
-  if (!file.open(path, &error)) return {ModelError::kIo, "", error};
-  uint8_t head[16] = {};
-  const size_t n = static_cast<size_t>(std::min<uint64_t>(sizeof(head), file.size()));
-  if (!file.read_at(0, head, n, &error)) return {ModelError::kIo, "", error};
-  switch (sniff(head, n)) {
-    case Content::kSafetensors: return open_safetensors_model(path, limits, out);
-    case Content::kGguf: return open_gguf_model(path, limits, out);
-    case Content::kJson: return open_json(path, limits, out);
-    case Content::kProbexBundle: {
-      ModelStatus st = not_a_model(path, "it is a probex bundle (the BUNDLE argument), not a model");
-      st.detail = "probex_bundle";  // probex-inspect reads either, and tells them apart by this
-      return st;
-    }
-    case Content::kUnknown: break;
-  }
-  if (n < 9) return not_a_model(path, "the file has " + std::to_string(n) + " bytes, fewer than any format's header");
-  return not_a_model(path, "its first bytes (" + hex_bytes(head, n < 8 ? n : 8) +
-                               ") match no format probex reads (safetensors, GGUF, a sharded checkpoint's index, a "
-                               "PEFT adapter)");
+  return not_a_model(path, "unknown format");
 }
 
 ModelStatus model_file_from_buffer(std::string label, const uint8_t* data, size_t size, std::unique_ptr<ModelFile>* out,

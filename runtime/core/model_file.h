@@ -109,7 +109,13 @@ class ModelFile {
   std::vector<size_t> by_name_;  // indices into tensors_, sorted by name
 };
 
-// Opens a model file or folder, choosing the format by content.
+// Which format `path` holds, by content only (magic bytes, a JSON file's keys, a folder's file names),
+// without validating it; *target is what that format's reader opens (the file itself, a folder's index,
+// an adapter config's folder). kNotAModel for content of no format probex reads. For agents that walk
+// folders: a folder that is a model is audited as one and not entered.
+ModelStatus identify_model(const std::string& path, const ModelLimits& limits, ModelFormat* format, std::string* target);
+
+// Opens a model file or folder, choosing the format by content (identify_model).
 ModelStatus open_model_file(const std::string& path, std::unique_ptr<ModelFile>* out, const ModelLimits& limits = {});
 
 // Reads a single-file model from a caller buffer (which must outlive *out): safetensors or GGUF by

@@ -1,6 +1,8 @@
 /* probex-agent: an example on-device audit agent in plain C (C11) that uses only the public C API
- * (probex/probex.h). It verifies a bundle, runs its self-tests once, then audits every *.safetensors
- * file under a folder (recursively, in name order) and prints one JSON line per model, a record of the
+ * (probex/probex.h). It verifies a bundle, runs its self-tests once, then audits every model under a
+ * folder (recursively, in name order: any file or folder whose content probex reads, by
+ * probex_model_format; a folder that is a model, a sharded checkpoint or an adapter, is one model and is
+ * not entered) and prints one JSON line per model, a record of the
  * JSON result schema (docs/audit-json.md; probex_audit_json), the same record as probex-audit --json:
  *
  *   {"schema_version":1,"model":"...","status":"ok","tree":"mlp-a","root":"mlp-a/root",...}
@@ -22,11 +24,6 @@
 #include "probex/probex.h"
 
 enum { kMaxDepth = 16 };
-
-static int ends_with(const char* s, const char* suffix) {
-  const size_t n = strlen(s), k = strlen(suffix);
-  return n >= k && strcmp(s + n - k, suffix) == 0;
-}
 
 static int compare_names(const void* a, const void* b) { return strcmp(*(char* const*)a, *(char* const*)b); }
 
@@ -65,9 +62,28 @@ static void audit_one(agent* a, const char* path) {
   free(big);
 }
 
-/* Audits the *.safetensors files under `folder`, entries in name order, subfolders depth-first. */
+/* 1 if `path` holds a model probex reads (its content says so), else 0 (other files are skipped quietly;
+ * an unreadable path is counted and reported). */
+static int is_model(agent* a, const char* path) {
+  const char* format = NULL;
+  probex_error error;
+  memset(&error, 0, sizeof error);
+  const probex_status s = probex_model_format(path, &format, &error);
+  if (s == PROBEX_OK) return 1;
+  if (s != PROBEX_NOT_A_MODEL) {
+    fprintf(stderr, "probex-agent: %s [%s]\n", error.message, probex_status_name(s));
+    a->failures++;
+  }
+  return 0;
+}
+
+/* Audits the models under `folder`, entries in name order, subfolders depth-first. */
 static void walk(agent* a, const char* folder, int depth) {
   if (depth > kMaxDepth) return;
+  if (is_model(a, folder)) {
+    audit_one(a, folder);
+    return;
+  }
   DIR* dir = opendir(folder);
   if (!dir) {
     fprintf(stderr, "probex-agent: cannot open folder %s\n", folder);
@@ -102,7 +118,7 @@ static void walk(agent* a, const char* folder, int depth) {
     struct stat st;
     if (stat(names[i], &st) == 0 && S_ISDIR(st.st_mode)) {
       walk(a, names[i], depth + 1);
-    } else if (ends_with(names[i], ".safetensors")) {
+    } else if (is_model(a, names[i])) {
       audit_one(a, names[i]);
     }
     free(names[i]);
@@ -125,8 +141,9 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
       printf("usage: probex-agent BUNDLE FOLDER [--threads N]\n"
-             "Audits every *.safetensors file under FOLDER with BUNDLE (routed to its tree) and prints one\n"
-             "JSON record per model, failed ones included (schema: docs/audit-json.md).\n"
+             "Audits every model under FOLDER with BUNDLE (routed to its tree) and prints one JSON record per\n"
+             "model, failed ones included (schema: docs/audit-json.md). Models are found by content: safetensors\n"
+             "and GGUF files, and folders holding a sharded checkpoint or a PEFT adapter (audited as one model).\n"
              "  --threads N   threads for the backend, an integer in [1, 256] (default 1)\n"
              "  --help, --version\n"
              "exit codes: 0 all audited, 1 a failure, 2 bad command line\n");

@@ -27,7 +27,8 @@ size_t round_up(size_t n) { return (n + kAlignment - 1) / kAlignment * kAlignmen
 // -Wcast-align, which cannot know it on 32-bit ARM.
 float* arena_floats(uint8_t* p) { return static_cast<float*>(static_cast<void*>(p)); }
 
-// The C API status of a model-file error.
+}  // namespace
+
 probex_status status_of(ModelError e) {
   switch (e) {
     case ModelError::kTensorNotFound: return PROBEX_LAYER_NOT_FOUND;
@@ -35,9 +36,12 @@ probex_status status_of(ModelError e) {
     case ModelError::kLayerShape: return PROBEX_LAYER_SHAPE;
     case ModelError::kIo: return PROBEX_IO_ERROR;
     case ModelError::kLimitExceeded: return PROBEX_LIMIT_EXCEEDED;
-    default: return PROBEX_MODEL_INVALID;  // not a model, a format rule broken, a range outside a tensor
+    case ModelError::kNotAModel: return PROBEX_NOT_A_MODEL;
+    default: return PROBEX_MODEL_INVALID;  // a format rule broken, a range outside a tensor
   }
 }
+
+namespace {
 
 class FileRows final : public RowSource {
  public:

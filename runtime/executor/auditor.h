@@ -39,6 +39,9 @@ class ArenaBuffer {
   probex_allocator allocator_{};
 };
 
+// The C API status of a model-file error.
+probex_status status_of(ModelError e);
+
 // Fills rows [first, first + count) of X (count * d_w floats).
 class RowSource {
  public:

@@ -139,7 +139,7 @@ int dump_tensor(const probex::ModelFile& m, const probex::ModelTensor& t, uint64
     const probex::ModelStatus st = m.read_rows_f32(t, r, 1, row.data());
     if (!st.ok()) {
       if (json) std::printf("]}\n");  // keep stdout one closed object; the error goes to stderr
-      std::fprintf(stderr, "probex-inspect: %s [%s]\n", st.message.c_str(), probex::model_error_name(st.code));
+      std::fprintf(stderr, "probex-inspect: %s [%s]\n", st.message.c_str(), probex_status_name(probex::status_of(st.code)));
       return 1;
     }
     if (!json) std::printf("%6llu:", static_cast<unsigned long long>(r));
@@ -208,7 +208,7 @@ int main(int argc, char** argv) {
   }
   if (model_status.code != probex::ModelError::kNotAModel) {  // a model file, but a broken one
     std::fprintf(stderr, "probex-inspect: %s [%s%s%s]\n", model_status.message.c_str(),
-                 probex::model_error_name(model_status.code), model_status.detail.empty() ? "" : ": ",
+                 probex_status_name(probex::status_of(model_status.code)), model_status.detail.empty() ? "" : ": ",
                  model_status.detail.c_str());
     return 1;
   }

@@ -240,7 +240,7 @@ TEST_CASE("C API misuse is an invalid-argument status, not a crash") {
   probex_auditor_free(auditor);
   probex_bundle_free(bundle);
 
-  for (int s = 0; s <= PROBEX_BUNDLE_ROUTER; ++s) CHECK(std::string(probex_status_name(static_cast<probex_status>(s))) != "unknown_status");
+  for (int s = 0; s <= PROBEX_NOT_A_MODEL; ++s) CHECK(std::string(probex_status_name(static_cast<probex_status>(s))) != "unknown_status");
 }
 
 TEST_CASE("a user allocator receives the audit arena") {

@@ -35,7 +35,7 @@ typedef enum probex_status {
   PROBEX_BUNDLE_STRUCTURE = 6,     /* the FlatBuffers verifier rejects the file (truncated, bad offsets) */
   PROBEX_BUNDLE_CONTENT = 7,       /* well-formed but inconsistent: shapes, counts, scales, indices */
   PROBEX_BUNDLE_MISALIGNED = 8,    /* a caller buffer that is not 8-byte aligned */
-  PROBEX_MODEL_INVALID = 9,        /* not a model file probex reads, or one that breaks its format's rules */
+  PROBEX_MODEL_INVALID = 9,        /* a model file that breaks its format's rules */
   PROBEX_LAYER_NOT_FOUND = 10,     /* the model file has no tensor (or LoRA pair) of the probed name */
   PROBEX_LAYER_SHAPE = 11,         /* the layer's shape differs from the one the expert was trained on */
   PROBEX_LAYER_DTYPE = 12,         /* the layer's dtype cannot be read as float (integer, bool) */
@@ -46,8 +46,9 @@ typedef enum probex_status {
   PROBEX_BUNDLE_ROUTER = 17,       /* the router and the trees disagree (sketch sizes, thresholds) */
   PROBEX_BUNDLE_SIGNATURE = 18,    /* trusted keys are configured and the bundle is unsigned, signed by
                                       another key, or changed after signing */
-  PROBEX_LIMIT_EXCEEDED = 19       /* a file is larger, or holds more (header bytes, tensors, dimensions,
+  PROBEX_LIMIT_EXCEEDED = 19,      /* a file is larger, or holds more (header bytes, tensors, dimensions,
                                       LoRA rank), than the configured limits allow */
+  PROBEX_NOT_A_MODEL = 20          /* the content is of no model format probex reads (see probex_model_format) */
 } probex_status;
 
 /* The library's version, PROBEX_VERSION_STRING of the build that made it (e.g. "0.1.0"): what a program
@@ -187,6 +188,13 @@ typedef struct probex_audit_result {
                                        base_model_name_or_path, a GGUF file's general.base_model.0.name); "" if
                                        nothing. Compare with the router's tree: the file's word is not proof. */
 } probex_audit_result;
+
+/* Which model format `path` (a file or a folder) holds, by content only, without validating it: *format
+ * becomes "safetensors", "gguf", "safetensors-sharded" (a folder with model.safetensors.index.json, or the
+ * index) or "peft-lora" (a folder with adapter_config.json, or the config). PROBEX_NOT_A_MODEL for other
+ * content, PROBEX_IO_ERROR if it cannot be read. An agent walking folders audits a folder that is a model
+ * as one model and does not enter it. The format's rules are checked when the model is audited. */
+probex_status probex_model_format(const char* path, const char** format, probex_error* error);
 
 /* Audits the probed layer of a model file or folder with tree `tree`'s expert, or, with PROBEX_ROUTE,
  * with the expert of the tree the router finds (a model of no known tree is PROBEX_OK with result->tree ==
