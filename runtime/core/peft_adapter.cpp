@@ -307,8 +307,9 @@ ModelStatus check_adapter_tensors(const AdapterConfig& config, const std::vector
   size_t pairs = 0;
   for (size_t i = 0; i < halves.size();) {
     const Half& first = halves[i];
-    const bool paired = i + 1 < halves.size() && halves[i + 1].module == first.module &&
-                        halves[i + 1].embedding == first.embedding;
+    // Names are unique, so a module has at most one A and one B of each kind (sorted A first).
+    const bool paired = !first.is_b && i + 1 < halves.size() && halves[i + 1].module == first.module &&
+                        halves[i + 1].embedding == first.embedding && halves[i + 1].is_b;
     if (!paired) {
       return first.is_b ? invalid("lora_a_missing", label + ": tensor '" + first.tensor->name +
                                                         "' has no matching A (down) tensor")
