@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (preset fuzz: clang-14, ASan + UBSan) and runs each for SECONDS, two at a
 # time, on a corpus that grows across runs (build/fuzz/corpus/<target>) seeded with small real files, the
-# safetensors and GGUF tests' malformed-file corpora (plus valid GGUF files) and the committed regression inputs
+# safetensors and GGUF tests' malformed-file corpora (plus valid GGUF files), the folder formats' index and
+# config JSON, and the committed regression inputs
 # (tests/fuzz/regressions/<target>/: every crash found becomes one).
 #
 #   scripts/fuzz.sh [SECONDS]      # default 60: the smoke that scripts/test.sh runs; 3600+ for a campaign
@@ -12,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${1:-60}
-targets=(safetensors gguf bundle python_literal idx text_table)
+targets=(safetensors gguf shard_index adapter_config bundle python_literal idx text_table)
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j "$(nproc)"
 
@@ -49,9 +50,10 @@ if [ ! -f "$corpus/.seeded-2" ]; then  # -2: seeds added since (signed bundle); 
   touch "$corpus/.seeded-2"
 fi
 
-# The malformed-file corpora of the safetensors and GGUF tests (and valid GGUF files), refreshed every run
-# (they grow with the tests).
-build/fuzz/tests/fuzz/write_malformed_corpus "$corpus/safetensors" "$corpus/gguf" >/dev/null
+# The malformed-file corpora of the safetensors and GGUF tests (and valid GGUF files), and the index and
+# config JSON of the folder formats' malformed corpora, refreshed every run (they grow with the tests).
+build/fuzz/tests/fuzz/write_malformed_corpus "$corpus/safetensors" "$corpus/gguf" "$corpus/shard_index" \
+  "$corpus/adapter_config" >/dev/null
 
 run() {
   local t=$1 log=build/fuzz/$1.log

@@ -9,8 +9,10 @@
 
 #include "bundle_fixture.h"
 #include "core/gguf.h"
+#include "core/model_file.h"
 #include "executor/auditor.h"
 #include "runtime/gguf_writer.h"
+#include "runtime/model_folder_corpus.h"
 #include "test_util.h"
 
 namespace {
@@ -94,4 +96,22 @@ TEST_CASE("reading GGUF rows allocates nothing: blocks are dequantized through s
     REQUIRE(file.read_f32(t, 7, 250, row.data()).ok());
   }
   CHECK(g_allocations.load() == before);
+}
+
+TEST_CASE("reading a sharded checkpoint's and a PEFT adapter's rows allocates nothing: shards stay open") {
+  TempDir dir;
+  REQUIRE(write_folder(dir.file("ckpt"), sharded_folder(index_json(valid_map()))));
+  REQUIRE(write_folder(dir.file("adapter"), adapter_folder(adapter_config(), adapter_tensors())));
+  for (const char* name : {"ckpt", "adapter"}) {
+    CAPTURE(name);
+    std::unique_ptr<ModelFile> model;
+    REQUIRE(open_model_file(dir.file(name), &model).ok());
+    std::vector<float> row(16);
+    const size_t before = g_allocations.load();
+    for (const ModelTensor& t : model->tensors()) {
+      for (uint64_t r = 0; r < t.rows(); ++r) REQUIRE(model->read_rows_f32(t, r, 1, row.data()).ok());
+      REQUIRE(model->read_f32(t, 1, t.element_count - 1, row.data()).ok());
+    }
+    CHECK(g_allocations.load() == before);
+  }
 }

@@ -2,7 +2,10 @@
 // folder, one file per case, as fuzzing seeds: each sits just past one validation rule, where mutations
 // reach the neighbouring checks. With a second folder, writes the GGUF reader's corpus
 // (tests/runtime/malformed_gguf.h) there too, with valid GGUF files: one block of every supported type and
-// a file with metadata of every value type. Usage: write_malformed_corpus DIR [GGUF_DIR]
+// a file with metadata of every value type. With two more folders, writes there the index JSON of the
+// sharded-checkpoint corpus and the config JSON of the PEFT-adapter corpus
+// (tests/runtime/model_folder_corpus.h), with the valid ones.
+// Usage: write_malformed_corpus DIR [GGUF_DIR [SHARD_INDEX_DIR ADAPTER_CONFIG_DIR]]
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -10,6 +13,7 @@
 #include "runtime/gguf_writer.h"
 #include "runtime/malformed_gguf.h"
 #include "runtime/malformed_safetensors.h"
+#include "runtime/model_folder_corpus.h"
 
 namespace {
 
@@ -44,11 +48,25 @@ std::vector<std::vector<uint8_t>> valid_gguf_seeds() {
   return seeds;
 }
 
+// The JSON file named `json_name` of each case, and `valid`, into `dir`.
+bool write_json_seeds(const std::string& dir, const std::vector<probex::test::MalformedFolderCase>& cases,
+                      const char* json_name, const std::string& valid, const char* what) {
+  int index = 0;
+  for (const auto& c : cases) {
+    for (const auto& f : c.files) {
+      if (f.name == json_name && f.link.empty() && !write_seed(dir, "malformed", index++, f.bytes)) return false;
+    }
+  }
+  if (!write_seed(dir, "valid", 0, probex::test::text(valid))) return false;
+  std::printf("%d malformed and 1 valid %s seeds in %s\n", index, what, dir.c_str());
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2 && argc != 3) {
-    std::fprintf(stderr, "usage: write_malformed_corpus DIR [GGUF_DIR]\n");
+  if (argc != 2 && argc != 3 && argc != 5) {
+    std::fprintf(stderr, "usage: write_malformed_corpus DIR [GGUF_DIR [SHARD_INDEX_DIR ADAPTER_CONFIG_DIR]]\n");
     return 2;
   }
   int index = 0;
@@ -56,7 +74,7 @@ int main(int argc, char** argv) {
     if (!write_seed(argv[1], "malformed", index++, c.bytes)) return 1;
   }
   std::printf("%d malformed safetensors seeds in %s\n", index, argv[1]);
-  if (argc == 3) {
+  if (argc >= 3) {
     int malformed = 0, valid = 0;
     for (const auto& c : probex::test::malformed_gguf_corpus()) {
       if (!write_seed(argv[2], "malformed", malformed++, c.bytes)) return 1;
@@ -65,6 +83,15 @@ int main(int argc, char** argv) {
       if (!write_seed(argv[2], "valid", valid++, bytes)) return 1;
     }
     std::printf("%d malformed and %d valid GGUF seeds in %s\n", malformed, valid, argv[2]);
+  }
+  if (argc == 5) {
+    using namespace probex::test;
+    if (!write_json_seeds(argv[3], malformed_sharded_corpus(), "model.safetensors.index.json",
+                          index_json(valid_map()), "shard index"))
+      return 1;
+    const std::string config = adapter_config(
+        ", \"rank_pattern\": {\"layers.0.self_attn.q_proj\": 4}, \"modules_to_save\": [\"score\"]");
+    if (!write_json_seeds(argv[4], malformed_peft_corpus(), "adapter_config.json", config, "adapter config")) return 1;
   }
   return 0;
 }
