@@ -2,7 +2,7 @@
 // metadata of each kind it writes) and prints what an independent parser must find in it, one line per
 // item, in the format tests/tools/gguf_peer_dump.js prints:
 //   meta KEY VALUE                 (strings and numbers; string arrays joined with '|')
-//   tensor NAME ne0,ne1,.. TYPE OFFSET
+//   tensor NAME ne0,ne1,.. TYPE OFFSET   (TYPE by name: F32, F16, Q8_0, Q5_0, Q4_K)
 // Usage: write_gguf_sample FILE
 #include <cstdio>
 #include <string>
@@ -33,6 +33,8 @@ int main(int argc, char** argv) {
       {"fc1.bias", GgufType::kF32, {7}},
       {"fc2.weight", GgufType::kF16, {4, 8}},
       {"fc3.weight", GgufType::kQ8_0, {3, 64}},
+      {"fc4.weight", GgufType::kQ4_K, {3, 512}},
+      {"fc5.weight", GgufType::kQ5_0, {2, 96}},
       {"conv.weight", GgufType::kF16, {2, 3, 1, 1}},
   };
   std::string error;
@@ -56,7 +58,7 @@ int main(int argc, char** argv) {
   for (const GgufWriter::Placement& p : w.layout()) {
     std::string ne;
     for (uint64_t d : p.ne) ne += (ne.empty() ? "" : ",") + std::to_string(d);
-    std::printf("tensor %s %s %u %llu\n", p.name.c_str(), ne.c_str(), static_cast<unsigned>(p.type),
+    std::printf("tensor %s %s %s %llu\n", p.name.c_str(), ne.c_str(), gguf_type_name(p.type),
                 static_cast<unsigned long long>(p.offset));
   }
   return 0;
