@@ -378,11 +378,11 @@ std::vector<uint8_t> GgufWriter::serialize() const {
     put_u32(&out, static_cast<uint32_t>(p.type));
     put_u64(&out, p.offset);
   }
-  out.resize(padded(out.size()), 0);
+  out.resize(static_cast<size_t>(padded(out.size())), 0);
   const size_t data = out.size();
   for (const Placement& p : places) {
     const std::vector<uint8_t>& bytes = tensors_.at(p.name).bytes;
-    out.resize(data + p.offset, 0);
+    out.resize(data + static_cast<size_t>(p.offset), 0);
     out.insert(out.end(), bytes.begin(), bytes.end());
   }
   return out;

@@ -61,7 +61,7 @@ std::vector<float> gaussian(size_t n, uint32_t seed) {
 double rms_relative_error(const std::vector<float>& x, const std::vector<float>& y) {
   double err = 0.0, norm = 0.0;
   for (size_t i = 0; i < x.size(); ++i) {
-    const double xi = x[i], diff = static_cast<double>(y[i]) - xi;
+    const double xi = static_cast<double>(x[i]), diff = static_cast<double>(y[i]) - xi;
     err += diff * diff;
     norm += xi * xi;
   }

@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
   std::string error;
   for (const Spec& s : specs) {
     size_t n = 1;
-    for (uint64_t d : s.shape) n *= d;
+    for (uint64_t d : s.shape) n *= static_cast<size_t>(d);
     std::vector<float> v(n);
     for (size_t i = 0; i < n; ++i) v[i] = static_cast<float>(i % 17) * 0.125f - 1.0f;
     if (!w.add_f32(s.name, s.type, s.shape, v.data(), n, &error)) {
