@@ -1,4 +1,5 @@
-// probex-zoo: builds a model zoo of real fine-tuned models from Fashion-MNIST, or summarises one.
+// probex-zoo: builds a model zoo of real fine-tuned models from Fashion-MNIST, summarises one, or exports
+// one to GGUF.
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -19,6 +20,7 @@ std::string help() {
   return std::string(
              "usage: probex-zoo --config NAME --out DIR [options]   build a zoo\n"
              "       probex-zoo --summary DIR                          summarise an existing zoo\n"
+             "       probex-zoo --export SRC --out DIR [--gguf-type T] a GGUF copy of a safetensors zoo\n"
              "\n"
              "Builds a Model-J-like zoo: roots pre-trained on all 10 Fashion-MNIST classes, each from its own\n"
              "seed, and children fine-tuned from them on 'subset' (k classes) and 'detector' (one class)\n"
@@ -41,6 +43,14 @@ std::string help() {
          "                    longer fine-tunes drift from their root; same seed, same roots)\n"
          "  --threads N       worker threads, one model each (default 2; auto: every processor online)\n"
          "  --layout L        probex (default) or hf (Hugging Face cache: refs/main + snapshots/<ref>/)\n"
+         "  --format F        safetensors (default) or gguf: the models' files (model.safetensors or model.gguf)\n"
+         "  --gguf-type T     F16 (default), Q8_0, Q4_K or F32: with --format gguf or --export. As llama.cpp\n"
+         "                    converts: 1-D tensors (biases) stay F32; a row length (last dimension) that is\n"
+         "                    not a multiple of 32 (Q8_0) or 256 (Q4_K) falls back, Q8_0 to F16, Q4_K to\n"
+         "                    Q5_0 (multiple of 32) or else F16\n"
+         "  --export SRC      write a GGUF copy of the safetensors zoo SRC (either layout) into DIR (--out),\n"
+         "                    without retraining: model.gguf where model.safetensors was, manifest.jsonl with\n"
+         "                    its paths changed, other files copied; built in DIR.partial\n"
          "  --force           replace DIR if it exists\n"
          "  --quiet           no progress output\n"
          "  --summary DIR     read every model in DIR with the strict reader and print the summary\n"
@@ -53,7 +63,8 @@ std::string help() {
 
 int main(int argc, char** argv) {
   using namespace probex::convert;
-  std::string config_name, out_dir, summary_dir, data_dir = kFashionMnistDefaultDir;
+  std::string config_name, out_dir, summary_dir, export_dir, data_dir = kFashionMnistDefaultDir;
+  std::string format = "safetensors", gguf_type = "F16";
   ZooBuildOptions options;
   long seed = -1, trees = 0;
   std::string architecture, layout = "probex";
@@ -75,16 +86,22 @@ int main(int argc, char** argv) {
   args.list("--tasks", {"subset", "detector"}, &tasks);
   args.threads(&threads);
   args.choice("--layout", {"probex", "hf"}, &layout);
+  args.choice("--format", {"safetensors", "gguf"}, &format);
+  args.choice("--gguf-type", {"F16", "Q8_0", "Q4_K", "F32"}, &gguf_type);
+  args.text("--export", "a folder", &export_dir);
   args.flag("--force", &options.overwrite);
   args.flag("--quiet", &quiet);
   if (const int code = args.parse(argc, argv); code != args.kContinue) return code;
   options.threads = static_cast<int>(threads);
   options.layout = layout == "hf" ? ZooLayout::kHuggingFace : ZooLayout::kProbex;
   options.progress = !quiet;
+  options.format = format == "gguf" ? ZooFormat::kGguf : ZooFormat::kSafetensors;
+  parse_gguf_type(gguf_type, &options.gguf_type);  // one of the choices above
   const auto has_task = [&](const char* task) { return std::find(tasks.begin(), tasks.end(), task) != tasks.end(); };
 
   std::string error;
   std::vector<ZooModel> models;
+  if (!summary_dir.empty() && !export_dir.empty()) return args.usage_error("--summary and --export are separate commands");
   if (!summary_dir.empty()) {
     if (!scan_zoo(summary_dir, &models, &error)) {
       std::fprintf(stderr, "probex-zoo: %s\n", error.c_str());
@@ -93,6 +110,27 @@ int main(int argc, char** argv) {
     std::printf("%s: %zu models\n%s", summary_dir.c_str(), models.size(), summarize_zoo(models).c_str());
     return 0;
   }
+  if (!export_dir.empty()) {
+    if (!config_name.empty()) return args.usage_error("--export copies an existing zoo: it takes no --config");
+    if (out_dir.empty()) return args.usage_error("--export needs --out, the folder of the copy");
+    if (args.given("--format") && format != "gguf") return args.usage_error("--export writes GGUF files only");
+    ZooExportOptions export_options;
+    export_options.out_dir = out_dir;
+    export_options.gguf_type = options.gguf_type;
+    export_options.threads = options.threads;
+    export_options.progress = options.progress;
+    export_options.overwrite = options.overwrite;
+    const auto start = std::chrono::steady_clock::now();
+    if (!export_zoo_gguf(export_dir, export_options, &models, &error)) {
+      std::fprintf(stderr, "probex-zoo: %s\n", error.c_str());
+      return 1;
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::printf("exported %zu models of %s to %s as GGUF %s in %.1f s\n%s", models.size(), export_dir.c_str(),
+                out_dir.c_str(), gguf_type.c_str(), seconds, summarize_zoo(models).c_str());
+    return 0;
+  }
+  if (args.given("--gguf-type") && format != "gguf") return args.usage_error("--gguf-type needs --format gguf");
   if (config_name.empty() || out_dir.empty()) return args.usage_error("--config and --out are required");
   // Before the builder starts its threads: loading the BLAS chooses its kernel (nn/blas.h).
   if (const std::string warning = blas::generic_kernel_warning(); !warning.empty()) {
@@ -138,8 +176,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("zoo '%s' (seed %llu): %zu models in %s, built in %.1f s with %d threads\n%s", config.name.c_str(),
-              static_cast<unsigned long long>(config.seed), models.size(), out_dir.c_str(), seconds, options.threads,
-              summarize_zoo(models).c_str());
+  const std::string as = format == "gguf" ? " (GGUF " + gguf_type + ")" : "";
+  std::printf("zoo '%s' (seed %llu): %zu models in %s%s, built in %.1f s with %d threads\n%s", config.name.c_str(),
+              static_cast<unsigned long long>(config.seed), models.size(), out_dir.c_str(), as.c_str(), seconds,
+              options.threads, summarize_zoo(models).c_str());
   return 0;
 }

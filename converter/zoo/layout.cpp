@@ -9,6 +9,16 @@
 namespace fs = std::filesystem;
 
 namespace probex::convert {
+namespace {
+
+// The model file of a folder: model.safetensors, or model.gguf where there is no model.safetensors.
+fs::path model_file_in(const fs::path& dir) {
+  const fs::path safetensors = dir / "model.safetensors";
+  if (!fs::exists(safetensors) && fs::exists(dir / "model.gguf")) return dir / "model.gguf";
+  return safetensors;
+}
+
+}  // namespace
 
 bool list_zoo_files(const std::string& zoo_dir, std::vector<ZooFile>* out, std::string* error) {
   std::error_code ec;
@@ -32,7 +42,7 @@ bool list_zoo_files(const std::string& zoo_dir, std::vector<ZooFile>* out, std::
         }
       }
       for (const fs::path& dir : model_dirs) {
-        fs::path file = dir / "model.safetensors";
+        fs::path file = model_file_in(dir);
         if (!fs::exists(file) && fs::exists(dir / "refs" / "main")) {
           std::ifstream ref_file(dir / "refs" / "main");
           std::string ref;
@@ -42,7 +52,7 @@ bool list_zoo_files(const std::string& zoo_dir, std::vector<ZooFile>* out, std::
             *error = (dir / "refs" / "main").string() + ": not a valid ref '" + ref + "'";
             return false;
           }
-          file = dir / "snapshots" / ref / "model.safetensors";
+          file = model_file_in(dir / "snapshots" / ref);
         }
         if (!fs::exists(file)) continue;
         out->push_back({file.string(), tree.path().filename().string(), root ? "root" : split.path().filename().string(),

@@ -3,6 +3,8 @@
 //   <zoo>/<tree>/<split>/<model>/model.safetensors                              (probex)
 //   <zoo>/<tree>/<split>/<model>/refs/main + snapshots/<ref>/model.safetensors  (Hugging Face cache)
 //   <zoo>/<tree>/root/... holds the tree's root (split and model "root").
+// A model file is model.safetensors, or model.gguf in a folder without model.safetensors (a zoo written as
+// GGUF: probex-zoo --format gguf or --export).
 #pragma once
 
 #include <string>
@@ -11,7 +13,7 @@
 namespace probex::convert {
 
 struct ZooFile {
-  std::string path;   // the model.safetensors file
+  std::string path;   // the model.safetensors (or model.gguf) file
   std::string tree, split, model;
 };
 

@@ -14,6 +14,7 @@
 #include "core/safetensors.h"
 #include "io/safetensors_writer.h"
 #include "layout.h"
+#include "model_writer.h"
 #include "nn/blas.h"
 #include "nn/train.h"
 
@@ -57,52 +58,16 @@ std::string int_list(const std::vector<int>& v) {
   return s + "]";
 }
 
-// A 40-hex-digit ref for the Hugging Face layout, derived from the file bytes (FNV-1a, five lanes).
-std::string content_ref(const std::vector<uint8_t>& bytes) {
-  std::string ref;
-  for (uint64_t lane = 0; lane < 5; ++lane) {
-    uint64_t h = 0xcbf29ce484222325ull ^ (lane * 0x9E3779B97F4A7C15ull);
-    for (uint8_t b : bytes) h = (h ^ b) * 0x100000001b3ull;
-    char buf[9];
-    std::snprintf(buf, sizeof buf, "%08x", static_cast<unsigned>(h ^ (h >> 32)));
-    ref += buf;
-  }
-  return ref;
-}
-
-// Writes a model file into `model_dir` (relative to `root_dir`) in the requested layout; returns the
-// relative path of the safetensors file.
+// Writes the model of folder `model_dir` (relative to `root_dir`) in the requested format and layout;
+// *rel_path: its file, relative to root_dir.
 bool write_model(const fs::path& root_dir, const std::string& model_dir, const Model& model,
-                 const std::map<std::string, std::string>& metadata, ZooLayout layout, std::string* rel_path,
-                 std::string* error) {
-  SafetensorsWriter writer;
-  for (const Param* p : model.params()) {
-    if (!writer.add_f32(p->name, Dtype::kF32, p->shape, p->value.data(), error)) return false;
-  }
-  for (const auto& [k, v] : metadata) writer.set_metadata(k, v);
-  const std::vector<uint8_t> bytes = writer.serialize();
-  std::string rel = model_dir;
-  std::error_code ec;
-  if (layout == ZooLayout::kHuggingFace) {
-    const std::string ref = content_ref(bytes);
-    fs::create_directories(root_dir / model_dir / "refs", ec);
-    if (ec) {
-      *error = (root_dir / model_dir).string() + ": cannot create folder: " + ec.message();
-      return false;
-    }
-    if (!write_file_atomically((root_dir / model_dir / "refs" / "main").string(), ref.data(), ref.size(), error)) {
-      return false;
-    }
-    rel += "/snapshots/" + ref;
-  }
-  fs::create_directories(root_dir / rel, ec);
-  if (ec) {
-    *error = (root_dir / rel).string() + ": cannot create folder: " + ec.message();
-    return false;
-  }
-  rel += "/model.safetensors";
-  *rel_path = rel;
-  return write_file_atomically((root_dir / rel).string(), bytes.data(), bytes.size(), error);
+                 const std::map<std::string, std::string>& metadata, const ZooBuildOptions& options,
+                 std::string* rel_path, std::string* error) {
+  std::vector<TensorView> tensors;
+  for (const Param* p : model.params()) tensors.push_back({p->name, p->shape, p->value.data(), p->value.size()});
+  std::vector<uint8_t> bytes;
+  return encode_zoo_model(tensors, metadata, options.format, options.gguf_type, model_dir, &bytes, error) &&
+         place_zoo_model(root_dir, model_dir, bytes, options.layout, options.format, rel_path, error);
 }
 
 std::map<std::string, std::string> common_metadata(const ZooConfig& config, int tree) {
@@ -357,7 +322,7 @@ bool build_zoo(const ZooConfig& config, const FashionMnist& raw, const ZooBuildO
       train_root(config, data, static_cast<int>(t), &r);
       // A foreign tree's root stays in memory only: no bundle, router or user of the zoo may see it.
       if (static_cast<int>(t) < config.trees)
-        write_model(work_dir, tree_name(config, static_cast<int>(t)) + "/root", r.model, r.metadata, options.layout,
+        write_model(work_dir, tree_name(config, static_cast<int>(t)) + "/root", r.model, r.metadata, options,
                     &r.rel_path, &r.error);
       progress.advance();
     });
@@ -382,7 +347,7 @@ bool build_zoo(const ZooConfig& config, const FashionMnist& raw, const ZooBuildO
       std::snprintf(name, sizeof name, "%s-%04d", task_name(p.task), p.index);
       c.metadata["model"] = name;
       const std::string dir = tree_name(config, p.tree) + "/" + split_name(p.split) + "/" + name;
-      write_model(work_dir, dir, c.model, c.metadata, options.layout, &c.rel_path, &c.error);
+      write_model(work_dir, dir, c.model, c.metadata, options, &c.rel_path, &c.error);
       c.model = Model();  // free the weights: only the metadata is needed from here on
       progress.advance();
     });

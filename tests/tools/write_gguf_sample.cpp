@@ -2,7 +2,7 @@
 // metadata of each kind it writes) and prints what an independent parser must find in it, one line per
 // item, in the format tests/tools/gguf_peer_dump.js prints:
 //   meta KEY VALUE                 (strings and numbers; string arrays joined with '|')
-//   tensor NAME ne0,ne1,.. TYPE OFFSET
+//   tensor NAME ne0,ne1,.. TYPE OFFSET   (TYPE by name: F32, F16, Q8_0, Q5_0, Q4_K)
 // Usage: write_gguf_sample FILE
 #include <cstdio>
 #include <string>
@@ -33,12 +33,14 @@ int main(int argc, char** argv) {
       {"fc1.bias", GgufType::kF32, {7}},
       {"fc2.weight", GgufType::kF16, {4, 8}},
       {"fc3.weight", GgufType::kQ8_0, {3, 64}},
+      {"fc4.weight", GgufType::kQ4_K, {3, 512}},
+      {"fc5.weight", GgufType::kQ5_0, {2, 96}},
       {"conv.weight", GgufType::kF16, {2, 3, 1, 1}},
   };
   std::string error;
   for (const Spec& s : specs) {
     size_t n = 1;
-    for (uint64_t d : s.shape) n *= d;
+    for (uint64_t d : s.shape) n *= static_cast<size_t>(d);
     std::vector<float> v(n);
     for (size_t i = 0; i < n; ++i) v[i] = static_cast<float>(i % 17) * 0.125f - 1.0f;
     if (!w.add_f32(s.name, s.type, s.shape, v.data(), n, &error)) {
@@ -56,7 +58,7 @@ int main(int argc, char** argv) {
   for (const GgufWriter::Placement& p : w.layout()) {
     std::string ne;
     for (uint64_t d : p.ne) ne += (ne.empty() ? "" : ",") + std::to_string(d);
-    std::printf("tensor %s %s %u %llu\n", p.name.c_str(), ne.c_str(), static_cast<unsigned>(p.type),
+    std::printf("tensor %s %s %s %llu\n", p.name.c_str(), ne.c_str(), gguf_type_name(p.type),
                 static_cast<unsigned long long>(p.offset));
   }
   return 0;
