@@ -154,7 +154,12 @@ class GgufModel final : public ModelFile {
   ModelStatus read_f32(const ModelTensor& t, uint64_t first, uint64_t count, float* out) const override {
     return model_status(file_.read_f32(file_.tensors()[t.native], first, count, out));
   }
-  const std::string* metadata_string(std::string_view key) const override { return file_.metadata_string(key); }
+  // Exactly `key`, else "probex." + key: probex's GGUF writer namespaces a safetensors file's __metadata__
+  // keys so (GGUF's convention), and the zoo's readers ask for them by their safetensors names.
+  const std::string* metadata_string(std::string_view key) const override {
+    if (const std::string* v = file_.metadata_string(key)) return v;
+    return file_.metadata_string("probex." + std::string(key));
+  }
 
  private:
   GgufFile file_;

@@ -1,0 +1,61 @@
+#!/bin/sh
+# A zoo exported to GGUF is audited like its safetensors original: the same bundle, routed, on every model
+# that is not in a training split. Prints, per type, how many models the router sent to the same tree (and to
+# their own tree, the folder they sit in), and how many labels flipped their predicted bit against the
+# original; fails when a model is routed elsewhere than its home or when more than MAX_FLIP_PERCENT of the
+# labels flip (0 for F16: the same predicted label sets).
+# Usage: gguf_zoo_audit.sh PROBEX_ZOO PROBEX_AUDIT BUNDLE ZOO WORK TYPE MAX_FLIP_PERCENT
+set -eu
+zoo_tool=$1
+audit=$2
+bundle=$3
+zoo=$4
+work=$5
+type=$6
+max_flip=$7
+
+rm -rf "$work"
+mkdir -p "$work"
+"$zoo_tool" --export "$zoo" --out "$work/zoo" --gguf-type "$type" --force --quiet >/dev/null
+# The same models in the same order: every split but train, the roots included.
+(cd "$zoo" && find . -name model.safetensors | sed 's#^\./##' | grep -v '/train/' | LC_ALL=C sort) > "$work/models.txt"
+[ -s "$work/models.txt" ] || { echo "gguf_zoo_audit: no models under $zoo"; exit 1; }
+originals=
+exported=
+while read -r m; do
+  originals="$originals $zoo/$m"
+  exported="$exported $work/zoo/${m%model.safetensors}model.gguf"
+done < "$work/models.txt"
+# shellcheck disable=SC2086 # the lists are paths without spaces, split on purpose
+"$audit" "$bundle" $originals --json > "$work/safetensors.jsonl"
+# shellcheck disable=SC2086
+"$audit" "$bundle" $exported --json > "$work/gguf.jsonl"
+
+# One line per model: its format, the routed tree, then 0/1 per label (bundle order).
+summarize() {
+  sed -e 's/^{"schema_version":1,"model":"//' \
+      -e 's/","format":"\([a-z-]*\)".*"tree":\("[^"]*"\|null\).*"labels":\[\(.*\)\],"zero_shot".*/ \1 \2 \3/' \
+      -e 's/{"name":"[^"]*","probability":[^,]*,"predicted":true}/1/g' \
+      -e 's/{"name":"[^"]*","probability":[^,]*,"predicted":false}/0/g' \
+      -e 's/,//g' "$1" | awk '{ print $2, $3, $4 }'
+}
+summarize "$work/safetensors.jsonl" > "$work/safetensors.txt"
+summarize "$work/gguf.jsonl" > "$work/gguf.txt"
+# Columns: home tree (the model's first folder), then each summary.
+sed 's#/.*##' "$work/models.txt" | paste -d' ' - "$work/safetensors.txt" "$work/gguf.txt" | awk -v type="$type" -v max_flip="$max_flip" '
+  { models++
+    if ($2 != "safetensors" || $5 != "gguf") { bad = bad "\n  model " NR ": formats " $2 " and " $5 }
+    same_tree += ($3 == $6); home += ($6 == "\"" $1 "\"")
+    if ($6 != "\"" $1 "\"") { bad = bad "\n  model " NR " of " $1 " routed to " $6 }
+    a = $4; b = $7
+    if (length(a) != length(b)) { bad = bad "\n  model " NR ": label counts differ"; next }
+    labels += length(a)
+    for (i = 1; i <= length(a); ++i) flips += (substr(a, i, 1) != substr(b, i, 1))
+    same_set += (a == b) }
+  END {
+    rate = labels ? 100 * flips / labels : 0
+    printf "gguf_zoo_audit %s: %d models; routed to the same tree %d, home %d; same predicted set %d; label flips %d of %d (%.2f%%)\n",
+           type, models, same_tree, home, same_set, flips, labels, rate
+    if (bad != "") { print "gguf_zoo_audit: " bad; exit 1 }
+    if (rate > max_flip) { printf "gguf_zoo_audit: flip rate %.2f%% above %s%%\n", rate, max_flip; exit 1 }
+  }'
