@@ -18,6 +18,14 @@
 
 namespace probex::test {
 
+// n values uniform in [-0.1, 0.1): a layer's weights.
+inline std::vector<float> random_matrix(size_t n, uint64_t seed) {
+  convert::Rng rng(seed);
+  std::vector<float> x(n);
+  for (float& v : x) v = static_cast<float>(rng.uniform(-0.1, 0.1));
+  return x;
+}
+
 // An expert with the authors' initialisation (so outputs have realistic scale), as a checkpoint.
 inline convert::LoadedCheckpoint random_checkpoint(const convert::ProbexShape& shape, uint64_t seed,
                                                    const std::string& tree = "tree-a") {

@@ -20,13 +20,6 @@ namespace {
 
 const SketchSpec kSpec{77, 32, 16};
 
-std::vector<float> random_matrix(size_t n, uint64_t seed) {
-  convert::Rng rng(seed);
-  std::vector<float> x(n);
-  for (float& v : x) v = static_cast<float>(rng.uniform(-0.1, 0.1));
-  return x;
-}
-
 // A matrix moved from `base` by `amount` of its norm in a random direction.
 std::vector<float> moved(const std::vector<float>& base, double amount, uint64_t seed) {
   std::vector<float> noise = random_matrix(base.size(), seed), out(base.size());
