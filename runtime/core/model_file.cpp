@@ -218,7 +218,7 @@ ModelStatus identify_json(const std::string& path, const ModelLimits& limits, Mo
   std::string error;
   if (!file.open(path, &error)) return {ModelError::kIo, "", error};
   if (file.size() > limits.max_header_bytes)
-    return {ModelError::kLimitExceeded, "", path + ": a JSON file of " + std::to_string(file.size()) +
+    return {ModelError::kLimitExceeded, "json_too_large", path + ": a JSON file of " + std::to_string(file.size()) +
                                                 " bytes is above the configured limit of " +
                                                 std::to_string(limits.max_header_bytes)};
   std::string text(static_cast<size_t>(file.size()), '\0');
