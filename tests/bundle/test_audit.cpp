@@ -174,9 +174,12 @@ TEST_CASE("bad model files: each is a specific status naming the file, and the a
   };
   const std::string garbage = dir.file("garbage.safetensors");
   REQUIRE(write_bytes(garbage, {1, 2, 3, 4, 5, 6, 7, 8, 9}));
+  const std::string truncated = dir.file("truncated.safetensors");  // a safetensors header cut short
+  REQUIRE(write_bytes(truncated, {100, 0, 0, 0, 0, 0, 0, 0, '{', '"'}));
   const std::vector<Case> cases = {
       {dir.file("missing.safetensors"), PROBEX_IO_ERROR, "missing.safetensors"},
-      {garbage, PROBEX_MODEL_INVALID, "garbage.safetensors"},
+      {garbage, PROBEX_NOT_A_MODEL, "not a model file probex reads: " + garbage},
+      {truncated, PROBEX_MODEL_INVALID, "truncated.safetensors: header length 100"},
       {model("other.weight", {6, 5}, Dtype::kF32, 0.0f), PROBEX_LAYER_NOT_FOUND, "block.weight"},
       {model("block.weight", {5, 6}, Dtype::kF32, 0.0f), PROBEX_LAYER_SHAPE, "expects [6, 5]"},
       {model("block.weight", {6, 5, 3, 3}, Dtype::kF32, 0.0f), PROBEX_LAYER_SHAPE, "conv_reshape"},
