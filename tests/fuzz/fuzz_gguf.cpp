@@ -1,11 +1,12 @@
 // libFuzzer: the strict GGUF reader on arbitrary bytes: header, metadata and tensor-info validation, then
 // every accessor a caller uses (metadata lookups, dequantization of each tensor by rows and by a range that
-// cuts blocks).
+// cuts blocks), then the same bytes through the model-file interface and the ProbeX layer lookup.
 #include <algorithm>
 #include <cstdint>
 #include <vector>
 
 #include "core/gguf.h"
+#include "probed_layer_fuzz.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   probex::GgufFile file;
@@ -26,5 +27,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)file.metadata_value(key);
   }
   (void)file.metadata_string("general.architecture");
+  probex::fuzz::probed_layers(data, size);
   return 0;
 }

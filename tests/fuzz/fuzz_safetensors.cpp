@@ -1,10 +1,11 @@
 // libFuzzer: the strict safetensors reader on arbitrary bytes: header validation, then every accessor a
-// caller uses (conversion of each tensor to float32 by rows, metadata, the ProbeX layer lookup).
+// caller uses (conversion of each tensor to float32 by rows, metadata), then the same bytes through the
+// model-file interface (format by content) and the ProbeX layer lookup on every tensor.
 #include <cstdint>
 #include <vector>
 
-#include "core/probed_layer.h"
 #include "core/safetensors.h"
+#include "probed_layer_fuzz.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   probex::SafetensorsFile file;
@@ -14,12 +15,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!probex::dtype_converts_to_f32(t.dtype) || t.row_length() > (1u << 16)) continue;
     row.resize(static_cast<size_t>(t.row_length()));
     for (uint64_t r = 0; r < t.rows() && r < 4; ++r) (void)file.read_rows_f32(t, r, 1, row.data());
-    probex::ProbedLayer layer;
-    if (probex::find_probed_layer(file, t.name, &layer).ok() && layer.cols <= (1u << 16)) {
-      std::vector<float> scratch, x(static_cast<size_t>(layer.cols));
-      (void)probex::ProbedRowReader(file, layer, &scratch).read(0, 1, x.data());
-    }
   }
   (void)file.metadata_value("dataset_chosen_targets");
+  probex::fuzz::probed_layers(data, size);
   return 0;
 }
