@@ -46,27 +46,23 @@ inline float f64_to_f32(double d) {
   return static_cast<float>(d);
 }
 
-// IEEE 754 binary16 -> binary32, exact (every half is representable as a float).
+// IEEE 754 binary16 -> binary32, exact (every half is representable as a float). Written as three exact
+// candidates and a select, with no branch and no loop, so a row converts at vector speed (it was 4x slower
+// than bfloat16 with the branches of a by-case decoder): a normal half is its bits moved into place with the
+// exponent rebiased; a subnormal half is its mantissa times 2^-24 (an integer below 1024 times a power of
+// two, exact in float, and no subnormal float is ever an operand, so flush-to-zero modes cannot change it);
+// infinities and NaNs keep their payload. Pinned against the format's definition for all 65536 halves.
 inline float f16_to_f32(uint16_t h) {
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  const uint32_t exponent = (h >> 10) & 0x1Fu;
-  uint32_t mantissa = h & 0x3FFu;
-  if (exponent == 0x1F) {  // inf or NaN; keep the payload
-    return bits_to_f32(sign | 0x7F800000u | (mantissa << 13));
-  }
-  if (exponent != 0) {  // normal
-    return bits_to_f32(sign | ((exponent + 112u) << 23) | (mantissa << 13));
-  }
-  if (mantissa == 0) {
-    return bits_to_f32(sign);  // signed zero
-  }
-  // Subnormal half: normalise into a float.
-  uint32_t e = 113;
-  while ((mantissa & 0x400u) == 0) {
-    mantissa <<= 1;
-    --e;
-  }
-  return bits_to_f32(sign | (e << 23) | ((mantissa & 0x3FFu) << 13));
+  const uint32_t em = h & 0x7FFFu;  // exponent and mantissa
+  const uint32_t normal = (em << 13) + (112u << 23);
+  const uint32_t subnormal = f32_to_bits(static_cast<float>(em) * 0x1p-24f);
+  const uint32_t special = 0x7F800000u | (em << 13);
+  // Masks rather than ?: so that GCC keeps it branch-free (it turned the ternaries into jumps, unvectorized).
+  const uint32_t is_subnormal = 0u - static_cast<uint32_t>(em < 0x0400u);
+  const uint32_t is_special = 0u - static_cast<uint32_t>(em >= 0x7C00u);
+  const uint32_t magnitude = (subnormal & is_subnormal) | (special & is_special) | (normal & ~(is_subnormal | is_special));
+  return bits_to_f32(sign | magnitude);
 }
 
 // binary32 -> binary16 with round-to-nearest-even; overflow goes to inf, NaN stays NaN.

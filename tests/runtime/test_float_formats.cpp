@@ -21,6 +21,26 @@ TEST_CASE("f16 decoding of reference values") {
   CHECK(f16_to_f32(0x3555) == doctest::Approx(0.33325195f).epsilon(1e-7));
 }
 
+TEST_CASE("f16 decoding equals the format's definition for all 65536 halves") {
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    const uint32_t e = (h >> 10) & 0x1Fu, m = h & 0x3FFu;
+    const double sign = (h & 0x8000u) ? -1.0 : 1.0;
+    const float got = f16_to_f32(static_cast<uint16_t>(h));
+    CAPTURE(h);
+    if (e == 0x1F) {
+      CHECK((m == 0 ? std::isinf(got) : std::isnan(got)));
+      CHECK(std::signbit(got) == ((h & 0x8000u) != 0));
+      if (m != 0) CHECK((f32_to_bits(got) & 0x7FFFFFu) == m << 13);  // the payload is kept
+      continue;
+    }
+    // (-1)^s 2^(e-15) (1 + m/1024) for normals, (-1)^s 2^-14 (m/1024) for subnormals and zeros.
+    const double want = e == 0 ? sign * std::ldexp(static_cast<double>(m), -24)
+                               : sign * std::ldexp(1.0 + static_cast<double>(m) / 1024.0, static_cast<int>(e) - 15);
+    CHECK(static_cast<double>(got) == want);
+    CHECK(std::signbit(got) == ((h & 0x8000u) != 0));  // -0 too
+  }
+}
+
 TEST_CASE("f16 encode/decode round trips every finite half exactly") {
   for (uint32_t h = 0; h < 0x10000; ++h) {
     const auto half = static_cast<uint16_t>(h);
