@@ -17,6 +17,7 @@ const char* model_format_name(ModelFormat format) {
     case ModelFormat::kShardedSafetensors: return "safetensors-sharded";
     case ModelFormat::kPeftAdapter: return "peft-lora";
     case ModelFormat::kGguf: return "gguf";
+    case ModelFormat::kTflite: return "tflite";
   }
   return "?";
 }
@@ -104,6 +105,20 @@ ModelStatus model_status(const GgufStatus& s) {
   return {code, gguf_error_name(s.code), s.message};
 }
 
+ModelStatus model_status(const TfliteStatus& s) {
+  ModelError code = ModelError::kInvalid;
+  switch (s.code) {
+    case TfliteError::kOk: return {};
+    case TfliteError::kIo: code = ModelError::kIo; break;
+    case TfliteError::kTensorNotFound: code = ModelError::kTensorNotFound; break;
+    case TfliteError::kUnsupportedType: code = ModelError::kUnsupportedConversion; break;
+    case TfliteError::kOutOfRange: code = ModelError::kOutOfRange; break;
+    case TfliteError::kLimitExceeded: code = ModelError::kLimitExceeded; break;
+    default: break;
+  }
+  return {code, tflite_error_name(s.code), s.message};
+}
+
 SafetensorsLimits safetensors_limits(const ModelLimits& limits) {
   SafetensorsLimits l;
   l.max_file_bytes = limits.max_file_bytes;
@@ -165,6 +180,36 @@ class GgufModel final : public ModelFile {
   GgufFile file_;
 };
 
+// TFLite: shapes as tflite.h maps them (Conv2D kernels [O, H, W, I] shown [O, I, H, W], depthwise kernels
+// [1, H, W, C] shown [C, 1, H, W]); the reader reads in that shown order. Activations and inputs are listed
+// (no data: not readable), as are tensors of types or encodings it does not convert.
+class TfliteModel final : public ModelFile {
+ public:
+  explicit TfliteModel(TfliteFile file) : ModelFile(ModelFormat::kTflite, file.label()), file_(std::move(file)) {
+    const auto& infos = file_.tensors();
+    tensors_.reserve(infos.size());
+    for (size_t i = 0; i < infos.size(); ++i) {
+      const TfliteTensorInfo& t = infos[i];
+      tensors_.push_back({t.name, t.shape, tflite_type_name(t.type), t.readable, t.element_count, i});
+    }
+  }
+  ModelStatus index() { return index_tensors(); }
+  ModelStatus read_f32(const ModelTensor& t, uint64_t first, uint64_t count, float* out) const override {
+    return model_status(file_.read_f32(file_.tensors()[t.native], first, count, out));
+  }
+
+ private:
+  TfliteFile file_;
+};
+
+TfliteLimits tflite_limits(const ModelLimits& limits) {
+  TfliteLimits l;
+  l.max_file_bytes = limits.max_file_bytes;
+  l.max_tensors = limits.max_tensors;
+  l.max_dims = limits.max_dims;
+  return l;
+}
+
 GgufLimits gguf_limits(const ModelLimits& limits) {
   GgufLimits l;
   l.max_file_bytes = limits.max_file_bytes;
@@ -180,7 +225,7 @@ ModelStatus wrap(File file, std::unique_ptr<ModelFile>* out) {
   return st;
 }
 
-enum class Content { kSafetensors, kGguf, kJson, kProbexBundle, kUnknown };
+enum class Content { kSafetensors, kGguf, kTflite, kJson, kProbexBundle, kUnknown };
 
 // What the first bytes of a file say. Safetensors: a little-endian header length N below 2^32 (real
 // headers are kilobytes to megabytes), then '{'; the safetensors reader then checks N against the file, so
@@ -189,6 +234,7 @@ enum class Content { kSafetensors, kGguf, kJson, kProbexBundle, kUnknown };
 Content sniff(const uint8_t* head, size_t n) {
   if (n >= 4 && std::memcmp(head, "GGUF", 4) == 0) return Content::kGguf;
   if (n >= 8 && std::memcmp(head + 4, "PRBX", 4) == 0) return Content::kProbexBundle;  // schema's file_identifier
+  if (n >= 8 && std::memcmp(head + 4, "TFL3", 4) == 0) return Content::kTflite;  // TFLite's file_identifier
   if (n >= 9 && head[8] == '{' && head[4] == 0 && head[5] == 0 && head[6] == 0 && head[7] == 0) return Content::kSafetensors;
   size_t i = 0;
   while (i < n && (head[i] == ' ' || head[i] == '\t' || head[i] == '\n' || head[i] == '\r')) ++i;
@@ -286,6 +332,7 @@ ModelStatus identify_model(const std::string& path, const ModelLimits& limits, M
   switch (sniff(head, n)) {
     case Content::kSafetensors: *format = ModelFormat::kSafetensors; return {};
     case Content::kGguf: *format = ModelFormat::kGguf; return {};
+    case Content::kTflite: *format = ModelFormat::kTflite; return {};
     case Content::kJson: {
       const ModelStatus st = identify_json(path, limits, format);
       if (st.ok() && *format == ModelFormat::kPeftAdapter) *target = platform::parent_folder(path);  // the config's folder
@@ -300,7 +347,7 @@ ModelStatus identify_model(const std::string& path, const ModelLimits& limits, M
   }
   if (n < 9) return not_a_model(path, "the file has " + std::to_string(n) + " bytes, fewer than any format's header");
   return not_a_model(path, "its first bytes (" + hex_bytes(head, 8) +
-                               ") match no format probex reads (safetensors, GGUF, a sharded checkpoint's index, a "
+                               ") match no format probex reads (safetensors, GGUF, TFLite, a sharded checkpoint's index, a "
                                "PEFT adapter)");
 }
 
@@ -318,6 +365,13 @@ ModelStatus open_gguf_model(const std::string& path, const ModelLimits& limits, 
   return wrap<GgufModel>(std::move(file), out);
 }
 
+ModelStatus open_tflite_model(const std::string& path, const ModelLimits& limits, std::unique_ptr<ModelFile>* out) {
+  TfliteFile file;
+  const TfliteStatus st = TfliteFile::open(path, &file, tflite_limits(limits));
+  if (!st.ok()) return model_status(st);
+  return wrap<TfliteModel>(std::move(file), out);
+}
+
 ModelStatus open_model_file(const std::string& path, std::unique_ptr<ModelFile>* out, const ModelLimits& limits) {
   out->reset();
   ModelFormat format = ModelFormat::kSafetensors;
@@ -327,6 +381,7 @@ ModelStatus open_model_file(const std::string& path, std::unique_ptr<ModelFile>*
   switch (format) {
     case ModelFormat::kSafetensors: return open_safetensors_model(target, limits, out);
     case ModelFormat::kGguf: return open_gguf_model(target, limits, out);
+    case ModelFormat::kTflite: return open_tflite_model(target, limits, out);
     case ModelFormat::kShardedSafetensors: return open_sharded_model(target, limits, out);
     case ModelFormat::kPeftAdapter: return open_peft_adapter(target, limits, out);
   }
@@ -350,10 +405,16 @@ ModelStatus model_file_from_buffer(std::string label, const uint8_t* data, size_
       if (!st.ok()) return model_status(st);
       return wrap<GgufModel>(std::move(file), out);
     }
+    case Content::kTflite: {
+      TfliteFile file;
+      const TfliteStatus st = TfliteFile::from_buffer(label, data, size, &file, tflite_limits(limits));
+      if (!st.ok()) return model_status(st);
+      return wrap<TfliteModel>(std::move(file), out);
+    }
     default: break;
   }
-  return not_a_model(label, "a buffer holds a safetensors or GGUF file; its first bytes (" + hex_bytes(data, n < 8 ? n : 8) +
-                                ") are neither");
+  return not_a_model(label, "a buffer holds a safetensors, GGUF or TFLite file; its first bytes (" +
+                                hex_bytes(data, n < 8 ? n : 8) + ") are none of them");
 }
 
 }  // namespace probex

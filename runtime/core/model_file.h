@@ -3,7 +3,7 @@
 // converter's training) reads models through it, so every format is audited exactly like safetensors.
 //
 // The format is chosen by content, never by file name (model_file.cpp, `open_model_file`):
-//   a file   8-byte length + '{'  -> safetensors     "GGUF" magic -> gguf
+//   a file   8-byte length + '{'  -> safetensors     "GGUF" magic -> gguf     "TFL3" at bytes 4..8 -> tflite
 //            a JSON object with "weight_map" -> a sharded checkpoint's index (its folder holds the shards)
 //            a JSON object with "peft_type"  -> a PEFT adapter's config (its folder holds the weights)
 //   a folder adapter_config.json -> PEFT adapter; model.safetensors.index.json -> sharded checkpoint;
@@ -26,8 +26,9 @@
 
 namespace probex {
 
-enum class ModelFormat : uint8_t { kSafetensors, kShardedSafetensors, kPeftAdapter, kGguf };
-const char* model_format_name(ModelFormat format);  // "safetensors", "safetensors-sharded", "peft-lora", "gguf"
+enum class ModelFormat : uint8_t { kSafetensors, kShardedSafetensors, kPeftAdapter, kGguf, kTflite };
+// "safetensors", "safetensors-sharded", "peft-lora", "gguf", "tflite"
+const char* model_format_name(ModelFormat format);
 
 enum class ModelError {
   kOk = 0,
@@ -118,8 +119,8 @@ ModelStatus identify_model(const std::string& path, const ModelLimits& limits, M
 // Opens a model file or folder, choosing the format by content (identify_model).
 ModelStatus open_model_file(const std::string& path, std::unique_ptr<ModelFile>* out, const ModelLimits& limits = {});
 
-// Reads a single-file model from a caller buffer (which must outlive *out): safetensors or GGUF by
-// content. For fuzzing and tests; folders and indexes need a file system.
+// Reads a single-file model from a caller buffer (which must outlive *out): safetensors, GGUF or TFLite
+// by content. For fuzzing and tests; folders and indexes need a file system.
 ModelStatus model_file_from_buffer(std::string label, const uint8_t* data, size_t size,
                                    std::unique_ptr<ModelFile>* out, const ModelLimits& limits = {});
 

@@ -8,17 +8,21 @@
 #include "gguf.h"
 #include "model_file.h"
 #include "safetensors.h"
+#include "tflite.h"
 
 namespace probex {
 
 ModelStatus model_status(const SafetensorsStatus& status);
 ModelStatus model_status(const GgufStatus& status);
+ModelStatus model_status(const TfliteStatus& status);
 SafetensorsLimits safetensors_limits(const ModelLimits& limits);
 
 // A single safetensors file (model_file.cpp).
 ModelStatus open_safetensors_model(const std::string& path, const ModelLimits& limits, std::unique_ptr<ModelFile>* out);
 // A GGUF file (model_file.cpp).
 ModelStatus open_gguf_model(const std::string& path, const ModelLimits& limits, std::unique_ptr<ModelFile>* out);
+// A TFLite file (model_file.cpp).
+ModelStatus open_tflite_model(const std::string& path, const ModelLimits& limits, std::unique_ptr<ModelFile>* out);
 // A sharded checkpoint from its index JSON; the shards are in the index's folder (model_folder.cpp).
 ModelStatus open_sharded_model(const std::string& index_path, const ModelLimits& limits, std::unique_ptr<ModelFile>* out);
 // A PEFT adapter folder: adapter_config.json + adapter_model.safetensors (model_folder.cpp).
