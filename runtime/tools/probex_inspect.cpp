@@ -29,7 +29,7 @@ const char* const kHelp =
       "refuses a bundle not signed by one of those public keys; --max-bundle-size refuses a bundle file above N\n"
       "bytes (suffix K, M, G, T; default 256M).\n"
       "\n"
-      "MODEL is any model file or folder probex audits (safetensors, GGUF, a sharded checkpoint's folder or\n"
+      "MODEL is any model file or folder probex audits (safetensors, GGUF, TFLite, a sharded checkpoint's folder or\n"
       "index, a PEFT adapter folder; chosen by content): its format and tensors (name, shape as PyTorch shows\n"
       "it, dtype as the format names it). --dump TENSOR prints that tensor's values as float32, row-major, for\n"
       "rows [A, B) with --rows A:B (default: all rows); rows are the first dimension of the shape.\n"
