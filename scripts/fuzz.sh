@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (preset fuzz: clang-14, ASan + UBSan) and runs each for SECONDS, two at a
 # time, on a corpus that grows across runs (build/fuzz/corpus/<target>) seeded with small real files, the
-# safetensors and GGUF tests' malformed-file corpora (plus valid GGUF files), the folder formats' index and
+# safetensors, GGUF and TFLite tests' malformed-file corpora (plus valid GGUF and TFLite files), a real
+# TFLite file when fetched, the folder formats' index and
 # config JSON, and the committed regression inputs
 # (tests/fuzz/regressions/<target>/: every crash found becomes one).
 #
@@ -13,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${1:-60}
-targets=(safetensors gguf shard_index adapter_config bundle python_literal idx text_table)
+targets=(safetensors gguf tflite shard_index adapter_config bundle python_literal idx text_table)
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j "$(nproc)"
 
@@ -50,10 +51,14 @@ if [ ! -f "$corpus/.seeded-2" ]; then  # -2: seeds added since (signed bundle); 
   touch "$corpus/.seeded-2"
 fi
 
-# The malformed-file corpora of the safetensors and GGUF tests (and valid GGUF files), and the index and
+# The malformed-file corpora of the safetensors, GGUF and TFLite tests (and valid GGUF and TFLite files), and the index and
 # config JSON of the folder formats' malformed corpora, refreshed every run (they grow with the tests).
 build/fuzz/tests/fuzz/write_malformed_corpus "$corpus/safetensors" "$corpus/gguf" "$corpus/shard_index" \
-  "$corpus/adapter_config" >/dev/null
+  "$corpus/adapter_config" "$corpus/tflite" >/dev/null
+# A real TFLite file (MediaPipe's hand landmarks, 2 MB) when scripts/fetch-tflite-models.sh has fetched it.
+# -max_len cuts it to its first 64 KB: mutations of a real header, operator codes and tensor tables.
+real_tflite=${PROBEX_CACHE:-$HOME/.cache/probex}/tflite-mediapipe/hand_landmark_lite.tflite
+[ -f "$real_tflite" ] && cp "$real_tflite" "$corpus/tflite/real-hand_landmark_lite.tflite"
 
 run() {
   local t=$1 log=build/fuzz/$1.log

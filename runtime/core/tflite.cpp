@@ -452,7 +452,10 @@ TfliteStatus TfliteFile::parse(const TfliteLimits& limits) {
           t.scale.push_back(scale->Get(i));
         }
         for (uint32_t i = 0; i < nz; ++i) {
-          const int64_t z = zp->Get(i);
+          // Copied, not read as int64: FlatBuffers 2.0.8's Verifier checks a vector's alignment for its
+          // 4-byte length only, so 8-byte elements may sit misaligned (found by fuzz_tflite).
+          int64_t z = 0;
+          std::memcpy(&z, zp->Data() + size_t{8} * i, sizeof z);
           if (z < INT32_MIN || z > INT32_MAX) {
             return fail(label_, TfliteError::kBadQuantization, where + "zero point " + std::to_string(z) + " is outside int32");
           }

@@ -4,8 +4,10 @@
 // (tests/runtime/malformed_gguf.h) there too, with valid GGUF files: one block of every supported type and
 // a file with metadata of every value type. With two more folders, writes there the index JSON of the
 // sharded-checkpoint corpus and the config JSON of the PEFT-adapter corpus
-// (tests/runtime/model_folder_corpus.h), with the valid ones.
-// Usage: write_malformed_corpus DIR [GGUF_DIR [SHARD_INDEX_DIR ADAPTER_CONFIG_DIR]]
+// (tests/runtime/model_folder_corpus.h), with the valid ones. With a fifth folder, writes the TFLite reader's
+// corpus (tests/runtime/malformed_tflite.h) there, with valid TFLite files (inline and offset buffers, a
+// sparse tensor, two subgraphs).
+// Usage: write_malformed_corpus DIR [GGUF_DIR [SHARD_INDEX_DIR ADAPTER_CONFIG_DIR [TFLITE_DIR]]]
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -13,6 +15,7 @@
 #include "runtime/gguf_writer.h"
 #include "runtime/malformed_gguf.h"
 #include "runtime/malformed_safetensors.h"
+#include "runtime/malformed_tflite.h"
 #include "runtime/model_folder_corpus.h"
 
 namespace {
@@ -48,6 +51,22 @@ std::vector<std::vector<uint8_t>> valid_gguf_seeds() {
   return seeds;
 }
 
+std::vector<std::vector<uint8_t>> valid_tflite_seeds() {
+  using namespace probex::test;
+  std::vector<std::vector<uint8_t>> seeds = {build_tflite(base_tflite(false)), build_tflite(base_tflite(true))};
+  TflModel two = base_tflite();
+  two.subgraphs.push_back(two.subgraphs[0]);
+  seeds.push_back(build_tflite(two));
+  TflModel sparse = base_tflite();
+  TflTensor& t = sparse.subgraphs[0].tensors[4];
+  t.shape = {2, 2};
+  t.sparse = true;
+  t.traversal_order = {0, 1};
+  t.dim_metadata = {{false, 2, {}, {}, false}, {true, 0, {0, 1, 2}, {0, 1}, false}};
+  seeds.push_back(build_tflite(sparse));
+  return seeds;
+}
+
 // The JSON file named `json_name` of each case, and `valid`, into `dir`.
 bool write_json_seeds(const std::string& dir, const std::vector<probex::test::MalformedFolderCase>& cases,
                       const char* json_name, const std::string& valid, const char* what) {
@@ -65,8 +84,9 @@ bool write_json_seeds(const std::string& dir, const std::vector<probex::test::Ma
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2 && argc != 3 && argc != 5) {
-    std::fprintf(stderr, "usage: write_malformed_corpus DIR [GGUF_DIR [SHARD_INDEX_DIR ADAPTER_CONFIG_DIR]]\n");
+  if (argc != 2 && argc != 3 && argc != 5 && argc != 6) {
+    std::fprintf(stderr,
+                 "usage: write_malformed_corpus DIR [GGUF_DIR [SHARD_INDEX_DIR ADAPTER_CONFIG_DIR [TFLITE_DIR]]]\n");
     return 2;
   }
   int index = 0;
@@ -84,7 +104,7 @@ int main(int argc, char** argv) {
     }
     std::printf("%d malformed and %d valid GGUF seeds in %s\n", malformed, valid, argv[2]);
   }
-  if (argc == 5) {
+  if (argc >= 5) {
     using namespace probex::test;
     if (!write_json_seeds(argv[3], malformed_sharded_corpus(), "model.safetensors.index.json",
                           index_json(valid_map()), "shard index"))
@@ -92,6 +112,16 @@ int main(int argc, char** argv) {
     const std::string config = adapter_config(
         ", \"rank_pattern\": {\"layers.0.self_attn.q_proj\": 4}, \"modules_to_save\": [\"score\"]");
     if (!write_json_seeds(argv[4], malformed_peft_corpus(), "adapter_config.json", config, "adapter config")) return 1;
+  }
+  if (argc == 6) {
+    int malformed = 0, valid = 0;
+    for (const auto& c : probex::test::malformed_tflite_corpus()) {
+      if (!write_seed(argv[5], "malformed", malformed++, c.bytes)) return 1;
+    }
+    for (const auto& bytes : valid_tflite_seeds()) {
+      if (!write_seed(argv[5], "valid", valid++, bytes)) return 1;
+    }
+    std::printf("%d malformed and %d valid TFLite seeds in %s\n", malformed, valid, argv[5]);
   }
   return 0;
 }
