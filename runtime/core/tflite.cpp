@@ -319,10 +319,11 @@ TfliteStatus TfliteFile::parse(const TfliteLimits& limits) {
   for (uint32_t g = 0; g < subgraphs->size(); ++g) {
     const fb::SubGraph* graph = subgraphs->Get(g);
     const size_t first = tensors_.size();
-    const uint32_t count = graph->tensors() ? graph->tensors()->size() : 0;
+    const auto* gtensors = graph->tensors();
+    const uint32_t count = gtensors != nullptr ? gtensors->size() : 0;
     const std::string prefix = g == 0 ? std::string() : std::to_string(g) + ":";
     for (uint32_t k = 0; k < count; ++k) {
-      const fb::Tensor* ft = graph->tensors()->Get(k);
+      const fb::Tensor* ft = gtensors->Get(k);
       TfliteTensorInfo t;
       t.subgraph = g;
       t.index = k;
@@ -382,13 +383,14 @@ TfliteStatus TfliteFile::parse(const TfliteLimits& limits) {
           }
           seen[v] = true;
         }
-        const uint32_t blocks = sp->block_map() ? sp->block_map()->size() : 0;
+        const auto* block_map = sp->block_map();
+        const uint32_t blocks = block_map != nullptr ? block_map->size() : 0;
         if (blocks != n - rank) {
           return fail(label_, TfliteError::kBadSparsity, where + "block_map has " + std::to_string(blocks) +
                                                              " entries, not " + std::to_string(n - rank));
         }
         for (uint32_t i = 0; i < blocks; ++i) {
-          const int32_t v = sp->block_map()->Get(i);
+          const int32_t v = block_map->Get(i);
           if (v < 0 || static_cast<uint32_t>(v) >= rank) {
             return fail(label_, TfliteError::kBadSparsity, where + "block_map entry " + std::to_string(v) +
                                                                " is not a dimension of the tensor");
@@ -494,11 +496,12 @@ TfliteStatus TfliteFile::parse(const TfliteLimits& limits) {
     }
 
     // Rule 8: operators; and the layouts their weights imply.
-    const uint32_t ops = graph->operators() ? graph->operators()->size() : 0;
+    const auto* gops = graph->operators();
+    const uint32_t ops = gops != nullptr ? gops->size() : 0;
     const uint32_t ncodes = codes ? codes->size() : 0;
     std::vector<int32_t> producer(count, -1);  // the operator whose output each tensor is
     for (uint32_t o = 0; o < ops; ++o) {
-      const fb::Operator* op = graph->operators()->Get(o);
+      const fb::Operator* op = gops->Get(o);
       const std::string where = "subgraph " + std::to_string(g) + ", operator " + std::to_string(o) + ": ";
       if (op->opcode_index() >= ncodes) {
         return fail(label_, TfliteError::kBadOperator, where + "opcode index " + std::to_string(op->opcode_index()) +
@@ -522,16 +525,18 @@ TfliteStatus TfliteFile::parse(const TfliteLimits& limits) {
     // A Conv2D's or depthwise Conv2D's input 1 is its kernel, either a constant or the output of a
     // DEQUANTIZE of one (FLOAT16 and INT8 weights). A kernel used in two roles keeps its stored order.
     std::vector<uint8_t> role(count, 0);  // 0 none, 1 conv, 2 depthwise, 3 conflicting
-    for (uint32_t o = 0; o < ops; ++o) {
-      const fb::Operator* op = graph->operators()->Get(o);
+    for (uint32_t o = 0; codes != nullptr && o < ops; ++o) {  // operators imply codes: checked above
+      const fb::Operator* op = gops->Get(o);
       const int code = builtin_code(codes->Get(op->opcode_index()));
-      if ((code != kConv2d && code != kDepthwiseConv2d) || op->inputs() == nullptr || op->inputs()->size() < 2) continue;
-      int32_t w = op->inputs()->Get(1);
+      const auto* inputs = op->inputs();
+      if ((code != kConv2d && code != kDepthwiseConv2d) || inputs == nullptr || inputs->size() < 2) continue;
+      int32_t w = inputs->Get(1);
       if (w < 0) continue;
       if (!tensors_[first + static_cast<size_t>(w)].has_data && producer[static_cast<size_t>(w)] >= 0) {
-        const fb::Operator* p = graph->operators()->Get(static_cast<uint32_t>(producer[static_cast<size_t>(w)]));
-        if (builtin_code(codes->Get(p->opcode_index())) == kDequantize && p->inputs() != nullptr && p->inputs()->size() >= 1) {
-          w = p->inputs()->Get(0);
+        const fb::Operator* p = gops->Get(static_cast<uint32_t>(producer[static_cast<size_t>(w)]));
+        const auto* p_inputs = p->inputs();
+        if (builtin_code(codes->Get(p->opcode_index())) == kDequantize && p_inputs != nullptr && p_inputs->size() >= 1) {
+          w = p_inputs->Get(0);
           if (w < 0) continue;
         }
       }
