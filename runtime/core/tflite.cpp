@@ -14,8 +14,9 @@
 //     points within int32.
 //  7. Sparsity: traversal_order a permutation of [0, n) with n >= rank whose first rank entries are the
 //     dense dimensions; block_map of n - rank dimensions < rank; one dim_metadata per traversal entry;
-//     DENSE entries with dense_size >= 0, SPARSE_CSR entries with both index vectors. Sparse tensors are
-//     validated so far and listed, but not densified: they are not readable (unfinished).
+//     DENSE entries with dense_size >= 0, SPARSE_CSR entries with both index vectors; then the structure
+//     (check_sparsity): level sizes, segments, indices in range and strictly increasing, and the stored
+//     values counted through the levels equal to the buffer's size. Sparse tensors are densified on reading.
 //  8. Operators: opcode_index among the operator codes; every input and output -1 (optional, absent) or a
 //     tensor of the subgraph.
 //  9. Tensor names are unique within a subgraph (an unnamed tensor is named "#" + its index).
@@ -37,7 +38,7 @@ namespace {
 
 namespace fb = probex_tflite;
 
-constexpr int kConv2d = 3, kDepthwiseConv2d = 4, kDequantize = 6;
+constexpr int kConv2d = 3, kDepthwiseConv2d = 4, kDequantize = 6, kDensify = 124;
 constexpr size_t kFirstPrefix = 64u << 10;
 constexpr size_t kChunkElements = 1024;
 constexpr size_t kChunkBytes = 8192;  // kChunkElements x the largest readable element (8 bytes)
@@ -139,6 +140,87 @@ uint64_t shown_index(const TfliteTensorInfo& t, uint64_t s) {
 
 TfliteStatus fail(const std::string& label, TfliteError code, const std::string& what) {
   return {code, label + ": " + what};
+}
+
+// One CSR index array (an Int32Vector, Uint16Vector or Uint8Vector), or none.
+struct IndexArray {
+  const flatbuffers::Vector<int32_t>* i32 = nullptr;
+  const flatbuffers::Vector<uint16_t>* u16 = nullptr;
+  const flatbuffers::Vector<uint8_t>* u8 = nullptr;
+  bool present() const { return i32 != nullptr || u16 != nullptr || u8 != nullptr; }
+  uint32_t size() const {
+    if (i32 != nullptr) return i32->size();
+    if (u16 != nullptr) return u16->size();
+    return u8 != nullptr ? u8->size() : 0;
+  }
+  int64_t at(uint32_t i) const {
+    if (i32 != nullptr) return i32->Get(i);
+    if (u16 != nullptr) return u16->Get(i);
+    return u8 != nullptr ? u8->Get(i) : 0;
+  }
+};
+
+IndexArray segments_of(const fb::DimensionMetadata* m) {
+  IndexArray a;
+  if (const auto* v = m->array_segments_as_Int32Vector()) a.i32 = v->values();
+  if (const auto* v = m->array_segments_as_Uint16Vector()) a.u16 = v->values();
+  if (const auto* v = m->array_segments_as_Uint8Vector()) a.u8 = v->values();
+  return a;
+}
+
+IndexArray indices_of(const fb::DimensionMetadata* m) {
+  IndexArray a;
+  if (const auto* v = m->array_indices_as_Int32Vector()) a.i32 = v->values();
+  if (const auto* v = m->array_indices_as_Uint16Vector()) a.u16 = v->values();
+  if (const auto* v = m->array_indices_as_Uint8Vector()) a.u8 = v->values();
+  return a;
+}
+
+constexpr uint32_t kMaxSparseLevels = 64;
+
+// Entry i of an int vector the semantic pass has checked (0 if absent: never, after the checks).
+int32_t entry(const flatbuffers::Vector<int32_t>* v, uint32_t i) { return v != nullptr && i < v->size() ? v->Get(i) : 0; }
+
+// Walks a validated sparse tensor in storage order (TFLite's FormatConverter::Populate, iteratively
+// bounded by the level count): calls emit(dense stored index, value index) once per stored value.
+template <typename Emit>
+void walk_sparse(const TfliteTensorInfo& t, const fb::SparsityParameters* sp, uint32_t level, uint64_t prev_pos,
+                 uint64_t* idx, uint64_t* next_value, Emit& emit) {
+  const auto* order = sp->traversal_order();
+  const auto* meta = sp->dim_metadata();
+  if (order == nullptr || meta == nullptr) return;  // never: checked at open
+  const uint32_t n = order->size();
+  const size_t rank = t.stored_shape.size();
+  if (level == n) {
+    uint64_t orig[kMaxSparseLevels] = {};
+    for (uint32_t i = 0; i < rank; ++i) orig[entry(order, i)] = idx[i];
+    for (uint32_t i = static_cast<uint32_t>(rank); i < n; ++i) {
+      const uint32_t b = static_cast<uint32_t>(entry(order, i)) - static_cast<uint32_t>(rank);
+      const uint32_t d = static_cast<uint32_t>(entry(sp->block_map(), b));
+      orig[d] = orig[d] * static_cast<uint64_t>(meta->Get(i)->dense_size()) + idx[i];
+    }
+    uint64_t flat = 0;
+    for (size_t d = 0; d < rank; ++d) flat = flat * t.stored_shape[d] + orig[d];
+    emit(flat, (*next_value)++);
+    return;
+  }
+  const fb::DimensionMetadata* m = meta->Get(level);
+  if (m == nullptr) return;  // never: a vector of tables holds no nulls
+  if (m->format() == fb::DimensionType::DENSE) {
+    const uint64_t size = static_cast<uint64_t>(m->dense_size());
+    for (uint64_t i = 0; i < size; ++i) {
+      idx[level] = i;
+      walk_sparse(t, sp, level + 1, prev_pos * size + i, idx, next_value, emit);
+    }
+    return;
+  }
+  const IndexArray segments = segments_of(m), indices = indices_of(m);
+  const auto begin = static_cast<uint32_t>(segments.at(static_cast<uint32_t>(prev_pos)));
+  const auto end = static_cast<uint32_t>(segments.at(static_cast<uint32_t>(prev_pos + 1)));
+  for (uint32_t k = begin; k < end; ++k) {
+    idx[level] = static_cast<uint64_t>(indices.at(k));
+    walk_sparse(t, sp, level + 1, k, idx, next_value, emit);
+  }
 }
 
 }  // namespace
@@ -262,6 +344,84 @@ TfliteStatus TfliteFile::load_flatbuffer(const TfliteLimits& limits) {
                   std::to_string(limits.max_depth) + " or more than " + std::to_string(limits.max_tables) + ")");
 }
 
+// Rule 7, the structure: level sizes agree with the shape and block sizes, every CSR level's segments
+// cover exactly the previous level's positions (non-decreasing, from 0 to its index count), indices lie
+// inside their level and increase strictly within a segment (no element twice), and the stored values
+// counted through the levels are exactly what the buffer holds. The walk (walk_sparse) then stays inside.
+TfliteStatus TfliteFile::check_sparsity(const TfliteTensorInfo& t, const void* sparsity, const std::string& where) const {
+  const auto* sp = static_cast<const fb::SparsityParameters*>(sparsity);
+  const auto* order = sp->traversal_order();
+  const auto* meta = sp->dim_metadata();
+  const auto* block_map = sp->block_map();
+  auto bad = [&](const std::string& what) { return fail(label_, TfliteError::kBadSparsity, where + what); };
+  if (order == nullptr || meta == nullptr) return bad("no traversal_order or dim_metadata");  // never: checked
+  const uint32_t n = order->size();
+  const uint32_t rank = static_cast<uint32_t>(t.stored_shape.size());
+  uint64_t block_of[kMaxSparseLevels] = {};  // per dimension: its block size (1: not blocked)
+  for (uint32_t d = 0; d < rank; ++d) block_of[d] = 1;
+  for (uint32_t i = rank; i < n; ++i) {
+    const fb::DimensionMetadata* m = meta->Get(i);
+    const uint32_t b = static_cast<uint32_t>(entry(order, i)) - rank;
+    const uint32_t dim = static_cast<uint32_t>(entry(block_map, b));
+    if (m->format() != fb::DimensionType::DENSE || m->dense_size() <= 0) {
+      return bad("block level " + std::to_string(i) + " is not DENSE with a positive block size");
+    }
+    if (block_of[dim] != 1) return bad("dimension " + std::to_string(dim) + " is blocked twice");
+    block_of[dim] = static_cast<uint64_t>(m->dense_size());
+    if (t.stored_shape[dim] % block_of[dim] != 0) {
+      return bad("block size " + std::to_string(block_of[dim]) + " does not divide dimension " + std::to_string(dim) +
+                 " of size " + std::to_string(t.stored_shape[dim]));
+    }
+  }
+  uint64_t positions = 1;
+  for (uint32_t i = 0; i < n; ++i) {
+    const fb::DimensionMetadata* m = meta->Get(i);
+    const uint32_t v = static_cast<uint32_t>(entry(order, i));
+    const uint64_t size = i < rank ? t.stored_shape[v] / block_of[v] : block_of[entry(block_map, v - rank)];
+    const std::string lv = "level " + std::to_string(i) + ": ";
+    if (m->format() == fb::DimensionType::DENSE) {
+      if (static_cast<uint64_t>(m->dense_size()) != size) {
+        return bad(lv + "dense_size " + std::to_string(m->dense_size()) + ", but the dimension has " + std::to_string(size));
+      }
+      if (!checked_mul(positions, size, &positions) || positions > t.element_count) {
+        return bad(lv + "more positions than the tensor's " + std::to_string(t.element_count) + " elements");
+      }
+      continue;
+    }
+    const IndexArray segments = segments_of(m), indices = indices_of(m);
+    if (segments.size() != positions + 1) {
+      return bad(lv + std::to_string(segments.size()) + " array_segments for " + std::to_string(positions) + " positions (needs " +
+                 std::to_string(positions + 1) + ")");
+    }
+    if (segments.at(0) != 0 || segments.at(segments.size() - 1) != indices.size()) {
+      return bad(lv + "array_segments do not run from 0 to the " + std::to_string(indices.size()) + " array_indices");
+    }
+    for (uint32_t k = 0; k + 1 < segments.size(); ++k) {
+      const int64_t from = segments.at(k), to = segments.at(k + 1);
+      if (to < from || to > static_cast<int64_t>(indices.size())) {  // before any index is read
+        return bad(lv + "array_segments are not non-decreasing within [0, " + std::to_string(indices.size()) + "] at " +
+                   std::to_string(k + 1));
+      }
+      for (int64_t j = from; j < to; ++j) {
+        const int64_t x = indices.at(static_cast<uint32_t>(j));
+        if (x < 0 || static_cast<uint64_t>(x) >= size) {
+          return bad(lv + "index " + std::to_string(x) + " is outside the dimension's " + std::to_string(size));
+        }
+        if (j > from && x <= indices.at(static_cast<uint32_t>(j - 1))) {
+          return bad(lv + "indices do not increase within segment " + std::to_string(k));
+        }
+      }
+    }
+    positions = indices.size();
+  }
+  uint64_t bytes = 0;
+  if (!checked_mul(positions, element_size(t.type), &bytes) || (element_size(t.type) != 0 && bytes != t.byte_size)) {
+    return bad(std::to_string(positions) + " stored values, but the buffer holds " + std::to_string(t.byte_size) + " bytes of " +
+               tflite_type_name(t.type));
+  }
+  return {};
+}
+
 TfliteStatus TfliteFile::parse(const TfliteLimits& limits) {
   TfliteStatus st = load_flatbuffer(limits);
   if (!st.ok()) return st;
@@ -367,6 +527,7 @@ TfliteStatus TfliteFile::parse(const TfliteLimits& limits) {
       // Rule 7: sparsity.
       if (const fb::SparsityParameters* sp = ft->sparsity()) {
         t.sparse = true;
+        t.sparsity = sp;
         const auto* order = sp->traversal_order();
         const auto* meta = sp->dim_metadata();
         const uint32_t n = order ? order->size() : 0;
@@ -408,11 +569,13 @@ TfliteStatus TfliteFile::parse(const TfliteLimits& limits) {
             return fail(label_, TfliteError::kBadSparsity, where + "dim_metadata " + std::to_string(i) +
                                                                " is neither DENSE with dense_size >= 0 nor SPARSE_CSR");
           }
-          if (csr && (m->array_segments() == nullptr || m->array_indices() == nullptr)) {
+          if (csr && (!segments_of(m).present() || !indices_of(m).present())) {
             return fail(label_, TfliteError::kBadSparsity, where + "dim_metadata " + std::to_string(i) +
                                                                " is SPARSE_CSR without array_segments and array_indices");
           }
         }
+        st = check_sparsity(t, sp, where);
+        if (!st.ok()) return st;
       }
       const uint64_t esize = element_size(t.type);
       if (t.has_data && !t.sparse && esize != 0) {
@@ -468,8 +631,6 @@ TfliteStatus TfliteFile::parse(const TfliteLimits& limits) {
       // Readability.
       if (!t.has_data) {
         t.unreadable_reason = "has no data (an activation or an input, not a constant)";
-      } else if (t.sparse) {
-        t.unreadable_reason = "is sparse (TFLite sparsity), which this reader does not densify";
       } else if (custom_quantization) {
         t.unreadable_reason = "uses custom quantization";
       } else if (is_float(t.type)) {
@@ -532,13 +693,13 @@ TfliteStatus TfliteFile::parse(const TfliteLimits& limits) {
       if ((code != kConv2d && code != kDepthwiseConv2d) || inputs == nullptr || inputs->size() < 2) continue;
       int32_t w = inputs->Get(1);
       if (w < 0) continue;
-      if (!tensors_[first + static_cast<size_t>(w)].has_data && producer[static_cast<size_t>(w)] >= 0) {
+      // Up to two producers: a sparse FLOAT16 kernel goes through DENSIFY, then DEQUANTIZE.
+      for (int hop = 0; hop < 2 && !tensors_[first + static_cast<size_t>(w)].has_data && producer[static_cast<size_t>(w)] >= 0; ++hop) {
         const fb::Operator* p = gops->Get(static_cast<uint32_t>(producer[static_cast<size_t>(w)]));
         const auto* p_inputs = p->inputs();
-        if (builtin_code(codes->Get(p->opcode_index())) == kDequantize && p_inputs != nullptr && p_inputs->size() >= 1) {
-          w = p_inputs->Get(0);
-          if (w < 0) continue;
-        }
+        const int p_code = builtin_code(codes->Get(p->opcode_index()));
+        if ((p_code != kDequantize && p_code != kDensify) || p_inputs == nullptr || p_inputs->size() < 1 || p_inputs->Get(0) < 0) break;
+        w = p_inputs->Get(0);
       }
       const uint8_t r = code == kConv2d ? 1 : 2;
       uint8_t& current = role[static_cast<size_t>(w)];
@@ -547,7 +708,7 @@ TfliteStatus TfliteFile::parse(const TfliteLimits& limits) {
     for (uint32_t k = 0; k < count; ++k) {
       TfliteTensorInfo& t = tensors_[first + k];
       const auto& d = t.stored_shape;
-      if (!t.has_data || t.sparse || d.size() != 4) continue;
+      if (!t.has_data || d.size() != 4) continue;
       if (role[k] == 1) {
         t.layout = TfliteLayout::kConv2d;
         t.shape = {d[0], d[3], d[1], d[2]};
@@ -572,6 +733,32 @@ TfliteStatus TfliteFile::read_f32(const TfliteTensorInfo& t, uint64_t first, uin
   if (count == 0) return {};
   const uint64_t esize = element_size(t.type);
   const auto& d = t.stored_shape;
+  if (t.sparse) {
+    // Densified into the caller's range: zeros, then every stored value whose shown place is wanted. The
+    // whole index structure is walked per call (no heap; cost = the stored values).
+    std::fill(out, out + count, 0.0f);
+    const auto* sp = static_cast<const fb::SparsityParameters*>(t.sparsity);
+    if (sp == nullptr) return {TfliteError::kUnsupportedType, label_ + ": tensor '" + t.name + "' has no sparsity"};
+    uint64_t idx[kMaxSparseLevels] = {};
+    uint64_t next_value = 0;
+    bool io_ok = true;
+    std::string error;
+    auto emit = [&](uint64_t s, uint64_t v) {
+      const uint64_t shown = shown_index(t, s);
+      if (shown < first || shown >= last || !io_ok) return;
+      uint8_t raw[8];
+      const uint8_t* src = raw;
+      if (t.inline_data) {
+        src = fb_ + static_cast<size_t>(t.data_offset + v * esize);
+      } else {
+        io_ok = source_.read(t.data_offset + v * esize, raw, static_cast<size_t>(esize), &error);
+      }
+      if (io_ok) decode(t, src, s, 1, out + (shown - first));
+    };
+    walk_sparse(t, sp, 0, 0, idx, &next_value, emit);
+    if (!io_ok) return {TfliteError::kIo, error};
+    return {};
+  }
   if (t.inline_data && t.layout != TfliteLayout::kAsStored) {
     // In memory, a permuted layout is a plain gather: each wanted element from its stored place.
     const uint8_t* base = fb_ + static_cast<size_t>(t.data_offset);  // inside the verified flatbuffer

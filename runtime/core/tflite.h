@@ -41,11 +41,11 @@ enum class TfliteError {
   kOverflow,         // an element or byte count exceeds 64 bits
   kSizeMismatch,     // a buffer's byte size is not prod(shape) x the element size
   kBadQuantization,  // scale/zero_point counts, quantized_dimension, a non-finite scale
-  kBadSparsity,      // sparsity metadata inconsistent with the shape
+  kBadSparsity,      // sparsity metadata inconsistent with the shape, its indices, or the buffer
   kBadOperator,      // an operator's opcode or tensor index is out of range
   kDuplicateName,    // two tensors of one subgraph share a name
   kTensorNotFound,   // lookup of a name the file does not have
-  kUnsupportedType,  // a tensor this reader does not convert to float32 (type, sparsity, no data)
+  kUnsupportedType,  // a tensor this reader does not convert to float32 (its type, no data)
   kOutOfRange,       // a requested element range is outside the tensor
 };
 
@@ -94,7 +94,8 @@ struct TfliteTensorInfo {
   TfliteLayout layout = TfliteLayout::kAsStored;
   uint64_t element_count = 0;
   bool has_data = false;            // a constant (else an activation or input: nothing to read)
-  bool sparse = false;
+  bool sparse = false;              // TFLite sparsity: densified by read_f32
+  const void* sparsity = nullptr;   // its verified SparsityParameters, inside the file's flatbuffer
   bool readable = false;            // read_f32 converts it
   std::string unreadable_reason;    // why not, when !readable
   // Where the bytes are: in the flatbuffer (inline) or at a file offset (Buffer.offset).
@@ -130,6 +131,7 @@ class TfliteFile {
  private:
   TfliteStatus parse(const TfliteLimits& limits);
   TfliteStatus load_flatbuffer(const TfliteLimits& limits);
+  TfliteStatus check_sparsity(const TfliteTensorInfo& t, const void* sparsity, const std::string& where) const;
 
   std::string label_;
   ByteSource source_;

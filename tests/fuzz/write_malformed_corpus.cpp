@@ -63,6 +63,7 @@ std::vector<std::vector<uint8_t>> valid_tflite_seeds() {
   t.sparse = true;
   t.traversal_order = {0, 1};
   t.dim_metadata = {{false, 2, {}, {}, false}, {true, 0, {0, 1, 2}, {0, 1}, false}};
+  sparse.buffers[2].data = floats({1, 2});
   seeds.push_back(build_tflite(sparse));
   return seeds;
 }

@@ -38,14 +38,15 @@ inline std::vector<MalformedTfliteCase> malformed_tflite_corpus() {
     return b;
   };
   TflTensor& (*fc)(TflModel&) = [](TflModel& m) -> TflTensor& { return m.subgraphs[0].tensors[6]; };
-  // A sparse FLOAT32 [2, 2] tensor (buffer 2, 12 floats: sizes are not checked for sparse tensors).
-  auto sparse = [](std::function<void(TflTensor&)> change) {
+  // A sparse FLOAT32 [2, 2] tensor: rows dense, columns CSR, (0, 0) and (1, 1) stored (buffer 2: 2 floats).
+  auto sparse = [](std::function<void(TflTensor&)> change, size_t values = 2) {
     return base_with([&](TflModel& m) {
       TflTensor& t = m.subgraphs[0].tensors[4];
       t.shape = {2, 2};
       t.sparse = true;
       t.traversal_order = {0, 1};
       t.dim_metadata = {{false, 2, {}, {}, false}, {true, 0, {0, 1, 2}, {0, 1}, false}};
+      m.buffers[2].data.resize(values * 4);
       change(t);
     });
   };
@@ -117,6 +118,41 @@ inline std::vector<MalformedTfliteCase> malformed_tflite_corpus() {
        "dim_metadata 1 is SPARSE_CSR without"},
       {"sparse negative dense_size", sparse([](TflTensor& t) { t.dim_metadata[0].dense_size_negative = true; }),
        E::kBadSparsity, "dim_metadata 0 is neither DENSE"},
+      {"sparse dense_size not the dimension's", sparse([](TflTensor& t) { t.dim_metadata[0].dense_size = 3; }),
+       E::kBadSparsity, "level 0: dense_size 3, but the dimension has 2"},
+      {"sparse segments count", sparse([](TflTensor& t) { t.dim_metadata[1].segments = {0, 2}; }), E::kBadSparsity,
+       "level 1: 2 array_segments for 2 positions (needs 3)"},
+      {"sparse segments not from 0", sparse([](TflTensor& t) { t.dim_metadata[1].segments = {1, 1, 2}; }),
+       E::kBadSparsity, "array_segments do not run from 0 to the 2 array_indices"},
+      {"sparse segment past the indices", sparse([](TflTensor& t) {
+         t.dim_metadata[1].segments = {0, 3, 2};
+         t.dim_metadata[1].indices = {0, 1};
+       }),
+       E::kBadSparsity, "array_segments are not non-decreasing within [0, 2] at 1"},
+      {"sparse index outside the dimension", sparse([](TflTensor& t) { t.dim_metadata[1].indices = {0, 2}; }),
+       E::kBadSparsity, "level 1: index 2 is outside the dimension's 2"},
+      {"sparse negative index", sparse([](TflTensor& t) { t.dim_metadata[1].indices = {-1, 0}; }), E::kBadSparsity,
+       "index -1 is outside"},
+      {"sparse index twice in a segment", sparse([](TflTensor& t) {
+         t.dim_metadata[1].segments = {0, 2, 2};
+         t.dim_metadata[1].indices = {1, 1};
+       }),
+       E::kBadSparsity, "indices do not increase within segment 0"},
+      {"sparse values beyond the buffer", sparse([](TflTensor&) {}, 1), E::kBadSparsity,
+       "2 stored values, but the buffer holds 4 bytes of FLOAT32"},
+      {"sparse block size not dividing", sparse([](TflTensor& t) {
+         t.shape = {2, 3};
+         t.traversal_order = {0, 1, 2};
+         t.block_map = {1};
+         t.dim_metadata.push_back({false, 2, {}, {}, false});
+       }),
+       E::kBadSparsity, "block size 2 does not divide dimension 1 of size 3"},
+      {"sparse block level CSR", sparse([](TflTensor& t) {
+         t.traversal_order = {0, 1, 2};
+         t.block_map = {1};
+         t.dim_metadata.push_back({true, 0, {0, 1}, {0}, false});
+       }),
+       E::kBadSparsity, "block level 2 is not DENSE with a positive block size"},
       {"opcode index out of range", base_with([](TflModel& m) { m.subgraphs[0].ops[2].opcode_index = 9; }),
        E::kBadOperator, "subgraph 0, operator 2: opcode index 9 is outside the 4 operator codes"},
       {"operator input out of range", base_with([](TflModel& m) { m.subgraphs[0].ops[1].inputs[1] = 17; }),

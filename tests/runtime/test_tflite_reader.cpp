@@ -176,21 +176,54 @@ TEST_CASE("TFLite: a caller buffer that is not 8-byte aligned is copied, not rea
   check_base_values(*m);
 }
 
-TEST_CASE("TFLite: sparse, custom-quantized and unknown-type tensors are listed but refused by reason") {
+TEST_CASE("TFLite: sparse tensors are densified, blocks and CSR levels, and a sparse Conv2D kernel is permuted") {
   probex::test::TflModel model = base_tflite();
   auto& ts = model.subgraphs[0].tensors;
-  ts[4].shape = {2, 2};
+  // dw/w (buffer 2) becomes [2, 4]: rows dense, then 2 block columns in CSR, each a dense block of 2.
+  ts[4].shape = {2, 4};
   ts[4].sparse = true;
-  ts[4].traversal_order = {0, 1};
-  ts[4].dim_metadata = {{false, 2, {}, {}, false}, {true, 0, {0, 1, 2}, {0, 1}, false}};
+  ts[4].traversal_order = {0, 1, 2};
+  ts[4].block_map = {1};
+  ts[4].dim_metadata = {{false, 2, {}, {}, false}, {true, 0, {0, 1, 2}, {1, 0}, false}, {false, 2, {}, {}, false}};
+  model.buffers[2].data = probex::test::floats({1, 2, 3, 4});
+  // A sparse Conv2D kernel [O 2, H 1, W 1, I 2] behind DENSIFY: stored (0, 0, 0, 1) = 5 and (1, 0, 0, 0) = 6.
+  model.builtin_codes.push_back(124);
+  probex::test::TflTensor sp{"sp/w", {2, 1, 1, 2}, 0, 5, false, {}, {}, 0, false, true, {0, 1, 2, 3}, {}, {}};
+  sp.dim_metadata = {{false, 2, {}, {}, false}, {false, 1, {}, {}, false}, {false, 1, {}, {}, false},
+                     {true, 0, {0, 1, 2}, {1, 0}, false}};
+  ts.push_back(sp);
+  ts.push_back({"sp/dense", {2, 1, 1, 2}, 0, 0, false, {}, {}, 0, false, false, {}, {}, {}});
+  ts.push_back({"sp/out", {1, 4, 4, 2}, 0, 0, false, {}, {}, 0, false, false, {}, {}, {}});
+  model.subgraphs[0].ops.push_back({4, {9}, {10}});
+  model.subgraphs[0].ops.push_back({1, {0, 10}, {11}});
+  model.buffers.push_back({probex::test::floats({5, 6}), false, 0, 0});
+  for (const bool external : {false, true}) {
+    CAPTURE(external);
+    for (size_t b = 1; b < model.buffers.size(); ++b) model.buffers[b].external = external;
+    ModelStatus st;
+    auto m = open_buffer(build_tflite(model), &st);
+    REQUIRE_MESSAGE(st.ok(), st.message);
+    CHECK(m->find("dw/w")->readable);
+    CHECK(read_all(*m, "dw/w") == std::vector<float>{0, 0, 1, 2, 3, 4, 0, 0});
+    CHECK(m->find("sp/w")->shape == std::vector<uint64_t>{2, 2, 1, 1});
+    CHECK(read_all(*m, "sp/w") == std::vector<float>{0, 5, 6, 0});
+    std::vector<float> row(4, NAN);
+    REQUIRE(m->read_rows_f32(*m->find("dw/w"), 1, 1, row.data()).ok());
+    CHECK(row == std::vector<float>{3, 4, 0, 0});
+    REQUIRE(m->read_f32(*m->find("dw/w"), 2, 3, row.data()).ok());
+    CHECK(std::vector<float>(row.begin(), row.begin() + 3) == std::vector<float>{1, 2, 3});
+  }
+}
+
+TEST_CASE("TFLite: custom-quantized and unknown-type tensors are listed but refused by reason") {
+  probex::test::TflModel model = base_tflite();
+  auto& ts = model.subgraphs[0].tensors;
   ts[6].custom_quantization = true;
   ts[8].type = 5;  // STRING
   ModelStatus st;
   auto m = open_buffer(build_tflite(model), &st);
   REQUIRE_MESSAGE(st.ok(), st.message);
   float x = 0;
-  CHECK(m->read_f32(*m->find("dw/w"), 0, 1, &x).message ==
-        "case.tflite: tensor 'dw/w' is sparse (TFLite sparsity), which this reader does not densify");
   CHECK(m->read_f32(*m->find("fc/w"), 0, 1, &x).message == "case.tflite: tensor 'fc/w' uses custom quantization");
   CHECK(m->read_f32(*m->find("shape"), 0, 1, &x).message ==
         "case.tflite: tensor 'shape' has type STRING (5), which has no float32 conversion here");
