@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (preset fuzz: clang-14, ASan + UBSan) and runs each for SECONDS, two at a
 # time, on a corpus that grows across runs (build/fuzz/corpus/<target>) seeded with small real files, the
-# safetensors and GGUF tests' malformed-file corpora (plus valid GGUF files), the folder formats' index and
+# safetensors, GGUF and ONNX tests' malformed-file corpora (plus valid GGUF and ONNX files; the real ONNX files when fetched), the folder formats' index and
 # config JSON, and the committed regression inputs
 # (tests/fuzz/regressions/<target>/: every crash found becomes one).
 #
@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${1:-60}
-targets=(safetensors gguf shard_index adapter_config bundle python_literal idx text_table)
+targets=(safetensors gguf onnx shard_index adapter_config bundle python_literal idx text_table)
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j "$(nproc)"
 
@@ -50,10 +50,15 @@ if [ ! -f "$corpus/.seeded-2" ]; then  # -2: seeds added since (signed bundle); 
   touch "$corpus/.seeded-2"
 fi
 
-# The malformed-file corpora of the safetensors and GGUF tests (and valid GGUF files), and the index and
+# The malformed-file corpora of the safetensors, GGUF and ONNX tests (and valid GGUF files), and the index and
 # config JSON of the folder formats' malformed corpora, refreshed every run (they grow with the tests).
 build/fuzz/tests/fuzz/write_malformed_corpus "$corpus/safetensors" "$corpus/gguf" "$corpus/shard_index" \
-  "$corpus/adapter_config" >/dev/null
+  "$corpus/adapter_config" "$corpus/onnx" >/dev/null
+# Real ONNX files when scripts/fetch-onnx-models.sh has fetched them (2 MB each: the fuzzer reads their
+# first max_len bytes; the hand-made seeds cover the rest).
+for f in "${PROBEX_CACHE:-$HOME/.cache/probex}"/onnx-silero-vad-*/*.onnx; do
+  [ -f "$f" ] && cp "$f" "$corpus/onnx/real-$(basename "$f")"
+done
 
 run() {
   local t=$1 log=build/fuzz/$1.log
