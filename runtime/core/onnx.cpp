@@ -17,6 +17,9 @@
 //     real path (symbolic links resolved) lies in the model's folder (kExternalOutsideFolder); the file
 //     exists (kIo, "external_missing") and offset + length lies inside it (kExternalOutOfFile).
 //  5. Names are unique (model_file.cpp: "duplicate_name").
+// After these, MatMul/Gemm weights are marked transposed and integer inputs of DequantizeLinear nodes get
+// their scales and zero points (docs/formats.md, "ONNX"): what cannot be followed leaves a tensor listed
+// but unreadable, never an open error.
 #include "onnx.h"
 
 #include <algorithm>
@@ -107,6 +110,20 @@ struct OnnxTensor {
   std::string location;             // kExternal: as written in the file
   bool transposed = false;          // presented [dims[1], dims[0]]
   std::string unreadable;           // why read_f32 refuses it (empty if it converts)
+  // An integer tensor read through the DequantizeLinear node that consumes it: y = (q - zero) * scale.
+  bool dequantized = false;
+  uint64_t dq_inner = 1, dq_channels = 1;  // element e's channel: (e / dq_inner) % dq_channels
+  std::vector<float> dq_scale;             // per channel
+  std::vector<int64_t> dq_zero;            // per channel (zeros when the node has no zero point)
+};
+
+// A DequantizeLinear node whose input x, x_scale and x_zero_point are listed tensors (indices; kNone if
+// absent or not found).
+constexpr size_t kNoTensor = static_cast<size_t>(-1);
+struct DequantLink {
+  size_t x = kNoTensor, scale = kNoTensor, zero = kNoTensor;
+  int64_t axis = 1;
+  bool blocked = false;  // block_size set (opset 21 blocked quantization): not supported
 };
 
 // The bytes of the file, through a window while parsing (a varint or tag costs no system call).
@@ -182,7 +199,9 @@ class Parser {
   std::string message;
 
   bool model();
+  // After model(): marks MatMul weights transposed, and returns the DequantizeLinear nodes' tensors.
   void resolve_matmul_weights();
+  std::vector<DequantLink> resolve_dequant() const;
 
  private:
   struct Scope {
@@ -193,6 +212,16 @@ class Parser {
     size_t scope;
     std::string name;
   };
+  struct Dequant {
+    size_t scope;
+    std::string x, scale, zero, output;
+    int64_t axis;
+    bool blocked;
+  };
+  void build_index();
+  size_t lookup(size_t scope, const std::string& name) const;  // innermost enclosing scope first; kNoTensor
+  size_t find_name(const std::string& full) const;
+  const Dequant* dequant_producing(size_t scope, const std::string& output) const;
   struct Attribute {
     std::string name;
     uint64_t i = 0;
@@ -301,6 +330,9 @@ class Parser {
   std::vector<std::string>& names_;
   std::vector<Scope> scopes_;
   std::vector<Usage> matmul_weights_;
+  std::vector<Dequant> dequants_;
+  std::vector<size_t> order_;          // tensors by full name
+  std::vector<size_t> dequant_order_;  // dequants_ by (scope, output)
   uint64_t nodes_ = 0;
 };
 
@@ -388,7 +420,7 @@ bool Parser::attribute(uint64_t begin, uint64_t end, Attribute* a) {
 bool Parser::node(uint64_t begin, uint64_t end, size_t scope, uint32_t depth, uint64_t index) {
   if (++nodes_ > kMaxNodes)
     return fail(OnnxError::kLimitExceeded, begin, "more than " + std::to_string(kMaxNodes) + " nodes");
-  std::string name, op_type, domain, first_output, second_input, s;
+  std::string name, op_type, domain, first_output, input_names[3], s;
   uint64_t inputs = 0, outputs = 0;
   std::vector<Attribute> attributes;
   uint64_t pos = begin;
@@ -398,7 +430,8 @@ bool Parser::node(uint64_t begin, uint64_t end, size_t scope, uint32_t depth, ui
     switch (w.number) {
       case 1:
         if (!string(w, "NodeProto.input", &s)) return false;
-        if (inputs++ == 1) second_input = s;
+        if (inputs < 3) input_names[inputs] = s;
+        ++inputs;
         break;
       case 2:
         if (!string(w, "NodeProto.output", &s)) return false;
@@ -439,8 +472,18 @@ bool Parser::node(uint64_t begin, uint64_t end, size_t scope, uint32_t depth, ui
     if (!trans_b) {
       if (matmul_weights_.size() >= limits_.max_tensors)
         return fail(OnnxError::kLimitExceeded, begin, "more than " + std::to_string(limits_.max_tensors) + " MatMul weights");
-      matmul_weights_.push_back({scope, second_input});
+      matmul_weights_.push_back({scope, input_names[1]});
     }
+  }
+  if (onnx_domain && op_type == "DequantizeLinear" && inputs >= 2 && outputs >= 1) {
+    Dequant d{scope, input_names[0], input_names[1], inputs >= 3 ? input_names[2] : std::string(), first_output, 1, false};
+    for (const Attribute& a : attributes) {
+      if (a.name == "axis" && a.has_i) d.axis = static_cast<int64_t>(a.i);
+      if (a.name == "block_size" && a.has_i && a.i != 0) d.blocked = true;
+    }
+    if (dequants_.size() >= limits_.max_tensors)
+      return fail(OnnxError::kLimitExceeded, begin, "more than " + std::to_string(limits_.max_tensors) + " DequantizeLinear nodes");
+    dequants_.push_back(std::move(d));
   }
   const std::string node_label = name.empty() ? op_type + "#" + std::to_string(index) : name;
   for (const Attribute& a : attributes) {
@@ -699,27 +742,75 @@ bool Parser::tensor(uint64_t begin, uint64_t end, size_t scope, const std::strin
   return true;
 }
 
-// A weight used as MatMul's second input (or Gemm's B without transB) is [in, out]: presented [out, in].
+void Parser::build_index() {
+  order_.resize(names_.size());
+  for (size_t i = 0; i < order_.size(); ++i) order_[i] = i;
+  std::sort(order_.begin(), order_.end(), [this](size_t a, size_t b) { return names_[a] < names_[b]; });
+  dequant_order_.resize(dequants_.size());
+  for (size_t i = 0; i < dequant_order_.size(); ++i) dequant_order_[i] = i;
+  std::sort(dequant_order_.begin(), dequant_order_.end(), [this](size_t a, size_t b) {
+    const Dequant &x = dequants_[a], &y = dequants_[b];
+    return x.scope != y.scope ? x.scope < y.scope : x.output < y.output;
+  });
+}
+
+size_t Parser::find_name(const std::string& full) const {
+  const auto it = std::lower_bound(order_.begin(), order_.end(), full,
+                                   [this](size_t i, const std::string& x) { return names_[i] < x; });
+  return it != order_.end() && names_[*it] == full ? *it : kNoTensor;
+}
+
 // Names resolve like ONNX's scoping: the innermost enclosing graph that has the name.
+size_t Parser::lookup(size_t scope, const std::string& name) const {
+  if (name.empty()) return kNoTensor;
+  for (size_t s = scope;; s = scopes_[s].parent) {
+    const size_t i = find_name(scopes_[s].prefix + name);
+    if (i != kNoTensor || s == 0) return i;
+  }
+}
+
+const Parser::Dequant* Parser::dequant_producing(size_t scope, const std::string& output) const {
+  const auto it = std::lower_bound(dequant_order_.begin(), dequant_order_.end(), std::make_pair(scope, &output),
+                                   [this](size_t i, const std::pair<size_t, const std::string*>& key) {
+                                     const Dequant& d = dequants_[i];
+                                     return d.scope != key.first ? d.scope < key.first : d.output < *key.second;
+                                   });
+  if (it == dequant_order_.end() || dequants_[*it].scope != scope || dequants_[*it].output != output) return nullptr;
+  return &dequants_[*it];
+}
+
+// A weight used as MatMul's second input (or Gemm's B without transB) is [in, out]: presented [out, in]. The
+// input may be a listed tensor, or the output of a DequantizeLinear node of a listed tensor.
 void Parser::resolve_matmul_weights() {
-  std::vector<size_t> order(names_.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [this](size_t a, size_t b) { return names_[a] < names_[b]; });
-  const auto find = [&](const std::string& n) -> OnnxTensor* {
-    const auto it = std::lower_bound(order.begin(), order.end(), n, [this](size_t i, const std::string& x) { return names_[i] < x; });
-    return it != order.end() && names_[*it] == n ? &tensors_[*it] : nullptr;
-  };
+  build_index();
   for (const Usage& u : matmul_weights_) {
-    size_t s = u.scope;
-    for (;;) {
-      if (OnnxTensor* t = find(scopes_[s].prefix + u.name)) {
-        if (t->dims.size() == 2) t->transposed = true;
+    for (size_t s = u.scope;; s = scopes_[s].parent) {
+      size_t i = find_name(scopes_[s].prefix + u.name);
+      if (i == kNoTensor) {
+        if (const Dequant* d = dequant_producing(s, u.name)) i = lookup(d->scope, d->x);
+      }
+      if (i != kNoTensor) {
+        if (tensors_[i].dims.size() == 2) tensors_[i].transposed = true;
         break;
       }
       if (s == 0) break;
-      s = scopes_[s].parent;
     }
   }
+}
+
+std::vector<DequantLink> Parser::resolve_dequant() const {
+  std::vector<DequantLink> links;
+  for (const Dequant& d : dequants_) {
+    DequantLink l;
+    l.x = lookup(d.scope, d.x);
+    if (l.x == kNoTensor) continue;
+    l.scale = lookup(d.scope, d.scale);
+    l.zero = lookup(d.scope, d.zero);
+    l.axis = d.axis;
+    l.blocked = d.blocked;
+    links.push_back(l);
+  }
+  return links;
 }
 
 ModelStatus status_of(OnnxError code, std::string message) {
@@ -748,6 +839,23 @@ float decode_one(uint32_t data_type, const uint8_t* p) {
 
 uint64_t element_bytes(uint32_t data_type) { return kTypes[data_type].bits / 8; }
 
+constexpr uint32_t kUint8 = 2, kInt8 = 3, kUint16 = 4, kInt16 = 5, kInt32 = 6;
+bool dequantizable(uint32_t data_type) { return data_type >= kUint8 && data_type <= kInt32; }
+int64_t decode_int(uint32_t data_type, const uint8_t* p) {
+  switch (data_type) {
+    case kUint8: return p[0];
+    case kInt8: return static_cast<int8_t>(p[0]);
+    case kUint16: return load_le16(p);
+    case kInt16: return static_cast<int16_t>(load_le16(p));
+    default: {
+      uint32_t u = 0;
+      std::memcpy(&u, p, sizeof u);
+      return static_cast<int32_t>(u);
+    }
+  }
+}
+constexpr uint64_t kMaxDequantParams = 1u << 24;  // scales and zero points kept in memory, all tensors
+
 class OnnxModel final : public ModelFile {
  public:
   explicit OnnxModel(std::string label) : ModelFile(ModelFormat::kOnnx, std::move(label)) {}
@@ -758,6 +866,7 @@ class OnnxModel final : public ModelFile {
     Parser p(label_, bytes, limits, &infos_, &names);
     if (!p.model()) return status_of(p.code, p.message);
     p.resolve_matmul_weights();
+    const std::vector<DequantLink> dequant = p.resolve_dequant();
     std::string canonical_folder, error;
     if (folder != nullptr && !platform::canonical_path(*folder, &canonical_folder, &error))
       return status_of(OnnxError::kIo, error);
@@ -768,9 +877,19 @@ class OnnxModel final : public ModelFile {
         const ModelStatus st = folder != nullptr ? attach_external(&t, names[i], *folder, canonical_folder, limits)
                                                  : ModelStatus{};
         if (!st.ok()) return st;
-        if (folder == nullptr && t.unreadable.empty())
+        if (folder == nullptr) {
           t.unreadable = "its values are in an external file ('" + t.location + "'), which a buffer has no folder for";
+          t.storage = Storage::kNone;  // never read, nor used as a scale or zero point
+        }
       }
+    }
+    uint64_t params = 0;
+    for (const DequantLink& link : dequant) {
+      const ModelStatus st = attach_dequant(link, names, &params);
+      if (!st.ok()) return st;
+    }
+    for (size_t i = 0; i < infos_.size(); ++i) {
+      OnnxTensor& t = infos_[i];
       ModelTensor m;
       m.name = names[i];
       m.shape = t.dims;
@@ -791,7 +910,7 @@ class OnnxModel final : public ModelFile {
     uint64_t last = 0;
     if (!checked_add(first, count, &last) || last > t.element_count) return out_of_range(mt, first, count);
     if (count == 0) return {};
-    if (!t.transposed) return read_stored(mt, t, first, count, out);
+    if (!t.transposed) return read_stored(mt.name, t, first, count, out);
     // Stored [R, C] (in, out), presented [C, R]: presented (i, j) is stored (j, i). Presented rows i0..i1 hold
     // the wanted range; for each stored row j, its columns i0..i1 are contiguous: read them in chunks.
     const uint64_t rows = t.dims[0], cols = t.dims[1];
@@ -801,7 +920,7 @@ class OnnxModel final : public ModelFile {
     for (uint64_t j = 0; j < rows; ++j) {
       for (uint64_t c = i0; c <= i1; c += kCols) {
         const uint64_t n = std::min(kCols, i1 + 1 - c);
-        const ModelStatus st = read_stored(mt, t, j * cols + c, n, buffer);
+        const ModelStatus st = read_stored(mt.name, t, j * cols + c, n, buffer);
         if (!st.ok()) return st;
         for (uint64_t k = 0; k < n; ++k) {
           const uint64_t p = (c + k) * rows + j;
@@ -850,6 +969,8 @@ class OnnxModel final : public ModelFile {
     size_t index = 0;
     while (index < external_names_.size() && external_names_[index] != real) ++index;
     if (index == external_names_.size()) {
+      if (external_names_.size() >= limits.max_shards)
+        return fail(OnnxError::kLimitExceeded, "more than " + std::to_string(limits.max_shards) + " external data files");
       auto source = std::make_unique<ByteSource>();
       if (!source->open(real, &error)) return fail(OnnxError::kIo, error);
       if (source->size() > limits.max_file_bytes)
@@ -867,8 +988,63 @@ class OnnxModel final : public ModelFile {
     return {};
   }
 
+  // The DequantizeLinear node of an integer tensor: its scales and zero points are loaded (kept in memory:
+  // one or dims[axis] each). A node that does not fit (blocked, a scale of another shape or type, a zero
+  // point of another type) leaves the tensor unreadable, saying why.
+  ModelStatus attach_dequant(const DequantLink& link, const std::vector<std::string>& names, uint64_t* params) {
+    OnnxTensor& x = infos_[link.x];
+    if (x.dequantized || !dequantizable(x.data_type) || (x.storage != Storage::kFixed && x.storage != Storage::kExternal))
+      return {};
+    const auto refuse = [&](const std::string& why) {
+      x.unreadable = "its DequantizeLinear node " + why;
+      return ModelStatus{};
+    };
+    if (link.blocked) return refuse("has a block_size (blocked quantization), which this reader does not convert");
+    if (link.scale == kNoTensor) return refuse("has a scale that is not a stored tensor");
+    const OnnxTensor& scale = infos_[link.scale];
+    if (!scale.unreadable.empty() || !kTypes[scale.data_type].readable)
+      return refuse("has a scale that is not a readable float tensor");
+    const OnnxTensor* zero = link.zero == kNoTensor ? nullptr : &infos_[link.zero];
+    if (zero != nullptr && (zero->data_type != x.data_type || (zero->storage != Storage::kFixed && zero->storage != Storage::kExternal)))
+      return refuse("has a zero point of another type than its input, or not stored as raw_data");
+    uint64_t channels = 1, inner = 1;
+    if (scale.element_count != 1) {
+      const int64_t rank = static_cast<int64_t>(x.dims.size());
+      const int64_t axis = link.axis < 0 ? link.axis + rank : link.axis;
+      if (scale.dims.size() != 1 || axis < 0 || axis >= rank || scale.dims[0] != x.dims[static_cast<size_t>(axis)])
+        return refuse("has a scale of " + std::to_string(scale.element_count) + " values, neither 1 nor dims[axis]");
+      channels = scale.dims[0];
+      if (channels == 0) return refuse("has an empty scale");
+      for (size_t d = static_cast<size_t>(axis) + 1; d < x.dims.size(); ++d) inner *= x.dims[d];
+    }
+    if (zero != nullptr && zero->element_count != channels)
+      return refuse("has a zero point of " + std::to_string(zero->element_count) + " values, not " + std::to_string(channels));
+    if (channels > kMaxDequantParams - *params) return refuse("has more scales than this reader keeps");
+    *params += channels;
+    x.dq_scale.resize(static_cast<size_t>(channels));
+    ModelStatus st = read_stored(names[link.scale], scale, 0, channels, x.dq_scale.data());
+    if (!st.ok()) return st;
+    x.dq_zero.assign(static_cast<size_t>(channels), 0);
+    if (zero != nullptr) {
+      const ByteSource& src = zero->storage == Storage::kExternal ? *externals_[zero->external] : source_;
+      const uint64_t es = element_bytes(zero->data_type);
+      uint8_t raw[8];
+      std::string error;
+      for (uint64_t c = 0; c < channels; ++c) {
+        if (!src.read(zero->offset + c * es, raw, static_cast<size_t>(es), &error))
+          return status_of(OnnxError::kIo, label_ + ": tensor '" + names[link.zero] + "': " + error);
+        x.dq_zero[static_cast<size_t>(c)] = decode_int(zero->data_type, raw);
+      }
+    }
+    x.dq_channels = channels;
+    x.dq_inner = inner;
+    x.dequantized = true;
+    x.unreadable.clear();
+    return {};
+  }
+
   // Elements [first, first + count) in storage order into out.
-  ModelStatus read_stored(const ModelTensor& mt, const OnnxTensor& t, uint64_t first, uint64_t count, float* out) const {
+  ModelStatus read_stored(const std::string& name, const OnnxTensor& t, uint64_t first, uint64_t count, float* out) const {
     const ByteSource& src = t.storage == Storage::kExternal ? *externals_[t.external] : source_;
     std::string error;
     uint8_t raw[kChunkBytes];
@@ -904,7 +1080,7 @@ class OnnxModel final : public ModelFile {
         if (k == 0) break;
       }
       if (index < last)
-        return {ModelError::kIo, "io", label_ + ": tensor '" + mt.name + "': int32_data changed since the file was opened" +
+        return {ModelError::kIo, "io", label_ + ": tensor '" + name + "': int32_data changed since the file was opened" +
                                            (error.empty() ? "" : " (" + error + ")")};
       return {};
     }
@@ -913,8 +1089,13 @@ class OnnxModel final : public ModelFile {
     for (uint64_t done = 0; done < count;) {
       const uint64_t n = std::min(per_chunk, count - done);
       if (!src.read(t.offset + (first + done) * es, raw, static_cast<size_t>(n * es), &error))
-        return {ModelError::kIo, "io", label_ + ": tensor '" + mt.name + "': " + error};
-      if (t.data_type == kFloat) {
+        return {ModelError::kIo, "io", label_ + ": tensor '" + name + "': " + error};
+      if (t.dequantized) {
+        for (uint64_t k = 0; k < n; ++k) {
+          const size_t c = static_cast<size_t>((first + done + k) / t.dq_inner % t.dq_channels);
+          out[done + k] = static_cast<float>(decode_int(t.data_type, raw + k * es) - t.dq_zero[c]) * t.dq_scale[c];
+        }
+      } else if (t.data_type == kFloat) {
         std::memcpy(out + done, raw, static_cast<size_t>(n) * sizeof(float));
       } else {
         for (uint64_t k = 0; k < n; ++k) out[done + k] = decode_one(t.data_type, raw + k * es);

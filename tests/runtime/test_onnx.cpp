@@ -165,6 +165,45 @@ TEST_CASE("ONNX: a MatMul weight [in, out] is presented [out, in], read transpos
   CHECK(same);
 }
 
+TEST_CASE("ONNX: integer weights of a DequantizeLinear node read as (q - zero_point) * scale") {
+  // Per tensor: INT8 {-2, 0, 5, 127}, scale 0.5, zero point 1.
+  const Pb q = onnx_tensor("q", {2, 2}, 3, {0xFE, 0x00, 0x05, 0x7F});
+  const Pb scale = onnx_tensor("q_scale", {}, 1, f32_bytes({0.5f}));
+  const Pb zero = onnx_tensor("q_zero", {}, 3, {0x01});
+  // Per axis 1 (output channels of a MatMul weight [in 2, out 3]): UINT8, scales {1, 2, 4}, zero points {0, 1, 2}.
+  const Pb w = onnx_tensor("w", {2, 3}, 2, {1, 2, 3, 4, 5, 6});
+  const Pb w_scale = onnx_tensor("w_scale", {3}, 1, f32_bytes({1, 2, 4}));
+  const Pb w_zero = onnx_tensor("w_zero", {3}, 2, {0, 1, 2});
+  // Not convertible: a scale of 2 values for an axis of 3; a blocked node; no zero point (zero) is fine.
+  const Pb bad = onnx_tensor("bad", {2, 3}, 3, {1, 2, 3, 4, 5, 6});
+  const Pb bad_scale = onnx_tensor("bad_scale", {2}, 1, f32_bytes({1, 2}));
+  const Pb blk = onnx_tensor("blk", {2}, 3, {1, 2});
+  const Pb nz = onnx_tensor("nz", {2}, 5, {0xFF, 0xFF, 0x02, 0x00});  // INT16 {-1, 2}
+  const Pb graph = onnx_graph(
+      {onnx_node("DequantizeLinear", {"q", "q_scale", "q_zero"}, {"q_f"}),
+       onnx_node("DequantizeLinear", {"w", "w_scale", "w_zero"}, {"w_f"}, "", {attribute_int("axis", 1)}),
+       onnx_node("MatMul", {"x", "w_f"}, {"y"}),
+       onnx_node("DequantizeLinear", {"bad", "bad_scale"}, {"bad_f"}, "", {attribute_int("axis", -1)}),
+       onnx_node("DequantizeLinear", {"blk", "q_scale"}, {"blk_f"}, "", {attribute_int("block_size", 2)}),
+       onnx_node("DequantizeLinear", {"nz", "q_scale"}, {"nz_f"})},
+      {q, scale, zero, w, w_scale, w_zero, bad, bad_scale, blk, nz});
+  const auto bytes = onnx_model(graph);
+  const auto m = open_buffer(bytes);
+  CHECK(m->find("q")->dtype == "INT8");
+  CHECK(m->find("q")->readable);
+  CHECK(read_all(*m, "q") == std::vector<float>{-1.5f, -0.5f, 2.0f, 63.0f});
+  // w: stored [2, 3], dequantized {{1, 2, 4}, {4, 8, 16}}, presented [3, 2] transposed (a MatMul weight).
+  CHECK(m->find("w")->shape == std::vector<uint64_t>{3, 2});
+  CHECK(read_all(*m, "w") == std::vector<float>{1, 4, 2, 8, 4, 16});
+  CHECK(read_all(*m, "nz") == std::vector<float>{-0.5f, 1.0f});
+  float v[6] = {};
+  ModelStatus st = m->read_f32(*m->find("bad"), 0, 1, v);
+  CHECK(st.code == ModelError::kUnsupportedConversion);
+  CHECK(st.message.find("neither 1 nor dims[axis]") != std::string::npos);
+  st = m->read_f32(*m->find("blk"), 0, 1, v);
+  CHECK(st.message.find("block_size") != std::string::npos);
+}
+
 TEST_CASE("ONNX: identified by content, opened from a file; external data in the model's folder") {
   TempDir dir;
   const std::string folder = dir.file("model");
