@@ -912,19 +912,32 @@ class OnnxModel final : public ModelFile {
     if (count == 0) return {};
     if (!t.transposed) return read_stored(mt.name, t, first, count, out);
     // Stored [R, C] (in, out), presented [C, R]: presented (i, j) is stored (j, i). Presented rows i0..i1 hold
-    // the wanted range; for each stored row j, its columns i0..i1 are contiguous: read them in chunks.
+    // the wanted range, i.e. stored columns i0..i1, contiguous in each stored row. A tile of kTileRows stored
+    // rows x kTileCols columns is read (one read per stored row) into the stack, then written out column by
+    // column: kTileRows consecutive floats of the output each (a blocked transpose; scattering single floats
+    // with a stride of R was 10x slower for a 4096 x 4096 weight).
+    constexpr uint64_t kTileRows = 8, kTileCols = 512;  // 16 KiB
+    float tile[kTileRows * kTileCols];
     const uint64_t rows = t.dims[0], cols = t.dims[1];
     const uint64_t i0 = first / rows, i1 = (last - 1) / rows;
-    constexpr uint64_t kCols = kChunkBytes / sizeof(float);
-    float buffer[kCols];
-    for (uint64_t j = 0; j < rows; ++j) {
-      for (uint64_t c = i0; c <= i1; c += kCols) {
-        const uint64_t n = std::min(kCols, i1 + 1 - c);
-        const ModelStatus st = read_stored(mt.name, t, j * cols + c, n, buffer);
-        if (!st.ok()) return st;
-        for (uint64_t k = 0; k < n; ++k) {
-          const uint64_t p = (c + k) * rows + j;
-          if (p >= first && p < last) out[p - first] = buffer[k];
+    for (uint64_t j0 = 0; j0 < rows; j0 += kTileRows) {
+      const uint64_t tj = std::min(kTileRows, rows - j0);
+      for (uint64_t c0 = i0; c0 <= i1; c0 += kTileCols) {
+        const uint64_t tc = std::min(kTileCols, i1 + 1 - c0);
+        for (uint64_t j = 0; j < tj; ++j) {
+          const ModelStatus st = read_stored(mt.name, t, (j0 + j) * cols + c0, tc, tile + j * kTileCols);
+          if (!st.ok()) return st;
+        }
+        for (uint64_t c = 0; c < tc; ++c) {
+          const uint64_t base = (c0 + c) * rows + j0;  // presented index of (c0 + c, j0)
+          if (base >= first && base + tj <= last) {
+            float* o = out + (base - first);
+            for (uint64_t j = 0; j < tj; ++j) o[j] = tile[j * kTileCols + c];
+          } else {
+            for (uint64_t j = 0; j < tj; ++j) {
+              if (base + j >= first && base + j < last) out[base + j - first] = tile[j * kTileCols + c];
+            }
+          }
         }
       }
     }

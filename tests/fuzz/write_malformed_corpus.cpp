@@ -78,6 +78,13 @@ std::vector<std::vector<uint8_t>> valid_onnx_seeds() {
       {onnx_node("If", {"c"}, {"o"}, "if", {attribute_graph("then_branch", then_graph), attribute_graph("else_branch", onnx_graph({}, {}))}),
        onnx_node("Gemm", {"x", "W"}, {"z"}, "", {attribute_int("transB", 0)})},
       {halves, floats, bf16, w})));
+  const Pb q = onnx_tensor("q", {2, 3}, 3, {1, 2, 3, 4, 5, 6});
+  const Pb q_scale = onnx_tensor("q_scale", {3}, 1, f32_bytes({1, 2, 4}));
+  const Pb q_zero = onnx_tensor("q_zero", {3}, 3, {0, 1, 2});
+  seeds.push_back(onnx_model(onnx_graph(
+      {onnx_node("DequantizeLinear", {"q", "q_scale", "q_zero"}, {"q_f"}, "", {attribute_int("axis", 1)}),
+       onnx_node("MatMul", {"x", "q_f"}, {"y"})},
+      {q, q_scale, q_zero})));
   return seeds;
 }
 

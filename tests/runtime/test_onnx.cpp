@@ -163,6 +163,14 @@ TEST_CASE("ONNX: a MatMul weight [in, out] is presented [out, in], read transpos
   for (int64_t o = 0; o < cols; ++o)
     for (int64_t i = 0; i < rows; ++i) same = same && got[static_cast<size_t>(o * rows + i)] == big[static_cast<size_t>(i * cols + o)];
   CHECK(same);
+  // Ranges that cut presented rows and tiles.
+  for (const auto& [first, count] : std::vector<std::pair<uint64_t, uint64_t>>{{7, 4000}, {2999, 3}, {14000, 999}, {3, 1}}) {
+    std::vector<float> part(static_cast<size_t>(count));
+    REQUIRE(mb->read_f32(*mb->find("B"), first, count, part.data()).ok());
+    bool equal = true;
+    for (uint64_t k = 0; k < count; ++k) equal = equal && part[static_cast<size_t>(k)] == got[static_cast<size_t>(first + k)];
+    CHECK_MESSAGE(equal, first);
+  }
 }
 
 TEST_CASE("ONNX: integer weights of a DequantizeLinear node read as (q - zero_point) * scale") {
