@@ -64,6 +64,9 @@ namespace {
 constexpr uint32_t kMaxGraphDepth = 32;      // subgraphs inside subgraphs; real models use 1 or 2
 constexpr uint64_t kMaxNameBytes = 1u << 16; // tensor, node, attribute names and external locations
 constexpr uint64_t kMaxNodes = 1u << 24;
+// Subgraph paths are copied into every scope and tensor name below them: a small file of deep, long-named,
+// repeated subgraphs could otherwise ask for gigabytes. Paths and full names are bounded each and in total.
+constexpr uint64_t kMaxTotalNameBytes = 64u << 20;
 constexpr size_t kWindow = 1u << 16;         // bytes buffered while parsing a file
 constexpr size_t kChunkBytes = 8192;         // bytes read per call to the file while converting
 
@@ -334,6 +337,17 @@ class Parser {
   std::vector<size_t> order_;          // tensors by full name
   std::vector<size_t> dequant_order_;  // dequants_ by (scope, output)
   uint64_t nodes_ = 0;
+  uint64_t name_bytes_ = 0;  // scope prefixes and full tensor names kept
+  bool count_name(uint64_t at, const std::string& what, uint64_t bytes) {
+    if (bytes > kMaxNameBytes)
+      return fail(OnnxError::kLimitExceeded, at, what + " of " + std::to_string(bytes) + " bytes, above the limit of " +
+                                                     std::to_string(kMaxNameBytes));
+    name_bytes_ += bytes;
+    if (name_bytes_ > kMaxTotalNameBytes)
+      return fail(OnnxError::kLimitExceeded, at, "tensor names and subgraph paths above " +
+                                                     std::to_string(kMaxTotalNameBytes) + " bytes in total");
+    return true;
+  }
 };
 
 bool Parser::model() {
@@ -490,6 +504,7 @@ bool Parser::node(uint64_t begin, uint64_t end, size_t scope, uint32_t depth, ui
     for (size_t k = 0; k < a.graphs.size(); ++k) {
       std::string prefix = scopes_[scope].prefix + node_label + "/" + a.name;
       if (!(a.single_g && k == 0)) prefix += "[" + std::to_string(a.single_g ? k - 1 : k) + "]";
+      if (!count_name(a.graphs[k].first, "a subgraph path", prefix.size() + 1)) return false;
       scopes_.push_back({prefix + "/", scope});
       if (!graph(a.graphs[k].first, a.graphs[k].second, scopes_.size() - 1, depth + 1)) return false;
     }
@@ -644,9 +659,10 @@ bool Parser::tensor(uint64_t begin, uint64_t end, size_t scope, const std::strin
   }
   if (forced_name != nullptr) name = *forced_name;
   size_t bad = 0;
-  if (name.empty() || !json::is_valid_utf8(name, &bad))
-    return fail(OnnxError::kBadName, begin, "a tensor has an empty or non-UTF-8 name");
   const std::string full = scopes_[scope].prefix + name;
+  if (name.empty() || !json::is_valid_utf8(full, &bad))  // node and attribute names in the path are checked too
+    return fail(OnnxError::kBadName, begin, "a tensor has an empty or non-UTF-8 name");
+  if (!count_name(begin, "a tensor name", full.size())) return false;
   if (!has_type || t.data_type == 0 || t.data_type >= kTypeCount)
     return fail_tensor(OnnxError::kUnknownDataType, full,
                        has_type ? "data_type " + std::to_string(t.data_type) + " is not one ONNX defines" : "no data_type");

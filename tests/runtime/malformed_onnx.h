@@ -50,6 +50,13 @@ inline std::vector<uint8_t> nested_if_onnx(size_t depth) {
   return m.bytes;
 }
 
+// Two If levels whose node names are 32,768 bytes each: the second path passes 64 KiB.
+inline std::vector<uint8_t> long_path_onnx() {
+  const std::string name(32768, 'n');
+  const Pb inner = onnx_graph({onnx_node("If", {"c"}, {"o"}, name, {attribute_graph("then_branch", onnx_graph({}, {}))})}, {});
+  return onnx_model(onnx_graph({onnx_node("If", {"c"}, {"o"}, name, {attribute_graph("then_branch", inner)})}, {}));
+}
+
 inline std::vector<MalformedOnnxCase> malformed_onnx_corpus() {
   using E = ModelError;
   const Pb w = onnx_tensor("w", {2}, 1, f32_bytes({1, 2}));
@@ -144,6 +151,10 @@ inline std::vector<MalformedOnnxCase> malformed_onnx_corpus() {
       {"external data and raw_data", with_tensor(Pb(ext).msg(13, entry("location", "a")).u(14, 1).len(9, f32_bytes({1, 2}))),
        E::kInvalid, "bad_external_data", "has external data and raw_data"},
       {"nine dims", with_tensor(nine_dims), E::kLimitExceeded, "limit_exceeded", "more than 8 dims"},
+      {"non-UTF-8 node name in a subgraph path",
+       onnx_model(onnx_graph({onnx_node("If", {"c"}, {"o"}, "n\xff", {attribute_graph("then_branch", onnx_graph({}, {w}))})}, {})),
+       E::kInvalid, "bad_name", "empty or non-UTF-8"},
+      {"a subgraph path over 64 KiB", long_path_onnx(), E::kLimitExceeded, "limit_exceeded", "a subgraph path of 65562 bytes"},
       {"Constant node without an output",
        onnx_model(onnx_graph({onnx_node("Constant", {}, {}, "c", {attribute_tensor("value", onnx_tensor("", {1}, 1, f32_bytes({1})))})}, {})),
        E::kInvalid, "bad_name", "Constant node ('c') has no output"},
