@@ -936,8 +936,10 @@ class OnnxModel final : public ModelFile {
     float tile[kTileRows * kTileCols];
     const uint64_t rows = t.dims[0], cols = t.dims[1];
     const uint64_t i0 = first / rows, i1 = (last - 1) / rows;
-    for (uint64_t j0 = 0; j0 < rows; j0 += kTileRows) {
-      const uint64_t tj = std::min(kTileRows, rows - j0);
+    // Stored rows needed: all, unless the range lies inside one presented row.
+    const uint64_t j_begin = i0 == i1 ? first - i0 * rows : 0, j_end = i0 == i1 ? last - i0 * rows : rows;
+    for (uint64_t j0 = j_begin; j0 < j_end; j0 += kTileRows) {
+      const uint64_t tj = std::min(kTileRows, j_end - j0);
       for (uint64_t c0 = i0; c0 <= i1; c0 += kTileCols) {
         const uint64_t tc = std::min(kTileCols, i1 + 1 - c0);
         for (uint64_t j = 0; j < tj; ++j) {

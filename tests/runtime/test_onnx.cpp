@@ -164,7 +164,7 @@ TEST_CASE("ONNX: a MatMul weight [in, out] is presented [out, in], read transpos
     for (int64_t i = 0; i < rows; ++i) same = same && got[static_cast<size_t>(o * rows + i)] == big[static_cast<size_t>(i * cols + o)];
   CHECK(same);
   // Ranges that cut presented rows and tiles.
-  for (const auto& [first, count] : std::vector<std::pair<uint64_t, uint64_t>>{{7, 4000}, {2999, 3}, {14000, 999}, {3, 1}}) {
+  for (const auto& [first, count] : std::vector<std::pair<uint64_t, uint64_t>>{{7, 4000}, {2999, 3}, {14000, 999}, {3, 1}, {12, 2}, {14995, 5}}) {
     std::vector<float> part(static_cast<size_t>(count));
     REQUIRE(mb->read_f32(*mb->find("B"), first, count, part.data()).ok());
     bool equal = true;
