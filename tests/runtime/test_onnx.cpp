@@ -164,7 +164,8 @@ TEST_CASE("ONNX: a MatMul weight [in, out] is presented [out, in], read transpos
     for (int64_t i = 0; i < rows; ++i) same = same && got[static_cast<size_t>(o * rows + i)] == big[static_cast<size_t>(i * cols + o)];
   CHECK(same);
   // Ranges that cut presented rows and tiles.
-  for (const auto& [first, count] : std::vector<std::pair<uint64_t, uint64_t>>{{7, 4000}, {2999, 3}, {14000, 999}, {3, 1}, {12, 2}, {14995, 5}}) {
+  for (const auto& range : std::vector<std::pair<uint64_t, uint64_t>>{{7, 4000}, {2999, 3}, {14000, 999}, {3, 1}, {12, 2}, {14995, 5}}) {
+    const uint64_t first = range.first, count = range.second;  // no structured binding: clang 14 cannot capture one
     std::vector<float> part(static_cast<size_t>(count));
     REQUIRE(mb->read_f32(*mb->find("B"), first, count, part.data()).ok());
     bool equal = true;
