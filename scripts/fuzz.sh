@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (preset fuzz: clang-14, ASan + UBSan) and runs each for SECONDS, two at a
 # time, on a corpus that grows across runs (build/fuzz/corpus/<target>) seeded with small real files, the
-# safetensors, GGUF and TFLite tests' malformed-file corpora (plus valid GGUF and TFLite files), a real
-# TFLite file when fetched, the folder formats' index and
+# safetensors, GGUF, TFLite and ONNX tests' malformed-file corpora (plus valid GGUF, TFLite and ONNX files),
+# real TFLite and ONNX files when fetched, the folder formats' index and
 # config JSON, and the committed regression inputs
 # (tests/fuzz/regressions/<target>/: every crash found becomes one).
 #
@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${1:-60}
-targets=(safetensors gguf tflite shard_index adapter_config bundle python_literal idx text_table)
+targets=(safetensors gguf tflite onnx shard_index adapter_config bundle python_literal idx text_table)
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j "$(nproc)"
 
@@ -51,14 +51,20 @@ if [ ! -f "$corpus/.seeded-2" ]; then  # -2: seeds added since (signed bundle); 
   touch "$corpus/.seeded-2"
 fi
 
-# The malformed-file corpora of the safetensors, GGUF and TFLite tests (and valid GGUF and TFLite files), and the index and
-# config JSON of the folder formats' malformed corpora, refreshed every run (they grow with the tests).
+# The malformed-file corpora of the safetensors, GGUF, TFLite and ONNX tests (and valid GGUF, TFLite and ONNX
+# files), and the index and config JSON of the folder formats' malformed corpora, refreshed every run (they grow
+# with the tests).
 build/fuzz/tests/fuzz/write_malformed_corpus "$corpus/safetensors" "$corpus/gguf" "$corpus/shard_index" \
-  "$corpus/adapter_config" "$corpus/tflite" >/dev/null
+  "$corpus/adapter_config" "$corpus/tflite" "$corpus/onnx" >/dev/null
 # A real TFLite file (MediaPipe's hand landmarks, 2 MB) when scripts/fetch-tflite-models.sh has fetched it.
 # -max_len cuts it to its first 64 KB: mutations of a real header, operator codes and tensor tables.
 real_tflite=${PROBEX_CACHE:-$HOME/.cache/probex}/tflite-mediapipe/hand_landmark_lite.tflite
 [ -f "$real_tflite" ] && cp "$real_tflite" "$corpus/tflite/real-hand_landmark_lite.tflite"
+# Real ONNX files when scripts/fetch-onnx-models.sh has fetched them (2 MB each: the fuzzer reads their
+# first max_len bytes; the hand-made seeds cover the rest).
+for f in "${PROBEX_CACHE:-$HOME/.cache/probex}"/onnx-silero-vad-*/*.onnx; do
+  [ -f "$f" ] && cp "$f" "$corpus/onnx/real-$(basename "$f")"
+done
 
 run() {
   local t=$1 log=build/fuzz/$1.log

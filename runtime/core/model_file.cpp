@@ -6,6 +6,7 @@
 #include "checked_math.h"
 #include "json_reader.h"
 #include "model_formats.h"
+#include "onnx.h"
 #include "probex/platform/paths.h"
 #include "probex/platform/read_only_file.h"
 
@@ -18,6 +19,7 @@ const char* model_format_name(ModelFormat format) {
     case ModelFormat::kPeftAdapter: return "peft-lora";
     case ModelFormat::kGguf: return "gguf";
     case ModelFormat::kTflite: return "tflite";
+    case ModelFormat::kOnnx: return "onnx";
   }
   return "?";
 }
@@ -345,9 +347,14 @@ ModelStatus identify_model(const std::string& path, const ModelLimits& limits, M
     }
     case Content::kUnknown: break;
   }
+  // ONNX has no magic: a ModelProto starting with ir_version and holding a graph (onnx.h), tried last.
+  if (looks_like_onnx_file(path)) {
+    *format = ModelFormat::kOnnx;
+    return {};
+  }
   if (n < 9) return not_a_model(path, "the file has " + std::to_string(n) + " bytes, fewer than any format's header");
   return not_a_model(path, "its first bytes (" + hex_bytes(head, 8) +
-                               ") match no format probex reads (safetensors, GGUF, TFLite, a sharded checkpoint's index, a "
+                               ") match no format probex reads (safetensors, GGUF, TFLite, ONNX, a sharded checkpoint's index, a "
                                "PEFT adapter)");
 }
 
@@ -384,6 +391,7 @@ ModelStatus open_model_file(const std::string& path, std::unique_ptr<ModelFile>*
     case ModelFormat::kTflite: return open_tflite_model(target, limits, out);
     case ModelFormat::kShardedSafetensors: return open_sharded_model(target, limits, out);
     case ModelFormat::kPeftAdapter: return open_peft_adapter(target, limits, out);
+    case ModelFormat::kOnnx: return open_onnx_model(target, limits, out);
   }
   return not_a_model(path, "unknown format");
 }
@@ -413,7 +421,8 @@ ModelStatus model_file_from_buffer(std::string label, const uint8_t* data, size_
     }
     default: break;
   }
-  return not_a_model(label, "a buffer holds a safetensors, GGUF or TFLite file; its first bytes (" +
+  if (looks_like_onnx(data, size)) return onnx_model_from_buffer(std::move(label), data, size, limits, out);
+  return not_a_model(label, "a buffer holds a safetensors, GGUF, TFLite or ONNX file; its first bytes (" +
                                 hex_bytes(data, n < 8 ? n : 8) + ") are none of them");
 }
 

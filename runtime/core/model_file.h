@@ -6,6 +6,7 @@
 //   a file   8-byte length + '{'  -> safetensors     "GGUF" magic -> gguf     "TFL3" at bytes 4..8 -> tflite
 //            a JSON object with "weight_map" -> a sharded checkpoint's index (its folder holds the shards)
 //            a JSON object with "peft_type"  -> a PEFT adapter's config (its folder holds the weights)
+//            none of these, and a protobuf ModelProto (ir_version first, then a graph) -> onnx (onnx.h)
 //   a folder adapter_config.json -> PEFT adapter; model.safetensors.index.json -> sharded checkpoint;
 //            model.safetensors alone -> that file
 // Anything else is kNotAModel ("not a model file probex reads: ...").
@@ -26,8 +27,8 @@
 
 namespace probex {
 
-enum class ModelFormat : uint8_t { kSafetensors, kShardedSafetensors, kPeftAdapter, kGguf, kTflite };
-// "safetensors", "safetensors-sharded", "peft-lora", "gguf", "tflite"
+enum class ModelFormat : uint8_t { kSafetensors, kShardedSafetensors, kPeftAdapter, kGguf, kTflite, kOnnx };
+// "safetensors", "safetensors-sharded", "peft-lora", "gguf", "tflite", "onnx"
 const char* model_format_name(ModelFormat format);
 
 enum class ModelError {
@@ -119,8 +120,9 @@ ModelStatus identify_model(const std::string& path, const ModelLimits& limits, M
 // Opens a model file or folder, choosing the format by content (identify_model).
 ModelStatus open_model_file(const std::string& path, std::unique_ptr<ModelFile>* out, const ModelLimits& limits = {});
 
-// Reads a single-file model from a caller buffer (which must outlive *out): safetensors, GGUF or TFLite
-// by content. For fuzzing and tests; folders and indexes need a file system.
+// Reads a single-file model from a caller buffer (which must outlive *out): safetensors, GGUF, TFLite or
+// ONNX by content (ONNX external data is then listed, not readable). For fuzzing and tests; folders and
+// indexes need a file system.
 ModelStatus model_file_from_buffer(std::string label, const uint8_t* data, size_t size,
                                    std::unique_ptr<ModelFile>* out, const ModelLimits& limits = {});
 

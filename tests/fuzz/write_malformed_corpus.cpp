@@ -6,14 +6,16 @@
 // sharded-checkpoint corpus and the config JSON of the PEFT-adapter corpus
 // (tests/runtime/model_folder_corpus.h), with the valid ones. With a fifth folder, writes the TFLite reader's
 // corpus (tests/runtime/malformed_tflite.h) there, with valid TFLite files (inline and offset buffers, a
-// sparse tensor, two subgraphs).
-// Usage: write_malformed_corpus DIR [GGUF_DIR [SHARD_INDEX_DIR ADAPTER_CONFIG_DIR [TFLITE_DIR]]]
+// sparse tensor, two subgraphs); with a sixth, the ONNX reader's corpus (tests/runtime/malformed_onnx.h) with
+// valid ONNX files (every storage, Constant nodes in an If, a MatMul).
+// Usage: write_malformed_corpus DIR [GGUF_DIR [SHARD_INDEX_DIR ADAPTER_CONFIG_DIR [TFLITE_DIR [ONNX_DIR]]]]
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include "runtime/gguf_writer.h"
 #include "runtime/malformed_gguf.h"
+#include "runtime/malformed_onnx.h"
 #include "runtime/malformed_safetensors.h"
 #include "runtime/malformed_tflite.h"
 #include "runtime/model_folder_corpus.h"
@@ -82,12 +84,36 @@ bool write_json_seeds(const std::string& dir, const std::vector<probex::test::Ma
   return true;
 }
 
+std::vector<std::vector<uint8_t>> valid_onnx_seeds() {
+  using namespace probex::test;
+  std::vector<std::vector<uint8_t>> seeds;
+  seeds.push_back(one_initializer_onnx("w", {2, 3}, {1, 2, 3, 4, 5, 6}));
+  const Pb halves = Pb().u(1, 2).u(2, 10).str(8, "h").len(5, packed_varints({0x3C00, 0xC000}));
+  const Pb floats = Pb().u(1, 2).u(2, 1).str(8, "f").len(4, f32_bytes({1, 2}));
+  const Pb bf16 = onnx_tensor("b", {2}, 16, {0x80, 0x3F, 0x40, 0xC0});
+  const Pb w = onnx_tensor("W", {3, 2}, 1, f32_bytes({1, 2, 3, 4, 5, 6}));
+  const Pb c = attribute_tensor("value", onnx_tensor("", {2, 2}, 1, f32_bytes({3, 4, 5, 6})));
+  const Pb then_graph = onnx_graph({onnx_node("Constant", {}, {"k"}, "", {c}), onnx_node("MatMul", {"x", "W"}, {"y"})}, {});
+  seeds.push_back(onnx_model(onnx_graph(
+      {onnx_node("If", {"c"}, {"o"}, "if", {attribute_graph("then_branch", then_graph), attribute_graph("else_branch", onnx_graph({}, {}))}),
+       onnx_node("Gemm", {"x", "W"}, {"z"}, "", {attribute_int("transB", 0)})},
+      {halves, floats, bf16, w})));
+  const Pb q = onnx_tensor("q", {2, 3}, 3, {1, 2, 3, 4, 5, 6});
+  const Pb q_scale = onnx_tensor("q_scale", {3}, 1, f32_bytes({1, 2, 4}));
+  const Pb q_zero = onnx_tensor("q_zero", {3}, 3, {0, 1, 2});
+  seeds.push_back(onnx_model(onnx_graph(
+      {onnx_node("DequantizeLinear", {"q", "q_scale", "q_zero"}, {"q_f"}, "", {attribute_int("axis", 1)}),
+       onnx_node("MatMul", {"x", "q_f"}, {"y"})},
+      {q, q_scale, q_zero})));
+  return seeds;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2 && argc != 3 && argc != 5 && argc != 6) {
-    std::fprintf(stderr,
-                 "usage: write_malformed_corpus DIR [GGUF_DIR [SHARD_INDEX_DIR ADAPTER_CONFIG_DIR [TFLITE_DIR]]]\n");
+  if (argc != 2 && argc != 3 && argc != 5 && argc != 6 && argc != 7) {
+    std::fprintf(stderr, "usage: write_malformed_corpus DIR [GGUF_DIR [SHARD_INDEX_DIR ADAPTER_CONFIG_DIR [TFLITE_DIR "
+                         "[ONNX_DIR]]]]\n");
     return 2;
   }
   int index = 0;
@@ -114,7 +140,7 @@ int main(int argc, char** argv) {
         ", \"rank_pattern\": {\"layers.0.self_attn.q_proj\": 4}, \"modules_to_save\": [\"score\"]");
     if (!write_json_seeds(argv[4], malformed_peft_corpus(), "adapter_config.json", config, "adapter config")) return 1;
   }
-  if (argc == 6) {
+  if (argc >= 6) {
     int malformed = 0, valid = 0;
     for (const auto& c : probex::test::malformed_tflite_corpus()) {
       if (!write_seed(argv[5], "malformed", malformed++, c.bytes)) return 1;
@@ -123,6 +149,17 @@ int main(int argc, char** argv) {
       if (!write_seed(argv[5], "valid", valid++, bytes)) return 1;
     }
     std::printf("%d malformed and %d valid TFLite seeds in %s\n", malformed, valid, argv[5]);
+  }
+  if (argc == 7) {
+    int malformed = 0, valid = 0;
+    for (const auto& c : probex::test::malformed_onnx_corpus()) {
+      if (c.bytes.size() > 65536) continue;  // the 10,000-deep nesting: above the fuzzer's max_len
+      if (!write_seed(argv[6], "malformed", malformed++, c.bytes)) return 1;
+    }
+    for (const auto& bytes : valid_onnx_seeds()) {
+      if (!write_seed(argv[6], "valid", valid++, bytes)) return 1;
+    }
+    std::printf("%d malformed and %d valid ONNX seeds in %s\n", malformed, valid, argv[6]);
   }
   return 0;
 }

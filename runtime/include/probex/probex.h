@@ -183,14 +183,14 @@ typedef struct probex_audit_result {
   const float* zero_shot_scores;
   double seconds_zero_shot;     /* the zero-shot expert: reading the layer again, steps 1-4, cosines */
   /* The model file (probex_audit_file, probex_route_file; NULL for probex_audit_matrix). */
-  const char* model_format;         /* "safetensors", "safetensors-sharded", "peft-lora", "gguf", "tflite" */
+  const char* model_format;         /* "safetensors", "safetensors-sharded", "peft-lora", "gguf", "tflite", "onnx" */
   const char* declared_base_model;  /* what the file says it was derived from (a PEFT adapter's
                                        base_model_name_or_path, a GGUF file's general.base_model.0.name); "" if
                                        nothing. Compare with the router's tree: the file's word is not proof. */
 } probex_audit_result;
 
 /* Which model format `path` (a file or a folder) holds, by content only, without validating it: *format
- * becomes "safetensors", "gguf", "tflite", "safetensors-sharded" (a folder with
+ * becomes "safetensors", "gguf", "tflite", "onnx", "safetensors-sharded" (a folder with
  * model.safetensors.index.json, or the index) or "peft-lora" (a folder with adapter_config.json, or the config). PROBEX_NOT_A_MODEL for other
  * content, PROBEX_IO_ERROR if it cannot be read. An agent walking folders audits a folder that is a model
  * as one model and does not enter it. The format's rules are checked when the model is audited. */
