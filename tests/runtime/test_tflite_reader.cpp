@@ -25,6 +25,8 @@ using probex::test::build_tflite;
 
 namespace {
 
+// The model reads `bytes` in place: they must outlive it (a temporary would be freed under it).
+std::unique_ptr<ModelFile> open_buffer(std::vector<uint8_t>&& bytes, ModelStatus* st = nullptr) = delete;
 std::unique_ptr<ModelFile> open_buffer(const std::vector<uint8_t>& bytes, ModelStatus* st = nullptr) {
   std::unique_ptr<ModelFile> m;
   const ModelStatus s = probex::model_file_from_buffer("case.tflite", bytes.data(), bytes.size(), &m);
@@ -159,7 +161,8 @@ TEST_CASE("TFLite: tensors of later subgraphs are prefixed with their subgraph's
   probex::test::TflModel model = base_tflite();
   model.subgraphs.push_back(model.subgraphs[0]);
   ModelStatus st;
-  auto m = open_buffer(build_tflite(model), &st);
+  const std::vector<uint8_t> bytes = build_tflite(model);
+  auto m = open_buffer(bytes, &st);
   REQUIRE_MESSAGE(st.ok(), st.message);
   CHECK(m->tensors().size() == 18);
   REQUIRE(m->find("1:conv/w16") != nullptr);
@@ -201,7 +204,8 @@ TEST_CASE("TFLite: sparse tensors are densified, blocks and CSR levels, and a sp
     CAPTURE(external);
     for (size_t b = 1; b < model.buffers.size(); ++b) model.buffers[b].external = external;
     ModelStatus st;
-    auto m = open_buffer(build_tflite(model), &st);
+    const std::vector<uint8_t> bytes = build_tflite(model);
+    auto m = open_buffer(bytes, &st);
     REQUIRE_MESSAGE(st.ok(), st.message);
     CHECK(m->find("dw/w")->readable);
     CHECK(read_all(*m, "dw/w") == std::vector<float>{0, 0, 1, 2, 3, 4, 0, 0});
@@ -221,7 +225,8 @@ TEST_CASE("TFLite: custom-quantized and unknown-type tensors are listed but refu
   ts[6].custom_quantization = true;
   ts[8].type = 5;  // STRING
   ModelStatus st;
-  auto m = open_buffer(build_tflite(model), &st);
+  const std::vector<uint8_t> bytes = build_tflite(model);
+  auto m = open_buffer(bytes, &st);
   REQUIRE_MESSAGE(st.ok(), st.message);
   float x = 0;
   CHECK(m->read_f32(*m->find("fc/w"), 0, 1, &x).message == "case.tflite: tensor 'fc/w' uses custom quantization");
