@@ -1,5 +1,5 @@
 // probex-zoo: builds a model zoo of real fine-tuned models from Fashion-MNIST, summarises one, or exports
-// one to GGUF.
+// one to GGUF, TFLite or ONNX.
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -20,7 +20,8 @@ std::string help() {
   return std::string(
              "usage: probex-zoo --config NAME --out DIR [options]   build a zoo\n"
              "       probex-zoo --summary DIR                          summarise an existing zoo\n"
-             "       probex-zoo --export SRC --out DIR [--gguf-type T] a GGUF copy of a safetensors zoo\n"
+             "       probex-zoo --export SRC --out DIR [--format F] [--gguf-type T | --tflite-type T]\n"
+             "                                                         a GGUF, TFLite or ONNX copy of a safetensors zoo\n"
              "\n"
              "Builds a Model-J-like zoo: roots pre-trained on all 10 Fashion-MNIST classes, each from its own\n"
              "seed, and children fine-tuned from them on 'subset' (k classes) and 'detector' (one class)\n"
@@ -43,13 +44,20 @@ std::string help() {
          "                    longer fine-tunes drift from their root; same seed, same roots)\n"
          "  --threads N       worker threads, one model each (default 2; auto: every processor online)\n"
          "  --layout L        probex (default) or hf (Hugging Face cache: refs/main + snapshots/<ref>/)\n"
-         "  --format F        safetensors (default) or gguf: the models' files (model.safetensors or model.gguf)\n"
+         "  --format F        safetensors (default), gguf, tflite or onnx: the models' files (model.safetensors,\n"
+         "                    model.gguf, model.tflite or model.onnx; TFLite and ONNX files are the MLP as a graph:\n"
+         "                    FULLY_CONNECTED with fused ReLU, or Gemm transB=1 + Relu). --export: gguf (default),\n"
+         "                    tflite or onnx\n"
          "  --gguf-type T     F16 (default), Q8_0, Q4_K or F32: with --format gguf or --export. As llama.cpp\n"
          "                    converts: 1-D tensors (biases) stay F32; a row length (last dimension) that is\n"
          "                    not a multiple of 32 (Q8_0) or 256 (Q4_K) falls back, Q8_0 to F16, Q4_K to\n"
          "                    Q5_0 (multiple of 32) or else F16\n"
-         "  --export SRC      write a GGUF copy of the safetensors zoo SRC (either layout) into DIR (--out),\n"
-         "                    without retraining: model.gguf where model.safetensors was, manifest.jsonl with\n"
+         "  --tflite-type T   FLOAT32 (default) or INT8: with --format tflite. INT8: weights per-channel int8\n"
+         "                    (scale max|w|/127 per output row, zero point 0), biases and activations FLOAT32\n"
+         "                    (TFLite's dynamic-range model)\n"
+         "  --export SRC      write a GGUF (or --format tflite, onnx) copy of the safetensors zoo SRC (either\n"
+         "                    layout) into DIR (--out), without retraining: model.gguf (.tflite, .onnx) where\n"
+         "                    model.safetensors was, manifest.jsonl with\n"
          "                    its paths changed, other files copied; built in DIR.partial\n"
          "  --force           replace DIR if it exists\n"
          "  --quiet           no progress output\n"
@@ -64,7 +72,7 @@ std::string help() {
 int main(int argc, char** argv) {
   using namespace probex::convert;
   std::string config_name, out_dir, summary_dir, export_dir, data_dir = kFashionMnistDefaultDir;
-  std::string format = "safetensors", gguf_type = "F16";
+  std::string format = "safetensors", gguf_type = "F16", tflite_type = "FLOAT32";
   ZooBuildOptions options;
   long seed = -1, trees = 0;
   std::string architecture, layout = "probex";
@@ -86,8 +94,9 @@ int main(int argc, char** argv) {
   args.list("--tasks", {"subset", "detector"}, &tasks);
   args.threads(&threads);
   args.choice("--layout", {"probex", "hf"}, &layout);
-  args.choice("--format", {"safetensors", "gguf"}, &format);
+  args.choice("--format", {"safetensors", "gguf", "tflite", "onnx"}, &format);
   args.choice("--gguf-type", {"F16", "Q8_0", "Q4_K", "F32"}, &gguf_type);
+  args.choice("--tflite-type", {"FLOAT32", "INT8"}, &tflite_type);
   args.text("--export", "a folder", &export_dir);
   args.flag("--force", &options.overwrite);
   args.flag("--quiet", &quiet);
@@ -95,8 +104,12 @@ int main(int argc, char** argv) {
   options.threads = static_cast<int>(threads);
   options.layout = layout == "hf" ? ZooLayout::kHuggingFace : ZooLayout::kProbex;
   options.progress = !quiet;
-  options.format = format == "gguf" ? ZooFormat::kGguf : ZooFormat::kSafetensors;
-  parse_gguf_type(gguf_type, &options.gguf_type);  // one of the choices above
+  options.format = format == "gguf"     ? ZooFormat::kGguf
+                   : format == "tflite" ? ZooFormat::kTflite
+                   : format == "onnx"   ? ZooFormat::kOnnx
+                                        : ZooFormat::kSafetensors;
+  parse_gguf_type(gguf_type, &options.gguf_type);              // one of the choices above
+  parse_tflite_weight_type(tflite_type, &options.tflite_type);  // likewise
   const auto has_task = [&](const char* task) { return std::find(tasks.begin(), tasks.end(), task) != tasks.end(); };
 
   std::string error;
@@ -113,24 +126,36 @@ int main(int argc, char** argv) {
   if (!export_dir.empty()) {
     if (!config_name.empty()) return args.usage_error("--export copies an existing zoo: it takes no --config");
     if (out_dir.empty()) return args.usage_error("--export needs --out, the folder of the copy");
-    if (args.given("--format") && format != "gguf") return args.usage_error("--export writes GGUF files only");
+    if (args.given("--format") && format == "safetensors")
+      return args.usage_error("--export writes GGUF, TFLite or ONNX files (--format gguf, tflite or onnx)");
+    const ZooFormat export_format = args.given("--format") ? options.format : ZooFormat::kGguf;
+    if (args.given("--gguf-type") && export_format != ZooFormat::kGguf)
+      return args.usage_error("--gguf-type is for GGUF copies (--format gguf)");
+    if (args.given("--tflite-type") && export_format != ZooFormat::kTflite)
+      return args.usage_error("--tflite-type needs --format tflite");
     ZooExportOptions export_options;
     export_options.out_dir = out_dir;
+    export_options.format = export_format;
     export_options.gguf_type = options.gguf_type;
+    export_options.tflite_type = options.tflite_type;
     export_options.threads = options.threads;
     export_options.progress = options.progress;
     export_options.overwrite = options.overwrite;
     const auto start = std::chrono::steady_clock::now();
-    if (!export_zoo_gguf(export_dir, export_options, &models, &error)) {
+    if (!export_zoo(export_dir, export_options, &models, &error)) {
       std::fprintf(stderr, "probex-zoo: %s\n", error.c_str());
       return 1;
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::printf("exported %zu models of %s to %s as GGUF %s in %.1f s\n%s", models.size(), export_dir.c_str(),
-                out_dir.c_str(), gguf_type.c_str(), seconds, summarize_zoo(models).c_str());
+    const std::string as = export_format == ZooFormat::kGguf     ? "GGUF " + gguf_type
+                           : export_format == ZooFormat::kTflite ? "TFLite " + tflite_type
+                                                                 : std::string("ONNX FLOAT");
+    std::printf("exported %zu models of %s to %s as %s in %.1f s\n%s", models.size(), export_dir.c_str(),
+                out_dir.c_str(), as.c_str(), seconds, summarize_zoo(models).c_str());
     return 0;
   }
   if (args.given("--gguf-type") && format != "gguf") return args.usage_error("--gguf-type needs --format gguf");
+  if (args.given("--tflite-type") && format != "tflite") return args.usage_error("--tflite-type needs --format tflite");
   if (config_name.empty() || out_dir.empty()) return args.usage_error("--config and --out are required");
   // Before the builder starts its threads: loading the BLAS chooses its kernel (nn/blas.h).
   if (const std::string warning = blas::generic_kernel_warning(); !warning.empty()) {
@@ -176,7 +201,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const std::string as = format == "gguf" ? " (GGUF " + gguf_type + ")" : "";
+  const std::string as = format == "gguf"     ? " (GGUF " + gguf_type + ")"
+                         : format == "tflite" ? " (TFLite " + tflite_type + ")"
+                         : format == "onnx"   ? " (ONNX)"
+                                              : "";
   std::printf("zoo '%s' (seed %llu): %zu models in %s%s, built in %.1f s with %d threads\n%s", config.name.c_str(),
               static_cast<unsigned long long>(config.seed), models.size(), out_dir.c_str(), as.c_str(), seconds,
               options.threads, summarize_zoo(models).c_str());

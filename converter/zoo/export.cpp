@@ -1,4 +1,4 @@
-// export_zoo_gguf (zoo.h): a GGUF copy of a safetensors zoo, without retraining.
+// export_zoo (zoo.h): a GGUF, TFLite or ONNX copy of a safetensors zoo, without retraining.
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -26,15 +26,15 @@ struct ExportItem {
   std::string src_file_dir;  // its folder, relative (a snapshot folder in the Hugging Face layout)
   std::string model_dir;     // the model's folder, relative: names it in the copy
   ZooLayout layout = ZooLayout::kProbex;
-  std::string dst_rel;       // the GGUF file, relative to the copy
+  std::string dst_rel;       // the copy's model file, relative to the copy
   std::map<std::string, std::string> metadata;
   std::string error;
 };
 
 std::string generic(const fs::path& p) { return p.generic_string(); }
 
-// Reads every tensor of a safetensors model as float32 and writes its GGUF copy into `work_dir`.
-void export_model(const fs::path& src_dir, const fs::path& work_dir, GgufType type, ExportItem* item) {
+// Reads every tensor of a safetensors model as float32 and writes its copy into `work_dir`.
+void export_model(const fs::path& src_dir, const fs::path& work_dir, const ZooExportOptions& options, ExportItem* item) {
   SafetensorsFile file;
   const SafetensorsStatus st = SafetensorsFile::open((src_dir / item->src_rel).string(), &file);
   if (!st.ok()) {
@@ -55,11 +55,12 @@ void export_model(const fs::path& src_dir, const fs::path& work_dir, GgufType ty
   }
   for (const auto& [k, v] : file.metadata()) item->metadata[k] = v;
   std::vector<uint8_t> bytes;
-  if (!encode_zoo_model(views, item->metadata, ZooFormat::kGguf, type, item->model_dir, &bytes, &item->error)) {
+  if (!encode_zoo_model(views, item->metadata, options.format, options.gguf_type, options.tflite_type, item->model_dir,
+                        &bytes, &item->error)) {
     item->error = item->src_rel + ": " + item->error;
     return;
   }
-  place_zoo_model(work_dir, item->model_dir, bytes, item->layout, ZooFormat::kGguf, &item->dst_rel, &item->error);
+  place_zoo_model(work_dir, item->model_dir, bytes, item->layout, options.format, &item->dst_rel, &item->error);
 }
 
 // The manifest with each line's "path" value replaced by the copy's path, every other byte kept.
@@ -130,8 +131,12 @@ bool read_text(const fs::path& path, std::string* out, std::string* error) {
 
 }  // namespace
 
-bool export_zoo_gguf(const std::string& src_dir, const ZooExportOptions& options, std::vector<ZooModel>* models,
-                     std::string* error) {
+bool export_zoo(const std::string& src_dir, const ZooExportOptions& options, std::vector<ZooModel>* models,
+                std::string* error) {
+  if (options.format == ZooFormat::kSafetensors) {
+    *error = "export writes GGUF, TFLite or ONNX copies of a safetensors zoo, not safetensors";
+    return false;
+  }
   std::vector<ZooFile> files;
   if (!list_zoo_files(src_dir, &files, error)) return false;
   if (files.empty()) {
@@ -186,7 +191,7 @@ bool export_zoo_gguf(const std::string& src_dir, const ZooExportOptions& options
   {
     Progress progress("export  ", items.size(), options.progress);
     parallel_for(items.size(), options.threads, [&](size_t i) {
-      export_model(src, work_dir, options.gguf_type, &items[i]);
+      export_model(src, work_dir, options, &items[i]);
       progress.advance();
     });
   }

@@ -11,10 +11,14 @@ namespace fs = std::filesystem;
 namespace probex::convert {
 namespace {
 
-// The model file of a folder: model.safetensors, or model.gguf where there is no model.safetensors.
+// The model file of a folder: model.safetensors, else the first of model.gguf, model.tflite, model.onnx
+// that exists.
 fs::path model_file_in(const fs::path& dir) {
   const fs::path safetensors = dir / "model.safetensors";
-  if (!fs::exists(safetensors) && fs::exists(dir / "model.gguf")) return dir / "model.gguf";
+  if (fs::exists(safetensors)) return safetensors;
+  for (const char* name : {"model.gguf", "model.tflite", "model.onnx"}) {
+    if (fs::exists(dir / name)) return dir / name;
+  }
   return safetensors;
 }
 

@@ -3,8 +3,8 @@
 //   <zoo>/<tree>/<split>/<model>/model.safetensors                              (probex)
 //   <zoo>/<tree>/<split>/<model>/refs/main + snapshots/<ref>/model.safetensors  (Hugging Face cache)
 //   <zoo>/<tree>/root/... holds the tree's root (split and model "root").
-// A model file is model.safetensors, or model.gguf in a folder without model.safetensors (a zoo written as
-// GGUF: probex-zoo --format gguf or --export).
+// A model file is model.safetensors, or in a folder without one the first of model.gguf, model.tflite,
+// model.onnx there (a zoo written as GGUF, TFLite or ONNX: probex-zoo --format or --export).
 #pragma once
 
 #include <string>
@@ -13,7 +13,7 @@
 namespace probex::convert {
 
 struct ZooFile {
-  std::string path;   // the model.safetensors (or model.gguf) file
+  std::string path;   // the model.safetensors (or model.gguf, .tflite, .onnx) file
   std::string tree, split, model;
 };
 

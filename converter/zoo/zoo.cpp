@@ -66,7 +66,8 @@ bool write_model(const fs::path& root_dir, const std::string& model_dir, const M
   std::vector<TensorView> tensors;
   for (const Param* p : model.params()) tensors.push_back({p->name, p->shape, p->value.data(), p->value.size()});
   std::vector<uint8_t> bytes;
-  return encode_zoo_model(tensors, metadata, options.format, options.gguf_type, model_dir, &bytes, error) &&
+  return encode_zoo_model(tensors, metadata, options.format, options.gguf_type, options.tflite_type, model_dir, &bytes,
+                          error) &&
          place_zoo_model(root_dir, model_dir, bytes, options.layout, options.format, rel_path, error);
 }
 

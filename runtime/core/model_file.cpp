@@ -199,6 +199,10 @@ class TfliteModel final : public ModelFile {
   ModelStatus read_f32(const ModelTensor& t, uint64_t first, uint64_t count, float* out) const override {
     return model_status(file_.read_f32(file_.tensors()[t.native], first, count, out));
   }
+  // Model.metadata entries by name (probex's TFLite writer stores each safetensors __metadata__ entry so).
+  const std::string* metadata_string(std::string_view key) const override {
+    return file_.metadata_string(std::string(key));
+  }
 
  private:
   TfliteFile file_;

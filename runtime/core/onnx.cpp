@@ -24,6 +24,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "byte_source.h"
@@ -63,6 +65,7 @@ namespace {
 
 constexpr uint32_t kMaxGraphDepth = 32;      // subgraphs inside subgraphs; real models use 1 or 2
 constexpr uint64_t kMaxNameBytes = 1u << 16; // tensor, node, attribute names and external locations
+constexpr size_t kMaxMetadataEntries = 4096;  // ModelProto.metadata_props kept
 constexpr uint64_t kMaxNodes = 1u << 24;
 // Subgraph paths are copied into every scope and tensor name below them: a small file of deep, long-named,
 // repeated subgraphs could otherwise ask for gigabytes. Paths and full names are bounded each and in total.
@@ -200,6 +203,9 @@ class Parser {
 
   OnnxError code = OnnxError::kOk;
   std::string message;
+  // ModelProto.metadata_props (field 14), in file order: entries whose key and value fit kMaxNameBytes,
+  // at most kMaxMetadataEntries of them (others are skipped, never an error).
+  std::vector<std::pair<std::string, std::string>> metadata;
 
   bool model();
   // After model(): marks MatMul weights transposed, and returns the DequantizeLinear nodes' tensors.
@@ -324,6 +330,7 @@ class Parser {
   bool attribute(uint64_t begin, uint64_t end, Attribute* a);
   bool tensor(uint64_t begin, uint64_t end, size_t scope, const std::string* forced_name);
   bool external_entry(uint64_t begin, uint64_t end, std::string* key, std::string* value);
+  bool metadata_entry(uint64_t begin, uint64_t end);
   bool count_varints(const Wire& w, const char* field, const std::string& name, bool check16, uint64_t* count);
 
   std::string label_;
@@ -362,6 +369,10 @@ bool Parser::model() {
     Wire w;
     if (!next(&pos, end, &w, "ModelProto")) return false;
     if (w.number == 1 && !expect(w, 0, "ModelProto.ir_version")) return false;
+    if (w.number == 14) {
+      if (!expect(w, 2, "ModelProto.metadata_props")) return false;
+      if (!metadata_entry(w.begin, w.end)) return false;
+    }
     if (w.number == 7) {
       if (!expect(w, 2, "ModelProto.graph")) return false;
       graph_begin = w.begin;
@@ -509,6 +520,32 @@ bool Parser::node(uint64_t begin, uint64_t end, size_t scope, uint32_t depth, ui
       if (!graph(a.graphs[k].first, a.graphs[k].second, scopes_.size() - 1, depth + 1)) return false;
     }
   }
+  return true;
+}
+
+bool Parser::metadata_entry(uint64_t begin, uint64_t end) {
+  uint64_t pos = begin;
+  Wire key, value;
+  bool has_key = false, has_value = false;
+  while (pos < end) {
+    Wire w;
+    if (!next(&pos, end, &w, "StringStringEntryProto")) return false;
+    if (w.number == 1 && !expect(w, 2, "StringStringEntryProto.key")) return false;
+    if (w.number == 2 && !expect(w, 2, "StringStringEntryProto.value")) return false;
+    if (w.number == 1) {
+      key = w;
+      has_key = true;
+    } else if (w.number == 2) {
+      value = w;
+      has_value = true;
+    }
+  }
+  if (!has_key || metadata.size() >= kMaxMetadataEntries) return true;
+  if (key.end - key.begin > kMaxNameBytes || (has_value && value.end - value.begin > kMaxNameBytes)) return true;
+  std::pair<std::string, std::string> entry;
+  if (!string(key, "StringStringEntryProto.key", &entry.first)) return false;
+  if (has_value && !string(value, "StringStringEntryProto.value", &entry.second)) return false;
+  metadata.push_back(std::move(entry));
   return true;
 }
 
@@ -881,6 +918,12 @@ class OnnxModel final : public ModelFile {
     std::vector<std::string> names;
     Parser p(label_, bytes, limits, &infos_, &names);
     if (!p.model()) return status_of(p.code, p.message);
+    // The first entry of a key (ONNX's checker refuses repeated keys), sorted for lookup.
+    metadata_ = std::move(p.metadata);
+    std::stable_sort(metadata_.begin(), metadata_.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    metadata_.erase(std::unique(metadata_.begin(), metadata_.end(),
+                                [](const auto& a, const auto& b) { return a.first == b.first; }),
+                    metadata_.end());
     p.resolve_matmul_weights();
     const std::vector<DequantLink> dequant = p.resolve_dequant();
     std::string canonical_folder, error;
@@ -962,9 +1005,17 @@ class OnnxModel final : public ModelFile {
     return {};
   }
 
+  // ModelProto.metadata_props by key (probex's ONNX writer stores each safetensors __metadata__ entry so).
+  const std::string* metadata_string(std::string_view key) const override {
+    const auto it = std::lower_bound(metadata_.begin(), metadata_.end(), key,
+                                     [](const auto& entry, std::string_view k) { return entry.first < k; });
+    return it != metadata_.end() && it->first == key ? &it->second : nullptr;
+  }
+
   ByteSource source_;
 
  private:
+  std::vector<std::pair<std::string, std::string>> metadata_;  // sorted by key
   ModelStatus attach_external(OnnxTensor* t, const std::string& name, const std::string& folder,
                               const std::string& canonical_folder, const ModelLimits& limits) {
     const std::string& loc = t->location;

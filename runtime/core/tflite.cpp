@@ -422,6 +422,12 @@ TfliteStatus TfliteFile::check_sparsity(const TfliteTensorInfo& t, const void* s
   return {};
 }
 
+const std::string* TfliteFile::metadata_string(const std::string& name) const {
+  const auto it = std::lower_bound(metadata_.begin(), metadata_.end(), name,
+                                   [](const auto& entry, const std::string& key) { return entry.first < key; });
+  return it != metadata_.end() && it->first == name ? &it->second : nullptr;
+}
+
 TfliteStatus TfliteFile::parse(const TfliteLimits& limits) {
   TfliteStatus st = load_flatbuffer(limits);
   if (!st.ok()) return st;
@@ -430,6 +436,23 @@ TfliteStatus TfliteFile::parse(const TfliteLimits& limits) {
   if (model->description() != nullptr) description_ = model->description()->str();
   const auto* subgraphs = model->subgraphs();
   const auto* buffers = model->buffers();
+  metadata_.clear();
+  if (model->metadata() != nullptr && buffers != nullptr) {
+    for (const fb::Metadata* m : *model->metadata()) {
+      const flatbuffers::String* name = m != nullptr ? m->name() : nullptr;
+      if (name == nullptr || m->buffer() >= buffers->size()) continue;
+      const fb::Buffer* buf = buffers->Get(m->buffer());
+      const auto* data = buf != nullptr ? buf->data() : nullptr;
+      if (data == nullptr || data->size() > kMaxMetadataValueBytes) continue;
+      metadata_.emplace_back(std::string(name->c_str(), name->size()),
+                             std::string(reinterpret_cast<const char*>(data->data()), data->size()));
+    }
+    std::stable_sort(metadata_.begin(), metadata_.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    metadata_.erase(std::unique(metadata_.begin(), metadata_.end(),
+                                [](const auto& a, const auto& b) { return a.first == b.first; }),
+                    metadata_.end());
+  }
   const auto* codes = model->operator_codes();
   if (subgraphs == nullptr) return fail(label_, TfliteError::kMissingField, "the model has no subgraphs");
   if (buffers == nullptr) return fail(label_, TfliteError::kMissingField, "the model has no buffers");

@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "byte_source.h"
@@ -124,6 +125,11 @@ class TfliteFile {
   uint32_t version() const { return version_; }
   const std::string& description() const { return description_; }
   const std::vector<TfliteTensorInfo>& tensors() const { return tensors_; }
+  // Model.metadata entries whose buffer holds inline data of at most kMaxMetadataValueBytes (by name, the
+  // first of a repeated name kept); entries naming a missing or offset buffer, or a larger one, are not kept
+  // (metadata never makes a file unreadable). nullptr if absent.
+  static constexpr uint64_t kMaxMetadataValueBytes = uint64_t{1} << 20;
+  const std::string* metadata_string(const std::string& name) const;
 
   // Elements [first, first + count) in the shown (PyTorch row-major) order, as float32.
   TfliteStatus read_f32(const TfliteTensorInfo& tensor, uint64_t first, uint64_t count, float* out) const;
@@ -140,6 +146,7 @@ class TfliteFile {
   size_t fb_size_ = 0;
   uint32_t version_ = 0;
   std::string description_;
+  std::vector<std::pair<std::string, std::string>> metadata_;  // sorted by name
   std::vector<TfliteTensorInfo> tensors_;
 };
 

@@ -322,3 +322,31 @@ TEST_CASE("ONNX: not taken for other content; limits enforced") {
   st = probex::model_file_from_buffer("x", bytes.data(), bytes.size(), &m, limits);
   CHECK(st.code == ModelError::kLimitExceeded);
 }
+
+TEST_CASE("ONNX: metadata_props read as string metadata; the first of a key, over-long entries skipped") {
+  Pb m;
+  m.u(1, 8).msg(7, onnx_graph({}, {onnx_tensor("w", {2}, 1, f32_bytes({1.0f, 2.0f}))}));
+  m.msg(14, Pb().str(1, "dataset_chosen_targets").str(2, "['Coat']"));
+  m.msg(14, Pb().str(2, "later").str(1, "tree"));  // value before key
+  m.msg(14, Pb().str(1, "tree").str(2, "repeated"));
+  m.msg(14, Pb().str(1, "no_value"));
+  m.msg(14, Pb().str(1, "long").str(2, std::string((1u << 16) + 1, 'x')));
+  m.msg(14, Pb().str(2, "no key"));
+  const auto model = open_buffer(m.bytes);
+  REQUIRE(model->metadata_string("dataset_chosen_targets") != nullptr);
+  CHECK(*model->metadata_string("dataset_chosen_targets") == "['Coat']");
+  REQUIRE(model->metadata_string("tree") != nullptr);
+  CHECK(*model->metadata_string("tree") == "later");
+  REQUIRE(model->metadata_string("no_value") != nullptr);
+  CHECK(model->metadata_string("no_value")->empty());
+  CHECK(model->metadata_string("long") == nullptr);
+  CHECK(model->metadata_string("") == nullptr);
+  CHECK(read_all(*model, "w") == std::vector<float>{1.0f, 2.0f});
+
+  // metadata_props must be a message.
+  Pb bad;
+  bad.u(1, 8).msg(7, onnx_graph({}, {onnx_tensor("w", {2}, 1, f32_bytes({1.0f, 2.0f}))})).u(14, 3);
+  std::unique_ptr<ModelFile> out;
+  const ModelStatus st = probex::model_file_from_buffer("case.onnx", bad.bytes.data(), bad.bytes.size(), &out);
+  CHECK(st.detail == "bad_wire_type");
+}

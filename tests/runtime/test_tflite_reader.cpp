@@ -307,3 +307,30 @@ TEST_CASE("the configured TFLite limits are enforced") {
   const ModelStatus st = probex::model_file_from_buffer("case.tflite", bytes.data(), bytes.size(), &m, ml);
   CHECK(st.code == ModelError::kLimitExceeded);
 }
+
+TEST_CASE("TFLite: Model.metadata entries read as string metadata; unusable entries are skipped, not errors") {
+  probex::test::TflModel model = base_tflite(false);
+  const auto add = [&](const std::string& text, bool external) {
+    probex::test::TflBuffer b;
+    b.data.assign(text.begin(), text.end());
+    b.external = external;
+    model.buffers.push_back(b);
+    return static_cast<uint32_t>(model.buffers.size() - 1);
+  };
+  const uint32_t labels = add("['Trouser', 'Bag']", false), other = add("second", false), outside = add("far", true);
+  model.metadata = {{"dataset_chosen_targets", labels}, {"dup", other}, {"dup", labels},
+                    {"bad_index", 9999}, {"offset_buffer", outside}, {"empty", 0}};
+  ModelStatus st;
+  auto m = open_buffer(build_tflite(model), &st);
+  REQUIRE_MESSAGE(st.ok(), st.message);
+  REQUIRE(m->metadata_string("dataset_chosen_targets") != nullptr);
+  CHECK(*m->metadata_string("dataset_chosen_targets") == "['Trouser', 'Bag']");
+  REQUIRE(m->metadata_string("dup") != nullptr);
+  CHECK(*m->metadata_string("dup") == "second");  // the first of a repeated name
+  CHECK(m->metadata_string("bad_index") == nullptr);
+  CHECK(m->metadata_string("offset_buffer") == nullptr);
+  REQUIRE(m->metadata_string("empty") != nullptr);  // buffer 0: an empty data vector here
+  CHECK(m->metadata_string("empty")->empty());
+  CHECK(m->metadata_string("absent") == nullptr);
+  check_base_values(*m);
+}

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tflite_subset_generated.h"
@@ -57,6 +58,7 @@ struct TflModel {
   std::vector<TflSubgraph> subgraphs;
   std::vector<TflBuffer> buffers;
   bool no_subgraphs = false, no_buffers = false;
+  std::vector<std::pair<std::string, uint32_t>> metadata;  // Model.metadata entries: name, buffer index
 };
 
 inline std::vector<uint8_t> tflite_flatbuffer(const TflModel& m, const std::vector<uint64_t>& external_offsets) {
@@ -115,8 +117,11 @@ inline std::vector<uint8_t> tflite_flatbuffer(const TflModel& m, const std::vect
     for (const TflOp& o : g.ops) ops.push_back(t::CreateOperatorDirect(b, o.opcode_index, &o.inputs, &o.outputs));
     subgraphs.push_back(t::CreateSubGraphDirect(b, &tensors, nullptr, nullptr, &ops, "main"));
   }
+  std::vector<flatbuffers::Offset<t::Metadata>> metadata;
+  for (const auto& [name, buffer] : m.metadata) metadata.push_back(t::CreateMetadataDirect(b, name.c_str(), buffer));
   const auto model = t::CreateModelDirect(b, 3, &codes, m.no_subgraphs ? nullptr : &subgraphs, "probex test",
-                                          m.no_buffers ? nullptr : &buffers);
+                                          m.no_buffers ? nullptr : &buffers, nullptr,
+                                          m.metadata.empty() ? nullptr : &metadata);
   t::FinishModelBuffer(b, model);
   return std::vector<uint8_t>(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
 }

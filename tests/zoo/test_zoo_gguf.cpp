@@ -9,9 +9,11 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 
 #include "core/float_formats.h"
 #include "core/gguf.h"
+#include "core/model_file.h"
 #include "core/safetensors.h"
 #include "test_util.h"
 #include "zoo/layout.h"
@@ -62,7 +64,10 @@ const std::string& built_zoo(ZooLayout layout, ZooFormat format, GgufType type) 
   static test::TempDir dir;
   static std::map<std::string, std::string> built;
   const std::string name = std::string(layout == ZooLayout::kHuggingFace ? "hf" : "probex") + "-" +
-                           (format == ZooFormat::kGguf ? gguf_type_name(type) : "safetensors");
+                           (format == ZooFormat::kGguf     ? gguf_type_name(type)
+                            : format == ZooFormat::kTflite ? "tflite-int8"
+                            : format == ZooFormat::kOnnx   ? "onnx"
+                                                           : "safetensors");
   auto it = built.find(name);
   if (it == built.end()) {
     ZooBuildOptions options;
@@ -70,6 +75,7 @@ const std::string& built_zoo(ZooLayout layout, ZooFormat format, GgufType type) 
     options.layout = layout;
     options.format = format;
     options.gguf_type = type;
+    options.tflite_type = TfliteWeightType::kInt8;
     options.out_dir = dir.file(name);
     std::vector<ZooModel> models;
     std::string error;
@@ -273,4 +279,61 @@ TEST_CASE("export: other files are copied (beside a snapshot, into the new one);
   CHECK(error.find("not a safetensors model") != std::string::npos);
   CHECK_FALSE(export_zoo_gguf(dir.file("nowhere"), options, &models, &error));
   CHECK(error == dir.file("nowhere") + ": not a folder");
+}
+
+TEST_CASE("TFLite and ONNX zoos: built directly and exported, the same bytes; tensors and metadata as the original") {
+  test::TempDir dir;
+  const std::string& st = built_zoo(ZooLayout::kProbex, ZooFormat::kSafetensors, GgufType::kF16);
+  for (ZooFormat format : {ZooFormat::kTflite, ZooFormat::kOnnx}) {
+    const std::string ext = format == ZooFormat::kTflite ? ".tflite" : ".onnx";
+    CAPTURE(ext);
+    ZooExportOptions options;
+    options.out_dir = dir.file(ext.substr(1));
+    options.format = format;
+    options.tflite_type = TfliteWeightType::kInt8;
+    options.progress = false;
+    std::vector<ZooModel> exported;
+    std::string error;
+    REQUIRE_MESSAGE(export_zoo(st, options, &exported, &error), error);
+    CHECK(all_files(built_zoo(ZooLayout::kProbex, format, GgufType::kF16)) == all_files(options.out_dir));
+    std::vector<ZooFile> files;
+    REQUIRE(list_zoo_files(options.out_dir, &files, &error));
+    REQUIRE(files.size() == 4);
+    for (const ZooFile& f : files) {
+      CAPTURE(f.path);
+      CHECK(f.path.substr(f.path.size() - ext.size()) == ext);
+      SafetensorsFile original;
+      const std::string rel = fs::relative(f.path, options.out_dir).generic_string();
+      REQUIRE(SafetensorsFile::open(st + "/" + rel.substr(0, rel.size() - ext.size()) + ".safetensors", &original).ok());
+      std::unique_ptr<ModelFile> copy;
+      const ModelStatus open = open_model_file(f.path, &copy);
+      REQUIRE_MESSAGE(open.ok(), open.message);
+      for (const auto& [k, v] : original.metadata()) {
+        CAPTURE(k);
+        REQUIRE(copy->metadata_string(k) != nullptr);
+        CHECK(*copy->metadata_string(k) == v);
+      }
+      for (const TensorInfo& t : original.tensors()) {
+        CAPTURE(t.name);
+        const ModelTensor* c = copy->find(t.name);
+        REQUIRE(c != nullptr);
+        CHECK(c->shape == t.shape);
+        const std::vector<float> want = read_all(original, t);
+        std::vector<float> got(static_cast<size_t>(c->element_count));
+        REQUIRE(copy->read_f32(*c, 0, c->element_count, got.data()).ok());
+        const bool int8 = format == ZooFormat::kTflite && t.shape.size() == 2;
+        CHECK(c->dtype == (format == ZooFormat::kOnnx ? "FLOAT" : int8 ? "INT8" : "FLOAT32"));
+        if (!int8) {
+          CHECK(got == want);
+          continue;
+        }
+        const size_t cols = static_cast<size_t>(t.shape[1]);
+        for (size_t r = 0; r < static_cast<size_t>(t.shape[0]); ++r) {
+          float range = 0.0f;
+          for (size_t j = 0; j < cols; ++j) range = std::max(range, std::fabs(want[r * cols + j]));
+          for (size_t j = 0; j < cols; ++j) CHECK(std::fabs(got[r * cols + j] - want[r * cols + j]) <= range / 254.0f * 1.0001f);
+        }
+      }
+    }
+  }
 }

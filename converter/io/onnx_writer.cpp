@@ -1,0 +1,118 @@
+#include "onnx_writer.h"
+
+#include <cstring>
+
+namespace probex::convert {
+namespace {
+
+// A protobuf message being written (wire types 0 and 2 only: all that is needed here).
+struct Pb {
+  std::vector<uint8_t> bytes;
+
+  Pb& varint(uint64_t v) {
+    while (v >= 0x80) {
+      bytes.push_back(static_cast<uint8_t>(v | 0x80));
+      v >>= 7;
+    }
+    bytes.push_back(static_cast<uint8_t>(v));
+    return *this;
+  }
+  Pb& tag(uint32_t field, uint32_t wire) { return varint(uint64_t{field} << 3 | wire); }
+  Pb& u(uint32_t field, uint64_t v) { return tag(field, 0).varint(v); }
+  Pb& raw(uint32_t field, const uint8_t* data, size_t size) {
+    tag(field, 2).varint(size);
+    bytes.insert(bytes.end(), data, data + size);
+    return *this;
+  }
+  Pb& str(uint32_t field, const std::string& s) {
+    return raw(field, reinterpret_cast<const uint8_t*>(s.data()), s.size());
+  }
+  Pb& msg(uint32_t field, const Pb& m) { return raw(field, m.bytes.data(), m.bytes.size()); }
+};
+
+constexpr uint64_t kFloat = 1;  // TensorProto.DataType FLOAT
+
+// TensorProto: dims (1), data_type (2), name (8), raw_data (9).
+Pb initializer(const std::string& name, const std::vector<uint64_t>& dims, const float* values, uint64_t count) {
+  Pb t;
+  for (uint64_t d : dims) t.u(1, d);
+  t.u(2, kFloat).str(8, name);
+  std::vector<uint8_t> raw(static_cast<size_t>(count) * sizeof(float));
+  if (count != 0) std::memcpy(raw.data(), values, raw.size());
+  return t.raw(9, raw.data(), raw.size());
+}
+
+// ValueInfoProto: name (1), type (2) = TypeProto { tensor_type (1) = { elem_type (1), shape (2) } };
+// TensorShapeProto.dim (1) = Dimension { dim_value (1) | dim_param (2) }.
+Pb value_info(const std::string& name, uint64_t features) {
+  Pb shape;
+  shape.msg(1, Pb().str(2, "batch")).msg(1, Pb().u(1, features));
+  Pb tensor;
+  tensor.u(1, kFloat).msg(2, shape);
+  return Pb().str(1, name).msg(2, Pb().msg(1, tensor));
+}
+
+// NodeProto: input (1), output (2), name (3), op_type (4), attribute (5).
+Pb node(const std::string& op_type, const std::string& name, const std::vector<std::string>& inputs,
+        const std::string& output) {
+  Pb n;
+  for (const std::string& i : inputs) n.str(1, i);
+  n.str(2, output).str(3, name).str(4, op_type);
+  return n;
+}
+
+}  // namespace
+
+bool encode_onnx_mlp(const std::vector<DenseLayer>& layers, const std::map<std::string, std::string>& metadata,
+                     std::vector<uint8_t>* bytes, std::string* error) {
+  if (layers.empty()) {
+    *error = "an ONNX model needs at least one layer";
+    return false;
+  }
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const DenseLayer& l = layers[i];
+    if (l.in == 0 || l.out == 0 || l.weight == nullptr || l.bias == nullptr) {
+      *error = "layer '" + l.name + "': empty, or without weight or bias values";
+      return false;
+    }
+    if (i > 0 && l.in != layers[i - 1].out) {
+      *error = "layer '" + l.name + "' takes " + std::to_string(l.in) + " inputs, '" + layers[i - 1].name + "' gives " +
+               std::to_string(layers[i - 1].out);
+      return false;
+    }
+  }
+  // GraphProto: node (1), name (2), initializer (5), input (11), output (12).
+  Pb graph;
+  std::string x = "input";
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const DenseLayer& l = layers[i];
+    const bool last = i + 1 == layers.size();
+    const std::string gemm_out = last && !l.relu ? "output" : l.name + ".out";
+    // AttributeProto: name (1), i (3), type (20) = INT (2).
+    Pb gemm = node("Gemm", l.name, {x, l.name + ".weight", l.name + ".bias"}, gemm_out);
+    gemm.msg(5, Pb().str(1, "transB").u(3, 1).u(20, 2));
+    graph.msg(1, gemm);
+    x = gemm_out;
+    if (l.relu) {
+      const std::string relu_out = last ? "output" : l.name + ".relu";
+      graph.msg(1, node("Relu", l.name + ".relu", {x}, relu_out));
+      x = relu_out;
+    }
+  }
+  graph.str(2, "main");
+  for (const DenseLayer& l : layers) {
+    graph.msg(5, initializer(l.name + ".weight", {l.out, l.in}, l.weight, l.out * l.in));
+    graph.msg(5, initializer(l.name + ".bias", {l.out}, l.bias, l.out));
+  }
+  graph.msg(11, value_info("input", layers.front().in));
+  graph.msg(12, value_info("output", layers.back().out));
+  // ModelProto: ir_version (1), producer_name (2), producer_version (3), graph (7), opset_import (8) =
+  // OperatorSetIdProto { domain (1), version (2) }, metadata_props (14) = StringStringEntryProto { key 1, value 2 }.
+  Pb model;
+  model.u(1, 8).str(2, "probex").str(3, "1").msg(7, graph).msg(8, Pb().str(1, "").u(2, 17));
+  for (const auto& [key, value] : metadata) model.msg(14, Pb().str(1, key).str(2, value));
+  *bytes = std::move(model.bytes);
+  return true;
+}
+
+}  // namespace probex::convert
