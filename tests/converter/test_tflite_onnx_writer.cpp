@@ -65,6 +65,8 @@ std::vector<float> read_all(const ModelFile& f, const ModelTensor& t) {
   return v;
 }
 
+// The model reads `bytes` in place: they must outlive it, so a temporary is refused at compile time.
+std::unique_ptr<ModelFile> open(std::vector<uint8_t>&& bytes, ModelFormat format) = delete;
 std::unique_ptr<ModelFile> open(const std::vector<uint8_t>& bytes, ModelFormat format) {
   std::unique_ptr<ModelFile> f;
   const ModelStatus st = model_file_from_buffer("mlp", bytes.data(), bytes.size(), &f);

@@ -27,6 +27,8 @@ using namespace probex::test;
 
 namespace {
 
+// The model reads `bytes` in place: they must outlive it, so a temporary is refused at compile time.
+std::unique_ptr<ModelFile> open_buffer(std::vector<uint8_t>&& bytes) = delete;
 std::unique_ptr<ModelFile> open_buffer(const std::vector<uint8_t>& bytes) {
   std::unique_ptr<ModelFile> m;
   const ModelStatus st = probex::model_file_from_buffer("case.onnx", bytes.data(), bytes.size(), &m);

@@ -321,7 +321,8 @@ TEST_CASE("TFLite: Model.metadata entries read as string metadata; unusable entr
   model.metadata = {{"dataset_chosen_targets", labels}, {"dup", other}, {"dup", labels},
                     {"bad_index", 9999}, {"offset_buffer", outside}, {"empty", 0}};
   ModelStatus st;
-  auto m = open_buffer(build_tflite(model), &st);
+  const std::vector<uint8_t> bytes = build_tflite(model);
+  auto m = open_buffer(bytes, &st);
   REQUIRE_MESSAGE(st.ok(), st.message);
   REQUIRE(m->metadata_string("dataset_chosen_targets") != nullptr);
   CHECK(*m->metadata_string("dataset_chosen_targets") == "['Trouser', 'Bag']");
