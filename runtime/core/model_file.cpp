@@ -140,7 +140,7 @@ class SafetensorsModel final : public ModelFile {
     tensors_.reserve(infos.size());
     for (size_t i = 0; i < infos.size(); ++i) {
       const TensorInfo& t = infos[i];
-      tensors_.push_back({t.name, t.shape, dtype_name(t.dtype), dtype_converts_to_f32(t.dtype), t.element_count, i});
+      tensors_.push_back({t.name, t.shape, dtype_name(t.dtype), dtype_converts_to_f32(t.dtype), t.element_count, i, ""});
     }
   }
   ModelStatus index() { return index_tensors(); }
@@ -162,7 +162,7 @@ class GgufModel final : public ModelFile {
     tensors_.reserve(infos.size());
     for (size_t i = 0; i < infos.size(); ++i) {
       const GgufTensorInfo& t = infos[i];
-      tensors_.push_back({t.name, t.shape, t.type_name(), ggml_type_converts_to_f32(t.type), t.element_count, i});
+      tensors_.push_back({t.name, t.shape, t.type_name(), ggml_type_converts_to_f32(t.type), t.element_count, i, ""});
     }
     // A fine-tune converted by llama.cpp names its base model here (general.base_model.count >= 1).
     if (const std::string* base = file_.metadata_string("general.base_model.0.name")) declared_base_model_ = *base;
@@ -192,7 +192,16 @@ class TfliteModel final : public ModelFile {
     tensors_.reserve(infos.size());
     for (size_t i = 0; i < infos.size(); ++i) {
       const TfliteTensorInfo& t = infos[i];
-      tensors_.push_back({t.name, t.shape, tflite_type_name(t.type), t.readable, t.element_count, i});
+      tensors_.push_back({t.name, t.shape, tflite_type_name(t.type), t.readable, t.element_count, i, ""});
+      if (t.stored_shape != t.shape) {  // a Conv2D or depthwise kernel, permuted to PyTorch's order
+        std::string stored;
+        for (size_t k = 0; k < t.stored_shape.size(); ++k) stored += (k ? ", " : "") + std::to_string(t.stored_shape[k]);
+        tensors_.back().layout = "stored [" + stored + "] as TFLite's " +
+                                 (t.stored_shape.size() == 4 && t.stored_shape[0] == 1 && t.shape[1] == 1
+                                      ? "[1, H, W, C] depthwise kernel"
+                                      : "[O, H, W, I] kernel") +
+                                 ", shown in PyTorch's order";
+      }
     }
   }
   ModelStatus index() { return index_tensors(); }

@@ -67,6 +67,7 @@ struct ModelTensor {
   bool readable = false;        // read_f32 converts it (a float or dequantizable type)
   uint64_t element_count = 0;
   size_t native = 0;            // the implementation's own index of this tensor
+  std::string layout;           // how the stored layout maps to `shape`, when it differs ("" when shown as stored)
 
   uint64_t rows() const { return shape.empty() ? 1 : shape[0]; }
   uint64_t row_length() const;  // prod(shape[1:]); 1 for 0-D and 1-D tensors

@@ -952,7 +952,11 @@ class OnnxModel final : public ModelFile {
       ModelTensor m;
       m.name = names[i];
       m.shape = t.dims;
-      if (t.transposed) std::swap(m.shape[0], m.shape[1]);
+      if (t.transposed) {
+        std::swap(m.shape[0], m.shape[1]);
+        m.layout = "stored [" + std::to_string(t.dims[0]) + ", " + std::to_string(t.dims[1]) +
+                   "] as MatMul's [in, out], shown transposed [out, in]";
+      }
       m.dtype = kTypes[t.data_type].name;
       m.readable = t.unreadable.empty();
       m.element_count = t.element_count;

@@ -392,7 +392,7 @@ class PeftAdapterModel final : public ModelFile {
     tensors_.reserve(infos.size());
     for (size_t i = 0; i < infos.size(); ++i) {
       const TensorInfo& t = infos[i];
-      tensors_.push_back({t.name, t.shape, dtype_name(t.dtype), dtype_converts_to_f32(t.dtype), t.element_count, i});
+      tensors_.push_back({t.name, t.shape, dtype_name(t.dtype), dtype_converts_to_f32(t.dtype), t.element_count, i, ""});
     }
     st = check_adapter_tensors(config_, tensors_, weights);
     if (!st.ok()) return st;

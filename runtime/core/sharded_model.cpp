@@ -209,7 +209,7 @@ class ShardedModel final : public ModelFile {
       for (size_t i = 0; i < infos.size(); ++i) {
         const TensorInfo& t = infos[i];
         tensors_.push_back({t.name, t.shape, dtype_name(t.dtype), dtype_converts_to_f32(t.dtype), t.element_count,
-                            refs_.size()});
+                            refs_.size(), ""});
         refs_.push_back({s, i});
       }
     }

@@ -35,7 +35,8 @@ const char* const kHelp =
       "rows [A, B) with --rows A:B (default: all rows); rows are the first dimension of the shape.\n"
       "\n"
       "--json prints the report as one JSON object on stdout: for a model {\"format\", \"tensors\": [{\"name\",\n"
-      "\"shape\", \"dtype\"}]}, with --dump {\"name\", \"shape\", \"rows\": [A, B], \"values\": [...]}.\n"
+      "\"shape\", \"dtype\"}]} (and \"layout\" where the stored layout was permuted to PyTorch's: TFLite convolution\n"
+      "kernels, ONNX MatMul weights), with --dump {\"name\", \"shape\", \"rows\": [A, B], \"values\": [...]}.\n"
       "\n"
       "exit codes: 0 valid (and self-tests passed), 1 invalid bundle or model, or failed self-test, 2 bad command line\n";
 
@@ -81,7 +82,7 @@ void print_model(const probex::ModelFile& m, bool json) {
     for (size_t i = 0; i < m.tensors().size(); ++i) {
       const probex::ModelTensor& t = m.tensors()[i];
       o += std::string(i ? "," : "") + "{\"name\":" + json_string(t.name) + ",\"shape\":" + shape_text(t.shape, ",") +
-           ",\"dtype\":" + json_string(t.dtype) + "}";
+           ",\"dtype\":" + json_string(t.dtype) + (t.layout.empty() ? "" : ",\"layout\":" + json_string(t.layout)) + "}";
     }
     std::printf("%s]}\n", o.c_str());
     return;
@@ -93,6 +94,7 @@ void print_model(const probex::ModelFile& m, bool json) {
     const probex::ModelTensor& t = m.tensors()[i];
     std::printf("  %5zu  %-48s %-22s %-8s %14llu%s\n", i, t.name.c_str(), shape_text(t.shape, ", ").c_str(), t.dtype.c_str(),
                 static_cast<unsigned long long>(t.element_count), t.readable ? "" : "  (not readable as float32)");
+    if (!t.layout.empty()) std::printf("  %5s  %s\n", "", t.layout.c_str());
   }
 }
 
