@@ -25,7 +25,7 @@ struct RuntimeBundle {
                                            "the new bundle", &bundle, &message);
     if (st == PROBEX_OK) {
       probex_auditor_options options;
-      probex_auditor_options_default(&options);
+      probex_auditor_options_init(&options, sizeof options);
       st = Auditor::create(bundle, options, nullptr, &auditor, &message);
     }
     if (st != PROBEX_OK) *error = "the runtime rejects the bundle just written: " + message;

@@ -250,7 +250,7 @@ int main(int argc, char** argv) {
     std::vector<TreeCalibration> calibration;
     if (!fit_router(files, sketch, &trees, &calibration, &error)) return fail(error);
     if (!quiet) {
-      std::printf("router: sketch %ux%u (%zu bytes per tree); relative distance to the root:\n", sketch.rows, sketch.cols,
+      std::printf("router: sketch %ux%u (%zu bytes per tree); direction distance to the root:\n", sketch.rows, sketch.cols,
                   static_cast<size_t>(sketch.rows) * sketch.cols * sizeof(float));
       for (const TreeCalibration& c : calibration)
         std::printf("  tree %-10s own training models %zu: median %.3f, max %.3f; other trees' models %zu: min %.3f; "

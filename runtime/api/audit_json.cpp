@@ -38,12 +38,11 @@ void append_field(std::string* out, const char* name) {
 
 }  // namespace
 
-std::string audit_json_record(const probex_bundle* bundle, const char* model_path, probex_status status,
+std::string audit_json_record(const Bundle& bundle, const char* model_path, probex_status status,
                               const char* message, const probex_audit_result* result) {
   const bool ok = status == PROBEX_OK && result;
   const bool known = ok && result->tree != PROBEX_NO_TREE;
-  probex_tree_info info{};
-  if (known) probex_bundle_tree_info(bundle, result->tree, &info);
+  const TreeView* tree = known && result->tree < bundle.trees().size() ? &bundle.trees()[result->tree] : nullptr;
   std::string o = "{\"schema_version\":" + std::to_string(PROBEX_AUDIT_JSON_SCHEMA_VERSION) + ",\"model\":";
   append_json_string(&o, model_path ? model_path : "");
   append_field(&o, "format");
@@ -54,11 +53,11 @@ std::string audit_json_record(const probex_bundle* bundle, const char* model_pat
   append_field(&o, "status");
   append_json_string(&o, probex_status_name(status));
   append_field(&o, "tree");
-  append_text_or_null(&o, known ? info.name : nullptr);
+  append_text_or_null(&o, tree ? tree->name : nullptr);
   append_field(&o, "root");
-  append_text_or_null(&o, known ? info.root : nullptr);
+  append_text_or_null(&o, tree ? tree->root : nullptr);
   append_field(&o, "layer");
-  append_text_or_null(&o, known ? info.layer_name : nullptr);
+  append_text_or_null(&o, tree ? tree->layer_name : nullptr);
   // Why there is no tree: the error, or the router's reason for refusing every tree.
   append_field(&o, "message");
   append_text_or_null(&o, !ok ? message : known ? nullptr : result->unknown_reason);
@@ -74,24 +73,23 @@ std::string audit_json_record(const probex_bundle* bundle, const char* model_pat
   append_field(&o, "distances");
   o += "{";
   bool first = true;
-  for (uint32_t k = 0; routed && k < result->root_distance_count; ++k) {
+  const uint32_t distances = routed ? std::min<uint32_t>(result->root_distance_count,
+                                                         static_cast<uint32_t>(bundle.trees().size())) : 0;
+  for (uint32_t k = 0; k < distances; ++k) {
     if (std::isnan(result->root_distances[k])) continue;  // the model has no layer that tree probes
-    probex_tree_info t{};
-    if (probex_bundle_tree_info(bundle, k, &t) != PROBEX_OK) continue;
     if (!first) o += ",";
     first = false;
-    append_json_string(&o, t.name);
+    append_json_string(&o, bundle.trees()[k].name);
     o += ":";
     append_number(&o, static_cast<double>(result->root_distances[k]));
   }
   o += "}";
   append_field(&o, "labels");
   o += "[";
-  for (uint32_t k = 0; known && k < result->label_count; ++k) {
-    const char* name = "";
-    probex_bundle_label(bundle, result->tree, k, &name);
+  const uint32_t labels = tree ? std::min<uint32_t>(result->label_count, static_cast<uint32_t>(tree->labels.size())) : 0;
+  for (uint32_t k = 0; k < labels; ++k) {
     o += k ? ",{\"name\":" : "{\"name\":";
-    append_json_string(&o, name);
+    append_json_string(&o, tree->labels[k]);
     append_field(&o, "probability");
     append_number(&o, static_cast<double>(result->probabilities[k]));
     append_field(&o, "predicted");
@@ -100,28 +98,26 @@ std::string audit_json_record(const probex_bundle* bundle, const char* model_pat
   o += "]";
   append_field(&o, "zero_shot");
   o += "[";
-  if (known) {
-    std::vector<uint32_t> order(result->zero_shot_count);  // best first; ties keep the bundle's order
-    for (uint32_t k = 0; k < result->zero_shot_count; ++k) order[k] = k;
+  if (tree && tree->has_zero_shot) {
+    std::vector<uint32_t> order(std::min<uint32_t>(result->zero_shot_count,
+                                                   static_cast<uint32_t>(tree->zero_shot.labels.size())));  // best first; ties keep the bundle's order
+    for (uint32_t k = 0; k < order.size(); ++k) order[k] = k;
     std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
       return result->zero_shot_scores[a] > result->zero_shot_scores[b];
     });
     for (size_t k = 0; k < order.size(); ++k) {
-      const char* label = "";
-      int trained = 0;
-      probex_bundle_zero_shot_label(bundle, result->tree, order[k], &label, &trained);
       o += k ? ",{\"label\":" : "{\"label\":";
-      append_json_string(&o, label);
+      append_json_string(&o, tree->zero_shot.labels[order[k]]);
       append_field(&o, "cosine");
       append_number(&o, static_cast<double>(result->zero_shot_scores[order[k]]));
       append_field(&o, "trained");
-      o += trained ? "true}" : "false}";
+      o += tree->zero_shot.trained[order[k]] ? "true}" : "false}";
     }
   }
   o += "]";
   append_field(&o, "embedding");
   o += "[";
-  for (uint32_t k = 0; known && k < result->embedding_size; ++k) {
+  for (uint32_t k = 0; tree && k < result->embedding_size; ++k) {
     if (k) o += ",";
     append_number(&o, static_cast<double>(result->embedding[k]));
   }

@@ -272,10 +272,16 @@ probex_status Bundle::open(const std::string& path, Bundle* out, std::string* me
 }
 
 probex_status Bundle::open_buffer(const uint8_t* data, size_t size, const std::string& name, Bundle* out,
-                                  std::string* message, const uint8_t* trusted_keys, size_t key_count) {
+                                  std::string* message, const uint8_t* trusted_keys, size_t key_count,
+                                  uint64_t max_bytes) {
   if (!data && size) {
     *message = name + ": null buffer";
     return PROBEX_INVALID_ARGUMENT;
+  }
+  if (size > max_bytes) {
+    *message = name + ": " + std::to_string(size) + " bytes, above the limit of " + std::to_string(max_bytes) +
+               " bytes for a bundle";
+    return PROBEX_LIMIT_EXCEEDED;
   }
   if (reinterpret_cast<uintptr_t>(data) % 8 != 0) {
     *message = name + ": the buffer is not 8-byte aligned (FlatBuffers scalars are read in place)";

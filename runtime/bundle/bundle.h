@@ -100,10 +100,10 @@ class Bundle {
                             const uint8_t* trusted_keys = nullptr, size_t key_count = 0,
                             uint64_t max_bytes = kDefaultMaxBundleBytes);
   static constexpr uint64_t kDefaultMaxBundleBytes = uint64_t{256} << 20;
-  // `data` must outlive the bundle and be 8-byte aligned; `name` is used in messages.
+  // `data` must outlive the bundle and be 8-byte aligned; `name` is used in messages. Checks as open() does.
   static probex_status open_buffer(const uint8_t* data, size_t size, const std::string& name, Bundle* out,
                                    std::string* message, const uint8_t* trusted_keys = nullptr,
-                                   size_t key_count = 0);
+                                   size_t key_count = 0, uint64_t max_bytes = kDefaultMaxBundleBytes);
 
   uint32_t format_version() const { return format_version_; }
   const char* producer() const { return producer_; }

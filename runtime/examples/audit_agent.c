@@ -36,14 +36,14 @@ typedef struct agent {
 static void audit_one(agent* a, const char* path) {
   probex_audit_result r;
   probex_error error;
-  memset(&r, 0, sizeof r);
+  probex_audit_result_init(&r, sizeof r);
   memset(&error, 0, sizeof error);
   const probex_status status = probex_audit_file(a->auditor, PROBEX_ROUTE, path, &r, &error);
   if (status != PROBEX_OK) a->failures++;
   /* The record is usually a few kB (the embedding is r_T numbers): a stack buffer, else one of its size. */
   char small[8192];
   size_t length = 0;
-  if (probex_audit_json(a->bundle, path, status, &error, &r, small, sizeof small, &length) != PROBEX_OK) {
+  if (probex_audit_json(a->bundle, path, status, &error, &r, small, sizeof small, &length, NULL) != PROBEX_OK) {
     fprintf(stderr, "probex-agent: %s: cannot format the record\n", path);
     a->failures++;
     return;
@@ -53,7 +53,7 @@ static void audit_one(agent* a, const char* path) {
     return;
   }
   char* big = malloc(length + 1);
-  if (!big || probex_audit_json(a->bundle, path, status, &error, &r, big, length + 1, &length) != PROBEX_OK) {
+  if (!big || probex_audit_json(a->bundle, path, status, &error, &r, big, length + 1, &length, NULL) != PROBEX_OK) {
     fprintf(stderr, "probex-agent: %s: cannot format the record\n", path);
     a->failures++;
   } else {
@@ -137,7 +137,7 @@ int main(int argc, char** argv) {
   const char* paths[2] = {NULL, NULL};
   int path_count = 0;
   probex_auditor_options options;
-  probex_auditor_options_default(&options);
+  probex_auditor_options_init(&options, sizeof options);
   for (int i = 1; i < argc; ++i) {
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
       printf("usage: probex-agent BUNDLE FOLDER [--threads N]\n"
@@ -172,7 +172,7 @@ int main(int argc, char** argv) {
   agent a = {NULL, NULL, 0};
   probex_error error;
   memset(&error, 0, sizeof error);
-  if (probex_bundle_open(paths[0], &a.bundle, &error) != PROBEX_OK ||
+  if (probex_bundle_open(paths[0], NULL, &a.bundle, &error) != PROBEX_OK ||
       probex_auditor_create(a.bundle, &options, NULL, &a.auditor, &error) != PROBEX_OK ||
       probex_auditor_self_test(a.auditor, NULL, &error) != PROBEX_OK) {
     fprintf(stderr, "probex-agent: %s [%s]\n", error.message, probex_status_name(error.status));

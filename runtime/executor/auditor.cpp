@@ -187,7 +187,7 @@ probex_status Auditor::create(const Bundle& bundle, const probex_auditor_options
   const auto& trees = bundle.trees();
   for (const TreeView& t : trees) {
     const uint32_t block = std::min(rows_per_block, t.d_h);
-    s = a->backend_->add_tree(unpacker.unpack(t, t.d_h, t.d_w, options.float_only != 0), block, message);
+    s = a->backend_->add_tree(unpacker.unpack(t, t.d_h, t.d_w, options.float_only), block, message);
     if (s != PROBEX_OK) return s;
     max_x = std::max(max_x, static_cast<size_t>(block) * t.d_w);
     max_g = std::max(max_g, static_cast<size_t>(t.r_u) * t.r_v);
@@ -201,7 +201,7 @@ probex_status Auditor::create(const Bundle& bundle, const probex_auditor_options
     const TreeView& t = trees[i];
     if (!t.has_zero_shot) continue;
     const ExpertView& z = t.zero_shot.expert;
-    s = a->backend_->add_tree(unpacker.unpack(z, t.d_h, t.d_w, options.float_only != 0), std::min(rows_per_block, t.d_h),
+    s = a->backend_->add_tree(unpacker.unpack(z, t.d_h, t.d_w, options.float_only), std::min(rows_per_block, t.d_h),
                               message);
     if (s != PROBEX_OK) return s;
     a->zero_shot_slot_[i] = next_slot++;
@@ -214,7 +214,7 @@ probex_status Auditor::create(const Bundle& bundle, const probex_auditor_options
   const size_t x_bytes = round_up(max_x * sizeof(float) + kSlackBytes), g_bytes = round_up(max_g * sizeof(float));
   const size_t t_bytes = round_up(max_t * sizeof(float) + kSlackBytes), y_bytes = round_up(max_y * sizeof(float) + kSlackBytes);
   const size_t zt_bytes = round_up(max_zt * sizeof(float) + kSlackBytes), zl_bytes = round_up(max_zl * sizeof(float));
-  if (!a->arena_.allocate(x_bytes + g_bytes + t_bytes + 2 * y_bytes + round_up(max_y) + 2 * zt_bytes + zl_bytes,
+  if (!a->arena_.allocate(x_bytes + g_bytes + t_bytes + 2 * y_bytes + round_up(max_y * sizeof(bool)) + 2 * zt_bytes + zl_bytes,
                           allocator)) {
     *message = "cannot allocate the audit arena";
     return PROBEX_OUT_OF_MEMORY;
@@ -225,8 +225,8 @@ probex_status Auditor::create(const Bundle& bundle, const probex_auditor_options
   a->embedding_ = arena_floats(p += g_bytes);
   a->logits_ = arena_floats(p += t_bytes);
   a->probabilities_ = arena_floats(p += y_bytes);
-  a->predicted_ = p += y_bytes;
-  a->zero_shot_embedding_ = arena_floats(p += round_up(max_y));
+  a->predicted_ = reinterpret_cast<bool*>(p += y_bytes);
+  a->zero_shot_embedding_ = arena_floats(p += round_up(max_y * sizeof(bool)));
   a->prototype_row_ = arena_floats(p += zt_bytes);
   a->zero_shot_scores_ = arena_floats(p += zt_bytes);
   s = a->prepare_router(message);
@@ -326,7 +326,7 @@ probex_status Auditor::route_file(const ModelFile& file, uint32_t* tree, probex_
       second = distances_[t];
     }
   }
-  result->routed = 1;
+  result->routed = true;
   result->root_distance_count = static_cast<uint32_t>(trees.size());
   result->root_distances = distances_.data();
   result->route_distance = nearest;

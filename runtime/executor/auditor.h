@@ -108,7 +108,7 @@ class Auditor {
   float* embedding_ = nullptr;
   float* logits_ = nullptr;
   float* probabilities_ = nullptr;
-  uint8_t* predicted_ = nullptr;
+  bool* predicted_ = nullptr;
   float* zero_shot_embedding_ = nullptr;  // max zero-shot r_T
   float* zero_shot_scores_ = nullptr;     // max zero-shot labels
   float* prototype_row_ = nullptr;        // one dequantized prototype, max zero-shot r_T

@@ -87,9 +87,9 @@ std::vector<ZeroShotLabel> zero_shot_labels(const probex_bundle* bundle, uint32_
   std::vector<ZeroShotLabel> out(count);
   for (uint32_t k = 0; k < count; ++k) {
     const char* name = "";
-    int trained = 0;
-    probex_bundle_zero_shot_label(bundle, tree, k, &name, &trained);
-    out[k] = {name, trained != 0};
+    bool trained = false;
+    probex_bundle_zero_shot_label(bundle, tree, k, &name, &trained, nullptr);
+    out[k] = {name, trained};
   }
   return out;
 }
@@ -109,7 +109,7 @@ std::string audit_record(const probex_bundle* bundle, const std::string& path, p
   std::string out(4096, '\0');
   size_t length = 0;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    if (probex_audit_json(bundle, path.c_str(), status, &error, &r, out.data(), out.size(), &length) != PROBEX_OK) break;
+    if (probex_audit_json(bundle, path.c_str(), status, &error, &r, out.data(), out.size(), &length, nullptr) != PROBEX_OK) break;
     if (length < out.size()) {
       out.resize(length);
       return out;
@@ -126,9 +126,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> positional, trusted_key_files;
   std::string tree_name, truth_key, query;
   probex_bundle_options bundle_options;
-  probex_bundle_options_default(&bundle_options);
+  probex_bundle_options_init(&bundle_options, sizeof bundle_options);
   probex_auditor_options options;
-  probex_auditor_options_default(&options);
+  probex_auditor_options_init(&options, sizeof options);
   bool json = false, quiet = false;
   probex::cli::ArgParser args("probex-audit", kHelp);
   args.positional(&positional);
@@ -155,26 +155,29 @@ int main(int argc, char** argv) {
   probex_bundle* bundle = nullptr;
   bundle_options.trusted_keys = trusted_keys.data();
   bundle_options.trusted_key_count = trusted_keys.size() / probex::kPublicKeyBytes;
-  if (probex_bundle_open_with(positional[0].c_str(), &bundle_options, &bundle, &error) != PROBEX_OK) {
+  if (probex_bundle_open(positional[0].c_str(), &bundle_options, &bundle, &error) != PROBEX_OK) {
     std::fprintf(stderr, "probex-audit: %s [%s]\n", error.message, probex_status_name(error.status));
     return 1;
   }
   uint32_t tree = PROBEX_ROUTE, tree_count = 0;
-  probex_bundle_tree_count(bundle, &tree_count);
+  bool has_router = false;
+  probex_bundle_tree_count(bundle, &tree_count, nullptr);
+  probex_bundle_has_router(bundle, &has_router, nullptr);
   if (!tree_name.empty()) {
-    if (probex_bundle_find_tree(bundle, tree_name.c_str(), &tree) != PROBEX_OK) {
+    if (probex_bundle_find_tree(bundle, tree_name.c_str(), &tree, nullptr) != PROBEX_OK) {
       std::fprintf(stderr, "probex-audit: %s has no tree '%s'\n", positional[0].c_str(), tree_name.c_str());
       probex_bundle_free(bundle);
       return 1;
     }
-  } else if (tree_count > 1 && !probex_bundle_has_router(bundle)) {
+  } else if (tree_count > 1 && !has_router) {
     probex_bundle_free(bundle);
     return args.usage_error("the bundle holds " + std::to_string(tree_count) + " trees and no router: choose one with --tree");
   }
   std::vector<std::string> tree_names(tree_count);
   for (uint32_t i = 0; i < tree_count; ++i) {
-    probex_tree_info ti{};
-    probex_bundle_tree_info(bundle, i, &ti);
+    probex_tree_info ti;
+    probex_tree_info_init(&ti, sizeof ti);
+    probex_bundle_tree_info(bundle, i, &ti, nullptr);
     tree_names[i] = ti.name;
   }
   probex_auditor* auditor = nullptr;
@@ -197,7 +200,8 @@ int main(int argc, char** argv) {
   double total_seconds = 0;
   for (size_t m = 1; m < positional.size(); ++m) {
     const std::string& path = positional[m];
-    probex_audit_result r{};
+    probex_audit_result r;
+    probex_audit_result_init(&r, sizeof r);
     const probex_status status = probex_audit_file(auditor, tree, path.c_str(), &r, &error);
     // --json: one record per model, failed ones included (docs/audit-json.md); --query prints its ranking
     // instead.
@@ -231,13 +235,14 @@ int main(int argc, char** argv) {
       }
       continue;
     }
-    probex_tree_info info{};
-    probex_bundle_tree_info(bundle, r.tree, &info);
+    probex_tree_info info;
+    probex_tree_info_init(&info, sizeof info);
+    probex_bundle_tree_info(bundle, r.tree, &info, nullptr);
     total_seconds += seconds;
     std::vector<std::string> labels(r.label_count);
     for (uint32_t k = 0; k < r.label_count; ++k) {
       const char* name = "";
-      probex_bundle_label(bundle, r.tree, k, &name);
+      probex_bundle_label(bundle, r.tree, k, &name, nullptr);
       labels[k] = name;
     }
     std::vector<std::string> truth;
@@ -252,7 +257,7 @@ int main(int argc, char** argv) {
       } else {
         for (uint32_t k = 0; k < r.label_count; ++k) {
           const bool in_truth = std::find(truth.begin(), truth.end(), labels[k]) != truth.end();
-          right += in_truth == (r.predicted[k] != 0);
+          right += in_truth == r.predicted[k];
         }
         ++compared;
         bits_total += r.label_count;

@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
   bool route = false, float_only = false;
   long warmup_arg = 3, runs_arg = 20;
   probex_auditor_options options;
-  probex_auditor_options_default(&options);
+  probex_auditor_options_init(&options, sizeof options);
   probex::cli::ArgParser args("probex-bench", kHelp);
   args.positional(&positional);
   args.text("--tree", "a tree name", &tree_name);
@@ -65,19 +65,20 @@ int main(int argc, char** argv) {
   args.integer("--runs", 1, 1000000, &runs_arg);
   if (const int code = args.parse(argc, argv); code != args.kContinue) return code;
   if (positional.size() != 2) return args.usage_error("a bundle and one model are required");
-  options.float_only = float_only ? 1 : 0;
+  options.float_only = float_only;
   const unsigned long warmup = static_cast<unsigned long>(warmup_arg), runs = static_cast<unsigned long>(runs_arg);
   const unsigned long threads = options.threads;
   probex_error e{};
   probex_bundle* bundle = nullptr;
-  if (probex_bundle_open(positional[0].c_str(), &bundle, &e) != PROBEX_OK) return fail(e);
+  if (probex_bundle_open(positional[0].c_str(), nullptr, &bundle, &e) != PROBEX_OK) return fail(e);
   uint32_t tree = 0;
-  if (!tree_name.empty() && probex_bundle_find_tree(bundle, tree_name.c_str(), &tree) != PROBEX_OK) {
+  if (!tree_name.empty() && probex_bundle_find_tree(bundle, tree_name.c_str(), &tree, nullptr) != PROBEX_OK) {
     std::fprintf(stderr, "probex-bench: no tree '%s'\n", tree_name.c_str());
     return 1;
   }
-  probex_tree_info info{};
-  probex_bundle_tree_info(bundle, tree, &info);
+  probex_tree_info info;
+  probex_tree_info_init(&info, sizeof info);
+  probex_bundle_tree_info(bundle, tree, &info, nullptr);
   struct stat st {};
   const double bundle_mb = stat(positional[0].c_str(), &st) == 0 ? static_cast<double>(st.st_size) / (1024.0 * 1024.0) : 0.0;
   probex_auditor* auditor = nullptr;
@@ -85,7 +86,8 @@ int main(int argc, char** argv) {
 
   std::vector<double> routing, read, probe, rest, zero_shot, other, total;
   for (unsigned long i = 0; i < warmup + runs; ++i) {
-    probex_audit_result r{};
+    probex_audit_result r;
+    probex_audit_result_init(&r, sizeof r);
     const auto start = std::chrono::steady_clock::now();
     if (probex_audit_file(auditor, route ? PROBEX_ROUTE : tree, positional[1].c_str(), &r, &e) != PROBEX_OK) return fail(e);
     if (route && r.tree == PROBEX_NO_TREE) {

@@ -184,7 +184,7 @@ int main(int argc, char** argv) {
   uint64_t max_model_bytes = probex::ModelLimits().max_file_bytes;
   uint64_t max_bundle_bytes = probex::Bundle::kDefaultMaxBundleBytes;
   probex_auditor_options options;
-  probex_auditor_options_default(&options);
+  probex_auditor_options_init(&options, sizeof options);
   probex::cli::ArgParser args("probex-inspect", kHelp);
   args.positional(&positional);
   args.flag("--json", &json);

@@ -160,7 +160,7 @@ inline std::unique_ptr<LoadedBundle> load_bundle(const std::vector<uint8_t>& byt
 inline probex_auditor_options auditor_options(probex_backend backend, uint32_t threads, uint32_t rows_per_block,
                                               uint32_t float_only = 0) {
   probex_auditor_options options;
-  probex_auditor_options_default(&options);
+  probex_auditor_options_init(&options, sizeof options);
   options.backend = backend;
   options.threads = threads;
   options.rows_per_block = rows_per_block;

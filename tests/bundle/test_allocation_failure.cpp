@@ -50,10 +50,11 @@ probex_status session(const std::string& bundle_path, const std::string& model_p
   probex_error error{};
   probex_bundle* bundle = nullptr;
   probex_auditor* auditor = nullptr;
-  probex_audit_result result{};
+  probex_audit_result result;
+  probex_audit_result_init(&result, sizeof result);
   probex_auditor_options options;
-  probex_auditor_options_default(&options);
-  probex_status s = probex_bundle_open(bundle_path.c_str(), &bundle, &error);
+  probex_auditor_options_init(&options, sizeof options);
+  probex_status s = probex_bundle_open(bundle_path.c_str(), nullptr, &bundle, &error);
   if (s == PROBEX_OK) s = probex_auditor_create(bundle, &options, nullptr, &auditor, &error);
   if (s == PROBEX_OK) s = probex_auditor_self_test(auditor, nullptr, &error);
   if (s == PROBEX_OK) s = probex_audit_file(auditor, 0, model_path.c_str(), &result, &error);

@@ -62,7 +62,8 @@ TEST_CASE("both backends equal the trainer's forward pass, for every row-block s
             std::string message;
             const probex_auditor_options options = auditor_options(backend, 1, block, float_only);
             REQUIRE_MESSAGE(Auditor::create(loaded->bundle, options, nullptr, &auditor, &message) == PROBEX_OK, message);
-            probex_audit_result r{};
+            probex_audit_result r;
+  probex_audit_result_init(&r, sizeof r);
             REQUIRE(auditor->audit_matrix(0, x.data(), static_cast<uint32_t>(shape.d_h), static_cast<uint32_t>(shape.d_w),
                                           &r, &message) == PROBEX_OK);
             REQUIRE(r.label_count == shape.d_y);
@@ -74,7 +75,7 @@ TEST_CASE("both backends equal the trainer's forward pass, for every row-block s
             for (size_t k = 0; k < shape.d_y; ++k) {
               const double p = 1.0 / (1.0 + std::exp(-static_cast<double>(logits[k])));
               CHECK(static_cast<double>(r.probabilities[k]) == doctest::Approx(p).epsilon(tolerance));
-              if (std::fabs(p - 0.5) > 1e-2) CHECK((r.predicted[k] != 0) == (p >= 0.5));
+              if (std::fabs(p - 0.5) > 1e-2) CHECK(r.predicted[k] == (p >= 0.5));
             }
           }
         }
@@ -109,10 +110,10 @@ TEST_CASE("auditing a model file equals auditing the matrix, in F32, F16 and BF1
   REQUIRE(write_bytes(dir.file("b.probex"), bundle_bytes({&tree})));
   probex_bundle* bundle = nullptr;
   probex_error error{};
-  REQUIRE(probex_bundle_open(dir.file("b.probex").c_str(), &bundle, &error) == PROBEX_OK);
+  REQUIRE(probex_bundle_open(dir.file("b.probex").c_str(), nullptr, &bundle, &error) == PROBEX_OK);
   probex_auditor* auditor = nullptr;
   probex_auditor_options options;
-  probex_auditor_options_default(&options);
+  probex_auditor_options_init(&options, sizeof options);
   options.rows_per_block = 6;
   REQUIRE(probex_auditor_create(bundle, &options, nullptr, &auditor, &error) == PROBEX_OK);
 
@@ -129,7 +130,9 @@ TEST_CASE("auditing a model file equals auditing the matrix, in F32, F16 and BF1
     std::vector<float> stored(x.size());
     for (size_t i = 0; i < x.size(); ++i)
       stored[i] = dtype == Dtype::kF16 ? f16_to_f32(f32_to_f16(x[i])) : dtype == Dtype::kBF16 ? bf16_to_f32(f32_to_bf16(x[i])) : x[i];
-    probex_audit_result from_matrix{}, from_file{};
+    probex_audit_result from_matrix, from_file;
+    probex_audit_result_init(&from_matrix, sizeof from_matrix);
+    probex_audit_result_init(&from_file, sizeof from_file);
     REQUIRE(probex_audit_matrix(auditor, 0, stored.data(), 20, 12, &from_matrix, &error) == PROBEX_OK);
     const std::vector<float> want(from_matrix.logits, from_matrix.logits + shape.d_y);
     REQUIRE(probex_audit_file(auditor, 0, path.c_str(), &from_file, &error) == PROBEX_OK);
@@ -146,7 +149,7 @@ TEST_CASE("bad model files: each is a specific status naming the file, and the a
   REQUIRE(write_bytes(dir.file("b.probex"), bundle_bytes({&tree})));
   probex_bundle* bundle = nullptr;
   probex_error error{};
-  REQUIRE(probex_bundle_open(dir.file("b.probex").c_str(), &bundle, &error) == PROBEX_OK);
+  REQUIRE(probex_bundle_open(dir.file("b.probex").c_str(), nullptr, &bundle, &error) == PROBEX_OK);
   probex_auditor* auditor = nullptr;
   REQUIRE(probex_auditor_create(bundle, nullptr, nullptr, &auditor, &error) == PROBEX_OK);
 
@@ -189,12 +192,14 @@ TEST_CASE("bad model files: each is a specific status naming the file, and the a
   };
   for (const Case& c : cases) {
     CAPTURE(c.path);
-    probex_audit_result r{};
+    probex_audit_result r;
+  probex_audit_result_init(&r, sizeof r);
     CHECK(probex_audit_file(auditor, 0, c.path.c_str(), &r, &error) == c.status);
     CHECK(error.status == c.status);
     CHECK_MESSAGE(std::string(error.message).find(c.fragment) != std::string::npos, error.message);
   }
-  probex_audit_result r{};
+  probex_audit_result r;
+  probex_audit_result_init(&r, sizeof r);
   CHECK(probex_audit_file(auditor, 0, model("block.weight", {6, 5}, Dtype::kF32, 0.5f).c_str(), &r, &error) == PROBEX_OK);
   CHECK(error.status == PROBEX_OK);
   probex_auditor_free(auditor);
@@ -204,11 +209,12 @@ TEST_CASE("bad model files: each is a specific status naming the file, and the a
 TEST_CASE("C API misuse is an invalid-argument status, not a crash") {
   probex_error error{};
   probex_bundle* bundle = nullptr;
-  CHECK(probex_bundle_open(nullptr, &bundle, &error) == PROBEX_INVALID_ARGUMENT);
-  CHECK(probex_bundle_open("x", nullptr, nullptr) == PROBEX_INVALID_ARGUMENT);
+  CHECK(probex_bundle_open(nullptr, nullptr, &bundle, &error) == PROBEX_INVALID_ARGUMENT);
+  CHECK(probex_bundle_open("x", nullptr, nullptr, nullptr) == PROBEX_INVALID_ARGUMENT);
   uint32_t n = 0;
-  CHECK(probex_bundle_tree_count(nullptr, &n) == PROBEX_INVALID_ARGUMENT);
-  probex_audit_result r{};
+  CHECK(probex_bundle_tree_count(nullptr, &n, nullptr) == PROBEX_INVALID_ARGUMENT);
+  probex_audit_result r;
+  probex_audit_result_init(&r, sizeof r);
   CHECK(probex_audit_file(nullptr, 0, "m", &r, &error) == PROBEX_INVALID_ARGUMENT);
   CHECK(probex_auditor_self_test(nullptr, nullptr, nullptr) == PROBEX_INVALID_ARGUMENT);
   probex_bundle_free(nullptr);
@@ -217,19 +223,20 @@ TEST_CASE("C API misuse is an invalid-argument status, not a crash") {
   BundleTree tree = bundle_tree({4, 4, 2, 2, 2, 2}, 17);
   TempDir dir;
   REQUIRE(write_bytes(dir.file("b.probex"), bundle_bytes({&tree})));
-  REQUIRE(probex_bundle_open(dir.file("b.probex").c_str(), &bundle, &error) == PROBEX_OK);
-  probex_tree_info info{};
-  CHECK(probex_bundle_tree_info(bundle, 1, &info) == PROBEX_INVALID_ARGUMENT);
-  REQUIRE(probex_bundle_tree_info(bundle, 0, &info) == PROBEX_OK);
+  REQUIRE(probex_bundle_open(dir.file("b.probex").c_str(), nullptr, &bundle, &error) == PROBEX_OK);
+  probex_tree_info info;
+  probex_tree_info_init(&info, sizeof info);
+  CHECK(probex_bundle_tree_info(bundle, 1, &info, nullptr) == PROBEX_INVALID_ARGUMENT);
+  REQUIRE(probex_bundle_tree_info(bundle, 0, &info, nullptr) == PROBEX_OK);
   CHECK(std::string(info.weight_type) == "f32");
   const char* label = nullptr;
-  CHECK(probex_bundle_label(bundle, 0, 2, &label) == PROBEX_INVALID_ARGUMENT);
+  CHECK(probex_bundle_label(bundle, 0, 2, &label, nullptr) == PROBEX_INVALID_ARGUMENT);
   uint32_t index = 9;
-  CHECK(probex_bundle_find_tree(bundle, "tree-a", &index) == PROBEX_OK);
+  CHECK(probex_bundle_find_tree(bundle, "tree-a", &index, nullptr) == PROBEX_OK);
   CHECK(index == 0);
   probex_auditor* auditor = nullptr;
   probex_auditor_options options;
-  probex_auditor_options_default(&options);
+  probex_auditor_options_init(&options, sizeof options);
   const int bogus = 7;  // what a C caller could pass
   std::memcpy(&options.backend, &bogus, sizeof bogus);
   CHECK(probex_auditor_create(bundle, &options, nullptr, &auditor, &error) == PROBEX_INVALID_ARGUMENT);
@@ -285,7 +292,8 @@ TEST_CASE("determinism: the same bundle and layer give bit-identical outputs acr
       for (int auditor_run = 0; auditor_run < 2; ++auditor_run) {
         auto auditor = auditor_for(loaded->bundle, backend, 16);
         for (int run = 0; run < 2; ++run) {
-          probex_audit_result r{};
+          probex_audit_result r;
+  probex_audit_result_init(&r, sizeof r);
           std::string message;
           REQUIRE(auditor->audit_matrix(0, x.data(), 41, 29, &r, &message) == PROBEX_OK);
           std::vector<float> out(r.logits, r.logits + r.label_count);

@@ -16,7 +16,6 @@
 #include "core/probed_layer.h"
 #include "core/safetensors.h"
 #include "io/safetensors_writer.h"
-#include "probex/probex.hpp"
 #include "test_util.h"
 
 using namespace probex;
@@ -132,12 +131,13 @@ TEST_CASE("an audit of a truncated model names it, and the next audit works") {
   REQUIRE(write_bytes(dir.file("b.probex"), bundle_bytes({&tree})));
   Opened o;
   probex_error error{};
-  REQUIRE(probex_bundle_open(dir.file("b.probex").c_str(), &o.bundle, &error) == PROBEX_OK);
+  REQUIRE(probex_bundle_open(dir.file("b.probex").c_str(), nullptr, &o.bundle, &error) == PROBEX_OK);
   REQUIRE(probex_auditor_create(o.bundle, nullptr, nullptr, &o.auditor, &error) == PROBEX_OK);
   const std::string good = write_model(dir, "good.safetensors");
   const std::string cut = write_model(dir, "cut.safetensors");
   std::filesystem::resize_file(cut, std::filesystem::file_size(cut) - 4);
-  probex_audit_result r{};
+  probex_audit_result r;
+  probex_audit_result_init(&r, sizeof r);
   CHECK(probex_audit_file(o.auditor, 0, cut.c_str(), &r, &error) == PROBEX_MODEL_INVALID);
   CHECK(std::string(error.message).find("cut.safetensors") != std::string::npos);
   CHECK(probex_audit_file(o.auditor, 0, good.c_str(), &r, &error) == PROBEX_OK);
@@ -151,9 +151,10 @@ TEST_CASE("a bundle file changed or removed after opening does not change what t
   const std::string model = write_model(dir, "m.safetensors");
   Opened o;
   probex_error error{};
-  REQUIRE(probex_bundle_open(path.c_str(), &o.bundle, &error) == PROBEX_OK);
+  REQUIRE(probex_bundle_open(path.c_str(), nullptr, &o.bundle, &error) == PROBEX_OK);
   REQUIRE(probex_auditor_create(o.bundle, nullptr, nullptr, &o.auditor, &error) == PROBEX_OK);
-  probex_audit_result before{};
+  probex_audit_result before;
+  probex_audit_result_init(&before, sizeof before);
   REQUIRE(probex_audit_file(o.auditor, 0, model.c_str(), &before, &error) == PROBEX_OK);
   const std::vector<float> logits(before.logits, before.logits + before.label_count);
 
@@ -161,12 +162,13 @@ TEST_CASE("a bundle file changed or removed after opening does not change what t
   REQUIRE(write_bytes(path, std::vector<uint8_t>(std::filesystem::file_size(path), 0xA5)));
   std::filesystem::resize_file(path, 0);
   std::filesystem::remove(path);
-  probex_audit_result after{};
+  probex_audit_result after;
+  probex_audit_result_init(&after, sizeof after);
   REQUIRE(probex_audit_file(o.auditor, 0, model.c_str(), &after, &error) == PROBEX_OK);
   CHECK(std::vector<float>(after.logits, after.logits + after.label_count) == logits);
   CHECK(probex_auditor_self_test(o.auditor, nullptr, &error) == PROBEX_OK);
   const char* label = nullptr;
-  REQUIRE(probex_bundle_label(o.bundle, 0, 1, &label) == PROBEX_OK);
+  REQUIRE(probex_bundle_label(o.bundle, 0, 1, &label, nullptr) == PROBEX_OK);
   CHECK(std::string(label) == "class 1");
 }
 
@@ -174,16 +176,16 @@ TEST_CASE("unreadable paths are I/O errors naming the path") {
   TempDir dir;
   probex_bundle* bundle = nullptr;
   probex_error error{};
-  CHECK(probex_bundle_open(dir.path().c_str(), &bundle, &error) == PROBEX_IO_ERROR);
+  CHECK(probex_bundle_open(dir.path().c_str(), nullptr, &bundle, &error) == PROBEX_IO_ERROR);
   CHECK(std::string(error.message) == dir.path() + ": not a regular file");
-  CHECK(probex_bundle_open(dir.file("absent.probex").c_str(), &bundle, &error) == PROBEX_IO_ERROR);
+  CHECK(probex_bundle_open(dir.file("absent.probex").c_str(), nullptr, &bundle, &error) == PROBEX_IO_ERROR);
   CHECK(std::string(error.message) == dir.file("absent.probex") + ": cannot open: No such file or directory");
   if (geteuid() != 0) {  // root reads files whatever their mode
     convert::BundleTree tree = bundle_tree(kShape, 3);
     const std::string locked = dir.file("locked.probex");
     REQUIRE(write_bytes(locked, bundle_bytes({&tree})));
     std::filesystem::permissions(locked, std::filesystem::perms::none);
-    CHECK(probex_bundle_open(locked.c_str(), &bundle, &error) == PROBEX_IO_ERROR);
+    CHECK(probex_bundle_open(locked.c_str(), nullptr, &bundle, &error) == PROBEX_IO_ERROR);
     CHECK(std::string(error.message).find("locked.probex: cannot open: Permission denied") == 0);
     SafetensorsFile file;
     const std::string model = write_model(dir, "locked.safetensors");
@@ -200,20 +202,20 @@ TEST_CASE("the bundle size limit is enforced before reading, and configurable") 
   const std::string path = dir.file("b.probex");
   REQUIRE(write_bytes(path, bytes));
   probex_bundle_options options;
-  probex_bundle_options_default(&options);
+  probex_bundle_options_init(&options, sizeof options);
   CHECK(options.max_bundle_bytes == uint64_t{256} << 20);
   options.max_bundle_bytes = bytes.size() - 1;
   probex_bundle* bundle = nullptr;
   probex_error error{};
-  CHECK(probex_bundle_open_with(path.c_str(), &options, &bundle, &error) == PROBEX_LIMIT_EXCEEDED);
+  CHECK(probex_bundle_open(path.c_str(), &options, &bundle, &error) == PROBEX_LIMIT_EXCEEDED);
   CHECK(std::string(error.message) == path + ": " + std::to_string(bytes.size()) + " bytes, above the limit of " +
                                           std::to_string(bytes.size() - 1) + " bytes");
   CHECK(std::string(probex_status_name(error.status)) == "limit_exceeded");
   options.max_bundle_bytes = bytes.size();
-  REQUIRE(probex_bundle_open_with(path.c_str(), &options, &bundle, &error) == PROBEX_OK);
+  REQUIRE(probex_bundle_open(path.c_str(), &options, &bundle, &error) == PROBEX_OK);
   probex_bundle_free(bundle);
   options.max_bundle_bytes = 0;  // 0: the default
-  REQUIRE(probex_bundle_open_with(path.c_str(), &options, &bundle, &error) == PROBEX_OK);
+  REQUIRE(probex_bundle_open(path.c_str(), &options, &bundle, &error) == PROBEX_OK);
   probex_bundle_free(bundle);
 }
 
@@ -225,15 +227,16 @@ TEST_CASE("model-file limits: size, header, tensors, dimensions and LoRA rank, e
   const uint64_t model_size = std::filesystem::file_size(model);
   Opened o;
   probex_error error{};
-  REQUIRE(probex_bundle_open(dir.file("b.probex").c_str(), &o.bundle, &error) == PROBEX_OK);
+  REQUIRE(probex_bundle_open(dir.file("b.probex").c_str(), nullptr, &o.bundle, &error) == PROBEX_OK);
 
   const auto audit_with = [&](const std::function<void(probex_auditor_options*)>& set) {
     probex_auditor_options options;
-    probex_auditor_options_default(&options);
+    probex_auditor_options_init(&options, sizeof options);
     set(&options);
     probex_auditor* auditor = nullptr;
     REQUIRE(probex_auditor_create(o.bundle, &options, nullptr, &auditor, &error) == PROBEX_OK);
-    probex_audit_result r{};
+    probex_audit_result r;
+  probex_audit_result_init(&r, sizeof r);
     const probex_status s = probex_audit_file(auditor, 0, model.c_str(), &r, &error);
     probex_auditor_free(auditor);
     return s;
@@ -260,50 +263,19 @@ TEST_CASE("model-file limits: size, header, tensors, dimensions and LoRA rank, e
   const std::string lora_model = dir.file("lora.safetensors");
   REQUIRE(w.write_file(lora_model, &why));
   Opened l;
-  REQUIRE(probex_bundle_open(dir.file("lora.probex").c_str(), &l.bundle, &error) == PROBEX_OK);
+  REQUIRE(probex_bundle_open(dir.file("lora.probex").c_str(), nullptr, &l.bundle, &error) == PROBEX_OK);
   for (uint32_t limit : {0u, 3u, 2u}) {
     CAPTURE(limit);
     probex_auditor_options options;
-    probex_auditor_options_default(&options);
+    probex_auditor_options_init(&options, sizeof options);
     options.max_lora_rank = limit;
     probex_auditor* auditor = nullptr;
     REQUIRE(probex_auditor_create(l.bundle, &options, nullptr, &auditor, &error) == PROBEX_OK);
-    probex_audit_result r{};
+    probex_audit_result r;
+  probex_audit_result_init(&r, sizeof r);
     const probex_status s = probex_audit_file(auditor, 0, lora_model.c_str(), &r, &error);
     CHECK(s == (limit == 2 ? PROBEX_LIMIT_EXCEEDED : PROBEX_OK));
     if (limit == 2) CHECK(std::string(error.message).find("LoRA rank 3 is above the configured limit of 2") != std::string::npos);
     probex_auditor_free(auditor);
   }
-}
-
-TEST_CASE("the C++ wrapper passes bundle options through and carries errors as status and message") {
-  TempDir dir;
-  convert::BundleTree tree = bundle_tree(kShape, 3);
-  const std::vector<uint8_t> bytes = bundle_bytes({&tree});
-  REQUIRE(write_bytes(dir.file("b.probex"), bytes));
-  const std::string model = write_model(dir, "m.safetensors");
-  probex_bundle_options options;
-  probex_bundle_options_default(&options);
-  options.max_bundle_bytes = 100;
-  api::Error error;
-  api::Bundle refused = api::Bundle::open(dir.file("b.probex"), &error, &options);
-  CHECK_FALSE(refused.ok());
-  CHECK(error.status == PROBEX_LIMIT_EXCEEDED);
-  CHECK(error.message.find("above the limit of 100 bytes") != std::string::npos);
-
-  error = {};
-  api::Bundle bundle = api::Bundle::open(dir.file("b.probex"), &error);
-  REQUIRE(bundle.ok());
-  CHECK(bundle.tree_count() == 1);
-  CHECK(bundle.label(0, 1) == "class 1");
-  probex_auditor_options auditor_options;
-  probex_auditor_options_default(&auditor_options);
-  api::Auditor auditor = api::Auditor::create(bundle, auditor_options, &error);
-  REQUIRE(auditor.ok());
-  probex_audit_result result{};
-  CHECK(auditor.audit_file(0, model, &result, &error));
-  CHECK(result.label_count == kShape.d_y);
-  CHECK_FALSE(auditor.audit_file(0, dir.file("absent.safetensors"), &result, &error));
-  CHECK(error.status == PROBEX_IO_ERROR);
-  CHECK(auditor.self_test(nullptr, &error));
 }

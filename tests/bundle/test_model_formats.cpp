@@ -32,14 +32,16 @@ struct Session {
 void open_session(const TempDir& dir, const convert::BundleTree& tree, Session* s) {
   REQUIRE(write_bytes(dir.file("b.probex"), bundle_bytes({&tree})));
   probex_error e{};
-  REQUIRE(probex_bundle_open(dir.file("b.probex").c_str(), &s->bundle, &e) == PROBEX_OK);
+  REQUIRE(probex_bundle_open(dir.file("b.probex").c_str(), nullptr, &s->bundle, &e) == PROBEX_OK);
   REQUIRE(probex_auditor_create(s->bundle, nullptr, nullptr, &s->auditor, &e) == PROBEX_OK);
 }
 
 // Audits `path` with tree 0 and checks the logits against the audit of `x` itself.
 void check_like_matrix(Session& s, const std::string& path, const std::vector<float>& x, const char* format, double epsilon) {
   probex_error e{};
-  probex_audit_result from_file{}, from_matrix{};
+  probex_audit_result from_file, from_matrix;
+  probex_audit_result_init(&from_file, sizeof from_file);
+  probex_audit_result_init(&from_matrix, sizeof from_matrix);
   REQUIRE_MESSAGE(probex_audit_file(s.auditor, 0, path.c_str(), &from_file, &e) == PROBEX_OK, e.message);
   CHECK(std::string(from_file.model_format) == format);
   const std::vector<float> logits(from_file.logits, from_file.logits + kShape.d_y);
@@ -119,14 +121,15 @@ TEST_CASE("a PEFT adapter folder is audited as X = B A, with its declared base m
     for (size_t c = 0; c < 64; ++c)
       for (size_t k = 0; k < 2; ++k) x[h * 64 + c] += up[h * 2 + k] * down[k * 64 + c];
   check_like_matrix(s, dir.file("adapter"), x, "peft-lora", 1e-5);
-  probex_audit_result r{};
+  probex_audit_result r;
+  probex_audit_result_init(&r, sizeof r);
   probex_error e{};
   REQUIRE(probex_audit_file(s.auditor, 0, dir.file("adapter").c_str(), &r, &e) == PROBEX_OK);
   CHECK(std::string(r.declared_base_model) == "org/tree-a-root");
   // The JSON record carries both.
   size_t length = 0;
   char json[8192];
-  REQUIRE(probex_audit_json(s.bundle, dir.file("adapter").c_str(), PROBEX_OK, nullptr, &r, json, sizeof json, &length) == PROBEX_OK);
+  REQUIRE(probex_audit_json(s.bundle, dir.file("adapter").c_str(), PROBEX_OK, nullptr, &r, json, sizeof json, &length, nullptr) == PROBEX_OK);
   CHECK(std::string(json).find(R"("format":"peft-lora","declared_base_model":"org/tree-a-root")") != std::string::npos);
 }
 

@@ -80,8 +80,10 @@ TEST_CASE("models route to their root's tree, or are refused as unknown tree wit
   REQUIRE(write_bytes(dir.file("b.probex"), bytes));
   probex_bundle* bundle = nullptr;
   probex_error e{};
-  REQUIRE(probex_bundle_open(dir.file("b.probex").c_str(), &bundle, &e) == PROBEX_OK);
-  CHECK(probex_bundle_has_router(bundle) == 1);
+  REQUIRE(probex_bundle_open(dir.file("b.probex").c_str(), nullptr, &bundle, &e) == PROBEX_OK);
+  bool has_router = false;
+  CHECK(probex_bundle_has_router(bundle, &has_router, nullptr) == PROBEX_OK);
+  CHECK(has_router);
 
   const std::string child_b = write_model(dir, "child-b.safetensors", "block.weight", {24, 20}, moved(root_b, 0.3, 15));
   const std::string foreign = write_model(dir, "foreign.safetensors", "block.weight", {24, 20}, random_matrix(480, 16));
@@ -94,16 +96,17 @@ TEST_CASE("models route to their root's tree, or are refused as unknown tree wit
   for (probex_backend backend : {PROBEX_BACKEND_REFERENCE, PROBEX_BACKEND_XNNPACK}) {
     CAPTURE(backend);
     probex_auditor_options options;
-    probex_auditor_options_default(&options);
+    probex_auditor_options_init(&options, sizeof options);
     options.backend = backend;
     options.rows_per_block = 7;  // the streamed sketch must equal the whole-layer one
     probex_auditor* auditor = nullptr;
     REQUIRE(probex_auditor_create(bundle, &options, nullptr, &auditor, &e) == PROBEX_OK);
-    probex_audit_result r{};
+    probex_audit_result r;
+  probex_audit_result_init(&r, sizeof r);
 
     REQUIRE(probex_audit_file(auditor, PROBEX_ROUTE, child_b.c_str(), &r, &e) == PROBEX_OK);
     CHECK(r.tree == 1);
-    CHECK(r.routed == 1);
+    CHECK(r.routed);
     CHECK(r.label_count == 3);
     REQUIRE(r.root_distance_count == 2);
     const std::vector<float> child_sketch = sketch_layer(kSpec, moved(root_b, 0.3, 15).data(), 24, 20);
@@ -132,7 +135,7 @@ TEST_CASE("models route to their root's tree, or are refused as unknown tree wit
     // Naming the tree skips the router.
     REQUIRE(probex_audit_file(auditor, 0, child_b.c_str(), &r, &e) == PROBEX_OK);
     CHECK(r.tree == 0);
-    CHECK(r.routed == 0);
+    CHECK_FALSE(r.routed);
     probex_auditor_free(auditor);
   }
   probex_bundle_free(bundle);
@@ -187,7 +190,8 @@ TEST_CASE("a bundle whose router and trees disagree fails verification with its 
     std::unique_ptr<Auditor> auditor;
     const probex_auditor_options options = auditor_options(PROBEX_BACKEND_REFERENCE, 1, 0, 0);
     REQUIRE(Auditor::create(bundle, options, nullptr, &auditor, &message) == PROBEX_OK);
-    probex_audit_result r{};
+    probex_audit_result r;
+  probex_audit_result_init(&r, sizeof r);
     CHECK(auditor->audit_file(PROBEX_ROUTE, "m.safetensors", &r, &message) == PROBEX_INVALID_ARGUMENT);
     CHECK(message.find("no router: name the tree") != std::string::npos);
   }
@@ -218,10 +222,12 @@ TEST_CASE("a LoRA model is read afresh for each file, even when the previous one
   probex_bundle* bundle = nullptr;
   probex_auditor* auditor = nullptr;
   probex_error e{};
-  REQUIRE(probex_bundle_open(dir.file("b.probex").c_str(), &bundle, &e) == PROBEX_OK);
+  REQUIRE(probex_bundle_open(dir.file("b.probex").c_str(), nullptr, &bundle, &e) == PROBEX_OK);
   REQUIRE(probex_auditor_create(bundle, nullptr, nullptr, &auditor, &e) == PROBEX_OK);
   for (const auto& [file, x] : {std::pair{std::string("one.safetensors"), x1}, std::pair{std::string("two.safetensors"), x2}}) {
-    probex_audit_result from_file{}, from_matrix{};
+    probex_audit_result from_file, from_matrix;
+    probex_audit_result_init(&from_file, sizeof from_file);
+    probex_audit_result_init(&from_matrix, sizeof from_matrix);
     REQUIRE(probex_audit_file(auditor, 0, dir.file(file).c_str(), &from_file, &e) == PROBEX_OK);
     const std::vector<float> logits(from_file.logits, from_file.logits + 2);
     REQUIRE(probex_audit_matrix(auditor, 0, x.data(), 6, 5, &from_matrix, &e) == PROBEX_OK);

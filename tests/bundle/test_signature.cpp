@@ -67,22 +67,22 @@ TEST_CASE("a signed bundle opens with its signer's key, and is refused unsigned,
   // The C API: signer and digest of what was signed.
   AlignedBytes copy(signed_bytes);
   probex_bundle* handle = nullptr;
-  REQUIRE(probex_bundle_open_buffer(copy.data(), copy.size(), &handle, nullptr) == PROBEX_OK);
-  int is_signed = 0;
+  REQUIRE(probex_bundle_open_buffer(copy.data(), copy.size(), nullptr, &handle, nullptr) == PROBEX_OK);
+  bool is_signed = false;
   uint8_t signer[kPublicKeyBytes], digest[kDigestBytes], plain_digest[kDigestBytes];
-  REQUIRE(probex_bundle_signer(handle, &is_signed, signer, digest) == PROBEX_OK);
-  CHECK(is_signed == 1);
+  REQUIRE(probex_bundle_signer(handle, &is_signed, signer, digest, nullptr) == PROBEX_OK);
+  CHECK(is_signed);
   CHECK(std::vector<uint8_t>(signer, signer + kPublicKeyBytes) == key_a);
   bundle_digest(plain.data(), plain.size(), plain_digest);
   CHECK(std::vector<uint8_t>(digest, digest + kDigestBytes) == std::vector<uint8_t>(plain_digest, plain_digest + kDigestBytes));
   probex_bundle_free(handle);
   probex_bundle_options options;
-  probex_bundle_options_default(&options);
+  probex_bundle_options_init(&options, sizeof options);
   options.trusted_keys = key_a.data();
   options.trusted_key_count = 1;
-  CHECK(probex_bundle_open_with(dir.file("missing.probex").c_str(), &options, &handle, nullptr) == PROBEX_IO_ERROR);
+  CHECK(probex_bundle_open(dir.file("missing.probex").c_str(), &options, &handle, nullptr) == PROBEX_IO_ERROR);
   options.trusted_keys = nullptr;
-  CHECK(probex_bundle_open_with(dir.file("missing.probex").c_str(), &options, &handle, nullptr) ==
+  CHECK(probex_bundle_open(dir.file("missing.probex").c_str(), &options, &handle, nullptr) ==
         PROBEX_INVALID_ARGUMENT);
 }
 

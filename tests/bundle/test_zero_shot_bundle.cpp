@@ -55,18 +55,19 @@ TEST_CASE("zero-shot: both backends give the float expert's cosines with every p
   // Through the C API: labels, trained flags and the tree's count.
   probex_bundle* handle = nullptr;
   probex_error error{};
-  REQUIRE(probex_bundle_open_buffer(loaded->buffer->data(), loaded->buffer->size(), &handle, &error) == PROBEX_OK);
-  probex_tree_info info{};
-  REQUIRE(probex_bundle_tree_info(handle, 0, &info) == PROBEX_OK);
+  REQUIRE(probex_bundle_open_buffer(loaded->buffer->data(), loaded->buffer->size(), nullptr, &handle, &error) == PROBEX_OK);
+  probex_tree_info info;
+  probex_tree_info_init(&info, sizeof info);
+  REQUIRE(probex_bundle_tree_info(handle, 0, &info, nullptr) == PROBEX_OK);
   CHECK(info.zero_shot_label_count == 5);
   CHECK(std::string(info.text_source) == "small-table.safetensors");
   const char* name = nullptr;
-  int trained = -1;
-  REQUIRE(probex_bundle_zero_shot_label(handle, 0, 3, &name, &trained) == PROBEX_OK);
+  bool trained = true;
+  REQUIRE(probex_bundle_zero_shot_label(handle, 0, 3, &name, &trained, nullptr) == PROBEX_OK);
   CHECK(std::string(name) == "boot");
-  CHECK(trained == 0);
-  CHECK(probex_bundle_zero_shot_label(handle, 0, 5, &name, &trained) == PROBEX_INVALID_ARGUMENT);
-  CHECK(probex_bundle_zero_shot_label(handle, 1, 0, &name, &trained) == PROBEX_INVALID_ARGUMENT);
+  CHECK_FALSE(trained);
+  CHECK(probex_bundle_zero_shot_label(handle, 0, 5, &name, &trained, nullptr) == PROBEX_INVALID_ARGUMENT);
+  CHECK(probex_bundle_zero_shot_label(handle, 1, 0, &name, &trained, nullptr) == PROBEX_INVALID_ARGUMENT);
   probex_bundle_free(handle);
 }
 

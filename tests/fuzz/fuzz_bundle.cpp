@@ -23,7 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   std::unique_ptr<probex::Auditor> auditor;
   probex_auditor_options options;
-  probex_auditor_options_default(&options);
+  probex_auditor_options_init(&options, sizeof options);
   options.backend = PROBEX_BACKEND_REFERENCE;
   options.rows_per_block = 4;
   if (probex::Auditor::create(bundle, options, nullptr, &auditor, &message) != PROBEX_OK) return 0;

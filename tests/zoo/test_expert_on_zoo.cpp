@@ -95,13 +95,14 @@ TEST_CASE("ProbeX reads the fine-tuning classes of real models far above chance"
     probex_bundle* bundle = nullptr;
     probex_auditor* auditor = nullptr;
     probex_error e{};
-    REQUIRE(probex_bundle_open(dir.file("b.probex").c_str(), &bundle, &e) == PROBEX_OK);
+    REQUIRE(probex_bundle_open(dir.file("b.probex").c_str(), nullptr, &bundle, &e) == PROBEX_OK);
     REQUIRE(probex_auditor_create(bundle, nullptr, nullptr, &auditor, &e) == PROBEX_OK);
     size_t right = 0;
     for (size_t i = 0; i < test_split.data.count; ++i) {
-      probex_audit_result r{};
+      probex_audit_result r;
+  probex_audit_result_init(&r, sizeof r);
       REQUIRE_MESSAGE(probex_audit_file(auditor, 0, test_split.data.names[i].c_str(), &r, &e) == PROBEX_OK, e.message);
-      for (size_t k = 0; k < 10; ++k) right += (r.predicted[k] != 0) == (test_split.data.y[i * 10 + k] > 0.5f);
+      for (size_t k = 0; k < 10; ++k) right += r.predicted[k] == (test_split.data.y[i * 10 + k] > 0.5f);
     }
     const double bit_accuracy = static_cast<double>(right) / 400.0;
     MESSAGE(std::string(quant), " bundle, audited from the model files: bit accuracy ", bit_accuracy, " (trainer ",

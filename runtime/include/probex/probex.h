@@ -1,28 +1,44 @@
 /* probex: audit where a neural network came from, from the weights of one layer (ProbeX).
  *
  * The C API of the device-side runtime. Conventions:
- *   - every function returns a probex_status; results come back through out-parameters;
- *   - a failing call fills the optional probex_error (may be NULL) with the status and a sentence naming
- *     the file and the problem; nothing is global, so separate handles may be used from separate threads;
+ *   - every function that can fail returns a probex_status and fills the optional probex_error (may be
+ *     NULL) with the status and a sentence naming the file and the problem; results come back through
+ *     out-parameters. The exceptions never fail: probex_version, probex_status_name and the *_free
+ *     functions;
+ *   - nothing is global, so separate handles may be used from separate threads;
  *   - handles are opaque and freed by their *_free function (NULL is accepted);
+ *   - structs the caller passes in or reads back (options, tree info, results) start with `struct_size`,
+ *     set by their *_init function from the caller's sizeof: a library built later serves a caller compiled
+ *     against an older header (ABI.md, next to this header, is the policy);
+ *   - booleans are C99 `bool`;
  *   - no exception crosses this API; an audit does no heap allocation once its auditor exists, apart from
  *     the model file's header index and a LoRA layer's down matrix (both bounded by the auditor's limits);
  *   - files are read, never memory-mapped: a bundle is copied into memory it owns (what was verified and
  *     signature-checked is what runs, whatever happens to the file later), and a model file that changes
  *     while it is read gives PROBEX_IO_ERROR, never a crash.
- * Bundle format versions read: 1. Library version: PROBEX_VERSION_* (probex/version.h, generated) (semantic versioning). */
+ * Bundle format versions read: 1. Library version: PROBEX_VERSION_* (probex/version.h, generated from the
+ * CMake project version), semantic versioning; the shared library's SONAME carries the major version. */
 #ifndef PROBEX_PROBEX_H_
 #define PROBEX_PROBEX_H_
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* PROBEX_VERSION_MAJOR, _MINOR, _PATCH and PROBEX_VERSION_STRING: from the CMake project version. */
+#include "probex/version.h"
+
+/* The library is built with hidden symbols; only what carries PROBEX_API is exported. */
+#if defined(__GNUC__) || defined(__clang__)
+#define PROBEX_API __attribute__((visibility("default")))
+#else
+#define PROBEX_API
+#endif
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* PROBEX_VERSION_MAJOR, _MINOR, _PATCH and PROBEX_VERSION_STRING: from the CMake project version. */
-#include "probex/version.h"
 #define PROBEX_BUNDLE_FORMAT_VERSION 1
 
 typedef enum probex_status {
@@ -48,16 +64,18 @@ typedef enum probex_status {
                                       another key, or changed after signing */
   PROBEX_LIMIT_EXCEEDED = 19,      /* a file is larger, or holds more (header bytes, tensors, dimensions,
                                       LoRA rank), than the configured limits allow */
-  PROBEX_NOT_A_MODEL = 20          /* the content is of no model format probex reads (see probex_model_format) */
+  PROBEX_NOT_A_MODEL = 20,         /* the content is of no model format probex reads (see probex_model_format) */
+  PROBEX_NOT_FOUND = 21            /* the bundle holds no tree of the name asked for (probex_bundle_find_tree) */
 } probex_status;
 
-/* The library's version, PROBEX_VERSION_STRING of the build that made it (e.g. "0.1.0"): what a program
+/* The library's version, PROBEX_VERSION_STRING of the build that made it (e.g. "1.0.0"): what a program
  * linked to it runs, whatever headers it was compiled with. Never NULL. */
-const char* probex_version(void);
+PROBEX_API const char* probex_version(void);
 
 /* Short stable name of a status, e.g. "bundle_content". Never NULL. */
-const char* probex_status_name(probex_status status);
+PROBEX_API const char* probex_status_name(probex_status status);
 
+/* Frozen: never grows (ABI.md). */
 typedef struct probex_error {
   probex_status status;
   char message[512];
@@ -65,7 +83,7 @@ typedef struct probex_error {
 
 /* Optional allocator for the audit arena (the row block and the outputs). Bundles opened from a file are
  * read into the C++ heap, buffers are borrowed; backends' packed weights use the C++ heap at auditor
- * creation. */
+ * creation. Frozen: never grows. */
 typedef struct probex_allocator {
   void* context;
   void* (*allocate)(void* context, size_t size, size_t alignment);
@@ -75,31 +93,36 @@ typedef struct probex_allocator {
 typedef struct probex_bundle probex_bundle;
 typedef struct probex_auditor probex_auditor;
 
-/* Loading verifies the whole bundle (identifier, version, FlatBuffers verifier, then shapes, counts,
- * scales and sizes) before returning a handle. The file is read into memory the bundle owns. */
-probex_status probex_bundle_open(const char* path, probex_bundle** out, probex_error* error);
-/* `data` must stay valid and unchanged while the bundle lives; it must be 8-byte aligned. */
-probex_status probex_bundle_open_buffer(const void* data, size_t size, probex_bundle** out, probex_error* error);
-
 typedef struct probex_bundle_options {
+  uint32_t struct_size;  /* set by probex_bundle_options_init */
   /* trusted_key_count > 0: the bundle must carry a valid Ed25519 signature (probex-convert --sign) by one
    * of these public keys (trusted_key_count x 32 bytes), checked before anything else is read; otherwise
    * PROBEX_BUNDLE_SIGNATURE. */
   const uint8_t* trusted_keys;
   size_t trusted_key_count;
-  uint64_t max_bundle_bytes;  /* larger files are refused before reading (PROBEX_LIMIT_EXCEEDED); 0: 256 MiB */
+  uint64_t max_bundle_bytes;  /* larger bundles are refused before reading (PROBEX_LIMIT_EXCEEDED); 0: 256 MiB */
 } probex_bundle_options;
 
-void probex_bundle_options_default(probex_bundle_options* options);
-/* probex_bundle_open with options (NULL: the defaults). */
-probex_status probex_bundle_open_with(const char* path, const probex_bundle_options* options, probex_bundle** out,
-                                      probex_error* error);
-/* The bundle's signer: *is_signed 0 or 1; if 1, public_key (32 bytes) receives the signer's key. digest
- * (optional, 32 bytes) receives the SHA-256 of the bundle's bytes (what a signature covers). */
-probex_status probex_bundle_signer(const probex_bundle* bundle, int* is_signed, uint8_t* public_key, uint8_t* digest);
-void probex_bundle_free(probex_bundle* bundle);
+/* Fills *options with the defaults for a struct of `struct_size` bytes: pass sizeof *options. */
+PROBEX_API probex_status probex_bundle_options_init(probex_bundle_options* options, size_t struct_size);
+
+/* Loading verifies the whole bundle (signature when keys are trusted, identifier, version, FlatBuffers
+ * verifier, then shapes, counts, scales and sizes) before returning a handle. `options` may be NULL (the
+ * defaults). probex_bundle_open reads the file into memory the bundle owns. */
+PROBEX_API probex_status probex_bundle_open(const char* path, const probex_bundle_options* options,
+                                            probex_bundle** out, probex_error* error);
+/* The same from memory: `data` must stay valid and unchanged while the bundle lives and be 8-byte aligned. */
+PROBEX_API probex_status probex_bundle_open_buffer(const void* data, size_t size, const probex_bundle_options* options,
+                                                   probex_bundle** out, probex_error* error);
+PROBEX_API void probex_bundle_free(probex_bundle* bundle);
+
+/* The bundle's signer: *is_signed; if true, public_key (optional, 32 bytes) receives the signer's key.
+ * digest (optional, 32 bytes) receives the SHA-256 of the bundle's bytes (what a signature covers). */
+PROBEX_API probex_status probex_bundle_signer(const probex_bundle* bundle, bool* is_signed, uint8_t* public_key,
+                                              uint8_t* digest, probex_error* error);
 
 typedef struct probex_tree_info {
+  uint32_t struct_size;     /* set by probex_tree_info_init */
   const char* name;
   const char* root;
   const char* layer_name;
@@ -113,17 +136,24 @@ typedef struct probex_tree_info {
   const char* text_source;         /* the text table its zero-shot labels were embedded with ("" if none) */
 } probex_tree_info;
 
-/* Strings returned stay valid while the bundle lives. */
-probex_status probex_bundle_tree_count(const probex_bundle* bundle, uint32_t* count);
-probex_status probex_bundle_tree_info(const probex_bundle* bundle, uint32_t tree, probex_tree_info* info);
-probex_status probex_bundle_find_tree(const probex_bundle* bundle, const char* name, uint32_t* tree);
-probex_status probex_bundle_label(const probex_bundle* bundle, uint32_t tree, uint32_t label, const char** name);
-/* Zero-shot label `label` of tree `tree` (0 <= label < zero_shot_label_count); *trained (optional) is 1
- * if the expert was trained on it, 0 if it was never seen in training. */
-probex_status probex_bundle_zero_shot_label(const probex_bundle* bundle, uint32_t tree, uint32_t label,
-                                            const char** name, int* trained);
-/* 1 if the bundle can route models to its trees (it holds a router), else 0. */
-int probex_bundle_has_router(const probex_bundle* bundle);
+PROBEX_API probex_status probex_tree_info_init(probex_tree_info* info, size_t struct_size);
+
+/* Strings returned stay valid while the bundle lives. An index out of range is PROBEX_INVALID_ARGUMENT. */
+PROBEX_API probex_status probex_bundle_tree_count(const probex_bundle* bundle, uint32_t* count, probex_error* error);
+/* `info` must have been through probex_tree_info_init. */
+PROBEX_API probex_status probex_bundle_tree_info(const probex_bundle* bundle, uint32_t tree, probex_tree_info* info,
+                                                 probex_error* error);
+/* PROBEX_NOT_FOUND when the bundle holds no tree of that name. */
+PROBEX_API probex_status probex_bundle_find_tree(const probex_bundle* bundle, const char* name, uint32_t* tree,
+                                                 probex_error* error);
+PROBEX_API probex_status probex_bundle_label(const probex_bundle* bundle, uint32_t tree, uint32_t label,
+                                             const char** name, probex_error* error);
+/* Zero-shot label `label` of tree `tree` (0 <= label < zero_shot_label_count); *trained (optional) is true
+ * if the expert was trained on it, false if it was never seen in training. */
+PROBEX_API probex_status probex_bundle_zero_shot_label(const probex_bundle* bundle, uint32_t tree, uint32_t label,
+                                                       const char** name, bool* trained, probex_error* error);
+/* Whether the bundle can route models to its trees (it holds a router). */
+PROBEX_API probex_status probex_bundle_has_router(const probex_bundle* bundle, bool* has_router, probex_error* error);
 
 typedef enum probex_backend {
   PROBEX_BACKEND_XNNPACK = 0,    /* default */
@@ -131,10 +161,11 @@ typedef enum probex_backend {
 } probex_backend;
 
 typedef struct probex_auditor_options {
+  uint32_t struct_size;     /* set by probex_auditor_options_init */
   probex_backend backend;
   uint32_t threads;         /* 0 or 1: the calling thread only */
   uint32_t rows_per_block;  /* rows of the layer read at a time; 0: 256 */
-  uint32_t float_only;      /* nonzero: never run int8 arithmetic, even for int8 bundles that allow it */
+  bool float_only;          /* never run int8 arithmetic, even for int8 bundles that allow it */
   /* Limits on model files (PROBEX_LIMIT_EXCEEDED beyond them); 0 in a field means its default. */
   uint64_t max_model_bytes;   /* the file's size; default 64 GiB */
   uint64_t max_header_bytes;  /* a safetensors header, a sharded index or adapter config; default 100,000,000 (the format's reference limit) */
@@ -143,13 +174,14 @@ typedef struct probex_auditor_options {
   uint32_t max_lora_rank;     /* a LoRA layer's rank (its down matrix is held while reading); default 1024 */
 } probex_auditor_options;
 
-void probex_auditor_options_default(probex_auditor_options* options);
+PROBEX_API probex_status probex_auditor_options_init(probex_auditor_options* options, size_t struct_size);
 
 /* Prepares every tree of the bundle for auditing: weights unpacked once, the arena sized for the largest
- * tree. The bundle must outlive the auditor. */
-probex_status probex_auditor_create(const probex_bundle* bundle, const probex_auditor_options* options,
-                                    const probex_allocator* allocator, probex_auditor** out, probex_error* error);
-void probex_auditor_free(probex_auditor* auditor);
+ * tree. `options` and `allocator` may be NULL (the defaults, malloc). The bundle must outlive the auditor. */
+PROBEX_API probex_status probex_auditor_create(const probex_bundle* bundle, const probex_auditor_options* options,
+                                               const probex_allocator* allocator, probex_auditor** out,
+                                               probex_error* error);
+PROBEX_API void probex_auditor_free(probex_auditor* auditor);
 
 /* Pass as the tree of an audit to let the router choose it; a result's tree is PROBEX_NO_TREE when the
  * model belongs to no tree of the bundle. */
@@ -157,21 +189,23 @@ void probex_auditor_free(probex_auditor* auditor);
 #define PROBEX_NO_TREE 0xFFFFFFFFu
 
 typedef struct probex_audit_result {
+  uint32_t struct_size;         /* set by probex_audit_result_init */
   uint32_t tree;                /* the tree whose expert ran, or PROBEX_NO_TREE (then label_count is 0) */
   uint32_t label_count;
   const float* logits;          /* label_count */
   const float* probabilities;   /* label_count, sigmoid of the logits */
-  const uint8_t* predicted;     /* label_count, 1 where probability >= 0.5 */
+  const bool* predicted;        /* label_count, true where probability >= 0.5 */
   uint32_t embedding_size;
   const float* embedding;       /* r_T */
   double seconds_read;          /* reading and converting the layer's rows */
   double seconds_probe;         /* steps 1-2: the probe GEMMs */
   double seconds_rest;          /* steps 3-4 (the encoder GEMV and the head) and the sigmoids */
   /* Routing (filled when the audit was asked to route and the bundle has a router). */
-  uint32_t routed;              /* 1: the router chose (or refused) the tree */
+  bool routed;                  /* the router chose (or refused) the tree */
   uint32_t root_distance_count; /* the bundle's tree count */
-  const float* root_distances;  /* per tree: sqrt(2 - 2 cos(S(X), S(root))) in [0, 2]; NAN where the model has no
-                                   layer of that tree's name, shape and shaping rule */
+  const float* root_distances;  /* per tree: the direction distance sqrt(2 - 2 cos(S(X), S(root))) in [0, 2]
+                                   between the sketches of the model's layer and of the root's; NAN where the
+                                   model has no layer of that tree's name, shape and shaping rule */
   float route_distance;         /* the nearest root's distance */
   float route_accept;           /* the nearest tree's acceptance distance */
   float route_margin;           /* second-nearest distance / nearest (INFINITY with one candidate) */
@@ -189,43 +223,48 @@ typedef struct probex_audit_result {
                                        nothing. Compare with the router's tree: the file's word is not proof. */
 } probex_audit_result;
 
+/* Empties *result for a struct of `struct_size` bytes: pass sizeof *result. Every audit call needs it. */
+PROBEX_API probex_status probex_audit_result_init(probex_audit_result* result, size_t struct_size);
+
 /* Which model format `path` (a file or a folder) holds, by content only, without validating it: *format
  * becomes "safetensors", "gguf", "tflite", "onnx", "safetensors-sharded" (a folder with
- * model.safetensors.index.json, or the index) or "peft-lora" (a folder with adapter_config.json, or the config). PROBEX_NOT_A_MODEL for other
- * content, PROBEX_IO_ERROR if it cannot be read. An agent walking folders audits a folder that is a model
- * as one model and does not enter it. The format's rules are checked when the model is audited. */
-probex_status probex_model_format(const char* path, const char** format, probex_error* error);
+ * model.safetensors.index.json, or the index) or "peft-lora" (a folder with adapter_config.json, or the
+ * config). PROBEX_NOT_A_MODEL for other content, PROBEX_IO_ERROR if it cannot be read. An agent walking
+ * folders audits a folder that is a model as one model and does not enter it. The format's rules are
+ * checked when the model is audited. */
+PROBEX_API probex_status probex_model_format(const char* path, const char** format, probex_error* error);
 
 /* Audits the probed layer of a model file or folder with tree `tree`'s expert, or, with PROBEX_ROUTE,
  * with the expert of the tree the router finds (a model of no known tree is PROBEX_OK with result->tree ==
  * PROBEX_NO_TREE and the reason). PROBEX_ROUTE on a bundle without a router works only if it holds one
  * tree. The result's arrays point into the auditor and stay valid until its next audit. */
-probex_status probex_audit_file(probex_auditor* auditor, uint32_t tree, const char* model_path,
-                                probex_audit_result* result, probex_error* error);
+PROBEX_API probex_status probex_audit_file(probex_auditor* auditor, uint32_t tree, const char* model_path,
+                                           probex_audit_result* result, probex_error* error);
 /* Only the router's decision for a model file (no expert runs): tree (or PROBEX_NO_TREE), distances,
  * margin, reason. PROBEX_INVALID_ARGUMENT if the bundle has no router. */
-probex_status probex_route_file(probex_auditor* auditor, const char* model_path, probex_audit_result* result,
-                                probex_error* error);
-/* The same from a layer already in memory: X [d_h, d_w] row-major float32. */
-probex_status probex_audit_matrix(probex_auditor* auditor, uint32_t tree, const float* x, uint32_t rows,
-                                  uint32_t cols, probex_audit_result* result, probex_error* error);
+PROBEX_API probex_status probex_route_file(probex_auditor* auditor, const char* model_path,
+                                           probex_audit_result* result, probex_error* error);
+/* The same as probex_audit_file from a layer already in memory: X [d_h, d_w] row-major float32, after the
+ * tree's shaping rule. It never routes: `tree` must name a tree (PROBEX_ROUTE is PROBEX_INVALID_ARGUMENT),
+ * since the router compares layers by name and rule, which a bare matrix does not have. */
+PROBEX_API probex_status probex_audit_matrix(probex_auditor* auditor, uint32_t tree, const float* x, uint32_t rows,
+                                             uint32_t cols, probex_audit_result* result, probex_error* error);
 
 /* One audit as a record of the JSON result schema, docs/audit-json.md (one line, no newline), the record
  * probex-audit --json and probex-agent print: `status` and `audit_error` (may be NULL) are what
- * probex_audit_file returned and filled for `model_path`; `result` is read only when status is PROBEX_OK. Writes at most
- * `capacity` bytes, NUL included, to `out` (may be NULL when capacity is 0) and sets *length to the
- * record's full length without the NUL: if *length >= capacity the record was cut short; call again with
- * *length + 1 bytes. Returns PROBEX_INVALID_ARGUMENT (NULL bundle or length, or NULL out with a capacity)
- * or PROBEX_OUT_OF_MEMORY, else PROBEX_OK. Fields are only ever added; a change of a field's meaning
- * raises PROBEX_AUDIT_JSON_SCHEMA_VERSION, the record's "schema_version". */
+ * probex_audit_file returned and filled for `model_path`; `result` is read only when status is PROBEX_OK.
+ * Writes at most `capacity` bytes, NUL included, to `out` (may be NULL when capacity is 0) and sets
+ * *length to the record's full length without the NUL: if *length >= capacity the record was cut short;
+ * call again with *length + 1 bytes. Fields are only ever added; a change of a field's meaning raises
+ * PROBEX_AUDIT_JSON_SCHEMA_VERSION, the record's "schema_version". */
 #define PROBEX_AUDIT_JSON_SCHEMA_VERSION 1
-probex_status probex_audit_json(const probex_bundle* bundle, const char* model_path, probex_status status,
-                                const probex_error* audit_error, const probex_audit_result* result, char* out,
-                                size_t capacity, size_t* length);
+PROBEX_API probex_status probex_audit_json(const probex_bundle* bundle, const char* model_path, probex_status status,
+                                           const probex_error* audit_error, const probex_audit_result* result,
+                                           char* out, size_t capacity, size_t* length, probex_error* error);
 
 /* Runs every stored self-test of every tree; fails with PROBEX_SELF_TEST_FAILED naming the first that
  * differs. `worst` (optional) receives the largest relative difference seen. */
-probex_status probex_auditor_self_test(probex_auditor* auditor, double* worst, probex_error* error);
+PROBEX_API probex_status probex_auditor_self_test(probex_auditor* auditor, double* worst, probex_error* error);
 
 #ifdef __cplusplus
 }
