@@ -1,6 +1,13 @@
-// The audit pipeline: a layer's rows stream from their source (a model file, a matrix in memory, a
-// self-test generator) block by block through a backend's probe GEMMs, then through the rest of the
-// expert, then into probabilities and a predicted label set.
+// The audit pipeline: a layer's rows stream from their source (executor/rows.h) block by block, each block
+// read once and handed to every consumer of the pass: the router's sketch (executor/router.h) and the
+// experts of the tree, classifier and zero-shot, each accumulating its own G on the backend. Then steps
+// 3-4 of each expert, probabilities, a predicted label set and the zero-shot cosines.
+//
+// One pass per audit when the tree is known before reading: a named tree, a bundle of one tree, or a
+// routed audit where the model's layer fits one router site that a single tree uses (the experts then run
+// on speculation while the router sketches, and the router confirms or refuses the tree). Otherwise (a
+// site shared by several trees) the router's pass comes first and the chosen tree's experts read the
+// layer once more.
 //
 // Memory: everything an audit touches is allocated in Auditor::create (one arena for the row block and
 // the outputs, sized for the largest tree; backends allocate their own in add_tree). Opening a model
@@ -17,6 +24,8 @@
 #include "bundle/bundle.h"
 #include "core/model_file.h"
 #include "core/probed_layer.h"
+#include "executor/router.h"
+#include "executor/rows.h"
 #include "probex/probex.h"
 
 namespace probex {
@@ -39,16 +48,6 @@ class ArenaBuffer {
   probex_allocator allocator_{};
 };
 
-// The C API status of a model-file error.
-probex_status status_of(ModelError e);
-
-// Fills rows [first, first + count) of X (count * d_w floats).
-class RowSource {
- public:
-  virtual ~RowSource() = default;
-  virtual probex_status read(uint32_t first, uint32_t count, float* out, std::string* message) = 0;
-};
-
 class Auditor {
  public:
   static probex_status create(const Bundle& bundle, const probex_auditor_options& options,
@@ -66,35 +65,30 @@ class Auditor {
 
  private:
   Auditor(const Bundle& bundle, uint32_t rows_per_block) : bundle_(bundle), rows_per_block_(rows_per_block) {}
+  static constexpr size_t kNoSite = ~size_t{0};
+  // Streams `rows` ([d_h, d_w], the layer `layer_name`) once: into the router's sketch of `site` (kNoSite:
+  // none) and into tree `tree`'s experts (PROBEX_NO_TREE: none). Adds the stages' times to *result.
+  probex_status pass(RowSource& rows, uint32_t d_h, uint32_t d_w, const char* layer_name, size_t site, uint32_t tree,
+                     probex_audit_result* result, std::string* message);
+  // After the experts' pass: steps 3-4 of tree `tree`'s experts, probabilities, predictions, cosines.
+  probex_status finish(uint32_t tree, probex_audit_result* result, std::string* message);
+  // A pass with the experts of `tree`, then finish.
   probex_status run(uint32_t tree, RowSource& rows, probex_audit_result* result, std::string* message);
-  // Streams the layer through backend expert `slot` (accumulating G in g_), then finishes it.
-  probex_status run_expert(uint32_t slot, const TreeView& t, uint32_t r_u, uint32_t r_v, RowSource& rows,
-                           float* embedding, float* logits, double* read_s, double* probe_s, double* rest_s,
-                           std::string* message);
   // The zero-shot expert's cosines to every label prototype of tree `t` into zero_shot_scores_.
   void score_zero_shot(const TreeView& t);
-  probex_status prepare_router(std::string* message);
   // Opens a model file or folder (any format, model_file.h) within the configured limits; notes its format
   // and declared base model in *result.
   probex_status open_model(const std::string& path, std::unique_ptr<ModelFile>* file, probex_audit_result* result,
                            std::string* message);
-  // Streams `rows` through the sketch of site `site` into sketch_.
-  probex_status sketch_site(size_t site, RowSource& rows, std::string* message);
-  // Chooses the tree of an open model file; *tree is PROBEX_NO_TREE (reason in reason_) when none fits.
-  probex_status route_file(const ModelFile& file, uint32_t* tree, probex_audit_result* result, std::string* message);
+  // Sketches every site `file` has a layer for; with `speculate`, a site used by a single tree also feeds
+  // that tree's experts, and *speculated names it. Then the router's decision into *tree.
+  probex_status route(const ModelFile& file, bool speculate, uint32_t* tree, uint32_t* speculated,
+                      probex_audit_result* result, std::string* message);
+  // `tree`'s probed layer in `file`, checked against the tree's name, shape and rule.
+  probex_status tree_layer(const ModelFile& file, const std::string& path, uint32_t tree, ProbedLayer* layer,
+                           std::string* message);
 
-  // One probed layer (name, rule, shape) shared by one or more trees: the router sketches it once.
-  struct Site {
-    const char* layer_name;
-    LayerRule rule;
-    uint32_t d_h, d_w;
-    uint32_t projection;       // the backend's X R operator
-    std::vector<float> left;   // L [k_r, d_H]
-    std::vector<uint32_t> trees;
-  };
-  std::vector<Site> sites_;
-  std::vector<float> sketch_, y_, distances_;
-  char reason_[512] = "";
+  Router router_;
   char declared_base_[256] = "";  // the audited model's declared base model (result->declared_base_model)
 
   const Bundle& bundle_;
@@ -105,6 +99,7 @@ class Auditor {
   ArenaBuffer arena_;
   float* x_ = nullptr;  // rows_per_block * max d_W (+ slack)
   float* g_ = nullptr;  // max r_U * r_V
+  float* zero_shot_g_ = nullptr;  // max zero-shot r_U * r_V
   float* embedding_ = nullptr;
   float* logits_ = nullptr;
   float* probabilities_ = nullptr;

@@ -3,8 +3,10 @@
 // audit. This XNNPACK (Debian's 2022 snapshot) has no batch matmul, and its operators take constant
 // weights only, so the second probe GEMM runs on P^T with V as the weights:
 //   step 1   P_blk = X_blk U            per row block, weights U^T [r_U, d_W]; P_blk^T is written into
-//                                       a P^T buffer [r_U, d_H] (r_U * d_H floats: it grows with the
-//                                       layer's height only, never with the layer)
+//                                       the expert's P^T buffer [r_U, d_H] (r_U * d_H floats: it grows
+//                                       with the layer's height only, never with the layer; one per
+//                                       expert, since the experts of a tree consume each row block in
+//                                       the same pass)
 //   step 2   G = P^T V                  after the last block, one operator, weights V^T [r_V, d_H]
 //   step 3   e = M relu(G) + b_M        batch 1
 //   step 4   logits = W e + b_W         batch 1
@@ -70,7 +72,7 @@ class XnnpackBackend final : public Backend {
       p_q_.resize(std::max(p_q_.size(), static_cast<size_t>(rows_per_block) * w.r_u));
       row_scale_.resize(std::max<size_t>(row_scale_.size(), rows_per_block));
     }
-    grow(&p_t_, static_cast<size_t>(w.d_h) * w.r_u + slack);
+    t.p_t.assign(static_cast<size_t>(w.d_h) * w.r_u + slack, 0.0f);
     grow(&g_block_, g_size + slack);
     grow(&g_relu_, g_size + slack);
     trees_.push_back(std::move(t));
@@ -79,16 +81,16 @@ class XnnpackBackend final : public Backend {
 
   probex_status probe_block(uint32_t tree, const float* x, uint32_t first_row, uint32_t rows, float* g,
                             std::string* message) override {
-    const Tree& t = trees_[tree];
+    Tree& t = trees_[tree];
     if (t.probe_int8) {
       if (!probe_int8(t, x, first_row, rows, message)) return PROBEX_BACKEND_ERROR;
     } else {
       if (!run(t.probe.get(), rows, x, p_.data(), message)) return PROBEX_BACKEND_ERROR;
-      transpose_into(p_.data(), rows, t.r_u, p_t_.data() + first_row, t.d_h);
+      transpose_into(p_.data(), rows, t.r_u, t.p_t.data() + first_row, t.d_h);
     }
     if (first_row + rows < t.d_h) return PROBEX_OK;
     // The last block: G = P^T V over all rows, added to the caller's accumulator.
-    if (!run(t.project.get(), t.r_u, p_t_.data(), g_block_.data(), message)) return PROBEX_BACKEND_ERROR;
+    if (!run(t.project.get(), t.r_u, t.p_t.data(), g_block_.data(), message)) return PROBEX_BACKEND_ERROR;
     const size_t g_size = static_cast<size_t>(t.r_u) * t.r_v;
     for (size_t i = 0; i < g_size; ++i) g[i] += g_block_[i];
     return PROBEX_OK;
@@ -124,6 +126,7 @@ class XnnpackBackend final : public Backend {
     Operator probe, project, encoder, head;
     Operator probe_int8;  // set when step 1 runs in int8
     float probe_output_ratio = 0.0f;
+    std::vector<float> p_t;  // P^T [r_U, d_H] (+ slack), filled block by block during a pass
   };
 
   bool create_int8_probe(const ExpertWeights& w, Tree* t, std::string* message) {
@@ -142,7 +145,7 @@ class XnnpackBackend final : public Backend {
   }
 
   // Step 1 in int8 for one block; writes the block's columns of P^T.
-  bool probe_int8(const Tree& t, const float* x, uint32_t first_row, uint32_t rows, std::string* message) {
+  bool probe_int8(Tree& t, const float* x, uint32_t first_row, uint32_t rows, std::string* message) {
     for (size_t i = 0; i < rows; ++i) row_scale_[i] = quantize_row(x + i * t.d_w, t.d_w, x_q_.data() + i * t.d_w);
     xnn_status s = xnn_setup_convolution2d_nhwc_qc8(t.probe_int8.get(), 1, 1, rows, x_q_.data(), p_q_.data(), pool_.get());
     if (s == xnn_status_success) s = xnn_run_operator(t.probe_int8.get(), pool_.get());
@@ -150,7 +153,7 @@ class XnnpackBackend final : public Backend {
       *message = "XNNPACK: running the int8 probe operator failed (status " + std::to_string(static_cast<int>(s)) + ")";
       return false;
     }
-    float* dst = p_t_.data() + first_row;
+    float* dst = t.p_t.data() + first_row;
     for (size_t i = 0; i < rows; ++i) {
       const float scale = t.probe_output_ratio * row_scale_[i];
       const int8_t* q = p_q_.data() + i * t.r_u;
@@ -228,7 +231,7 @@ class XnnpackBackend final : public Backend {
   std::unique_ptr<pthreadpool, PoolDeleter> pool_;
   std::vector<Tree> trees_;
   std::vector<Operator> projections_;
-  std::vector<float> p_, p_t_, g_block_, g_relu_, row_scale_;
+  std::vector<float> p_, g_block_, g_relu_, row_scale_;
   std::vector<int8_t> x_q_, p_q_;
 };
 

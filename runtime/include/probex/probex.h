@@ -197,9 +197,9 @@ typedef struct probex_audit_result {
   const bool* predicted;        /* label_count, true where probability >= 0.5 */
   uint32_t embedding_size;
   const float* embedding;       /* r_T */
-  double seconds_read;          /* reading and converting the layer's rows */
-  double seconds_probe;         /* steps 1-2: the probe GEMMs */
-  double seconds_rest;          /* steps 3-4 (the encoder GEMV and the head) and the sigmoids */
+  double seconds_read;          /* reading and converting the layer's rows, once per pass over the layer */
+  double seconds_probe;         /* steps 1-2 of the classifier expert: the probe GEMMs */
+  double seconds_rest;          /* steps 3-4 of the classifier expert (the encoder GEMV and the head), sigmoids */
   /* Routing (filled when the audit was asked to route and the bundle has a router). */
   bool routed;                  /* the router chose (or refused) the tree */
   uint32_t root_distance_count; /* the bundle's tree count */
@@ -210,17 +210,22 @@ typedef struct probex_audit_result {
   float route_accept;           /* the nearest tree's acceptance distance */
   float route_margin;           /* second-nearest distance / nearest (INFINITY with one candidate) */
   const char* unknown_reason;   /* tree == PROBEX_NO_TREE: why, in a sentence; "" otherwise */
-  double seconds_route;         /* reading the layer once more and sketching it */
+  double seconds_route;         /* finding the router's layers, sketching them, deciding (the rows' reading is in
+                                   seconds_read: the layer is read once for the router and the experts when the
+                                   model's layer is used by one tree only) */
   /* Zero-shot (when the tree has a zero-shot expert): cos(e, prototype) for each of the tree's zero-shot
    * labels (probex_bundle_zero_shot_label), in [-1, 1]; the highest is the best-matching label text. */
   uint32_t zero_shot_count;
   const float* zero_shot_scores;
-  double seconds_zero_shot;     /* the zero-shot expert: reading the layer again, steps 1-4, cosines */
+  double seconds_zero_shot;     /* the zero-shot expert: steps 1-4 on the rows the classifier reads, cosines */
   /* The model file (probex_audit_file, probex_route_file; NULL for probex_audit_matrix). */
   const char* model_format;         /* "safetensors", "safetensors-sharded", "peft-lora", "gguf", "tflite", "onnx" */
   const char* declared_base_model;  /* what the file says it was derived from (a PEFT adapter's
                                        base_model_name_or_path, a GGUF file's general.base_model.0.name); "" if
                                        nothing. Compare with the router's tree: the file's word is not proof. */
+  /* 1.1: opening the model file and reading its header. The stages add up to the audit: seconds_open +
+   * seconds_read + seconds_route + seconds_probe + seconds_rest + seconds_zero_shot. */
+  double seconds_open;
 } probex_audit_result;
 
 /* Empties *result for a struct of `struct_size` bytes: pass sizeof *result. Every audit call needs it. */

@@ -1,0 +1,66 @@
+// The router: which tree of the bundle a model file belongs to (docs/routing.md). Each distinct probed
+// layer of the bundle's trees (name, shaping rule, shape) is a site; a model's layer at a site is sketched
+// while it streams, S(X) = L X R with X R on the backend, and compared with each root's stored sketch
+// by the direction distance. The nearest root within its tree's acceptance distance wins; otherwise the
+// model is of no known tree, with the reason.
+//
+// The router does not read: the executor streams each row block once and hands it to the router and,
+// when it can tell the tree in advance, to that tree's experts in the same pass (auditor.cpp).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "backends/backend.h"
+#include "bundle/bundle.h"
+#include "core/model_file.h"
+#include "core/probed_layer.h"
+#include "probex/probex.h"
+
+namespace probex {
+
+class Router {
+ public:
+  struct Site {
+    const char* layer_name;
+    LayerRule rule;
+    uint32_t d_h, d_w;
+    uint32_t projection;       // the backend's X R operator
+    std::vector<float> left;   // L [k_r, d_H]
+    std::vector<uint32_t> trees;
+  };
+
+  // Builds the sites of a bundle with a router (none otherwise) and their projections on `backend`, which
+  // must outlive the router. Allocates everything an audit needs.
+  probex_status prepare(const Bundle& bundle, Backend* backend, uint32_t rows_per_block, std::string* message);
+  bool enabled() const { return bundle_ && bundle_->has_router(); }
+  const std::vector<Site>& sites() const { return sites_; }
+
+  // Finds the layer of every site in `file`: layer(i).rows == 0 where the model has no layer fitting site
+  // i (its name, shape and rule); *why_not then says why, for the first such site. A refusal to read (a
+  // limit) is an error, not a verdict.
+  probex_status match(const ModelFile& file, uint64_t max_lora_rank, std::string* why_not, std::string* message);
+  const ProbedLayer& layer(size_t site) const { return layers_[site]; }
+
+  // One site's sketch over a pass: begin, every row block in order, end (the site's trees' distances).
+  void begin(size_t site);
+  probex_status add_block(size_t site, const float* x, uint32_t first, uint32_t rows, std::string* message);
+  void end(size_t site);
+
+  // The decision over the sites sketched since reset(): fills the result's routing fields and *tree
+  // (PROBEX_NO_TREE with reason() set when no tree accepts the model).
+  void reset();
+  void decide(const std::string& why_not, probex_audit_result* result, uint32_t* tree);
+  const char* reason() const { return reason_; }
+
+ private:
+  const Bundle* bundle_ = nullptr;
+  Backend* backend_ = nullptr;
+  std::vector<Site> sites_;
+  std::vector<ProbedLayer> layers_;  // per site, of the file last matched
+  std::vector<float> sketch_, y_, distances_;
+  char reason_[512] = "";
+};
+
+}  // namespace probex
