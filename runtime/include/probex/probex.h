@@ -17,6 +17,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Marks the C API: the library is compiled with hidden visibility, and these are the symbols it exports. */
+#if defined(__GNUC__) || defined(__clang__)
+#define PROBEX_API __attribute__((visibility("default")))
+#else
+#define PROBEX_API
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -53,10 +60,10 @@ typedef enum probex_status {
 
 /* The library's version, PROBEX_VERSION_STRING of the build that made it (e.g. "0.1.0"): what a program
  * linked to it runs, whatever headers it was compiled with. Never NULL. */
-const char* probex_version(void);
+PROBEX_API const char* probex_version(void);
 
 /* Short stable name of a status, e.g. "bundle_content". Never NULL. */
-const char* probex_status_name(probex_status status);
+PROBEX_API const char* probex_status_name(probex_status status);
 
 typedef struct probex_error {
   probex_status status;
@@ -77,9 +84,9 @@ typedef struct probex_auditor probex_auditor;
 
 /* Loading verifies the whole bundle (identifier, version, FlatBuffers verifier, then shapes, counts,
  * scales and sizes) before returning a handle. The file is read into memory the bundle owns. */
-probex_status probex_bundle_open(const char* path, probex_bundle** out, probex_error* error);
+PROBEX_API probex_status probex_bundle_open(const char* path, probex_bundle** out, probex_error* error);
 /* `data` must stay valid and unchanged while the bundle lives; it must be 8-byte aligned. */
-probex_status probex_bundle_open_buffer(const void* data, size_t size, probex_bundle** out, probex_error* error);
+PROBEX_API probex_status probex_bundle_open_buffer(const void* data, size_t size, probex_bundle** out, probex_error* error);
 
 typedef struct probex_bundle_options {
   /* trusted_key_count > 0: the bundle must carry a valid Ed25519 signature (probex-convert --sign) by one
@@ -90,14 +97,14 @@ typedef struct probex_bundle_options {
   uint64_t max_bundle_bytes;  /* larger files are refused before reading (PROBEX_LIMIT_EXCEEDED); 0: 256 MiB */
 } probex_bundle_options;
 
-void probex_bundle_options_default(probex_bundle_options* options);
+PROBEX_API void probex_bundle_options_default(probex_bundle_options* options);
 /* probex_bundle_open with options (NULL: the defaults). */
-probex_status probex_bundle_open_with(const char* path, const probex_bundle_options* options, probex_bundle** out,
+PROBEX_API probex_status probex_bundle_open_with(const char* path, const probex_bundle_options* options, probex_bundle** out,
                                       probex_error* error);
 /* The bundle's signer: *is_signed 0 or 1; if 1, public_key (32 bytes) receives the signer's key. digest
  * (optional, 32 bytes) receives the SHA-256 of the bundle's bytes (what a signature covers). */
-probex_status probex_bundle_signer(const probex_bundle* bundle, int* is_signed, uint8_t* public_key, uint8_t* digest);
-void probex_bundle_free(probex_bundle* bundle);
+PROBEX_API probex_status probex_bundle_signer(const probex_bundle* bundle, int* is_signed, uint8_t* public_key, uint8_t* digest);
+PROBEX_API void probex_bundle_free(probex_bundle* bundle);
 
 typedef struct probex_tree_info {
   const char* name;
@@ -114,16 +121,16 @@ typedef struct probex_tree_info {
 } probex_tree_info;
 
 /* Strings returned stay valid while the bundle lives. */
-probex_status probex_bundle_tree_count(const probex_bundle* bundle, uint32_t* count);
-probex_status probex_bundle_tree_info(const probex_bundle* bundle, uint32_t tree, probex_tree_info* info);
-probex_status probex_bundle_find_tree(const probex_bundle* bundle, const char* name, uint32_t* tree);
-probex_status probex_bundle_label(const probex_bundle* bundle, uint32_t tree, uint32_t label, const char** name);
+PROBEX_API probex_status probex_bundle_tree_count(const probex_bundle* bundle, uint32_t* count);
+PROBEX_API probex_status probex_bundle_tree_info(const probex_bundle* bundle, uint32_t tree, probex_tree_info* info);
+PROBEX_API probex_status probex_bundle_find_tree(const probex_bundle* bundle, const char* name, uint32_t* tree);
+PROBEX_API probex_status probex_bundle_label(const probex_bundle* bundle, uint32_t tree, uint32_t label, const char** name);
 /* Zero-shot label `label` of tree `tree` (0 <= label < zero_shot_label_count); *trained (optional) is 1
  * if the expert was trained on it, 0 if it was never seen in training. */
-probex_status probex_bundle_zero_shot_label(const probex_bundle* bundle, uint32_t tree, uint32_t label,
+PROBEX_API probex_status probex_bundle_zero_shot_label(const probex_bundle* bundle, uint32_t tree, uint32_t label,
                                             const char** name, int* trained);
 /* 1 if the bundle can route models to its trees (it holds a router), else 0. */
-int probex_bundle_has_router(const probex_bundle* bundle);
+PROBEX_API int probex_bundle_has_router(const probex_bundle* bundle);
 
 typedef enum probex_backend {
   PROBEX_BACKEND_XNNPACK = 0,    /* default */
@@ -143,13 +150,13 @@ typedef struct probex_auditor_options {
   uint32_t max_lora_rank;     /* a LoRA layer's rank (its down matrix is held while reading); default 1024 */
 } probex_auditor_options;
 
-void probex_auditor_options_default(probex_auditor_options* options);
+PROBEX_API void probex_auditor_options_default(probex_auditor_options* options);
 
 /* Prepares every tree of the bundle for auditing: weights unpacked once, the arena sized for the largest
  * tree. The bundle must outlive the auditor. */
-probex_status probex_auditor_create(const probex_bundle* bundle, const probex_auditor_options* options,
+PROBEX_API probex_status probex_auditor_create(const probex_bundle* bundle, const probex_auditor_options* options,
                                     const probex_allocator* allocator, probex_auditor** out, probex_error* error);
-void probex_auditor_free(probex_auditor* auditor);
+PROBEX_API void probex_auditor_free(probex_auditor* auditor);
 
 /* Pass as the tree of an audit to let the router choose it; a result's tree is PROBEX_NO_TREE when the
  * model belongs to no tree of the bundle. */
@@ -194,20 +201,20 @@ typedef struct probex_audit_result {
  * model.safetensors.index.json, or the index) or "peft-lora" (a folder with adapter_config.json, or the config). PROBEX_NOT_A_MODEL for other
  * content, PROBEX_IO_ERROR if it cannot be read. An agent walking folders audits a folder that is a model
  * as one model and does not enter it. The format's rules are checked when the model is audited. */
-probex_status probex_model_format(const char* path, const char** format, probex_error* error);
+PROBEX_API probex_status probex_model_format(const char* path, const char** format, probex_error* error);
 
 /* Audits the probed layer of a model file or folder with tree `tree`'s expert, or, with PROBEX_ROUTE,
  * with the expert of the tree the router finds (a model of no known tree is PROBEX_OK with result->tree ==
  * PROBEX_NO_TREE and the reason). PROBEX_ROUTE on a bundle without a router works only if it holds one
  * tree. The result's arrays point into the auditor and stay valid until its next audit. */
-probex_status probex_audit_file(probex_auditor* auditor, uint32_t tree, const char* model_path,
+PROBEX_API probex_status probex_audit_file(probex_auditor* auditor, uint32_t tree, const char* model_path,
                                 probex_audit_result* result, probex_error* error);
 /* Only the router's decision for a model file (no expert runs): tree (or PROBEX_NO_TREE), distances,
  * margin, reason. PROBEX_INVALID_ARGUMENT if the bundle has no router. */
-probex_status probex_route_file(probex_auditor* auditor, const char* model_path, probex_audit_result* result,
+PROBEX_API probex_status probex_route_file(probex_auditor* auditor, const char* model_path, probex_audit_result* result,
                                 probex_error* error);
 /* The same from a layer already in memory: X [d_h, d_w] row-major float32. */
-probex_status probex_audit_matrix(probex_auditor* auditor, uint32_t tree, const float* x, uint32_t rows,
+PROBEX_API probex_status probex_audit_matrix(probex_auditor* auditor, uint32_t tree, const float* x, uint32_t rows,
                                   uint32_t cols, probex_audit_result* result, probex_error* error);
 
 /* One audit as a record of the JSON result schema, docs/audit-json.md (one line, no newline), the record
@@ -219,13 +226,13 @@ probex_status probex_audit_matrix(probex_auditor* auditor, uint32_t tree, const 
  * or PROBEX_OUT_OF_MEMORY, else PROBEX_OK. Fields are only ever added; a change of a field's meaning
  * raises PROBEX_AUDIT_JSON_SCHEMA_VERSION, the record's "schema_version". */
 #define PROBEX_AUDIT_JSON_SCHEMA_VERSION 1
-probex_status probex_audit_json(const probex_bundle* bundle, const char* model_path, probex_status status,
+PROBEX_API probex_status probex_audit_json(const probex_bundle* bundle, const char* model_path, probex_status status,
                                 const probex_error* audit_error, const probex_audit_result* result, char* out,
                                 size_t capacity, size_t* length);
 
 /* Runs every stored self-test of every tree; fails with PROBEX_SELF_TEST_FAILED naming the first that
  * differs. `worst` (optional) receives the largest relative difference seen. */
-probex_status probex_auditor_self_test(probex_auditor* auditor, double* worst, probex_error* error);
+PROBEX_API probex_status probex_auditor_self_test(probex_auditor* auditor, double* worst, probex_error* error);
 
 #ifdef __cplusplus
 }
