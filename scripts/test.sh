@@ -2,7 +2,8 @@
 # Command (2) of the README: the release build and every test but the long ones (a few minutes on
 # 2 cores: the small zoo is built once, ~1.5 min, and real experts are trained on it).
 #
-#   scripts/test.sh          release build; ctest -LE long
+#   scripts/test.sh          release build; ctest -LE long; the installed library, static and shared, built
+#                            against as users do (tests/install/consumers.sh)
 #   scripts/test.sh --full   what CI runs (.ci/run): the above, then
 #     long     the release build's long tests (the standard zoo's zero-shot tree, a reduced sanity zoo)
 #     asan     Debug (-O1) + AddressSanitizer + UndefinedBehaviorSanitizer, every test, the long ones too;
@@ -19,7 +20,7 @@ full=0
 case "${1:-}" in
   "") ;;
   --full) full=1 ;;
-  -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "test.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
 esac
 
@@ -31,6 +32,8 @@ cmake --preset release >/dev/null
 cmake --build --preset release -j "$jobs"
 stage "release: test (all but the long tests)"
 ctest --preset release -j "$jobs" -LE long
+stage "installed library: static and shared, find_package and pkg-config"
+bash tests/install/consumers.sh
 [ "$full" -eq 1 ] || { echo "=== passed; scripts/test.sh --full adds the long tests, sanitizers, valgrind, ARM and fuzzing"; exit 0; }
 
 stage "release: long tests"

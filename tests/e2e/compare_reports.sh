@@ -1,0 +1,38 @@
+#!/bin/sh
+# Checks that two audit reports (JSON lines, docs/audit-json.md) agree: the same tree for every model, the
+# same predicted labels, and probabilities and zero-shot cosines within TOLERANCE (absolute). Used for a
+# target's reports against the host's (compare_audits.sh, scripts/test-arm.sh).
+#
+#   compare_reports.sh TOLERANCE HOST.jsonl TARGET.jsonl
+set -eu
+tolerance=$1
+host=$2
+target=$3
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# One line per value: tree names, predicted flags, probabilities, cosines, in report order.
+fields() {
+  grep -o '"tree":[^,]*\|"predicted":[a-z]*\|"probability":[-0-9.e+]*\|"cosine":[-0-9.e+]*' "$1" | tr ':' ' '
+}
+fields "$host" >"$work/host.txt"
+fields "$target" >"$work/target.txt"
+models=$(grep -c . "$host" || true)
+awk -v tol="$tolerance" -v models="$models" '
+  NR == FNR { key[FNR] = $1; value[FNR] = $2; n = FNR; next }
+  {
+    if (FNR > n || $1 != key[FNR]) { printf "field %d: %s on the target, %s on the host\n", FNR, $1, key[FNR]; bad = 1; exit }
+    if ($1 ~ /probability|cosine/) {
+      d = $2 - value[FNR]; if (d < 0) d = -d
+      if (d > worst) worst = d
+      if (d > tol) { printf "field %d (%s): %s on the target, %s on the host\n", FNR, $1, $2, value[FNR]; bad = 1 }
+    } else if ($2 != value[FNR]) {
+      printf "field %d (%s): %s on the target, %s on the host\n", FNR, $1, $2, value[FNR]; bad = 1
+    }
+    m = FNR
+  }
+  END {
+    if (!bad && m != n) { printf "%d values on the target, %d on the host\n", m, n; bad = 1 }
+    if (bad) exit 1
+    printf "target equals host on %d models: %d values, largest difference %.3g (tolerance %s)\n", models, n, worst, tol
+  }' "$work/host.txt" "$work/target.txt"
