@@ -14,6 +14,9 @@
  * Exit codes: 0 every model audited (some may be of unknown tree), 1 the bundle failed or a model could
  * not be audited, 2 bad command line. */
 #define _POSIX_C_SOURCE 200809L
+/* 64-bit file offsets and inode numbers on 32-bit targets: readdir and stat fail with EOVERFLOW on
+ * filesystems with 64-bit inodes otherwise (seen under qemu-arm). */
+#define _FILE_OFFSET_BITS 64
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
