@@ -30,12 +30,20 @@ struct ExpertWeights {
   const int8_t* probes_int8 = nullptr;
   const float* probes_scales = nullptr;  // [r_U]
   float probe_output_ratio = 0.0f;
+  // Optional int8 encoder (int8 bundles, backends that accept_int8_encoder()): M as the bundle stores it,
+  // int8 [r_T, r_U*r_V] with one scale per (row, block of encoder_block_size; 0: per row); `encoder` is
+  // then null. These point into the bundle, valid while the auditor lives: they are not copied.
+  const int8_t* encoder_int8 = nullptr;
+  const float* encoder_scales = nullptr;
+  uint32_t encoder_block_size = 0;
 };
 
 class Backend {
  public:
   virtual ~Backend() = default;
   virtual const char* name() const = 0;
+  // Whether add_tree takes an int8 encoder (ExpertWeights::encoder_int8) instead of a float32 one.
+  virtual bool accepts_int8_encoder() const { return false; }
   // Trees are added once each, in bundle order (tree index = call order). Blocks passed later hold at
   // most `rows_per_block` rows and start at multiples of it.
   virtual probex_status add_tree(const ExpertWeights& weights, uint32_t rows_per_block, std::string* message) = 0;

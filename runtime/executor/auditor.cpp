@@ -30,7 +30,7 @@ float* arena_floats(uint8_t* p) { return static_cast<float*>(static_cast<void*>(
 // An expert's float32 weights for Backend::add_tree, unpacked from the bundle (valid until the next call).
 class ExpertUnpacker {
  public:
-  ExpertWeights unpack(const ExpertView& e, uint32_t d_h, uint32_t d_w, bool float_only) {
+  ExpertWeights unpack(const ExpertView& e, uint32_t d_h, uint32_t d_w, bool float_only, bool int8_encoder) {
     ExpertWeights w;
     w.d_h = d_h;
     w.d_w = d_w;
@@ -40,7 +40,13 @@ class ExpertUnpacker {
     w.d_y = e.d_y;
     w.probes = matrix(e.probes, &probes_);
     w.projection = matrix(e.projection, &projection_);
-    w.encoder = matrix(e.encoder, &encoder_);
+    if (int8_encoder && e.encoder.type == StorageType::kI8) {  // kept int8, read from the bundle's bytes
+      w.encoder_int8 = reinterpret_cast<const int8_t*>(e.encoder.data);
+      w.encoder_scales = e.encoder.scales;
+      w.encoder_block_size = e.encoder.block_size;
+    } else {
+      w.encoder = matrix(e.encoder, &encoder_);
+    }
     w.encoder_bias = matrix(e.encoder_bias, &encoder_bias_);
     if (e.d_y > 0) {
       w.head = matrix(e.head, &head_);
@@ -124,7 +130,7 @@ probex_status Auditor::create(const Bundle& bundle, const probex_auditor_options
   const auto& trees = bundle.trees();
   for (const TreeView& t : trees) {
     const uint32_t block = std::min(rows_per_block, t.d_h);
-    s = a->backend_->add_tree(unpacker.unpack(t, t.d_h, t.d_w, options.float_only), block, message);
+    s = a->backend_->add_tree(unpacker.unpack(t, t.d_h, t.d_w, options.float_only, a->backend_->accepts_int8_encoder()), block, message);
     if (s != PROBEX_OK) return s;
     max_x = std::max(max_x, static_cast<size_t>(block) * t.d_w);
     max_g = std::max(max_g, static_cast<size_t>(t.r_u) * t.r_v);
@@ -138,7 +144,7 @@ probex_status Auditor::create(const Bundle& bundle, const probex_auditor_options
     const TreeView& t = trees[i];
     if (!t.has_zero_shot) continue;
     const ExpertView& z = t.zero_shot.expert;
-    s = a->backend_->add_tree(unpacker.unpack(z, t.d_h, t.d_w, options.float_only), std::min(rows_per_block, t.d_h),
+    s = a->backend_->add_tree(unpacker.unpack(z, t.d_h, t.d_w, options.float_only, a->backend_->accepts_int8_encoder()), std::min(rows_per_block, t.d_h),
                               message);
     if (s != PROBEX_OK) return s;
     a->zero_shot_slot_[i] = next_slot++;

@@ -8,7 +8,8 @@
 //                                       expert, since the experts of a tree consume each row block in
 //                                       the same pass)
 //   step 2   G = P^T V                  after the last block, one operator, weights V^T [r_V, d_H]
-//   step 3   e = M relu(G) + b_M        batch 1
+//   step 3   e = M relu(G) + b_M        batch 1; an int8 M (int8 bundles) runs from the bundle's bytes
+//                                       in backends/kernels/int8_gemv.h instead, never widened
 //   step 4   logits = W e + b_W         batch 1
 // One step-2 operator over all rows measured faster than one per row block plus the additions.
 //
@@ -27,6 +28,7 @@
 #include <vector>
 
 #include "backends/backend.h"
+#include "backends/kernels/int8_gemv.h"
 
 namespace probex {
 namespace {
@@ -49,6 +51,7 @@ class XnnpackBackend final : public Backend {
     xnn_deinitialize();
   }
   const char* name() const override { return "xnnpack"; }
+  bool accepts_int8_encoder() const override { return true; }
 
   probex_status add_tree(const ExpertWeights& w, uint32_t rows_per_block, std::string* message) override {
     Tree t;
@@ -59,7 +62,14 @@ class XnnpackBackend final : public Backend {
     const size_t g_size = static_cast<size_t>(w.r_u) * w.r_v;
     if (w.probes_int8 ? !create_int8_probe(w, &t, message) : !create(w.d_w, w.r_u, w.probes, nullptr, &t.probe, message))
       return PROBEX_BACKEND_ERROR;
-    if (!create(g_size, w.r_t, w.encoder, w.encoder_bias, &t.encoder, message) ||
+    if (w.encoder_int8) {
+      t.encoder_int8 = w.encoder_int8;
+      t.encoder_scales = w.encoder_scales;
+      t.encoder_block_size = w.encoder_block_size;
+      t.encoder_bias.assign(w.encoder_bias, w.encoder_bias + w.r_t);
+      t.r_t = w.r_t;
+    }
+    if ((!w.encoder_int8 && !create(g_size, w.r_t, w.encoder, w.encoder_bias, &t.encoder, message)) ||
         (w.d_y > 0 && !create(w.r_t, w.d_y, w.head, w.head_bias, &t.head, message)))  // d_Y = 0: zero-shot
       return PROBEX_BACKEND_ERROR;
     if (!create(w.d_h, w.r_v, w.projection, nullptr, &t.project, message)) return PROBEX_BACKEND_ERROR;
@@ -114,8 +124,13 @@ class XnnpackBackend final : public Backend {
     const size_t g_size = static_cast<size_t>(t.r_u) * t.r_v;
     // The ReLU goes into a scratch copy: g is caller memory without XNN_EXTRA_BYTES slack.
     for (size_t i = 0; i < g_size; ++i) g_relu_[i] = g[i] > 0.0f ? g[i] : 0.0f;
-    if (!run(t.encoder.get(), 1, g_relu_.data(), embedding, message) ||
-        (t.head && !run(t.head.get(), 1, embedding, logits, message)))
+    if (t.encoder_int8) {
+      gemv_int8(t.encoder_int8, t.encoder_scales, t.encoder_block_size, t.encoder_bias.data(), g_relu_.data(), t.r_t,
+                g_size, embedding);
+    } else if (!run(t.encoder.get(), 1, g_relu_.data(), embedding, message)) {
+      return PROBEX_BACKEND_ERROR;
+    }
+    if (t.head && !run(t.head.get(), 1, embedding, logits, message))
       return PROBEX_BACKEND_ERROR;
     return PROBEX_OK;
   }
@@ -127,6 +142,11 @@ class XnnpackBackend final : public Backend {
     Operator probe_int8;  // set when step 1 runs in int8
     float probe_output_ratio = 0.0f;
     std::vector<float> p_t;  // P^T [r_U, d_H] (+ slack), filled block by block during a pass
+    // An int8 encoder (instead of the `encoder` operator): the bundle's bytes, and a copy of the bias.
+    const int8_t* encoder_int8 = nullptr;
+    const float* encoder_scales = nullptr;
+    uint32_t encoder_block_size = 0, r_t = 0;
+    std::vector<float> encoder_bias;
   };
 
   bool create_int8_probe(const ExpertWeights& w, Tree* t, std::string* message) {
