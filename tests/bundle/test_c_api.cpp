@@ -307,3 +307,47 @@ TEST_CASE("the C++ wrapper covers the C API with RAII handles and checked errors
   pa::Auditor none;
   CHECK(none.audit_file(f.model, &r).status == PROBEX_INVALID_ARGUMENT);
 }
+
+TEST_CASE("a routed audit of a single-tree site runs the experts in the router's pass, with the named tree's results") {
+  TempDir dir;
+  const std::vector<float> root = random_matrix(24 * 20, 21);
+  convert::BundleTree a = zero_shot_tree(kShape, 23);
+  a.name = "tree-a";
+  a.root_sketch = sketch_layer(kRouter, root.data(), 24, 20);
+  a.accept_distance = 0.8f;
+  std::vector<uint8_t> bytes;
+  std::string error;
+  REQUIRE_MESSAGE(convert::build_bundle({&a}, "t", &bytes, &error, PROBEX_BUNDLE_FORMAT_VERSION, kRouter), error);
+  REQUIRE(write_bytes(dir.file("one.probex"), bytes));
+  std::vector<float> child = root;
+  const std::vector<float> noise = random_matrix(child.size(), 25);
+  for (size_t i = 0; i < child.size(); ++i) child[i] += 0.1f * noise[i];
+  const std::string model = write_model(dir, "child.safetensors", child);
+  const std::string foreign = write_model(dir, "foreign.safetensors", random_matrix(24 * 20, 26));
+
+  namespace pa = probex::api;
+  pa::Bundle bundle;
+  REQUIRE_FALSE(pa::Bundle::open(dir.file("one.probex"), &bundle));
+  pa::Auditor auditor;
+  REQUIRE_FALSE(pa::Auditor::create(bundle, &auditor));
+  probex_audit_result routed, named;
+  REQUIRE_FALSE(auditor.audit_file(model, &routed));
+  CHECK(routed.routed);
+  REQUIRE(routed.tree == 0);
+  const std::vector<float> routed_logits(routed.logits, routed.logits + routed.label_count);
+  const std::vector<float> routed_scores(routed.zero_shot_scores, routed.zero_shot_scores + routed.zero_shot_count);
+  const std::vector<float> routed_embedding(routed.embedding, routed.embedding + routed.embedding_size);
+  CHECK(routed.seconds_open > 0.0);
+  REQUIRE_FALSE(auditor.audit_file(model, &named, 0));
+  CHECK_FALSE(named.routed);
+  CHECK(std::vector<float>(named.logits, named.logits + named.label_count) == routed_logits);
+  CHECK(std::vector<float>(named.embedding, named.embedding + named.embedding_size) == routed_embedding);
+  CHECK(std::vector<float>(named.zero_shot_scores, named.zero_shot_scores + named.zero_shot_count) == routed_scores);
+  CHECK(routed_scores.size() == 5);
+  // The router refuses a model far from the root: the experts' work on speculation is dropped.
+  REQUIRE_FALSE(auditor.audit_file(foreign, &routed));
+  CHECK(routed.tree == PROBEX_NO_TREE);
+  CHECK(routed.label_count == 0);
+  CHECK(routed.zero_shot_count == 0);
+  CHECK(std::string(routed.unknown_reason).find("beyond its acceptance distance") != std::string::npos);
+}
