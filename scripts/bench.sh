@@ -13,6 +13,9 @@ cd "$(dirname "$0")/.."
 bin=${1:-build/release}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# The figures mean little without the machine, and less on a busy one: both are printed.
+load() { echo "load average $(cut -d' ' -f1-3 /proc/loadavg)"; }
+echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) processors, $(load)"
 
 $bin/converter/probex-synth expert "$work/e768.safetensors" --rows 768 --cols 768 --r 128 --labels 50 >/dev/null
 $bin/converter/probex-synth model "$work/m768.safetensors" --rows 768 --cols 768 --dtype f32 >/dev/null
@@ -51,10 +54,12 @@ echo "== 4096x4096 BF16 layer, int8 bundle, xnnpack, 2 threads"
 $bin/runtime/probex-bench "$work/b4096-int8.probex" "$work/m4096.safetensors" --runs 5 --warmup 1 --threads 2
 
 # ONNX Runtime runs the expert's graph on the layer already in memory (a Float32Array read once); probex's
-# audit total also reads the layer from the file (page cache), so both its compute (probe + rest) and its
-# total are shown. Rounds alternate probex and ONNX Runtime so that a noisy neighbour hits both.
+# audit total also reads the layer from the file (page cache, the read stage), so its compute (probe +
+# rest) is the figure to set beside ONNX Runtime's. Rounds alternate probex and ONNX Runtime so that a
+# noisy neighbour hits both; the medians of the rounds close the table, then ONNX Runtime's own per-node
+# profile (one more session each, profiler on) to set beside probex's stages.
 echo
-echo "== ONNX Runtime (the peer) vs probex, 768x768 f32 expert, 200 runs after 20 warm-up, p50 in ms"
+echo "== ONNX Runtime (the peer) vs probex, 768x768 f32 expert, xnnpack, 200 runs after 20 warm-up, ms ($(load))"
 set +e
 ort=$(bash scripts/fetch-onnxruntime.sh)
 status=$?
@@ -65,7 +70,9 @@ if [ "$status" != 0 ]; then
 fi
 $bin/converter/probex-convert --quiet --onnx-expert --out "$work/e768.onnx" "$work/e768.safetensors"
 p50() { awk -v stage="$2" 'index($0, stage) == 1 { print $(NF - 1) }' "$1"; }
-printf '%-6s %-8s %10s %10s %10s %12s %14s %10s %10s\n' round threads "probe" "rest" "compute" "audit total" "bare X*U GEMM" "ORT p50" "ORT p90"
+columns='%-6s %-7s | %7s %7s %7s %8s %7s | %9s | %7s %7s %7s\n'
+printf "$columns" "" "" probex "" "" "" "" "" ORT "" ""
+printf "$columns" round threads read probe rest compute total "X*U GEMM" p10 p50 p90
 for round in 1 2 3; do
   for threads in 1 2; do
     $bin/runtime/probex-bench "$work/b768-f32.probex" "$work/m768.safetensors" --runs 200 --warmup 20 \
@@ -74,10 +81,27 @@ for round in 1 2 3; do
       --threads "$threads" >"$work/ort.txt"
     probe=$(p50 "$work/probex.txt" "probe (steps 1-2)")
     rest=$(p50 "$work/probex.txt" "rest (steps 3-4)")
-    printf '%-6s %-8s %10s %10s %10s %12s %14s %10s %10s\n' "$round" "$threads" "$probe" "$rest" \
+    # shellcheck disable=SC2046  # the three ORT percentiles are meant to split
+    printf "$columns" "$round" "$threads" "$(p50 "$work/probex.txt" read)" "$probe" "$rest" \
       "$(awk -v a="$probe" -v b="$rest" 'BEGIN { printf "%.3f", a + b }')" "$(p50 "$work/probex.txt" "audit total")" \
       "$(p50 "$work/probex.txt" "bare XNNPACK X*U GEMM")" \
-      "$(awk '/^session.run/ { print $6 }' "$work/ort.txt")" "$(awk '/^session.run/ { print $8 }' "$work/ort.txt")"
+      $(awk '/^session.run/ { print $4, $6, $8 }' "$work/ort.txt") | tee -a "$work/rows.txt"
   done
 done
-head -1 "$work/ort.txt"
+# Medians of the rounds per thread count. Fields of a row: round, threads, |, read, probe, rest, compute,
+# total, |, X*U GEMM, |, p10, p50, p90.
+median() {  # THREADS FIELD
+  awk -v t="$1" -v f="$2" '$2 == t { print $f }' "$work/rows.txt" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+for threads in 1 2; do
+  # shellcheck disable=SC2046
+  printf "$columns" median "$threads" $(for f in 4 5 6 7 8 10 12 13 14; do median "$threads" "$f"; done)
+done
+head -1 "$work/ort.txt" | sed 's/, 2 intra-op thread.*//'
+echo "$(load) after the rounds"
+for threads in 1 2; do
+  echo
+  echo "ONNX Runtime, $threads thread(s): its own profile, 200 runs after 20 warm-up"
+  node scripts/ort_bench.js "$ort" "$work/e768.onnx" "$work/m768.safetensors" --runs 200 --warmup 20 \
+    --threads "$threads" --profile | tail -n +4
+done
