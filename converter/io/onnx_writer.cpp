@@ -122,7 +122,6 @@ bool encode_onnx_mlp(const std::vector<DenseLayer>& layers, const std::map<std::
     const DenseLayer& l = layers[i];
     const bool last = i + 1 == layers.size();
     const std::string gemm_out = last && !l.relu ? "output" : l.name + ".out";
-    // AttributeProto: name (1), i (3), type (20) = INT (2).
     Pb gemm = node("Gemm", l.name, {x, l.name + ".weight", l.name + ".bias"}, gemm_out);
     gemm.msg(5, int_attribute("transB", 1));
     graph.msg(1, gemm);
@@ -161,7 +160,7 @@ bool encode_onnx_expert(const ExpertGraphWeights& w, const std::map<std::string,
   graph.msg(1, node("Transpose", "transpose", {"P"}, "P_t").msg(5, ints_attribute("perm", {1, 0})));
   graph.msg(1, node("Gemm", "project", {"P_t", "shared_probe_proj.weight"}, "H_t").msg(5, int_attribute("transB", 1)));
   graph.msg(1, node("Relu", "relu", {"H_t"}, "G"));
-  graph.msg(1, node("Flatten", "flatten", {"G"}, "G_flat").msg(5, int_attribute("axis", 0)));  // [1, r_U*r_V]
+  graph.msg(1, node("Flatten", "flatten", {"G"}, "G_flat").msg(5, int_attribute("axis", 0)));  // 3. [1, r_U*r_V]
   // 4. e = M vec + b_M [1, r_T]; 5. logits = W_head e + b_head [1, d_Y].
   graph.msg(1, node("Gemm", "encode", {"G_flat", "per_probe_encoders.weight", "per_probe_encoders.bias"}, "embedding")
                    .msg(5, int_attribute("transB", 1)));
