@@ -13,9 +13,21 @@ cd "$(dirname "$0")/.."
 bin=${1:-build/release}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# The figures mean little without the machine, and less on a busy one: both are printed.
-load() { echo "load average $(cut -d' ' -f1-3 /proc/loadavg)"; }
-echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) processors, $(load)"
+# The figures mean little without the machine, and less on a busy one: both are printed. busy: the share
+# of CPU time the other processes took over one second while this script slept (the load average would
+# count this script too, and lags by a minute).
+busy() {
+  local a b
+  read -ra a < /proc/stat
+  sleep 1
+  read -ra b < /proc/stat
+  awk -v a="${a[*]}" -v b="${b[*]}" 'BEGIN {
+    n = split(a, x, " "); split(b, y, " ")
+    for (i = 2; i <= n; i++) { total += y[i] - x[i]; if (i == 5 || i == 6) idle += y[i] - x[i] }
+    printf "other processes busy %.0f%% of the CPU", total ? 100 * (total - idle) / total : 0
+  }'
+}
+echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) processors, $(busy)"
 
 $bin/converter/probex-synth expert "$work/e768.safetensors" --rows 768 --cols 768 --r 128 --labels 50 >/dev/null
 $bin/converter/probex-synth model "$work/m768.safetensors" --rows 768 --cols 768 --dtype f32 >/dev/null
@@ -59,7 +71,7 @@ $bin/runtime/probex-bench "$work/b4096-int8.probex" "$work/m4096.safetensors" --
 # noisy neighbour hits both; the medians of the rounds close the table, then ONNX Runtime's own per-node
 # profile (one more session each, profiler on) to set beside probex's stages.
 echo
-echo "== ONNX Runtime (the peer) vs probex, 768x768 f32 expert, xnnpack, 200 runs after 20 warm-up, ms ($(load))"
+echo "== ONNX Runtime (the peer) vs probex, 768x768 f32 expert, xnnpack, 200 runs after 20 warm-up, ms ($(busy))"
 set +e
 ort=$(bash scripts/fetch-onnxruntime.sh)
 status=$?
@@ -98,7 +110,7 @@ for threads in 1 2; do
   printf "$columns" median "$threads" $(for f in 4 5 6 7 8 10 12 13 14; do median "$threads" "$f"; done)
 done
 head -1 "$work/ort.txt" | sed 's/, 2 intra-op thread.*//'
-echo "$(load) after the rounds"
+echo "after the rounds: $(busy)"
 for threads in 1 2; do
   echo
   echo "ONNX Runtime, $threads thread(s): its own profile, 200 runs after 20 warm-up"
