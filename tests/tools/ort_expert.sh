@@ -32,6 +32,7 @@ for spec in "odd 96 80 24 20 12 7" "bench 768 768 128 128 128 50"; do
   "$convert" --quiet --out "$work/$1.probex" --quant f32 "$work/$1.safetensors"
   "$convert" --onnx-expert --out "$work/$1.onnx" "$work/$1.safetensors"
   for backend in xnnpack reference; do
+    printf '%s, probex %s backend: ' "$1" "$backend"
     "$audit" "$work/$1.probex" "$work/$1-model.safetensors" --backend "$backend" --json >"$work/$1-$backend.json"
     node "$here/ort_expert_check.js" "$ort" "$work/$1.onnx" "$work/$1-model.safetensors" layer.weight \
       "$work/$1-$backend.json" 1e-4
