@@ -15,7 +15,9 @@
 #include "bundle/signing.h"
 #include "bundle/zero_shot_bundle.h"
 #include "cli/args.h"
+#include "expert/checkpoint.h"
 #include "expert/layer_dataset.h"
+#include "io/onnx_writer.h"
 #include "io/safetensors_writer.h"
 #include "report/quant_report.h"
 #include "probex/platform/mapped_file.h"
@@ -29,6 +31,7 @@ using namespace probex::convert;
 const char* const kHelp =
       "usage: probex-convert --out BUNDLE [options] CHECKPOINT...\n"
       "       probex-convert --add-labels BUNDLE --text-table FILE --out NEW [--tree NAME] LABEL...\n"
+      "       probex-convert --onnx-expert --out MODEL.onnx CHECKPOINT\n"
       "\n"
       "Reads probex-train checkpoints (one per tree) and writes one bundle for the runtime. With --zoo, the\n"
       "quantized experts are compared with the float ones on the zoo's held-out layers (--split, default\n"
@@ -37,6 +40,9 @@ const char* const kHelp =
       "classification checkpoint must be given too, on the same layer) with the prototypes of its trained\n"
       "labels, its held-out labels and every --label; it needs --text-table. --add-labels adds label texts\n"
       "to the zero-shot trees of an existing bundle (or --tree) without retraining.\n"
+      "--onnx-expert writes the checkpoint's float expert as an ONNX model instead (docs/formats.md): input\n"
+      "\"layer\" [d_H, d_W], outputs \"logits\" [1, d_Y] (not for a zero-shot checkpoint) and \"embedding\"\n"
+      "[1, r_T], the same forward as the runtime's, for other runtimes such as ONNX Runtime.\n"
       "\n"
       "options:\n"
       "  --out FILE             the bundle to write (refuses to overwrite without --force)\n"
@@ -71,6 +77,7 @@ const char* const kHelp =
       "                         test (seen labels) and test_holdout (unseen labels) models (default 0.01)\n"
       "  --sign KEY             sign the bundle with the Ed25519 secret key file KEY (probex-keygen); devices\n"
       "                         that trust its public key refuse unsigned or changed bundles\n"
+      "  --onnx-expert          write one checkpoint's float expert to --out as an ONNX model (see above)\n"
       "  --force                overwrite --out\n"
       "  --quiet                print only errors\n"
       "  --help, --version\n"
@@ -80,6 +87,40 @@ const char* const kHelp =
 int fail(const std::string& what) {
   std::fprintf(stderr, "probex-convert: %s\n", what.c_str());
   return 1;
+}
+
+// --onnx-expert: the checkpoint's float expert as an ONNX graph (io/onnx_writer.h), with its metadata.
+int export_onnx_expert(const std::string& checkpoint, const std::string& out, bool quiet) {
+  LoadedCheckpoint c;
+  std::string error;
+  if (!load_probex_checkpoint(checkpoint, &c, &error)) return fail(error);
+  ProbexExpert& e = *c.expert;
+  const ProbexShape& s = e.shape();
+  const auto values = [&](const char* name) { return e.find_param(name)->value.data(); };
+  ExpertGraphWeights w;
+  w.d_h = s.d_h;
+  w.d_w = s.d_w;
+  w.r_u = s.r_u;
+  w.r_v = s.r_v;
+  w.r_t = s.r_t;
+  w.d_y = s.d_y;
+  w.probes = values("probes.weight");
+  w.projection = values("shared_probe_proj.weight");
+  w.encoder = values("per_probe_encoders.weight");
+  w.encoder_bias = values("per_probe_encoders.bias");
+  if (e.has_head()) {
+    w.head = values("classification_head.weight");
+    w.head_bias = values("classification_head.bias");
+  }
+  std::vector<uint8_t> bytes;
+  if (!encode_onnx_expert(w, c.metadata, &bytes, &error)) return fail(checkpoint + ": " + error);
+  if (!write_file_atomically(out, bytes.data(), bytes.size(), &error)) return fail(error);
+  if (!quiet) {
+    std::printf("ONNX expert %s: %zu bytes; input \"layer\" [%zu, %zu], outputs ", out.c_str(), bytes.size(), s.d_h, s.d_w);
+    if (e.has_head()) std::printf("\"logits\" [1, %zu], ", s.d_y);
+    std::printf("\"embedding\" [1, %zu]\n", s.r_t);
+  }
+  return 0;
 }
 
 std::string shape_text(const QuantizedMatrix& m) {
@@ -136,7 +177,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> checkpoints;
   QuantBudget budget;
   long self_tests = 3;
-  bool force = false, quiet = false, no_router = false, route_report = false;
+  bool force = false, quiet = false, no_router = false, route_report = false, onnx_expert = false;
   std::string foreign, text_table, text_names, add_to, only_tree, sign_key;
   std::vector<std::string> extra_labels;
   probex::SketchSpec sketch = kDefaultSketch;
@@ -172,11 +213,23 @@ int main(int argc, char** argv) {
   args.text("--add-labels", "a bundle", &add_to);
   args.text("--tree", "a tree name", &only_tree);
   args.text("--sign", "a secret key file (probex-keygen)", &sign_key);
+  args.flag("--onnx-expert", &onnx_expert);
   args.flag("--force", &force);
   args.flag("--quiet", &quiet);
   if (const int code = args.parse(argc, argv); code != args.kContinue) return code;
   const auto usage_error = [&](const std::string& what) { return args.usage_error(what); };
   std::string error;
+  if (onnx_expert) {
+    for (const char* other : {"--zoo", "--split", "--quant", "--max-flip-rate", "--max-prob-error", "--min-cosine",
+                              "--max-zero-shot-drop", "--self-tests", "--sketch", "--no-router", "--route-report",
+                              "--report", "--foreign", "--text-table", "--text-names", "--label", "--add-labels",
+                              "--tree", "--sign"}) {
+      if (args.given(other)) return usage_error(std::string("--onnx-expert takes no ") + other);
+    }
+    if (out.empty() || checkpoints.size() != 1) return usage_error("--onnx-expert needs --out and one checkpoint");
+    if (!force && std::filesystem::exists(out)) return fail(out + " exists (use --force to overwrite)");
+    return export_onnx_expert(checkpoints[0], out, quiet);
+  }
   EmbeddingTable table;
   if (!add_to.empty()) {
     if (out.empty() || text_table.empty() || checkpoints.empty())

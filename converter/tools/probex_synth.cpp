@@ -17,12 +17,14 @@ namespace {
 using namespace probex::convert;
 
 const char* const kHelp =
-      "usage: probex-synth expert OUT --rows H --cols W [--r N] [--labels N] [--layer NAME] [--seed N]\n"
+      "usage: probex-synth expert OUT --rows H --cols W [--r N] [--r-u N] [--r-v N] [--r-t N] [--labels N]\n"
+      "                           [--layer NAME] [--seed N]\n"
       "       probex-synth model  OUT --rows H --cols W [--dtype f32|f16|bf16|q8_0|q4_k] [--format safetensors|gguf]\n"
       "                           [--layer NAME] [--seed N]\n"
       "\n"
-      "expert: a ProbeX checkpoint for a layer X [H, W] (r_U = r_V = r_T = --r, default 128; --labels default\n"
-      "        10), randomly initialised as the authors' code does, tree 'synthetic'.\n"
+      "expert: a ProbeX checkpoint for a layer X [H, W] (r_U = r_V = r_T = --r, default 128, unless --r-u,\n"
+      "        --r-v or --r-t say otherwise; --labels default 10), randomly initialised as the authors' code\n"
+      "        does, tree 'synthetic'.\n"
       "model:  a safetensors file (or with --format gguf a GGUF file) with one tensor --layer (default\n"
       "        layer.weight) of shape [H, W], values uniform in [-0.05, 0.05). Safetensors takes f32, f16, bf16;\n"
       "        GGUF f32, f16, q8_0 (W a multiple of 32) and q4_k (W a multiple of 256).\n"
@@ -35,7 +37,7 @@ const char* const kHelp =
 }  // namespace
 
 int main(int argc, char** argv) {
-  long rows = 0, cols = 0, r = 128, labels = 10, seed = 1;
+  long rows = 0, cols = 0, r = 128, r_u = 0, r_v = 0, r_t = 0, labels = 10, seed = 1;
   std::string layer = "layer.weight", dtype = "f32", format = "safetensors";
   std::vector<std::string> positional;
   probex::cli::ArgParser args("probex-synth", kHelp);
@@ -43,6 +45,9 @@ int main(int argc, char** argv) {
   args.integer("--rows", 1, 1 << 20, &rows);
   args.integer("--cols", 1, 1 << 20, &cols);
   args.integer("--r", 1, 4096, &r);
+  args.integer("--r-u", 1, 4096, &r_u);
+  args.integer("--r-v", 1, 4096, &r_v);
+  args.integer("--r-t", 1, 4096, &r_t);
   args.integer("--labels", 1, 100000, &labels);
   args.integer("--seed", 0, 1L << 40, &seed);
   args.text("--layer", "a tensor name", &layer);
@@ -63,7 +68,9 @@ int main(int argc, char** argv) {
     ProbexShape shape;
     shape.d_h = static_cast<size_t>(rows);
     shape.d_w = static_cast<size_t>(cols);
-    shape.r_u = shape.r_v = shape.r_t = static_cast<size_t>(r);
+    shape.r_u = static_cast<size_t>(r_u ? r_u : r);
+    shape.r_v = static_cast<size_t>(r_v ? r_v : r);
+    shape.r_t = static_cast<size_t>(r_t ? r_t : r);
     shape.d_y = static_cast<size_t>(labels);
     ProbexExpert expert(shape);
     expert.init(rng);

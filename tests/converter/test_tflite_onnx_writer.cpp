@@ -1,4 +1,5 @@
-// The TFLite and ONNX writers (converter/io/tflite_writer.h, onnx_writer.h) through the zoo's model encoder,
+// The TFLite and ONNX writers (converter/io/tflite_writer.h, onnx_writer.h) through the zoo's model encoder
+// (and the ONNX expert graph, whose computation tests/tools/ort_expert.sh checks in ONNX Runtime),
 // read back by the runtime's readers: names, PyTorch shapes, types, values (FLOAT32 exact, INT8 within half
 // a scale step) and metadata; the graph itself read from the flatbuffer / protobuf bytes.
 #include <doctest/doctest.h>
@@ -197,6 +198,92 @@ TEST_CASE("onnx writer: Gemm transB=1 weights read as [out, in], exact values, m
   CHECK(g1 < r1);
   CHECK(r1 < g2);
   CHECK(text.find("transB") != std::string::npos);
+}
+
+TEST_CASE("onnx writer: the expert graph's initializers, nodes in the authors' order, outputs and refusals") {
+  // Every dimension different, so that a swapped shape shows.
+  const uint64_t d_h = 5, d_w = 4, r_u = 3, r_v = 2, r_t = 6, d_y = 7;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const auto values = [&](uint64_t n) {
+    std::vector<float> v(static_cast<size_t>(n));
+    for (float& x : v) x = normal(rng);
+    return v;
+  };
+  const std::vector<float> probes = values(d_w * r_u), projection = values(r_v * d_h), encoder = values(r_t * r_u * r_v),
+                           encoder_bias = values(r_t), head = values(d_y * r_t), head_bias = values(d_y);
+  ExpertGraphWeights w;
+  w.d_h = d_h;
+  w.d_w = d_w;
+  w.r_u = r_u;
+  w.r_v = r_v;
+  w.r_t = r_t;
+  w.d_y = d_y;
+  w.probes = probes.data();
+  w.projection = projection.data();
+  w.encoder = encoder.data();
+  w.encoder_bias = encoder_bias.data();
+  w.head = head.data();
+  w.head_bias = head_bias.data();
+  std::vector<uint8_t> bytes;
+  std::string error;
+  REQUIRE_MESSAGE(encode_onnx_expert(w, kMetadata, &bytes, &error), error);
+  const std::unique_ptr<ModelFile> f = open(bytes, ModelFormat::kOnnx);
+  check_metadata(*f);
+  CHECK(f->tensors().size() == 6);
+  // Gemm B with transB = 1 reads as stored; MatMul's B is [in, out] and reads as [out, in] (docs/formats.md).
+  const std::map<std::string, std::pair<std::vector<uint64_t>, const std::vector<float>*>> stored = {
+      {"shared_probe_proj.weight", {{r_v, d_h}, &projection}},
+      {"per_probe_encoders.weight", {{r_t, r_u * r_v}, &encoder}},
+      {"per_probe_encoders.bias", {{r_t}, &encoder_bias}},
+      {"classification_head.weight", {{d_y, r_t}, &head}},
+      {"classification_head.bias", {{d_y}, &head_bias}}};
+  for (const auto& [name, expected] : stored) {
+    CAPTURE(name);
+    const ModelTensor* t = f->find(name);
+    REQUIRE(t != nullptr);
+    CHECK(t->shape == expected.first);
+    CHECK(read_all(*f, *t) == *expected.second);
+  }
+  const ModelTensor* u = f->find("probes.weight");
+  REQUIRE(u != nullptr);
+  CHECK(u->shape == std::vector<uint64_t>{r_u, d_w});
+  const std::vector<float> u_t = read_all(*f, *u);
+  for (uint64_t k = 0; k < d_w; ++k)
+    for (uint64_t l = 0; l < r_u; ++l) CHECK(u_t[l * d_w + k] == probes[k * r_u + l]);
+
+  // The nodes in forward order, each once (op types as length-delimited strings: field 4, then the length).
+  const std::string text(bytes.begin(), bytes.end());
+  const auto op = [](const std::string& type) { return std::string(1, '\x22') + static_cast<char>(type.size()) + type; };
+  size_t at = 0;
+  for (const char* type : {"MatMul", "Transpose", "Gemm", "Relu", "Flatten", "Gemm", "Gemm"}) {
+    CAPTURE(type);
+    const size_t next = text.find(op(type), at);
+    REQUIRE(next != std::string::npos);
+    at = next + 1;
+  }
+  CHECK(text.find(op("Gemm"), at) == std::string::npos);
+  CHECK(text.find("perm") != std::string::npos);
+  // Graph input "layer" [d_H, d_W]; outputs "logits" [1, d_Y] then "embedding" [1, r_T].
+  CHECK(text.find("logits") < text.rfind("embedding"));
+
+  SUBCASE("a zero-shot expert (no head) outputs the embedding only") {
+    w.d_y = 0;
+    w.head = w.head_bias = nullptr;
+    REQUIRE_MESSAGE(encode_onnx_expert(w, {}, &bytes, &error), error);
+    const std::string zs(bytes.begin(), bytes.end());
+    CHECK(zs.find("logits") == std::string::npos);
+    CHECK(zs.find("classification_head") == std::string::npos);
+    CHECK(zs.find(op("Gemm")) != std::string::npos);
+  }
+  SUBCASE("refusals") {
+    w.encoder_bias = nullptr;
+    CHECK_FALSE(encode_onnx_expert(w, {}, &bytes, &error));
+    CHECK(error.find("needs every dimension and weight") != std::string::npos);
+    w.encoder_bias = encoder_bias.data();
+    w.r_v = 0;
+    CHECK_FALSE(encode_onnx_expert(w, {}, &bytes, &error));
+  }
 }
 
 TEST_CASE("mlp_layers: zoo layer order and its refusals") {
