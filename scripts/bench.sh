@@ -67,7 +67,7 @@ $bin/runtime/probex-bench "$work/b4096-int8.probex" "$work/m4096.safetensors" --
 
 # ONNX Runtime runs the expert's graph on the layer already in memory (a Float32Array read once); probex's
 # audit total also reads the layer from the file (page cache, the read stage), so its compute (probe +
-# rest) is the figure to set beside ONNX Runtime's. Rounds alternate probex and ONNX Runtime so that a
+# encode) is the figure to set beside ONNX Runtime's. Rounds alternate probex and ONNX Runtime so that a
 # noisy neighbour hits both; the medians of the rounds close the table, then ONNX Runtime's own per-node
 # profile (one more session each, profiler on) to set beside probex's stages.
 echo
@@ -84,7 +84,7 @@ $bin/converter/probex-convert --quiet --onnx-expert --out "$work/e768.onnx" "$wo
 p50() { awk -v stage="$2" 'index($0, stage) == 1 { print $(NF - 1) }' "$1"; }
 columns='%-6s %-7s | %7s %7s %7s %8s %7s | %9s | %7s %7s %7s\n'
 printf "$columns" "" "" probex "" "" "" "" "" ORT "" ""
-printf "$columns" round threads read probe rest compute total "X*U GEMM" p10 p50 p90
+printf "$columns" round threads read probe encode compute total "X*U GEMM" p10 p50 p90
 for round in 1 2 3; do
   for threads in 1 2; do
     $bin/runtime/probex-bench "$work/b768-f32.probex" "$work/m768.safetensors" --runs 200 --warmup 20 \
@@ -92,7 +92,7 @@ for round in 1 2 3; do
     node scripts/ort_bench.js "$ort" "$work/e768.onnx" "$work/m768.safetensors" --runs 200 --warmup 20 \
       --threads "$threads" >"$work/ort.txt"
     probe=$(p50 "$work/probex.txt" "probe (steps 1-2)")
-    rest=$(p50 "$work/probex.txt" "rest (steps 3-4)")
+    rest=$(p50 "$work/probex.txt" "encode (steps 3-4)")
     # shellcheck disable=SC2046  # the three ORT percentiles are meant to split
     printf "$columns" "$round" "$threads" "$(p50 "$work/probex.txt" read)" "$probe" "$rest" \
       "$(awk -v a="$probe" -v b="$rest" 'BEGIN { printf "%.3f", a + b }')" "$(p50 "$work/probex.txt" "audit total")" \
@@ -100,7 +100,7 @@ for round in 1 2 3; do
       $(awk '/^session.run/ { print $4, $6, $8 }' "$work/ort.txt") | tee -a "$work/rows.txt"
   done
 done
-# Medians of the rounds per thread count. Fields of a row: round, threads, |, read, probe, rest, compute,
+# Medians of the rounds per thread count. Fields of a row: round, threads, |, read, probe, encode, compute,
 # total, |, X*U GEMM, |, p10, p50, p90.
 median() {  # THREADS FIELD
   awk -v t="$1" -v f="$2" '$2 == t { print $f }' "$work/rows.txt" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'

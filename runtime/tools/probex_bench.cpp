@@ -31,6 +31,7 @@ const char* const kHelp =
       "  --backend NAME         xnnpack (default) or reference\n"
       "  --threads N            threads for the backend (default 1; auto: every processor online)\n"
       "  --warmup N             default 3      --runs N     default 20\n"
+      "  --rows-per-block N     rows of the layer read and probed at a time (default 256)\n"
       "  --float-only           float arithmetic even where an int8 bundle allows int8 step 1\n"
       "  --help, --version\n"
       "\n"
@@ -52,7 +53,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> positional;
   std::string tree_name;
   bool route = false, float_only = false;
-  long warmup_arg = 3, runs_arg = 20;
+  long warmup_arg = 3, runs_arg = 20, rows_per_block = 256;
   probex_auditor_options options;
   probex_auditor_options_init(&options, sizeof options);
   probex::cli::ArgParser args("probex-bench", kHelp);
@@ -64,9 +65,11 @@ int main(int argc, char** argv) {
   args.threads(&options.threads);
   args.integer("--warmup", 0, 100000, &warmup_arg);
   args.integer("--runs", 1, 1000000, &runs_arg);
+  args.integer("--rows-per-block", 1, 1 << 20, &rows_per_block);
   if (const int code = args.parse(argc, argv); code != args.kContinue) return code;
   if (positional.size() != 2) return args.usage_error("a bundle and one model are required");
   options.float_only = float_only;
+  options.rows_per_block = static_cast<uint32_t>(rows_per_block);
   const unsigned long warmup = static_cast<unsigned long>(warmup_arg), runs = static_cast<unsigned long>(runs_arg);
   const unsigned long threads = options.threads;
   probex_error e{};
