@@ -95,10 +95,17 @@ def _auditor(bundle_path: str, bundle_options: tuple, auditor_options: tuple):
     return auditors[key]
 
 
-def audit_batch(bundle_path: str, bundle_options: tuple, auditor_options: tuple, paths: list[str]) -> list[str]:
-    """The records of a batch of models (runs on a worker)."""
+def audit_batch(bundle_path: str, bundle_options: tuple, auditor_options: tuple,
+                paths: list[str]) -> list[tuple[str, str, Optional[str]]]:
+    """Each model's record, status and tree (runs on a worker). The status and tree are read here, in
+    parallel, so that the one client does not parse every record for its summary."""
     auditor = _auditor(bundle_path, bundle_options, auditor_options)
-    return [auditor.audit_record(path) for path in paths]
+    out = []
+    for path in paths:
+        record = auditor.audit_record(path)
+        fields = json.loads(record)
+        out.append((record, fields["status"], fields["tree"]))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -106,19 +113,29 @@ def audit_batch(bundle_path: str, bundle_options: tuple, auditor_options: tuple,
 
 
 def read_done(out: str) -> list[dict]:
-    """The records already in `out`. A last line without its newline (a crash while writing) is cut off
-    the file, so that its model is audited again and the file stays one record per line."""
+    """The records already in `out`. A tail that is no whole record (a line cut short by a crash, zeros
+    after a power cut) is cut off the file, so that its models are audited again and the file stays one
+    record per line."""
     if not os.path.exists(out):
         return []
     records = []
     with open(out, "rb+") as f:
         data = f.read()
-        end = data.rfind(b"\n") + 1
-        if end < len(data):
-            f.truncate(end)
-        for line in data[:end].splitlines():
-            if line.strip():
-                records.append(json.loads(line))
+        start = 0
+        while start < len(data):
+            end = data.find(b"\n", start)
+            try:
+                if end < 0:
+                    raise ValueError("no newline")
+                records.append(json.loads(data[start:end]))
+            except ValueError:
+                # After a power cut the tail may be cut short or hold zeros: drop it, its models are redone.
+                # A bad line followed by good ones is not ours to repair.
+                if any(line.strip(b"\0").strip() for line in data[start:].split(b"\n")[1:]):
+                    raise ValueError(f"{out}: line {len(records) + 1} is not a JSON record") from None
+                f.truncate(start)
+                break
+            start = end + 1
     return records
 
 
@@ -130,14 +147,14 @@ class Summary:
     failures: collections.Counter = field(default_factory=collections.Counter)
     models: int = 0
 
-    def add(self, record: dict) -> None:
+    def add(self, status: str, tree: Optional[str]) -> None:
         self.models += 1
-        if record["status"] != "ok":
-            self.failures[record["status"]] += 1
-        elif record["tree"] is None:
+        if status != "ok":
+            self.failures[status] += 1
+        elif tree is None:
             self.unknown += 1
         else:
-            self.trees[record["tree"]] += 1
+            self.trees[tree] += 1
 
     def lines(self) -> list[str]:
         out = [f"{self.models} models in the output"]
@@ -194,7 +211,7 @@ def _duration(seconds: float) -> str:
     return f"{h}h{rest // 60:02d}m" if h else f"{rest // 60}m{rest % 60:02d}s"
 
 
-def scan(client, bundle_path: str, roots: list[str], out: str, *, batch: int = 32,
+def scan(client, bundle_path: str, roots: list[str], out: str, *, batch: int = 64,
          bundle_options: Optional[dict] = None, auditor_options: Optional[dict] = None,
          progress=None, on_batch: Optional[Callable[[int], None]] = None) -> ScanResult:
     """Audits every model under `roots` not yet in `out` on the Dask `client`'s workers and appends their
@@ -215,7 +232,7 @@ def scan(client, bundle_path: str, roots: list[str], out: str, *, batch: int = 3
     summary = Summary()
     done: set[str] = set()
     for record in read_done(out):
-        summary.add(record)
+        summary.add(record["status"], record["tree"])
         done.add(os.path.realpath(record["model"]))
     skipped = 0
 
@@ -278,6 +295,7 @@ def scan(client, bundle_path: str, roots: list[str], out: str, *, batch: int = 3
             else:
                 submit(paths)
 
+    synced = time.monotonic()
     with open(out, "a", encoding="utf-8") as sink:
         refill(block=True)
         while in_flight:
@@ -295,11 +313,13 @@ def scan(client, bundle_path: str, roots: list[str], out: str, *, batch: int = 3
                     lost.append(future.paths[0])
                 refill(block=False)
                 continue
-            sink.write("".join(r + "\n" for r in records))
-            sink.flush()
-            os.fsync(sink.fileno())  # written means on disk: a re-run trusts what it reads back
-            for r in records:
-                summary.add(json.loads(r))
+            sink.write("".join(record + "\n" for record, _, _ in records))
+            sink.flush()  # in the OS's hands: a killed client loses nothing written
+            if time.monotonic() - synced > 1.0:  # a power cut loses at most ~1 s of lines, redone on a re-run
+                os.fsync(sink.fileno())
+                synced = time.monotonic()
+            for _, status, tree in records:
+                summary.add(status, tree)
             audited += len(records)
             future.release()
             refill(block=False)
@@ -308,6 +328,8 @@ def scan(client, bundle_path: str, roots: list[str], out: str, *, batch: int = 3
             report.show(audited, counts["found"], discovering)
             if on_batch:
                 on_batch(audited)
+        sink.flush()
+        os.fsync(sink.fileno())
     walker.join()
     report.show(audited, counts["found"], False, final=True)
     return ScanResult(summary, audited, counts["skipped"], lost, path_errors, time.monotonic() - start)
@@ -336,7 +358,9 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="a running Dask scheduler (tcp://host:8786); default: a local cluster of processes")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="worker processes of the local cluster (default: one per core, %(default)s)")
-    parser.add_argument("--batch", type=int, default=32, help="models per Dask task (default %(default)s)")
+    parser.add_argument("--batch", type=int, default=64,
+                        help="models per Dask task (default %%(default)s): larger spreads the cost of a task "
+                             "(~3 ms of client and scheduler time) over more models")
     parser.add_argument("--threads", type=int, default=1, help="backend threads per audit (default 1)")
     parser.add_argument("--trusted-key", action="append", default=[], metavar="FILE",
                         help="audit only with a bundle signed by this Ed25519 public key (repeatable)")
@@ -375,6 +399,9 @@ def main(argv: Optional[list[str]] = None) -> int:
                       bundle_options={"trusted_keys": tuple(keys)} if keys else None,
                       auditor_options={"threads": args.threads, "max_model_bytes": args.max_model_size},
                       progress=None if args.quiet else sys.stderr)
+    except (ValueError, OSError) as e:  # an --out that is not ours, or cannot be written
+        print(f"probex.scan: {e}", file=sys.stderr)
+        return 1
     finally:
         client.close()
         if cluster is not None:

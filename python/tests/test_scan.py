@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -95,43 +96,66 @@ def test_scan_equals_audit_json_and_resumes(tmp_path, audit_cli, bundle_ab, zoo,
     assert re.search(r"trees: mlp-a 62, mlp-b 62", run.stdout), run.stdout
     assert f"{len(models)}/{len(models)} models" in run.stderr  # the progress line's last state
 
-    # A crash mid-write: 50 whole lines and half of the 51st are left.
+    # A power cut mid-write: 50 whole lines, half of the 51st and zeros are left.
     lines = out.read_bytes().splitlines(keepends=True)
-    out.write_bytes(b"".join(lines[:50]) + lines[50][:40])
+    out.write_bytes(b"".join(lines[:50]) + lines[50][:40] + bytes(100))
     run = scan_cli(str(bundle_ab), str(zoo), str(mixed), "--out", str(out), "--workers", "1", "--quiet", cwd=tmp_path)
     assert run.returncode == 1, run.stderr
     assert f"audited {len(models) - 50} models" in run.stdout and "50 already in" in run.stdout
     assert scan_lines(out) == reference
     assert f"{len(models)} models in the output" in run.stdout  # the summary covers the whole file
 
+    # A file that is not ours to repair: a bad line before good ones.
+    out.write_bytes(b"".join(lines[:5]) + b"garbage\n" + b"".join(lines[5:10]))
+    run = scan_cli(str(bundle_ab), str(zoo), "--out", str(out), "--workers", "1", "--quiet", cwd=tmp_path)
+    assert run.returncode == 1 and "line 6 is not a JSON record" in run.stderr, run.stderr
+    assert len(out.read_bytes().splitlines()) == 11  # left as it was
 
-def test_a_killed_worker_loses_nothing_and_duplicates_nothing(tmp_path, audit_cli, bundle_zs, zoo, zoo_models):
-    """SIGKILL one of two worker processes while it has batches: its batches run again elsewhere, and each
-    model is written once."""
+
+def batches_taken_back(dask_scheduler, then: str) -> int:
+    """Batches the scheduler took from a dead worker: processing -> released happens only then (finished
+    batches are released from memory), processing -> erred when it gives up on them (KilledWorker)."""
+    return sum(1 for t in dask_scheduler.transition_log if t[1] == "processing" and t[2] == then)
+
+
+@pytest.mark.parametrize("allowed_failures", [3, 0])
+def test_a_killed_worker_loses_nothing_and_duplicates_nothing(tmp_path, audit_cli, bundle_zs, zoo, zoo_models,
+                                                              allowed_failures):
+    """SIGKILL a worker process while it has a batch: the batch runs again elsewhere (Dask's default, 3
+    allowed failures), or, when Dask gives up on it at once (0: KilledWorker), the scan runs its models one
+    by one; either way each model is written once."""
+    import dask
     from distributed import Client, LocalCluster
 
     out = tmp_path / "results.jsonl"
-    killed: dict = {}
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                      silence_logs=logging.CRITICAL) as cluster, Client(cluster) as client:
-        pids = client.run(os.getpid)  # worker address -> process id
+    then = "released" if allowed_failures else "erred"
+    kills: list[dict] = []
+    config = {"distributed.scheduler.allowed-failures": allowed_failures}
+    with dask.config.set(config), LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                               dashboard_address=None, silence_logs=logging.CRITICAL) as cluster, \
+            Client(cluster) as client:
 
         def on_batch(done: int) -> None:
-            if killed or done < len(zoo_models) // 4:
+            # From a quarter of the models on; a worker may finish its batch just before the signal lands:
+            # then kill again at a later batch (at most 5 times) until one was killed mid-batch.
+            if done < len(zoo_models) // 4 or len(kills) == 5:
                 return
+            if kills and client.run_on_scheduler(batches_taken_back, then=then):
+                return
+            pids = client.run(os.getpid)  # worker address -> process id (a restarted worker has new ones)
             for address, tasks in client.processing().items():
-                if tasks and address in pids:  # a worker in the middle of batches
-                    killed.update(address=address, pid=pids[address], tasks=len(tasks), done=done)
+                if tasks and address in pids:
+                    kills.append({"address": address, "pid": pids[address], "done": done})
                     os.kill(pids[address], signal.SIGKILL)
+                    deadline = time.monotonic() + 10
+                    while address in client.scheduler_info()["workers"] and time.monotonic() < deadline:
+                        time.sleep(0.01)  # until the scheduler has taken the worker's batches back
                     return
 
         result = scan(client, str(bundle_zs), [str(zoo)], str(out), batch=4, on_batch=on_batch)
-        assert killed, "no worker was killed"
-        assert killed["pid"] not in client.run(os.getpid).values()  # the nanny started a new process
-        # The scheduler took back the dead worker's batch (processing -> released happens on a lost worker
-        # only: finished batches are released from memory).
-        taken_back = [t for t in cluster.scheduler.transition_log if t[1] == "processing" and t[2] == "released"]
-        assert taken_back, "the killed worker had no batch in progress"
-    assert result.audited == len(zoo_models) and not result.lost and killed["done"] < len(zoo_models)
+        assert kills, "no worker was killed"
+        assert client.run_on_scheduler(batches_taken_back, then=then), f"no kill caught a batch: {kills}"
+        assert not {k["pid"] for k in kills} & set(client.run(os.getpid).values())  # the nanny restarted them
+    assert result.audited == len(zoo_models) and not result.lost
     assert scan_lines(out) == cli_lines(audit_cli, bundle_zs, zoo_models)
     assert len(read_done(str(out))) == len(zoo_models)
