@@ -46,9 +46,9 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def open_on_worker(bundle: str, batch_options: tuple) -> None:
+def open_on_worker(bundle: str, auditor_options: tuple) -> None:
     from probex.scan import _auditor
-    _auditor(bundle, (), batch_options)
+    _auditor(bundle, (), auditor_options)
 
 
 def main() -> int:
@@ -56,7 +56,7 @@ def main() -> int:
     parser.add_argument("bundle")
     parser.add_argument("roots", nargs="+")
     parser.add_argument("--workers", default="1,2", help="worker counts to measure (default 1,2)")
-    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
 

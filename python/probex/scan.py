@@ -211,7 +211,7 @@ def _duration(seconds: float) -> str:
     return f"{h}h{rest // 60:02d}m" if h else f"{rest // 60}m{rest % 60:02d}s"
 
 
-def scan(client, bundle_path: str, roots: list[str], out: str, *, batch: int = 64,
+def scan(client, bundle_path: str, roots: list[str], out: str, *, batch: int = 256,
          bundle_options: Optional[dict] = None, auditor_options: Optional[dict] = None,
          progress=None, on_batch: Optional[Callable[[int], None]] = None) -> ScanResult:
     """Audits every model under `roots` not yet in `out` on the Dask `client`'s workers and appends their
@@ -233,8 +233,7 @@ def scan(client, bundle_path: str, roots: list[str], out: str, *, batch: int = 6
     done: set[str] = set()
     for record in read_done(out):
         summary.add(record["status"], record["tree"])
-        done.add(os.path.realpath(record["model"]))
-    skipped = 0
+        done.add(os.path.abspath(record["model"]))
 
     # The walk runs in a thread (reading headers is I/O; ctypes releases the GIL) so that audits start
     # at once and the total grows while models are found.
@@ -245,9 +244,12 @@ def scan(client, bundle_path: str, roots: list[str], out: str, *, batch: int = 6
     def discover() -> None:
         seen: set[str] = set()
         pending: list[str] = []
+        # Batches start small and double up to `batch`: every worker starts at once and a small scan is
+        # spread; large batches then spread a task's fixed cost (client, scheduler, worker) over many models.
+        size = min(batch, 8)
         try:
             for path in find_models(roots, path_errors.append):
-                key = os.path.realpath(path)  # overlapping roots or links: one model once
+                key = os.path.abspath(path)  # overlapping roots: one model once (no syscall, unlike realpath)
                 if key in seen:
                     continue
                 seen.add(key)
@@ -256,9 +258,10 @@ def scan(client, bundle_path: str, roots: list[str], out: str, *, batch: int = 6
                     continue
                 counts["found"] += 1
                 pending.append(path)
-                if len(pending) == batch:
+                if len(pending) == size:
                     found.put(pending)
                     pending = []
+                    size = min(batch, 2 * size)
         finally:
             if pending:
                 found.put(pending)
@@ -358,9 +361,9 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="a running Dask scheduler (tcp://host:8786); default: a local cluster of processes")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="worker processes of the local cluster (default: one per core, %(default)s)")
-    parser.add_argument("--batch", type=int, default=64,
-                        help="models per Dask task (default %%(default)s): larger spreads the cost of a task "
-                             "(~3 ms of client and scheduler time) over more models")
+    parser.add_argument("--batch", type=int, default=256,
+                        help="models per Dask task, at most (default %(default)s; the first tasks are smaller): "
+                             "a task costs a few ms of client, scheduler and worker time whatever its size")
     parser.add_argument("--threads", type=int, default=1, help="backend threads per audit (default 1)")
     parser.add_argument("--trusted-key", action="append", default=[], metavar="FILE",
                         help="audit only with a bundle signed by this Ed25519 public key (repeatable)")
