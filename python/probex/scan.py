@@ -402,7 +402,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                       bundle_options={"trusted_keys": tuple(keys)} if keys else None,
                       auditor_options={"threads": args.threads, "max_model_bytes": args.max_model_size},
                       progress=None if args.quiet else sys.stderr)
-    except (ValueError, OSError) as e:  # an --out that is not ours, or cannot be written
+    except (ValueError, OSError, probex.ProbexError) as e:  # --out not ours or not writable; a worker's bundle
         print(f"probex.scan: {e}", file=sys.stderr)
         return 1
     finally:

@@ -96,10 +96,15 @@ def test_scan_equals_audit_json_and_resumes(tmp_path, audit_cli, bundle_ab, zoo,
     assert re.search(r"trees: mlp-a 62, mlp-b 62", run.stdout), run.stdout
     assert f"{len(models)}/{len(models)} models" in run.stderr  # the progress line's last state
 
-    # A power cut mid-write: 50 whole lines, half of the 51st and zeros are left.
+    # A power cut mid-write: 50 whole lines, half of the 51st and zeros are left. The re-run goes to a
+    # running scheduler (--scheduler), as on a cluster.
     lines = out.read_bytes().splitlines(keepends=True)
     out.write_bytes(b"".join(lines[:50]) + lines[50][:40] + bytes(100))
-    run = scan_cli(str(bundle_ab), str(zoo), str(mixed), "--out", str(out), "--workers", "1", "--quiet", cwd=tmp_path)
+    from distributed import LocalCluster
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.CRITICAL) as cluster:
+        run = scan_cli(str(bundle_ab), str(zoo), str(mixed), "--out", str(out), "--scheduler",
+                       cluster.scheduler_address, "--quiet", cwd=tmp_path)
     assert run.returncode == 1, run.stderr
     assert f"audited {len(models) - 50} models" in run.stdout and "50 already in" in run.stdout
     assert scan_lines(out) == reference
@@ -116,6 +121,11 @@ def batches_taken_back(dask_scheduler, then: str) -> int:
     """Batches the scheduler took from a dead worker: processing -> released happens only then (finished
     batches are released from memory), processing -> erred when it gives up on them (KilledWorker)."""
     return sum(1 for t in dask_scheduler.transition_log if t[1] == "processing" and t[2] == then)
+
+
+def bundles_opened() -> int:
+    import probex.scan
+    return len(probex.scan._worker_bundles)
 
 
 @pytest.mark.parametrize("allowed_failures", [3, 0])
@@ -156,6 +166,8 @@ def test_a_killed_worker_loses_nothing_and_duplicates_nothing(tmp_path, audit_cl
         assert kills, "no worker was killed"
         assert client.run_on_scheduler(batches_taken_back, then=then), f"no kill caught a batch: {kills}"
         assert not {k["pid"] for k in kills} & set(client.run(os.getpid).values())  # the nanny restarted them
+        # One bundle per worker process for all its batches (a restarted worker may have had none yet).
+        assert 1 in set(client.run(bundles_opened).values()) <= {0, 1}
     assert result.audited == len(zoo_models) and not result.lost
     assert scan_lines(out) == cli_lines(audit_cli, bundle_zs, zoo_models)
     assert len(read_done(str(out))) == len(zoo_models)
