@@ -26,8 +26,8 @@ import numpy as np
 from . import _capi
 from ._capi import lib as _lib
 
-__all__ = ["ProbexError", "Bundle", "Auditor", "AuditResult", "Timings", "Tree", "model_format", "version",
-           "library_path", "BACKENDS"]
+__all__ = ["ProbexError", "Bundle", "Auditor", "AuditResult", "Timings", "Tree", "model_format", "read_key_file",
+           "version", "library_path", "BACKENDS"]
 
 PathLike = Union[str, bytes, "os.PathLike[str]"]
 BACKENDS = tuple(_capi.BACKENDS)
@@ -86,6 +86,20 @@ def model_format(path: PathLike) -> Optional[str]:
         return None
     _check(code, error)
     return fmt.value.decode()
+
+
+def read_key_file(path: PathLike) -> bytes:
+    """An Ed25519 public key file as probex-keygen writes it (64 hex digits, then optional white space), as
+    the 32 bytes Bundle(trusted_keys=...) takes. The C API reads no key files: this is the CLIs' rule."""
+    with open(path, "rb") as f:
+        text = f.read(4096).rstrip()
+    try:
+        key = bytes.fromhex(text.decode("ascii")) if len(text) == 64 else b""
+    except (UnicodeDecodeError, ValueError):
+        key = b""
+    if len(key) != 32:
+        raise ValueError(f"{os.fsdecode(path)}: a key file holds 64 hex digits (probex-keygen's .public file)")
+    return key
 
 
 @dataclass(frozen=True)

@@ -240,6 +240,7 @@ def scan(client, bundle_path: str, roots: list[str], out: str, *, batch: int = 2
     found: "queue.Queue[Optional[list[str]]]" = queue.Queue()
     counts = {"found": 0, "skipped": 0}
     path_errors: list[str] = []
+    walk_failure: list[BaseException] = []  # raised again here: a walk cut short must not pass as complete
 
     def discover() -> None:
         seen: set[str] = set()
@@ -262,6 +263,8 @@ def scan(client, bundle_path: str, roots: list[str], out: str, *, batch: int = 2
                     found.put(pending)
                     pending = []
                     size = min(batch, 2 * size)
+        except BaseException as e:
+            walk_failure.append(e)
         finally:
             if pending:
                 found.put(pending)
@@ -270,8 +273,15 @@ def scan(client, bundle_path: str, roots: list[str], out: str, *, batch: int = 2
     walker = threading.Thread(target=discover, name="probex-scan-walk", daemon=True)
     walker.start()
 
-    workers = max(1, sum(client.nthreads().values()))
-    in_flight_limit = 4 * workers  # enough queued per worker to hide round trips, few enough for 1M models
+    # Batches in flight: a few per worker thread hide the round trips, and 1M models are never all
+    # submitted at once. Workers may join or leave (an adaptive cluster): counted again every 10 s.
+    limit = {"value": 0, "when": -1e9}
+
+    def in_flight_limit() -> int:
+        if time.monotonic() - limit["when"] > 10:
+            limit.update(value=4 * max(1, sum(client.nthreads().values())), when=time.monotonic())
+        return limit["value"]
+
     report = _Progress(progress, progress is not None)
     futures = as_completed()
     in_flight = 0
@@ -288,7 +298,7 @@ def scan(client, bundle_path: str, roots: list[str], out: str, *, batch: int = 2
 
     def refill(block: bool) -> None:
         nonlocal discovering
-        while discovering and in_flight < in_flight_limit:
+        while discovering and in_flight < in_flight_limit():
             try:
                 paths = found.get(block=block and in_flight == 0, timeout=None)
             except queue.Empty:
@@ -334,6 +344,8 @@ def scan(client, bundle_path: str, roots: list[str], out: str, *, batch: int = 2
         sink.flush()
         os.fsync(sink.fileno())
     walker.join()
+    if walk_failure:
+        raise walk_failure[0]
     report.show(audited, counts["found"], False, final=True)
     return ScanResult(summary, audited, counts["skipped"], lost, path_errors, time.monotonic() - start)
 
@@ -379,11 +391,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     import probex
     from distributed import Client, LocalCluster
 
-    keys = []
-    for key_file in args.trusted_key:  # probex-keygen's public key file: 32 raw bytes
-        with open(key_file, "rb") as f:
-            keys.append(f.read())
     try:
+        keys = [probex.read_key_file(key_file) for key_file in args.trusted_key]
         with probex.Bundle(args.bundle, trusted_keys=keys):
             pass
     except (probex.ProbexError, ValueError, OSError) as e:

@@ -157,6 +157,17 @@ def test_error_bad_bundles(bundle_zs, zoo_models, tmp_path):
         probex.Bundle(bundle_zs, trusted_keys=[b"short"])
 
 
+def test_signed_bundle_and_trusted_keys(bundle_zs):
+    signed, keys = bundle_zs.parent / "small-signed.probex", bundle_zs.parent / "keys"
+    key_a, key_b = (probex.read_key_file(f"{keys}-{k}.public") for k in "ab")
+    with probex.Bundle(signed, trusted_keys=[key_b, key_a]) as bundle:  # one of them signed it
+        assert bundle.trees
+    e = raises("bundle_signature", probex.Bundle, signed, trusted_keys=[key_b])
+    assert key_a.hex() in e.message and "not a trusted key" in e.message
+    with pytest.raises(ValueError):
+        probex.read_key_file(f"{keys}-a.secret")
+
+
 def test_error_wrong_layer(bundle_zs, zoo_models, tmp_path):
     other = tmp_path / "other.safetensors"
     write_safetensors(other, {"other.weight": np.ones((4, 4), np.float32)})

@@ -171,3 +171,16 @@ def test_a_killed_worker_loses_nothing_and_duplicates_nothing(tmp_path, audit_cl
     assert result.audited == len(zoo_models) and not result.lost
     assert scan_lines(out) == cli_lines(audit_cli, bundle_zs, zoo_models)
     assert len(read_done(str(out))) == len(zoo_models)
+
+
+def test_scan_with_trusted_keys(tmp_path, bundle_zs, zoo):
+    """--trusted-key: the client and every worker open the bundle only if one of the keys signed it."""
+    signed, keys = bundle_zs.parent / "small-signed.probex", bundle_zs.parent / "keys"
+    model = str(zoo / "mlp-a" / "test" / "subset-0000")
+    out = tmp_path / "results.jsonl"
+    run = scan_cli(str(signed), model, "--out", str(out), "--trusted-key", f"{keys}-b.public", cwd=tmp_path)
+    assert run.returncode == 1 and "not a trusted key [bundle_signature]" in run.stderr and not out.exists()
+    run = scan_cli(str(signed), model, "--out", str(out), "--trusted-key", f"{keys}-a.public", "--workers", "1",
+                   cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(out.read_text())["tree"] == "mlp-a"
