@@ -27,7 +27,7 @@ from . import _capi
 from ._capi import lib as _lib
 
 __all__ = ["ProbexError", "Bundle", "Auditor", "AuditResult", "Timings", "Tree", "model_format", "read_key_file",
-           "version", "library_path", "BACKENDS"]
+           "status_name", "version", "library_path", "BACKENDS"]
 
 PathLike = Union[str, bytes, "os.PathLike[str]"]
 BACKENDS = tuple(_capi.BACKENDS)
