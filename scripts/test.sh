@@ -3,7 +3,8 @@
 # 2 cores: the small zoo is built once, ~1.5 min, and real experts are trained on it).
 #
 #   scripts/test.sh          release build; ctest -LE long; the installed library, static and shared, built
-#                            against as users do (tests/install/consumers.sh)
+#                            against as users do (tests/install/consumers.sh); the Python module and the
+#                            Dask scan over the shared library (pytest python/tests, Debian's python3)
 #   scripts/test.sh --full   what CI runs (.ci/run): the above, then
 #     long     the release build's long tests (the standard zoo's zero-shot tree, a reduced sanity zoo)
 #     asan     Debug (-O1) + AddressSanitizer + UndefinedBehaviorSanitizer, every test, the long ones too;
@@ -20,7 +21,7 @@ full=0
 case "${1:-}" in
   "") ;;
   --full) full=1 ;;
-  -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "test.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
 esac
 
@@ -34,6 +35,9 @@ stage "release: test (all but the long tests)"
 ctest --preset release -j "$jobs" -LE long
 stage "installed library: static and shared, find_package and pkg-config"
 bash tests/install/consumers.sh
+# Debian's interpreter, which sees Debian's numpy, pytest and Dask (a python3 earlier on PATH may not).
+stage "python: the probex module (over build/shared's libprobex.so.1) and the Dask scan"
+PYTHONPATH=$PWD/python PYTHONDONTWRITEBYTECODE=1 "${PROBEX_PYTHON:-/usr/bin/python3}" -m pytest -q -p no:cacheprovider python/tests
 [ "$full" -eq 1 ] || { echo "=== passed; scripts/test.sh --full adds the long tests, sanitizers, valgrind, ARM and fuzzing"; exit 0; }
 
 stage "release: long tests"
