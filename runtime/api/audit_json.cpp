@@ -134,6 +134,8 @@ std::string audit_json_record(const Bundle& bundle, const char* model_path, prob
     append_number(&o, result->seconds_rest);
     append_field(&o, "zero_shot");
     append_number(&o, result->seconds_zero_shot);
+    append_field(&o, "open");
+    append_number(&o, result->seconds_open);
     o += "}";
   } else {
     o += "null";

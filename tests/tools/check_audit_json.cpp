@@ -136,7 +136,7 @@ struct Checker {
     const Value& seconds = r.fields.at("seconds");
     if (seconds.kind == Value::kObject &&
         !shape(seconds, "seconds", {{"route", Value::kNumber}, {"read", Value::kNumber}, {"probe", Value::kNumber},
-                                    {"rest", Value::kNumber}, {"zero_shot", Value::kNumber}}))
+                                    {"rest", Value::kNumber}, {"zero_shot", Value::kNumber}, {"open", Value::kNumber}}))
       return false;
 
     const std::string& status = r.fields.at("status").text;
