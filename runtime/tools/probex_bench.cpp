@@ -3,6 +3,7 @@
 #include <pthreadpool.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <xnnpack.h>
 
 #include <algorithm>
@@ -40,6 +41,16 @@ const char* const kHelp =
 double percentile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
   return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
+}
+
+// Resident memory now, in MB (Linux /proc/self/statm; 0 where it cannot be read).
+double resident_mb() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (!f) return 0.0;
+  unsigned long size = 0, resident = 0;
+  const int n = std::fscanf(f, "%lu %lu", &size, &resident);
+  std::fclose(f);
+  return n == 2 ? static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0) : 0.0;
 }
 
 int fail(const probex_error& e) {
@@ -86,6 +97,7 @@ int main(int argc, char** argv) {
   struct stat st {};
   const double bundle_mb = stat(positional[0].c_str(), &st) == 0 ? static_cast<double>(st.st_size) / (1024.0 * 1024.0) : 0.0;
   probex_auditor* auditor = nullptr;
+  const double before_auditor_mb = resident_mb();
   if (probex_auditor_create(bundle, &options, nullptr, &auditor, &e) != PROBEX_OK) return fail(e);
 
   std::vector<double> opening, routing, read, probe, rest, zero_shot, total;
@@ -116,6 +128,8 @@ int main(int argc, char** argv) {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   const double peak_mb = static_cast<double>(usage.ru_maxrss) / 1024.0;
+  // What the auditor holds after its audits (packed weights, arena, scratch; the model file is closed).
+  const double auditor_mb = resident_mb() - before_auditor_mb;
 
   // The floor: one XNNPACK f32 fully-connected of X [d_H, d_W] by U [d_W, r_U], same threads.
   std::vector<double> gemm;
@@ -162,7 +176,8 @@ int main(int argc, char** argv) {
   if (!gemm.empty())
     std::printf("compute (probe + rest) / bare GEMM: %.2fx\n",
                 (percentile(probe, 0.5) + percentile(rest, 0.5)) / percentile(gemm, 0.5));
-  std::printf("peak RSS of the audits %.1f MB (bundle %.1f MB in memory)\n", peak_mb, bundle_mb);
+  std::printf("peak RSS of the audits %.1f MB (bundle %.1f MB in memory); the auditor's own resident memory %.1f MB\n",
+              peak_mb, bundle_mb, auditor_mb);
   probex_auditor_free(auditor);
   probex_bundle_free(bundle);
   return 0;
