@@ -1,5 +1,7 @@
 // probex-train-bench: how fast one ProbeX training epoch runs, against the machine's GEMM speed
 // measured in the same run. Synthetic layers (the speed does not depend on their values).
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -34,24 +36,27 @@ double gemm_gflops(int m, int n, int k, int reps) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  long models_arg = 300, rows_arg = 128, cols_arg = 784, epochs_arg = 5;
+  long models_arg = 300, rows_arg = 128, cols_arg = 784, epochs_arg = 5, labels_arg = 10;
   uint32_t threads_arg = 1;
   probex::cli::ArgParser args("probex-train-bench",
-                              "usage: probex-train-bench [--models 300] [--rows 128] [--cols 784] [--epochs 5] [--threads N]\n"
-                              "Times ProbeX training epochs (r=128, batch 128, 10 labels) and the machine's sgemm peak.\n"
+                              "usage: probex-train-bench [--models 300] [--rows 128] [--cols 784] [--labels 10] [--epochs 5]\n"
+                              "                          [--threads N]\n"
+                              "Times ProbeX training epochs (r=128, batch 128) and the machine's sgemm peak, and prints the\n"
+                              "peak resident memory. Model-J's shape: --models 1000 --rows 768 --cols 768 --labels 100.\n"
                               "--threads: BLAS threads (default 1; auto: every processor online). --help, --version\n"
                               "exit codes: 0 success, 2 bad command line\n");
   args.integer("--models", 1, 1000000, &models_arg);
   args.integer("--rows", 1, 1 << 20, &rows_arg);
   args.integer("--cols", 1, 1 << 20, &cols_arg);
   args.integer("--epochs", 1, 1000000, &epochs_arg);
+  args.integer("--labels", 1, 100000, &labels_arg);
   args.threads(&threads_arg);
   if (const int code = args.parse(argc, argv); code != args.kContinue) return code;
   const size_t models = static_cast<size_t>(models_arg), rows = static_cast<size_t>(rows_arg),
                cols = static_cast<size_t>(cols_arg);
   const int epochs = static_cast<int>(epochs_arg), threads = static_cast<int>(threads_arg);
   blas::set_threads(threads);
-  ProbexShape s{rows, cols, 128, 128, 128, 10};
+  ProbexShape s{rows, cols, 128, 128, 128, static_cast<size_t>(labels_arg)};
   ExpertData train, val;
   for (ExpertData* d : {&train, &val}) {
     d->count = d == &train ? models : 8;
@@ -86,12 +91,17 @@ int main(int argc, char** argv) {
   std::printf("OpenBLAS kernel %s (chosen by %s); CPU features: %s\n", kernel.core.c_str(), kernel.chosen_by.c_str(),
               kernel.cpu_features.c_str());
   if (kernel.generic) std::printf("%s\n", blas::generic_kernel_warning().c_str());
-  std::printf("ProbeX training, %zu layers of [%zu, %zu], r_U=r_V=r_T=128, batch 128, %d thread(s)\n", models, rows,
-              cols, threads);
+  std::printf("ProbeX training, %zu layers of [%zu, %zu], r_U=r_V=r_T=128, %zu labels, batch 128, %d thread(s)\n",
+              models, rows, cols, s.d_y, threads);
   std::printf("  seconds per epoch          %.3f   (%.3f per 300 layers)\n", per_epoch, per_epoch * 300.0 / static_cast<double>(models));
   std::printf("  GFLOP per epoch            %.1f\n", flop / 1e9);
   std::printf("  achieved GFLOP/s           %.1f\n", flop / per_epoch / 1e9);
   std::printf("  sgemm peak 1024^3 GFLOP/s  %.1f   (epoch at %.0f%% of it)\n", peak_big, 100.0 * flop / per_epoch / 1e9 / peak_big);
   std::printf("  sgemm X*U batch GFLOP/s    %.1f   ([%zu x %zu] x [%zu x 128])\n", peak_probe, 128 * rows, cols, cols);
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  std::printf("  peak RSS                   %.0f MB   (the layers alone: %.0f MB)\n",
+              static_cast<double>(usage.ru_maxrss) / 1024.0,
+              static_cast<double>((models + 8) * rows * cols * sizeof(float)) / (1024.0 * 1024.0));
   return 0;
 }
