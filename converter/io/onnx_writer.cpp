@@ -2,33 +2,10 @@
 
 #include <cstring>
 
+#include "io/protobuf_writer.h"
+
 namespace probex::convert {
 namespace {
-
-// A protobuf message being written (wire types 0 and 2 only: all that is needed here).
-struct Pb {
-  std::vector<uint8_t> bytes;
-
-  Pb& varint(uint64_t v) {
-    while (v >= 0x80) {
-      bytes.push_back(static_cast<uint8_t>(v | 0x80));
-      v >>= 7;
-    }
-    bytes.push_back(static_cast<uint8_t>(v));
-    return *this;
-  }
-  Pb& tag(uint32_t field, uint32_t wire) { return varint(uint64_t{field} << 3 | wire); }
-  Pb& u(uint32_t field, uint64_t v) { return tag(field, 0).varint(v); }
-  Pb& raw(uint32_t field, const uint8_t* data, size_t size) {
-    tag(field, 2).varint(size);
-    bytes.insert(bytes.end(), data, data + size);
-    return *this;
-  }
-  Pb& str(uint32_t field, const std::string& s) {
-    return raw(field, reinterpret_cast<const uint8_t*>(s.data()), s.size());
-  }
-  Pb& msg(uint32_t field, const Pb& m) { return raw(field, m.bytes.data(), m.bytes.size()); }
-};
 
 constexpr uint64_t kFloat = 1;  // TensorProto.DataType FLOAT
 
@@ -39,7 +16,7 @@ Pb initializer(const std::string& name, const std::vector<uint64_t>& dims, const
   t.u(2, kFloat).str(8, name);
   std::vector<uint8_t> raw(static_cast<size_t>(count) * sizeof(float));
   if (count != 0) std::memcpy(raw.data(), values, raw.size());
-  return t.raw(9, raw.data(), raw.size());
+  return t.len(9, raw.data(), raw.size());
 }
 
 // A dimension of a graph input or output: a number, or a symbolic name (dim_param) when `param` is set.

@@ -1,5 +1,5 @@
-// A minimal protobuf writer for hand-made ONNX files in tests (no libprotobuf; field numbers from
-// onnx/onnx.proto): the ONNX reader's tests, its malformed corpus and the fuzz seeds.
+// Hand-made ONNX files for tests (field numbers from onnx/onnx.proto), encoded with the converter's
+// header-only protobuf writer: the ONNX reader's tests, its malformed corpus and the fuzz seeds.
 #pragma once
 
 #include <cstdint>
@@ -7,37 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "../../converter/io/protobuf_writer.h"  // by path: the runtime tests build without the converter
+
 namespace probex::test {
 
-struct Pb {
-  std::vector<uint8_t> bytes;
-
-  Pb& raw(const std::vector<uint8_t>& b) {
-    bytes.insert(bytes.end(), b.begin(), b.end());
-    return *this;
-  }
-  Pb& varint(uint64_t v) {
-    while (v >= 0x80) {
-      bytes.push_back(static_cast<uint8_t>(v | 0x80));
-      v >>= 7;
-    }
-    bytes.push_back(static_cast<uint8_t>(v));
-    return *this;
-  }
-  Pb& tag(uint32_t field, uint32_t wire) { return varint(uint64_t{field} << 3 | wire); }
-  Pb& u(uint32_t field, uint64_t v) { return tag(field, 0).varint(v); }
-  Pb& len(uint32_t field, const std::vector<uint8_t>& b) {
-    tag(field, 2).varint(b.size());
-    return raw(b);
-  }
-  Pb& str(uint32_t field, const std::string& s) { return len(field, std::vector<uint8_t>(s.begin(), s.end())); }
-  Pb& msg(uint32_t field, const Pb& m) { return len(field, m.bytes); }
-  Pb& fixed32(uint32_t field, uint32_t v) {
-    tag(field, 5);
-    for (int i = 0; i < 4; ++i) bytes.push_back(static_cast<uint8_t>(v >> (8 * i)));
-    return *this;
-  }
-};
+using convert::Pb;
 
 inline std::vector<uint8_t> f32_bytes(const std::vector<float>& v) {
   std::vector<uint8_t> b(v.size() * 4);
