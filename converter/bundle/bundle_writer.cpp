@@ -222,44 +222,52 @@ void calibrate_probe_output(BundleTree* tree, const float* layers, size_t count)
 
 bool compare_with_runtime(const std::vector<uint8_t>& bundle_bytes, size_t tree_index, ProbexExpert& float_model,
                           const ExpertData& layers, QuantComparison* out, std::string* error) {
-  RuntimeBundle rt;
-  if (!rt.open(bundle_bytes, error)) return false;
   QuantComparison c;
   c.layers = layers.count;
   const ProbexShape& s = float_model.shape();
-  size_t flips = 0;
-  for (size_t i = 0; i < layers.count; ++i) {
-    const float* x = layers.x.data() + i * layers.features;
-    const float* logits = float_model.forward(x, 1);
-    const std::vector<float> a(logits, logits + s.d_y);
-    const std::vector<float> ea(float_model.embeddings(), float_model.embeddings() + s.r_t);
-    probex_audit_result r{};
-    std::string message;
-    if (rt.auditor->audit_matrix(static_cast<uint32_t>(tree_index), x, static_cast<uint32_t>(s.d_h),
-                                 static_cast<uint32_t>(s.d_w), &r, &message) != PROBEX_OK) {
-      *error = "the runtime fails on a held-out layer: " + message;
-      return false;
+  for (Int8Step1 path : RuntimeBundle::device_paths()) {
+    RuntimeBundle rt;
+    if (!rt.open(bundle_bytes, error, path)) return false;
+    size_t flips = 0;
+    for (size_t i = 0; i < layers.count; ++i) {
+      const float* x = layers.x.data() + i * layers.features;
+      const float* logits = float_model.forward(x, 1);
+      const std::vector<float> a(logits, logits + s.d_y);
+      const std::vector<float> ea(float_model.embeddings(), float_model.embeddings() + s.r_t);
+      probex_audit_result r{};
+      std::string message;
+      if (rt.auditor->audit_matrix(static_cast<uint32_t>(tree_index), x, static_cast<uint32_t>(s.d_h),
+                                   static_cast<uint32_t>(s.d_w), &r, &message) != PROBEX_OK) {
+        *error = "the runtime fails on a held-out layer: " + message;
+        return false;
+      }
+      for (size_t k = 0; k < s.d_y; ++k) {
+        const double pa = 1.0 / (1.0 + std::exp(-static_cast<double>(a[k])));
+        const double pb = static_cast<double>(r.probabilities[k]);
+        flips += (pa >= 0.5) != (r.predicted[k] != 0);
+        c.max_probability_error = std::max(c.max_probability_error, std::fabs(pa - pb));
+      }
+      c.min_embedding_cosine = std::min(c.min_embedding_cosine, probex::cosine(ea.data(), r.embedding, s.r_t));
     }
-    for (size_t k = 0; k < s.d_y; ++k) {
-      const double pa = 1.0 / (1.0 + std::exp(-static_cast<double>(a[k])));
-      const double pb = static_cast<double>(r.probabilities[k]);
-      flips += (pa >= 0.5) != (r.predicted[k] != 0);
-      c.max_probability_error = std::max(c.max_probability_error, std::fabs(pa - pb));
-    }
-    c.min_embedding_cosine = std::min(c.min_embedding_cosine, probex::cosine(ea.data(), r.embedding, s.r_t));
+    if (layers.count)
+      c.label_flip_rate = std::max(c.label_flip_rate, static_cast<double>(flips) / static_cast<double>(layers.count * s.d_y));
   }
-  if (layers.count) c.label_flip_rate = static_cast<double>(flips) / static_cast<double>(layers.count * s.d_y);
   *out = c;
   return true;
 }
 
 bool measure_self_tests(const std::vector<uint8_t>& bundle_bytes, double* worst, std::string* error) {
-  RuntimeBundle rt;
-  if (!rt.open(bundle_bytes, error)) return false;
-  std::string message;
-  if (rt.auditor->self_test(worst, &message) != PROBEX_OK) {
-    *error = "self-test: " + message;
-    return false;
+  *worst = 0.0;
+  for (Int8Step1 path : RuntimeBundle::device_paths()) {
+    RuntimeBundle rt;
+    if (!rt.open(bundle_bytes, error, path)) return false;
+    std::string message;
+    double w = 0.0;
+    if (rt.auditor->self_test(&w, &message) != PROBEX_OK) {
+      *error = "self-test: " + message;
+      return false;
+    }
+    *worst = std::max(*worst, w);
   }
   return true;
 }

@@ -86,7 +86,8 @@ void add_self_tests(BundleTree* tree, size_t count, float amplitude, uint64_t se
 void calibrate_probe_output(BundleTree* tree, const float* layers, size_t count);
 
 // How far the runtime's outputs (the real device code, XNNPACK backend, on a serialized bundle) are from
-// the float expert's, on real layers.
+// the float expert's, on real layers: the worst over the int8 step-1 paths a device may take
+// (RuntimeBundle::device_paths()).
 struct QuantComparison {
   size_t layers = 0;
   double label_flip_rate = 0.0;  // share of (layer, label) decisions at 0.5 that differ
@@ -96,7 +97,8 @@ struct QuantComparison {
 bool compare_with_runtime(const std::vector<uint8_t>& bundle_bytes, size_t tree_index, ProbexExpert& float_model,
                           const ExpertData& layers, QuantComparison* out, std::string* error);
 
-// Runs the bundle's self-tests with the runtime's XNNPACK backend; *worst = largest relative difference.
+// Runs the bundle's self-tests with the runtime's XNNPACK backend on every int8 step-1 path a device may
+// take; *worst = largest relative difference.
 bool measure_self_tests(const std::vector<uint8_t>& bundle_bytes, double* worst, std::string* error);
 
 // probex-convert's quantization budget: how far the runtime may be from the float expert (QuantComparison)

@@ -144,46 +144,51 @@ bool compare_zero_shot(const std::vector<uint8_t>& bundle_bytes, size_t tree_ind
                        const std::vector<float>& float_prototypes, const ExpertData& layers,
                        const std::vector<size_t>& candidates, const std::vector<size_t>& classes, ZeroShotAgreement* out,
                        std::string* error) {
-  RuntimeBundle rt;
-  if (!rt.open(bundle_bytes, error)) return false;
   const ProbexShape& s = float_expert.shape();
   ZeroShotAgreement a;
   a.layers = layers.count;
-  size_t runtime_right = 0, float_right = 0;
-  for (size_t i = 0; i < layers.count; ++i) {
-    const float* x = layers.x.data() + i * layers.features;
-    probex_audit_result r{};
-    std::string message;
-    if (rt.auditor->audit_matrix(static_cast<uint32_t>(tree_index), x, static_cast<uint32_t>(s.d_h),
-                                 static_cast<uint32_t>(s.d_w), &r, &message) != PROBEX_OK) {
-      *error = "the runtime fails on a held-out layer: " + message;
-      return false;
-    }
-    if (r.zero_shot_count == 0) {
-      *error = "the runtime ran no zero-shot expert for tree " + std::to_string(tree_index);
-      return false;
-    }
-    const float* e = float_expert.forward(x, 1);
-    size_t best_runtime = 0, best_float = 0;
-    double top_runtime = -2.0, top_float = -2.0;
-    for (size_t k = 0; k < candidates.size(); ++k) {
-      const size_t c = candidates[k];
-      const double f = probex::cosine(e, float_prototypes.data() + c * s.r_t, s.r_t);
-      if (static_cast<double>(r.zero_shot_scores[c]) > top_runtime) {
-        top_runtime = static_cast<double>(r.zero_shot_scores[c]);
-        best_runtime = k;
+  bool first_path = true;
+  for (Int8Step1 path : RuntimeBundle::device_paths()) {  // the worst device path's top-1
+    RuntimeBundle rt;
+    if (!rt.open(bundle_bytes, error, path)) return false;
+    size_t runtime_right = 0, float_right = 0;
+    for (size_t i = 0; i < layers.count; ++i) {
+      const float* x = layers.x.data() + i * layers.features;
+      probex_audit_result r{};
+      std::string message;
+      if (rt.auditor->audit_matrix(static_cast<uint32_t>(tree_index), x, static_cast<uint32_t>(s.d_h),
+                                   static_cast<uint32_t>(s.d_w), &r, &message) != PROBEX_OK) {
+        *error = "the runtime fails on a held-out layer: " + message;
+        return false;
       }
-      if (f > top_float) {
-        top_float = f;
-        best_float = k;
+      if (r.zero_shot_count == 0) {
+        *error = "the runtime ran no zero-shot expert for tree " + std::to_string(tree_index);
+        return false;
       }
+      const float* e = float_expert.forward(x, 1);
+      size_t best_runtime = 0, best_float = 0;
+      double top_runtime = -2.0, top_float = -2.0;
+      for (size_t k = 0; k < candidates.size(); ++k) {
+        const size_t c = candidates[k];
+        const double f = probex::cosine(e, float_prototypes.data() + c * s.r_t, s.r_t);
+        if (static_cast<double>(r.zero_shot_scores[c]) > top_runtime) {
+          top_runtime = static_cast<double>(r.zero_shot_scores[c]);
+          best_runtime = k;
+        }
+        if (f > top_float) {
+          top_float = f;
+          best_float = k;
+        }
+      }
+      runtime_right += best_runtime == classes[i];
+      float_right += best_float == classes[i];
     }
-    runtime_right += best_runtime == classes[i];
-    float_right += best_float == classes[i];
-  }
-  if (layers.count) {
-    a.runtime_top1 = static_cast<double>(runtime_right) / static_cast<double>(layers.count);
-    a.float_top1 = static_cast<double>(float_right) / static_cast<double>(layers.count);
+    if (layers.count) {
+      const double top1 = static_cast<double>(runtime_right) / static_cast<double>(layers.count);
+      a.runtime_top1 = first_path ? top1 : std::min(a.runtime_top1, top1);
+      a.float_top1 = static_cast<double>(float_right) / static_cast<double>(layers.count);
+    }
+    first_path = false;
   }
   *out = a;
   return true;

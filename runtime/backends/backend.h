@@ -61,7 +61,14 @@ class Backend {
 };
 
 std::unique_ptr<Backend> make_reference_backend();
+
+// How the XNNPACK backend runs an int8 step 1: with the CPU's integer dot product where it has one
+// (backends/kernels/int8_probe.h), or always with XNNPACK's qc8 operator, the path of CPUs without one,
+// which also requantizes P to int8. A device may take either, so the converter checks bundles on both.
+enum class Int8Step1 { kFastest, kXnnpackQc8 };
+
 // threads: 0 or 1 runs on the calling thread; more creates a pthreadpool owned by the backend.
-probex_status make_xnnpack_backend(uint32_t threads, std::unique_ptr<Backend>* out, std::string* message);
+probex_status make_xnnpack_backend(uint32_t threads, Int8Step1 int8_step1, std::unique_ptr<Backend>* out,
+                                   std::string* message);
 
 }  // namespace probex

@@ -97,7 +97,8 @@ void ArenaBuffer::release() {
 }
 
 probex_status Auditor::create(const Bundle& bundle, const probex_auditor_options& options,
-                              const probex_allocator* allocator, std::unique_ptr<Auditor>* out, std::string* message) {
+                              const probex_allocator* allocator, std::unique_ptr<Auditor>* out, std::string* message,
+                              Int8Step1 int8_step1) {
   const uint32_t rows_per_block = options.rows_per_block ? options.rows_per_block : 256;
   if (rows_per_block > (1u << 20)) {
     *message = "rows_per_block " + std::to_string(rows_per_block) + " is too large";
@@ -118,7 +119,7 @@ probex_status Auditor::create(const Bundle& bundle, const probex_auditor_options
   if (backend == PROBEX_BACKEND_REFERENCE) {
     a->backend_ = make_reference_backend();
   } else if (backend == PROBEX_BACKEND_XNNPACK) {
-    s = make_xnnpack_backend(options.threads, &a->backend_, message);
+    s = make_xnnpack_backend(options.threads, int8_step1, &a->backend_, message);
   } else {
     *message = "unknown backend " + std::to_string(backend);
     return PROBEX_INVALID_ARGUMENT;

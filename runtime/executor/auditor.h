@@ -50,8 +50,10 @@ class ArenaBuffer {
 
 class Auditor {
  public:
+  // int8_step1 is for the converter's checks (backend.h); the C API always takes the fastest.
   static probex_status create(const Bundle& bundle, const probex_auditor_options& options,
-                              const probex_allocator* allocator, std::unique_ptr<Auditor>* out, std::string* message);
+                              const probex_allocator* allocator, std::unique_ptr<Auditor>* out, std::string* message,
+                              Int8Step1 int8_step1 = Int8Step1::kFastest);
 
   probex_status audit_file(uint32_t tree, const std::string& path, probex_audit_result* result, std::string* message);
   probex_status audit_matrix(uint32_t tree, const float* x, uint32_t rows, uint32_t cols, probex_audit_result* result,

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/kernels/int8_probe.h"
 #include "cli_common.h"
 #include "probex/probex.h"
 
@@ -159,6 +160,13 @@ int main(int argc, char** argv) {
               info.name, info.layer_name, info.d_h, info.d_w, info.r_u, info.r_v, info.r_t, info.weight_type,
               options.float_only ? " (float arithmetic)" : "",
               options.backend == PROBEX_BACKEND_XNNPACK ? "xnnpack" : "reference", threads, runs);
+  // Which int8 step 1 an int8 bundle gets here (the bundle may still have it off: probex-inspect says).
+  if (std::string(info.weight_type) == "int8" && !options.float_only && options.backend == PROBEX_BACKEND_XNNPACK) {
+    const probex::Int8Probe::Path path = probex::Int8Probe::best_path();
+    std::printf("int8 step 1 on this CPU: %s\n", path == probex::Int8Probe::Path::kScalar
+                                                      ? "XNNPACK qc8 operator (no integer dot product)"
+                                                      : probex::Int8Probe::path_name(path));
+  }
   std::printf("%-26s %10s %10s\n", "stage (ms)", "p50", "p90");
   const auto line = [](const char* name, const std::vector<double>& v) {
     if (!v.empty()) std::printf("%-26s %10.3f %10.3f\n", name, percentile(v, 0.5), percentile(v, 0.9));

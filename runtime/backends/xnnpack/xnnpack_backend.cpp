@@ -13,8 +13,12 @@
 //   step 4   logits = W e + b_W         batch 1
 // One step-2 operator over all rows measured faster than one per row block plus the additions.
 //
-// The int8 path (int8 bundles quantized per channel that carry a probe output ratio rho): step 1 runs
-// as a per-channel int8 1x1 convolution (XNNPACK's only per-channel int8 GEMM here). Each row h of X is
+// The int8 path (int8 bundles quantized per channel that carry a probe output ratio rho > 0, which says
+// the converter checked step 1 in int8 against its budget): where the CPU has an integer dot product
+// (AVX512-VNNI, aarch64 SDOT), step 1 runs in backends/kernels/int8_probe.h, row tiles spread over the
+// thread pool, each tile quantizing its rows, multiplying and writing its columns of P^T while they are in
+// cache. Elsewhere (older x86, armv7) it runs as a per-channel int8 1x1 convolution, XNNPACK's only
+// per-channel int8 GEMM here, which needs an int8 output scale: each row h of X is
 // quantized on the fly with its own scale s_h = max|X[h, :]| / 127; the operator is created once with
 // input scale 1 and output scale rho, so its int8 output is P[h, l] / (rho * s_h), and the row's
 // scale is folded back when P is dequantized into P^T. rho = max |P[h, l]| / max|X[h, :]| over the
@@ -29,6 +33,7 @@
 
 #include "backends/backend.h"
 #include "backends/kernels/int8_gemv.h"
+#include "backends/kernels/int8_probe.h"
 
 namespace probex {
 namespace {
@@ -44,7 +49,7 @@ struct PoolDeleter {
 
 class XnnpackBackend final : public Backend {
  public:
-  explicit XnnpackBackend(pthreadpool_t pool) : pool_(pool) {}
+  XnnpackBackend(pthreadpool_t pool, Int8Step1 int8_step1) : pool_(pool), int8_step1_(int8_step1) {}
   ~XnnpackBackend() override {
     trees_.clear();  // operators before the library
     projections_.clear();
@@ -60,8 +65,13 @@ class XnnpackBackend final : public Backend {
     t.r_v = w.r_v;
     t.rows_per_block = rows_per_block;
     const size_t g_size = static_cast<size_t>(w.r_u) * w.r_v;
-    if (w.probes_int8 ? !create_int8_probe(w, &t, message) : !create(w.d_w, w.r_u, w.probes, nullptr, &t.probe, message))
+    if (w.probes_int8 && int8_step1_ == Int8Step1::kFastest && Int8Probe::best_path() != Int8Probe::Path::kScalar &&
+        t.dot.init(w.probes_int8, w.probes_scales, w.r_u, w.d_w, Int8Probe::best_path())) {
+      t.use_dot = true;
+    } else if (w.probes_int8 ? !create_int8_probe(w, &t, message)
+                             : !create(w.d_w, w.r_u, w.probes, nullptr, &t.probe, message)) {
       return PROBEX_BACKEND_ERROR;
+    }
     if (w.encoder_int8) {
       t.encoder_int8 = w.encoder_int8;
       t.encoder_scales = w.encoder_scales;
@@ -77,7 +87,10 @@ class XnnpackBackend final : public Backend {
     // Scratch: inputs of XNNPACK operators need XNN_EXTRA_BYTES of readable slack.
     const size_t slack = XNN_EXTRA_BYTES / sizeof(float);
     grow(&p_, static_cast<size_t>(rows_per_block) * w.r_u + slack);
-    if (t.probe_int8) {
+    if (t.use_dot) {
+      x_q_.resize(std::max(x_q_.size(), static_cast<size_t>(rows_per_block) * t.dot.row_stride()));
+      row_scale_.resize(std::max<size_t>(row_scale_.size(), rows_per_block));
+    } else if (t.probe_int8) {
       x_q_.resize(std::max(x_q_.size(), static_cast<size_t>(rows_per_block) * w.d_w + XNN_EXTRA_BYTES));
       p_q_.resize(std::max(p_q_.size(), static_cast<size_t>(rows_per_block) * w.r_u));
       row_scale_.resize(std::max<size_t>(row_scale_.size(), rows_per_block));
@@ -92,7 +105,9 @@ class XnnpackBackend final : public Backend {
   probex_status probe_block(uint32_t tree, const float* x, uint32_t first_row, uint32_t rows, float* g,
                             std::string* message) override {
     Tree& t = trees_[tree];
-    if (t.probe_int8) {
+    if (t.use_dot) {
+      probe_dot(t, x, first_row, rows);
+    } else if (t.probe_int8) {
       if (!probe_int8(t, x, first_row, rows, message)) return PROBEX_BACKEND_ERROR;
     } else {
       if (!run(t.probe.get(), rows, x, p_.data(), message)) return PROBEX_BACKEND_ERROR;
@@ -139,7 +154,9 @@ class XnnpackBackend final : public Backend {
   struct Tree {
     uint32_t d_h = 0, d_w = 0, r_u = 0, r_v = 0, rows_per_block = 0;
     Operator probe, project, encoder, head;
-    Operator probe_int8;  // set when step 1 runs in int8
+    bool use_dot = false;  // step 1 in int8 with the CPU's integer dot product (int8_probe.h) ...
+    Int8Probe dot;
+    Operator probe_int8;  // ... or with XNNPACK's qc8 operator
     float probe_output_ratio = 0.0f;
     std::vector<float> p_t;  // P^T [r_U, d_H] (+ slack), filled block by block during a pass
     // An int8 encoder (instead of the `encoder` operator): the bundle's bytes, and a copy of the bias.
@@ -164,9 +181,35 @@ class XnnpackBackend final : public Backend {
     return true;
   }
 
-  // Step 1 in int8 for one block; writes the block's columns of P^T.
+  // Step 1 with the integer dot-product kernel for one block, in tiles of kDotTileRows rows over the pool.
+  static constexpr size_t kDotTileRows = 16;
+  struct DotTask {
+    XnnpackBackend* self;
+    Tree* tree;
+    const float* x;
+    uint32_t first_row, rows;
+  };
+  static void dot_tile(void* context, size_t tile) {
+    const DotTask& task = *static_cast<const DotTask*>(context);
+    XnnpackBackend& b = *task.self;
+    Tree& t = *task.tree;
+    const size_t first = tile * kDotTileRows, n = std::min<size_t>(kDotTileRows, task.rows - first);
+    const size_t stride = t.dot.row_stride();
+    int8_t* q = b.x_q_.data() + first * stride;
+    float* scales = b.row_scale_.data() + first;
+    for (size_t i = 0; i < n; ++i) scales[i] = t.dot.quantize_row(task.x + (first + i) * t.d_w, q + i * stride);
+    float* p = b.p_.data() + first * t.r_u;
+    t.dot.run(q, scales, n, p, t.r_u);
+    transpose_into(p, n, t.r_u, t.p_t.data() + task.first_row + first, t.d_h);
+  }
+  void probe_dot(Tree& t, const float* x, uint32_t first_row, uint32_t rows) {
+    DotTask task{this, &t, x, first_row, rows};
+    pthreadpool_parallelize_1d(pool_.get(), dot_tile, &task, (rows + kDotTileRows - 1) / kDotTileRows, 0);
+  }
+
+  // Step 1 in int8 with XNNPACK for one block; writes the block's columns of P^T.
   bool probe_int8(Tree& t, const float* x, uint32_t first_row, uint32_t rows, std::string* message) {
-    for (size_t i = 0; i < rows; ++i) row_scale_[i] = quantize_row(x + i * t.d_w, t.d_w, x_q_.data() + i * t.d_w);
+    for (size_t i = 0; i < rows; ++i) row_scale_[i] = quantize_row_int8(x + i * t.d_w, t.d_w, x_q_.data() + i * t.d_w);
     xnn_status s = xnn_setup_convolution2d_nhwc_qc8(t.probe_int8.get(), 1, 1, rows, x_q_.data(), p_q_.data(), pool_.get());
     if (s == xnn_status_success) s = xnn_run_operator(t.probe_int8.get(), pool_.get());
     if (s != xnn_status_success) {
@@ -180,32 +223,6 @@ class XnnpackBackend final : public Backend {
       for (size_t l = 0; l < t.r_u; ++l) dst[l * t.d_h + i] = static_cast<float>(q[l]) * scale;
     }
     return true;
-  }
-
-  // Symmetric int8 of one row with its own scale (returned). Written so that it vectorizes: the
-  // maximum on the bits of |v| (non-negative floats order like their bit patterns), and rounding to
-  // nearest even by the 1.5 * 2^23 trick instead of a library call per value.
-  static float quantize_row(const float* v, size_t n, int8_t* out) {
-    uint32_t max_bits = 0;
-    for (size_t i = 0; i < n; ++i) {
-      uint32_t b;
-      std::memcpy(&b, v + i, sizeof b);
-      b &= 0x7fffffffu;
-      max_bits = b > max_bits ? b : max_bits;
-    }
-    float amax;
-    std::memcpy(&amax, &max_bits, sizeof amax);
-    if (!(amax > 0.0f)) {
-      std::memset(out, 0, n);
-      return 0.0f;
-    }
-    const float inv = 127.0f / amax;
-    constexpr float kRound = 12582912.0f;  // 1.5 * 2^23
-    for (size_t i = 0; i < n; ++i) {
-      const float r = (v[i] * inv + kRound) - kRound;  // |r| <= 127
-      out[i] = static_cast<int8_t>(static_cast<int32_t>(r));
-    }
-    return amax / 127.0f;
   }
 
   // dst[c * dst_stride + r] = src[r * cols + c], in tiles so that both sides stay in cache.
@@ -249,6 +266,7 @@ class XnnpackBackend final : public Backend {
   }
 
   std::unique_ptr<pthreadpool, PoolDeleter> pool_;
+  Int8Step1 int8_step1_;
   std::vector<Tree> trees_;
   std::vector<Operator> projections_;
   std::vector<float> p_, g_block_, g_relu_, row_scale_;
@@ -257,7 +275,8 @@ class XnnpackBackend final : public Backend {
 
 }  // namespace
 
-probex_status make_xnnpack_backend(uint32_t threads, std::unique_ptr<Backend>* out, std::string* message) {
+probex_status make_xnnpack_backend(uint32_t threads, Int8Step1 int8_step1, std::unique_ptr<Backend>* out,
+                                   std::string* message) {
   if (xnn_initialize(nullptr) != xnn_status_success) {
     *message = "XNNPACK cannot initialize on this CPU";
     return PROBEX_UNSUPPORTED;
@@ -271,7 +290,7 @@ probex_status make_xnnpack_backend(uint32_t threads, std::unique_ptr<Backend>* o
       return PROBEX_BACKEND_ERROR;
     }
   }
-  *out = std::make_unique<XnnpackBackend>(pool);
+  *out = std::make_unique<XnnpackBackend>(pool, int8_step1);
   return PROBEX_OK;
 }
 

@@ -1,0 +1,289 @@
+#include "backends/kernels/int8_probe.h"
+
+#include <algorithm>
+#include <cstring>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define PROBEX_HAVE_VNNI 1
+#include <immintrin.h>
+#endif
+#if defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__)) && defined(__linux__)
+#define PROBEX_HAVE_NEON_DOT 1
+#include <arm_neon.h>
+#include <sys/auxv.h>
+#endif
+
+namespace probex {
+namespace {
+
+size_t round_up4(size_t n) { return (n + 3) / 4 * 4; }
+
+// Lanes per column group of each path's packed layout.
+size_t lanes_of(Int8Probe::Path path) {
+  switch (path) {
+    case Int8Probe::Path::kAvx512Vnni: return 16;
+    case Int8Probe::Path::kNeonDot: return 4;
+    case Int8Probe::Path::kScalar: break;
+  }
+  return 1;
+}
+
+int32_t load_word(const int8_t* p) {
+  int32_t w;
+  std::memcpy(&w, p, sizeof w);
+  return w;
+}
+
+// Tiles: up to kRows rows of X against up to kGroups column groups, every sum in a register. The tile
+// functions are templates on the tile's shape so that the accumulators stay registers; run() picks the
+// instance for the edges.
+constexpr int kRows = 4, kGroups = 4;
+
+struct TileArgs {
+  const int8_t* packed;      // first group of the tile
+  size_t depth4;             // d_w / 4 (rounded up)
+  const int32_t* correction;  // first column of the tile
+  const float* scales;        // first column of the tile
+  const int8_t* q;            // first row of the tile
+  size_t q_stride;
+  const float* row_scales;    // first row of the tile
+  float* p;                   // p[0, first column of the tile]
+  size_t p_stride;
+  size_t columns;             // valid columns from the tile's first (may be fewer than its groups hold)
+};
+using TileFn = void (*)(const TileArgs&);
+
+#ifdef PROBEX_HAVE_VNNI
+#define PROBEX_VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512vnni")))
+
+template <int R, int G>
+PROBEX_VNNI_TARGET void vnni_tile(const TileArgs& a) {
+  __m512i acc[R][G];
+#pragma GCC unroll 4
+  for (int m = 0; m < R; ++m)
+#pragma GCC unroll 4
+    for (int n = 0; n < G; ++n) acc[m][n] = _mm512_setzero_si512();
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));  // Xq + 128 as unsigned bytes
+  for (size_t k = 0; k < a.depth4; ++k) {
+    __m512i b[G];
+#pragma GCC unroll 4
+    for (int n = 0; n < G; ++n) b[n] = _mm512_loadu_si512(a.packed + (n * a.depth4 + k) * 64);
+#pragma GCC unroll 4
+    for (int m = 0; m < R; ++m) {
+      const __m512i x = _mm512_xor_si512(_mm512_set1_epi32(load_word(a.q + m * a.q_stride + 4 * k)), flip);
+#pragma GCC unroll 4
+      for (int n = 0; n < G; ++n) acc[m][n] = _mm512_dpbusd_epi32(acc[m][n], x, b[n]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int n = 0; n < G; ++n) {
+    const size_t first = static_cast<size_t>(n) * 16;
+    if (first >= a.columns) break;
+    const size_t cols = std::min<size_t>(16, a.columns - first);
+    const __mmask16 mask = static_cast<__mmask16>(cols == 16 ? 0xffffu : (1u << cols) - 1u);
+    const __m512i correction = _mm512_loadu_si512(a.correction + first);
+    const __m512 scales = _mm512_loadu_ps(a.scales + first);
+#pragma GCC unroll 4
+    for (int m = 0; m < R; ++m) {
+      // The maskz form: GCC 12's plain _mm512_cvtepi32_ps trips -Wmaybe-uninitialized in its own header.
+      const __m512 sum = _mm512_maskz_cvtepi32_ps(0xffff, _mm512_sub_epi32(acc[m][n], correction));
+      _mm512_mask_storeu_ps(a.p + m * a.p_stride + first, mask,
+                            _mm512_mul_ps(_mm512_mul_ps(sum, scales), _mm512_set1_ps(a.row_scales[m])));
+    }
+  }
+}
+#endif
+
+#ifdef PROBEX_HAVE_NEON_DOT
+#define PROBEX_DOT_TARGET __attribute__((target("+dotprod")))
+
+template <int R, int G>
+PROBEX_DOT_TARGET void dot_tile(const TileArgs& a) {
+  int32x4_t acc[R][G];
+#pragma GCC unroll 4
+  for (int m = 0; m < R; ++m)
+#pragma GCC unroll 4
+    for (int n = 0; n < G; ++n) acc[m][n] = vdupq_n_s32(0);
+  for (size_t k = 0; k < a.depth4; ++k) {
+    int8x16_t b[G];
+#pragma GCC unroll 4
+    for (int n = 0; n < G; ++n) b[n] = vld1q_s8(a.packed + (n * a.depth4 + k) * 16);
+#pragma GCC unroll 4
+    for (int m = 0; m < R; ++m) {
+      const int8x16_t x = vreinterpretq_s8_s32(vdupq_n_s32(load_word(a.q + m * a.q_stride + 4 * k)));
+#pragma GCC unroll 4
+      for (int n = 0; n < G; ++n) acc[m][n] = vdotq_s32(acc[m][n], b[n], x);
+    }
+  }
+#pragma GCC unroll 4
+  for (int n = 0; n < G; ++n) {
+    const size_t first = static_cast<size_t>(n) * 4;
+    if (first >= a.columns) break;
+    const size_t cols = std::min<size_t>(4, a.columns - first);
+    const float32x4_t scales = vld1q_f32(a.scales + first);
+#pragma GCC unroll 4
+    for (int m = 0; m < R; ++m) {
+      const float32x4_t v = vmulq_n_f32(vmulq_f32(vcvtq_f32_s32(acc[m][n]), scales), a.row_scales[m]);
+      if (cols == 4) {
+        vst1q_f32(a.p + m * a.p_stride + first, v);
+      } else {
+        float tmp[4];
+        vst1q_f32(tmp, v);
+        std::memcpy(a.p + m * a.p_stride + first, tmp, cols * sizeof(float));
+      }
+    }
+  }
+}
+#endif
+
+// The table of a path's tile instances, [rows - 1][groups - 1].
+#define PROBEX_TILE_ROW(fn, r) {fn<r, 1>, fn<r, 2>, fn<r, 3>, fn<r, 4>}
+#define PROBEX_TILE_TABLE(fn) \
+  {PROBEX_TILE_ROW(fn, 1), PROBEX_TILE_ROW(fn, 2), PROBEX_TILE_ROW(fn, 3), PROBEX_TILE_ROW(fn, 4)}
+
+#ifdef PROBEX_HAVE_VNNI
+const TileFn kVnniTiles[kRows][kGroups] = PROBEX_TILE_TABLE(vnni_tile);
+#endif
+#ifdef PROBEX_HAVE_NEON_DOT
+const TileFn kDotTiles[kRows][kGroups] = PROBEX_TILE_TABLE(dot_tile);
+#endif
+
+}  // namespace
+
+bool Int8Probe::supported(Path path) {
+  switch (path) {
+    case Path::kScalar: return true;
+    case Path::kAvx512Vnni:
+#ifdef PROBEX_HAVE_VNNI
+      // libgcc's check includes the OS saving the AVX-512 state (XGETBV); under valgrind, which emulates
+      // no AVX-512, it is false.
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vnni");
+#else
+      return false;
+#endif
+    case Path::kNeonDot:
+#ifdef PROBEX_HAVE_NEON_DOT
+      return (getauxval(AT_HWCAP) & (1ul << 20)) != 0;  // HWCAP_ASIMDDP
+#else
+      return false;
+#endif
+  }
+  return false;
+}
+
+Int8Probe::Path Int8Probe::best_path() {
+  if (supported(Path::kAvx512Vnni)) return Path::kAvx512Vnni;
+  if (supported(Path::kNeonDot)) return Path::kNeonDot;
+  return Path::kScalar;
+}
+
+const char* Int8Probe::path_name(Path path) {
+  switch (path) {
+    case Path::kScalar: return "scalar";
+    case Path::kAvx512Vnni: return "avx512-vnni";
+    case Path::kNeonDot: return "neon-dot";
+  }
+  return "?";
+}
+
+bool Int8Probe::init(const int8_t* u, const float* scales, uint32_t r_u, uint32_t d_w, Path path) {
+  if (r_u == 0 || d_w == 0 || d_w > kMaxDepth || !supported(path)) return false;
+  path_ = path;
+  r_u_ = r_u;
+  d_w_ = d_w;
+  stride_ = round_up4(d_w);
+  const size_t lanes = lanes_of(path);
+  groups_ = (r_u + lanes - 1) / lanes;
+  scales_.assign(groups_ * lanes, 0.0f);
+  std::copy(scales, scales + r_u, scales_.begin());
+  if (path == Path::kScalar) {
+    packed_.assign(u, u + static_cast<size_t>(r_u) * d_w);
+    correction_.clear();
+    return true;
+  }
+  // [group][k / 4][lane][k % 4]; columns past r_u and depth past d_w are zero, so they add nothing.
+  const size_t depth4 = stride_ / 4;
+  packed_.assign(groups_ * depth4 * lanes * 4, 0);
+  for (size_t l = 0; l < r_u; ++l) {
+    const size_t g = l / lanes, lane = l % lanes;
+    for (size_t k = 0; k < d_w; ++k)
+      packed_[((g * depth4 + k / 4) * lanes + lane) * 4 + k % 4] = u[l * d_w + k];
+  }
+  correction_.assign(groups_ * lanes, 0);
+  if (path == Path::kAvx512Vnni)
+    for (size_t l = 0; l < r_u; ++l) {
+      int32_t sum = 0;
+      for (size_t k = 0; k < d_w; ++k) sum += u[l * d_w + k];
+      correction_[l] = 128 * sum;
+    }
+  return true;
+}
+
+float quantize_row_int8(const float* x, size_t n, int8_t* q) {
+  // Written so that it vectorizes: the maximum on the bits of |v| (non-negative floats order like their
+  // bit patterns), and rounding to nearest even by the 1.5 * 2^23 trick instead of a library call.
+  uint32_t max_bits = 0;
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t b;
+    std::memcpy(&b, x + i, sizeof b);
+    b &= 0x7fffffffu;
+    max_bits = b > max_bits ? b : max_bits;
+  }
+  float amax;
+  std::memcpy(&amax, &max_bits, sizeof amax);
+  if (!(amax > 0.0f)) {
+    std::memset(q, 0, n);
+    return 0.0f;
+  }
+  const float inv = 127.0f / amax;
+  constexpr float kRound = 12582912.0f;  // 1.5 * 2^23
+  for (size_t i = 0; i < n; ++i) {
+    const float r = (x[i] * inv + kRound) - kRound;  // |r| <= 127
+    q[i] = static_cast<int8_t>(static_cast<int32_t>(r));
+  }
+  return amax / 127.0f;
+}
+
+void Int8Probe::run(const int8_t* q, const float* row_scales, size_t rows, float* p, size_t p_stride) const {
+  if (path_ == Path::kScalar) {
+    for (size_t i = 0; i < rows; ++i)
+      for (size_t l = 0; l < r_u_; ++l) {
+        const int8_t* xr = q + i * stride_;
+        const int8_t* ur = packed_.data() + l * d_w_;
+        int32_t sum = 0;
+        for (size_t k = 0; k < d_w_; ++k) sum += static_cast<int32_t>(xr[k]) * ur[k];
+        p[i * p_stride + l] = static_cast<float>(sum) * scales_[l] * row_scales[i];
+      }
+    return;
+  }
+  const TileFn(*table)[kGroups] = nullptr;
+#ifdef PROBEX_HAVE_VNNI
+  if (path_ == Path::kAvx512Vnni) table = kVnniTiles;
+#endif
+#ifdef PROBEX_HAVE_NEON_DOT
+  if (path_ == Path::kNeonDot) table = kDotTiles;
+#endif
+  if (table == nullptr) return;  // unreachable: init() accepts supported paths only
+  const size_t lanes = lanes_of(path_), depth4 = stride_ / 4;
+  for (size_t i = 0; i < rows; i += kRows) {
+    const size_t tile_rows = std::min<size_t>(kRows, rows - i);
+    for (size_t g = 0; g < groups_; g += kGroups) {
+      const size_t tile_groups = std::min<size_t>(kGroups, groups_ - g);
+      const size_t first = g * lanes;
+      TileArgs a{packed_.data() + g * depth4 * lanes * 4,
+                 depth4,
+                 correction_.data() + first,
+                 scales_.data() + first,
+                 q + i * stride_,
+                 stride_,
+                 row_scales + i,
+                 p + i * p_stride + first,
+                 p_stride,
+                 r_u_ - first};
+      table[tile_rows - 1][tile_groups - 1](a);
+    }
+  }
+}
+
+}  // namespace probex
