@@ -53,6 +53,11 @@ $bin/runtime/probex-bench "$work/b768-int8.probex" "$work/m768.safetensors" --ru
 echo
 echo "== 768x768, f32 bundle, reference backend, 1 thread"
 $bin/runtime/probex-bench "$work/b768-f32.probex" "$work/m768.safetensors" --runs 20 --backend reference
+# The read stage beside the copy rate of the same file out of the page cache (dd, 1 MB blocks, after one
+# warm-up read): the read stage copies too, and widens BF16 to float32 on the way.
+cat "$work/m4096.safetensors" >/dev/null
+echo
+echo "== page cache copy of the 4096x4096 BF16 file ($(du -h "$work/m4096.safetensors" | cut -f1)), dd: $(dd if="$work/m4096.safetensors" of=/dev/null bs=1M 2>&1 | tail -1)"
 echo
 echo "== 4096x4096 BF16 layer, int8 bundle ($(du -h "$work/b4096-int8.probex" | cut -f1)), xnnpack, 1 thread"
 $bin/runtime/probex-bench "$work/b4096-int8.probex" "$work/m4096.safetensors" --runs 5 --warmup 1
@@ -65,11 +70,13 @@ echo
 echo "== 4096x4096 BF16 layer, int8 bundle, xnnpack, 2 threads"
 $bin/runtime/probex-bench "$work/b4096-int8.probex" "$work/m4096.safetensors" --runs 5 --warmup 1 --threads 2
 
-# ONNX Runtime runs the expert's graph on the layer already in memory (a Float32Array read once); probex's
-# audit total also reads the layer from the file (page cache, the read stage), so its compute (probe +
-# encode) is the figure to set beside ONNX Runtime's. Rounds alternate probex and ONNX Runtime so that a
-# noisy neighbour hits both; the medians of the rounds close the table, then ONNX Runtime's own per-node
-# profile (one more session each, profiler on) to set beside probex's stages.
+# ONNX Runtime runs the expert's float32 graph on the layer already in memory (a Float32Array read once);
+# probex's audit total also reads the layer from the file (page cache, the read stage), so its compute
+# (probe + encode) is the figure to set beside ONNX Runtime's. The int8 bundle's total (the same expert
+# quantized by probex-convert, step 1 in int8 where the CPU has an integer dot product) is the last probex
+# column. Rounds alternate probex and ONNX Runtime so that a noisy neighbour hits all; the medians of the
+# rounds close the table, then ONNX Runtime's own per-node profile (one more session each, profiler on) to
+# set beside probex's stages.
 echo
 echo "== ONNX Runtime (the peer) vs probex, 768x768 f32 expert, xnnpack, 200 runs after 20 warm-up, ms ($(busy))"
 set +e
@@ -82,13 +89,15 @@ if [ "$status" != 0 ]; then
 fi
 $bin/converter/probex-convert --quiet --onnx-expert --out "$work/e768.onnx" "$work/e768.safetensors"
 p50() { awk -v stage="$2" 'index($0, stage) == 1 { print $(NF - 1) }' "$1"; }
-columns='%-6s %-7s | %7s %7s %7s %8s %7s | %9s | %7s %7s %7s\n'
-printf "$columns" "" "" probex "" "" "" "" "" ORT "" ""
-printf "$columns" round threads read probe encode compute total "X*U GEMM" p10 p50 p90
+columns='%-6s %-7s | %7s %7s %7s %8s %7s | %7s | %9s | %7s %7s %7s\n'
+printf "$columns" "" "" "probex" "f32" "" "" "" "int8" "" "ORT" "f32" ""
+printf "$columns" round threads read probe encode compute total total "X*U GEMM" p10 p50 p90
 for round in 1 2 3; do
   for threads in 1 2; do
     $bin/runtime/probex-bench "$work/b768-f32.probex" "$work/m768.safetensors" --runs 200 --warmup 20 \
       --threads "$threads" >"$work/probex.txt"
+    $bin/runtime/probex-bench "$work/b768-int8.probex" "$work/m768.safetensors" --runs 200 --warmup 20 \
+      --threads "$threads" >"$work/probex-int8.txt"
     node scripts/ort_bench.js "$ort" "$work/e768.onnx" "$work/m768.safetensors" --runs 200 --warmup 20 \
       --threads "$threads" >"$work/ort.txt"
     probe=$(p50 "$work/probex.txt" "probe (steps 1-2)")
@@ -96,18 +105,18 @@ for round in 1 2 3; do
     # shellcheck disable=SC2046  # the three ORT percentiles are meant to split
     printf "$columns" "$round" "$threads" "$(p50 "$work/probex.txt" read)" "$probe" "$rest" \
       "$(awk -v a="$probe" -v b="$rest" 'BEGIN { printf "%.3f", a + b }')" "$(p50 "$work/probex.txt" "audit total")" \
-      "$(p50 "$work/probex.txt" "bare XNNPACK X*U GEMM")" \
+      "$(p50 "$work/probex-int8.txt" "audit total")" "$(p50 "$work/probex.txt" "bare XNNPACK X*U GEMM")" \
       $(awk '/^session.run/ { print $4, $6, $8 }' "$work/ort.txt") | tee -a "$work/rows.txt"
   done
 done
 # Medians of the rounds per thread count. Fields of a row: round, threads, |, read, probe, encode, compute,
-# total, |, X*U GEMM, |, p10, p50, p90.
+# total, |, int8 total, |, X*U GEMM, |, p10, p50, p90.
 median() {  # THREADS FIELD
   awk -v t="$1" -v f="$2" '$2 == t { print $f }' "$work/rows.txt" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
 for threads in 1 2; do
   # shellcheck disable=SC2046
-  printf "$columns" median "$threads" $(for f in 4 5 6 7 8 10 12 13 14; do median "$threads" "$f"; done)
+  printf "$columns" median "$threads" $(for f in 4 5 6 7 8 10 12 14 15 16; do median "$threads" "$f"; done)
 done
 head -1 "$work/ort.txt" | sed 's/, 2 intra-op thread.*//'
 echo "after the rounds: $(busy)"

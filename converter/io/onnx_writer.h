@@ -41,7 +41,23 @@ struct ExpertGraphWeights {
 // Gemm(., shared_probe_proj.weight, transB 1) -> Relu -> Flatten(axis 0) -> Gemm(., per_probe_encoders.weight,
 // .bias, transB 1) = "embedding" [1, r_T] -> Gemm(., classification_head.weight, .bias, transB 1) = "logits"
 // [1, d_Y]; outputs "logits" (with a head) then "embedding". Initializers keep the authors' names and shapes.
+//
+// With `int8` set, the graph is the expert as ONNX Runtime's dynamic quantization
+// (onnxruntime.quantization.quantize_dynamic) writes a quantized MatMul, for step 1 and the encoder: the
+// activation quantized per tensor at run time (DynamicQuantizeLinear: uint8 with a zero point), an
+// int8 x uint8 MatMulInteger, a Cast to FLOAT and one Mul by (activation scale x per-column weight scale);
+// ONNX Runtime's optimizer fuses that into its DynamicQuantizeMatMul kernel. Step 2 and the head stay
+// FLOAT. New initializers: "probes.weight_quantized" INT8 [d_W, r_U] and "probes.weight_scale" [r_U];
+// "per_probe_encoders.weight_quantized" INT8 [r_U*r_V, r_T] (M transposed: MatMulInteger has no transB)
+// and "per_probe_encoders.weight_scale" [r_T]. The float "probes.weight" and "per_probe_encoders.weight"
+// are then absent. It is the peer of an int8 bundle (scripts/bench.sh), not a format probex reads.
+struct ExpertGraphInt8 {
+  const int8_t* probes = nullptr;          // U quantized [d_W, r_U], one scale per column
+  const float* probes_scales = nullptr;    // [r_U]
+  const int8_t* encoder_t = nullptr;       // M^T quantized [r_U*r_V, r_T], one scale per column
+  const float* encoder_scales = nullptr;   // [r_T]
+};
 bool encode_onnx_expert(const ExpertGraphWeights& weights, const std::map<std::string, std::string>& metadata,
-                        std::vector<uint8_t>* bytes, std::string* error);
+                        std::vector<uint8_t>* bytes, std::string* error, const ExpertGraphInt8* int8 = nullptr);
 
 }  // namespace probex::convert

@@ -31,7 +31,7 @@ using namespace probex::convert;
 const char* const kHelp =
       "usage: probex-convert --out BUNDLE [options] CHECKPOINT...\n"
       "       probex-convert --add-labels BUNDLE --text-table FILE --out NEW [--tree NAME] LABEL...\n"
-      "       probex-convert --onnx-expert --out MODEL.onnx CHECKPOINT\n"
+      "       probex-convert --onnx-expert [--quant int8] --out MODEL.onnx CHECKPOINT\n"
       "\n"
       "Reads probex-train checkpoints (one per tree) and writes one bundle for the runtime. With --zoo, the\n"
       "quantized experts are compared with the float ones on the zoo's held-out layers (--split, default\n"
@@ -42,7 +42,9 @@ const char* const kHelp =
       "to the zero-shot trees of an existing bundle (or --tree) without retraining.\n"
       "--onnx-expert writes the checkpoint's float expert as an ONNX model instead (docs/formats.md): input\n"
       "\"layer\" [d_H, d_W], outputs \"logits\" [1, d_Y] (not for a zero-shot checkpoint) and \"embedding\"\n"
-      "[1, r_T], the same forward as the runtime's, for other runtimes such as ONNX Runtime.\n"
+      "[1, r_T], the same forward as the runtime's, for other runtimes such as ONNX Runtime. With --quant\n"
+      "int8, step 1 and the encoder are int8 weights (quantized as in an int8 bundle) behind ONNX Runtime's\n"
+      "dynamic quantization (DynamicQuantizeLinear, MatMulInteger): the peer of an int8 bundle.\n"
       "\n"
       "options:\n"
       "  --out FILE             the bundle to write (refuses to overwrite without --force)\n"
@@ -89,8 +91,17 @@ int fail(const std::string& what) {
   return 1;
 }
 
-// --onnx-expert: the checkpoint's float expert as an ONNX graph (io/onnx_writer.h), with its metadata.
-int export_onnx_expert(const std::string& checkpoint, const std::string& out, bool quiet) {
+// [rows, cols] int8 transposed.
+std::vector<int8_t> transposed_int8(const QuantizedMatrix& m) {
+  std::vector<int8_t> t(m.data.size());
+  for (size_t r = 0; r < m.rows; ++r)
+    for (size_t c = 0; c < m.cols; ++c) t[c * m.rows + r] = static_cast<int8_t>(m.data[r * m.cols + c]);
+  return t;
+}
+
+// --onnx-expert: the checkpoint's expert as an ONNX graph (io/onnx_writer.h), with its metadata; with
+// int8, step 1 and the encoder quantized per output channel as an int8 bundle's are.
+int export_onnx_expert(const std::string& checkpoint, const std::string& out, bool int8, bool quiet) {
   LoadedCheckpoint c;
   std::string error;
   if (!load_probex_checkpoint(checkpoint, &c, &error)) return fail(error);
@@ -112,8 +123,20 @@ int export_onnx_expert(const std::string& checkpoint, const std::string& out, bo
     w.head = values("classification_head.weight");
     w.head_bias = values("classification_head.bias");
   }
+  // The bundle's quantization works on [out, reduction] matrices: U^T [r_U, d_W] and M [r_T, r_U*r_V].
+  QuantSpec spec;
+  spec.type = probex::StorageType::kI8;
+  std::vector<float> u_t(s.r_u * s.d_w);
+  for (size_t k = 0; k < s.d_w; ++k)
+    for (size_t l = 0; l < s.r_u; ++l) u_t[l * s.d_w + k] = w.probes[k * s.r_u + l];
+  const QuantizedMatrix probes_q = quantize_matrix("probes.weight", u_t.data(), static_cast<uint32_t>(s.r_u),
+                                                   static_cast<uint32_t>(s.d_w), spec);
+  const QuantizedMatrix encoder_q = quantize_matrix("per_probe_encoders.weight", w.encoder, static_cast<uint32_t>(s.r_t),
+                                                    static_cast<uint32_t>(s.r_u * s.r_v), spec);
+  const std::vector<int8_t> probes_int8 = transposed_int8(probes_q), encoder_t = transposed_int8(encoder_q);
+  const ExpertGraphInt8 q{probes_int8.data(), probes_q.scales.data(), encoder_t.data(), encoder_q.scales.data()};
   std::vector<uint8_t> bytes;
-  if (!encode_onnx_expert(w, c.metadata, &bytes, &error)) return fail(checkpoint + ": " + error);
+  if (!encode_onnx_expert(w, c.metadata, &bytes, &error, int8 ? &q : nullptr)) return fail(checkpoint + ": " + error);
   if (!write_file_atomically(out, bytes.data(), bytes.size(), &error)) return fail(error);
   if (!quiet) {
     std::printf("ONNX expert %s: %zu bytes; input \"layer\" [%zu, %zu], outputs ", out.c_str(), bytes.size(), s.d_h, s.d_w);
@@ -220,15 +243,16 @@ int main(int argc, char** argv) {
   const auto usage_error = [&](const std::string& what) { return args.usage_error(what); };
   std::string error;
   if (onnx_expert) {
-    for (const char* other : {"--zoo", "--split", "--quant", "--max-flip-rate", "--max-prob-error", "--min-cosine",
+    for (const char* other : {"--zoo", "--split", "--max-flip-rate", "--max-prob-error", "--min-cosine",
                               "--max-zero-shot-drop", "--self-tests", "--sketch", "--no-router", "--route-report",
                               "--report", "--foreign", "--text-table", "--text-names", "--label", "--add-labels",
                               "--tree", "--sign"}) {
       if (args.given(other)) return usage_error(std::string("--onnx-expert takes no ") + other);
     }
     if (out.empty() || checkpoints.size() != 1) return usage_error("--onnx-expert needs --out and one checkpoint");
+    if (quant != "f32" && quant != "int8") return usage_error("--onnx-expert takes --quant f32 or int8");
     if (!force && std::filesystem::exists(out)) return fail(out + " exists (use --force to overwrite)");
-    return export_onnx_expert(checkpoints[0], out, quiet);
+    return export_onnx_expert(checkpoints[0], out, quant == "int8", quiet);
   }
   EmbeddingTable table;
   if (!add_to.empty()) {
