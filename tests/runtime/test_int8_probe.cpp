@@ -57,7 +57,7 @@ TEST_CASE("int8 probe: init refuses what it cannot sum exactly") {
 }
 
 TEST_CASE("int8 probe: every path this CPU has equals the scalar path and the exact product") {
-  const Int8Probe::Path paths[] = {Int8Probe::Path::kAvx512Vnni, Int8Probe::Path::kNeonDot};
+  const Int8Probe::Path paths[] = {Int8Probe::Path::kAvx512Vnni, Int8Probe::Path::kNeonDot, Int8Probe::Path::kNeon};
   MESSAGE("best path on this CPU: " << std::string(Int8Probe::path_name(Int8Probe::best_path())));
   std::mt19937 rng(11);
   std::uniform_int_distribution<int> qdist(-127, 127);
@@ -100,9 +100,18 @@ TEST_CASE("int8 probe: every path this CPU has equals the scalar path and the ex
       CAPTURE(path_name);
       Int8Probe fast;
       REQUIRE(fast.init(u.data(), scales.data(), c.r_u, c.d_w, path));
-      REQUIRE(fast.row_stride() == stride);
+      // Its own row stride (a multiple of its step), the same quantized values.
+      const size_t fast_stride = fast.row_stride();
+      REQUIRE(fast_stride >= c.d_w);
+      std::vector<int8_t> fast_q(c.rows * fast_stride, 55);
+      std::vector<float> fast_scales(c.rows);
+      for (size_t i = 0; i < c.rows; ++i) {
+        fast_scales[i] = fast.quantize_row(x.data() + i * c.d_w, fast_q.data() + i * fast_stride);
+        REQUIRE(fast_scales[i] == row_scales[i]);
+        REQUIRE(std::memcmp(fast_q.data() + i * fast_stride, q.data() + i * stride, c.d_w) == 0);
+      }
       std::vector<float> got(c.rows * p_stride, -7.0f);
-      fast.run(q.data(), row_scales.data(), c.rows, got.data(), p_stride);
+      fast.run(fast_q.data(), fast_scales.data(), c.rows, got.data(), p_stride);
       REQUIRE(std::memcmp(got.data(), expected.data(), got.size() * sizeof(float)) == 0);
     }
   }

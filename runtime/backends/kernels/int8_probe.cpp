@@ -9,6 +9,12 @@
 #endif
 #if defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__)) && defined(__linux__)
 #define PROBEX_HAVE_NEON_DOT 1
+#define PROBEX_HAVE_NEON 1
+#include <arm_neon.h>
+#include <sys/auxv.h>
+#endif
+#if defined(__arm__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define PROBEX_HAVE_NEON 1  // 32-bit: Debian's armhf baseline has no NEON; the kernel enables it (and checks HWCAP)
 #include <arm_neon.h>
 #include <sys/auxv.h>
 #endif
@@ -16,17 +22,17 @@
 namespace probex {
 namespace {
 
-size_t round_up4(size_t n) { return (n + 3) / 4 * 4; }
-
-// Lanes per column group of each path's packed layout.
+// Lanes per column group of each path's packed layout, and bytes of depth per lane and step.
 size_t lanes_of(Int8Probe::Path path) {
   switch (path) {
     case Int8Probe::Path::kAvx512Vnni: return 16;
     case Int8Probe::Path::kNeonDot: return 4;
+    case Int8Probe::Path::kNeon: return 4;
     case Int8Probe::Path::kScalar: break;
   }
   return 1;
 }
+size_t unit_of(Int8Probe::Path path) { return path == Int8Probe::Path::kNeon ? 8 : 4; }
 
 #if defined(PROBEX_HAVE_VNNI) || defined(PROBEX_HAVE_NEON_DOT)
 int32_t load_word(const int8_t* p) {
@@ -43,7 +49,7 @@ constexpr int kRows = 4, kGroups = 4;
 
 struct TileArgs {
   const int8_t* packed;      // first group of the tile
-  size_t depth4;             // d_w / 4 (rounded up)
+  size_t steps;              // steps along the depth: d_w / unit_of(path), rounded up
   const int32_t* correction;  // first column of the tile
   const float* scales;        // first column of the tile
   const int8_t* q;            // first row of the tile
@@ -66,10 +72,10 @@ PROBEX_VNNI_TARGET void vnni_tile(const TileArgs& a) {
 #pragma GCC unroll 4
     for (int n = 0; n < G; ++n) acc[m][n] = _mm512_setzero_si512();
   const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));  // Xq + 128 as unsigned bytes
-  for (size_t k = 0; k < a.depth4; ++k) {
+  for (size_t k = 0; k < a.steps; ++k) {
     __m512i b[G];
 #pragma GCC unroll 4
-    for (int n = 0; n < G; ++n) b[n] = _mm512_loadu_si512(a.packed + (n * a.depth4 + k) * 64);
+    for (int n = 0; n < G; ++n) b[n] = _mm512_loadu_si512(a.packed + (n * a.steps + k) * 64);
 #pragma GCC unroll 4
     for (int m = 0; m < R; ++m) {
       const __m512i x = _mm512_xor_si512(_mm512_set1_epi32(load_word(a.q + m * a.q_stride + 4 * k)), flip);
@@ -107,10 +113,10 @@ PROBEX_DOT_TARGET void dot_tile(const TileArgs& a) {
   for (int m = 0; m < R; ++m)
 #pragma GCC unroll 4
     for (int n = 0; n < G; ++n) acc[m][n] = vdupq_n_s32(0);
-  for (size_t k = 0; k < a.depth4; ++k) {
+  for (size_t k = 0; k < a.steps; ++k) {
     int8x16_t b[G];
 #pragma GCC unroll 4
-    for (int n = 0; n < G; ++n) b[n] = vld1q_s8(a.packed + (n * a.depth4 + k) * 16);
+    for (int n = 0; n < G; ++n) b[n] = vld1q_s8(a.packed + (n * a.steps + k) * 16);
 #pragma GCC unroll 4
     for (int m = 0; m < R; ++m) {
       const int8x16_t x = vreinterpretq_s8_s32(vdupq_n_s32(load_word(a.q + m * a.q_stride + 4 * k)));
@@ -139,6 +145,68 @@ PROBEX_DOT_TARGET void dot_tile(const TileArgs& a) {
 }
 #endif
 
+#ifdef PROBEX_HAVE_NEON
+#ifdef __aarch64__
+#define PROBEX_NEON_TARGET
+#else
+#define PROBEX_NEON_TARGET __attribute__((target("fpu=neon")))
+#endif
+
+// Plain NEON (armv7, aarch64 without SDOT): VMULL.S8 multiplies 8 int8 pairs into int16 (|product| <=
+// 127 * 128, no overflow), VPADAL.S16 adds neighbouring pairs into int32 lanes. One accumulator per (row,
+// column), reduced across lanes at the end; two rows at a time so that 8 accumulators and the operands fit
+// armv7's 16 quad registers.
+template <int R>
+PROBEX_NEON_TARGET void neon_rows(const TileArgs& a, const int8_t* packed, size_t first, size_t cols) {
+  int32x4_t acc[R][4];
+  for (int m = 0; m < R; ++m)
+    for (int c = 0; c < 4; ++c) acc[m][c] = vdupq_n_s32(0);
+  for (size_t k = 0; k < a.steps; ++k) {
+    const int8_t* b = packed + k * 32;
+    const int8x8_t b0 = vld1_s8(b), b1 = vld1_s8(b + 8), b2 = vld1_s8(b + 16), b3 = vld1_s8(b + 24);
+    for (int m = 0; m < R; ++m) {
+      const int8x8_t x = vld1_s8(a.q + m * a.q_stride + 8 * k);
+      acc[m][0] = vpadalq_s16(acc[m][0], vmull_s8(x, b0));
+      acc[m][1] = vpadalq_s16(acc[m][1], vmull_s8(x, b1));
+      acc[m][2] = vpadalq_s16(acc[m][2], vmull_s8(x, b2));
+      acc[m][3] = vpadalq_s16(acc[m][3], vmull_s8(x, b3));
+    }
+  }
+  const float32x4_t scales = vld1q_f32(a.scales + first);
+  for (int m = 0; m < R; ++m) {
+    int32x2_t t[4];
+    for (int c = 0; c < 4; ++c) t[c] = vadd_s32(vget_low_s32(acc[m][c]), vget_high_s32(acc[m][c]));
+    const int32x4_t sums = vcombine_s32(vpadd_s32(t[0], t[1]), vpadd_s32(t[2], t[3]));
+    const float32x4_t v = vmulq_n_f32(vmulq_f32(vcvtq_f32_s32(sums), scales), a.row_scales[m]);
+    float tmp[4];
+    vst1q_f32(tmp, v);
+    std::memcpy(a.p + m * a.p_stride + first, tmp, cols * sizeof(float));
+  }
+}
+
+// The tile's groups one by one, its rows two by two.
+template <int R, int G>
+PROBEX_NEON_TARGET void neon_tile(const TileArgs& a) {
+  for (int n = 0; n < G; ++n) {
+    const size_t first = static_cast<size_t>(n) * 4;
+    if (first >= a.columns) break;
+    const size_t cols = std::min<size_t>(4, a.columns - first);
+    const int8_t* packed = a.packed + static_cast<size_t>(n) * a.steps * 32;
+    for (int m = 0; m < R; m += 2) {
+      TileArgs rows = a;
+      rows.q = a.q + m * a.q_stride;
+      rows.row_scales = a.row_scales + m;
+      rows.p = a.p + m * a.p_stride;
+      if (m + 1 < R) {
+        neon_rows<2>(rows, packed, first, cols);
+      } else {
+        neon_rows<1>(rows, packed, first, cols);
+      }
+    }
+  }
+}
+#endif
+
 // The table of a path's tile instances, [rows - 1][groups - 1].
 #define PROBEX_TILE_ROW(fn, r) {fn<r, 1>, fn<r, 2>, fn<r, 3>, fn<r, 4>}
 #define PROBEX_TILE_TABLE(fn) \
@@ -149,6 +217,9 @@ const TileFn kVnniTiles[kRows][kGroups] = PROBEX_TILE_TABLE(vnni_tile);
 #endif
 #ifdef PROBEX_HAVE_NEON_DOT
 const TileFn kDotTiles[kRows][kGroups] = PROBEX_TILE_TABLE(dot_tile);
+#endif
+#ifdef PROBEX_HAVE_NEON
+const TileFn kNeonTiles[kRows][kGroups] = PROBEX_TILE_TABLE(neon_tile);
 #endif
 
 }  // namespace
@@ -171,6 +242,14 @@ bool Int8Probe::supported(Path path) {
 #else
       return false;
 #endif
+    case Path::kNeon:
+#if defined(PROBEX_HAVE_NEON) && defined(__aarch64__)
+      return true;  // Advanced SIMD is part of every aarch64 CPU
+#elif defined(PROBEX_HAVE_NEON)
+      return (getauxval(AT_HWCAP) & (1ul << 12)) != 0;  // HWCAP_NEON
+#else
+      return false;
+#endif
   }
   return false;
 }
@@ -178,6 +257,7 @@ bool Int8Probe::supported(Path path) {
 Int8Probe::Path Int8Probe::best_path() {
   if (supported(Path::kAvx512Vnni)) return Path::kAvx512Vnni;
   if (supported(Path::kNeonDot)) return Path::kNeonDot;
+  if (supported(Path::kNeon)) return Path::kNeon;
   return Path::kScalar;
 }
 
@@ -186,6 +266,7 @@ const char* Int8Probe::path_name(Path path) {
     case Path::kScalar: return "scalar";
     case Path::kAvx512Vnni: return "avx512-vnni";
     case Path::kNeonDot: return "neon-dot";
+    case Path::kNeon: return "neon";
   }
   return "?";
 }
@@ -195,7 +276,8 @@ bool Int8Probe::init(const int8_t* u, const float* scales, uint32_t r_u, uint32_
   path_ = path;
   r_u_ = r_u;
   d_w_ = d_w;
-  stride_ = round_up4(d_w);
+  const size_t unit = unit_of(path);
+  stride_ = (d_w + unit - 1) / unit * unit;
   const size_t lanes = lanes_of(path);
   groups_ = (r_u + lanes - 1) / lanes;
   scales_.assign(groups_ * lanes, 0.0f);
@@ -205,13 +287,13 @@ bool Int8Probe::init(const int8_t* u, const float* scales, uint32_t r_u, uint32_
     correction_.clear();
     return true;
   }
-  // [group][k / 4][lane][k % 4]; columns past r_u and depth past d_w are zero, so they add nothing.
-  const size_t depth4 = stride_ / 4;
-  packed_.assign(groups_ * depth4 * lanes * 4, 0);
+  // [group][k / unit][lane][k % unit]; columns past r_u and depth past d_w are zero: they add nothing.
+  const size_t steps = stride_ / unit;
+  packed_.assign(groups_ * steps * lanes * unit, 0);
   for (size_t l = 0; l < r_u; ++l) {
     const size_t g = l / lanes, lane = l % lanes;
     for (size_t k = 0; k < d_w; ++k)
-      packed_[((g * depth4 + k / 4) * lanes + lane) * 4 + k % 4] = u[l * d_w + k];
+      packed_[((g * steps + k / unit) * lanes + lane) * unit + k % unit] = u[l * d_w + k];
   }
   correction_.assign(groups_ * lanes, 0);
   if (path == Path::kAvx512Vnni)
@@ -273,15 +355,18 @@ void Int8Probe::run(const int8_t* q, const float* row_scales, size_t rows, float
 #ifdef PROBEX_HAVE_NEON_DOT
   if (path_ == Path::kNeonDot) table = kDotTiles;
 #endif
+#ifdef PROBEX_HAVE_NEON
+  if (path_ == Path::kNeon) table = kNeonTiles;
+#endif
   if (table == nullptr) return;  // unreachable: init() accepts supported paths only
-  const size_t lanes = lanes_of(path_), depth4 = stride_ / 4;
+  const size_t lanes = lanes_of(path_), unit = unit_of(path_), steps = stride_ / unit;
   for (size_t i = 0; i < rows; i += kRows) {
     const size_t tile_rows = std::min<size_t>(kRows, rows - i);
     for (size_t g = 0; g < groups_; g += kGroups) {
       const size_t tile_groups = std::min<size_t>(kGroups, groups_ - g);
       const size_t first = g * lanes;
-      TileArgs a{packed_.data() + g * depth4 * lanes * 4,
-                 depth4,
+      TileArgs a{packed_.data() + g * steps * lanes * unit,
+                 steps,
                  correction_.data() + first,
                  scales_.data() + first,
                  q + i * stride_,

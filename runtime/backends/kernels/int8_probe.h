@@ -10,6 +10,9 @@
 //                per instruction. It multiplies unsigned by signed bytes, so X goes in as Xq + 128 (a XOR
 //                of the sign bit) and 128 * sum_k Uq[l, k] is subtracted from each sum.
 //   neon-dot     aarch64 with the dot-product extension (HWCAP ASIMDDP: Cortex-A55/A76 and later): SDOT.
+//   neon         armv7 with NEON (HWCAP NEON) and aarch64 without SDOT: VMULL.S8 into int16, VPADAL into
+//                int32. No board was at hand to time it against XNNPACK's qc8 operator; it is chosen for
+//                giving every ARM device the host's P exactly (XNNPACK also requantizes P to int8).
 //   scalar       everywhere: the yardstick the others are tested against, bit for bit. Backends use
 //                another operator where only this path exists (it is not faster than float32).
 // Exact int32 sums need 255 * 127 * d_W < 2^31: init() refuses d_W above kMaxDepth.
@@ -27,7 +30,7 @@ float quantize_row_int8(const float* x, size_t n, int8_t* q);
 
 class Int8Probe {
  public:
-  enum class Path { kScalar, kAvx512Vnni, kNeonDot };
+  enum class Path { kScalar, kAvx512Vnni, kNeonDot, kNeon };
   static constexpr uint32_t kMaxDepth = 65536;
 
   // The fastest path this CPU runs (kScalar when it has no integer dot product).
@@ -39,7 +42,8 @@ class Int8Probe {
   // kMaxDepth, r_u is 0, or `path` is not supported here.
   bool init(const int8_t* u, const float* scales, uint32_t r_u, uint32_t d_w, Path path);
   Path path() const { return path_; }
-  // Bytes per quantized row: d_w rounded up to 4 (the padding must be zero; quantize_row writes it).
+  // Bytes per quantized row: d_w rounded up to the path's step, 4 or 8 (the padding must be zero;
+  // quantize_row writes it).
   size_t row_stride() const { return stride_; }
 
   // quantize_row_int8 of d_w floats into `row_stride()` bytes, the padding zeroed.
@@ -57,7 +61,7 @@ class Int8Probe {
   uint32_t r_u_ = 0, d_w_ = 0;
   size_t stride_ = 0;
   size_t groups_ = 0;               // column groups of the packed layout (lanes per group: 16 or 4)
-  std::vector<int8_t> packed_;      // path's layout: [group][d_w / 4][lanes][4]; scalar: Uq as given
+  std::vector<int8_t> packed_;      // path's layout: [group][d_w / unit][lanes][unit]; scalar: Uq as given
   std::vector<float> scales_;       // [groups * lanes], zero-padded
   std::vector<int32_t> correction_;  // avx512-vnni: 128 * sum_k Uq[l, k], zero-padded
 };
