@@ -70,7 +70,9 @@ echo
 echo "== 4096x4096 BF16 layer, int8 bundle, xnnpack, 2 threads"
 $bin/runtime/probex-bench "$work/b4096-int8.probex" "$work/m4096.safetensors" --runs 5 --warmup 1 --threads 2
 
-# ONNX Runtime runs the expert's float32 graph on the layer already in memory (a Float32Array read once);
+# ONNX Runtime runs the expert's float32 graph, and its int8 graph (probex-convert --onnx-expert --quant
+# int8: ONNX Runtime's dynamic quantization of the int8 bundle's weights), on the layer already in memory
+# (a Float32Array read once);
 # probex's audit total also reads the layer from the file (page cache, the read stage), so its compute
 # (probe + encode) is the figure to set beside ONNX Runtime's. The int8 bundle's total (the same expert
 # quantized by probex-convert, step 1 in int8 where the CPU has an integer dot product) is the last probex
@@ -88,10 +90,11 @@ if [ "$status" != 0 ]; then
   exit 0
 fi
 $bin/converter/probex-convert --quiet --onnx-expert --out "$work/e768.onnx" "$work/e768.safetensors"
+$bin/converter/probex-convert --quiet --onnx-expert --quant int8 --out "$work/e768-int8.onnx" "$work/e768.safetensors"
 p50() { awk -v stage="$2" 'index($0, stage) == 1 { print $(NF - 1) }' "$1"; }
-columns='%-6s %-7s | %7s %7s %7s %8s %7s | %7s | %9s | %7s %7s %7s\n'
-printf "$columns" "" "" "probex" "f32" "" "" "" "int8" "" "ORT" "f32" ""
-printf "$columns" round threads read probe encode compute total total "X*U GEMM" p10 p50 p90
+columns='%-6s %-7s | %7s %7s %7s %8s %7s | %7s | %9s | %7s %7s %7s | %7s\n'
+printf "$columns" "" "" "probex" "f32" "" "" "" "int8" "" "ORT" "f32" "" "int8"
+printf "$columns" round threads read probe encode compute total total "X*U GEMM" p10 p50 p90 p50
 for round in 1 2 3; do
   for threads in 1 2; do
     $bin/runtime/probex-bench "$work/b768-f32.probex" "$work/m768.safetensors" --runs 200 --warmup 20 \
@@ -100,29 +103,34 @@ for round in 1 2 3; do
       --threads "$threads" >"$work/probex-int8.txt"
     node scripts/ort_bench.js "$ort" "$work/e768.onnx" "$work/m768.safetensors" --runs 200 --warmup 20 \
       --threads "$threads" >"$work/ort.txt"
+    node scripts/ort_bench.js "$ort" "$work/e768-int8.onnx" "$work/m768.safetensors" --runs 200 --warmup 20 \
+      --threads "$threads" >"$work/ort-int8.txt"
     probe=$(p50 "$work/probex.txt" "probe (steps 1-2)")
     rest=$(p50 "$work/probex.txt" "encode (steps 3-4)")
     # shellcheck disable=SC2046  # the three ORT percentiles are meant to split
     printf "$columns" "$round" "$threads" "$(p50 "$work/probex.txt" read)" "$probe" "$rest" \
       "$(awk -v a="$probe" -v b="$rest" 'BEGIN { printf "%.3f", a + b }')" "$(p50 "$work/probex.txt" "audit total")" \
       "$(p50 "$work/probex-int8.txt" "audit total")" "$(p50 "$work/probex.txt" "bare XNNPACK X*U GEMM")" \
-      $(awk '/^session.run/ { print $4, $6, $8 }' "$work/ort.txt") | tee -a "$work/rows.txt"
+      $(awk '/^session.run/ { print $4, $6, $8 }' "$work/ort.txt") \
+      "$(awk '/^session.run/ { print $6 }' "$work/ort-int8.txt")" | tee -a "$work/rows.txt"
   done
 done
 # Medians of the rounds per thread count. Fields of a row: round, threads, |, read, probe, encode, compute,
-# total, |, int8 total, |, X*U GEMM, |, p10, p50, p90.
+# total, |, int8 total, |, X*U GEMM, |, p10, p50, p90, |, ORT int8 p50.
 median() {  # THREADS FIELD
   awk -v t="$1" -v f="$2" '$2 == t { print $f }' "$work/rows.txt" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
 for threads in 1 2; do
   # shellcheck disable=SC2046
-  printf "$columns" median "$threads" $(for f in 4 5 6 7 8 10 12 14 15 16; do median "$threads" "$f"; done)
+  printf "$columns" median "$threads" $(for f in 4 5 6 7 8 10 12 14 15 16 18; do median "$threads" "$f"; done)
 done
 head -1 "$work/ort.txt" | sed 's/, 2 intra-op thread.*//'
 echo "after the rounds: $(busy)"
 for threads in 1 2; do
-  echo
-  echo "ONNX Runtime, $threads thread(s): its own profile, 200 runs after 20 warm-up"
-  node scripts/ort_bench.js "$ort" "$work/e768.onnx" "$work/m768.safetensors" --runs 200 --warmup 20 \
-    --threads "$threads" --profile | tail -n +4
+  for graph in e768 e768-int8; do
+    echo
+    echo "ONNX Runtime, $graph.onnx, $threads thread(s): its own profile, 200 runs after 20 warm-up"
+    node scripts/ort_bench.js "$ort" "$work/$graph.onnx" "$work/m768.safetensors" --runs 200 --warmup 20 \
+      --threads "$threads" --profile | tail -n +4
+  done
 done
