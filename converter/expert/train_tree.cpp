@@ -29,15 +29,26 @@ MethodResult fitted(const std::string& method, MultiLabelModel& model, FitResult
 }
 
 struct Splits {
-  LoadedSplit train, val, test;
+  LoadedSplit train, val, test, heldout;
   std::vector<std::string> space;
 };
+
+bool has_split(const std::vector<ZooFile>& files, const std::string& tree, const std::string& split) {
+  for (const ZooFile& f : files)
+    if (f.tree == tree && f.split == split) return true;
+  return false;
+}
 
 bool load_splits(const std::vector<ZooFile>& files, const std::string& tree, const LoadOptions& load, bool with_test,
                  Splits* s, std::string* error) {
   if (!load_split(files, tree, "train", load, &s->space, 0, 0, &s->train, error)) return false;
   if (!load_split(files, tree, "val", load, &s->space, s->train.rows, s->train.cols, &s->val, error)) return false;
   if (with_test && !load_split(files, tree, "test", load, &s->space, s->train.rows, s->train.cols, &s->test, error)) {
+    return false;
+  }
+  // Held-out models are labelled in the training space; one whose labels are not all in it is skipped.
+  if (with_test && has_split(files, tree, "heldout") &&
+      !load_split(files, tree, "heldout", load, &s->space, s->train.rows, s->train.cols, &s->heldout, error)) {
     return false;
   }
   return true;
@@ -110,8 +121,18 @@ bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, cons
   report->train = s.train.data.count;
   report->val = s.val.data.count;
   report->test = s.test.data.count;
+  report->heldout = s.heldout.data.count;
   report->labels = s.space;
-  for (const LoadedSplit* l : {&s.train, &s.val, &s.test}) {
+  // Scores a method on the test and held-out models (features: what the method reads of each split).
+  const auto score = [&](MethodResult* r, MultiLabelModel& model, const ExpertData& test, const ExpertData& heldout) {
+    std::vector<float> out = predict(model, test);
+    r->test = multilabel_metrics(out.data(), test.y.data(), test.count, s.space.size());
+    if (heldout.count > 0) {
+      out = predict(model, heldout);
+      r->heldout = multilabel_metrics(out.data(), heldout.y.data(), heldout.count, s.space.size());
+    }
+  };
+  for (const LoadedSplit* l : {&s.train, &s.val, &s.test, &s.heldout}) {
     report->skipped.insert(report->skipped.end(), l->skipped.begin(), l->skipped.end());
   }
 
@@ -128,8 +149,7 @@ bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, cons
   FitConfig fit = options.fit;
   fit.label = tree + " probex";
   MethodResult probex = fitted("probex", expert, fit_multilabel(expert, s.train.data, s.val.data, fit));
-  std::vector<float> logits = predict(expert, s.test.data);
-  probex.test = multilabel_metrics(logits.data(), s.test.data.y.data(), s.test.data.count, shape.d_y);
+  score(&probex, expert, s.test.data, s.heldout.data);
   report->methods.push_back(probex);
   report->embedding_width = shape.r_t;
   report->test_embeddings = predict_embeddings(expert, s.test.data);
@@ -154,25 +174,30 @@ bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, cons
     dense.init(rng);
     fit.label = tree + " dense ";
     MethodResult r = fitted("dense", dense, fit_multilabel(dense, s.train.data, s.val.data, fit));
-    logits = predict(dense, s.test.data);
-    r.test = multilabel_metrics(logits.data(), s.test.data.y.data(), s.test.data.count, shape.d_y);
+    score(&r, dense, s.test.data, s.heldout.data);
     report->methods.push_back(r);
   }
   if (options.stats_baseline) {
     ExpertData train = weight_stat_features(s.train.data, shape.d_h, shape.d_w, options.stat_groups);
     ExpertData val = weight_stat_features(s.val.data, shape.d_h, shape.d_w, options.stat_groups);
     ExpertData test = weight_stat_features(s.test.data, shape.d_h, shape.d_w, options.stat_groups);
-    standardize_features(&train, {&val, &test});
+    ExpertData heldout = weight_stat_features(s.heldout.data, shape.d_h, shape.d_w, options.stat_groups);
+    standardize_features(&train, {&val, &test, &heldout});
     LinearChain logistic({"classifier"}, {train.features, shape.d_y});
     logistic.init(rng);
     fit.label = tree + " stats ";
     MethodResult r = fitted("stats", logistic, fit_multilabel(logistic, train, val, fit));
-    logits = predict(logistic, test);
-    r.test = multilabel_metrics(logits.data(), test.y.data(), test.count, shape.d_y);
+    score(&r, logistic, test, heldout);
     report->methods.push_back(r);
   }
-  MethodResult chance{"chance", 0, chance_metrics(s.train.data.y.data(), s.train.data.count, s.test.data.y.data(),
-                                                  s.test.data.count, shape.d_y), {}};
+  MethodResult chance;
+  chance.method = "chance";
+  chance.test = chance_metrics(s.train.data.y.data(), s.train.data.count, s.test.data.y.data(), s.test.data.count,
+                               shape.d_y);
+  if (s.heldout.data.count > 0) {
+    chance.heldout = chance_metrics(s.train.data.y.data(), s.train.data.count, s.heldout.data.y.data(),
+                                    s.heldout.data.count, shape.d_y);
+  }
   report->methods.push_back(chance);
   return true;
 }

@@ -31,6 +31,7 @@ struct MethodResult {
   std::string method;  // "probex", "dense", "stats", "chance"
   size_t parameters = 0;
   MultiLabelMetrics test;
+  MultiLabelMetrics heldout;  // on the tree's "heldout" models, when the files hold some (TreeReport::heldout)
   FitResult fit;
 };
 
@@ -38,6 +39,9 @@ struct TreeReport {
   std::string tree, layer, rule;
   size_t rows = 0, cols = 0;
   size_t train = 0, val = 0, test = 0;
+  // Models of split "heldout": children fine-tuned by another recipe and code (scripts/heldout_finetune.py,
+  // probex-train --heldout), never trained or selected on; every method is also scored on them.
+  size_t heldout = 0;
   std::vector<std::string> labels;
   std::vector<MethodResult> methods;
   std::vector<std::string> skipped;  // bad models left out, with reasons

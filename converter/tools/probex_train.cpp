@@ -54,6 +54,9 @@ const char* const kHelp =
       "                         default: a warning listing it, and it is skipped (error above 10% bad)\n"
       "  --threads N            BLAS threads (default 1; auto: every processor online; results depend on it)\n"
       "  --json-out FILE        write the metrics as JSON to FILE\n"
+      "  --heldout DIR          also score every method on DIR's models of split 'heldout' (children of the same\n"
+      "                         trees fine-tuned by another recipe: scripts/heldout_finetune.py); never trained\n"
+      "                         or selected on\n"
       "  --report DIR           write an HTML report with charts to DIR/index.html (docs/report.md)\n"
       "  --discover-trees       do not train: cluster every model of the zoo by a sketch of --layer (Ward\n"
       "                         linkage, as MoTHer) into trees, and score the clusters against the folders\n"
@@ -71,14 +74,19 @@ const char* const kHelp =
       "exit codes: 0 success, 1 failure (message on stderr), 2 bad command line\n";
 
 void print_report(const TreeReport& r) {
-  std::printf("\ntree %s  layer %s [%zu, %zu] (%s)  models train %zu / val %zu / test %zu  labels %zu\n",
-              r.tree.c_str(), r.layer.c_str(), r.rows, r.cols, r.rule.c_str(), r.train, r.val, r.test,
-              r.labels.size());
-  std::printf("  %-8s %12s %9s %9s %9s %11s %10s\n", "method", "parameters", "bit acc", "exact", "AUC", "best epoch",
+  std::printf("\ntree %s  layer %s [%zu, %zu] (%s)  models train %zu / val %zu / test %zu", r.tree.c_str(),
+              r.layer.c_str(), r.rows, r.cols, r.rule.c_str(), r.train, r.val, r.test);
+  if (r.heldout) std::printf(" / heldout %zu", r.heldout);
+  std::printf("  labels %zu\n", r.labels.size());
+  std::printf("  %-8s %12s %9s %9s %9s %11s %10s", "method", "parameters", "bit acc", "exact", "AUC", "best epoch",
               "s/epoch");
+  if (r.heldout) std::printf(" | %12s %9s %9s", "heldout: bit", "exact", "AUC");
+  std::printf("\n");
   for (const MethodResult& m : r.methods) {
-    std::printf("  %-8s %12zu %9.4f %9.4f %9.4f %11d %10.3f\n", m.method.c_str(), m.parameters, m.test.bit_accuracy,
+    std::printf("  %-8s %12zu %9.4f %9.4f %9.4f %11d %10.3f", m.method.c_str(), m.parameters, m.test.bit_accuracy,
                 m.test.exact_set, m.test.mean_auc, m.fit.best_epoch, m.fit.seconds_per_epoch);
+    if (r.heldout) std::printf(" | %12.4f %9.4f %9.4f", m.heldout.bit_accuracy, m.heldout.exact_set, m.heldout.mean_auc);
+    std::printf("\n");
   }
   for (const std::string& s : r.skipped) std::printf("  skipped: %s\n", s.c_str());
 }
@@ -91,7 +99,8 @@ std::string report_json(const TreeReport& r) {
   j += ",\"layer_shape\":[" + std::to_string(r.rows) + "," + std::to_string(r.cols) + "],\"rule\":";
   append_json_string(&j, r.rule);
   j += ",\"models\":{\"train\":" + std::to_string(r.train) + ",\"val\":" + std::to_string(r.val) +
-       ",\"test\":" + std::to_string(r.test) + "},\"skipped\":" + std::to_string(r.skipped.size()) + ",\"methods\":{";
+       ",\"test\":" + std::to_string(r.test) + (r.heldout ? ",\"heldout\":" + std::to_string(r.heldout) : "") +
+       "},\"skipped\":" + std::to_string(r.skipped.size()) + ",\"methods\":{";
   for (size_t i = 0; i < r.methods.size(); ++i) {
     const MethodResult& m = r.methods[i];
     if (i) j += ",";
@@ -100,7 +109,13 @@ std::string report_json(const TreeReport& r) {
          ",\"exact_set\":" + format_number(m.test.exact_set) + ",\"mean_auc\":" + format_number(m.test.mean_auc) +
          ",\"best_epoch\":" + std::to_string(m.fit.best_epoch) +
          ",\"val_bit_accuracy\":" + format_number(m.fit.best_val.bit_accuracy) +
-         ",\"seconds_per_epoch\":" + format_number(m.fit.seconds_per_epoch) + "}";
+         ",\"seconds_per_epoch\":" + format_number(m.fit.seconds_per_epoch);
+    if (r.heldout) {
+      j += ",\"heldout\":{\"bit_accuracy\":" + format_number(m.heldout.bit_accuracy) +
+           ",\"exact_set\":" + format_number(m.heldout.exact_set) + ",\"mean_auc\":" + format_number(m.heldout.mean_auc) +
+           "}";
+    }
+    j += "}";
   }
   return j + "}}";
 }
@@ -190,7 +205,7 @@ int print_discovered_trees(const std::vector<ZooFile>& files, const std::string&
 }
 
 int main(int argc, char** argv) {
-  std::string zoo, layer, out_dir, json_path, text_table, text_names, report_dir;
+  std::string zoo, layer, out_dir, json_path, text_table, text_names, report_dir, heldout_dir;
   bool discover = false, quiet = false;
   std::vector<std::string> only_trees, baselines = {"dense", "stats"}, stat_groups = {"whole", "rows", "cols"};
   TreeTrainOptions options;
@@ -206,6 +221,7 @@ int main(int argc, char** argv) {
   args.texts("--tree", "a name", &only_trees);
   args.text("--out", "a folder", &out_dir);
   args.text("--json-out", "a file", &json_path);
+  args.text("--heldout", "a folder", &heldout_dir);
   args.text("--report", "a folder", &report_dir);
   args.choice("--task", {"subset", "detector"}, &options.load.task);
   args.text("--text-table", "a file", &text_table);
@@ -251,6 +267,7 @@ int main(int argc, char** argv) {
   if (zero_shot && text_table.empty()) return usage_error("--task detector needs --text-table");
   if (!zero_shot && !text_table.empty()) return usage_error("--text-table is for --task detector");
   if (zero_shot && layer == "auto") return usage_error("--layer auto is for the subset task");
+  if (!heldout_dir.empty() && zero_shot) return usage_error("--heldout is for the subset task");
   if (zero_shot) {
     apply_zero_shot_defaults({args.given("--epochs"), args.given("--lr"), args.given("--weight-decay"),
                               args.given("--eval-every")}, &options.fit);
@@ -269,6 +286,26 @@ int main(int argc, char** argv) {
   if (!list_zoo_files(zoo, &files, &error)) {
     std::fprintf(stderr, "probex-train: %s\n", error.c_str());
     return 1;
+  }
+  if (!heldout_dir.empty()) {
+    // Only split "heldout" may come from there: a training or test model in it would leak into selection.
+    std::vector<ZooFile> heldout;
+    if (!list_zoo_files(heldout_dir, &heldout, &error)) {
+      std::fprintf(stderr, "probex-train: %s\n", error.c_str());
+      return 1;
+    }
+    if (heldout.empty()) {
+      std::fprintf(stderr, "probex-train: %s: no models found\n", heldout_dir.c_str());
+      return 1;
+    }
+    for (const ZooFile& f : heldout) {
+      if (f.split != "heldout") {
+        std::fprintf(stderr, "probex-train: %s: split '%s', where --heldout takes split 'heldout' only\n",
+                     f.path.c_str(), f.split.c_str());
+        return 1;
+      }
+    }
+    files.insert(files.end(), heldout.begin(), heldout.end());
   }
   if (discover) {
     if (files.empty()) {
