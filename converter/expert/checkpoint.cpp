@@ -6,6 +6,35 @@
 #include "labels.h"
 
 namespace probex::convert {
+namespace {
+
+bool looks_like_mvprobe(const SafetensorsFile& file) {
+  const std::string* format = file.metadata_value("format");
+  if (format != nullptr && format->rfind("probex-mvprobe-expert/", 0) == 0) return true;
+  return file.find("probes_xu.weight") != nullptr || file.find("concat_all4_encoder.weight") != nullptr;
+}
+
+bool read_labels(const std::string& path, const std::map<std::string, std::string>& metadata, size_t d_y,
+                 std::vector<std::string>* labels, std::string* error) {
+  labels->clear();
+  auto it = metadata.find("labels");
+  if (it == metadata.end()) {
+    for (size_t i = 0; i < d_y; ++i) labels->push_back("label_" + std::to_string(i));
+    return true;
+  }
+  std::string why;
+  if (!parse_python_string_list(it->second, labels, &why)) {
+    *error = path + ": metadata 'labels' is " + why;
+    return false;
+  }
+  if (labels->size() != d_y) {
+    *error = path + ": metadata names " + std::to_string(labels->size()) + " labels for a head of " + std::to_string(d_y);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 bool save_probex_checkpoint(const ProbexExpert& expert, const std::map<std::string, std::string>& metadata,
                             const std::string& path, std::string* error, const std::vector<Param*>& extra) {
@@ -24,6 +53,11 @@ bool load_probex_checkpoint(const std::string& path, LoadedCheckpoint* out, std:
   const SafetensorsStatus st = SafetensorsFile::open(path, &file);
   if (!st.ok()) {
     *error = st.message;
+    return false;
+  }
+  if (looks_like_mvprobe(file)) {
+    *error = path + ": an MVProbe expert checkpoint (probex-train --reader mvprobe), not a ProbeX one: bundles and "
+             "the runtime have no MVProbe expert yet, so it cannot be converted";
     return false;
   }
   const char* names[] = {"probes.weight", "shared_probe_proj.weight", "per_probe_encoders.weight",
@@ -115,6 +149,82 @@ bool load_probex_checkpoint(const std::string& path, LoadedCheckpoint* out, std:
   } else {
     for (size_t i = 0; i < s.d_y; ++i) out->labels.push_back("label_" + std::to_string(i));
   }
+  out->expert = std::move(expert);
+  return true;
+}
+
+bool save_mvprobe_checkpoint(const MvProbeExpert& expert, const std::map<std::string, std::string>& metadata,
+                             const std::string& path, std::string* error) {
+  SafetensorsWriter writer;
+  for (const Param* p : expert.const_params()) {
+    if (!writer.add_f32(p->name, Dtype::kF32, p->shape, p->value.data(), error)) return false;
+  }
+  for (const auto& [k, v] : metadata) writer.set_metadata(k, v);
+  writer.set_metadata("format", kMvProbeCheckpointFormat);
+  return writer.write_file(path, error);
+}
+
+bool is_mvprobe_checkpoint(const std::string& path) {
+  SafetensorsFile file;
+  return SafetensorsFile::open(path, &file).ok() && looks_like_mvprobe(file);
+}
+
+bool load_mvprobe_checkpoint(const std::string& path, LoadedMvProbeCheckpoint* out, std::string* error) {
+  SafetensorsFile file;
+  const SafetensorsStatus st = SafetensorsFile::open(path, &file);
+  if (!st.ok()) {
+    *error = st.message;
+    return false;
+  }
+  const char* names[] = {"probes_xu.weight", "probes_xxtu.weight", "probes_xtu.weight", "probes_xtxu.weight",
+                         "shared_probe_proj_row.weight", "shared_probe_proj_row2.weight",
+                         "shared_probe_proj_col.weight", "shared_probe_proj_col2.weight",
+                         "concat_all4_encoder.weight", "concat_all4_encoder.bias",
+                         "classification_head.weight", "classification_head.bias"};
+  const TensorInfo* t[12];
+  for (int i = 0; i < 12; ++i) {
+    const SafetensorsStatus found = file.require(names[i], &t[i]);
+    if (!found.ok()) {
+      *error = found.message;
+      return false;
+    }
+    const size_t rank = i == 9 || i == 11 ? 1 : 2;
+    if (t[i]->shape.size() != rank || !dtype_converts_to_f32(t[i]->dtype)) {
+      *error = path + ": tensor '" + names[i] + "' must be a " + std::to_string(rank) + "-D float tensor";
+      return false;
+    }
+  }
+  MvProbeShape s;
+  s.d_w = t[0]->shape[0];
+  s.r = t[0]->shape[1];
+  s.d_h = t[1]->shape[0];
+  s.p = t[4]->shape[0];
+  s.r_t = t[8]->shape[0];
+  s.d_y = t[10]->shape[0];
+  if (s.d_w == 0 || s.d_h == 0 || s.r == 0 || s.p == 0 || s.r_t == 0 || s.d_y == 0) {
+    *error = path + ": a tensor has a zero dimension";
+    return false;
+  }
+  auto expert = std::make_unique<MvProbeExpert>(s);
+  for (int i = 0; i < 12; ++i) {
+    Param* p = expert->find_param(names[i]);
+    if (t[i]->shape != p->shape) {
+      std::string want, got;
+      for (uint64_t d : p->shape) want += (want.empty() ? "" : ", ") + std::to_string(d);
+      for (uint64_t d : t[i]->shape) got += (got.empty() ? "" : ", ") + std::to_string(d);
+      *error = path + ": tensor shapes disagree: '" + names[i] + "' is [" + got + "], the other tensors make it [" +
+               want + "]";
+      return false;
+    }
+    const SafetensorsStatus read = file.read_f32(*t[i], 0, t[i]->element_count, p->value.data());
+    if (!read.ok()) {
+      *error = read.message;
+      return false;
+    }
+  }
+  out->metadata.clear();
+  for (const auto& [k, v] : file.metadata()) out->metadata[k] = v;
+  if (!read_labels(path, out->metadata, s.d_y, &out->labels, error)) return false;
   out->expert = std::move(expert);
   return true;
 }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "mvprobe_expert.h"
 #include "probex_expert.h"
 
 namespace probex::convert {
@@ -28,7 +29,27 @@ struct LoadedCheckpoint {
 
 // Shapes are inferred from the tensors and must agree with each other (r_U, r_V, r_T, d_Y, d_text).
 // The classification head may be absent only when the text projection is present (a zero-shot
-// expert); then `labels` are the classes it was trained on. Errors name the file and tensor.
+// expert); then `labels` are the classes it was trained on. Errors name the file and tensor. An MVProbe
+// checkpoint (metadata format probex-mvprobe-expert/*, or the authors' MVProbe tensor names) is refused
+// with an error saying so: neither the bundle nor the runtime has an MVProbe expert.
 bool load_probex_checkpoint(const std::string& path, LoadedCheckpoint* out, std::string* error);
+
+// MVProbe experts (mvprobe_expert.h): the same file format with the authors' MVProbe names; our checkpoints
+// carry metadata format "probex-mvprobe-expert/1" so that no ProbeX reader mistakes them for its own.
+constexpr const char* kMvProbeCheckpointFormat = "probex-mvprobe-expert/1";
+bool save_mvprobe_checkpoint(const MvProbeExpert& expert, const std::map<std::string, std::string>& metadata,
+                             const std::string& path, std::string* error);
+
+struct LoadedMvProbeCheckpoint {
+  std::unique_ptr<MvProbeExpert> expert;
+  std::map<std::string, std::string> metadata;  // empty for a bare authors' state dict
+  std::vector<std::string> labels;              // from metadata "labels", else label_0, label_1, ...
+};
+// Classification experts only (the head is required). Shapes are inferred from the tensors and must agree.
+bool load_mvprobe_checkpoint(const std::string& path, LoadedMvProbeCheckpoint* out, std::string* error);
+
+// True when the file at `path` is an MVProbe checkpoint (by metadata format or tensor names); false when it
+// is not or cannot be read.
+bool is_mvprobe_checkpoint(const std::string& path);
 
 }  // namespace probex::convert

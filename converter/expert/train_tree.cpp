@@ -1,6 +1,7 @@
 #include "train_tree.h"
 
 #include <algorithm>
+#include <functional>
 #include <utility>
 
 #include "checkpoint.h"
@@ -60,17 +61,45 @@ std::string fmt(double v) { return format_number(v); }
 // tree that cannot be loaded so (another shape, too many bad models) is left out: the map is a picture,
 // not a check.
 void embed_other_trees(const std::vector<ZooFile>& files, const std::string& tree, const LoadOptions& load,
-                       ProbexExpert& expert, TreeReport* report) {
+                       const std::function<std::vector<float>(const ExpertData&)>& embed, TreeReport* report) {
   for (const std::string& other : zoo_trees(files)) {
     if (other == tree) continue;
     std::vector<std::string> space;  // the other tree's own labels: not used here
     LoadedSplit test;
     std::string ignored;
     if (!load_split(files, other, "test", load, &space, report->rows, report->cols, &test, &ignored)) continue;
-    const std::vector<float> e = predict_embeddings(expert, test.data);
+    const std::vector<float> e = embed(test.data);
     report->other_embeddings.insert(report->other_embeddings.end(), e.begin(), e.end());
     report->other_trees.insert(report->other_trees.end(), test.data.count, other);
   }
+}
+
+MvProbeShape mvprobe_shape(const TreeTrainOptions& o, size_t rows, size_t cols, size_t labels) {
+  MvProbeShape m;
+  m.d_h = rows;
+  m.d_w = cols;
+  m.r = o.r_u;
+  m.p = o.r_v;
+  m.r_t = o.r_t;
+  m.d_y = labels;
+  m.views = o.mvprobe_views;
+  return m;
+}
+
+// The MVProbe reader's training: the baselines' settings with its own learning rate.
+FitConfig mvprobe_fit(const TreeTrainOptions& o) {
+  FitConfig f = o.fit;
+  f.lr = o.mvprobe_lr;
+  return f;
+}
+
+std::string view_list(unsigned views) {
+  const char* names[] = {"xu", "xxtu", "xtu", "xtxu"};
+  std::string out;
+  for (unsigned k = 0; k < 4; ++k) {
+    if ((views >> k) & 1u) out += (out.empty() ? "" : ",") + std::string(names[k]);
+  }
+  return out;
 }
 
 }  // namespace
@@ -143,28 +172,70 @@ bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, cons
   shape.r_v = options.r_v;
   shape.r_t = options.r_t;
   shape.d_y = s.space.size();
-  ProbexExpert expert(shape);
   Rng rng(options.fit.seed);
-  expert.init(rng);
   FitConfig fit = options.fit;
-  fit.label = tree + " probex";
-  MethodResult probex = fitted("probex", expert, fit_multilabel(expert, s.train.data, s.val.data, fit));
-  score(&probex, expert, s.test.data, s.heldout.data);
-  report->methods.push_back(probex);
   report->embedding_width = shape.r_t;
-  report->test_embeddings = predict_embeddings(expert, s.test.data);
   report->test_targets = s.test.data.y;
   report->test_models = s.test.data.names;
-  if (options.embed_other_trees) embed_other_trees(files, tree, options.load, expert, report);
-
-  if (!options.checkpoint_path.empty()) {
-    std::map<std::string, std::string> md =
-        checkpoint_metadata(tree, options, report->rule, shape, fit, s.space, probex.fit.best_epoch, report->train);
-    md["val_bit_accuracy"] = fmt(probex.fit.best_val.bit_accuracy);
-    md["test_bit_accuracy"] = fmt(probex.test.bit_accuracy);
-    md["test_exact_set"] = fmt(probex.test.exact_set);
-    md["test_mean_auc"] = fmt(probex.test.mean_auc);
-    if (!save_probex_checkpoint(expert, md, options.checkpoint_path, error)) return false;
+  if (options.reader == Reader::kProbex) {
+    ProbexExpert expert(shape);
+    expert.init(rng);
+    fit.label = tree + " probex";
+    MethodResult probex = fitted("probex", expert, fit_multilabel(expert, s.train.data, s.val.data, fit));
+    score(&probex, expert, s.test.data, s.heldout.data);
+    report->methods.push_back(probex);
+    report->test_embeddings = predict_embeddings(expert, s.test.data);
+    if (options.embed_other_trees) {
+      embed_other_trees(files, tree, options.load, [&](const ExpertData& d) { return predict_embeddings(expert, d); },
+                        report);
+    }
+    if (!options.checkpoint_path.empty()) {
+      std::map<std::string, std::string> md =
+          checkpoint_metadata(tree, options, report->rule, shape, fit, s.space, probex.fit.best_epoch, report->train);
+      md["val_bit_accuracy"] = fmt(probex.fit.best_val.bit_accuracy);
+      md["test_bit_accuracy"] = fmt(probex.test.bit_accuracy);
+      md["test_exact_set"] = fmt(probex.test.exact_set);
+      md["test_mean_auc"] = fmt(probex.test.mean_auc);
+      if (!save_probex_checkpoint(expert, md, options.checkpoint_path, error)) return false;
+    }
+  } else {
+    MvProbeExpert expert(mvprobe_shape(options, shape.d_h, shape.d_w, shape.d_y));
+    {
+      Rng mv_rng(options.fit.seed);
+      expert.init(mv_rng);
+    }
+    // The baselines below draw their initialisation from `rng` after the reader's: advance it by the draws
+    // ProbeX's init makes (one per parameter), so that the baselines start from the same parameters (and
+    // give the same figures) whichever reader runs.
+    const size_t probex_draws = shape.d_w * shape.r_u + shape.r_v * shape.d_h + shape.r_t * shape.r_u * shape.r_v +
+                                shape.r_t + shape.d_y * shape.r_t + shape.d_y;
+    for (size_t i = 0; i < probex_draws; ++i) rng.next();
+    FitConfig mfit = mvprobe_fit(options);
+    mfit.label = tree + " mvprobe";
+    MethodResult mv = fitted("mvprobe", expert, fit_multilabel(expert, s.train.data, s.val.data, mfit));
+    score(&mv, expert, s.test.data, s.heldout.data);
+    report->methods.push_back(mv);
+    report->test_embeddings = predict_embeddings(expert, s.test.data);
+    if (options.embed_other_trees) {
+      embed_other_trees(files, tree, options.load, [&](const ExpertData& d) { return predict_embeddings(expert, d); },
+                        report);
+    }
+    if (!options.checkpoint_path.empty()) {
+      // save_mvprobe_checkpoint sets the format (probex-mvprobe-expert/1): ProbeX's loader refuses it.
+      std::map<std::string, std::string> md =
+          checkpoint_metadata(tree, options, report->rule, shape, mfit, s.space, mv.fit.best_epoch, report->train);
+      md["expert"] = "mvprobe";
+      md["r"] = std::to_string(expert.shape().r);
+      md["p"] = std::to_string(expert.shape().p);
+      md.erase("r_u");
+      md.erase("r_v");
+      md["views"] = view_list(expert.shape().views);
+      md["val_bit_accuracy"] = fmt(mv.fit.best_val.bit_accuracy);
+      md["test_bit_accuracy"] = fmt(mv.test.bit_accuracy);
+      md["test_exact_set"] = fmt(mv.test.exact_set);
+      md["test_mean_auc"] = fmt(mv.test.mean_auc);
+      if (!save_mvprobe_checkpoint(expert, md, options.checkpoint_path, error)) return false;
+    }
   }
 
   if (options.baseline_epochs > 0) fit.epochs = options.baseline_epochs;
@@ -236,12 +307,18 @@ std::vector<LayerSweepRow> sweep_layers(const std::vector<ZooFile>& files, const
     }
     row.rows = s.train.rows;
     row.cols = s.train.cols;
-    ProbexShape shape{s.train.rows, s.train.cols, o.r_u, o.r_v, o.r_t, s.space.size()};
-    ProbexExpert expert(shape);
-    Rng rng(o.fit.seed);
-    expert.init(rng);
     o.fit.label = tree + " sweep " + t.name;
-    row.val_bit_accuracy = fit_multilabel(expert, s.train.data, s.val.data, o.fit).best_val.bit_accuracy;
+    Rng rng(o.fit.seed);
+    if (o.reader == Reader::kProbex) {
+      ProbexShape shape{s.train.rows, s.train.cols, o.r_u, o.r_v, o.r_t, s.space.size()};
+      ProbexExpert expert(shape);
+      expert.init(rng);
+      row.val_bit_accuracy = fit_multilabel(expert, s.train.data, s.val.data, o.fit).best_val.bit_accuracy;
+    } else {
+      MvProbeExpert expert(mvprobe_shape(o, s.train.rows, s.train.cols, s.space.size()));
+      expert.init(rng);
+      row.val_bit_accuracy = fit_multilabel(expert, s.train.data, s.val.data, mvprobe_fit(o)).best_val.bit_accuracy;
+    }
     rows.push_back(row);
   }
   std::stable_sort(rows.begin(), rows.end(),

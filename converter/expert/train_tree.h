@@ -7,28 +7,39 @@
 
 #include "layer_dataset.h"
 #include "multilabel.h"
+#include "mvprobe_expert.h"
 #include "probex_expert.h"
 #include "weight_stats.h"
 
 namespace probex::convert {
 
+// The reader trained and measured against the baselines: ProbeX (docs/method.md) or MVProbe
+// (mvprobe_expert.h; trainer only: its checkpoints cannot be converted into bundles).
+enum class Reader { kProbex, kMvProbe };
+
 struct TreeTrainOptions {
   LoadOptions load;
   FitConfig fit;
+  // ProbeX: r_U probes, r_V projection width; MVProbe: r = r_u probes per view, p = r_v.
   size_t r_u = 128, r_v = 128, r_t = 128;
+  Reader reader = Reader::kProbex;
+  // MVProbe only: its learning rate (the authors' recipe: 3e-4, where the baselines keep fit.lr) and the views
+  // computed (kAllViews; fewer is the authors' ablation).
+  double mvprobe_lr = 3e-4;
+  unsigned mvprobe_views = kAllViews;
   bool dense_baseline = true;
   bool stats_baseline = true;
   int baseline_epochs = 0;  // 0: the same as fit.epochs
   StatGroups stat_groups;   // which statistics the statistics baseline sees
   size_t max_train = 0;     // > 0: use only the first N training models (learning curves)
-  std::string checkpoint_path;  // where the ProbeX expert goes ("" = not saved)
+  std::string checkpoint_path;  // where the reader's expert goes ("" = not saved)
   // Also embed the test models of the other trees whose layer has this tree's shape with this tree's
   // expert (TreeReport::other_*; for the HTML report's map: does the expert's space tell trees apart?).
   bool embed_other_trees = false;
 };
 
 struct MethodResult {
-  std::string method;  // "probex", "dense", "stats", "chance"
+  std::string method;  // "probex" or "mvprobe" (the reader), "dense", "stats", "chance"
   size_t parameters = 0;
   MultiLabelMetrics test;
   MultiLabelMetrics heldout;  // on the tree's "heldout" models, when the files hold some (TreeReport::heldout)
@@ -72,7 +83,7 @@ struct LayerSweepRow {
   std::string note;                // why not, when it could not
 };
 
-// Trains a ProbeX expert briefly (options.fit.epochs) on every candidate layer (the tensors of the tree's
+// Trains the reader (ProbeX or MVProbe, options.reader) briefly (options.fit.epochs) on every candidate layer (the tensors of the tree's
 // first training model) and returns the sweep, best first.
 std::vector<LayerSweepRow> sweep_layers(const std::vector<ZooFile>& files, const std::string& tree,
                                         const TreeTrainOptions& options, std::string* error);

@@ -27,10 +27,11 @@ using probex::cli::ArgParser;
 const char* const kHelp =
       "usage: probex-train --zoo DIR --layer NAME|auto [options]\n"
       "\n"
-      "Trains one ProbeX expert per tree on the 'subset' task (multi-hot labels from each model's\n"
-      "dataset_chosen_targets, BCE), selecting on the val split, and evaluates it on the test split against\n"
-      "the Dense expert, a weight-statistics baseline and chance. Zoo layouts: probex (<tree>/<split>/<model>/\n"
-      "model.safetensors) and the Hugging Face cache layout Model-J uses (refs/main + snapshots/<ref>/).\n"
+      "Trains one ProbeX expert (or, with --reader mvprobe, an MVProbe expert) per tree on the 'subset' task\n"
+      "(multi-hot labels from each model's dataset_chosen_targets, BCE), selecting on the val split, and\n"
+      "evaluates it on the test split against the Dense expert, a weight-statistics baseline and chance. Zoo\n"
+      "layouts: probex (<tree>/<split>/<model>/model.safetensors) and the Hugging Face cache layout Model-J\n"
+      "uses (refs/main + snapshots/<ref>/).\n"
       "\n"
       "options:\n"
       "  --zoo DIR              the zoo\n"
@@ -41,6 +42,12 @@ const char* const kHelp =
       "  --epochs N             500     --batch N        128    --lr X        1e-3\n"
       "  --weight-decay X       1e-5    --eval-every N   25     --seed N      0\n"
       "  --r-u N --r-v N --r-t N  128 each (probes, projection width, embedding width)\n"
+      "  --reader NAME          probex (default) or mvprobe: MVProbe (ICML 2026; four views XU, XX^TU, X^TU,\n"
+      "                         X^TXU, each standardised per layer), r = --r-u probes per view, p = --r-v,\n"
+      "                         trained with the authors' lr 3e-4 unless --lr is given (the baselines keep\n"
+      "                         --lr / 1e-3); its checkpoints cannot be converted into bundles\n"
+      "  --mv-views LIST        mvprobe: the views computed, xu,xxtu,xtu,xtxu (default: all; fewer is the\n"
+      "                         authors' ablation: the others' features are 0)\n"
       "  --auto-epochs N        50 (epochs per candidate layer for --layer auto)\n"
       "  --baselines LIST       dense,stats (default), dense, stats or none\n"
       "  --baseline-epochs N    epochs for the baselines (default: --epochs)\n"
@@ -207,7 +214,9 @@ int print_discovered_trees(const std::vector<ZooFile>& files, const std::string&
 int main(int argc, char** argv) {
   std::string zoo, layer, out_dir, json_path, text_table, text_names, report_dir, heldout_dir;
   bool discover = false, quiet = false;
-  std::vector<std::string> only_trees, baselines = {"dense", "stats"}, stat_groups = {"whole", "rows", "cols"};
+  std::vector<std::string> only_trees, baselines = {"dense", "stats"}, stat_groups = {"whole", "rows", "cols"},
+                           mv_views = {"xu", "xxtu", "xtu", "xtxu"};
+  std::string reader = "probex";
   TreeTrainOptions options;
   long auto_epochs = 50, epochs = options.fit.epochs, batch = static_cast<long>(options.fit.batch_size),
        eval_every = options.fit.eval_every, r_u = static_cast<long>(options.r_u), r_v = static_cast<long>(options.r_v),
@@ -224,6 +233,8 @@ int main(int argc, char** argv) {
   args.text("--heldout", "a folder", &heldout_dir);
   args.text("--report", "a folder", &report_dir);
   args.choice("--task", {"subset", "detector"}, &options.load.task);
+  args.choice("--reader", {"probex", "mvprobe"}, &reader);
+  args.list("--mv-views", {"xu", "xxtu", "xtu", "xtxu"}, &mv_views);
   args.text("--text-table", "a file", &text_table);
   args.text("--text-names", "a file", &text_names);
   args.integer("--epochs", 1, 1000000, &epochs, positive);
@@ -261,13 +272,25 @@ int main(int argc, char** argv) {
   options.dense_baseline = has(baselines, "dense");
   options.stats_baseline = has(baselines, "stats");
   options.stat_groups = {has(stat_groups, "whole"), has(stat_groups, "rows"), has(stat_groups, "cols")};
+  options.reader = reader == "mvprobe" ? Reader::kMvProbe : Reader::kProbex;
+  if (args.given("--lr")) options.mvprobe_lr = options.fit.lr;
+  const char* const view_names[] = {"xu", "xxtu", "xtu", "xtxu"};
+  options.mvprobe_views = 0;
+  for (unsigned k = 0; k < 4; ++k) {
+    if (has(mv_views, view_names[k])) options.mvprobe_views |= 1u << k;
+  }
   const auto usage_error = [&](const std::string& what) { return args.usage_error(what); };
+  if (args.given("--mv-views") && options.reader != Reader::kMvProbe) return usage_error("--mv-views is for --reader mvprobe");
+  if (options.mvprobe_views == 0) return usage_error("--mv-views needs at least one view");
   if (zoo.empty() || layer.empty()) return usage_error("--zoo and --layer are required");
   const bool zero_shot = options.load.task == "detector";
   if (zero_shot && text_table.empty()) return usage_error("--task detector needs --text-table");
   if (!zero_shot && !text_table.empty()) return usage_error("--text-table is for --task detector");
   if (zero_shot && layer == "auto") return usage_error("--layer auto is for the subset task");
   if (!heldout_dir.empty() && zero_shot) return usage_error("--heldout is for the subset task");
+  if (zero_shot && options.reader != Reader::kProbex) {
+    return usage_error("--reader mvprobe is for the subset task (no zero-shot MVProbe expert yet)");
+  }
   if (zero_shot) {
     apply_zero_shot_defaults({args.given("--epochs"), args.given("--lr"), args.given("--weight-decay"),
                               args.given("--eval-every")}, &options.fit);
@@ -384,7 +407,7 @@ int main(int argc, char** argv) {
     print_report(report);
     for (const MethodResult& m : report.methods) {
       if (!best_at_last_evaluation(m.fit)) continue;
-      const bool baseline = m.method != "probex";
+      const bool baseline = m.method != "probex" && m.method != "mvprobe";
       std::fprintf(stderr, "probex-train: note: tree %s: %s was best at its last evaluation (epoch %d of %d): it may "
                    "still be improving; more epochs (%s) may raise it\n", report.tree.c_str(), m.method.c_str(),
                    m.fit.best_epoch, baseline && o.baseline_epochs > 0 ? o.baseline_epochs : o.fit.epochs,
