@@ -31,7 +31,7 @@ std::string help() {
              "  --config NAME     small (the embedded default, ~2 min), standard (figures, ~30 min),\n"
              "                    sanity (the 784-128-10 reference, 300 children), demo (scripts/demo.sh:\n"
              "                    3 trees + 1 foreign, children keep the root's head, ~1 min), modelj (closer to\n"
-             "                    Model-J: label-free roots, deep MLP, 20 of 40 class x rotation labels)\n"
+             "                    Model-J: roots pre-trained without labels, a deeper MLP, probe fc2.weight)\n"
              "  --out DIR         where the zoo goes; built in DIR.partial, renamed when complete\n"
              "  --data DIR        Fashion-MNIST IDX .gz files (default ") +
          probex::convert::kFashionMnistDefaultDir +

@@ -49,6 +49,8 @@ ZooConfig tiny_modelj(RootObjective objective) {
   c.trees = 1;
   c.root_epochs = 1;
   c.root_objective = objective;
+  c.label_rotations = 4;
+  c.subset_k = 20;
   c.subset.count = {{Split::kTrain, 2}, {Split::kTest, 1}};
   // Enough steps at one good rate for a 20-way head on 32 units to learn (the configuration's low rates
   // need the full model's steps): the test is that children train and are tested on the same turns.
@@ -80,9 +82,29 @@ TEST_CASE("quarter-turns rotate images counter-clockwise, as numpy.rot90") {
   CHECK(predict(m, images, {0})[0] == r * 28 + c);
 }
 
+TEST_CASE("the modelj configuration: a label-free root and a deeper MLP, plain classes") {
+  ZooConfig c;
+  REQUIRE(named_zoo_config("modelj", &c));
+  std::string error;
+  CHECK(validate_zoo_config(c, &error));
+  CHECK(c.root_objective == RootObjective::kRotation);
+  CHECK(c.architecture == "mlp-784-256-256-256-256-10");
+  CHECK(label_count(c) == 10);
+  const auto plans = plan_children(c);
+  CHECK(plans.size() == 2u * 400);
+  for (const ChildPlan& p : plans) {
+    CHECK(p.task == TaskKind::kSubset);
+    CHECK(p.classes.size() == 5);
+    CHECK(p.steps >= 500);
+    CHECK(p.steps <= 1000);
+  }
+}
+
 TEST_CASE("labels over class x rotation: names, counts and validation") {
   ZooConfig c;
   REQUIRE(named_zoo_config("modelj", &c));
+  c.label_rotations = 4;
+  c.subset_k = 20;
   CHECK(label_count(c) == 40);
   CHECK(label_name(6) == "Shirt");
   CHECK(label_name(16) == "Shirt (rotated 90)");
@@ -93,7 +115,7 @@ TEST_CASE("labels over class x rotation: names, counts and validation") {
   CHECK(!plans.empty());
   std::set<int> seen;
   for (const ChildPlan& p : plans) {
-    REQUIRE(p.task == TaskKind::kSubset);  // modelj has no detectors (they take plain classes only)
+    REQUIRE(p.task == TaskKind::kSubset);  // no detectors (they take plain classes only)
     REQUIRE(static_cast<int>(p.classes.size()) == c.subset_k);
     CHECK(std::set<int>(p.classes.begin(), p.classes.end()).size() == p.classes.size());
     for (int l : p.classes) {
