@@ -28,6 +28,9 @@ ImageTensor normalize_images(const ImageSet& set);
 struct LabelledSubset {
   std::vector<uint32_t> indices;
   std::vector<int32_t> labels;
+  // Per item, counter-clockwise quarter-turns (0..3) applied to the image before any augmentation, for
+  // labels that are rotated classes and for rotation pre-training. Empty: none (every image as stored).
+  std::vector<uint8_t> quarter_turns;
 };
 
 struct TrainConfig {
@@ -53,7 +56,21 @@ struct TrainReport {
 TrainReport train_classifier(Model& model, const ImageTensor& images, const LabelledSubset& data,
                              const TrainConfig& config, Rng& rng);
 
-// Head-output predictions for the given images (argmax of the logits).
-std::vector<int32_t> predict(Model& model, const ImageTensor& images, const std::vector<uint32_t>& indices);
+// Head-output predictions for the given images (argmax of the logits), each turned by `quarter_turns`
+// (per image; empty: none).
+std::vector<int32_t> predict(Model& model, const ImageTensor& images, const std::vector<uint32_t>& indices,
+                             const std::vector<uint8_t>& quarter_turns = {});
+
+// Denoising autoencoder training without labels (a small MAE): each image has a fresh random `mask_ratio`
+// of its pixels set to 0 (the data mean after normalisation), and the model, whose head outputs one value
+// per pixel, is trained on the mean squared error against the clean image. Uses config.epochs,
+// batch_size, lr, schedule and optimizer; no augmentation.
+TrainReport train_denoiser(Model& model, const ImageTensor& images, const std::vector<uint32_t>& indices,
+                           const TrainConfig& config, double mask_ratio, Rng& rng);
+
+// How well the model reconstructs the clean images from masked ones: R^2 = 1 - SSE / SST (SST around
+// each pixel's mean over these images). 0: no better than the mean image.
+double denoise_r2(Model& model, const ImageTensor& images, const std::vector<uint32_t>& indices, double mask_ratio,
+                  Rng& rng);
 
 }  // namespace probex::convert

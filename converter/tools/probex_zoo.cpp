@@ -30,7 +30,8 @@ std::string help() {
              "options:\n"
              "  --config NAME     small (the embedded default, ~2 min), standard (figures, ~30 min),\n"
              "                    sanity (the 784-128-10 reference, 300 children), demo (scripts/demo.sh:\n"
-             "                    3 trees + 1 foreign, children keep the root's head, ~1 min)\n"
+             "                    3 trees + 1 foreign, children keep the root's head, ~1 min), modelj (closer to\n"
+             "                    Model-J: roots pre-trained without labels, a deeper MLP, probe fc2.weight)\n"
              "  --out DIR         where the zoo goes; built in DIR.partial, renamed when complete\n"
              "  --data DIR        Fashion-MNIST IDX .gz files (default ") +
          probex::convert::kFashionMnistDefaultDir +
@@ -40,6 +41,10 @@ std::string help() {
          "  --trees N         override the number of trees\n"
          "  --tasks LIST      subset,detector (default), subset or detector: which children to build\n"
          "  --children N      at most N children per task and split (a custom zoo)\n"
+         "  --root-objective O  classify (10 classes), rotation (which quarter-turn, no class labels) or\n"
+         "                    denoise (reconstruct half-masked images, no labels): how roots pre-train (a custom zoo)\n"
+         "  --label-rotations N  1..4: labels are class x N quarter-turns (10 N labels; a custom zoo)\n"
+         "  --subset-k N      labels per subset child (a custom zoo)\n"
          "  --steps-scale X   children fine-tune X times as many steps (a custom zoo: e.g. to measure how far\n"
          "                    longer fine-tunes drift from their root; same seed, same roots)\n"
          "  --threads N       worker threads, one model each (default 2; auto: every processor online)\n"
@@ -79,6 +84,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> tasks = {"subset", "detector"};
   long children = 0;
   double steps_scale = 0.0;
+  std::string root_objective;
+  long label_rotations = 0, subset_k = 0;
   uint32_t threads = static_cast<uint32_t>(options.threads);
   bool quiet = false;
   probex::cli::ArgParser args("probex-zoo", help());
@@ -91,6 +98,9 @@ int main(int argc, char** argv) {
   args.integer("--trees", 1, 26, &trees);
   args.integer("--children", 1, 100000, &children, "a positive integer");
   args.number("--steps-scale", 0.01, 1000.0, &steps_scale);
+  args.choice("--root-objective", {"classify", "rotation", "denoise"}, &root_objective);
+  args.integer("--label-rotations", 1, 4, &label_rotations);
+  args.integer("--subset-k", 1, 39, &subset_k);
   args.list("--tasks", {"subset", "detector"}, &tasks);
   args.threads(&threads);
   args.choice("--layout", {"probex", "hf"}, &layout);
@@ -184,8 +194,15 @@ int main(int argc, char** argv) {
     config.child.steps_min = static_cast<int>(std::lround(config.child.steps_min * steps_scale));
     config.child.steps_max = static_cast<int>(std::lround(config.child.steps_max * steps_scale));
   }
+  if (!root_objective.empty()) {
+    config.root_objective = root_objective == "rotation"  ? RootObjective::kRotation
+                            : root_objective == "denoise" ? RootObjective::kDenoise
+                                                          : RootObjective::kClassify;
+  }
+  if (label_rotations > 0) config.label_rotations = static_cast<int>(label_rotations);
+  if (subset_k > 0) config.subset_k = static_cast<int>(subset_k);
   const bool custom = !architecture.empty() || trees > 0 || tasks.size() < 2 || children > 0 ||
-                      steps_scale > 0.0;
+                      steps_scale > 0.0 || !root_objective.empty() || label_rotations > 0 || subset_k > 0;
   if (custom) config.name += "-custom";  // recorded in every file's metadata: not the named zoo
   options.out_dir = out_dir;
 

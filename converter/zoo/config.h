@@ -19,6 +19,19 @@ enum class TaskKind {
 };
 const char* task_name(TaskKind task);
 
+// What a root learns before any child is fine-tuned from it. A root trained on the very classes its
+// children then fine-tune on already separates them, so a child changes little and its layer says little
+// about its classes (docs/accuracy.md); Model-J's roots learned general features on other data (ImageNet-21k
+// supervised, or self-supervised MAE / DINO). The label-free objectives see every training image but no
+// class label.
+enum class RootObjective {
+  kClassify,  // supervised on all 10 classes (small, standard, sanity, demo)
+  kRotation,  // self-supervised: which of 4 quarter-turns was applied to the image (RotNet); 4-way head
+  kDenoise,   // self-supervised: reconstruct the clean image from one with half its pixels masked (a small
+              // MAE); 784-wide linear decoder head, mean squared error
+};
+const char* root_objective_name(RootObjective objective);
+
 // Model-J's split names. Holdout splits hold only detector children of holdout classes.
 enum class Split { kTrain, kVal, kTest, kValHoldout, kTestHoldout, kForeign };
 const char* split_name(Split split);
@@ -68,9 +81,16 @@ struct ZooConfig {
   int root_epochs = 3;
   double root_lr = 1e-3;  // Adam
   int root_batch = 128;
+  RootObjective root_objective = RootObjective::kClassify;
 
   SplitSizes subset;     // children per split of the subset task
-  int subset_k = 5;      // classes per subset child
+  int subset_k = 5;      // labels per subset child
+  // Labels are (class, quarter-turn) pairs: 1 = the 10 classes as they are; 4 = 40 labels, label l being
+  // class l % 10 shown rotated by (l / 10) x 90 degrees ("Shirt (rotated 90)"). Fashion-MNIST has only 10
+  // classes, and a reader asked which 5 of them a child learned has little to tell apart; Model-J's children
+  // each learned 50 of 100. A rotated class is a class of its own here: a child of it trains and is tested
+  // on those images rotated, and its head must tell "Shirt" from "Shirt (rotated 90)". Subset children only.
+  int label_rotations = 1;
   SplitSizes detector;   // children per split of the detector task
   std::vector<int> holdout_classes;  // never in training splits of detectors; only in holdout splits
 
@@ -94,7 +114,7 @@ struct ChildPlan {
   Split split = Split::kTrain;
   int index = 0;  // within (tree, task, split)
   uint64_t seed = 0;
-  std::vector<int> classes;  // in head order (subset), or the one class (detector)
+  std::vector<int> classes;  // labels in head order (subset), or the one class (detector); label_name() names them
   double lr = 0.0;
   Schedule schedule = Schedule::kConstant;
   double warmup_ratio = 0.0;
@@ -110,6 +130,10 @@ struct ChildPlan {
 
 // All children of the zoo, in a fixed order (tree, task, split, index).
 std::vector<ChildPlan> plan_children(const ZooConfig& config);
+
+// Labels of a zoo: kFashionMnistClasses x label_rotations. Label l is class l % 10 turned (l / 10) quarter-turns.
+int label_count(const ZooConfig& config);
+std::string label_name(int label);  // "Shirt", "Shirt (rotated 90)", ...
 
 // Tree names: "mlp-a", "mlp-b", ... (the architecture family and a letter).
 // Tree t: 0..trees-1 are the zoo's trees, trees.. trees+foreign_trees-1 the foreign ones.

@@ -46,11 +46,19 @@ PreparedData prepare(const FashionMnist& data) {
 
 std::string fmt(double v) { return format_number(v); }
 
-std::string class_list(const std::vector<int>& classes) {
+std::string class_list(const std::vector<int>& labels) {
   std::vector<std::string> names;
-  for (int c : classes) names.emplace_back(kFashionMnistClassNames[static_cast<size_t>(c)]);
+  for (int l : labels) names.push_back(label_name(l));
   return python_list_literal(names);
 }
+
+// The image class and quarter-turns of a label (config.h, label_rotations).
+int label_class(int label) { return label % kFashionMnistClasses; }
+uint8_t label_turns(int label) { return static_cast<uint8_t>(label / kFashionMnistClasses); }
+
+// Masked share of pixels for the denoising root (RootObjective::kDenoise): half, so the root must learn
+// what garments look like rather than copy its input; MAE masks 75% of patches, pixels are easier.
+constexpr double kDenoiseMaskRatio = 0.5;
 
 std::string int_list(const std::vector<int>& v) {
   std::string s = "[";
@@ -87,6 +95,9 @@ struct TrainedModel {
   std::string error;
 };
 
+// The root's features come from its objective (config.h): supervised on the 10 classes, or label-free
+// (rotation prediction, denoising); the label-free roots train a head of their own, which every child
+// replaces.
 void train_root(const ZooConfig& config, const PreparedData& data, int tree, TrainedModel* out) {
   std::string error;
   Model model;
@@ -94,18 +105,20 @@ void train_root(const ZooConfig& config, const PreparedData& data, int tree, Tra
   const uint64_t seed = derive_seed(config.seed, {static_cast<uint64_t>(tree), 0x600Du});
   Rng rng(seed);
   model.init(rng);
-  LabelledSubset all;
-  for (uint32_t i = 0; i < data.train.count; ++i) {
-    all.indices.push_back(i);
-    all.labels.push_back(data.train_labels[i]);
-  }
+  const RootObjective objective = config.root_objective;
+  if (objective == RootObjective::kRotation) model.replace_head(4, rng);
+  if (objective == RootObjective::kDenoise) model.replace_head(kFashionMnistPixels, rng);
   TrainConfig tc;
   tc.epochs = config.root_epochs;
   tc.batch_size = static_cast<size_t>(config.root_batch);
   tc.lr = config.root_lr;
   tc.optimizer.kind = OptimizerKind::kAdam;
-  const TrainReport report = train_classifier(model, data.train, all, tc, rng);
-
+  TrainReport report;
+  size_t train_examples = 0;
+  std::vector<int> targets;  // what the root's head outputs, for dataset_chosen_targets
+  std::vector<std::string> target_names;
+  std::string metric = "accuracy";
+  double test_score = 0.0, chance = 1.0 / kFashionMnistClasses;
   std::vector<uint32_t> test_idx;
   std::vector<int32_t> test_labels;
   for (int c = 0; c < kFashionMnistClasses; ++c) {
@@ -114,31 +127,81 @@ void train_root(const ZooConfig& config, const PreparedData& data, int tree, Tra
       test_labels.push_back(c);
     }
   }
-  const std::vector<int32_t> pred = predict(model, data.test, test_idx);
-  size_t correct = 0;
-  for (size_t i = 0; i < pred.size(); ++i) correct += pred[i] == test_labels[i];
+  auto accuracy = [](const std::vector<int32_t>& pred, const std::vector<int32_t>& truth) {
+    size_t correct = 0;
+    for (size_t i = 0; i < pred.size(); ++i) correct += pred[i] == truth[i];
+    return static_cast<double>(correct) / static_cast<double>(pred.size());
+  };
+  if (objective == RootObjective::kDenoise) {
+    std::vector<uint32_t> all(data.train.count);
+    for (uint32_t i = 0; i < data.train.count; ++i) all[i] = i;
+    report = train_denoiser(model, data.train, all, tc, kDenoiseMaskRatio, rng);
+    train_examples = all.size();
+    metric = "reconstruction_r2";
+    chance = 0.0;
+    Rng eval_rng(seed ^ 0xE7A1ull);
+    test_score = denoise_r2(model, data.test, test_idx, kDenoiseMaskRatio, eval_rng);
+  } else if (objective == RootObjective::kRotation) {
+    // Every training image at each of its 4 quarter-turns, labelled with the turn: no class label is used.
+    LabelledSubset turned;
+    for (uint8_t t = 0; t < 4; ++t) {
+      for (uint32_t i = 0; i < data.train.count; ++i) {
+        turned.indices.push_back(i);
+        turned.labels.push_back(t);
+        turned.quarter_turns.push_back(t);
+      }
+    }
+    report = train_classifier(model, data.train, turned, tc, rng);
+    train_examples = turned.indices.size();
+    std::vector<uint32_t> idx;
+    std::vector<int32_t> truth;
+    std::vector<uint8_t> turns;
+    for (uint8_t t = 0; t < 4; ++t) {
+      idx.insert(idx.end(), test_idx.begin(), test_idx.end());
+      truth.insert(truth.end(), test_idx.size(), t);
+      turns.insert(turns.end(), test_idx.size(), t);
+    }
+    test_score = accuracy(predict(model, data.test, idx, turns), truth);
+    chance = 0.25;
+    for (int t = 0; t < 4; ++t) target_names.push_back("rotated " + std::to_string(90 * t));
+  } else {
+    LabelledSubset all;
+    for (uint32_t i = 0; i < data.train.count; ++i) {
+      all.indices.push_back(i);
+      all.labels.push_back(data.train_labels[i]);
+    }
+    report = train_classifier(model, data.train, all, tc, rng);
+    train_examples = all.indices.size();
+    test_score = accuracy(predict(model, data.test, test_idx), test_labels);
+    for (int c = 0; c < kFashionMnistClasses; ++c) targets.push_back(c);
+  }
 
-  std::vector<int> all_classes(kFashionMnistClasses);
-  for (int c = 0; c < kFashionMnistClasses; ++c) all_classes[static_cast<size_t>(c)] = c;
   auto md = common_metadata(config, tree);
   md["task"] = task_name(TaskKind::kPretrain);
   md["split"] = "root";
   md["model"] = "root";
   md["seed"] = std::to_string(seed);
-  md["dataset_chosen_targets"] = class_list(all_classes);
-  md["class_indices"] = int_list(all_classes);
+  if (objective == RootObjective::kClassify) {
+    md["dataset_chosen_targets"] = class_list(targets);
+    md["class_indices"] = int_list(targets);
+  } else {
+    // Label-free roots learned no class: their head's targets are turns or pixels.
+    md["root_objective"] = root_objective_name(objective);
+    md["dataset_chosen_targets"] = python_list_literal(target_names);
+    md["class_indices"] = "[]";
+  }
   md["head"] = "fresh";
   md["optimizer"] = optimizer_name(OptimizerKind::kAdam);
   md["learning_rate"] = fmt(config.root_lr);
   md["lr_schedule"] = schedule_name(Schedule::kConstant);
   md["epochs"] = std::to_string(config.root_epochs);
   md["batch_size"] = std::to_string(config.root_batch);
-  md["train_examples"] = std::to_string(all.indices.size());
+  md["train_examples"] = std::to_string(train_examples);
   md["steps"] = std::to_string(report.steps);
   md["final_train_loss"] = fmt(report.last_epoch_loss);
-  md["test_metric"] = "accuracy";
-  md["test_accuracy"] = fmt(static_cast<double>(correct) / static_cast<double>(pred.size()));
-  md["test_chance"] = fmt(1.0 / kFashionMnistClasses);
+  md["test_metric"] = metric;
+  md["test_accuracy"] = fmt(test_score);
+  md["test_chance"] = fmt(chance);
   out->model = std::move(model);
   out->metadata = std::move(md);
 }
@@ -172,9 +235,12 @@ LabelledSubset child_training_set(const ZooConfig& config, const PreparedData& d
   };
   if (p.task == TaskKind::kSubset) {
     for (size_t h = 0; h < p.classes.size(); ++h) {
-      const auto& pool = data.train_by_class[static_cast<size_t>(p.classes[h])];
+      const int label = p.classes[h];
+      const auto& pool = data.train_by_class[static_cast<size_t>(label_class(label))];
       const auto n = static_cast<size_t>(std::lround(p.data_fraction * static_cast<double>(pool.size())));
-      take(pool, std::max<size_t>(n, 1), config.fresh_head ? static_cast<int32_t>(h) : p.classes[h]);
+      take(pool, std::max<size_t>(n, 1), config.fresh_head ? static_cast<int32_t>(h) : label);
+      // Rotated labels: the label's images turned (left empty otherwise, so plain zoos train as before).
+      if (config.label_rotations > 1) set.quarter_turns.resize(set.indices.size(), label_turns(label));
     }
     return set;
   }
@@ -192,13 +258,15 @@ void evaluate_child(const ZooConfig& config, const PreparedData& data, const Chi
   if (p.task == TaskKind::kSubset) {
     std::vector<uint32_t> idx;
     std::vector<int32_t> labels;
+    std::vector<uint8_t> turns;
     for (size_t h = 0; h < p.classes.size(); ++h) {
-      for (uint32_t i : data.test_by_class[static_cast<size_t>(p.classes[h])]) {
+      for (uint32_t i : data.test_by_class[static_cast<size_t>(label_class(p.classes[h]))]) {
         idx.push_back(i);
         labels.push_back(config.fresh_head ? static_cast<int32_t>(h) : p.classes[h]);
+        if (config.label_rotations > 1) turns.push_back(label_turns(p.classes[h]));
       }
     }
-    const auto pred = predict(model, data.test, idx);
+    const auto pred = predict(model, data.test, idx, turns);
     size_t correct = 0;
     for (size_t i = 0; i < pred.size(); ++i) correct += pred[i] == labels[i];
     (*md)["test_metric"] = "accuracy";
