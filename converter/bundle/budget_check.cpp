@@ -21,7 +21,7 @@ bool check_quant_budget(std::vector<BundleTree>* trees, const BudgetReference& r
   for (size_t i = 0; i < trees->size(); ++i) {
     TreeBudgetCheck& r = result.trees[i];
     const auto check = [&] {
-      return compare_with_runtime(*bytes, i, *(*reference.floats)[i].expert, (*reference.held_out)[i].data,
+      return compare_with_runtime(*bytes, i, *reference.floats[i], (*reference.held_out)[i].data,
                                   &r.comparison, error);
     };
     if (!check()) return false;

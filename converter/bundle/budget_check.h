@@ -41,7 +41,7 @@ struct BudgetCheck {
 // What each tree i is compared with: the float classifier floats[i] on held_out[i]'s layers, and, if
 // zero_shot[i] is not null, that float zero-shot checkpoint on the zoo `files` with label texts `table`.
 struct BudgetReference {
-  const std::vector<LoadedCheckpoint>* floats = nullptr;
+  std::vector<MultiLabelModel*> floats;  // per tree: the float classifier (ProbeX or MVProbe)
   const std::vector<LoadedSplit>* held_out = nullptr;
   std::vector<const LoadedCheckpoint*> zero_shot;
   const std::vector<ZooFile>* files = nullptr;

@@ -147,34 +147,42 @@ void set_expert_body(const QuantizedMatrix& probes, const QuantizedMatrix& proje
   set_param(*device_model, "per_probe_encoders.bias", encoder_bias.dequantized());
 }
 
-bool make_bundle_tree(const LoadedCheckpoint& checkpoint, const std::string& path, const QuantSpec& spec,
-                      BundleTree* out, std::string* error) {
+// What a tree takes from its checkpoint's metadata: names, rule, labels and figures.
+bool tree_from_metadata(const std::map<std::string, std::string>& metadata, const std::vector<std::string>& labels,
+                        const std::string& path, BundleTree* t, std::string* error) {
   const auto meta = [&](const char* key) {
-    auto it = checkpoint.metadata.find(key);
-    return it == checkpoint.metadata.end() ? std::string() : it->second;
+    auto it = metadata.find(key);
+    return it == metadata.end() ? std::string() : it->second;
   };
-  BundleTree t;
-  t.name = meta("tree");
-  t.layer_name = meta("layer");
-  t.root = meta("root");
-  if (t.name.empty() || t.layer_name.empty()) {
+  t->name = meta("tree");
+  t->layer_name = meta("layer");
+  t->root = meta("root");
+  t->reader_reason = meta("reader_reason");
+  if (t->name.empty() || t->layer_name.empty()) {
     *error = path + ": the checkpoint's metadata names no tree or layer (a bare state dict needs probex-train's metadata)";
     return false;
   }
   const std::string rule = meta("layer_rule").empty() ? "matrix" : meta("layer_rule");
-  if (!parse_rule(rule, &t.rule)) {
+  if (!parse_rule(rule, &t->rule)) {
     *error = path + ": unknown layer_rule '" + rule + "'";
     return false;
   }
-  const ProbexExpert& e = *checkpoint.expert;
-  t.shape = e.shape();
-  t.labels = checkpoint.labels;
-  for (const auto& [key, value] : checkpoint.metadata) {
+  t->labels = labels;
+  for (const auto& [key, value] : metadata) {
     if (key.rfind("test_", 0) != 0 && key.rfind("val_", 0) != 0) continue;
     char* end = nullptr;
     const double v = std::strtod(value.c_str(), &end);
-    if (end != value.c_str() && *end == '\0' && std::isfinite(v)) t.metrics.emplace_back(key, v);
+    if (end != value.c_str() && *end == '\0' && std::isfinite(v)) t->metrics.emplace_back(key, v);
   }
+  return true;
+}
+
+bool make_bundle_tree(const LoadedCheckpoint& checkpoint, const std::string& path, const QuantSpec& spec,
+                      BundleTree* out, std::string* error) {
+  BundleTree t;
+  if (!tree_from_metadata(checkpoint.metadata, checkpoint.labels, path, &t, error)) return false;
+  const ProbexExpert& e = *checkpoint.expert;
+  t.shape = e.shape();
   const ProbexShape& s = t.shape;
   quantize_expert_body(e, spec, &t.probes, &t.projection, &t.encoder, &t.encoder_bias);
   // The head stays f16 under int8, as the projection V (see quantize_expert_body).
@@ -183,10 +191,77 @@ bool make_bundle_tree(const LoadedCheckpoint& checkpoint, const std::string& pat
                            static_cast<uint32_t>(s.d_y), static_cast<uint32_t>(s.r_t), sensitive);
   t.head_bias = quantize_matrix("classification_head.bias", param_value(e, "classification_head.bias").data(), 1,
                                 static_cast<uint32_t>(s.d_y), QuantSpec{StorageType::kF32, 0});
-  t.device_model = std::make_unique<ProbexExpert>(s);
-  set_expert_body(t.probes, t.projection, t.encoder, t.encoder_bias, t.device_model.get());
-  set_param(*t.device_model, "classification_head.weight", t.head.dequantized());
-  set_param(*t.device_model, "classification_head.bias", t.head_bias.dequantized());
+  auto device = std::make_unique<ProbexExpert>(s);
+  set_expert_body(t.probes, t.projection, t.encoder, t.encoder_bias, device.get());
+  set_param(*device, "classification_head.weight", t.head.dequantized());
+  set_param(*device, "classification_head.bias", t.head_bias.dequantized());
+  t.device_model = std::move(device);
+  *out = std::move(t);
+  return true;
+}
+
+bool make_bundle_tree(const LoadedMvProbeCheckpoint& checkpoint, const std::string& path, const QuantSpec& spec,
+                      BundleTree* out, std::string* error) {
+  BundleTree t;
+  if (!tree_from_metadata(checkpoint.metadata, checkpoint.labels, path, &t, error)) return false;
+  const MvProbeExpert& e = *checkpoint.expert;
+  const MvProbeShape& s = e.shape();
+  const auto u32 = [](size_t v) { return static_cast<uint32_t>(v); };
+  t.shape = ProbexShape{s.d_h, s.d_w, s.r, s.p, s.r_t, s.d_y};
+  t.std_eps = static_cast<float>(MvProbeExpert::kStdEps);
+  // As ProbeX (quantize_expert_body): int8 on the probes and the encoder, f16 on the projections and head.
+  const QuantSpec sensitive = spec.type == StorageType::kI8 ? QuantSpec{StorageType::kF16, 0} : spec;
+  const char* probe_names[] = {"probes_xu.weight", "probes_xxtu.weight", "probes_xtu.weight", "probes_xtxu.weight"};
+  const char* projection_names[] = {"shared_probe_proj_row.weight", "shared_probe_proj_row2.weight",
+                                    "shared_probe_proj_col.weight", "shared_probe_proj_col2.weight"};
+  auto device = std::make_unique<MvProbeExpert>(s);
+  const auto value = [&](const char* name) -> const std::vector<float>& {
+    for (const Param* q : e.const_params())
+      if (q->name == name) return q->value;
+    static const std::vector<float> none;  // unreachable: a loaded expert has every parameter
+    return none;
+  };
+  const size_t rp = s.r * s.p;
+  const std::vector<float>& m = value("concat_all4_encoder.weight");  // [r_T, 4rp]
+  std::vector<float> live_columns;  // M restricted to the views computed, [r_T, views * rp]
+  std::vector<unsigned> live;
+  for (unsigned k = 0; k < 4; ++k)
+    if ((s.views >> k) & 1u) live.push_back(k);
+  live_columns.resize(s.r_t * live.size() * rp);
+  for (size_t j = 0; j < s.r_t; ++j)
+    for (size_t i = 0; i < live.size(); ++i)
+      std::copy_n(m.data() + j * 4 * rp + live[i] * rp, rp, live_columns.data() + (j * live.size() + i) * rp);
+  for (unsigned k : live) {
+    BundleView v;
+    v.kind = static_cast<ViewKind>(k);
+    const size_t len = view_probe_length(v.kind, u32(s.d_h), u32(s.d_w));
+    const size_t rows = view_response_rows(v.kind, u32(s.d_h), u32(s.d_w));
+    const auto u_t = transpose(value(probe_names[k]), len, s.r);  // [r, len]
+    v.probes = quantize_matrix(probe_names[k], u_t.data(), u32(s.r), u32(len), spec);
+    v.projection = quantize_matrix(projection_names[k], value(projection_names[k]).data(), u32(s.p), u32(rows), sensitive);
+    device->find_param(probe_names[k])->value = transpose(v.probes.dequantized(), s.r, len);
+    device->find_param(projection_names[k])->value = v.projection.dequantized();
+    t.views.push_back(std::move(v));
+  }
+  t.encoder = quantize_matrix("concat_all4_encoder.weight", live_columns.data(), u32(s.r_t), u32(live.size() * rp), spec);
+  t.encoder_bias = quantize_matrix("concat_all4_encoder.bias", value("concat_all4_encoder.bias").data(), 1, u32(s.r_t),
+                                   QuantSpec{StorageType::kF32, 0});
+  t.head = quantize_matrix("classification_head.weight", value("classification_head.weight").data(), u32(s.d_y),
+                           u32(s.r_t), sensitive);
+  t.head_bias = quantize_matrix("classification_head.bias", value("classification_head.bias").data(), 1, u32(s.d_y),
+                                QuantSpec{StorageType::kF32, 0});
+  // The device model: the stored weights; the encoder's columns of views not computed keep the float
+  // values (their features are 0, so they never count).
+  std::vector<float> device_m = m;
+  const std::vector<float> stored = t.encoder.dequantized();
+  for (size_t j = 0; j < s.r_t; ++j)
+    for (size_t i = 0; i < live.size(); ++i)
+      std::copy_n(stored.data() + (j * live.size() + i) * rp, rp, device_m.data() + j * 4 * rp + live[i] * rp);
+  device->find_param("concat_all4_encoder.weight")->value = device_m;
+  device->find_param("concat_all4_encoder.bias")->value = t.encoder_bias.dequantized();
+  device->find_param("classification_head.weight")->value = t.head.dequantized();
+  device->find_param("classification_head.bias")->value = t.head_bias.dequantized();
+  t.device_model = std::move(device);
   *out = std::move(t);
   return true;
 }
@@ -220,14 +295,14 @@ void calibrate_probe_output(BundleTree* tree, const float* layers, size_t count)
   }
 }
 
-bool compare_with_runtime(const std::vector<uint8_t>& bundle_bytes, size_t tree_index, ProbexExpert& float_model,
+bool compare_with_runtime(const std::vector<uint8_t>& bundle_bytes, size_t tree_index, MultiLabelModel& float_model,
                           const ExpertData& layers, QuantComparison* out, std::string* error) {
   QuantComparison c;
   c.layers = layers.count;
-  const ProbexShape& s = float_model.shape();
   for (Int8Step1 path : RuntimeBundle::device_paths()) {
     RuntimeBundle rt;
     if (!rt.open(bundle_bytes, error, path)) return false;
+    const TreeView& s = rt.bundle.trees()[tree_index];
     size_t flips = 0;
     for (size_t i = 0; i < layers.count; ++i) {
       const float* x = layers.x.data() + i * layers.features;
@@ -286,11 +361,23 @@ bool build_bundle(const std::vector<const BundleTree*>& trees, const std::string
     }
     auto [it, inserted] = space_index.emplace(t->labels, static_cast<uint32_t>(spaces.size()));
     if (inserted) spaces.push_back(fb::CreateLabelSpace(b, b.CreateVectorOfStrings(t->labels)));
-    const auto expert = fb::CreateExpert(b, static_cast<uint32_t>(t->shape.r_u), static_cast<uint32_t>(t->shape.r_v),
-                                         static_cast<uint32_t>(t->shape.r_t), write_tensor(b, t->probes),
-                                         write_tensor(b, t->projection), write_tensor(b, t->encoder),
-                                         write_tensor(b, t->encoder_bias), write_tensor(b, t->head),
-                                         write_tensor(b, t->head_bias), t->probe_output_ratio);
+    flatbuffers::Offset<fb::Expert> expert;
+    if (t->views.empty()) {
+      expert = fb::CreateExpert(b, static_cast<uint32_t>(t->shape.r_u), static_cast<uint32_t>(t->shape.r_v),
+                                static_cast<uint32_t>(t->shape.r_t), write_tensor(b, t->probes),
+                                write_tensor(b, t->projection), write_tensor(b, t->encoder),
+                                write_tensor(b, t->encoder_bias), write_tensor(b, t->head),
+                                write_tensor(b, t->head_bias), t->probe_output_ratio);
+    } else {  // a multi-view expert: views instead of probes and projection, no int8 step 1
+      std::vector<flatbuffers::Offset<fb::View>> views;
+      for (const BundleView& v : t->views)
+        views.push_back(fb::CreateView(b, static_cast<fb::ViewKind>(v.kind), write_tensor(b, v.probes),
+                                       write_tensor(b, v.projection)));
+      expert = fb::CreateExpert(b, static_cast<uint32_t>(t->shape.r_u), static_cast<uint32_t>(t->shape.r_v),
+                                static_cast<uint32_t>(t->shape.r_t), 0, 0, write_tensor(b, t->encoder),
+                                write_tensor(b, t->encoder_bias), write_tensor(b, t->head),
+                                write_tensor(b, t->head_bias), 0.0f, b.CreateVector(views), t->std_eps);
+    }
     std::vector<flatbuffers::Offset<fb::Metric>> metrics;
     for (const auto& [k, v] : t->metrics) metrics.push_back(fb::CreateMetric(b, b.CreateString(k), v));
     std::vector<flatbuffers::Offset<fb::SelfTest>> tests;
@@ -312,7 +399,7 @@ bool build_bundle(const std::vector<const BundleTree*>& trees, const std::string
                                           static_cast<fb::LayerRule>(t->rule), static_cast<uint32_t>(t->shape.d_h),
                                           static_cast<uint32_t>(t->shape.d_w), it->second, expert,
                                           b.CreateVector(metrics), b.CreateVector(tests), sketch, t->accept_distance,
-                                          zero_shot));
+                                          zero_shot, t->reader_reason.empty() ? 0 : b.CreateString(t->reader_reason)));
   }
   const auto router_offset = router.rows > 0 ? fb::CreateRouter(b, router.seed, router.rows, router.cols) : 0;
   const auto root = fb::CreateBundle(b, format_version, b.CreateString(producer), b.CreateVector(tree_offsets),
@@ -333,12 +420,17 @@ bool unpack_bundle(const std::vector<uint8_t>& bytes, std::vector<BundleTree>* t
     t.name = v.name;
     t.root = v.root;
     t.layer_name = v.layer_name;
+    t.reader_reason = v.reader_reason;
     t.rule = v.rule;
     t.shape = ProbexShape{v.d_h, v.d_w, v.r_u, v.r_v, v.r_t, v.d_y};
     t.labels.assign(v.labels.begin(), v.labels.end());
     for (const auto& [k, value] : v.metrics) t.metrics.emplace_back(k, value);
-    t.probes = from_view(v.probes);
-    t.projection = from_view(v.projection);
+    if (v.views.empty()) {
+      t.probes = from_view(v.probes);
+      t.projection = from_view(v.projection);
+    }
+    for (const ViewWeights& w : v.views) t.views.push_back(BundleView{w.kind, from_view(w.probes), from_view(w.projection)});
+    t.std_eps = v.std_eps;
     t.encoder = from_view(v.encoder);
     t.encoder_bias = from_view(v.encoder_bias);
     t.head = from_view(v.head);

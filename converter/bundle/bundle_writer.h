@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/layer_sketch.h"
+#include "core/multiview.h"
 #include "core/probed_layer.h"
 #include "expert/checkpoint.h"
 #include "expert/multilabel.h"
@@ -40,20 +41,31 @@ struct BundleZeroShot {
   std::unique_ptr<ProbexExpert> device_model;  // null for a tree read back from a bundle
 };
 
+// A multi-view expert's view as it goes into the bundle (schema: View).
+struct BundleView {
+  ViewKind kind = ViewKind::kXU;
+  QuantizedMatrix probes, projection;  // U^T [r, d], V^T [p, rows of S]
+};
+
 // One tree as it goes into the bundle, plus the model the device will effectively run.
 struct BundleTree {
   std::string name, root, layer_name;
   LayerRule rule = LayerRule::kMatrix;
-  ProbexShape shape;
+  ProbexShape shape;  // for a multi-view expert: r_u = r probes per view, r_v = p
   std::vector<std::string> labels;
   std::vector<std::pair<std::string, double>> metrics;
+  std::string reader_reason;  // checkpoint metadata "reader_reason" (probex-train --reader auto)
   // [out, in] each: probes U^T, projection V^T, encoder M, head W; biases [1, n] in f32.
   QuantizedMatrix probes, projection, encoder, encoder_bias, head, head_bias;
   std::vector<SelfTestEntry> self_tests;
   float probe_output_ratio = 0.0f;  // int8 per-channel probes only: see calibrate_probe_output
   std::vector<float> root_sketch;    // router (bundle/router.h); empty: no router
   float accept_distance = 0.0f;
-  std::unique_ptr<ProbexExpert> device_model;  // the expert with the stored (dequantized) weights
+  // A multi-view (MVProbe) classifier instead of ProbeX's probes and projection (then empty).
+  std::vector<BundleView> views;
+  float std_eps = 0.0f;
+  // The expert with the stored (dequantized) weights: a ProbexExpert or, with views, an MvProbeExpert.
+  std::unique_ptr<MultiLabelModel> device_model;
   std::unique_ptr<BundleZeroShot> zero_shot;   // optional
 };
 
@@ -73,6 +85,11 @@ bool unpack_bundle(const std::vector<uint8_t>& bytes, std::vector<BundleTree>* t
 // none: pass them in `tree`, `layer`, `rule`; empty means "from metadata"). Numeric metadata whose key
 // starts with "test_" or "val_" becomes the tree's metrics.
 bool make_bundle_tree(const LoadedCheckpoint& checkpoint, const std::string& path, const QuantSpec& spec,
+                      BundleTree* out, std::string* error);
+// The same from an MVProbe checkpoint (probex-train --reader mvprobe): only the views it computes go into
+// the bundle, with the encoder's matching columns. int8 applies to the probes and the encoder as for
+// ProbeX; the runtime multiplies by the probes in float32 (a multi-view expert has no int8 step 1).
+bool make_bundle_tree(const LoadedMvProbeCheckpoint& checkpoint, const std::string& path, const QuantSpec& spec,
                       BundleTree* out, std::string* error);
 
 // Adds `count` self-tests with inputs uniform in [-amplitude, amplitude) and the device model's outputs
@@ -94,7 +111,7 @@ struct QuantComparison {
   double max_probability_error = 0.0;
   double min_embedding_cosine = 1.0;
 };
-bool compare_with_runtime(const std::vector<uint8_t>& bundle_bytes, size_t tree_index, ProbexExpert& float_model,
+bool compare_with_runtime(const std::vector<uint8_t>& bundle_bytes, size_t tree_index, MultiLabelModel& float_model,
                           const ExpertData& layers, QuantComparison* out, std::string* error);
 
 // Runs the bundle's self-tests with the runtime's XNNPACK backend on every int8 step-1 path a device may

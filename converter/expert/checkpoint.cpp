@@ -1,5 +1,7 @@
 #include "checkpoint.h"
 
+#include <algorithm>
+
 #include "core/safetensors.h"
 #include "io/safetensors_writer.h"
 #include "core/python_literal.h"
@@ -205,6 +207,26 @@ bool load_mvprobe_checkpoint(const std::string& path, LoadedMvProbeCheckpoint* o
     *error = path + ": a tensor has a zero dimension";
     return false;
   }
+  out->metadata.clear();
+  for (const auto& [k, v] : file.metadata()) out->metadata[k] = v;
+  // The views it computes (probex-train --mv-views; absent, as in an authors' state dict: all four).
+  if (const auto it = out->metadata.find("views"); it != out->metadata.end()) {
+    s.views = 0;
+    const char* view_names[] = {"xu", "xxtu", "xtu", "xtxu"};
+    size_t start = 0;
+    while (start <= it->second.size()) {
+      const size_t end = std::min(it->second.find(',', start), it->second.size());
+      const std::string name = it->second.substr(start, end - start);
+      unsigned k = 0;
+      while (k < 4 && name != view_names[k]) ++k;
+      if (k == 4) {
+        *error = path + ": metadata 'views' names an unknown view '" + name + "' (xu, xxtu, xtu, xtxu)";
+        return false;
+      }
+      s.views |= 1u << k;
+      start = end + 1;
+    }
+  }
   auto expert = std::make_unique<MvProbeExpert>(s);
   for (int i = 0; i < 12; ++i) {
     Param* p = expert->find_param(names[i]);
@@ -222,8 +244,6 @@ bool load_mvprobe_checkpoint(const std::string& path, LoadedMvProbeCheckpoint* o
       return false;
     }
   }
-  out->metadata.clear();
-  for (const auto& [k, v] : file.metadata()) out->metadata[k] = v;
   if (!read_labels(path, out->metadata, s.d_y, &out->labels, error)) return false;
   out->expert = std::move(expert);
   return true;

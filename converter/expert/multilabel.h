@@ -28,6 +28,8 @@ class MultiLabelModel {
   // Accumulates parameter gradients for the last forward, given dL/doutputs.
   virtual void backward(const float* doutputs) = 0;
   virtual std::vector<Param*> params() = 0;
+  // The embedding e [batch, r_T] of the last forward, for experts that have one (ProbeX, MVProbe).
+  virtual const float* embeddings() const { return nullptr; }
 };
 
 // A chain of Linear layers with no nonlinearity between them: the Dense expert is

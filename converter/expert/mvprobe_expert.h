@@ -77,7 +77,7 @@ class MvProbeExpert final : public MultiLabelModel {
   // (or e without a head); embeddings() holds e [batch, r_T]. Valid until the next forward; x must stay
   // alive until backward.
   const float* forward(const float* x, size_t batch) override;
-  const float* embeddings() const { return e_.data(); }
+  const float* embeddings() const override { return e_.data(); }
   // The concatenated features f [batch, 4rp] of the last forward.
   const float* features() const { return f_.data(); }
   // The standardised responses Z_k of view k for layer b of the last forward, [N_k, r] row-major

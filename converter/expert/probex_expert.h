@@ -46,7 +46,7 @@ class ProbexExpert final : public MultiLabelModel {
   // d_Y == 0: no classification head; forward returns the embedding (the zero-shot expert).
   bool has_head() const { return shape_.d_y > 0; }
   const float* forward(const float* x, size_t batch) override;
-  const float* embeddings() const { return e_.data(); }
+  const float* embeddings() const override { return e_.data(); }
   // Accumulates parameter gradients for the last forward, given dL/dlogits [batch, d_Y] (dL/de without a head).
   void backward(const float* dlogits) override;
   void zero_grad();

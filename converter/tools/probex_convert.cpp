@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -274,20 +275,36 @@ int main(int argc, char** argv) {
   // Classification checkpoints make the trees (in the order given); zero-shot ones join their tree.
   std::vector<LoadedCheckpoint> floats, zero_shot_floats;
   std::vector<std::string> classifier_paths, zero_shot_paths;
+  // MVProbe classifiers (probex-train --reader mvprobe|auto), by index into the trees.
+  std::map<size_t, LoadedMvProbeCheckpoint> mv_floats;
   for (const std::string& path : checkpoints) {
+    if (is_mvprobe_checkpoint(path)) {
+      LoadedMvProbeCheckpoint m;
+      if (!load_mvprobe_checkpoint(path, &m, &error)) return fail(error);
+      mv_floats.emplace(classifier_paths.size(), std::move(m));
+      floats.emplace_back();  // its slot among the classifiers; the expert is in mv_floats
+      classifier_paths.push_back(path);
+      continue;
+    }
     LoadedCheckpoint c;
     if (!load_probex_checkpoint(path, &c, &error)) return fail(error);
     const bool zs = is_zero_shot_checkpoint(c);
     (zs ? zero_shot_floats : floats).push_back(std::move(c));
     (zs ? zero_shot_paths : classifier_paths).push_back(path);
   }
+  if (!mv_floats.empty() && !report_dir.empty())
+    return usage_error("--report compares quantizations of ProbeX experts only; " + mv_floats.begin()->second.metadata["tree"] +
+                       " is an MVProbe expert");
   if (floats.empty()) return usage_error("no classification checkpoint: every tree needs one (zero-shot ones join it)");
   if (!zero_shot_floats.empty() && text_table.empty()) return usage_error("zero-shot checkpoints need --text-table");
   if (zero_shot_floats.empty() && !extra_labels.empty()) return usage_error("--label needs a zero-shot checkpoint");
   if (!text_table.empty() && !load_embedding_table(text_table, text_names, &table, &error)) return fail(error);
   std::vector<BundleTree> trees(floats.size());
   for (size_t i = 0; i < floats.size(); ++i) {
-    if (!make_bundle_tree(floats[i], classifier_paths[i], spec, &trees[i], &error)) return fail(error);
+    const auto mv = mv_floats.find(i);
+    if (!(mv != mv_floats.end() ? make_bundle_tree(mv->second, classifier_paths[i], spec, &trees[i], &error)
+                                : make_bundle_tree(floats[i], classifier_paths[i], spec, &trees[i], &error)))
+      return fail(error);
   }
   std::vector<size_t> zero_shot_of(trees.size(), SIZE_MAX);  // tree -> index into zero_shot_floats
   for (size_t k = 0; k < zero_shot_floats.size(); ++k) {
@@ -345,7 +362,11 @@ int main(int argc, char** argv) {
     if (!build_bundle(trees, producer, &bytes, &error, router)) return fail(error);
   } else {
     BudgetReference reference;
-    reference.floats = &floats;
+    for (size_t i = 0; i < trees.size(); ++i) {
+      const auto mv = mv_floats.find(i);
+      reference.floats.push_back(mv != mv_floats.end() ? static_cast<MultiLabelModel*>(mv->second.expert.get())
+                                                       : floats[i].expert.get());
+    }
     reference.held_out = &held_out;
     for (const size_t k : zero_shot_of) reference.zero_shot.push_back(k == SIZE_MAX ? nullptr : &zero_shot_floats[k]);
     reference.files = &files;
@@ -407,6 +428,11 @@ int main(int argc, char** argv) {
     size_t total = 0;
     for (const BundleTree& t : trees) {
       std::vector<const QuantizedMatrix*> matrices = {&t.probes, &t.projection, &t.encoder, &t.encoder_bias, &t.head, &t.head_bias};
+      if (!t.views.empty()) {  // a multi-view expert: its views' probes and projections instead
+        matrices.erase(matrices.begin(), matrices.begin() + 2);
+        for (auto v = t.views.rbegin(); v != t.views.rend(); ++v) matrices.insert(matrices.begin(), {&v->probes, &v->projection});
+      }
+      const size_t classifier_matrices = matrices.size();
       if (const BundleZeroShot* z = t.zero_shot.get()) {
         for (const QuantizedMatrix* m : {&z->probes, &z->projection, &z->encoder, &z->encoder_bias, &z->prototypes,
                                          &z->text_projection, &z->text_bias})
@@ -414,7 +440,7 @@ int main(int argc, char** argv) {
       }
       for (size_t k = 0; k < matrices.size(); ++k) {
         const QuantizedMatrix* m = matrices[k];
-        const std::string name = (k >= 6 ? "zero-shot " : "") + m->name;  // the first 6 are the classifier's
+        const std::string name = (k >= classifier_matrices ? "zero-shot " : "") + m->name;
         std::printf("%-10s %-28s %-14s %-8s %12zu\n", t.name.c_str(), name.c_str(), shape_text(*m).c_str(),
                     probex::storage_type_name(m->type), m->bytes());
         total += m->bytes();

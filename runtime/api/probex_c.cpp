@@ -301,10 +301,12 @@ probex_status probex_bundle_tree_info(const probex_bundle* bundle, uint32_t tree
     full.r_v = t->r_v;
     full.r_t = t->r_t;
     full.label_count = t->d_y;
-    full.weight_type = probex::storage_type_name(t->probes.type);
+    full.weight_type = probex::storage_type_name(t->views.empty() ? t->probes.type : t->views[0].probes.type);
     full.self_test_count = static_cast<uint32_t>(t->self_tests.size());
     full.zero_shot_label_count = t->has_zero_shot ? static_cast<uint32_t>(t->zero_shot.labels.size()) : 0;
     full.text_source = t->has_zero_shot ? t->zero_shot.text_source : "";
+    full.reader = t->views.empty() ? "probex" : "mvprobe";
+    full.view_count = static_cast<uint32_t>(t->views.size());
     write_sized(full, info);
     return PROBEX_OK;
   });

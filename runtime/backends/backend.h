@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "backends/kernels/multiview.h"
 #include "probex/probex.h"
 
 namespace probex {
@@ -36,6 +37,13 @@ struct ExpertWeights {
   const int8_t* encoder_int8 = nullptr;
   const float* encoder_scales = nullptr;
   uint32_t encoder_block_size = 0;
+  // A multi-view expert (MVProbe) when view_count > 0: probes/projection are null, r_u = r, r_v = p, and
+  // the encoder is [r_T, view_count * r * p] (backends/kernels/multiview.h computes its input).
+  const MultiViewInput* views = nullptr;
+  uint32_t view_count = 0;
+  float std_eps = 0.0f;
+  // The encoder's input width (the g passed to probe_block and finish).
+  uint32_t feature_size() const { return r_u * r_v * (view_count ? view_count : 1); }
 };
 
 class Backend {
@@ -47,7 +55,8 @@ class Backend {
   // Trees are added once each, in bundle order (tree index = call order). Blocks passed later hold at
   // most `rows_per_block` rows and start at multiples of it.
   virtual probex_status add_tree(const ExpertWeights& weights, uint32_t rows_per_block, std::string* message) = 0;
-  // x: `rows` rows of d_W floats followed by at least 16 readable bytes. g: r_U * r_V floats, accumulated.
+  // x: `rows` rows of d_W floats followed by at least 16 readable bytes. g: feature_size() floats,
+  // accumulated. A multi-view expert copies the rows and computes g after the layer's last block.
   virtual probex_status probe_block(uint32_t tree, const float* x, uint32_t first_row, uint32_t rows, float* g,
                                     std::string* message) = 0;
   // g is consumed (ReLU in place); writes embedding [r_T] and logits [d_Y].

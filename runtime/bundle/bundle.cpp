@@ -81,6 +81,38 @@ bool check_matrix(const fb::Tensor* t, const std::string& where, uint64_t rows, 
   return true;
 }
 
+// A multi-view expert's views (schema: View): kinds in concatenation order, each once, shapes as the
+// kind implies. The backends hold X whole for these (backends/kernels/multiview.h), so its size is bounded.
+bool check_views(const fb::Expert* e, const std::string& where, uint32_t d_h, uint32_t d_w, Checker& c,
+                 ExpertView* v) {
+  if (e->probes() || e->projection()) return c.content(where + " has views and probes of its own");
+  if (e->views()->size() > kViewKinds) return c.content(where + " has more than " + std::to_string(kViewKinds) + " views");
+  uint64_t layer = 0;
+  if (!checked_mul(d_h, d_w, &layer) || layer > kMaxMultiViewLayer)
+    return c.content(where + ": a multi-view expert reads the layer whole; [" + std::to_string(d_h) + ", " +
+                     std::to_string(d_w) + "] exceeds " + std::to_string(kMaxMultiViewLayer) + " values");
+  v->std_eps = e->std_eps();
+  if (!std::isfinite(v->std_eps) || v->std_eps < 0.0f) return c.content(where + ": std_eps is negative or not finite");
+  if (e->probe_output_ratio() != 0.0f) return c.content(where + ": a multi-view expert has no int8 step 1");
+  int last = -1;
+  for (const fb::View* view : *e->views()) {
+    if (!view) return c.content(where + " has a null view");
+    const int kind = static_cast<int>(view->kind());
+    if (kind >= kViewKinds) return c.content(where + " has unknown view kind " + std::to_string(kind));
+    if (kind <= last) return c.content(where + ": views out of order or repeated");
+    last = kind;
+    ViewWeights w;
+    w.kind = static_cast<ViewKind>(kind);
+    const std::string name = where + " view " + view_name(w.kind);
+    if (!check_matrix(view->probes(), name + " probes", v->r_u, view_probe_length(w.kind, d_h, d_w), c, &w.probes) ||
+        !check_matrix(view->projection(), name + " projection", v->r_v, view_response_rows(w.kind, d_h, d_w), c,
+                      &w.projection))
+      return false;
+    v->views.push_back(w);
+  }
+  return true;
+}
+
 // An expert for a layer [d_h, d_w] with d_y labels (0: no head, a zero-shot expert).
 bool check_expert(const fb::Expert* e, const std::string& where, uint32_t d_h, uint32_t d_w, uint32_t d_y, Checker& c,
                   ExpertView* v) {
@@ -92,9 +124,15 @@ bool check_expert(const fb::Expert* e, const std::string& where, uint32_t d_h, u
   if (!v->r_u || !v->r_v || !v->r_t) return c.content(where + " has a zero dimension");
   uint64_t g_size = 0;
   if (!checked_mul(v->r_u, v->r_v, &g_size) || g_size > UINT32_MAX) return c.content(where + ": r_U * r_V overflows");
-  if (!check_matrix(e->probes(), where + " probes", v->r_u, d_w, c, &v->probes) ||
-      !check_matrix(e->projection(), where + " projection", v->r_v, d_h, c, &v->projection) ||
-      !check_matrix(e->encoder(), where + " encoder", v->r_t, g_size, c, &v->encoder) ||
+  if (e->views() && e->views()->size() > 0) {
+    if (!check_views(e, where, d_h, d_w, c, v)) return false;
+    g_size *= v->views.size();
+    if (g_size > UINT32_MAX) return c.content(where + ": the views' features overflow");
+  } else if (!check_matrix(e->probes(), where + " probes", v->r_u, d_w, c, &v->probes) ||
+             !check_matrix(e->projection(), where + " projection", v->r_v, d_h, c, &v->projection)) {
+    return false;
+  }
+  if (!check_matrix(e->encoder(), where + " encoder", v->r_t, g_size, c, &v->encoder) ||
       !check_matrix(e->encoder_bias(), where + " encoder bias", 1, v->r_t, c, &v->encoder_bias))
     return false;
   if (d_y > 0 && (!check_matrix(e->head(), where + " head", d_y, v->r_t, c, &v->head) ||
@@ -105,7 +143,7 @@ bool check_expert(const fb::Expert* e, const std::string& where, uint32_t d_h, u
   v->probe_output_ratio = e->probe_output_ratio();
   if (!std::isfinite(v->probe_output_ratio) || v->probe_output_ratio < 0.0f)
     return c.content(where + ": probe output ratio is negative or not finite");
-  if (v->probe_output_ratio > 0.0f && (v->probes.type != StorageType::kI8 || v->probes.block_size != 0))
+  if (v->probe_output_ratio > 0.0f && v->views.empty() && (v->probes.type != StorageType::kI8 || v->probes.block_size != 0))
     return c.content(where + ": a probe output ratio needs int8 per-channel probes");
   return true;
 }
@@ -155,6 +193,7 @@ bool check_tree(const fb::Tree* t, size_t index, const fb::Bundle* b, Checker& c
   where = std::string("tree '") + v.name + "'";
   v.root = str(t->root());
   v.layer_name = str(t->layer_name());
+  v.reader_reason = str(t->reader_reason());
   if (!*v.layer_name) return c.content(where + " names no layer");
   const auto rule = static_cast<int>(t->layer_rule());
   if (rule < 0 || rule > static_cast<int>(LayerRule::kLoraProduct))

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/layer_sketch.h"
+#include "core/multiview.h"
 #include "core/probed_layer.h"
 #include "core/quantized.h"
 #include "signature.h"
@@ -49,11 +50,24 @@ struct SelfTestView {
   uint32_t zero_shot_count = 0;
 };
 
-// One expert's weights (d_y = 0 and no head for a zero-shot expert).
+// A multi-view expert's view (schema: View): probes U^T [r, d_W or d_H], projection V^T [p, rows of S].
+struct ViewWeights {
+  ViewKind kind = ViewKind::kXU;
+  MatrixView probes, projection;
+};
+
+// One expert's weights (d_y = 0 and no head for a zero-shot expert). A multi-view expert (MVProbe) has
+// views and no probes/projection of its own; then r_u = r, r_v = p.
 struct ExpertView {
   uint32_t r_u = 0, r_v = 0, r_t = 0, d_y = 0;
   MatrixView probes, projection, encoder, encoder_bias, head, head_bias;
   float probe_output_ratio = 0.0f;  // > 0: step 1 may run in int8 (schema: Expert.probe_output_ratio)
+  std::vector<ViewWeights> views;   // empty: a ProbeX expert
+  float std_eps = 0.0f;
+  // The encoder's input width: r_U * r_V, times the number of views for a multi-view expert.
+  uint32_t feature_size() const {
+    return r_u * r_v * static_cast<uint32_t>(views.empty() ? 1 : views.size());
+  }
 };
 
 // A tree's zero-shot expert and its label prototypes (schema: ZeroShot).
@@ -81,7 +95,12 @@ struct TreeView : ExpertView {
   float accept_distance = 0.0f;
   bool has_zero_shot = false;
   ZeroShotView zero_shot;
+  const char* reader_reason = "";  // why the trainer chose the classifier's reader ("" if not recorded)
 };
+
+// The largest layer (d_H * d_W values) a multi-view expert may read: the backends hold it whole, with its
+// transpose (2 x 256 MB in float32 at this bound).
+constexpr uint64_t kMaxMultiViewLayer = uint64_t{1} << 26;
 
 class Bundle {
  public:

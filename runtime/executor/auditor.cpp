@@ -38,8 +38,20 @@ class ExpertUnpacker {
     w.r_v = e.r_v;
     w.r_t = e.r_t;
     w.d_y = e.d_y;
-    w.probes = matrix(e.probes, &probes_);
-    w.projection = matrix(e.projection, &projection_);
+    if (!e.views.empty()) {  // a multi-view expert: views instead of probes and projection
+      view_probes_.resize(e.views.size());
+      view_projections_.resize(e.views.size());
+      views_.resize(e.views.size());
+      for (size_t i = 0; i < e.views.size(); ++i)
+        views_[i] = MultiViewInput{e.views[i].kind, matrix(e.views[i].probes, &view_probes_[i]),
+                                   matrix(e.views[i].projection, &view_projections_[i])};
+      w.views = views_.data();
+      w.view_count = static_cast<uint32_t>(views_.size());
+      w.std_eps = e.std_eps;
+    } else {
+      w.probes = matrix(e.probes, &probes_);
+      w.projection = matrix(e.projection, &projection_);
+    }
     if (int8_encoder && e.encoder.type == StorageType::kI8) {  // kept int8, read from the bundle's bytes
       w.encoder_int8 = reinterpret_cast<const int8_t*>(e.encoder.data);
       w.encoder_scales = e.encoder.scales;
@@ -67,6 +79,8 @@ class ExpertUnpacker {
     return out->data();
   }
   std::vector<float> probes_, projection_, encoder_, encoder_bias_, head_, head_bias_;
+  std::vector<std::vector<float>> view_probes_, view_projections_;
+  std::vector<MultiViewInput> views_;
 };
 
 }  // namespace
@@ -134,7 +148,7 @@ probex_status Auditor::create(const Bundle& bundle, const probex_auditor_options
     s = a->backend_->add_tree(unpacker.unpack(t, t.d_h, t.d_w, options.float_only, a->backend_->accepts_int8_encoder()), block, message);
     if (s != PROBEX_OK) return s;
     max_x = std::max(max_x, static_cast<size_t>(block) * t.d_w);
-    max_g = std::max(max_g, static_cast<size_t>(t.r_u) * t.r_v);
+    max_g = std::max<size_t>(max_g, t.feature_size());
     max_t = std::max<size_t>(max_t, t.r_t);
     max_y = std::max<size_t>(max_y, t.d_y);
   }
@@ -149,7 +163,7 @@ probex_status Auditor::create(const Bundle& bundle, const probex_auditor_options
                               message);
     if (s != PROBEX_OK) return s;
     a->zero_shot_slot_[i] = next_slot++;
-    max_zg = std::max(max_zg, static_cast<size_t>(z.r_u) * z.r_v);
+    max_zg = std::max<size_t>(max_zg, z.feature_size());
     max_zt = std::max<size_t>(max_zt, z.r_t);
     max_zl = std::max(max_zl, t.zero_shot.labels.size());
   }
@@ -186,9 +200,8 @@ probex_status Auditor::pass(RowSource& rows, uint32_t d_h, uint32_t d_w, const c
   const TreeView* t = tree != PROBEX_NO_TREE ? &bundle_.trees()[tree] : nullptr;
   const uint32_t zero_shot = t ? zero_shot_slot_[tree] : kNoSlot;
   if (site != kNoSite) router_.begin(site);
-  if (t) std::fill(g_, g_ + static_cast<size_t>(t->r_u) * t->r_v, 0.0f);
-  if (zero_shot != kNoSlot)
-    std::fill(zero_shot_g_, zero_shot_g_ + static_cast<size_t>(t->zero_shot.expert.r_u) * t->zero_shot.expert.r_v, 0.0f);
+  if (t) std::fill(g_, g_ + t->feature_size(), 0.0f);
+  if (zero_shot != kNoSlot) std::fill(zero_shot_g_, zero_shot_g_ + t->zero_shot.expert.feature_size(), 0.0f);
   const uint32_t block = std::min(rows_per_block_, d_h);
   for (uint32_t first = 0; first < d_h; first += block) {
     const uint32_t count = std::min(block, d_h - first);

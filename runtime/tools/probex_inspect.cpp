@@ -55,8 +55,12 @@ ScaleStats scale_stats(const probex::MatrixView& m) {
 // Every stored matrix of a tree, named as in the checkpoints (zero-shot ones prefixed).
 std::vector<std::pair<std::string, const probex::MatrixView*>> tensors_of(const probex::TreeView& t) {
   std::vector<std::pair<std::string, const probex::MatrixView*>> out;
+  for (const probex::ViewWeights& v : t.views) {  // a multi-view expert
+    out.emplace_back(v.probes.name, &v.probes);
+    out.emplace_back(v.projection.name, &v.projection);
+  }
   for (const probex::MatrixView* m : {&t.probes, &t.projection, &t.encoder, &t.encoder_bias, &t.head, &t.head_bias})
-    out.emplace_back(m->name, m);
+    if (t.views.empty() || (m != &t.probes && m != &t.projection)) out.emplace_back(m->name, m);
   if (t.has_zero_shot) {
     const probex::ZeroShotView& z = t.zero_shot;
     for (const probex::MatrixView* m : {&z.expert.probes, &z.expert.projection, &z.expert.encoder, &z.expert.encoder_bias,
@@ -64,6 +68,20 @@ std::vector<std::pair<std::string, const probex::MatrixView*>> tensors_of(const 
       out.emplace_back(std::string("zero-shot ") + m->name, m);
   }
   return out;
+}
+
+// The classifier's reader: "probex", or "mvprobe (xxtu, xtxu)" with its views.
+std::string reader_name(const probex::TreeView& t) {
+  if (t.views.empty()) return "probex";
+  std::string s = "mvprobe (";
+  for (size_t i = 0; i < t.views.size(); ++i) s += std::string(i ? ", " : "") + probex::view_name(t.views[i].kind);
+  return s + ")";
+}
+
+std::string reader_json(const probex::TreeView& t) {
+  std::string o = "{\"name\":" + json_string(t.views.empty() ? "probex" : "mvprobe") + ",\"views\":[";
+  for (size_t i = 0; i < t.views.size(); ++i) o += std::string(i ? "," : "") + json_string(probex::view_name(t.views[i].kind));
+  return o + "],\"reason\":" + json_string(t.reader_reason) + "}";
 }
 
 std::string shape_text(const std::vector<uint64_t>& shape, const char* separator) {
@@ -255,7 +273,8 @@ int main(int argc, char** argv) {
       o += std::string(first_tree ? "" : ",") + "{\"name\":" + json_string(t.name) + ",\"root\":" + json_string(t.root) +
            ",\"layer\":" + json_string(t.layer_name) + ",\"rule\":" + json_string(probex::layer_rule_name(t.rule)) +
            ",\"d_h\":" + std::to_string(t.d_h) + ",\"d_w\":" + std::to_string(t.d_w) + ",\"r_u\":" + std::to_string(t.r_u) +
-           ",\"r_v\":" + std::to_string(t.r_v) + ",\"r_t\":" + std::to_string(t.r_t) + ",\"labels\":[";
+           ",\"r_v\":" + std::to_string(t.r_v) + ",\"r_t\":" + std::to_string(t.r_t) + ",\"reader\":" + reader_json(t) +
+           ",\"labels\":[";
       first_tree = false;
       for (size_t k = 0; k < t.labels.size(); ++k) o += (k ? "," : "") + json_string(t.labels[k]);
       o += "],\"metrics\":{";
@@ -307,6 +326,8 @@ int main(int argc, char** argv) {
                   *t.root ? t.root : "-", t.layer_name, probex::layer_rule_name(t.rule), t.d_h, t.d_w, t.r_u, t.r_v, t.r_t,
                   t.d_y);
       for (const char* l : t.labels) std::printf(" %s;", l);
+      std::printf("\n  reader %s", reader_name(t).c_str());
+      if (*t.reader_reason) std::printf(": %s", t.reader_reason);
       std::printf("\n");
       for (const auto& [k, v] : t.metrics) std::printf("  %-22s %.4f\n", k, v);
       if (t.has_zero_shot) {

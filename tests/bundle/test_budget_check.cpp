@@ -36,7 +36,7 @@ void make_case(const std::string& quant, Case* c) {
     split.data.x = random_layer(split.data.count * split.data.features, 700 + i, 0.1);
     c->held_out.push_back(split);
   }
-  c->reference.floats = &c->floats;
+  for (convert::LoadedCheckpoint& f : c->floats) c->reference.floats.push_back(f.expert.get());
   c->reference.held_out = &c->held_out;
   c->reference.zero_shot = {nullptr, nullptr};
 }

@@ -29,6 +29,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "backends/backend.h"
@@ -64,8 +65,15 @@ class XnnpackBackend final : public Backend {
     t.r_u = w.r_u;
     t.r_v = w.r_v;
     t.rows_per_block = rows_per_block;
-    const size_t g_size = static_cast<size_t>(w.r_u) * w.r_v;
-    if (w.probes_int8 && int8_step1_ == Int8Step1::kFastest && Int8Probe::best_path() != Int8Probe::Path::kScalar &&
+    t.d_h = w.d_h;
+    const size_t g_size = w.feature_size();
+    t.g_size = g_size;
+    if (w.view_count > 0) {
+      // A multi-view expert: its views stage is the portable kernel (multiview.h); the encoder and the
+      // head below run as ProbeX's.
+      t.views = std::make_unique<MultiViewProbe>();
+      t.views->init(w.d_h, w.d_w, w.r_u, w.r_v, w.std_eps, w.views, w.view_count);
+    } else if (w.probes_int8 && int8_step1_ == Int8Step1::kFastest && Int8Probe::best_path() != Int8Probe::Path::kScalar &&
         t.dot.init(w.probes_int8, w.probes_scales, w.r_u, w.d_w, Int8Probe::best_path())) {
       t.use_dot = true;
     } else if (w.probes_int8 ? !create_int8_probe(w, &t, message)
@@ -82,8 +90,7 @@ class XnnpackBackend final : public Backend {
     if ((!w.encoder_int8 && !create(g_size, w.r_t, w.encoder, w.encoder_bias, &t.encoder, message)) ||
         (w.d_y > 0 && !create(w.r_t, w.d_y, w.head, w.head_bias, &t.head, message)))  // d_Y = 0: zero-shot
       return PROBEX_BACKEND_ERROR;
-    if (!create(w.d_h, w.r_v, w.projection, nullptr, &t.project, message)) return PROBEX_BACKEND_ERROR;
-    t.d_h = w.d_h;
+    if (!t.views && !create(w.d_h, w.r_v, w.projection, nullptr, &t.project, message)) return PROBEX_BACKEND_ERROR;
     // Scratch: inputs of XNNPACK operators need XNN_EXTRA_BYTES of readable slack.
     const size_t slack = XNN_EXTRA_BYTES / sizeof(float);
     grow(&p_, static_cast<size_t>(rows_per_block) * w.r_u + slack);
@@ -95,7 +102,7 @@ class XnnpackBackend final : public Backend {
       p_q_.resize(std::max(p_q_.size(), static_cast<size_t>(rows_per_block) * w.r_u));
       row_scale_.resize(std::max<size_t>(row_scale_.size(), rows_per_block));
     }
-    t.p_t.assign(static_cast<size_t>(w.d_h) * w.r_u + slack, 0.0f);
+    if (!t.views) t.p_t.assign(static_cast<size_t>(w.d_h) * w.r_u + slack, 0.0f);
     grow(&g_block_, g_size + slack);
     grow(&g_relu_, g_size + slack);
     trees_.push_back(std::move(t));
@@ -105,6 +112,11 @@ class XnnpackBackend final : public Backend {
   probex_status probe_block(uint32_t tree, const float* x, uint32_t first_row, uint32_t rows, float* g,
                             std::string* message) override {
     Tree& t = trees_[tree];
+    if (t.views) {  // a multi-view expert reads the layer whole
+      std::memcpy(t.views->layer() + static_cast<size_t>(first_row) * t.d_w, x, sizeof(float) * rows * t.d_w);
+      if (first_row + rows == t.d_h) t.views->compute(g);
+      return PROBEX_OK;
+    }
     if (t.use_dot) {
       probe_dot(t, x, first_row, rows);
     } else if (t.probe_int8) {
@@ -136,7 +148,7 @@ class XnnpackBackend final : public Backend {
 
   probex_status finish(uint32_t tree, float* g, float* embedding, float* logits, std::string* message) override {
     const Tree& t = trees_[tree];
-    const size_t g_size = static_cast<size_t>(t.r_u) * t.r_v;
+    const size_t g_size = t.g_size;
     // The ReLU goes into a scratch copy: g is caller memory without XNN_EXTRA_BYTES slack.
     for (size_t i = 0; i < g_size; ++i) g_relu_[i] = g[i] > 0.0f ? g[i] : 0.0f;
     if (t.encoder_int8) {
@@ -153,7 +165,9 @@ class XnnpackBackend final : public Backend {
  private:
   struct Tree {
     uint32_t d_h = 0, d_w = 0, r_u = 0, r_v = 0, rows_per_block = 0;
+    size_t g_size = 0;  // the encoder's input width
     Operator probe, project, encoder, head;
+    std::unique_ptr<MultiViewProbe> views;  // a multi-view expert's views stage (then no probe/project)
     bool use_dot = false;  // step 1 in int8 with the CPU's integer dot product (int8_probe.h) ...
     Int8Probe dot;
     Operator probe_int8;  // ... or with XNNPACK's qc8 operator

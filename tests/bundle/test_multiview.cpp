@@ -1,0 +1,171 @@
+// Multi-view (MVProbe) experts in bundles: the runtime's views stage (backends/kernels/multiview.h) on both
+// backends against the double-precision reference of the authors' forward pass, for every subset of views
+// and awkward row blocks; stored (f16, int8) weights against the converter's device model; checkpoints'
+// views; and the bundle checks that refuse a malformed multi-view expert.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "../converter/mvprobe_reference.h"
+#include "bundle_fixture.h"
+#include "expert/checkpoint.h"
+
+using namespace probex;
+using namespace probex::test;
+using convert::BundleTree;
+using convert::MvProbeShape;
+
+namespace {
+
+convert::LoadedMvProbeCheckpoint random_mv_checkpoint(const MvProbeShape& shape, uint64_t seed) {
+  convert::LoadedMvProbeCheckpoint ck;
+  ck.expert = std::make_unique<convert::MvProbeExpert>(shape);
+  convert::Rng rng(seed);
+  ck.expert->init(rng);
+  ck.metadata = {{"tree", "tree-mv"}, {"layer", "block.weight"}, {"reader_reason", "auto: the test's choice"}};
+  for (size_t i = 0; i < shape.d_y; ++i) ck.labels.push_back("class " + std::to_string(i));
+  return ck;
+}
+
+BundleTree mv_tree(const convert::LoadedMvProbeCheckpoint& ck, const std::string& quant, bool self_tests = true) {
+  convert::QuantSpec spec;
+  std::string error;
+  REQUIRE(convert::parse_quant_spec(quant, &spec, &error));
+  BundleTree t;
+  REQUIRE_MESSAGE(convert::make_bundle_tree(ck, "test", spec, &t, &error), error);
+  if (self_tests) convert::add_self_tests(&t, 2, 0.5f, 17, 1e-3f);
+  return t;
+}
+
+double relative_difference(const float* a, const std::vector<double>& b) {
+  double diff = 0, scale = 0;
+  for (size_t i = 0; i < b.size(); ++i) {
+    diff = std::max(diff, std::fabs(static_cast<double>(a[i]) - b[i]));
+    scale = std::max(scale, std::fabs(b[i]));
+  }
+  return diff / (1.0 + scale);
+}
+
+}  // namespace
+
+TEST_CASE("multi-view experts: both backends equal the double-precision reference, every view subset and row block") {
+  // d_H != d_W, neither a multiple of 4 (the GEMM's row tile) nor of the row blocks.
+  for (unsigned views : {0xFu, 0x1u, 0x2u, 0x4u, 0x8u, 0xAu, 0x5u}) {
+    MvProbeShape shape{13, 9, 5, 3, 6, 4, views};
+    const auto ck = random_mv_checkpoint(shape, 40 + views);
+    BundleTree tree = mv_tree(ck, "f32");
+    auto loaded = load_bundle(bundle_bytes({&tree}));
+    REQUIRE(loaded->bundle.trees()[0].views.size() == static_cast<size_t>(__builtin_popcount(views)));
+    const std::vector<float> x = convert::mv_random_layers(1, shape, 7 + views);
+    std::vector<double> embedding;
+    const std::vector<double> logits = convert::mv_reference_logits(*ck.expert, x.data(), &embedding);
+    for (probex_backend backend : {PROBEX_BACKEND_REFERENCE, PROBEX_BACKEND_XNNPACK}) {
+      for (uint32_t block : {1u, 4u, 256u}) {
+        CAPTURE(views);
+        CAPTURE(backend);
+        CAPTURE(block);
+        std::unique_ptr<Auditor> auditor;
+        std::string message;
+        REQUIRE_MESSAGE(Auditor::create(loaded->bundle, auditor_options(backend, 1, block, 0), nullptr, &auditor, &message) ==
+                            PROBEX_OK,
+                        message);
+        probex_audit_result r;
+        probex_audit_result_init(&r, sizeof r);
+        REQUIRE_MESSAGE(auditor->audit_matrix(0, x.data(), 13, 9, &r, &message) == PROBEX_OK, message);
+        // Float32 sums in another order than the double reference; the standardisation divides by a std
+        // of order 1 here, so errors stay at float rounding.
+        CHECK(relative_difference(r.logits, logits) <= 1e-5);
+        CHECK(relative_difference(r.embedding, embedding) <= 1e-5);
+        double worst = 1.0;
+        REQUIRE(auditor->self_test(&worst, &message) == PROBEX_OK);
+        CHECK(worst <= 1e-5);
+      }
+    }
+  }
+}
+
+TEST_CASE("multi-view experts: stored f16 and int8 weights audit as the converter's device model") {
+  MvProbeShape shape{24, 16, 8, 4, 12, 5, 0xAu};  // the second-order views only
+  const auto ck = random_mv_checkpoint(shape, 5);
+  for (const std::string quant : {"f16", "int8"}) {
+    CAPTURE(quant);
+    BundleTree tree = mv_tree(ck, quant);
+    auto loaded = load_bundle(bundle_bytes({&tree}));
+    const TreeView& t = loaded->bundle.trees()[0];
+    CHECK(std::string(t.reader_reason) == "auto: the test's choice");
+    CHECK(t.probe_output_ratio == 0.0f);
+    CHECK(t.views[0].probes.type == (quant == "int8" ? StorageType::kI8 : StorageType::kF16));
+    const std::vector<float> x = convert::mv_random_layers(1, shape, 3);
+    const float* want = tree.device_model->forward(x.data(), 1);
+    const std::vector<double> want_logits(want, want + shape.d_y);
+    for (probex_backend backend : {PROBEX_BACKEND_REFERENCE, PROBEX_BACKEND_XNNPACK}) {
+      std::unique_ptr<Auditor> auditor;
+      std::string message;
+      REQUIRE(Auditor::create(loaded->bundle, auditor_options(backend, 1, 7, 0), nullptr, &auditor, &message) == PROBEX_OK);
+      probex_audit_result r;
+      probex_audit_result_init(&r, sizeof r);
+      REQUIRE(auditor->audit_matrix(0, x.data(), 24, 16, &r, &message) == PROBEX_OK);
+      CHECK(relative_difference(r.logits, want_logits) <= 1e-5);
+      // ... and the quantized weights really differ from the float ones.
+      const std::vector<double> float_logits = convert::mv_reference_logits(*ck.expert, x.data());
+      CHECK(relative_difference(r.logits, float_logits) > 1e-6);
+    }
+  }
+}
+
+TEST_CASE("multi-view checkpoints keep the views they compute") {
+  MvProbeShape shape{6, 5, 2, 2, 3, 2, 0xAu};
+  const auto ck = random_mv_checkpoint(shape, 9);
+  const std::string path = "multiview_views.safetensors";
+  std::string error;
+  auto md = ck.metadata;
+  md["views"] = "xxtu,xtxu";
+  REQUIRE(convert::save_mvprobe_checkpoint(*ck.expert, md, path, &error));
+  convert::LoadedMvProbeCheckpoint back;
+  REQUIRE_MESSAGE(convert::load_mvprobe_checkpoint(path, &back, &error), error);
+  CHECK(back.expert->shape().views == 0xAu);
+  md["views"] = "xxtu,gram";
+  REQUIRE(convert::save_mvprobe_checkpoint(*ck.expert, md, path, &error));
+  CHECK_FALSE(convert::load_mvprobe_checkpoint(path, &back, &error));
+  CHECK(error.find("unknown view 'gram'") != std::string::npos);
+  std::remove(path.c_str());
+}
+
+TEST_CASE("malformed multi-view experts are refused with the problem named") {
+  MvProbeShape shape{6, 5, 2, 2, 3, 2, 0xFu};
+  const auto ck = random_mv_checkpoint(shape, 3);
+  const BundleTree good = mv_tree(ck, "f32");
+  std::string message;
+  REQUIRE(verify_bytes(bundle_bytes({&good}), &message) == PROBEX_OK);
+  const auto refused = [&](BundleTree& t, const char* needle) {
+    CAPTURE(needle);
+    CHECK(verify_bytes(bundle_bytes({&t}), &message) == PROBEX_BUNDLE_CONTENT);
+    CHECK_MESSAGE(message.find(needle) != std::string::npos, message);
+  };
+  {
+    BundleTree t = mv_tree(ck, "f32");
+    std::swap(t.views[0], t.views[1]);
+    refused(t, "views out of order or repeated");
+  }
+  {
+    BundleTree t = mv_tree(ck, "f32");
+    t.views[1] = t.views[0];
+    refused(t, "views out of order or repeated");
+  }
+  {
+    BundleTree t = mv_tree(ck, "f32");
+    t.views[3].probes = t.views[2].probes;  // xtxu's probes are [r, d_W], xtu's [r, d_H]
+    refused(t, "view xtxu probes is [2, 6]");
+  }
+  {
+    BundleTree t = mv_tree(ck, "f32");
+    t.views.pop_back();  // the encoder still reads four views
+    refused(t, "encoder is [3, 16]");
+  }
+  {
+    // A layer too large to hold whole: 2^14 x 2^13 values.
+    MvProbeShape big{1u << 14, 1u << 13, 1, 1, 1, 1, 0x1u};
+    BundleTree t = mv_tree(random_mv_checkpoint(big, 1), "f16", false);
+    refused(t, "reads the layer whole");
+  }
+}
