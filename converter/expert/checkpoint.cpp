@@ -205,6 +205,12 @@ bool load_mvprobe_checkpoint(const std::string& path, LoadedMvProbeCheckpoint* o
     *error = path + ": a tensor has a zero dimension";
     return false;
   }
+  // A checkpoint trained with masked views (--mv-views, --reader auto's mvprobe2) names them; its masked
+  // views' tensors are stored but were never trained, and must stay masked. No "views": all four.
+  if (const std::string* views = file.metadata_value("views"); views != nullptr && !parse_mvprobe_views(*views, &s.views)) {
+    *error = path + ": metadata 'views' is '" + *views + "', not a list of xu, xxtu, xtu, xtxu";
+    return false;
+  }
   auto expert = std::make_unique<MvProbeExpert>(s);
   for (int i = 0; i < 12; ++i) {
     Param* p = expert->find_param(names[i]);

@@ -46,6 +46,8 @@ struct LoadedMvProbeCheckpoint {
   std::vector<std::string> labels;              // from metadata "labels", else label_0, label_1, ...
 };
 // Classification experts only (the head is required). Shapes are inferred from the tensors and must agree.
+// Metadata "views" (save_mvprobe_checkpoint's callers write it, e.g. "xxtu,xtxu") sets the expert's view
+// mask; without it every view is computed (an authors' state dict).
 bool load_mvprobe_checkpoint(const std::string& path, LoadedMvProbeCheckpoint* out, std::string* error);
 
 // True when the file at `path` is an MVProbe checkpoint (by metadata format or tensor names); false when it
