@@ -125,9 +125,6 @@ struct ReaderExpert {
   std::vector<float> embed(const ExpertData& d) {
     return probex ? predict_embeddings(*probex, d) : predict_embeddings(*mvprobe, d);
   }
-  size_t device_parameters() const {
-    return probex ? probex_parameter_count(probex->shape()) : mvprobe_live_parameter_count(mvprobe->shape());
-  }
 };
 
 // The expert of `spec`, initialised from the seed alone (so a reader starts from the same parameters
@@ -145,6 +142,14 @@ ReaderExpert make_reader(const ReaderSpec& spec, const TreeTrainOptions& o, size
     r.probex->init(rng);
   }
   return r;
+}
+
+// What a bundle stores for the reader of `spec` (an MVProbe with masked views: its live views only).
+size_t reader_parameters(const ReaderSpec& spec, const TreeTrainOptions& o, const ProbexShape& shape) {
+  if (!spec.mvprobe) return probex_parameter_count(shape);
+  MvProbeShape m = mvprobe_shape(o, shape.d_h, shape.d_w, shape.d_y);
+  m.views = spec.views;
+  return mvprobe_live_parameter_count(m);
 }
 
 FitConfig reader_fit(const ReaderSpec& spec, const TreeTrainOptions& o) { return spec.mvprobe ? mvprobe_fit(o) : o.fit; }
@@ -267,19 +272,16 @@ bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, cons
   const std::vector<ReaderSpec> specs = reader_specs(options);
   const bool automatic = options.reader == Reader::kAuto;
   ReaderChoice& choice = report->reader_choice;
-  std::vector<ReaderExpert> experts;  // per spec, to be trained; empty where refused
-  for (const ReaderSpec& spec : specs) {
-    ReaderExpert r = make_reader(spec, options, shape.d_h, shape.d_w, shape.d_y);
-    if (automatic) {
-      ReaderCandidate c = sized_candidate(spec.name, r.device_parameters(), true, options.max_reader_bytes);
-      if (spec.mvprobe) c.views = mvprobe_view_list(spec.views);
-      if (!c.fits) r = ReaderExpert();
-      choice.candidates.push_back(c);
-    }
-    experts.push_back(std::move(r));
-  }
+  std::vector<bool> to_train(specs.size(), true);
   if (automatic) {
     choice.budget_bytes = options.max_reader_bytes;
+    for (size_t i = 0; i < specs.size(); ++i) {
+      ReaderCandidate c = sized_candidate(specs[i].name, reader_parameters(specs[i], options, shape), true,
+                                          options.max_reader_bytes);
+      if (specs[i].mvprobe) c.views = mvprobe_view_list(specs[i].views);
+      to_train[i] = c.fits;
+      choice.candidates.push_back(c);
+    }
     choice.candidates.push_back(sized_candidate(kReaderDense, dense_parameter_count(shape.d_h * shape.d_w, shape.r_t,
                                                                                     shape.d_y),
                                                 false, options.max_reader_bytes));
@@ -294,20 +296,21 @@ bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, cons
                    format_bytes(choice.budget_bytes).c_str(), line.c_str());
     }
   }
-  // Trained readers: their results and parameter values, in spec order.
+  // Trained readers: their results and parameter values, in spec order. One expert (and its training
+  // buffers) is alive at a time.
   std::vector<MethodResult> results(specs.size());
   std::vector<std::vector<std::vector<float>>> values(specs.size());
-  const auto to_train = [](const ReaderExpert& e) { return e.probex || e.mvprobe; };
-  const size_t count = static_cast<size_t>(std::count_if(experts.begin(), experts.end(), to_train));
+  const size_t count = static_cast<size_t>(std::count(to_train.begin(), to_train.end(), true));
   for (size_t i = 0, done = 0; i < specs.size(); ++i) {
-    if (!to_train(experts[i])) continue;
+    if (!to_train[i]) continue;
     FitConfig f = reader_fit(specs[i], options);
     f.label = tree + " " + specs[i].name;
     if (progress && automatic) {
       std::fprintf(stderr, "probex-train: tree %s: reader %zu of %zu: %s\n", tree.c_str(), ++done, count,
                    specs[i].name.c_str());
     }
-    MultiLabelModel& model = experts[i].model();
+    ReaderExpert expert = make_reader(specs[i], options, shape.d_h, shape.d_w, shape.d_y);
+    MultiLabelModel& model = expert.model();
     results[i] = fitted(specs[i].name, model, fit_multilabel(model, s.train.data, s.val.data, f));
     score(&results[i], model, s.test.data, s.heldout.data);
     report->methods.push_back(results[i]);
@@ -318,7 +321,6 @@ bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, cons
       c.test = results[i].test;
     }
     values[i] = snapshot(model);
-    experts[i] = ReaderExpert();  // frees its training buffers before the next reader trains
   }
 
   // The baselines draw their initialisation from one stream, advanced by the draws ProbeX's init makes (one
