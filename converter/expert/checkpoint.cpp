@@ -1,7 +1,5 @@
 #include "checkpoint.h"
 
-#include <algorithm>
-
 #include "core/safetensors.h"
 #include "io/safetensors_writer.h"
 #include "core/python_literal.h"
@@ -58,8 +56,8 @@ bool load_probex_checkpoint(const std::string& path, LoadedCheckpoint* out, std:
     return false;
   }
   if (looks_like_mvprobe(file)) {
-    *error = path + ": an MVProbe expert checkpoint (probex-train --reader mvprobe), not a ProbeX one: bundles and "
-             "the runtime have no MVProbe expert yet, so it cannot be converted";
+    *error = path + ": an MVProbe expert checkpoint (probex-train --reader mvprobe), not a ProbeX one: probex-convert "
+             "makes bundles of both, but ONNX export and zero-shot experts take ProbeX checkpoints only";
     return false;
   }
   const char* names[] = {"probes.weight", "shared_probe_proj.weight", "per_probe_encoders.weight",
@@ -209,23 +207,11 @@ bool load_mvprobe_checkpoint(const std::string& path, LoadedMvProbeCheckpoint* o
   }
   out->metadata.clear();
   for (const auto& [k, v] : file.metadata()) out->metadata[k] = v;
-  // The views it computes (probex-train --mv-views; absent, as in an authors' state dict: all four).
-  if (const auto it = out->metadata.find("views"); it != out->metadata.end()) {
-    s.views = 0;
-    const char* view_names[] = {"xu", "xxtu", "xtu", "xtxu"};
-    size_t start = 0;
-    while (start <= it->second.size()) {
-      const size_t end = std::min(it->second.find(',', start), it->second.size());
-      const std::string name = it->second.substr(start, end - start);
-      unsigned k = 0;
-      while (k < 4 && name != view_names[k]) ++k;
-      if (k == 4) {
-        *error = path + ": metadata 'views' names an unknown view '" + name + "' (xu, xxtu, xtu, xtxu)";
-        return false;
-      }
-      s.views |= 1u << k;
-      start = end + 1;
-    }
+  // A checkpoint trained with masked views (--mv-views, --reader auto's mvprobe2) names them; its masked
+  // views' tensors are stored but were never trained, and must stay masked. No "views": all four.
+  if (const std::string* views = file.metadata_value("views"); views != nullptr && !parse_mvprobe_views(*views, &s.views)) {
+    *error = path + ": metadata 'views' is '" + *views + "', not a list of xu, xxtu, xtu, xtxu";
+    return false;
   }
   auto expert = std::make_unique<MvProbeExpert>(s);
   for (int i = 0; i < 12; ++i) {

@@ -31,7 +31,7 @@ struct LoadedCheckpoint {
 // The classification head may be absent only when the text projection is present (a zero-shot
 // expert); then `labels` are the classes it was trained on. Errors name the file and tensor. An MVProbe
 // checkpoint (metadata format probex-mvprobe-expert/*, or the authors' MVProbe tensor names) is refused
-// with an error saying so: neither the bundle nor the runtime has an MVProbe expert.
+// with an error saying so (load it with load_mvprobe_checkpoint; probex-convert takes both).
 bool load_probex_checkpoint(const std::string& path, LoadedCheckpoint* out, std::string* error);
 
 // MVProbe experts (mvprobe_expert.h): the same file format with the authors' MVProbe names; our checkpoints
@@ -46,6 +46,8 @@ struct LoadedMvProbeCheckpoint {
   std::vector<std::string> labels;              // from metadata "labels", else label_0, label_1, ...
 };
 // Classification experts only (the head is required). Shapes are inferred from the tensors and must agree.
+// Metadata "views" (save_mvprobe_checkpoint's callers write it, e.g. "xxtu,xtxu") sets the expert's view
+// mask; without it every view is computed (an authors' state dict).
 bool load_mvprobe_checkpoint(const std::string& path, LoadedMvProbeCheckpoint* out, std::string* error);
 
 // True when the file at `path` is an MVProbe checkpoint (by metadata format or tensor names); false when it

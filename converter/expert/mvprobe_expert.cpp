@@ -68,6 +68,50 @@ size_t mvprobe_parameter_count(const MvProbeShape& s) {
   return probes + projections + encoder + head;
 }
 
+size_t mvprobe_live_parameter_count(const MvProbeShape& s) {
+  // View k's probe U_k has d_W rows for xu and xtxu, d_H for the others; its projection runs over d_H rows
+  // for xu and xxtu, d_W for the others.
+  const size_t probe_rows[4] = {s.d_w, s.d_h, s.d_h, s.d_w};
+  const size_t proj_rows[4] = {s.d_h, s.d_h, s.d_w, s.d_w};
+  size_t n = 0, views = 0;
+  for (unsigned k = 0; k < 4; ++k) {
+    if (((s.views >> k) & 1u) == 0) continue;
+    ++views;
+    n += s.r * probe_rows[k] + s.p * proj_rows[k];
+  }
+  const size_t head = s.d_y > 0 ? s.d_y * s.r_t + s.d_y : 0;
+  return n + s.r_t * views * s.r * s.p + s.r_t + head;
+}
+
+namespace {
+const char* const kViewNames[4] = {"xu", "xxtu", "xtu", "xtxu"};
+}  // namespace
+
+std::string mvprobe_view_list(unsigned views) {
+  std::string out;
+  for (unsigned k = 0; k < 4; ++k) {
+    if ((views >> k) & 1u) out += (out.empty() ? "" : ",") + std::string(kViewNames[k]);
+  }
+  return out;
+}
+
+bool parse_mvprobe_views(const std::string& list, unsigned* views) {
+  unsigned v = 0;
+  size_t start = 0;
+  while (start <= list.size()) {
+    const size_t comma = std::min(list.find(',', start), list.size());
+    const std::string name = list.substr(start, comma - start);
+    unsigned k = 0;
+    while (k < 4 && name != kViewNames[k]) ++k;
+    if (k == 4 || ((v >> k) & 1u)) return false;
+    v |= 1u << k;
+    start = comma + 1;
+  }
+  if (v == 0) return false;
+  *views = v;
+  return true;
+}
+
 MvProbeExpert::MvProbeExpert(const MvProbeShape& s) : shape_(s) {
   // U_1 and U_4 multiply X (d_W rows), U_2 and U_3 multiply X^T (d_H rows); the xu/xxtu projections run over
   // d_H rows, the xtu/xtxu ones over d_W.

@@ -1,7 +1,7 @@
 // The MVProbe expert (Heo, Seo, Yoo, "What Linear Probes Miss: Multi-View Probing for Weight-Space
 // Learning", ICML 2026; the authors' code `AI-hew-math/MVProbe` @ 7cdae0f, `probex.py`, class ProbeXCore),
-// batched for training on the workstation, beside ProbexExpert. Trainer only: the runtime and bundles
-// read ProbeX experts, and load_probex_checkpoint refuses an MVProbe checkpoint.
+// batched for training on the workstation, beside ProbexExpert. probex-convert puts it in bundles (its
+// computed views only); the runtime's views stage is runtime/backends/kernels/multiview.h.
 //
 // Sizes: r = n_probes, p = proj_dim, r_T = rep_dim. Parameters, with the authors' names and PyTorch shapes,
 // in the authors' creation (and therefore initialisation) order:
@@ -57,6 +57,14 @@ struct MvProbeShape {
 // Parameters of an MVProbe expert (with its head when d_Y > 0): 34,392,676 at d = 768, r = p = 128,
 // r_T = 512, d_Y = 100.
 size_t mvprobe_parameter_count(const MvProbeShape& shape);
+// The parameters that matter when views are masked: the live views' probes and projections, the encoder's
+// columns that read them ([r_T, views*r*p]) and its bias, the head. What a bundle that ships only the live
+// views stores (docs/mvprobe.md section 3c); equal to mvprobe_parameter_count with every view.
+size_t mvprobe_live_parameter_count(const MvProbeShape& shape);
+// "xu,xxtu,xtu,xtxu" for the views set in `views`, in the concatenation order.
+std::string mvprobe_view_list(unsigned views);
+// The inverse of mvprobe_view_list (any order, no repeats); false for an unknown or repeated name or none.
+bool parse_mvprobe_views(const std::string& list, unsigned* views);
 
 class MvProbeExpert final : public MultiLabelModel {
  public:

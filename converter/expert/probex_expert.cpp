@@ -33,6 +33,11 @@ ProbexExpert::ProbexExpert(const ProbexShape& s) : shape_(s) {
   head_b_ = make_param("classification_head.bias", {s.d_y});
 }
 
+size_t probex_parameter_count(const ProbexShape& s) {
+  const size_t head = s.d_y > 0 ? s.d_y * s.r_t + s.d_y : 0;
+  return s.d_w * s.r_u + s.r_v * s.d_h + s.r_t * s.r_u * s.r_v + s.r_t + head;
+}
+
 void ProbexExpert::init(Rng& rng) {
   // The order matches the module order of the authors' model, so a seed means the same everywhere.
   uniform_init(probes_, shape_.r_u, rng);

@@ -31,6 +31,9 @@ struct ProbexShape {
   size_t d_y = 0;           // labels
 };
 
+// Parameters of a ProbeX expert (with its head when d_Y > 0); its init draws one random number per parameter.
+size_t probex_parameter_count(const ProbexShape& shape);
+
 class ProbexExpert final : public MultiLabelModel {
  public:
   explicit ProbexExpert(const ProbexShape& shape);

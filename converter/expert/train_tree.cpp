@@ -1,7 +1,9 @@
 #include "train_tree.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <functional>
+#include <memory>
 #include <utility>
 
 #include "checkpoint.h"
@@ -93,13 +95,97 @@ FitConfig mvprobe_fit(const TreeTrainOptions& o) {
   return f;
 }
 
-std::string view_list(unsigned views) {
-  const char* names[] = {"xu", "xxtu", "xtu", "xtxu"};
-  std::string out;
-  for (unsigned k = 0; k < 4; ++k) {
-    if ((views >> k) & 1u) out += (out.empty() ? "" : ",") + std::string(names[k]);
+// One reader train_tree trains: ProbeX, or MVProbe with its views.
+struct ReaderSpec {
+  std::string name;  // the method's name: probex, mvprobe, mvprobe2
+  bool mvprobe = false;
+  unsigned views = kAllViews;
+};
+
+std::vector<ReaderSpec> reader_specs(const TreeTrainOptions& o) {
+  switch (o.reader) {
+    case Reader::kProbex:
+      return {{kReaderProbex, false, kAllViews}};
+    case Reader::kMvProbe:
+      return {{kReaderMvProbe, true, o.mvprobe_views}};
+    case Reader::kAuto:
+      break;
   }
-  return out;
+  return {{kReaderProbex, false, kAllViews},
+          {kReaderMvProbe, true, kAllViews},
+          {kReaderMvProbe2, true, (1u << kViewXXtU) | (1u << kViewXtXU)}};
+}
+
+// A reader's expert: exactly one of the two is set.
+struct ReaderExpert {
+  std::unique_ptr<ProbexExpert> probex;
+  std::unique_ptr<MvProbeExpert> mvprobe;
+
+  MultiLabelModel& model() { return probex ? static_cast<MultiLabelModel&>(*probex) : *mvprobe; }
+  std::vector<float> embed(const ExpertData& d) {
+    return probex ? predict_embeddings(*probex, d) : predict_embeddings(*mvprobe, d);
+  }
+};
+
+// The expert of `spec`, initialised from the seed alone (so a reader starts from the same parameters
+// whichever others are trained beside it).
+ReaderExpert make_reader(const ReaderSpec& spec, const TreeTrainOptions& o, size_t rows, size_t cols, size_t labels) {
+  ReaderExpert r;
+  Rng rng(o.fit.seed);
+  if (spec.mvprobe) {
+    MvProbeShape m = mvprobe_shape(o, rows, cols, labels);
+    m.views = spec.views;
+    r.mvprobe = std::make_unique<MvProbeExpert>(m);
+    r.mvprobe->init(rng);
+  } else {
+    r.probex = std::make_unique<ProbexExpert>(ProbexShape{rows, cols, o.r_u, o.r_v, o.r_t, labels});
+    r.probex->init(rng);
+  }
+  return r;
+}
+
+// What a bundle stores for the reader of `spec` (an MVProbe with masked views: its live views only).
+size_t reader_parameters(const ReaderSpec& spec, const TreeTrainOptions& o, const ProbexShape& shape) {
+  if (!spec.mvprobe) return probex_parameter_count(shape);
+  MvProbeShape m = mvprobe_shape(o, shape.d_h, shape.d_w, shape.d_y);
+  m.views = spec.views;
+  return mvprobe_live_parameter_count(m);
+}
+
+FitConfig reader_fit(const ReaderSpec& spec, const TreeTrainOptions& o) { return spec.mvprobe ? mvprobe_fit(o) : o.fit; }
+
+// A trained reader's parameter values, so that only one expert (and its training buffers) is alive at a time.
+std::vector<std::vector<float>> snapshot(MultiLabelModel& model) {
+  std::vector<std::vector<float>> values;
+  for (const Param* p : model.params()) values.push_back(p->value);
+  return values;
+}
+
+void restore(MultiLabelModel& model, const std::vector<std::vector<float>>& values) {
+  const std::vector<Param*> params = model.params();
+  for (size_t i = 0; i < params.size(); ++i) params[i]->value = values[i];
+}
+
+// --reader auto's record in a checkpoint: which reader and why, the budget, and every candidate's size and
+// figures. The figures' keys start with "val_" or "test_", so probex-convert copies them into the bundle's
+// metrics; a candidate that was not trained has no figures.
+void add_reader_choice_metadata(const ReaderChoice& choice, const std::string& format,
+                                std::map<std::string, std::string>* md) {
+  (*md)["reader"] = format;
+  (*md)["reader_candidate"] = choice.chosen;
+  for (const ReaderCandidate& c : choice.candidates) {
+    if (c.reader == choice.chosen && !c.views.empty()) (*md)["reader_views"] = c.views;
+  }
+  (*md)["reader_reason"] = choice.reason;
+  (*md)["reader_budget_bytes"] = std::to_string(choice.budget_bytes);
+  for (const ReaderCandidate& c : choice.candidates) {
+    (*md)["reader_" + c.reader + "_bytes"] = std::to_string(c.bytes);
+    if (!c.trained) continue;
+    (*md)["val_reader_" + c.reader + "_bit"] = fmt(c.val_bit);
+    (*md)["test_reader_" + c.reader + "_bit"] = fmt(c.test.bit_accuracy);
+    (*md)["test_reader_" + c.reader + "_exact"] = fmt(c.test.exact_set);
+    (*md)["test_reader_" + c.reader + "_auc"] = fmt(c.test.mean_auc);
+  }
 }
 
 }  // namespace
@@ -128,6 +214,10 @@ std::map<std::string, std::string> checkpoint_metadata(const std::string& tree, 
       {"best_epoch", std::to_string(best_epoch)},
       {"train_models", std::to_string(train_models)},
   };
+}
+
+bool is_reader_method(const std::string& method) {
+  return method == kReaderProbex || method == kReaderMvProbe || method == kReaderMvProbe2;
 }
 
 bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, const TreeTrainOptions& options,
@@ -172,72 +262,72 @@ bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, cons
   shape.r_v = options.r_v;
   shape.r_t = options.r_t;
   shape.d_y = s.space.size();
-  Rng rng(options.fit.seed);
-  FitConfig fit = options.fit;
   report->embedding_width = shape.r_t;
   report->test_targets = s.test.data.y;
   report->test_models = s.test.data.names;
-  if (options.reader == Reader::kProbex) {
-    ProbexExpert expert(shape);
-    expert.init(rng);
-    fit.label = tree + " probex";
-    MethodResult probex = fitted("probex", expert, fit_multilabel(expert, s.train.data, s.val.data, fit));
-    score(&probex, expert, s.test.data, s.heldout.data);
-    report->methods.push_back(probex);
-    report->test_embeddings = predict_embeddings(expert, s.test.data);
-    if (options.embed_other_trees) {
-      embed_other_trees(files, tree, options.load, [&](const ExpertData& d) { return predict_embeddings(expert, d); },
-                        report);
+  const bool progress = options.fit.progress;
+
+  // The readers: with kAuto, every candidate is sized against the budget first, and only those that fit are
+  // trained (the Dense expert is sized for the record; it runs below as a baseline when asked for).
+  const std::vector<ReaderSpec> specs = reader_specs(options);
+  const bool automatic = options.reader == Reader::kAuto;
+  ReaderChoice& choice = report->reader_choice;
+  std::vector<bool> to_train(specs.size(), true);
+  if (automatic) {
+    choice.budget_bytes = options.max_reader_bytes;
+    for (size_t i = 0; i < specs.size(); ++i) {
+      ReaderCandidate c = sized_candidate(specs[i].name, reader_parameters(specs[i], options, shape), true,
+                                          options.max_reader_bytes);
+      if (specs[i].mvprobe) c.views = mvprobe_view_list(specs[i].views);
+      to_train[i] = c.fits;
+      choice.candidates.push_back(c);
     }
-    if (!options.checkpoint_path.empty()) {
-      std::map<std::string, std::string> md =
-          checkpoint_metadata(tree, options, report->rule, shape, fit, s.space, probex.fit.best_epoch, report->train);
-      md["val_bit_accuracy"] = fmt(probex.fit.best_val.bit_accuracy);
-      md["test_bit_accuracy"] = fmt(probex.test.bit_accuracy);
-      md["test_exact_set"] = fmt(probex.test.exact_set);
-      md["test_mean_auc"] = fmt(probex.test.mean_auc);
-      if (!save_probex_checkpoint(expert, md, options.checkpoint_path, error)) return false;
-    }
-  } else {
-    MvProbeExpert expert(mvprobe_shape(options, shape.d_h, shape.d_w, shape.d_y));
-    {
-      Rng mv_rng(options.fit.seed);
-      expert.init(mv_rng);
-    }
-    // The baselines below draw their initialisation from `rng` after the reader's: advance it by the draws
-    // ProbeX's init makes (one per parameter), so that the baselines start from the same parameters (and
-    // give the same figures) whichever reader runs.
-    const size_t probex_draws = shape.d_w * shape.r_u + shape.r_v * shape.d_h + shape.r_t * shape.r_u * shape.r_v +
-                                shape.r_t + shape.d_y * shape.r_t + shape.d_y;
-    for (size_t i = 0; i < probex_draws; ++i) rng.next();
-    FitConfig mfit = mvprobe_fit(options);
-    mfit.label = tree + " mvprobe";
-    MethodResult mv = fitted("mvprobe", expert, fit_multilabel(expert, s.train.data, s.val.data, mfit));
-    score(&mv, expert, s.test.data, s.heldout.data);
-    report->methods.push_back(mv);
-    report->test_embeddings = predict_embeddings(expert, s.test.data);
-    if (options.embed_other_trees) {
-      embed_other_trees(files, tree, options.load, [&](const ExpertData& d) { return predict_embeddings(expert, d); },
-                        report);
-    }
-    if (!options.checkpoint_path.empty()) {
-      // save_mvprobe_checkpoint sets the format (probex-mvprobe-expert/1): ProbeX's loader refuses it.
-      std::map<std::string, std::string> md =
-          checkpoint_metadata(tree, options, report->rule, shape, mfit, s.space, mv.fit.best_epoch, report->train);
-      md["expert"] = "mvprobe";
-      md["r"] = std::to_string(expert.shape().r);
-      md["p"] = std::to_string(expert.shape().p);
-      md.erase("r_u");
-      md.erase("r_v");
-      md["views"] = view_list(expert.shape().views);
-      md["val_bit_accuracy"] = fmt(mv.fit.best_val.bit_accuracy);
-      md["test_bit_accuracy"] = fmt(mv.test.bit_accuracy);
-      md["test_exact_set"] = fmt(mv.test.exact_set);
-      md["test_mean_auc"] = fmt(mv.test.mean_auc);
-      if (!save_mvprobe_checkpoint(expert, md, options.checkpoint_path, error)) return false;
+    choice.candidates.push_back(sized_candidate(kReaderDense, dense_parameter_count(shape.d_h * shape.d_w, shape.r_t,
+                                                                                    shape.d_y),
+                                                false, options.max_reader_bytes));
+    if (!some_reader_fits(choice, tree, error)) return false;
+    if (progress) {
+      std::string line;
+      for (const ReaderCandidate& c : choice.candidates) {
+        line += (line.empty() ? "" : ", ") + c.reader + " " + format_bytes(c.bytes) +
+                (c.fits ? (c.runnable ? "" : " (not runnable on devices)") : " (refused)");
+      }
+      std::fprintf(stderr, "probex-train: tree %s: readers against the %s budget: %s\n", tree.c_str(),
+                   format_bytes(choice.budget_bytes).c_str(), line.c_str());
     }
   }
+  // Trained readers: their results and parameter values, in spec order. One expert (and its training
+  // buffers) is alive at a time.
+  std::vector<MethodResult> results(specs.size());
+  std::vector<std::vector<std::vector<float>>> values(specs.size());
+  const size_t count = static_cast<size_t>(std::count(to_train.begin(), to_train.end(), true));
+  for (size_t i = 0, done = 0; i < specs.size(); ++i) {
+    if (!to_train[i]) continue;
+    FitConfig f = reader_fit(specs[i], options);
+    f.label = tree + " " + specs[i].name;
+    if (progress && automatic) {
+      std::fprintf(stderr, "probex-train: tree %s: reader %zu of %zu: %s\n", tree.c_str(), ++done, count,
+                   specs[i].name.c_str());
+    }
+    ReaderExpert expert = make_reader(specs[i], options, shape.d_h, shape.d_w, shape.d_y);
+    MultiLabelModel& model = expert.model();
+    results[i] = fitted(specs[i].name, model, fit_multilabel(model, s.train.data, s.val.data, f));
+    score(&results[i], model, s.test.data, s.heldout.data);
+    report->methods.push_back(results[i]);
+    if (automatic) {
+      ReaderCandidate& c = choice.candidates[i];
+      c.trained = true;
+      c.val_bit = results[i].fit.best_val.bit_accuracy;
+      c.test = results[i].test;
+    }
+    values[i] = snapshot(model);
+  }
 
+  // The baselines draw their initialisation from one stream, advanced by the draws ProbeX's init makes (one
+  // per parameter): they start from the same parameters (and give the same figures) whichever reader runs.
+  Rng rng(options.fit.seed);
+  for (size_t i = 0, n = probex_parameter_count(shape); i < n; ++i) rng.next();
+  FitConfig fit = options.fit;
   if (options.baseline_epochs > 0) fit.epochs = options.baseline_epochs;
   if (options.dense_baseline) {
     // The Dense expert: a linear map of the flattened layer to the embedding, then the head.
@@ -247,6 +337,12 @@ bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, cons
     MethodResult r = fitted("dense", dense, fit_multilabel(dense, s.train.data, s.val.data, fit));
     score(&r, dense, s.test.data, s.heldout.data);
     report->methods.push_back(r);
+    if (automatic) {
+      ReaderCandidate& c = choice.candidates.back();
+      c.trained = true;
+      c.val_bit = r.fit.best_val.bit_accuracy;
+      c.test = r.test;
+    }
   }
   if (options.stats_baseline) {
     ExpertData train = weight_stat_features(s.train.data, shape.d_h, shape.d_w, options.stat_groups);
@@ -261,6 +357,46 @@ bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, cons
     score(&r, logistic, test, heldout);
     report->methods.push_back(r);
   }
+
+  // The kept reader: the only one, or the choice among the candidates.
+  size_t kept = 0;
+  if (automatic) {
+    if (!choose_reader(&choice, tree, error)) return false;
+    while (specs[kept].name != choice.chosen) ++kept;
+    if (progress) std::fprintf(stderr, "probex-train: tree %s: %s\n", tree.c_str(), choice.reason.c_str());
+  }
+  const ReaderSpec& spec = specs[kept];
+  const MethodResult& result = results[kept];
+  ReaderExpert expert = make_reader(spec, options, shape.d_h, shape.d_w, shape.d_y);
+  restore(expert.model(), values[kept]);
+  values.clear();
+  report->test_embeddings = expert.embed(s.test.data);
+  if (options.embed_other_trees) {
+    embed_other_trees(files, tree, options.load, [&](const ExpertData& d) { return expert.embed(d); }, report);
+  }
+  if (!options.checkpoint_path.empty()) {
+    std::map<std::string, std::string> md = checkpoint_metadata(tree, options, report->rule, shape,
+                                                                reader_fit(spec, options), s.space,
+                                                                result.fit.best_epoch, report->train);
+    if (spec.mvprobe) {
+      // save_mvprobe_checkpoint sets the format (probex-mvprobe-expert/1): ProbeX's loader refuses it.
+      md["expert"] = "mvprobe";
+      md["r"] = std::to_string(expert.mvprobe->shape().r);
+      md["p"] = std::to_string(expert.mvprobe->shape().p);
+      md.erase("r_u");
+      md.erase("r_v");
+      md["views"] = mvprobe_view_list(expert.mvprobe->shape().views);
+    }
+    md["val_bit_accuracy"] = fmt(result.fit.best_val.bit_accuracy);
+    md["test_bit_accuracy"] = fmt(result.test.bit_accuracy);
+    md["test_exact_set"] = fmt(result.test.exact_set);
+    md["test_mean_auc"] = fmt(result.test.mean_auc);
+    if (automatic) add_reader_choice_metadata(choice, spec.mvprobe ? "mvprobe" : "probex", &md);
+    const bool saved = spec.mvprobe ? save_mvprobe_checkpoint(*expert.mvprobe, md, options.checkpoint_path, error)
+                                    : save_probex_checkpoint(*expert.probex, md, options.checkpoint_path, error);
+    if (!saved) return false;
+  }
+
   MethodResult chance;
   chance.method = "chance";
   chance.test = chance_metrics(s.train.data.y.data(), s.train.data.count, s.test.data.y.data(), s.test.data.count,
@@ -308,17 +444,11 @@ std::vector<LayerSweepRow> sweep_layers(const std::vector<ZooFile>& files, const
     row.rows = s.train.rows;
     row.cols = s.train.cols;
     o.fit.label = tree + " sweep " + t.name;
-    Rng rng(o.fit.seed);
-    if (o.reader == Reader::kProbex) {
-      ProbexShape shape{s.train.rows, s.train.cols, o.r_u, o.r_v, o.r_t, s.space.size()};
-      ProbexExpert expert(shape);
-      expert.init(rng);
-      row.val_bit_accuracy = fit_multilabel(expert, s.train.data, s.val.data, o.fit).best_val.bit_accuracy;
-    } else {
-      MvProbeExpert expert(mvprobe_shape(o, s.train.rows, s.train.cols, s.space.size()));
-      expert.init(rng);
-      row.val_bit_accuracy = fit_multilabel(expert, s.train.data, s.val.data, mvprobe_fit(o)).best_val.bit_accuracy;
-    }
+    // kAuto sweeps with ProbeX, the first and cheapest candidate.
+    const ReaderSpec spec = reader_specs(o).front();
+    ReaderExpert expert = make_reader(spec, o, s.train.rows, s.train.cols, s.space.size());
+    row.val_bit_accuracy =
+        fit_multilabel(expert.model(), s.train.data, s.val.data, reader_fit(spec, o)).best_val.bit_accuracy;
     rows.push_back(row);
   }
   std::stable_sort(rows.begin(), rows.end(),

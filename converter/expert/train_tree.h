@@ -9,13 +9,15 @@
 #include "multilabel.h"
 #include "mvprobe_expert.h"
 #include "probex_expert.h"
+#include "reader_choice.h"
 #include "weight_stats.h"
 
 namespace probex::convert {
 
-// The reader trained and measured against the baselines: ProbeX (docs/method.md) or MVProbe
-// (mvprobe_expert.h; trainer only: its checkpoints cannot be converted into bundles).
-enum class Reader { kProbex, kMvProbe };
+// The reader trained and measured against the baselines: ProbeX (docs/method.md), MVProbe
+// (mvprobe_expert.h), or kAuto: ProbeX, MVProbe and MVProbe with its second-order views only (mvprobe2) are
+// each trained when they fit max_reader_bytes, and the best on val is kept (reader_choice.h).
+enum class Reader { kProbex, kMvProbe, kAuto };
 
 struct TreeTrainOptions {
   LoadOptions load;
@@ -24,23 +26,26 @@ struct TreeTrainOptions {
   size_t r_u = 128, r_v = 128, r_t = 128;
   Reader reader = Reader::kProbex;
   // MVProbe only: its learning rate (the authors' recipe: 3e-4, where the baselines keep fit.lr) and the views
-  // computed (kAllViews; fewer is the authors' ablation).
+  // computed (kAllViews; fewer is the authors' ablation). kAuto trains both kAllViews and xxtu,xtxu.
   double mvprobe_lr = 3e-4;
   unsigned mvprobe_views = kAllViews;
+  // kAuto only: the largest reader kept, in float32 bytes (parameters x 4).
+  uint64_t max_reader_bytes = kDefaultReaderBudget;
   bool dense_baseline = true;
   bool stats_baseline = true;
   int baseline_epochs = 0;  // 0: the same as fit.epochs
   StatGroups stat_groups;   // which statistics the statistics baseline sees
   size_t max_train = 0;     // > 0: use only the first N training models (learning curves)
-  std::string checkpoint_path;  // where the reader's expert goes ("" = not saved)
+  std::string checkpoint_path;  // where the (chosen) reader's expert goes ("" = not saved)
   // Also embed the test models of the other trees whose layer has this tree's shape with this tree's
   // expert (TreeReport::other_*; for the HTML report's map: does the expert's space tell trees apart?).
   bool embed_other_trees = false;
 };
 
 struct MethodResult {
-  std::string method;  // "probex" or "mvprobe" (the reader), "dense", "stats", "chance"
-  size_t parameters = 0;
+  // "probex", "mvprobe" or (Reader::kAuto) "mvprobe2": the readers; "dense", "stats", "chance"
+  std::string method;
+  size_t parameters = 0;  // trained (an MVProbe with masked views: all four views' tensors)
   MultiLabelMetrics test;
   MultiLabelMetrics heldout;  // on the tree's "heldout" models, when the files hold some (TreeReport::heldout)
   FitResult fit;
@@ -56,7 +61,10 @@ struct TreeReport {
   std::vector<std::string> labels;
   std::vector<MethodResult> methods;
   std::vector<std::string> skipped;  // bad models left out, with reasons
-  // The kept ProbeX expert's embedding e [r_T] of each test model, [test, embedding_width], with the
+  // Reader::kAuto: every candidate (the Dense expert's figures when the dense baseline ran) and the choice;
+  // otherwise empty.
+  ReaderChoice reader_choice;
+  // The kept (chosen) reader's embedding e [r_T] of each test model, [test, embedding_width], with the
   // models' names and multi-hot targets [test, labels.size()]; and, with embed_other_trees, the other
   // trees' test models in the same space, each with its tree's name.
   size_t embedding_width = 0;
@@ -65,6 +73,9 @@ struct TreeReport {
   std::vector<float> other_embeddings;
   std::vector<std::string> other_trees;
 };
+
+// True for a reader's method name (probex, mvprobe, mvprobe2), false for the baselines and chance.
+bool is_reader_method(const std::string& method);
 
 bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, const TreeTrainOptions& options,
                 TreeReport* report, std::string* error);
@@ -83,7 +94,7 @@ struct LayerSweepRow {
   std::string note;                // why not, when it could not
 };
 
-// Trains the reader (ProbeX or MVProbe, options.reader) briefly (options.fit.epochs) on every candidate layer (the tensors of the tree's
+// Trains the reader (ProbeX or MVProbe, options.reader; ProbeX for kAuto) briefly (options.fit.epochs) on every candidate layer (the tensors of the tree's
 // first training model) and returns the sweep, best first.
 std::vector<LayerSweepRow> sweep_layers(const std::vector<ZooFile>& files, const std::string& tree,
                                         const TreeTrainOptions& options, std::string* error);

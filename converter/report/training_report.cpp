@@ -14,11 +14,11 @@ namespace {
 // One colour per method on every chart of the page.
 std::string method_color(const std::string& method) {
   if (method == "chance") return "#8c8c8c";
-  const char* const known[] = {"probex", "dense", "stats"};
-  for (size_t i = 0; i < 3; ++i) {
+  const char* const known[] = {"probex", "dense", "stats", "mvprobe", "mvprobe2"};
+  for (size_t i = 0; i < 5; ++i) {
     if (method == known[i]) return palette_color(i);
   }
-  return palette_color(3);
+  return palette_color(5);
 }
 
 std::string percent_axis(int axis, double share) {
@@ -138,7 +138,7 @@ std::string subset_section(const TreeReport& r) {
   }
   s += "<h3>Expert embeddings</h3>" +
        html_figures({map_by_tree(r)},
-                    "PCA (2 axes) of the ProbeX expert's embedding e of each test model, with the test models of the "
+                    "PCA (2 axes) of the kept reader's embedding e of each test model, with the test models of the "
                     "other trees whose layer has this shape, through the same expert (each tree's expert has its own "
                     "space, so the map is per expert).");
   s += html_figures(maps_by_label(r), "The same expert's test models only (its own PCA), one map per label: the "
