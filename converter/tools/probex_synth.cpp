@@ -18,13 +18,14 @@ using namespace probex::convert;
 
 const char* const kHelp =
       "usage: probex-synth expert OUT --rows H --cols W [--r N] [--r-u N] [--r-v N] [--r-t N] [--labels N]\n"
-      "                           [--layer NAME] [--seed N]\n"
+      "                           [--layer NAME] [--seed N] [--reader probex|mvprobe] [--views LIST]\n"
       "       probex-synth model  OUT --rows H --cols W [--dtype f32|f16|bf16|q8_0|q4_k] [--format safetensors|gguf]\n"
       "                           [--layer NAME] [--seed N]\n"
       "\n"
       "expert: a ProbeX checkpoint for a layer X [H, W] (r_U = r_V = r_T = --r, default 128, unless --r-u,\n"
       "        --r-v or --r-t say otherwise; --labels default 10), randomly initialised as the authors' code\n"
-      "        does, tree 'synthetic'.\n"
+      "        does, tree 'synthetic'. --reader mvprobe: an MVProbe checkpoint instead (r = --r-u probes per\n"
+      "        view, p = --r-v), computing --views (default xu,xxtu,xtu,xtxu).\n"
       "model:  a safetensors file (or with --format gguf a GGUF file) with one tensor --layer (default\n"
       "        layer.weight) of shape [H, W], values uniform in [-0.05, 0.05). Safetensors takes f32, f16, bf16;\n"
       "        GGUF f32, f16, q8_0 (W a multiple of 32) and q4_k (W a multiple of 256).\n"
@@ -38,7 +39,8 @@ const char* const kHelp =
 
 int main(int argc, char** argv) {
   long rows = 0, cols = 0, r = 128, r_u = 0, r_v = 0, r_t = 0, labels = 10, seed = 1;
-  std::string layer = "layer.weight", dtype = "f32", format = "safetensors";
+  std::string layer = "layer.weight", dtype = "f32", format = "safetensors", reader = "probex",
+              views = "xu,xxtu,xtu,xtxu";
   std::vector<std::string> positional;
   probex::cli::ArgParser args("probex-synth", kHelp);
   args.positional(&positional);
@@ -53,6 +55,8 @@ int main(int argc, char** argv) {
   args.text("--layer", "a tensor name", &layer);
   args.choice("--dtype", {"f32", "f16", "bf16", "q8_0", "q4_k"}, &dtype);
   args.choice("--format", {"safetensors", "gguf"}, &format);
+  args.choice("--reader", {"probex", "mvprobe"}, &reader);
+  args.text("--views", "a list of xu, xxtu, xtu, xtxu", &views);
   if (const int code = args.parse(argc, argv); code != args.kContinue) return code;
   const auto usage_error = [&](const std::string& what) { return args.usage_error(what); };
   if (positional.size() != 2) return usage_error("a kind (expert or model) and an output file are required");
@@ -64,7 +68,28 @@ int main(int argc, char** argv) {
   if (!gguf && (dtype == "q8_0" || dtype == "q4_k")) return usage_error("--dtype " + dtype + " needs --format gguf");
   std::string error;
   Rng rng(static_cast<uint64_t>(seed));
-  if (kind == "expert") {
+  std::string names = "[";
+  for (long k = 0; k < labels; ++k) names += (k ? ", '" : "'") + std::string("label ") + std::to_string(k) + "'";
+  names += "]";
+  std::map<std::string, std::string> metadata = {
+      {"tree", "synthetic"}, {"layer", layer}, {"layer_rule", "matrix"}, {"labels", names}};
+  if (kind == "expert" && reader == "mvprobe") {
+    MvProbeShape shape;
+    shape.d_h = static_cast<size_t>(rows);
+    shape.d_w = static_cast<size_t>(cols);
+    shape.r = static_cast<size_t>(r_u ? r_u : r);
+    shape.p = static_cast<size_t>(r_v ? r_v : r);
+    shape.r_t = static_cast<size_t>(r_t ? r_t : r);
+    shape.d_y = static_cast<size_t>(labels);
+    if (!parse_mvprobe_views(views, &shape.views)) return usage_error("--views '" + views + "' is not a list of xu, xxtu, xtu, xtxu");
+    MvProbeExpert expert(shape);
+    expert.init(rng);
+    metadata["views"] = views;
+    if (!save_mvprobe_checkpoint(expert, metadata, out, &error)) {
+      std::fprintf(stderr, "probex-synth: %s\n", error.c_str());
+      return 1;
+    }
+  } else if (kind == "expert") {
     ProbexShape shape;
     shape.d_h = static_cast<size_t>(rows);
     shape.d_w = static_cast<size_t>(cols);
@@ -74,11 +99,7 @@ int main(int argc, char** argv) {
     shape.d_y = static_cast<size_t>(labels);
     ProbexExpert expert(shape);
     expert.init(rng);
-    std::string names = "[";
-    for (long k = 0; k < labels; ++k) names += (k ? ", '" : "'") + std::string("label ") + std::to_string(k) + "'";
-    names += "]";
-    const std::map<std::string, std::string> metadata = {
-        {"format", "probex-expert/1"}, {"tree", "synthetic"}, {"layer", layer}, {"layer_rule", "matrix"}, {"labels", names}};
+    metadata["format"] = "probex-expert/1";
     if (!save_probex_checkpoint(expert, metadata, out, &error)) {
       std::fprintf(stderr, "probex-synth: %s\n", error.c_str());
       return 1;

@@ -6,42 +6,55 @@
 
 namespace probex {
 
-// Four rows of C at a time, so each row of B loaded feeds four multiply-adds; the inner loop over C's
-// columns is contiguous and vectorizes. K is blocked so that a block of B stays in the L2 cache while
-// every row of A passes over it. Compiled for AVX-512, AVX2 and the baseline, chosen by the loader.
+// C is computed in tiles of 4 rows x kTileN columns held in local accumulators (registers, once the compiler
+// has vectorized the fixed-size inner loops): each row of B loaded feeds four rows' multiply-adds, and C is
+// read and written once per block of K instead of once per multiply-add. K is blocked so that a block of B
+// stays in the L2 cache while every row tile passes over it. Compiled for AVX-512, AVX2 and the baseline,
+// chosen by the loader from the CPU's features.
+namespace {
+
+constexpr size_t kTileN = 32;
+constexpr size_t kBlockK = 256;
+
+// C[i0 .. i0+rows, j0 .. j0+kTileN) += A[i0 .., k0 .. k1) B[k0 .. k1, j0 ..), rows <= 4, full-width tile.
+__attribute__((always_inline)) inline void tile_full(size_t rows, size_t k0, size_t k1, const float* a, size_t a_row, size_t a_col, const float* b,
+                      size_t ldb, float* c, size_t ldc) {
+  float acc[4][kTileN];
+  for (size_t r = 0; r < 4; ++r)
+    for (size_t j = 0; j < kTileN; ++j) acc[r][j] = r < rows ? c[r * ldc + j] : 0.0f;
+  for (size_t kk = k0; kk < k1; ++kk) {
+    const float* bk = b + kk * ldb;
+    float av[4];
+    for (size_t r = 0; r < 4; ++r) av[r] = r < rows ? a[r * a_row + kk * a_col] : 0.0f;
+    for (size_t r = 0; r < 4; ++r)
+      for (size_t j = 0; j < kTileN; ++j) acc[r][j] += av[r] * bk[j];
+  }
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t j = 0; j < kTileN; ++j) c[r * ldc + j] = acc[r][j];
+}
+
+}  // namespace
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(PROBEX_NO_TARGET_CLONES)
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #endif
 void gemm_f32(size_t m, size_t n, size_t k, const float* a, size_t a_row, size_t a_col, const float* b, size_t ldb,
               float* c, size_t ldc) {
-  constexpr size_t kBlockK = 128;
+  const size_t n_full = n / kTileN * kTileN;
   for (size_t k0 = 0; k0 < k; k0 += kBlockK) {
     const size_t k1 = std::min(k, k0 + kBlockK);
-    size_t i = 0;
-    for (; i + 4 <= m; i += 4) {
-      float* __restrict c0 = c + i * ldc;
-      float* __restrict c1 = c0 + ldc;
-      float* __restrict c2 = c1 + ldc;
-      float* __restrict c3 = c2 + ldc;
-      for (size_t kk = k0; kk < k1; ++kk) {
-        const float a0 = a[i * a_row + kk * a_col], a1 = a[(i + 1) * a_row + kk * a_col];
-        const float a2 = a[(i + 2) * a_row + kk * a_col], a3 = a[(i + 3) * a_row + kk * a_col];
-        const float* __restrict bk = b + kk * ldb;
-        for (size_t j = 0; j < n; ++j) {
-          const float bj = bk[j];
-          c0[j] += a0 * bj;
-          c1[j] += a1 * bj;
-          c2[j] += a2 * bj;
-          c3[j] += a3 * bj;
+    for (size_t i = 0; i < m; i += 4) {
+      const size_t rows = std::min<size_t>(4, m - i);
+      const float* ai = a + i * a_row;
+      for (size_t j = 0; j < n_full; j += kTileN) tile_full(rows, k0, k1, ai, a_row, a_col, b + j, ldb, c + i * ldc + j, ldc);
+      // The last columns (n not a multiple of the tile): plain loops.
+      for (size_t r = 0; r < rows; ++r) {
+        float* __restrict ci = c + (i + r) * ldc;
+        for (size_t kk = k0; kk < k1; ++kk) {
+          const float av = ai[r * a_row + kk * a_col];
+          const float* __restrict bk = b + kk * ldb;
+          for (size_t j = n_full; j < n; ++j) ci[j] += av * bk[j];
         }
-      }
-    }
-    for (; i < m; ++i) {
-      float* __restrict ci = c + i * ldc;
-      for (size_t kk = k0; kk < k1; ++kk) {
-        const float ai = a[i * a_row + kk * a_col];
-        const float* __restrict bk = b + kk * ldb;
-        for (size_t j = 0; j < n; ++j) ci[j] += ai * bk[j];
       }
     }
   }
