@@ -24,7 +24,7 @@ for t in "${targets[@]}"; do mkdir -p "$corpus/$t"; done
 
 # Seeds: tiny real files made by the project's own tools (when the release build has them), and a few
 # hand-written ones. Made once; the corpus keeps what the fuzzer finds.
-if [ ! -f "$corpus/.seeded-2" ]; then  # -2: seeds added since (signed bundle); re-seeds older corpora
+if [ ! -f "$corpus/.seeded-3" ]; then  # -3: seeds added since (signed, MVProbe bundles); re-seeds older corpora
   host=build/release
   if [ -x "$host/converter/probex-synth" ] && [ -x "$host/converter/probex-convert" ]; then
     seeds=$(mktemp -d)
@@ -38,6 +38,13 @@ if [ ! -f "$corpus/.seeded-2" ]; then  # -2: seeds added since (signed bundle); 
     "$host/converter/probex-keygen" "$seeds/key" >/dev/null
     "$host/converter/probex-convert" --out "$corpus/bundle/signed.probex" --quant int8 --self-tests 1 --quiet --force \
       --sign "$seeds/key.secret" "$seeds/e.safetensors"
+    "$host/converter/probex-synth" expert "$seeds/mv.safetensors" --rows 6 --cols 5 --r 3 --labels 3 --reader mvprobe
+    "$host/converter/probex-synth" expert "$seeds/mv2.safetensors" --rows 5 --cols 4 --r 2 --labels 2 --reader mvprobe \
+      --views xxtu,xtxu
+    for m in mv mv2; do
+      "$host/converter/probex-convert" --out "$corpus/bundle/$m.probex" --quant int8 --self-tests 1 --quiet --force \
+        "$seeds/$m.safetensors"
+    done
     cp "$seeds/e.safetensors" "$corpus/safetensors/expert.safetensors"
     rm -rf "$seeds"
   fi
@@ -48,7 +55,7 @@ if [ ! -f "$corpus/.seeded-2" ]; then  # -2: seeds added since (signed bundle); 
   printf '\x00\x00\x08\x03\x00\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x02\x01\x02\x03\x04' >"$corpus/idx/images.idx"
   printf '{"precision":8,"l2NormIndex":2,"wordIndex":3,"size":2,"dimensions":2,"words":["bag","top"],"vectors":{"bag":[1,0,1,0],"top":[0.5,-2.5e-1,0.559,1]},"unkVector":[0,0,0,-1]}' \
     >"$corpus/text_table/wink.json"
-  touch "$corpus/.seeded-2"
+  touch "$corpus/.seeded-3"
 fi
 
 # The malformed-file corpora of the safetensors, GGUF, TFLite and ONNX tests (and valid GGUF, TFLite and ONNX

@@ -18,7 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       PROBEX_OK)
     return 0;
   for (const probex::TreeView& t : bundle.trees()) {
-    const uint64_t work = static_cast<uint64_t>(t.d_h) * t.d_w + static_cast<uint64_t>(t.r_u) * t.r_v * t.r_t;
+    const uint64_t work = static_cast<uint64_t>(t.d_h) * t.d_w + static_cast<uint64_t>(t.feature_size()) * t.r_t;
     if (work > (1u << 22)) return 0;  // large but valid: not what this target is for
   }
   std::unique_ptr<probex::Auditor> auditor;
