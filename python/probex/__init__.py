@@ -116,6 +116,7 @@ class Tree:
     zero_shot_labels: dict[str, bool]      # zero-shot label text -> whether the expert was trained on it
     weight_type: str                       # "f32", "f16", "int8"
     text_source: Optional[str]
+    reader: str                            # the classifier: "probex" or "mvprobe" (MVProbe)
 
 
 @dataclass(frozen=True)
@@ -213,7 +214,7 @@ class Bundle:
             zero_shot[name.value.decode()] = trained.value
         return Tree(i, info.name.decode(), _text(info.root), info.layer_name.decode(), info.layer_rule.decode(),
                     (info.d_h, info.d_w), info.r_t, tuple(labels), zero_shot, info.weight_type.decode(),
-                    _text(info.text_source))
+                    _text(info.text_source), _text(info.reader) or "probex")
 
     def tree(self, name: str) -> Tree:
         """The tree of that name; ProbexError (status "not_found") if the bundle has none."""

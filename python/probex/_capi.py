@@ -39,7 +39,8 @@ class TreeInfo(Structure):  # probex_tree_info
     _fields_ = [("struct_size", c_uint32), ("name", c_char_p), ("root", c_char_p), ("layer_name", c_char_p),
                 ("layer_rule", c_char_p), ("d_h", c_uint32), ("d_w", c_uint32), ("r_u", c_uint32), ("r_v", c_uint32),
                 ("r_t", c_uint32), ("label_count", c_uint32), ("weight_type", c_char_p),
-                ("self_test_count", c_uint32), ("zero_shot_label_count", c_uint32), ("text_source", c_char_p)]
+                ("self_test_count", c_uint32), ("zero_shot_label_count", c_uint32), ("text_source", c_char_p),
+                ("reader", c_char_p), ("view_count", c_uint32)]  # 1.2
 
 
 class AuditorOptions(Structure):  # probex_auditor_options

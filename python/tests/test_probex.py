@@ -117,6 +117,7 @@ def test_bundle_describes_its_trees(bundle_zs):
             assert tree.index == i and tree.layer == "fc2.weight" and tree.labels and tree.embedding_size > 0
         zero_shot = bundle.tree("mlp-a").zero_shot_labels  # mlp-b has no zero-shot expert in small-zs
         assert zero_shot and any(not trained for trained in zero_shot.values()) and bundle.tree("mlp-a").text_source
+        assert bundle.tree("mlp-a").reader == "probex"
         assert "mlp-b" in repr(bundle)
 
 

@@ -95,6 +95,20 @@ TEST_CASE("multi-view experts: stored f16 and int8 weights audit as the converte
     CHECK(std::string(t.reader_reason) == "auto: the test's choice");
     CHECK(t.probe_output_ratio == 0.0f);
     CHECK(t.views[0].probes.type == (quant == "int8" ? StorageType::kI8 : StorageType::kF16));
+    {  // what the C API says of the tree
+      const std::vector<uint8_t> bytes = bundle_bytes({&tree});
+      AlignedBytes copy(bytes);
+      probex_bundle* b = nullptr;
+      probex_error e;
+      REQUIRE(probex_bundle_open_buffer(copy.data(), copy.size(), nullptr, &b, &e) == PROBEX_OK);
+      probex_tree_info info;
+      REQUIRE(probex_tree_info_init(&info, sizeof info) == PROBEX_OK);
+      REQUIRE(probex_bundle_tree_info(b, 0, &info, &e) == PROBEX_OK);
+      CHECK(std::string(info.reader) == "mvprobe");
+      CHECK(info.view_count == 2);
+      CHECK(std::string(info.weight_type) == quant);
+      probex_bundle_free(b);
+    }
     const std::vector<float> x = convert::mv_random_layers(1, shape, 3);
     const float* want = tree.device_model->forward(x.data(), 1);
     const std::vector<double> want_logits(want, want + shape.d_y);

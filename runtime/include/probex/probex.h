@@ -134,7 +134,7 @@ typedef struct probex_tree_info {
   uint32_t self_test_count;
   uint32_t zero_shot_label_count;  /* 0: the tree has no zero-shot expert */
   const char* text_source;         /* the text table its zero-shot labels were embedded with ("" if none) */
-  /* Appended: the classifier's reader, "probex" or "mvprobe" (MVProbe: view_count views of r_u
+  /* 1.2: the classifier's reader, "probex" or "mvprobe" (MVProbe: view_count views of r_u
    * probes, r_v = its projection width; weight_type is then the views' probes' storage). */
   const char* reader;
   uint32_t view_count;             /* 0 for ProbeX */
