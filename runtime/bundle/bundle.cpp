@@ -91,6 +91,14 @@ bool check_views(const fb::Expert* e, const std::string& where, uint32_t d_h, ui
   if (!checked_mul(d_h, d_w, &layer) || layer > kMaxMultiViewLayer)
     return c.content(where + ": a multi-view expert reads the layer whole; [" + std::to_string(d_h) + ", " +
                      std::to_string(d_w) + "] exceeds " + std::to_string(kMaxMultiViewLayer) + " values");
+  // The views stage's buffers (backends/kernels/multiview.h): the layer, the probe operands and responses
+  // (at most 6 r (d_H + d_W) floats) and the projections (at most 2 p (d_H + d_W)).
+  uint64_t sides = uint64_t{d_h} + d_w, rs = 0, ps = 0, work = 0;
+  if (!checked_mul(sides, uint64_t{6} * v->r_u, &rs) || !checked_mul(sides, uint64_t{2} * v->r_v, &ps) ||
+      !checked_add(rs, ps, &work) || !checked_add(work, layer, &work) || work > kMaxMultiViewWork)
+    return c.content(where + ": a multi-view expert of r " + std::to_string(v->r_u) + ", p " + std::to_string(v->r_v) +
+                     " on [" + std::to_string(d_h) + ", " + std::to_string(d_w) + "] needs more than " +
+                     std::to_string(kMaxMultiViewWork) + " floats of buffers");
   v->std_eps = e->std_eps();
   if (!std::isfinite(v->std_eps) || v->std_eps < 0.0f) return c.content(where + ": std_eps is negative or not finite");
   if (e->probe_output_ratio() != 0.0f) return c.content(where + ": a multi-view expert has no int8 step 1");

@@ -101,6 +101,9 @@ struct TreeView : ExpertView {
 // The largest layer (d_H * d_W values) a multi-view expert may read: the backends hold it whole, with its
 // transpose (2 x 256 MB in float32 at this bound).
 constexpr uint64_t kMaxMultiViewLayer = uint64_t{1} << 26;
+// The largest views stage a multi-view expert may need (the layer, its products and responses; 512 MB of
+// float32). A 768x768 layer with r = p = 128 needs 2.2 M floats.
+constexpr uint64_t kMaxMultiViewWork = uint64_t{1} << 27;
 
 class Bundle {
  public:

@@ -182,4 +182,10 @@ TEST_CASE("malformed multi-view experts are refused with the problem named") {
     BundleTree t = mv_tree(random_mv_checkpoint(big, 1), "f16", false);
     refused(t, "reads the layer whole");
   }
+  {
+    // Within the layer bound, but the responses would not be: 2^20 rows x r 64 (a hostile r with a thin layer).
+    MvProbeShape thin{1u << 20, 1, 64, 1, 1, 1, 0x1u};
+    BundleTree t = mv_tree(random_mv_checkpoint(thin, 1), "int8", false);
+    refused(t, "floats of buffers");
+  }
 }
