@@ -97,7 +97,7 @@ void MultiViewProbe::init(uint32_t d_h, uint32_t d_w, uint32_t r, uint32_t p, fl
   d_w_ = d_w;
   r_ = r;
   p_ = p;
-  eps_ = std_eps;
+  eps_ = static_cast<double>(std_eps);
   const MultiViewInput* by_kind[kViewKinds] = {};
   for (size_t i = 0; i < count; ++i) by_kind[static_cast<size_t>(views[i].kind)] = &views[i];
   const MultiViewInput* xu = by_kind[0];
