@@ -9,17 +9,6 @@
 namespace probex::convert {
 namespace {
 
-Param make_param(const std::string& name, std::vector<uint64_t> shape) {
-  size_t n = 1;
-  for (uint64_t d : shape) n *= static_cast<size_t>(d);
-  return {name, std::move(shape), std::vector<float>(n, 0.0f), std::vector<float>(n, 0.0f)};
-}
-
-void uniform_init(Param& p, size_t fan_in, Rng& rng) {
-  const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
-  for (float& v : p.value) v = static_cast<float>(rng.uniform(-bound, bound));
-}
-
 int I(size_t v) { return static_cast<int>(v); }
 
 }  // namespace

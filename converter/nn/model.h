@@ -22,6 +22,11 @@ struct Param {
   std::vector<float> grad;
 };
 
+// A zeroed parameter (value and grad) of that shape.
+Param make_param(const std::string& name, std::vector<uint64_t> shape);
+// torch.nn.Linear's default initialisation: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+void uniform_init(Param& p, size_t fan_in, Rng& rng);
+
 class Layer {
  public:
   virtual ~Layer() = default;
