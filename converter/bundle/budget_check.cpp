@@ -36,12 +36,12 @@ bool check_quant_budget(std::vector<BundleTree>* trees, const BudgetReference& r
   // Zero-shot experts after every classifier: a zero-shot fallback changes only the zero-shot part of the
   // rebuilt bundle, so the classifiers' comparisons above still hold for it.
   for (size_t i = 0; i < trees->size(); ++i) {
-    const LoadedCheckpoint* zs = i < reference.zero_shot.size() ? reference.zero_shot[i] : nullptr;
-    if (zs == nullptr) continue;
+    const ZeroShotFloat zs = i < reference.zero_shot.size() ? reference.zero_shot[i] : ZeroShotFloat();
+    if (zs.model == nullptr) continue;
     ZeroShotBudgetCheck& r = result.zero_shot[i];
     BundleTree& t = (*trees)[i];
     const auto check = [&] {
-      return zero_shot_agreement(*bytes, i, *zs, t, *reference.files, *reference.table, &r.seen, &r.unseen, error);
+      return zero_shot_agreement(*bytes, i, zs, t, *reference.files, *reference.table, &r.seen, &r.unseen, error);
     };
     r.checked = true;
     if (!check()) return false;

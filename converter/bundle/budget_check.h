@@ -39,11 +39,11 @@ struct BudgetCheck {
 };
 
 // What each tree i is compared with: the float classifier floats[i] on held_out[i]'s layers, and, if
-// zero_shot[i] is not null, that float zero-shot checkpoint on the zoo `files` with label texts `table`.
+// zero_shot[i].model is not null, that float zero-shot expert on the zoo `files` with label texts `table`.
 struct BudgetReference {
   std::vector<MultiLabelModel*> floats;  // per tree: the float classifier (ProbeX or MVProbe)
   const std::vector<LoadedSplit>* held_out = nullptr;
-  std::vector<const LoadedCheckpoint*> zero_shot;
+  std::vector<ZeroShotFloat> zero_shot;  // per tree (ProbeX or MVProbe); model null: none
   const std::vector<ZooFile>* files = nullptr;
   const EmbeddingTable* table = nullptr;
 };

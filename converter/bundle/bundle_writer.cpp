@@ -116,6 +116,32 @@ QuantizedMatrix from_view(const MatrixView& m) {
   return q;
 }
 
+// An expert: ProbeX's probes and projection, or a multi-view expert's views (no int8 step 1); the head
+// absent (null) for a zero-shot expert.
+flatbuffers::Offset<fb::Expert> write_expert(flatbuffers::FlatBufferBuilder& b, const ProbexShape& shape,
+                                             const QuantizedMatrix& probes, const QuantizedMatrix& projection,
+                                             const QuantizedMatrix& encoder, const QuantizedMatrix& encoder_bias,
+                                             const std::vector<BundleView>& views, float std_eps,
+                                             float probe_output_ratio, const QuantizedMatrix* head,
+                                             const QuantizedMatrix* head_bias) {
+  const auto u32 = [](size_t v) { return static_cast<uint32_t>(v); };
+  // The tensors are written inside the calls, as before this function existed, so bundles keep their bytes.
+  using TensorOffset = flatbuffers::Offset<fb::Tensor>;
+  if (views.empty()) {
+    return fb::CreateExpert(b, u32(shape.r_u), u32(shape.r_v), u32(shape.r_t), write_tensor(b, probes),
+                            write_tensor(b, projection), write_tensor(b, encoder), write_tensor(b, encoder_bias),
+                            head ? write_tensor(b, *head) : TensorOffset(), head_bias ? write_tensor(b, *head_bias) : TensorOffset(),
+                            probe_output_ratio);
+  }
+  std::vector<flatbuffers::Offset<fb::View>> offsets;
+  for (const BundleView& v : views)
+    offsets.push_back(fb::CreateView(b, static_cast<fb::ViewKind>(v.kind), write_tensor(b, v.probes),
+                                     write_tensor(b, v.projection)));
+  return fb::CreateExpert(b, u32(shape.r_u), u32(shape.r_v), u32(shape.r_t), 0, 0, write_tensor(b, encoder),
+                          write_tensor(b, encoder_bias), head ? write_tensor(b, *head) : TensorOffset(),
+                          head_bias ? write_tensor(b, *head_bias) : TensorOffset(), 0.0f, b.CreateVector(offsets), std_eps);
+}
+
 }  // namespace
 
 void quantize_expert_body(const ProbexExpert& e, const QuantSpec& spec, QuantizedMatrix* probes,
@@ -200,21 +226,15 @@ bool make_bundle_tree(const LoadedCheckpoint& checkpoint, const std::string& pat
   return true;
 }
 
-bool make_bundle_tree(const LoadedMvProbeCheckpoint& checkpoint, const std::string& path, const QuantSpec& spec,
-                      BundleTree* out, std::string* error) {
-  BundleTree t;
-  if (!tree_from_metadata(checkpoint.metadata, checkpoint.labels, path, &t, error)) return false;
-  const MvProbeExpert& e = *checkpoint.expert;
+void quantize_mvprobe_body(const MvProbeExpert& e, const QuantSpec& spec, std::vector<BundleView>* views,
+                           QuantizedMatrix* encoder, QuantizedMatrix* encoder_bias, MvProbeExpert* device) {
   const MvProbeShape& s = e.shape();
   const auto u32 = [](size_t v) { return static_cast<uint32_t>(v); };
-  t.shape = ProbexShape{s.d_h, s.d_w, s.r, s.p, s.r_t, s.d_y};
-  t.std_eps = static_cast<float>(MvProbeExpert::kStdEps);
-  // As ProbeX (quantize_expert_body): int8 on the probes and the encoder, f16 on the projections and head.
+  // As ProbeX (quantize_expert_body): int8 on the probes and the encoder, f16 on the projections.
   const QuantSpec sensitive = spec.type == StorageType::kI8 ? QuantSpec{StorageType::kF16, 0} : spec;
   const char* probe_names[] = {"probes_xu.weight", "probes_xxtu.weight", "probes_xtu.weight", "probes_xtxu.weight"};
   const char* projection_names[] = {"shared_probe_proj_row.weight", "shared_probe_proj_row2.weight",
                                     "shared_probe_proj_col.weight", "shared_probe_proj_col2.weight"};
-  auto device = std::make_unique<MvProbeExpert>(s);
   const auto value = [&](const char* name) -> const std::vector<float>& {
     for (const Param* q : e.const_params())
       if (q->name == name) return q->value;
@@ -231,6 +251,7 @@ bool make_bundle_tree(const LoadedMvProbeCheckpoint& checkpoint, const std::stri
   for (size_t j = 0; j < s.r_t; ++j)
     for (size_t i = 0; i < live.size(); ++i)
       std::copy_n(m.data() + j * 4 * rp + live[i] * rp, rp, live_columns.data() + (j * live.size() + i) * rp);
+  views->clear();
   for (unsigned k : live) {
     BundleView v;
     v.kind = static_cast<ViewKind>(k);
@@ -241,24 +262,47 @@ bool make_bundle_tree(const LoadedMvProbeCheckpoint& checkpoint, const std::stri
     v.projection = quantize_matrix(projection_names[k], value(projection_names[k]).data(), u32(s.p), u32(rows), sensitive);
     device->find_param(probe_names[k])->value = transpose(v.probes.dequantized(), s.r, len);
     device->find_param(projection_names[k])->value = v.projection.dequantized();
-    t.views.push_back(std::move(v));
+    views->push_back(std::move(v));
   }
-  t.encoder = quantize_matrix("concat_all4_encoder.weight", live_columns.data(), u32(s.r_t), u32(live.size() * rp), spec);
-  t.encoder_bias = quantize_matrix("concat_all4_encoder.bias", value("concat_all4_encoder.bias").data(), 1, u32(s.r_t),
-                                   QuantSpec{StorageType::kF32, 0});
-  t.head = quantize_matrix("classification_head.weight", value("classification_head.weight").data(), u32(s.d_y),
-                           u32(s.r_t), sensitive);
-  t.head_bias = quantize_matrix("classification_head.bias", value("classification_head.bias").data(), 1, u32(s.d_y),
-                                QuantSpec{StorageType::kF32, 0});
+  *encoder = quantize_matrix("concat_all4_encoder.weight", live_columns.data(), u32(s.r_t), u32(live.size() * rp), spec);
+  *encoder_bias = quantize_matrix("concat_all4_encoder.bias", value("concat_all4_encoder.bias").data(), 1, u32(s.r_t),
+                                  QuantSpec{StorageType::kF32, 0});
   // The device model: the stored weights; the encoder's columns of views not computed keep the float
   // values (their features are 0, so they never count).
   std::vector<float> device_m = m;
-  const std::vector<float> stored = t.encoder.dequantized();
+  const std::vector<float> stored = encoder->dequantized();
   for (size_t j = 0; j < s.r_t; ++j)
     for (size_t i = 0; i < live.size(); ++i)
       std::copy_n(stored.data() + (j * live.size() + i) * rp, rp, device_m.data() + j * 4 * rp + live[i] * rp);
   device->find_param("concat_all4_encoder.weight")->value = device_m;
-  device->find_param("concat_all4_encoder.bias")->value = t.encoder_bias.dequantized();
+  device->find_param("concat_all4_encoder.bias")->value = encoder_bias->dequantized();
+}
+
+bool make_bundle_tree(const LoadedMvProbeCheckpoint& checkpoint, const std::string& path, const QuantSpec& spec,
+                      BundleTree* out, std::string* error) {
+  BundleTree t;
+  if (!tree_from_metadata(checkpoint.metadata, checkpoint.labels, path, &t, error)) return false;
+  const MvProbeExpert& e = *checkpoint.expert;
+  const MvProbeShape& s = e.shape();
+  if (!e.has_head()) {
+    *error = path + ": a zero-shot expert (no classification head); it joins a tree's classification checkpoint";
+    return false;
+  }
+  const auto u32 = [](size_t v) { return static_cast<uint32_t>(v); };
+  t.shape = ProbexShape{s.d_h, s.d_w, s.r, s.p, s.r_t, s.d_y};
+  t.std_eps = static_cast<float>(MvProbeExpert::kStdEps);
+  auto device = std::make_unique<MvProbeExpert>(s);
+  quantize_mvprobe_body(e, spec, &t.views, &t.encoder, &t.encoder_bias, device.get());
+  // The head stays f16 under int8, as the projections.
+  const QuantSpec sensitive = spec.type == StorageType::kI8 ? QuantSpec{StorageType::kF16, 0} : spec;
+  const Param* head = nullptr;
+  const Param* head_bias = nullptr;
+  for (const Param* q : e.const_params()) {
+    if (q->name == "classification_head.weight") head = q;
+    if (q->name == "classification_head.bias") head_bias = q;
+  }
+  t.head = quantize_matrix(head->name, head->value.data(), u32(s.d_y), u32(s.r_t), sensitive);
+  t.head_bias = quantize_matrix(head_bias->name, head_bias->value.data(), 1, u32(s.d_y), QuantSpec{StorageType::kF32, 0});
   device->find_param("classification_head.weight")->value = t.head.dequantized();
   device->find_param("classification_head.bias")->value = t.head_bias.dequantized();
   t.device_model = std::move(device);
@@ -361,23 +405,8 @@ bool build_bundle(const std::vector<const BundleTree*>& trees, const std::string
     }
     auto [it, inserted] = space_index.emplace(t->labels, static_cast<uint32_t>(spaces.size()));
     if (inserted) spaces.push_back(fb::CreateLabelSpace(b, b.CreateVectorOfStrings(t->labels)));
-    flatbuffers::Offset<fb::Expert> expert;
-    if (t->views.empty()) {
-      expert = fb::CreateExpert(b, static_cast<uint32_t>(t->shape.r_u), static_cast<uint32_t>(t->shape.r_v),
-                                static_cast<uint32_t>(t->shape.r_t), write_tensor(b, t->probes),
-                                write_tensor(b, t->projection), write_tensor(b, t->encoder),
-                                write_tensor(b, t->encoder_bias), write_tensor(b, t->head),
-                                write_tensor(b, t->head_bias), t->probe_output_ratio);
-    } else {  // a multi-view expert: views instead of probes and projection, no int8 step 1
-      std::vector<flatbuffers::Offset<fb::View>> views;
-      for (const BundleView& v : t->views)
-        views.push_back(fb::CreateView(b, static_cast<fb::ViewKind>(v.kind), write_tensor(b, v.probes),
-                                       write_tensor(b, v.projection)));
-      expert = fb::CreateExpert(b, static_cast<uint32_t>(t->shape.r_u), static_cast<uint32_t>(t->shape.r_v),
-                                static_cast<uint32_t>(t->shape.r_t), 0, 0, write_tensor(b, t->encoder),
-                                write_tensor(b, t->encoder_bias), write_tensor(b, t->head),
-                                write_tensor(b, t->head_bias), 0.0f, b.CreateVector(views), t->std_eps);
-    }
+    const auto expert = write_expert(b, t->shape, t->probes, t->projection, t->encoder, t->encoder_bias, t->views,
+                                     t->std_eps, t->probe_output_ratio, &t->head, &t->head_bias);
     std::vector<flatbuffers::Offset<fb::Metric>> metrics;
     for (const auto& [k, v] : t->metrics) metrics.push_back(fb::CreateMetric(b, b.CreateString(k), v));
     std::vector<flatbuffers::Offset<fb::SelfTest>> tests;
@@ -386,10 +415,8 @@ bool build_bundle(const std::vector<const BundleTree*>& trees, const std::string
                                          st.tolerance, st.zero_shot_scores.empty() ? 0 : b.CreateVector(st.zero_shot_scores)));
     flatbuffers::Offset<fb::ZeroShot> zero_shot = 0;
     if (const BundleZeroShot* z = t->zero_shot.get()) {
-      const auto zs_expert = fb::CreateExpert(b, static_cast<uint32_t>(z->shape.r_u), static_cast<uint32_t>(z->shape.r_v),
-                                              static_cast<uint32_t>(z->shape.r_t), write_tensor(b, z->probes),
-                                              write_tensor(b, z->projection), write_tensor(b, z->encoder),
-                                              write_tensor(b, z->encoder_bias), 0, 0, z->probe_output_ratio);
+      const auto zs_expert = write_expert(b, z->shape, z->probes, z->projection, z->encoder, z->encoder_bias, z->views,
+                                          z->std_eps, z->probe_output_ratio, nullptr, nullptr);
       zero_shot = fb::CreateZeroShot(b, zs_expert, b.CreateVectorOfStrings(z->labels), b.CreateVector(z->trained),
                                      write_tensor(b, z->prototypes), write_tensor(b, z->text_projection),
                                      write_tensor(b, z->text_bias), b.CreateString(z->text_source));
@@ -452,8 +479,13 @@ bool unpack_bundle(const std::vector<uint8_t>& bytes, std::vector<BundleTree>* t
       const ZeroShotView& zv = v.zero_shot;
       auto z = std::make_unique<BundleZeroShot>();
       z->shape = ProbexShape{v.d_h, v.d_w, zv.expert.r_u, zv.expert.r_v, zv.expert.r_t, 0};
-      z->probes = from_view(zv.expert.probes);
-      z->projection = from_view(zv.expert.projection);
+      if (zv.expert.views.empty()) {
+        z->probes = from_view(zv.expert.probes);
+        z->projection = from_view(zv.expert.projection);
+      }
+      for (const ViewWeights& w : zv.expert.views)
+        z->views.push_back(BundleView{w.kind, from_view(w.probes), from_view(w.projection)});
+      z->std_eps = zv.expert.std_eps;
       z->encoder = from_view(zv.expert.encoder);
       z->encoder_bias = from_view(zv.expert.encoder_bias);
       z->probe_output_ratio = zv.expert.probe_output_ratio;

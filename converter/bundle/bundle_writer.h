@@ -26,11 +26,19 @@ struct SelfTestEntry {
   std::vector<float> zero_shot_scores;  // the zero-shot expert's cosines, for the labels it had then
 };
 
+// A multi-view expert's view as it goes into the bundle (schema: View).
+struct BundleView {
+  ViewKind kind = ViewKind::kXU;
+  QuantizedMatrix probes, projection;  // U^T [r, d], V^T [p, rows of S]
+};
+
 // A tree's zero-shot expert as it goes into the bundle (schema: ZeroShot); bundle/zero_shot_bundle.h
 // makes it from a zero-shot checkpoint and a text-embedding table.
 struct BundleZeroShot {
-  ProbexShape shape;  // d_y = 0
+  ProbexShape shape;  // d_y = 0; for a multi-view expert r_u = r probes per view, r_v = p (as BundleTree)
   QuantizedMatrix probes, projection, encoder, encoder_bias;
+  std::vector<BundleView> views;  // a multi-view (MVProbe) expert instead of probes and projection
+  float std_eps = 0.0f;
   float probe_output_ratio = 0.0f;
   std::vector<std::string> labels;
   std::vector<uint8_t> trained;         // per label: 1 if the expert was trained on it
@@ -38,13 +46,8 @@ struct BundleZeroShot {
   QuantizedMatrix text_projection;      // [r_T, d_text] f32
   QuantizedMatrix text_bias;            // [1, r_T] f32
   std::string text_source;
-  std::unique_ptr<ProbexExpert> device_model;  // null for a tree read back from a bundle
-};
-
-// A multi-view expert's view as it goes into the bundle (schema: View).
-struct BundleView {
-  ViewKind kind = ViewKind::kXU;
-  QuantizedMatrix probes, projection;  // U^T [r, d], V^T [p, rows of S]
+  // The expert with the stored weights, a ProbexExpert or an MvProbeExpert; null for a tree read back from a bundle.
+  std::unique_ptr<MultiLabelModel> device_model;
 };
 
 // One tree as it goes into the bundle, plus the model the device will effectively run.
@@ -75,6 +78,11 @@ void quantize_expert_body(const ProbexExpert& expert, const QuantSpec& spec, Qua
                           QuantizedMatrix* projection, QuantizedMatrix* encoder, QuantizedMatrix* encoder_bias);
 void set_expert_body(const QuantizedMatrix& probes, const QuantizedMatrix& projection, const QuantizedMatrix& encoder,
                      const QuantizedMatrix& encoder_bias, ProbexExpert* device_model);
+
+// The same for an MVProbe expert: its computed views and the encoder's columns that read them, int8 on the
+// probes and encoder, f16 on the projections; `device_model` gets the stored values (its head is the caller's).
+void quantize_mvprobe_body(const MvProbeExpert& expert, const QuantSpec& spec, std::vector<BundleView>* views,
+                           QuantizedMatrix* encoder, QuantizedMatrix* encoder_bias, MvProbeExpert* device_model);
 
 // Reads a bundle back into trees (weights as stored, no device models) and its router, for rewriting it
 // (probex-convert --add-labels). The bytes are verified by the runtime first.

@@ -18,9 +18,28 @@ QuantSpec prototype_spec(const QuantSpec& spec) {
   return spec.type == StorageType::kF32 ? spec : QuantSpec{StorageType::kF16, 0};
 }
 
-std::string metadata(const LoadedCheckpoint& c, const char* key) {
+template <class Checkpoint>
+std::string metadata(const Checkpoint& c, const char* key) {
   const auto it = c.metadata.find(key);
   return it == c.metadata.end() ? std::string() : it->second;
+}
+
+// The expert of a zero-shot checkpoint as the bundle stores it, and the device model with those values.
+void quantize_zero_shot_body(const ProbexExpert& e, const QuantSpec& spec, BundleZeroShot* z) {
+  z->shape = e.shape();
+  quantize_expert_body(e, spec, &z->probes, &z->projection, &z->encoder, &z->encoder_bias);
+  auto device = std::make_unique<ProbexExpert>(e.shape());
+  set_expert_body(z->probes, z->projection, z->encoder, z->encoder_bias, device.get());
+  z->device_model = std::move(device);
+}
+
+void quantize_zero_shot_body(const MvProbeExpert& e, const QuantSpec& spec, BundleZeroShot* z) {
+  const MvProbeShape& s = e.shape();
+  z->shape = ProbexShape{s.d_h, s.d_w, s.r, s.p, s.r_t, 0};
+  z->std_eps = static_cast<float>(MvProbeExpert::kStdEps);
+  auto device = std::make_unique<MvProbeExpert>(s);
+  quantize_mvprobe_body(e, spec, &z->views, &z->encoder, &z->encoder_bias, device.get());
+  z->device_model = std::move(device);
 }
 
 
@@ -51,9 +70,70 @@ bool append_labels(BundleZeroShot* z, const EmbeddingTable& table, const std::ve
   return true;
 }
 
+template <class Checkpoint>
+bool attach(const Checkpoint& checkpoint, const std::string& path, const QuantSpec& spec, const EmbeddingTable& table,
+            const std::vector<std::string>& extra_labels, BundleTree* tree, std::string* error) {
+  const auto& s = checkpoint.expert->shape();
+  if (metadata(checkpoint, "layer") != tree->layer_name || s.d_h != tree->shape.d_h || s.d_w != tree->shape.d_w) {
+    *error = path + ": the zero-shot expert probes '" + metadata(checkpoint, "layer") + "' [" + std::to_string(s.d_h) +
+             ", " + std::to_string(s.d_w) + "], tree '" + tree->name + "' probes '" + tree->layer_name + "' [" +
+             std::to_string(tree->shape.d_h) + ", " + std::to_string(tree->shape.d_w) + "]; they must be the same layer";
+    return false;
+  }
+  if (tree->zero_shot) {
+    *error = path + ": tree '" + tree->name + "' already has a zero-shot expert";
+    return false;
+  }
+  if (checkpoint.text_dimension != table.dimension) {
+    *error = path + ": the text projection takes " + std::to_string(checkpoint.text_dimension) +
+             "-d text embeddings, the table " + table.source + " has " + std::to_string(table.dimension);
+    return false;
+  }
+  auto z = std::make_unique<BundleZeroShot>();
+  quantize_zero_shot_body(*checkpoint.expert, spec, z.get());
+  z->text_source = table.source.substr(table.source.find_last_of('/') + 1);
+  const QuantSpec f32{StorageType::kF32, 0};
+  z->text_projection = quantize_matrix("regression_head.weight", checkpoint.text_weight.data(),
+                                       static_cast<uint32_t>(s.r_t), static_cast<uint32_t>(table.dimension), f32);
+  z->text_bias = quantize_matrix("regression_head.bias", checkpoint.text_bias.data(), 1, static_cast<uint32_t>(s.r_t), f32);
+  z->prototypes.name = "prototypes";
+  z->prototypes.type = prototype_spec(spec).type;
+  z->prototypes.cols = static_cast<uint32_t>(s.r_t);
+
+  std::vector<std::string> holdout;
+  const std::string holdout_text = metadata(checkpoint, "holdout_labels");
+  std::string why;
+  if (!holdout_text.empty() && !parse_python_string_list(holdout_text, &holdout, &why)) {
+    *error = path + ": metadata 'holdout_labels' is " + why;
+    return false;
+  }
+  // Trained labels first, then unseen ones.
+  std::vector<std::string> unseen = holdout;
+  unseen.insert(unseen.end(), extra_labels.begin(), extra_labels.end());
+  tree->zero_shot = std::move(z);
+  return append_labels(tree->zero_shot.get(), table, checkpoint.labels, 1, error) &&
+         append_labels(tree->zero_shot.get(), table, unseen, 0, error);
+}
+
 }  // namespace
 
+bool attach_zero_shot(const LoadedCheckpoint& checkpoint, const std::string& path, const QuantSpec& spec,
+                      const EmbeddingTable& table, const std::vector<std::string>& extra_labels, BundleTree* tree,
+                      std::string* error) {
+  return attach(checkpoint, path, spec, table, extra_labels, tree, error);
+}
+
+bool attach_zero_shot(const LoadedMvProbeCheckpoint& checkpoint, const std::string& path, const QuantSpec& spec,
+                      const EmbeddingTable& table, const std::vector<std::string>& extra_labels, BundleTree* tree,
+                      std::string* error) {
+  return attach(checkpoint, path, spec, table, extra_labels, tree, error);
+}
+
 bool is_zero_shot_checkpoint(const LoadedCheckpoint& checkpoint) {
+  return !checkpoint.expert->has_head() && checkpoint.text_dimension > 0;
+}
+
+bool is_zero_shot_checkpoint(const LoadedMvProbeCheckpoint& checkpoint) {
   return !checkpoint.expert->has_head() && checkpoint.text_dimension > 0;
 }
 
@@ -87,64 +167,16 @@ bool label_prototypes(const std::vector<float>& weight, const std::vector<float>
   return true;
 }
 
-bool attach_zero_shot(const LoadedCheckpoint& checkpoint, const std::string& path, const QuantSpec& spec,
-                      const EmbeddingTable& table, const std::vector<std::string>& extra_labels, BundleTree* tree,
-                      std::string* error) {
-  const ProbexShape& s = checkpoint.expert->shape();
-  if (metadata(checkpoint, "layer") != tree->layer_name || s.d_h != tree->shape.d_h || s.d_w != tree->shape.d_w) {
-    *error = path + ": the zero-shot expert probes '" + metadata(checkpoint, "layer") + "' [" + std::to_string(s.d_h) +
-             ", " + std::to_string(s.d_w) + "], tree '" + tree->name + "' probes '" + tree->layer_name + "' [" +
-             std::to_string(tree->shape.d_h) + ", " + std::to_string(tree->shape.d_w) + "]; they must be the same layer";
-    return false;
-  }
-  if (tree->zero_shot) {
-    *error = path + ": tree '" + tree->name + "' already has a zero-shot expert";
-    return false;
-  }
-  if (checkpoint.text_dimension != table.dimension) {
-    *error = path + ": the text projection takes " + std::to_string(checkpoint.text_dimension) +
-             "-d text embeddings, the table " + table.source + " has " + std::to_string(table.dimension);
-    return false;
-  }
-  auto z = std::make_unique<BundleZeroShot>();
-  z->shape = s;
-  quantize_expert_body(*checkpoint.expert, spec, &z->probes, &z->projection, &z->encoder, &z->encoder_bias);
-  z->device_model = std::make_unique<ProbexExpert>(s);
-  set_expert_body(z->probes, z->projection, z->encoder, z->encoder_bias, z->device_model.get());
-  z->text_source = table.source.substr(table.source.find_last_of('/') + 1);
-  const QuantSpec f32{StorageType::kF32, 0};
-  z->text_projection = quantize_matrix("regression_head.weight", checkpoint.text_weight.data(),
-                                       static_cast<uint32_t>(s.r_t), static_cast<uint32_t>(table.dimension), f32);
-  z->text_bias = quantize_matrix("regression_head.bias", checkpoint.text_bias.data(), 1, static_cast<uint32_t>(s.r_t), f32);
-  z->prototypes.name = "prototypes";
-  z->prototypes.type = prototype_spec(spec).type;
-  z->prototypes.cols = static_cast<uint32_t>(s.r_t);
-
-  std::vector<std::string> holdout;
-  const std::string holdout_text = metadata(checkpoint, "holdout_labels");
-  std::string why;
-  if (!holdout_text.empty() && !parse_python_string_list(holdout_text, &holdout, &why)) {
-    *error = path + ": metadata 'holdout_labels' is " + why;
-    return false;
-  }
-  // Trained labels first, then unseen ones.
-  std::vector<std::string> unseen = holdout;
-  unseen.insert(unseen.end(), extra_labels.begin(), extra_labels.end());
-  tree->zero_shot = std::move(z);
-  return append_labels(tree->zero_shot.get(), table, checkpoint.labels, 1, error) &&
-         append_labels(tree->zero_shot.get(), table, unseen, 0, error);
-}
-
 bool add_zero_shot_labels(BundleZeroShot* zero_shot, const EmbeddingTable& table, const std::vector<std::string>& labels,
                           std::string* error) {
   return append_labels(zero_shot, table, labels, 0, error);
 }
 
-bool compare_zero_shot(const std::vector<uint8_t>& bundle_bytes, size_t tree_index, ProbexExpert& float_expert,
-                       const std::vector<float>& float_prototypes, const ExpertData& layers,
+bool compare_zero_shot(const std::vector<uint8_t>& bundle_bytes, size_t tree_index, MultiLabelModel& float_expert,
+                       size_t d_h, size_t d_w, const std::vector<float>& float_prototypes, const ExpertData& layers,
                        const std::vector<size_t>& candidates, const std::vector<size_t>& classes, ZeroShotAgreement* out,
                        std::string* error) {
-  const ProbexShape& s = float_expert.shape();
+  const size_t r_t = float_expert.outputs();  // no head: the embedding
   ZeroShotAgreement a;
   a.layers = layers.count;
   bool first_path = true;
@@ -156,8 +188,8 @@ bool compare_zero_shot(const std::vector<uint8_t>& bundle_bytes, size_t tree_ind
       const float* x = layers.x.data() + i * layers.features;
       probex_audit_result r{};
       std::string message;
-      if (rt.auditor->audit_matrix(static_cast<uint32_t>(tree_index), x, static_cast<uint32_t>(s.d_h),
-                                   static_cast<uint32_t>(s.d_w), &r, &message) != PROBEX_OK) {
+      if (rt.auditor->audit_matrix(static_cast<uint32_t>(tree_index), x, static_cast<uint32_t>(d_h),
+                                   static_cast<uint32_t>(d_w), &r, &message) != PROBEX_OK) {
         *error = "the runtime fails on a held-out layer: " + message;
         return false;
       }
@@ -170,7 +202,7 @@ bool compare_zero_shot(const std::vector<uint8_t>& bundle_bytes, size_t tree_ind
       double top_runtime = -2.0, top_float = -2.0;
       for (size_t k = 0; k < candidates.size(); ++k) {
         const size_t c = candidates[k];
-        const double f = probex::cosine(e, float_prototypes.data() + c * s.r_t, s.r_t);
+        const double f = probex::cosine(e, float_prototypes.data() + c * r_t, r_t);
         if (static_cast<double>(r.zero_shot_scores[c]) > top_runtime) {
           top_runtime = static_cast<double>(r.zero_shot_scores[c]);
           best_runtime = k;
@@ -196,12 +228,12 @@ bool compare_zero_shot(const std::vector<uint8_t>& bundle_bytes, size_t tree_ind
 
 // Zero-shot top-1 of the runtime and of the float expert on the zoo's detector models of the tree:
 // test (trained classes, candidates = the trained labels) and test_holdout (candidates = its labels).
-bool zero_shot_agreement(const std::vector<uint8_t>& bytes, size_t tree_index, const LoadedCheckpoint& zs,
+bool zero_shot_agreement(const std::vector<uint8_t>& bytes, size_t tree_index, const ZeroShotFloat& zs,
                          const BundleTree& tree, const std::vector<ZooFile>& files, const EmbeddingTable& table,
                          ZeroShotAgreement* seen, ZeroShotAgreement* unseen, std::string* error) {
   const BundleZeroShot& z = *tree.zero_shot;
   std::vector<float> prototypes;
-  if (!label_prototypes(zs.text_weight, zs.text_bias, table, z.labels, &prototypes, error)) return false;
+  if (!label_prototypes(zs.text->text_weight, zs.text->text_bias, table, z.labels, &prototypes, error)) return false;
   LoadOptions load;
   load.layer = tree.layer_name;
   load.task = "detector";
@@ -225,8 +257,8 @@ bool zero_shot_agreement(const std::vector<uint8_t>& bytes, size_t tree_index, c
       const float* y = d.y.data() + m * d.labels;
       classes.push_back(static_cast<size_t>(std::max_element(y, y + d.labels) - y));
     }
-    if (!compare_zero_shot(bytes, tree_index, *zs.expert, prototypes, d, candidates, classes, holdout ? unseen : seen,
-                           error))
+    if (!compare_zero_shot(bytes, tree_index, *zs.model, tree.shape.d_h, tree.shape.d_w, prototypes, d, candidates,
+                           classes, holdout ? unseen : seen, error))
       return false;
   }
   return true;

@@ -17,6 +17,7 @@ namespace probex::convert {
 
 // True for a checkpoint of a zero-shot expert (no classification head, a text projection).
 bool is_zero_shot_checkpoint(const LoadedCheckpoint& checkpoint);
+bool is_zero_shot_checkpoint(const LoadedMvProbeCheckpoint& checkpoint);
 
 // Unit prototypes [labels, r_T] of label texts: normalize(weight t + bias), weight [r_T, d_text].
 bool label_prototypes(const std::vector<float>& weight, const std::vector<float>& bias, const EmbeddingTable& table,
@@ -26,7 +27,12 @@ bool label_prototypes(const std::vector<float>& weight, const std::vector<float>
 // trained labels, its metadata's holdout_labels and `extra_labels` embedded with `table`. Errors: another
 // tree or layer, a layer shape or text dimension that disagrees, a repeated label, a label with no word in
 // the table.
+// An MVProbe zero-shot expert (probex-train --task detector --reader mvprobe) ships its computed views, as
+// make_bundle_tree does for an MVProbe classifier.
 bool attach_zero_shot(const LoadedCheckpoint& checkpoint, const std::string& path, const QuantSpec& spec,
+                      const EmbeddingTable& table, const std::vector<std::string>& extra_labels, BundleTree* tree,
+                      std::string* error);
+bool attach_zero_shot(const LoadedMvProbeCheckpoint& checkpoint, const std::string& path, const QuantSpec& spec,
                       const EmbeddingTable& table, const std::vector<std::string>& extra_labels, BundleTree* tree,
                       std::string* error);
 
@@ -44,15 +50,21 @@ struct ZeroShotAgreement {
 // Whether the runtime's zero-shot top-1 is within budget.max_zero_shot_drop of the float expert's, on the
 // seen-class and the unseen-class models both.
 bool within_zero_shot_budget(const ZeroShotAgreement& seen, const ZeroShotAgreement& unseen, const QuantBudget& budget);
-bool compare_zero_shot(const std::vector<uint8_t>& bundle_bytes, size_t tree_index, ProbexExpert& float_expert,
-                       const std::vector<float>& float_prototypes, const ExpertData& layers,
+// `float_expert` has no head (its outputs are the embedding); the layers are [d_h, d_w].
+bool compare_zero_shot(const std::vector<uint8_t>& bundle_bytes, size_t tree_index, MultiLabelModel& float_expert,
+                       size_t d_h, size_t d_w, const std::vector<float>& float_prototypes, const ExpertData& layers,
                        const std::vector<size_t>& candidates, const std::vector<size_t>& classes, ZeroShotAgreement* out,
                        std::string* error);
 
+// The float zero-shot expert a tree's zero-shot part was made from (either reader's checkpoint).
+struct ZeroShotFloat {
+  MultiLabelModel* model = nullptr;
+  const TextProjectionWeights* text = nullptr;
+};
+
 // compare_zero_shot on a zoo's detector models of `tree`: `seen` on its test split (candidates = the
-// trained labels), `unseen` on test_holdout (candidates = that split's labels). `zs` is the float
-// checkpoint the tree's zero-shot part was made from.
-bool zero_shot_agreement(const std::vector<uint8_t>& bytes, size_t tree_index, const LoadedCheckpoint& zs,
+// trained labels), `unseen` on test_holdout (candidates = that split's labels).
+bool zero_shot_agreement(const std::vector<uint8_t>& bytes, size_t tree_index, const ZeroShotFloat& zs,
                          const BundleTree& tree, const std::vector<ZooFile>& files, const EmbeddingTable& table,
                          ZeroShotAgreement* seen, ZeroShotAgreement* unseen, std::string* error);
 

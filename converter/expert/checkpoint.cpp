@@ -27,25 +27,57 @@ bool read_labels(const std::string& path, const std::map<std::string, std::strin
     *error = path + ": metadata 'labels' is " + why;
     return false;
   }
-  if (labels->size() != d_y) {
+  if (d_y > 0 && labels->size() != d_y) {  // d_Y = 0, a zero-shot expert: its training classes, any number
     *error = path + ": metadata names " + std::to_string(labels->size()) + " labels for a head of " + std::to_string(d_y);
     return false;
   }
   return true;
 }
 
-}  // namespace
+// The zero-shot text projection, if the file has one: regression_head.weight [r_T, d_text] and .bias [r_T].
+bool read_text_projection(const SafetensorsFile& file, const std::string& path, size_t r_t, TextProjectionWeights* out,
+                          std::string* error) {
+  *out = TextProjectionWeights();
+  const TensorInfo* text_w = file.find("regression_head.weight");
+  const TensorInfo* text_b = file.find("regression_head.bias");
+  if (text_w == nullptr) return true;
+  if (text_b == nullptr || text_w->shape.size() != 2 || text_b->shape.size() != 1 ||
+      !dtype_converts_to_f32(text_w->dtype) || !dtype_converts_to_f32(text_b->dtype) || text_w->shape[0] != r_t ||
+      text_b->shape[0] != r_t || text_w->shape[1] == 0) {
+    *error = path + ": regression_head.weight must be [r_T = " + std::to_string(r_t) +
+             ", d_text] with regression_head.bias [r_T], both float";
+    return false;
+  }
+  out->text_dimension = static_cast<size_t>(text_w->shape[1]);
+  out->text_weight.resize(static_cast<size_t>(text_w->element_count));
+  out->text_bias.resize(r_t);
+  SafetensorsStatus read = file.read_f32(*text_w, 0, text_w->element_count, out->text_weight.data());
+  if (read.ok()) read = file.read_f32(*text_b, 0, text_b->element_count, out->text_bias.data());
+  if (!read.ok()) {
+    *error = read.message;
+    return false;
+  }
+  return true;
+}
 
-bool save_probex_checkpoint(const ProbexExpert& expert, const std::map<std::string, std::string>& metadata,
-                            const std::string& path, std::string* error, const std::vector<Param*>& extra) {
+bool write_checkpoint(std::vector<const Param*> params, const std::vector<Param*>& extra,
+                      const std::map<std::string, std::string>& metadata, const char* format, const std::string& path,
+                      std::string* error) {
   SafetensorsWriter writer;
-  std::vector<const Param*> params = expert.const_params();
   params.insert(params.end(), extra.begin(), extra.end());
   for (const Param* p : params) {
     if (!writer.add_f32(p->name, Dtype::kF32, p->shape, p->value.data(), error)) return false;
   }
   for (const auto& [k, v] : metadata) writer.set_metadata(k, v);
+  if (format != nullptr) writer.set_metadata("format", format);
   return writer.write_file(path, error);
+}
+
+}  // namespace
+
+bool save_probex_checkpoint(const ProbexExpert& expert, const std::map<std::string, std::string>& metadata,
+                            const std::string& path, std::string* error, const std::vector<Param*>& extra) {
+  return write_checkpoint(expert.const_params(), extra, metadata, nullptr, path, error);
 }
 
 bool load_probex_checkpoint(const std::string& path, LoadedCheckpoint* out, std::string* error) {
@@ -57,16 +89,16 @@ bool load_probex_checkpoint(const std::string& path, LoadedCheckpoint* out, std:
   }
   if (looks_like_mvprobe(file)) {
     *error = path + ": an MVProbe expert checkpoint (probex-train --reader mvprobe), not a ProbeX one: probex-convert "
-             "makes bundles of both, but ONNX export and zero-shot experts take ProbeX checkpoints only";
+             "makes bundles of both, but ONNX export takes ProbeX checkpoints only";
     return false;
   }
   const char* names[] = {"probes.weight", "shared_probe_proj.weight", "per_probe_encoders.weight",
                          "per_probe_encoders.bias", "classification_head.weight", "classification_head.bias"};
   const size_t ranks[] = {2, 2, 2, 1, 2, 1};
   const TensorInfo* t[6];
-  const TensorInfo* text_w = file.find("regression_head.weight");
-  const TensorInfo* text_b = file.find("regression_head.bias");
-  const bool has_head = file.find(names[4]) != nullptr || file.find(names[5]) != nullptr || text_w == nullptr;
+  // A zero-shot expert has the text projection and no head.
+  const bool has_head = file.find(names[4]) != nullptr || file.find(names[5]) != nullptr ||
+                        file.find("regression_head.weight") == nullptr;
   for (int i = 0; i < 6; ++i) {
     t[i] = nullptr;
     if (i >= 4 && !has_head) continue;
@@ -100,27 +132,7 @@ bool load_probex_checkpoint(const std::string& path, LoadedCheckpoint* out, std:
     *error = path + ": tensor shapes disagree (" + shapes + ")";
     return false;
   }
-  out->text_dimension = 0;
-  out->text_weight.clear();
-  out->text_bias.clear();
-  if (text_w != nullptr) {
-    if (text_b == nullptr || text_w->shape.size() != 2 || text_b->shape.size() != 1 ||
-        !dtype_converts_to_f32(text_w->dtype) || !dtype_converts_to_f32(text_b->dtype) || text_w->shape[0] != s.r_t ||
-        text_b->shape[0] != s.r_t || text_w->shape[1] == 0) {
-      *error = path + ": regression_head.weight must be [r_T = " + std::to_string(s.r_t) +
-               ", d_text] with regression_head.bias [r_T], both float";
-      return false;
-    }
-    out->text_dimension = static_cast<size_t>(text_w->shape[1]);
-    out->text_weight.resize(static_cast<size_t>(text_w->element_count));
-    out->text_bias.resize(s.r_t);
-    SafetensorsStatus read = file.read_f32(*text_w, 0, text_w->element_count, out->text_weight.data());
-    if (read.ok()) read = file.read_f32(*text_b, 0, text_b->element_count, out->text_bias.data());
-    if (!read.ok()) {
-      *error = read.message;
-      return false;
-    }
-  }
+  if (!read_text_projection(file, path, s.r_t, out, error)) return false;
   auto expert = std::make_unique<ProbexExpert>(s);
   for (int i = 0; i < 6; ++i) {
     if (t[i] == nullptr) continue;
@@ -133,35 +145,14 @@ bool load_probex_checkpoint(const std::string& path, LoadedCheckpoint* out, std:
   }
   out->metadata.clear();
   for (const auto& [k, v] : file.metadata()) out->metadata[k] = v;
-  out->labels.clear();
-  auto labels = out->metadata.find("labels");
-  if (labels != out->metadata.end()) {
-    std::string why;
-    if (!parse_python_string_list(labels->second, &out->labels, &why)) {
-      *error = path + ": metadata 'labels' is " + why;
-      return false;
-    }
-    if (has_head && out->labels.size() != s.d_y) {
-      *error = path + ": metadata names " + std::to_string(out->labels.size()) + " labels for a head of " +
-               std::to_string(s.d_y);
-      return false;
-    }
-  } else {
-    for (size_t i = 0; i < s.d_y; ++i) out->labels.push_back("label_" + std::to_string(i));
-  }
+  if (!read_labels(path, out->metadata, s.d_y, &out->labels, error)) return false;
   out->expert = std::move(expert);
   return true;
 }
 
 bool save_mvprobe_checkpoint(const MvProbeExpert& expert, const std::map<std::string, std::string>& metadata,
-                             const std::string& path, std::string* error) {
-  SafetensorsWriter writer;
-  for (const Param* p : expert.const_params()) {
-    if (!writer.add_f32(p->name, Dtype::kF32, p->shape, p->value.data(), error)) return false;
-  }
-  for (const auto& [k, v] : metadata) writer.set_metadata(k, v);
-  writer.set_metadata("format", kMvProbeCheckpointFormat);
-  return writer.write_file(path, error);
+                             const std::string& path, std::string* error, const std::vector<Param*>& extra) {
+  return write_checkpoint(expert.const_params(), extra, metadata, kMvProbeCheckpointFormat, path, error);
 }
 
 bool is_mvprobe_checkpoint(const std::string& path) {
@@ -182,7 +173,12 @@ bool load_mvprobe_checkpoint(const std::string& path, LoadedMvProbeCheckpoint* o
                          "concat_all4_encoder.weight", "concat_all4_encoder.bias",
                          "classification_head.weight", "classification_head.bias"};
   const TensorInfo* t[12];
+  // A zero-shot expert has the text projection and no head.
+  const bool has_head = file.find(names[10]) != nullptr || file.find(names[11]) != nullptr ||
+                        file.find("regression_head.weight") == nullptr;
   for (int i = 0; i < 12; ++i) {
+    t[i] = nullptr;
+    if (i >= 10 && !has_head) continue;
     const SafetensorsStatus found = file.require(names[i], &t[i]);
     if (!found.ok()) {
       *error = found.message;
@@ -200,8 +196,8 @@ bool load_mvprobe_checkpoint(const std::string& path, LoadedMvProbeCheckpoint* o
   s.d_h = t[1]->shape[0];
   s.p = t[4]->shape[0];
   s.r_t = t[8]->shape[0];
-  s.d_y = t[10]->shape[0];
-  if (s.d_w == 0 || s.d_h == 0 || s.r == 0 || s.p == 0 || s.r_t == 0 || s.d_y == 0) {
+  s.d_y = has_head ? t[10]->shape[0] : 0;
+  if (s.d_w == 0 || s.d_h == 0 || s.r == 0 || s.p == 0 || s.r_t == 0 || (has_head && s.d_y == 0)) {
     *error = path + ": a tensor has a zero dimension";
     return false;
   }
@@ -213,8 +209,10 @@ bool load_mvprobe_checkpoint(const std::string& path, LoadedMvProbeCheckpoint* o
     *error = path + ": metadata 'views' is '" + *views + "', not a list of xu, xxtu, xtu, xtxu";
     return false;
   }
+  if (!read_text_projection(file, path, s.r_t, out, error)) return false;
   auto expert = std::make_unique<MvProbeExpert>(s);
   for (int i = 0; i < 12; ++i) {
+    if (t[i] == nullptr) continue;
     Param* p = expert->find_param(names[i]);
     if (t[i]->shape != p->shape) {
       std::string want, got;

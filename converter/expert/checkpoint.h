@@ -18,13 +18,17 @@ namespace probex::convert {
 bool save_probex_checkpoint(const ProbexExpert& expert, const std::map<std::string, std::string>& metadata,
                             const std::string& path, std::string* error, const std::vector<Param*>& extra = {});
 
-struct LoadedCheckpoint {
+// The zero-shot text projection (`regression_head.weight` [r_T, d_text], `.bias` [r_T]) a checkpoint of
+// either reader may hold beside its expert.
+struct TextProjectionWeights {
+  size_t text_dimension = 0;  // 0: none
+  std::vector<float> text_weight, text_bias;
+};
+
+struct LoadedCheckpoint : TextProjectionWeights {
   std::unique_ptr<ProbexExpert> expert;  // without a head (d_Y = 0) for a zero-shot checkpoint
   std::map<std::string, std::string> metadata;  // empty for a bare authors' state dict
   std::vector<std::string> labels;              // from metadata "labels", else label_0, label_1, ...
-  // The zero-shot text projection (`regression_head.weight` [r_T, d_text], `.bias` [r_T]), if present.
-  size_t text_dimension = 0;                    // 0: none
-  std::vector<float> text_weight, text_bias;
 };
 
 // Shapes are inferred from the tensors and must agree with each other (r_U, r_V, r_T, d_Y, d_text).
@@ -37,15 +41,17 @@ bool load_probex_checkpoint(const std::string& path, LoadedCheckpoint* out, std:
 // MVProbe experts (mvprobe_expert.h): the same file format with the authors' MVProbe names; our checkpoints
 // carry metadata format "probex-mvprobe-expert/1" so that no ProbeX reader mistakes them for its own.
 constexpr const char* kMvProbeCheckpointFormat = "probex-mvprobe-expert/1";
+// `extra` as for save_probex_checkpoint (the zero-shot text projection).
 bool save_mvprobe_checkpoint(const MvProbeExpert& expert, const std::map<std::string, std::string>& metadata,
-                             const std::string& path, std::string* error);
+                             const std::string& path, std::string* error, const std::vector<Param*>& extra = {});
 
-struct LoadedMvProbeCheckpoint {
-  std::unique_ptr<MvProbeExpert> expert;
+struct LoadedMvProbeCheckpoint : TextProjectionWeights {
+  std::unique_ptr<MvProbeExpert> expert;  // without a head (d_Y = 0) for a zero-shot checkpoint
   std::map<std::string, std::string> metadata;  // empty for a bare authors' state dict
   std::vector<std::string> labels;              // from metadata "labels", else label_0, label_1, ...
 };
-// Classification experts only (the head is required). Shapes are inferred from the tensors and must agree.
+// Shapes are inferred from the tensors and must agree. As for ProbeX, the head may be absent only when the
+// text projection is present (a zero-shot expert, probex-train --task detector --reader mvprobe).
 // Metadata "views" (save_mvprobe_checkpoint's callers write it, e.g. "xxtu,xtxu") sets the expert's view
 // mask; without it every view is computed (an authors' state dict).
 bool load_mvprobe_checkpoint(const std::string& path, LoadedMvProbeCheckpoint* out, std::string* error);

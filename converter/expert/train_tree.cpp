@@ -76,25 +76,6 @@ void embed_other_trees(const std::vector<ZooFile>& files, const std::string& tre
   }
 }
 
-MvProbeShape mvprobe_shape(const TreeTrainOptions& o, size_t rows, size_t cols, size_t labels) {
-  MvProbeShape m;
-  m.d_h = rows;
-  m.d_w = cols;
-  m.r = o.r_u;
-  m.p = o.r_v;
-  m.r_t = o.r_t;
-  m.d_y = labels;
-  m.views = o.mvprobe_views;
-  return m;
-}
-
-// The MVProbe reader's training: the baselines' settings with its own learning rate.
-FitConfig mvprobe_fit(const TreeTrainOptions& o) {
-  FitConfig f = o.fit;
-  f.lr = o.mvprobe_lr;
-  return f;
-}
-
 // One reader train_tree trains: ProbeX, or MVProbe with its views.
 struct ReaderSpec {
   std::string name;  // the method's name: probex, mvprobe, mvprobe2
@@ -214,6 +195,34 @@ std::map<std::string, std::string> checkpoint_metadata(const std::string& tree, 
       {"best_epoch", std::to_string(best_epoch)},
       {"train_models", std::to_string(train_models)},
   };
+}
+
+MvProbeShape mvprobe_shape(const TreeTrainOptions& o, size_t rows, size_t cols, size_t labels) {
+  MvProbeShape m;
+  m.d_h = rows;
+  m.d_w = cols;
+  m.r = o.r_u;
+  m.p = o.r_v;
+  m.r_t = o.r_t;
+  m.d_y = labels;
+  m.views = o.mvprobe_views;
+  return m;
+}
+
+FitConfig mvprobe_fit(const TreeTrainOptions& o) {
+  FitConfig f = o.fit;
+  f.lr = o.mvprobe_lr;
+  return f;
+}
+
+void set_mvprobe_metadata(const MvProbeShape& shape, std::map<std::string, std::string>* md) {
+  // save_mvprobe_checkpoint sets the format (probex-mvprobe-expert/1): ProbeX's loader refuses it.
+  (*md)["expert"] = "mvprobe";
+  (*md)["r"] = std::to_string(shape.r);
+  (*md)["p"] = std::to_string(shape.p);
+  md->erase("r_u");
+  md->erase("r_v");
+  (*md)["views"] = mvprobe_view_list(shape.views);
 }
 
 bool is_reader_method(const std::string& method) {
@@ -378,15 +387,7 @@ bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, cons
     std::map<std::string, std::string> md = checkpoint_metadata(tree, options, report->rule, shape,
                                                                 reader_fit(spec, options), s.space,
                                                                 result.fit.best_epoch, report->train);
-    if (spec.mvprobe) {
-      // save_mvprobe_checkpoint sets the format (probex-mvprobe-expert/1): ProbeX's loader refuses it.
-      md["expert"] = "mvprobe";
-      md["r"] = std::to_string(expert.mvprobe->shape().r);
-      md["p"] = std::to_string(expert.mvprobe->shape().p);
-      md.erase("r_u");
-      md.erase("r_v");
-      md["views"] = mvprobe_view_list(expert.mvprobe->shape().views);
-    }
+    if (spec.mvprobe) set_mvprobe_metadata(expert.mvprobe->shape(), &md);
     md["val_bit_accuracy"] = fmt(result.fit.best_val.bit_accuracy);
     md["test_bit_accuracy"] = fmt(result.test.bit_accuracy);
     md["test_exact_set"] = fmt(result.test.exact_set);

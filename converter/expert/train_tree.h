@@ -86,6 +86,13 @@ std::map<std::string, std::string> checkpoint_metadata(const std::string& tree, 
                                                        const std::string& rule, const ProbexShape& shape,
                                                        const FitConfig& fit, const std::vector<std::string>& labels,
                                                        int best_epoch, size_t train_models);
+// An MVProbe expert's checkpoint: checkpoint_metadata with "expert", "r", "p" and "views" in place of r_u, r_v.
+void set_mvprobe_metadata(const MvProbeShape& shape, std::map<std::string, std::string>* metadata);
+
+// The MVProbe reader of `options` (r = r_u, p = r_v, r_T, views) on a [rows, cols] layer with `labels`
+// outputs (0: the zero-shot expert), and its training settings: options.fit with options.mvprobe_lr.
+MvProbeShape mvprobe_shape(const TreeTrainOptions& options, size_t rows, size_t cols, size_t labels);
+FitConfig mvprobe_fit(const TreeTrainOptions& options);
 
 struct LayerSweepRow {
   std::string layer;

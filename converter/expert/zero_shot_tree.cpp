@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
 #include "checkpoint.h"
 #include "core/json_writer.h"
 #include "core/python_literal.h"
 #include "layer_dataset.h"
+#include "mvprobe_expert.h"
+#include "reader_choice.h"
 
 namespace probex::convert {
 namespace {
@@ -173,17 +176,28 @@ bool train_zero_shot_tree(const std::vector<ZooFile>& files, const std::string& 
   report->val_holdout = s.val_unseen.data.count;
   report->test_holdout = s.test_unseen.data.count;
 
-  ProbexShape shape{report->rows, report->cols, options.r_u, options.r_v, options.r_t, 0};
-  ProbexExpert expert(shape);
+  // The reader: ProbeX, or MVProbe (options.reader) with its views and learning rate; both without a head.
+  const bool mv = options.reader == Reader::kMvProbe;
+  const ProbexShape shape{report->rows, report->cols, options.r_u, options.r_v, options.r_t, 0};
+  std::unique_ptr<ProbexExpert> probex_expert;
+  std::unique_ptr<MvProbeExpert> mv_expert;
   TextProjection projection(table.dimension, options.r_t);
   Rng rng(options.fit.seed);
-  expert.init(rng);
+  if (mv) {
+    mv_expert = std::make_unique<MvProbeExpert>(mvprobe_shape(options, report->rows, report->cols, 0));
+    mv_expert->init(rng);
+  } else {
+    probex_expert = std::make_unique<ProbexExpert>(shape);
+    probex_expert->init(rng);
+  }
+  MultiLabelModel& expert = mv ? static_cast<MultiLabelModel&>(*mv_expert) : *probex_expert;
   projection.init(rng);
-  FitConfig fit = options.fit;
-  fit.label = tree + " probex";
-  const ZeroShotFitResult probex_fit = fit_zero_shot(expert, projection, s.train, s.val, s.val_unseen, fit);
-  report->methods.push_back(evaluate("probex", expert, projection, probex_fit, s));
-  const ZeroShotMethod& probex = report->methods.back();
+  FitConfig fit = mv ? mvprobe_fit(options) : options.fit;
+  const std::string name = mv ? kReaderMvProbe : kReaderProbex;
+  fit.label = tree + " " + name;
+  const ZeroShotFitResult reader_fit = fit_zero_shot(expert, projection, s.train, s.val, s.val_unseen, fit);
+  report->methods.push_back(evaluate(name, expert, projection, reader_fit, s));
+  const ZeroShotMethod& reader = report->methods.back();
   const ZeroShotSplit all = retrieval_split(s.test, s.test_unseen);  // evaluate() left the written parameters
   report->embedding_width = shape.r_t;
   report->test_embeddings = predict(expert, all.data);
@@ -192,16 +206,20 @@ bool train_zero_shot_tree(const std::vector<ZooFile>& files, const std::string& 
   if (!options.checkpoint_path.empty()) {  // the val_holdout choice, restored by evaluate()
     const auto fmt = [](double v) { return format_number(v); };
     std::map<std::string, std::string> md =
-        checkpoint_metadata(tree, options, report->rule, shape, fit, seen, probex.unseen_epoch, report->train);
+        checkpoint_metadata(tree, options, report->rule, shape, fit, seen, reader.unseen_epoch, report->train);
+    if (mv) set_mvprobe_metadata(mv_expert->shape(), &md);
     md["holdout_labels"] = python_list_literal(unseen);
     md["text_table"] = table.source;
     md["text_dimension"] = std::to_string(table.dimension);
     md["selected_on"] = "val_holdout zero-shot top-1";
-    md["val_holdout_top1"] = fmt(probex_fit.best_unseen_val);
-    md["test_in_distribution_top1"] = fmt(probex.in_distribution_top1);
-    md["test_zero_shot_top1"] = fmt(probex.zero_shot_top1);
-    md["test_retrieval_map"] = fmt(probex.retrieval.mean_ap);
-    if (!save_probex_checkpoint(expert, md, options.checkpoint_path, error, projection.params())) return false;
+    md["val_holdout_top1"] = fmt(reader_fit.best_unseen_val);
+    md["test_in_distribution_top1"] = fmt(reader.in_distribution_top1);
+    md["test_zero_shot_top1"] = fmt(reader.zero_shot_top1);
+    md["test_retrieval_map"] = fmt(reader.retrieval.mean_ap);
+    const bool saved = mv ? save_mvprobe_checkpoint(*mv_expert, md, options.checkpoint_path, error, projection.params())
+                          : save_probex_checkpoint(*probex_expert, md, options.checkpoint_path, error,
+                                                   projection.params());
+    if (!saved) return false;
   }
 
   if (options.dense_baseline) {
@@ -209,6 +227,7 @@ bool train_zero_shot_tree(const std::vector<ZooFile>& files, const std::string& 
     TextProjection dense_projection(table.dimension, options.r_t);
     dense.init(rng);
     dense_projection.init(rng);
+    fit = options.fit;
     if (options.baseline_epochs > 0) fit.epochs = options.baseline_epochs;
     fit.label = tree + " dense ";
     const ZeroShotFitResult dense_fit = fit_zero_shot(dense, dense_projection, s.train, s.val, s.val_unseen, fit);

@@ -275,15 +275,17 @@ int main(int argc, char** argv) {
   // Classification checkpoints make the trees (in the order given); zero-shot ones join their tree.
   std::vector<LoadedCheckpoint> floats, zero_shot_floats;
   std::vector<std::string> classifier_paths, zero_shot_paths;
-  // MVProbe classifiers (probex-train --reader mvprobe|auto), by index into the trees.
-  std::map<size_t, LoadedMvProbeCheckpoint> mv_floats;
+  // MVProbe experts (probex-train --reader mvprobe|auto), by index into floats or zero_shot_floats, whose
+  // entry there is an empty slot.
+  std::map<size_t, LoadedMvProbeCheckpoint> mv_floats, mv_zero_shot;
   for (const std::string& path : checkpoints) {
     if (is_mvprobe_checkpoint(path)) {
       LoadedMvProbeCheckpoint m;
       if (!load_mvprobe_checkpoint(path, &m, &error)) return fail(error);
-      mv_floats.emplace(classifier_paths.size(), std::move(m));
-      floats.emplace_back();  // its slot among the classifiers; the expert is in mv_floats
-      classifier_paths.push_back(path);
+      const bool zs = is_zero_shot_checkpoint(m);
+      (zs ? mv_zero_shot : mv_floats).emplace((zs ? zero_shot_paths : classifier_paths).size(), std::move(m));
+      (zs ? zero_shot_floats : floats).emplace_back();
+      (zs ? zero_shot_paths : classifier_paths).push_back(path);
       continue;
     }
     LoadedCheckpoint c;
@@ -308,13 +310,17 @@ int main(int argc, char** argv) {
   }
   std::vector<size_t> zero_shot_of(trees.size(), SIZE_MAX);  // tree -> index into zero_shot_floats
   for (size_t k = 0; k < zero_shot_floats.size(); ++k) {
-    const auto it = zero_shot_floats[k].metadata.find("tree");
-    const std::string name = it == zero_shot_floats[k].metadata.end() ? "" : it->second;
+    const auto mv = mv_zero_shot.find(k);
+    const auto& md = mv != mv_zero_shot.end() ? mv->second.metadata : zero_shot_floats[k].metadata;
+    const auto it = md.find("tree");
+    const std::string name = it == md.end() ? "" : it->second;
     size_t i = 0;
     while (i < trees.size() && trees[i].name != name) ++i;
     if (i == trees.size())
       return fail(zero_shot_paths[k] + ": zero-shot expert for tree '" + name + "', but no classification checkpoint of that tree was given");
-    if (!attach_zero_shot(zero_shot_floats[k], zero_shot_paths[k], spec, table, extra_labels, &trees[i], &error))
+    if (!(mv != mv_zero_shot.end()
+              ? attach_zero_shot(mv->second, zero_shot_paths[k], spec, table, extra_labels, &trees[i], &error)
+              : attach_zero_shot(zero_shot_floats[k], zero_shot_paths[k], spec, table, extra_labels, &trees[i], &error)))
       return fail(error);
     zero_shot_of[i] = k;
   }
@@ -368,7 +374,16 @@ int main(int argc, char** argv) {
                                                        : floats[i].expert.get());
     }
     reference.held_out = &held_out;
-    for (const size_t k : zero_shot_of) reference.zero_shot.push_back(k == SIZE_MAX ? nullptr : &zero_shot_floats[k]);
+    for (const size_t k : zero_shot_of) {
+      ZeroShotFloat z;
+      if (k != SIZE_MAX) {
+        const auto mv = mv_zero_shot.find(k);
+        z.model = mv != mv_zero_shot.end() ? static_cast<MultiLabelModel*>(mv->second.expert.get())
+                                           : zero_shot_floats[k].expert.get();
+        z.text = mv != mv_zero_shot.end() ? static_cast<const TextProjectionWeights*>(&mv->second) : &zero_shot_floats[k];
+      }
+      reference.zero_shot.push_back(z);
+    }
     reference.files = &files;
     reference.table = &table;
     if (!check_quant_budget(&trees, reference, budget, producer, router, &bytes, &budget_check, &error)) return fail(error);
@@ -427,16 +442,19 @@ int main(int argc, char** argv) {
     std::printf("\n%-10s %-28s %-14s %-8s %12s\n", "tree", "tensor", "shape", "type", "bytes");
     size_t total = 0;
     for (const BundleTree& t : trees) {
-      std::vector<const QuantizedMatrix*> matrices = {&t.probes, &t.projection, &t.encoder, &t.encoder_bias, &t.head, &t.head_bias};
-      if (!t.views.empty()) {  // a multi-view expert: its views' probes and projections instead
-        matrices.erase(matrices.begin(), matrices.begin() + 2);
-        for (auto v = t.views.rbegin(); v != t.views.rend(); ++v) matrices.insert(matrices.begin(), {&v->probes, &v->projection});
-      }
+      // An expert's matrices; a multi-view expert's views' probes and projections replace ProbeX's.
+      const auto body = [](const std::vector<BundleView>& views, const QuantizedMatrix& probes,
+                           const QuantizedMatrix& projection, std::vector<const QuantizedMatrix*>* list) {
+        for (const BundleView& v : views) list->insert(list->end(), {&v.probes, &v.projection});
+        if (views.empty()) list->insert(list->end(), {&probes, &projection});
+      };
+      std::vector<const QuantizedMatrix*> matrices;
+      body(t.views, t.probes, t.projection, &matrices);
+      matrices.insert(matrices.end(), {&t.encoder, &t.encoder_bias, &t.head, &t.head_bias});
       const size_t classifier_matrices = matrices.size();
       if (const BundleZeroShot* z = t.zero_shot.get()) {
-        for (const QuantizedMatrix* m : {&z->probes, &z->projection, &z->encoder, &z->encoder_bias, &z->prototypes,
-                                         &z->text_projection, &z->text_bias})
-          matrices.push_back(m);
+        body(z->views, z->probes, z->projection, &matrices);
+        matrices.insert(matrices.end(), {&z->encoder, &z->encoder_bias, &z->prototypes, &z->text_projection, &z->text_bias});
       }
       for (size_t k = 0; k < matrices.size(); ++k) {
         const QuantizedMatrix* m = matrices[k];

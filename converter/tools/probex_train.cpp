@@ -87,8 +87,9 @@ const char* const kHelp =
       "(regression_head) with cross-entropy over cosine scores; defaults become the authors' zero-shot\n"
       "ones (200 epochs, lr 2e-3, weight decay 0, eval every 10) unless given. Reports in-distribution\n"
       "top-1 (test, seen classes), zero-shot top-1 (test_holdout, unseen classes only) and text-to-model\n"
-      "retrieval (recall@1/@5, mAP) for ProbeX, the Dense expert and chance; --out writes the checkpoint\n"
-      "chosen on val_holdout, with regression_head.*.\n"
+      "retrieval (recall@1/@5, mAP) for the reader (ProbeX, or with --reader mvprobe MVProbe at its lr 3e-4\n"
+      "unless --lr is given), the Dense expert and chance; --out writes the checkpoint chosen on\n"
+      "val_holdout, with regression_head.*.\n"
       "\n"
       "exit codes: 0 success, 1 failure (message on stderr), 2 bad command line\n";
 
@@ -351,8 +352,8 @@ int main(int argc, char** argv) {
   if (!zero_shot && !text_table.empty()) return usage_error("--text-table is for --task detector");
   if (zero_shot && layer == "auto") return usage_error("--layer auto is for the subset task");
   if (!heldout_dir.empty() && zero_shot) return usage_error("--heldout is for the subset task");
-  if (zero_shot && options.reader != Reader::kProbex) {
-    return usage_error("--reader " + reader + " is for the subset task (no zero-shot MVProbe expert yet)");
+  if (zero_shot && options.reader == Reader::kAuto) {
+    return usage_error("--reader auto is for the subset task; a zero-shot expert is probex or mvprobe");
   }
   if (zero_shot) {
     apply_zero_shot_defaults({args.given("--epochs"), args.given("--lr"), args.given("--weight-decay"),

@@ -52,36 +52,45 @@ ScaleStats scale_stats(const probex::MatrixView& m) {
 
 }  // namespace
 
+// An expert's stored matrices: a multi-view expert's views take the place of the probes and projection.
+void expert_tensors(const probex::ExpertView& e, const std::string& prefix,
+                    std::vector<std::pair<std::string, const probex::MatrixView*>>* out) {
+  for (const probex::ViewWeights& v : e.views) {
+    out->emplace_back(prefix + v.probes.name, &v.probes);
+    out->emplace_back(prefix + v.projection.name, &v.projection);
+  }
+  for (const probex::MatrixView* m : {&e.probes, &e.projection, &e.encoder, &e.encoder_bias, &e.head, &e.head_bias}) {
+    const bool replaced = !e.views.empty() && (m == &e.probes || m == &e.projection);
+    const bool absent = e.d_y == 0 && (m == &e.head || m == &e.head_bias);  // a zero-shot expert has no head
+    if (!replaced && !absent) out->emplace_back(prefix + m->name, m);
+  }
+}
+
 // Every stored matrix of a tree, named as in the checkpoints (zero-shot ones prefixed).
 std::vector<std::pair<std::string, const probex::MatrixView*>> tensors_of(const probex::TreeView& t) {
   std::vector<std::pair<std::string, const probex::MatrixView*>> out;
-  for (const probex::ViewWeights& v : t.views) {  // a multi-view expert
-    out.emplace_back(v.probes.name, &v.probes);
-    out.emplace_back(v.projection.name, &v.projection);
-  }
-  for (const probex::MatrixView* m : {&t.probes, &t.projection, &t.encoder, &t.encoder_bias, &t.head, &t.head_bias})
-    if (t.views.empty() || (m != &t.probes && m != &t.projection)) out.emplace_back(m->name, m);
+  expert_tensors(t, "", &out);
   if (t.has_zero_shot) {
     const probex::ZeroShotView& z = t.zero_shot;
-    for (const probex::MatrixView* m : {&z.expert.probes, &z.expert.projection, &z.expert.encoder, &z.expert.encoder_bias,
-                                        &z.prototypes, &z.text_projection, &z.text_bias})
+    expert_tensors(z.expert, "zero-shot ", &out);
+    for (const probex::MatrixView* m : {&z.prototypes, &z.text_projection, &z.text_bias})
       out.emplace_back(std::string("zero-shot ") + m->name, m);
   }
   return out;
 }
 
-// The classifier's reader: "probex", or "mvprobe (xxtu, xtxu)" with its views.
-std::string reader_name(const probex::TreeView& t) {
-  if (t.views.empty()) return "probex";
+// An expert's reader: "probex", or "mvprobe (xxtu, xtxu)" with its views.
+std::string reader_name(const probex::ExpertView& e) {
+  if (e.views.empty()) return "probex";
   std::string s = "mvprobe (";
-  for (size_t i = 0; i < t.views.size(); ++i) s += std::string(i ? ", " : "") + probex::view_name(t.views[i].kind);
+  for (size_t i = 0; i < e.views.size(); ++i) s += std::string(i ? ", " : "") + probex::view_name(e.views[i].kind);
   return s + ")";
 }
 
-std::string reader_json(const probex::TreeView& t) {
-  std::string o = "{\"name\":" + json_string(t.views.empty() ? "probex" : "mvprobe") + ",\"views\":[";
-  for (size_t i = 0; i < t.views.size(); ++i) o += std::string(i ? "," : "") + json_string(probex::view_name(t.views[i].kind));
-  return o + "],\"reason\":" + json_string(t.reader_reason) + "}";
+std::string reader_json(const probex::ExpertView& e, const char* reason) {
+  std::string o = "{\"name\":" + json_string(e.views.empty() ? "probex" : "mvprobe") + ",\"views\":[";
+  for (size_t i = 0; i < e.views.size(); ++i) o += std::string(i ? "," : "") + json_string(probex::view_name(e.views[i].kind));
+  return o + "],\"reason\":" + json_string(reason) + "}";
 }
 
 std::string shape_text(const std::vector<uint64_t>& shape, const char* separator) {
@@ -273,7 +282,7 @@ int main(int argc, char** argv) {
       o += std::string(first_tree ? "" : ",") + "{\"name\":" + json_string(t.name) + ",\"root\":" + json_string(t.root) +
            ",\"layer\":" + json_string(t.layer_name) + ",\"rule\":" + json_string(probex::layer_rule_name(t.rule)) +
            ",\"d_h\":" + std::to_string(t.d_h) + ",\"d_w\":" + std::to_string(t.d_w) + ",\"r_u\":" + std::to_string(t.r_u) +
-           ",\"r_v\":" + std::to_string(t.r_v) + ",\"r_t\":" + std::to_string(t.r_t) + ",\"reader\":" + reader_json(t) +
+           ",\"r_v\":" + std::to_string(t.r_v) + ",\"r_t\":" + std::to_string(t.r_t) + ",\"reader\":" + reader_json(t, t.reader_reason) +
            ",\"labels\":[";
       first_tree = false;
       for (size_t k = 0; k < t.labels.size(); ++k) o += (k ? "," : "") + json_string(t.labels[k]);
@@ -296,7 +305,8 @@ int main(int argc, char** argv) {
       }
       o += "],\"self_tests\":" + std::to_string(t.self_tests.size());
       if (t.has_zero_shot) {
-        o += ",\"zero_shot\":{\"text_source\":" + json_string(t.zero_shot.text_source) + ",\"labels\":[";
+        o += ",\"zero_shot\":{\"reader\":" + reader_json(t.zero_shot.expert, "") +
+             ",\"text_source\":" + json_string(t.zero_shot.text_source) + ",\"labels\":[";
         for (size_t k = 0; k < t.zero_shot.labels.size(); ++k)
           o += std::string(k ? "," : "") + "{\"label\":" + json_string(t.zero_shot.labels[k]) +
                ",\"trained\":" + (t.zero_shot.trained[k] ? "true" : "false") + "}";
@@ -331,8 +341,9 @@ int main(int argc, char** argv) {
       std::printf("\n");
       for (const auto& [k, v] : t.metrics) std::printf("  %-22s %.4f\n", k, v);
       if (t.has_zero_shot) {
-        std::printf("  zero-shot: r_U %u, r_V %u, r_T %u; %zu label texts (* never trained on), embedded with %s:",
-                    t.zero_shot.expert.r_u, t.zero_shot.expert.r_v, t.zero_shot.expert.r_t, t.zero_shot.labels.size(),
+        const std::string zs_reader = t.zero_shot.expert.views.empty() ? "" : reader_name(t.zero_shot.expert) + ", ";
+        std::printf("  zero-shot: %sr_U %u, r_V %u, r_T %u; %zu label texts (* never trained on), embedded with %s:",
+                    zs_reader.c_str(), t.zero_shot.expert.r_u, t.zero_shot.expert.r_v, t.zero_shot.expert.r_t, t.zero_shot.labels.size(),
                     t.zero_shot.text_source);
         for (size_t k = 0; k < t.zero_shot.labels.size(); ++k)
           std::printf(" %s%s;", t.zero_shot.labels[k], t.zero_shot.trained[k] ? "" : "*");

@@ -38,7 +38,7 @@ void make_case(const std::string& quant, Case* c) {
   }
   for (convert::LoadedCheckpoint& f : c->floats) c->reference.floats.push_back(f.expert.get());
   c->reference.held_out = &c->held_out;
-  c->reference.zero_shot = {nullptr, nullptr};
+  c->reference.zero_shot = {convert::ZeroShotFloat(), convert::ZeroShotFloat()};  // no zero-shot experts
 }
 
 }  // namespace

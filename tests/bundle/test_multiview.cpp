@@ -5,10 +5,14 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <map>
 
 #include "../converter/mvprobe_reference.h"
 #include "bundle_fixture.h"
+#include "bundle/zero_shot_bundle.h"
 #include "expert/checkpoint.h"
+#include "expert/zero_shot.h"
 
 using namespace probex;
 using namespace probex::test;
@@ -188,4 +192,86 @@ TEST_CASE("malformed multi-view experts are refused with the problem named") {
     BundleTree t = mv_tree(random_mv_checkpoint(thin, 1), "int8", false);
     refused(t, "floats of buffers");
   }
+}
+
+TEST_CASE("multi-view zero-shot experts: checkpoint, bundle and both backends give the reference's cosines") {
+  // A zero-shot expert (no head) on the classifier's layer, second-order views only, beside a 4-view classifier.
+  const MvProbeShape shape{13, 9, 5, 3, 6, 0, 0xAu};
+  convert::MvProbeExpert expert(shape);
+  convert::TextProjection projection(6, shape.r_t);
+  convert::Rng rng(21);
+  expert.init(rng);
+  projection.init(rng);
+  const std::string path = "multiview_zero_shot.safetensors";
+  std::string error;
+  const std::map<std::string, std::string> md = {{"tree", "tree-mv"},
+                                                 {"layer", "block.weight"},
+                                                 {"labels", "['class 0', 'class 1', 'class 2']"},
+                                                 {"holdout_labels", "['boot']"},
+                                                 {"views", "xxtu,xtxu"}};
+  REQUIRE(convert::save_mvprobe_checkpoint(expert, md, path, &error, projection.params()));
+  convert::LoadedMvProbeCheckpoint zs;
+  REQUIRE_MESSAGE(convert::load_mvprobe_checkpoint(path, &zs, &error), error);
+  std::remove(path.c_str());
+  CHECK(convert::is_zero_shot_checkpoint(zs));
+  CHECK(zs.expert->shape().views == 0xAu);
+  CHECK(zs.text_dimension == 6);
+  CHECK(zs.text_weight == projection.params()[0]->value);
+  CHECK(zs.labels == std::vector<std::string>{"class 0", "class 1", "class 2"});
+
+  const auto classifier = random_mv_checkpoint(MvProbeShape{13, 9, 5, 3, 6, 4, 0xFu}, 22);
+  const std::vector<float> x = convert::mv_random_layers(1, shape, 8);
+  std::vector<double> embedding;
+  convert::mv_reference_logits(*zs.expert, x.data(), &embedding);
+  for (const std::string quant : {"f32", "int8"}) {
+    CAPTURE(quant);
+    convert::QuantSpec spec;
+    REQUIRE(convert::parse_quant_spec(quant, &spec, &error));
+    BundleTree tree = mv_tree(classifier, quant, false);
+    REQUIRE_MESSAGE(convert::attach_zero_shot(zs, path, spec, small_text_table(), {"sandal"}, &tree, &error), error);
+    convert::add_self_tests(&tree, 2, 0.5f, 17, 1e-3f);
+    const std::vector<uint8_t> bytes = bundle_bytes({&tree});
+    auto loaded = load_bundle(bytes);
+    const TreeView& t = loaded->bundle.trees()[0];
+    REQUIRE(t.has_zero_shot);
+    REQUIRE(t.zero_shot.expert.views.size() == 2);
+    CHECK(t.zero_shot.expert.probe_output_ratio == 0.0f);
+    // The reference: the float expert's embedding in double (f32), or the converter's device model on the
+    // stored weights (int8), each against the stored prototypes.
+    const convert::BundleZeroShot& z = *tree.zero_shot;
+    const float* device = z.device_model->forward(x.data(), 1);
+    const std::vector<double> want_embedding =
+        quant == "f32" ? embedding : std::vector<double>(device, device + shape.r_t);
+    const std::vector<float> prototypes = z.prototypes.dequantized();
+    for (probex_backend backend : {PROBEX_BACKEND_REFERENCE, PROBEX_BACKEND_XNNPACK}) {
+      CAPTURE(backend);
+      auto auditor = auditor_for(loaded->bundle, backend, 4);
+      probex_audit_result r{};
+      std::string message;
+      REQUIRE_MESSAGE(auditor->audit_matrix(0, x.data(), 13, 9, &r, &message) == PROBEX_OK, message);
+      REQUIRE(r.zero_shot_count == 5);  // class 0..2, boot, sandal
+      for (size_t c = 0; c < 5; ++c) {
+        const float* proto = prototypes.data() + c * shape.r_t;
+        double dot = 0, norm = 0;
+        for (size_t j = 0; j < shape.r_t; ++j) {
+          dot += want_embedding[j] * static_cast<double>(proto[j]);
+          norm += want_embedding[j] * want_embedding[j];
+        }
+        CHECK(static_cast<double>(r.zero_shot_scores[c]) == doctest::Approx(dot / std::sqrt(norm)).epsilon(1e-5).scale(1e-5));
+      }
+      double worst = 1;
+      CHECK_MESSAGE(auditor->self_test(&worst, &message) == PROBEX_OK, message);
+    }
+    // Read back (probex-convert --add-labels), the bundle writes the same bytes.
+    std::vector<BundleTree> back;
+    SketchSpec router;
+    REQUIRE_MESSAGE(convert::unpack_bundle(bytes, &back, &router, &error), error);
+    CHECK(bundle_bytes({&back[0]}) == bytes);
+  }
+  // A zero-shot checkpoint is not a tree's classifier.
+  BundleTree tree;
+  convert::QuantSpec f32;
+  REQUIRE(convert::parse_quant_spec("f32", &f32, &error));
+  CHECK_FALSE(convert::make_bundle_tree(zs, "zs.safetensors", f32, &tree, &error));
+  CHECK(error.find("zs.safetensors: a zero-shot expert (no classification head)") != std::string::npos);
 }

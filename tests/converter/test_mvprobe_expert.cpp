@@ -309,8 +309,7 @@ TEST_CASE("an MVProbe state dict loads and computes the same logits; ProbeX's lo
     LoadedCheckpoint probex;
     CHECK_FALSE(load_probex_checkpoint(path, &probex, &error));
     CHECK(error == path + ": an MVProbe expert checkpoint (probex-train --reader mvprobe), not a ProbeX one: "
-                          "probex-convert makes bundles of both, but ONNX export and zero-shot experts take ProbeX "
-                          "checkpoints only");
+                          "probex-convert makes bundles of both, but ONNX export takes ProbeX checkpoints only");
   }
   LoadedMvProbeCheckpoint loaded;
   CHECK(load_mvprobe_checkpoint(ours, &loaded, &error));

@@ -90,7 +90,7 @@ TEST_CASE("zero-shot on the standard zoo's detectors: far above chance in-distri
   }
   for (size_t m = 0; m < holdout.data.count; ++m) classes.push_back(holdout.data.y[m * 2] == 1.0f ? 0 : 1);
   ZeroShotAgreement agreement;
-  REQUIRE_MESSAGE(compare_zero_shot(bytes, 0, *zs.expert, prototypes, holdout.data, candidates, classes, &agreement, &error),
+  REQUIRE_MESSAGE(compare_zero_shot(bytes, 0, *zs.expert, 128, 256, prototypes, holdout.data, candidates, classes, &agreement, &error),
                   error);
   MESSAGE("zero-shot top-1, int8 runtime " << agreement.runtime_top1 << " vs float " << agreement.float_top1);
   CHECK(agreement.float_top1 == doctest::Approx(probex.zero_shot_top1));
