@@ -152,8 +152,15 @@ class AuditResult:
     route_distance: Optional[float]        # None unless routed
     route_accept: Optional[float]
     route_margin: Optional[float]          # None unless routed, or with one candidate tree (infinite)
+    route_outcome: Optional[str]           # "accepted", "near_boundary" or "refused"; None unless routed
+    route_band: Optional[tuple[float, float]]  # distances up to [0]: accepted; above [1]: refused (docs/routing.md)
+    layer_rounding: Optional[float]        # the stored layer's rounding error relative to its norm (0: float32)
     distances: dict[str, float]            # tree -> distance to its root, trees whose layer the model has
     seconds: Timings = field(repr=False)
+
+
+# probex_route_outcome (probex.h)
+_ROUTE_OUTCOMES = {1: "accepted", 2: "near_boundary", 3: "refused"}
 
 
 def _floats(pointer, count: int) -> np.ndarray:
@@ -380,7 +387,10 @@ class Auditor:
             labels=labels, predicted=predicted, logits=_floats(r.logits, r.label_count), zero_shot=zero_shot,
             embedding=_floats(r.embedding, r.embedding_size), routed=bool(r.routed),
             route_distance=finite(r.route_distance), route_accept=finite(r.route_accept),
-            route_margin=finite(r.route_margin), distances=distances,
+            route_margin=finite(r.route_margin), route_outcome=_ROUTE_OUTCOMES.get(r.route_outcome) if r.routed else None,
+            route_band=(r.route_band_low, r.route_band_high)
+            if finite(r.route_band_low) is not None and finite(r.route_band_high) is not None else None,
+            layer_rounding=finite(r.layer_rounding), distances=distances,
             seconds=Timings(r.seconds_open, r.seconds_read, r.seconds_route, r.seconds_probe, r.seconds_rest,
                             r.seconds_zero_shot))
 

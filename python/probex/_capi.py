@@ -49,7 +49,7 @@ class AuditorOptions(Structure):  # probex_auditor_options
                 ("max_tensors", c_uint32), ("max_tensor_dims", c_uint32), ("max_lora_rank", c_uint32)]
 
 
-class AuditResult(Structure):  # probex_audit_result (1.1: seconds_open)
+class AuditResult(Structure):  # probex_audit_result (1.1: seconds_open; 1.3: the routing verdict)
     _fields_ = [("struct_size", c_uint32), ("tree", c_uint32), ("label_count", c_uint32),
                 ("logits", POINTER(c_float)), ("probabilities", POINTER(c_float)), ("predicted", POINTER(c_bool)),
                 ("embedding_size", c_uint32), ("embedding", POINTER(c_float)),
@@ -59,7 +59,9 @@ class AuditResult(Structure):  # probex_audit_result (1.1: seconds_open)
                 ("unknown_reason", c_char_p), ("seconds_route", c_double),
                 ("zero_shot_count", c_uint32), ("zero_shot_scores", POINTER(c_float)), ("seconds_zero_shot", c_double),
                 ("model_format", c_char_p), ("declared_base_model", c_char_p),
-                ("seconds_open", c_double)]
+                ("seconds_open", c_double),
+                ("route_outcome", c_int), ("route_band_low", c_float), ("route_band_high", c_float),  # 1.3
+                ("layer_rounding", c_float)]
 
 
 def _candidates() -> list[str]:

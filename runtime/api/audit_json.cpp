@@ -30,6 +30,16 @@ void append_text_or_null(std::string* out, const char* s) {
   }
 }
 
+const char* route_outcome_name(probex_route_outcome outcome) {
+  switch (outcome) {
+    case PROBEX_ROUTE_ACCEPTED: return "accepted";
+    case PROBEX_ROUTE_NEAR_BOUNDARY: return "near_boundary";
+    case PROBEX_ROUTE_REFUSED: return "refused";
+    case PROBEX_ROUTE_NONE: break;
+  }
+  return nullptr;
+}
+
 void append_field(std::string* out, const char* name) {
   *out += ",\"";
   *out += name;
@@ -70,6 +80,21 @@ std::string audit_json_record(const Bundle& bundle, const char* model_path, prob
     append_field(&o, name);
     append_number(&o, static_cast<double>(value));
   }
+  // 1.3: the verdict, its band and the rounding it accounts for (docs/routing.md, "Lossy copies").
+  append_field(&o, "route_outcome");
+  append_text_or_null(&o, routed ? route_outcome_name(result->route_outcome) : nullptr);
+  append_field(&o, "route_band");
+  if (routed && result->route_outcome != PROBEX_ROUTE_NONE && !std::isnan(result->route_band_low)) {
+    o += "[";
+    append_number(&o, static_cast<double>(result->route_band_low));
+    o += ",";
+    append_number(&o, static_cast<double>(result->route_band_high));
+    o += "]";
+  } else {
+    o += "null";
+  }
+  append_field(&o, "layer_rounding");
+  append_number(&o, routed ? static_cast<double>(result->layer_rounding) : static_cast<double>(NAN));
   append_field(&o, "distances");
   o += "{";
   bool first = true;

@@ -1,5 +1,6 @@
 // The C API over the C++ core. Every entry point catches everything: no exception crosses into C.
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -445,6 +446,12 @@ probex_status probex_audit_json(const probex_bundle* bundle, const char* model_p
           check_out(result, kAuditResultV1, "probex_audit_json", "result", "probex_audit_result_init", message);
       if (s != PROBEX_OK) return s;
       std::memcpy(static_cast<void*>(&full), result, std::min<size_t>(result->struct_size, sizeof full));
+      if (result->struct_size < offsetof(probex_audit_result, layer_rounding) + sizeof full.layer_rounding &&
+          full.routed) {
+        // A caller older than 1.3 has no verdict fields: the verdict is its tree, the band and rounding unknown.
+        full.route_outcome = full.tree == PROBEX_NO_TREE ? PROBEX_ROUTE_REFUSED : PROBEX_ROUTE_ACCEPTED;
+        full.route_band_low = full.route_band_high = full.layer_rounding = NAN;
+      }
       read = &full;
     }
     const std::string record =

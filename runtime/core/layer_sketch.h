@@ -88,4 +88,52 @@ inline std::vector<float> sketch_layer(const SketchSpec& s, const float* x, uint
 // so is a zero layer (no direction) from any root (core/cosine.h).
 inline double sketch_distance(const float* a, const float* b, size_t n) { return direction_distance(a, b, n); }
 
+// Where a lossy copy's distance lands (docs/routing.md, "Lossy copies"). A stored layer X' = X + E whose
+// rounding E has energy N = sum E[e^2] (core/storage_rounding.h) has the sketch u' = u + S(E). With +-1/sqrt(k)
+// signs, S(E) has E|S(E)|^2 = N spread evenly over the D sketch entries, nearly orthogonal to everything, so
+//   - it lengthens the sketch: |u|^2 = |u'|^2 - N, and shrinks every cosine by f = sqrt(|u'|^2 / |u|^2):
+//     cos(u', v) = cos(u, v) / f on average. The copy of an original at the acceptance distance a (cosine
+//     c_a = 1 - a^2/2) is expected at cosine c_a / f;
+//   - it scatters that cosine by sqrt(N / D) / |u'| (the part of S(E) along v), and the estimate of N is
+//     itself approximate (the bias c_a - c_a / f is known to within `energy_uncertainty` of itself).
+// The band is the distances of cosines c_a / f +- (sigmas * scatter + energy_uncertainty * bias). Exact
+// types (N = 0) give the band [a, a]: the router's decision is then the plain comparison with a.
+class RoutingBand {
+ public:
+  RoutingBand(const float* sketch, size_t n, double rounding_energy, double sigmas, double energy_uncertainty)
+      : energy_(rounding_energy), sigmas_(sigmas), energy_uncertainty_(energy_uncertainty), n_(n) {
+    for (size_t i = 0; i < n; ++i) norm2_ += static_cast<double>(sketch[i]) * static_cast<double>(sketch[i]);
+  }
+  // The band of measured distances around an acceptance distance a: at or below *low the original is
+  // within a, above *high beyond it.
+  void around(float accept, float* low, float* high) const {
+    if (!(energy_ > 0.0) || n_ == 0) {
+      *low = *high = accept;
+      return;
+    }
+    const double signal = norm2_ - energy_;
+    if (signal <= kMinSignal * norm2_) {  // rounding as large as the layer: no distance means anything
+      *low = 0.0f;
+      *high = 2.0f;
+      return;
+    }
+    const double a = accept, c_a = 1.0 - a * a / 2.0, center = c_a * std::sqrt(signal / norm2_);
+    const double spread = sigmas_ * std::sqrt(energy_ / (static_cast<double>(n_) * norm2_)) +
+                          energy_uncertainty_ * std::fabs(c_a - center);
+    *low = static_cast<float>(std::sqrt(2.0 - 2.0 * std::min(1.0, center + spread)));
+    *high = static_cast<float>(std::sqrt(2.0 - 2.0 * std::max(-1.0, center - spread)));
+  }
+  // |E| / |X|: the rounding's size relative to the layer (the sketch keeps norms: |u|^2 ~ |X|^2).
+  float relative_error() const {
+    if (!(energy_ > 0.0)) return 0.0f;
+    return static_cast<float>(std::sqrt(energy_ / std::max(norm2_ - energy_, kMinSignal * norm2_)));
+  }
+
+ private:
+  static constexpr double kMinSignal = 0.01;
+  double energy_, sigmas_, energy_uncertainty_;
+  size_t n_;
+  double norm2_ = 0.0;
+};
+
 }  // namespace probex

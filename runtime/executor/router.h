@@ -4,6 +4,11 @@
 // by the direction distance. The nearest root within its tree's acceptance distance wins; otherwise the
 // model is of no known tree, with the reason.
 //
+// A lossy copy (Q4_K, int8, F16, ...) is its float original plus a rounding error that moves its sketch
+// away from every root; the router estimates that error from the stored type (core/storage_rounding.h)
+// and widens the acceptance distance into a band: below it accepted, above it refused, inside it near
+// the boundary (docs/routing.md, "Lossy copies").
+//
 // The router does not read: the executor streams each row block once and hands it to the router and,
 // when it can tell the tree in advance, to that tree's experts in the same pass (auditor.cpp).
 #pragma once
@@ -16,6 +21,7 @@
 #include "bundle/bundle.h"
 #include "core/model_file.h"
 #include "core/probed_layer.h"
+#include "core/storage_rounding.h"
 #include "probex/probex.h"
 
 namespace probex {
@@ -30,6 +36,12 @@ class Router {
     std::vector<float> left;   // L [k_r, d_H]
     std::vector<uint32_t> trees;
   };
+  // The band of a site's measured distances around each tree's acceptance distance a: the copy of an
+  // original at exactly a is expected at a rounding-dependent distance above a, give or take its spread.
+  // z and kappa scale the spread's two terms (the sketch's sampling of the error, and the estimate of its
+  // energy); chosen by measurement on exported zoos (docs/routing.md).
+  static constexpr double kBandSigmas = 3.0;
+  static constexpr double kEnergyUncertainty = 0.5;
 
   // Builds the sites of a bundle with a router (none otherwise) and their projections on `backend`, which
   // must outlive the router. Allocates everything an audit needs.
@@ -59,7 +71,10 @@ class Router {
   Backend* backend_ = nullptr;
   std::vector<Site> sites_;
   std::vector<ProbedLayer> layers_;  // per site, of the file last matched
+  std::vector<StorageRounding> rounding_;  // per site, of the file last matched
   std::vector<float> sketch_, y_, distances_;
+  std::vector<float> band_low_, band_high_, rounding_error_;  // per tree, as distances_
+  double rounding_energy_ = 0.0;  // of the site being sketched
   char reason_[512] = "";
 };
 

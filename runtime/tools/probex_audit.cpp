@@ -195,7 +195,7 @@ int main(int argc, char** argv) {
   std::vector<QueryHit> hits;
   std::vector<std::string> not_comparable;  // models whose tree has no zero-shot label `query`
   int exit_code = 0;
-  size_t audited = 0, compared = 0, bits_right = 0, bits_total = 0, exact_right = 0, unknown = 0;
+  size_t audited = 0, compared = 0, bits_right = 0, bits_total = 0, exact_right = 0, unknown = 0, near_boundary = 0;
   size_t zero_shot_compared = 0, zero_shot_right = 0;
   double total_seconds = 0;
   for (size_t m = 1; m < positional.size(); ++m) {
@@ -235,6 +235,7 @@ int main(int argc, char** argv) {
       }
       continue;
     }
+    near_boundary += r.route_outcome == PROBEX_ROUTE_NEAR_BOUNDARY;
     probex_tree_info info;
     probex_tree_info_init(&info, sizeof info);
     probex_bundle_tree_info(bundle, r.tree, &info, nullptr);
@@ -292,10 +293,16 @@ int main(int argc, char** argv) {
         std::printf("claims base model %s%s\n", r.declared_base_model,
                     same_model_name(r.declared_base_model, info.root) ? "" : ": differs from the router's tree root");
       std::printf("tree   %s (root %s), layer %s [%u, %u]\n", info.name, info.root, info.layer_name, info.d_h, info.d_w);
-      if (r.routed)
+      if (r.routed) {
         std::printf("route  distance %.3f (accepted up to %.3f), margin %.1fx; root distances: %s\n",
                     static_cast<double>(r.route_distance), static_cast<double>(r.route_accept),
                     static_cast<double>(r.route_margin), routing.c_str());
+        if (r.route_outcome == PROBEX_ROUTE_NEAR_BOUNDARY)
+          std::printf("       near the boundary: the file's rounding (%.3f of its layer's norm) leaves its original on\n"
+                      "       either side of the acceptance distance (%.3f-%.3f for this file): the lineage is uncertain\n",
+                      static_cast<double>(r.layer_rounding), static_cast<double>(r.route_band_low),
+                      static_cast<double>(r.route_band_high));
+      }
       std::printf("fine-tuned on:");
       for (uint32_t k = 0; k < r.label_count; ++k)
         if (r.predicted[k]) std::printf(" %s (%.2f)", labels[k].c_str(), static_cast<double>(r.probabilities[k]));
@@ -341,8 +348,10 @@ int main(int argc, char** argv) {
     if (hits.empty()) exit_code = 1;
   }
   if (!json) {
-    std::printf("audited %zu of %zu models (%s%zu of unknown tree; %s backend), mean %.3f ms", audited, positional.size() - 1,
-                tree == PROBEX_ROUTE ? "routed, " : "", unknown,
+    char near[64] = "";
+    if (near_boundary) std::snprintf(near, sizeof(near), ", %zu near the boundary", near_boundary);
+    std::printf("audited %zu of %zu models (%s%zu of unknown tree%s; %s backend), mean %.3f ms", audited,
+                positional.size() - 1, tree == PROBEX_ROUTE ? "routed, " : "", unknown, near,
                 options.backend == PROBEX_BACKEND_XNNPACK ? "xnnpack" : "reference",
                 audited ? total_seconds * 1e3 / static_cast<double>(audited) : 0.0);
     if (compared)

@@ -8,6 +8,9 @@ endif()
 execute_process(COMMAND ${AUDIT} ${BUNDLE} ${MODELS} --json OUTPUT_VARIABLE current ERROR_QUIET)
 string(REGEX REPLACE ",\"seconds\":({[^}]*}|null)" "" old "${old}")
 string(REGEX REPLACE ",\"seconds\":({[^}]*}|null)" "" current "${current}")
+# Fields a 1.0 caller's result cannot hold (1.3: the routing band and the layer's rounding) are null in its
+# records; its route_outcome is its tree's.
+string(REGEX REPLACE "\"route_band\":(\\[[^]]*\\]|null),\"layer_rounding\":[^,]*," "\"route_band\":null,\"layer_rounding\":null," current "${current}")
 if(NOT old STREQUAL current)
   message(FATAL_ERROR "the 1.0 caller's records differ from probex-audit --json:\n--- 1.0 caller\n${old}--- probex-audit\n${current}")
 endif()

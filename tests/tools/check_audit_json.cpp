@@ -29,6 +29,7 @@ struct Value {
   bool boolean = false;
   bool unsigned_integer = false;
   uint64_t integer = 0;
+  double number = 0.0;
   std::string text;
   std::vector<Value> items;
   std::map<std::string, Value> fields;
@@ -73,6 +74,9 @@ bool read(JsonCursor* c, Value* v, std::string* error) {
   }
   v->kind = Value::kNumber;
   probex::json::NumberKind kind{};
+  JsonCursor ahead = *c;  // the value as a float too (the record prints float32 values)
+  float f = 0.0f;
+  if (ahead.read_float(&f)) v->number = f;
   if (!c->read_number(&kind, &v->integer)) return false;
   v->unsigned_integer = kind == probex::json::NumberKind::kUnsignedInteger;
   return true;
@@ -111,6 +115,8 @@ struct Checker {
         {"message", {Value::kString, Value::kNull}}, {"routed", {Value::kBool}},
         {"route_distance", {Value::kNumber, Value::kNull}}, {"route_accept", {Value::kNumber, Value::kNull}},
         {"route_margin", {Value::kNumber, Value::kNull}}, {"distances", {Value::kObject}},
+        {"route_outcome", {Value::kString, Value::kNull}}, {"route_band", {Value::kArray, Value::kNull}},
+        {"layer_rounding", {Value::kNumber, Value::kNull}},
         {"labels", {Value::kArray}},           {"zero_shot", {Value::kArray}},
         {"embedding", {Value::kArray}},        {"seconds", {Value::kObject, Value::kNull}},
         {"bit_accuracy", {Value::kNumber}}};
@@ -138,6 +144,31 @@ struct Checker {
         !shape(seconds, "seconds", {{"route", Value::kNumber}, {"read", Value::kNumber}, {"probe", Value::kNumber},
                                     {"rest", Value::kNumber}, {"zero_shot", Value::kNumber}, {"open", Value::kNumber}}))
       return false;
+
+    // The routing verdict (1.3): present exactly when routed, agreeing with the tree, its band a pair
+    // of distances around the acceptance distance that places route_distance on the verdict's side.
+    const Value& outcome = r.fields.at("route_outcome");
+    const Value& band = r.fields.at("route_band");
+    if ((outcome.kind == Value::kString) != r.fields.at("routed").boolean) return fail("route_outcome without routing");
+    if (outcome.kind == Value::kString) {
+      const std::string& o = outcome.text;
+      if (o != "accepted" && o != "near_boundary" && o != "refused") return fail("route_outcome '" + o + "'");
+      if ((o == "refused") == (r.fields.at("tree").kind == Value::kString)) return fail("route_outcome '" + o + "' and tree disagree");
+      if (r.fields.at("layer_rounding").kind != Value::kNumber) return fail("routed without layer_rounding");
+      if (band.kind == Value::kArray) {
+        if (band.items.size() != 2 || band.items[0].kind != Value::kNumber || band.items[1].kind != Value::kNumber)
+          return fail("route_band is not two numbers");
+        const double low = band.items[0].number, high = band.items[1].number;
+        const double d = r.fields.at("route_distance").number, accept = r.fields.at("route_accept").number;
+        if (!(low <= high) || (o == "accepted" && !(d <= low)) || (o == "near_boundary" && !(d > low && d <= high)) ||
+            (o == "refused" && !(d > high)))
+          return fail("route_distance is not on the side of route_band that route_outcome '" + o + "' says");
+        if (r.fields.at("layer_rounding").number == 0.0 && !(low == accept && high == accept))
+          return fail("an exact layer's band is not its acceptance distance");
+      } else if (o != "refused") {
+        return fail("a tree routed without route_band");
+      }
+    }
 
     const std::string& status = r.fields.at("status").text;
     const bool has_tree = r.fields.at("tree").kind == Value::kString;

@@ -192,6 +192,18 @@ PROBEX_API void probex_auditor_free(probex_auditor* auditor);
 #define PROBEX_ROUTE 0xFFFFFFFFu
 #define PROBEX_NO_TREE 0xFFFFFFFFu
 
+/* 1.3: the router's verdict (docs/routing.md). A lossy copy (Q4_K, Q8_0, int8, F16, ...) of a model sits
+ * farther from its root than the float original by an amount its storage type bounds; the router corrects
+ * for it and reports as near the boundary a model whose original could lie on either side of the
+ * acceptance distance. */
+typedef enum probex_route_outcome {
+  PROBEX_ROUTE_NONE = 0,           /* not routed (the tree was named, or the audit failed) */
+  PROBEX_ROUTE_ACCEPTED = 1,       /* within the nearest tree's acceptance distance: that tree's expert ran */
+  PROBEX_ROUTE_NEAR_BOUNDARY = 2,  /* within the band around it: the nearest tree's expert ran, the lineage is
+                                      uncertain (route_distance between route_band_low and route_band_high) */
+  PROBEX_ROUTE_REFUSED = 3         /* of no known tree: tree is PROBEX_NO_TREE, unknown_reason says why */
+} probex_route_outcome;
+
 typedef struct probex_audit_result {
   uint32_t struct_size;         /* set by probex_audit_result_init */
   uint32_t tree;                /* the tree whose expert ran, or PROBEX_NO_TREE (then label_count is 0) */
@@ -230,6 +242,12 @@ typedef struct probex_audit_result {
   /* 1.1: opening the model file and reading its header. The stages add up to the audit: seconds_open +
    * seconds_read + seconds_route + seconds_probe + seconds_rest + seconds_zero_shot. */
   double seconds_open;
+  /* 1.3: the routing verdict, and the rounding of the model's stored layer that it accounts for. */
+  probex_route_outcome route_outcome;
+  float route_band_low;         /* route_distance at or below it: accepted; above route_band_high: refused; */
+  float route_band_high;        /* between: near the boundary. Both equal route_accept for an exact type */
+  float layer_rounding;         /* the stored layer's estimated rounding error relative to its norm, |E| / |X|
+                                   (0 for float32; ~1e-4 F16, ~0.005 Q8_0, ~0.05 Q4_K) */
 } probex_audit_result;
 
 /* Empties *result for a struct of `struct_size` bytes: pass sizeof *result. Every audit call needs it. */
