@@ -11,6 +11,7 @@
 
 #include "bundle/budget_check.h"
 #include "bundle/bundle_writer.h"
+#include "bundle/flip_bound.h"
 #include "bundle/route_report.h"
 #include "bundle/router.h"
 #include "bundle/signing.h"
@@ -61,7 +62,9 @@ const char* const kHelp =
       "                          always float arithmetic: flips <= 0.002, prob <= 0.0075\n"
       "  --zoo DIR              held-out layers for the check, and each tree's root name (<tree>/root)\n"
       "  --split NAME           the zoo split to check on (default test)\n"
-      "  --max-flip-rate X      budget: share of label decisions that may change (default 0.005)\n"
+      "  --max-flip-rate X      budget: share of label decisions that may change (default 0.005); over it only\n"
+      "                         when the count shows it: the flips' one-sided 95% Clopper-Pearson lower\n"
+      "                         bound is above X (at 500 decisions and 0.005: up to 5 flips pass)\n"
       "  --max-prob-error X     budget: largest probability change (default 0.05)\n"
       "  --min-cosine X         budget: smallest embedding cosine similarity (default 0.99)\n"
       "  --self-tests N         self-tests stored per tree (default 3)\n"
@@ -145,6 +148,18 @@ int export_onnx_expert(const std::string& checkpoint, const std::string& out, bo
     std::printf("\"embedding\" [1, %zu]\n", s.r_t);
   }
   return 0;
+}
+
+// The flip count against its budget, with the sample size and the bound the verdict is made on
+// (bundle/flip_bound.h), e.g. "label flips 3 of 500 (0.0060; 95% lower bound 0.0016; the budget 0.0050
+// allows up to 5 of 500)".
+std::string flips_verdict(const QuantComparison& c, const QuantBudget& budget) {
+  char text[200];
+  std::snprintf(text, sizeof(text), "label flips %zu of %zu (%.4f; %.0f%% lower bound %.4f; the budget %.4f allows up to %zu of %zu)",
+                c.flips, c.decisions, c.label_flip_rate, 100.0 * kFlipBudgetConfidence,
+                flip_rate_lower_bound(c.flips, c.decisions), budget.max_flip_rate,
+                max_flips_within(c.decisions, budget.max_flip_rate), c.decisions);
+  return text;
 }
 
 std::string shape_text(const QuantizedMatrix& m) {
@@ -393,14 +408,14 @@ int main(int argc, char** argv) {
     const QuantComparison& c = r.comparison;
     char note[160] = "";
     if (r.fell_back)
-      std::snprintf(note, sizeof(note), " (int8 step 1 was over budget: flips %.4f, max prob error %.4f; float step 1 kept)",
-                    r.int8_step1.label_flip_rate, r.int8_step1.max_probability_error);
+      std::snprintf(note, sizeof(note), " (int8 step 1 was over budget: flips %zu of %zu, max prob error %.4f; float step 1 kept)",
+                    r.int8_step1.flips, r.int8_step1.decisions, r.int8_step1.max_probability_error);
     if (!quiet || !r.within)
-      std::printf("tree %-10s %s (runtime, xnnpack) vs f32 expert on %zu %s layers: label flips %.4f (max %.4f), "
+      std::printf("tree %-10s %s (runtime, xnnpack) vs f32 expert on %zu %s layers: %s, "
                   "max prob error %.4f (max %.4f), min embedding cosine %.5f (min %.5f)%s%s\n",
-                  trees[i].name.c_str(), quant_spec_name(spec).c_str(), c.layers, split.c_str(), c.label_flip_rate,
-                  budget.max_flip_rate, c.max_probability_error, budget.max_probability_error, c.min_embedding_cosine,
-                  budget.min_embedding_cosine, r.within ? "" : "  OVER BUDGET", note);
+                  trees[i].name.c_str(), quant_spec_name(spec).c_str(), c.layers, split.c_str(),
+                  flips_verdict(c, budget).c_str(), c.max_probability_error, budget.max_probability_error,
+                  c.min_embedding_cosine, budget.min_embedding_cosine, r.within ? "" : "  OVER BUDGET", note);
   }
   for (size_t i = 0; i < budget_check.zero_shot.size(); ++i) {
     const ZeroShotBudgetCheck& r = budget_check.zero_shot[i];

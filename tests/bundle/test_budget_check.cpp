@@ -1,11 +1,13 @@
 // probex-convert's quantization budget loop (bundle/budget_check.h) on random experts: the real runtime
-// against the float experts, and the int8 step 1 fallback decided per tree.
+// against the float experts, and the int8 step 1 fallback decided per tree; the flip budget's bound
+// (bundle/flip_bound.h).
 #include <doctest/doctest.h>
 
 #include <string>
 #include <vector>
 
 #include "bundle/budget_check.h"
+#include "bundle/flip_bound.h"
 #include "bundle_fixture.h"
 
 using namespace probex;
@@ -42,6 +44,55 @@ void make_case(const std::string& quant, Case* c) {
 }
 
 }  // namespace
+
+// Expected values computed independently of the C++ (which sums binomial terms in doubles via lgamma):
+// exact rational binomial sums in Python, 1 - sum_{i<k} C(n, i) p^i (1 - p)^(n - i) with
+// fractions.Fraction, the bound by bisection on them; and, where it exists, the closed form (k = 1:
+// 1 - 0.95^(1/n); k = n: 0.05^(1/n)).
+TEST_CASE("flip budget: one-sided 95% Clopper-Pearson lower bound of the flip rate") {
+  using convert::flip_rate_lower_bound;
+  CHECK(flip_rate_lower_bound(0, 500) == 0.0);
+  CHECK(flip_rate_lower_bound(0, 0) == 0.0);
+  CHECK(flip_rate_lower_bound(2, 500) == doctest::Approx(0.00071118).epsilon(1e-5));
+  CHECK(flip_rate_lower_bound(3, 500) == doctest::Approx(0.00163732).epsilon(1e-5));  // issue 29's seed 1
+  CHECK(flip_rate_lower_bound(6, 500) == doctest::Approx(0.00523856).epsilon(1e-5));
+  CHECK(flip_rate_lower_bound(12, 500) == doctest::Approx(0.01390539).epsilon(1e-5));
+  CHECK(flip_rate_lower_bound(5, 24) == doctest::Approx(0.08588541).epsilon(1e-5));
+  CHECK(flip_rate_lower_bound(1, 100) == doctest::Approx(0.0005128014162623096).epsilon(1e-6));
+  CHECK(flip_rate_lower_bound(40, 40) == doctest::Approx(0.9278424754944854).epsilon(1e-6));
+  // P(X >= 6 | 500, 0.005) = 0.0416028204, P(X >= 5 | ...) = 0.1083190819 (exact sums as above).
+  CHECK(convert::binomial_upper_tail(6, 500, 0.005) == doctest::Approx(0.0416028204).epsilon(1e-7));
+  CHECK(convert::binomial_upper_tail(5, 500, 0.005) == doctest::Approx(0.1083190819).epsilon(1e-7));
+  CHECK(convert::binomial_upper_tail(0, 500, 0.005) == 1.0);
+  CHECK(convert::binomial_upper_tail(501, 500, 0.5) == 0.0);
+  // A large count stays finite: (1 - p)^n alone would underflow.
+  const double big = flip_rate_lower_bound(5000, 100000);
+  CHECK(big > 0.048);
+  CHECK(big < 0.05);
+}
+
+TEST_CASE("flip budget: the largest flip count within the budget, consistent with the bound") {
+  using convert::max_flips_within;
+  // Exact sums as above: the largest k with P(X >= k | n, rate) >= 0.05.
+  CHECK(max_flips_within(500, 0.005) == 5);  // 3 of 500 (issue 29's refusal) is within
+  CHECK(max_flips_within(500, 0.01) == 9);
+  CHECK(max_flips_within(1000, 0.005) == 9);
+  CHECK(max_flips_within(5000, 0.005) == 33);
+  CHECK(max_flips_within(50, 0.005) == 1);
+  CHECK(max_flips_within(24, 0.25) == 10);
+  CHECK(max_flips_within(500, 0.0) == 0);  // no flip allowed at all
+  CHECK(max_flips_within(500, 1.0) == 500);
+  CHECK(max_flips_within(0, 0.005) == 0);
+  // The count verdict is the bound's: within exactly when the lower bound is not above the budget.
+  for (const size_t n : {24u, 50u, 500u, 1000u})
+    for (const double rate : {0.001, 0.005, 0.05, 0.25}) {
+      const size_t k = max_flips_within(n, rate);
+      CAPTURE(n);
+      CAPTURE(rate);
+      CHECK(convert::flip_rate_lower_bound(k, n) <= rate);
+      if (k < n) CHECK(convert::flip_rate_lower_bound(k + 1, n) > rate);
+    }
+}
 
 TEST_CASE("quantization budget: an int8 step 1 over budget falls back to float step 1, the bundle rebuilt") {
   Case c;
