@@ -163,3 +163,100 @@ TEST_CASE("quantization budget: over it even after the fallback, or with nothing
     CHECK_FALSE(check.within());
   }
 }
+
+TEST_CASE("quantization budget: the finer storage types, in the order tried") {
+  const auto finer = [](const std::string& name) {
+    convert::QuantSpec spec, next;
+    std::string error;
+    REQUIRE(convert::parse_quant_spec(name, &spec, &error));
+    return convert::finer_quant_spec(spec, &next) ? convert::quant_spec_name(next) : std::string("none");
+  };
+  CHECK(finer("int8") == "int8-b32");
+  CHECK(finer("int8-b64") == "int8-b32");
+  CHECK(finer("int8-b32") == "f16");
+  CHECK(finer("int8-b8") == "f16");
+  CHECK(finer("f16") == "f32");
+  CHECK(finer("f32") == "none");
+}
+
+namespace {
+
+// A budget int8 fails on these random experts and a finer type passes: probabilities within 1e-5 (measured
+// here: int8 moves them by ~1e-3, int8-b32 by ~2e-5, f16 by ~3e-6; float32 in another order by ~1e-7).
+convert::QuantBudget tight_budget() {
+  convert::QuantBudget budget;
+  budget.max_flip_rate = 0.25;  // as above: 24 decisions on random experts
+  budget.max_probability_error = 1e-5;
+  return budget;
+}
+
+// Case's trees made anew with another storage type, as probex-convert makes them.
+convert::MakeTree remake_case_tree() {
+  return [](size_t i, const convert::QuantSpec& spec, convert::BundleTree* out, std::string*) {
+    *out = bundle_tree(kShape, 31 + i, convert::quant_spec_name(spec), i == 0 ? "tree-a" : "tree-b");
+    return true;
+  };
+}
+
+}  // namespace
+
+TEST_CASE("quantization budget: a tree over budget is told the finer type that passes, and falls back to it if allowed") {
+  Case c;
+  make_case("int8", &c);
+  const convert::QuantBudget budget = tight_budget();
+  convert::QuantSpec int8;
+  std::string error;
+  REQUIRE(convert::parse_quant_spec("int8", &int8, &error));
+  std::vector<uint8_t> bytes;
+  convert::BudgetCheck check;
+  REQUIRE_MESSAGE(convert::check_quant_budget(&c.trees, c.reference, budget, "tests", SketchSpec{}, &bytes, &check, &error),
+                  error);
+  REQUIRE_FALSE(check.within());
+  const std::vector<uint8_t> int8_bytes = bytes;
+  std::vector<convert::FinerTypes> finer;
+  // What was tried for each tree over budget: the finer types in order, each over budget but the last.
+  const auto check_tried = [&] {
+    for (const convert::FinerTypes& f : finer) {
+      CAPTURE(f.tree);
+      REQUIRE(f.passing() != nullptr);
+      CHECK(convert::quant_spec_name(f.tried.front().spec) == "int8-b32");
+      for (size_t k = 0; k + 1 < f.tried.size(); ++k) CHECK_FALSE(f.tried[k].within());
+      CHECK(f.passing()->classifier.comparison.layers == 6);
+      MESSAGE(c.trees[f.tree].name, ": int8-b32 max prob error ", f.tried.front().classifier.comparison.max_probability_error,
+              "; ", convert::quant_spec_name(f.passing()->spec), " passes after ", f.tried.size(), " type(s), max prob error ",
+              f.passing()->classifier.comparison.max_probability_error);
+    }
+  };
+  SUBCASE("without the fallback: the type that passes is named, nothing changes") {
+    REQUIRE_MESSAGE(convert::find_finer_types(&c.trees, c.reference, budget, "tests", SketchSpec{}, int8, remake_case_tree(),
+                                              false, &bytes, &check, &finer, &error),
+                    error);
+    CHECK(finer.size() == 2);  // both trees are over this budget
+    check_tried();
+    for (const convert::FinerTypes& f : finer) CHECK_FALSE(f.applied);
+    CHECK_FALSE(check.within());
+    for (const convert::BundleTree& t : c.trees) CHECK(t.probes.type == StorageType::kI8);
+    CHECK(bytes == int8_bytes);
+  }
+  SUBCASE("with the fallback: each tree is written with its finer type") {
+    REQUIRE_MESSAGE(convert::find_finer_types(&c.trees, c.reference, budget, "tests", SketchSpec{}, int8, remake_case_tree(),
+                                              true, &bytes, &check, &finer, &error),
+                    error);
+    check_tried();
+    for (const convert::FinerTypes& f : finer) {
+      CHECK(f.applied);
+      const convert::QuantSpec& spec = f.passing()->spec;
+      CHECK(c.trees[f.tree].probes.type == spec.type);
+      CHECK(c.trees[f.tree].probes.block_size == spec.block_size);
+      CHECK(check.trees[f.tree].within);
+    }
+    CHECK(check.within());
+    // The bytes are the bundle of the trees as they are now, and the runtime checks them as within.
+    std::vector<uint8_t> rebuilt;
+    REQUIRE(convert::build_bundle(c.trees, "tests", &rebuilt, &error, SketchSpec{}));
+    CHECK(bytes == rebuilt);
+    convert::BudgetCheck again;
+    REQUIRE(convert::check_quant_budget(&c.trees, c.reference, budget, "tests", SketchSpec{}, &bytes, &again, &error));
+    CHECK(again.within());
+  }
+}
