@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/cosine.h"
+#include "flip_bound.h"
 #include "runtime_bundle.h"
 #include "text/embedding_table.h"
 #include "core/self_test_input.h"
@@ -368,9 +369,10 @@ bool compare_with_runtime(const std::vector<uint8_t>& bundle_bytes, size_t tree_
       }
       c.min_embedding_cosine = std::min(c.min_embedding_cosine, probex::cosine(ea.data(), r.embedding, s.r_t));
     }
-    if (layers.count)
-      c.label_flip_rate = std::max(c.label_flip_rate, static_cast<double>(flips) / static_cast<double>(layers.count * s.d_y));
+    c.decisions = layers.count * s.d_y;
+    c.flips = std::max(c.flips, flips);
   }
+  if (c.decisions) c.label_flip_rate = static_cast<double>(c.flips) / static_cast<double>(c.decisions);
   *out = c;
   return true;
 }
@@ -510,7 +512,7 @@ bool build_bundle(const std::vector<BundleTree>& trees, const std::string& produ
 }
 
 bool within_budget(const QuantComparison& c, const QuantBudget& budget) {
-  return c.label_flip_rate <= budget.max_flip_rate && c.max_probability_error <= budget.max_probability_error &&
+  return c.flips <= max_flips_within(c.decisions, budget.max_flip_rate) && c.max_probability_error <= budget.max_probability_error &&
          c.min_embedding_cosine >= budget.min_embedding_cosine;
 }
 

@@ -115,7 +115,9 @@ void calibrate_probe_output(BundleTree* tree, const float* layers, size_t count)
 // (RuntimeBundle::device_paths()).
 struct QuantComparison {
   size_t layers = 0;
-  double label_flip_rate = 0.0;  // share of (layer, label) decisions at 0.5 that differ
+  size_t decisions = 0;          // (layer, label) decisions at 0.5: layers x labels
+  size_t flips = 0;              // of them, those that differ (the worst path's)
+  double label_flip_rate = 0.0;  // flips / decisions
   double max_probability_error = 0.0;
   double min_embedding_cosine = 1.0;
 };
@@ -127,7 +129,8 @@ bool compare_with_runtime(const std::vector<uint8_t>& bundle_bytes, size_t tree_
 bool measure_self_tests(const std::vector<uint8_t>& bundle_bytes, double* worst, std::string* error);
 
 // probex-convert's quantization budget: how far the runtime may be from the float expert (QuantComparison)
-// for the bundle to be written.
+// for the bundle to be written. The flip rate is a verdict on a count (flip_bound.h): over the budget
+// when the flips are more than max_flips_within(decisions, max_flip_rate) allows.
 struct QuantBudget {
   double max_flip_rate = 0.005;
   double max_probability_error = 0.05;

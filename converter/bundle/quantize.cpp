@@ -39,6 +39,28 @@ std::string quant_spec_name(const QuantSpec& spec) {
   return spec.block_size ? "int8-b" + std::to_string(spec.block_size) : "int8";
 }
 
+bool finer_quant_spec(const QuantSpec& spec, QuantSpec* finer) {
+  QuantSpec next;
+  switch (spec.type) {
+    case StorageType::kI8:
+      // A block of 32 is the block measured in --help; smaller blocks are finer still, f16 next.
+      if (spec.block_size == 0 || spec.block_size > 32) {
+        next.type = StorageType::kI8;
+        next.block_size = 32;
+      } else {
+        next.type = StorageType::kF16;
+      }
+      break;
+    case StorageType::kF16:
+      next.type = StorageType::kF32;
+      break;
+    default:
+      return false;
+  }
+  *finer = next;
+  return true;
+}
+
 QuantizedMatrix quantize_matrix(const std::string& name, const float* values, uint32_t rows, uint32_t cols,
                                 const QuantSpec& spec) {
   QuantizedMatrix q;

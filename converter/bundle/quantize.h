@@ -20,6 +20,10 @@ struct QuantSpec {
 // Parses "f32", "f16", "int8" (per channel) or "int8-bNN" (blocks of NN, NN a multiple of 4).
 bool parse_quant_spec(const std::string& text, QuantSpec* out, std::string* error);
 std::string quant_spec_name(const QuantSpec& spec);
+// The next finer storage type, the order probex-convert tries when a type is over budget: int8 (one scale
+// per row) -> int8-b32 -> f16 -> f32; int8 in blocks of more than 32 -> int8-b32, of 32 or fewer -> f16.
+// False for f32, the finest.
+bool finer_quant_spec(const QuantSpec& spec, QuantSpec* finer);
 
 struct QuantizedMatrix {
   std::string name;

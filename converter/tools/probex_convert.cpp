@@ -11,6 +11,7 @@
 
 #include "bundle/budget_check.h"
 #include "bundle/bundle_writer.h"
+#include "bundle/flip_bound.h"
 #include "bundle/route_report.h"
 #include "bundle/router.h"
 #include "bundle/signing.h"
@@ -59,9 +60,14 @@ const char* const kHelp =
       "                          else in float: flips <= 0.004, prob <= 0.026 (float step 1: prob <= 0.018)\n"
       "      int8-bNN   0.28x    (NN = 32) the same with one scale per NN weights along the reduction;\n"
       "                          always float arithmetic: flips <= 0.002, prob <= 0.0075\n"
+      "  --quant-fallback       a tree over budget with --quant TYPE is written with the first finer type that\n"
+      "                         passes (int8 -> int8-b32 -> f16 -> f32; the other trees keep TYPE), with a\n"
+      "                         message; without it, over budget is a refusal (exit 3) naming that type\n"
       "  --zoo DIR              held-out layers for the check, and each tree's root name (<tree>/root)\n"
       "  --split NAME           the zoo split to check on (default test)\n"
-      "  --max-flip-rate X      budget: share of label decisions that may change (default 0.005)\n"
+      "  --max-flip-rate X      budget: share of label decisions that may change (default 0.005); over it only\n"
+      "                         when the count shows it: the flips' one-sided 95% Clopper-Pearson lower\n"
+      "                         bound is above X (at 500 decisions and 0.005: up to 5 flips pass)\n"
       "  --max-prob-error X     budget: largest probability change (default 0.05)\n"
       "  --min-cosine X         budget: smallest embedding cosine similarity (default 0.99)\n"
       "  --self-tests N         self-tests stored per tree (default 3)\n"
@@ -147,6 +153,81 @@ int export_onnx_expert(const std::string& checkpoint, const std::string& out, bo
   return 0;
 }
 
+// The flip count against its budget, with the sample size and the bound the verdict is made on
+// (bundle/flip_bound.h), e.g. "label flips 3 of 500 (0.0060; 95% lower bound 0.0016; the budget 0.0050
+// allows up to 5 of 500)".
+std::string flips_verdict(const QuantComparison& c, const QuantBudget& budget) {
+  char text[200];
+  std::snprintf(text, sizeof(text), "label flips %zu of %zu (%.4f; %.0f%% lower bound %.4f; the budget %.4f allows up to %zu of %zu)",
+                c.flips, c.decisions, c.label_flip_rate, 100.0 * kFlipBudgetConfidence,
+                flip_rate_lower_bound(c.flips, c.decisions), budget.max_flip_rate,
+                max_flips_within(c.decisions, budget.max_flip_rate), c.decisions);
+  return text;
+}
+
+// Appends to a comma-separated list.
+void add(std::string* list, const std::string& item) { *list += (list->empty() ? "" : ", ") + item; }
+
+// A finer type's result in brief, e.g. "label flips 0 of 500, max prob error 0.0031, min embedding cosine
+// 0.99998", with the zero-shot top-1 where the tree has a zero-shot expert.
+std::string finer_result_text(const FinerTypeCheck& f) {
+  const QuantComparison& c = f.classifier.comparison;
+  char text[160];
+  std::snprintf(text, sizeof(text), "label flips %zu of %zu, max prob error %.4g, min embedding cosine %.5f", c.flips,
+                c.decisions, c.max_probability_error, c.min_embedding_cosine);
+  std::string result = text;
+  if (f.zero_shot.checked) {
+    std::snprintf(text, sizeof(text), ", zero-shot top-1 %.4f vs %.4f (seen), %.4f vs %.4f (unseen)",
+                  f.zero_shot.seen.runtime_top1, f.zero_shot.seen.float_top1, f.zero_shot.unseen.runtime_top1,
+                  f.zero_shot.unseen.float_top1);
+    result += text;
+  }
+  return result;
+}
+
+// What was tried for a tree over budget with `spec`, e.g. "tree mlp-a: int8 over budget; int8-b32 passes
+// (label flips 0 of 500, ...): use --quant int8-b32, or --quant-fallback to let probex-convert choose it".
+std::string finer_types_text(const std::string& tree, const QuantSpec& spec, const FinerTypes& f) {
+  std::string text = "tree " + tree + ": " + quant_spec_name(spec) + " over budget";
+  for (const FinerTypeCheck& t : f.tried)
+    text += "; " + quant_spec_name(t.spec) + (t.within() ? " passes (" : " over budget too (") + finer_result_text(t) + ")";
+  const FinerTypeCheck* passing = f.passing();
+  if (passing == nullptr) return text + (f.tried.empty() ? "; there is no finer type" : "; no finer type passes");
+  const std::string name = quant_spec_name(passing->spec);
+  if (f.applied) return text + ": written as " + name + " (--quant-fallback)";
+  return text + ": use --quant " + name + ", or --quant-fallback to let probex-convert choose it";
+}
+
+// The refusal, naming the trees over budget and, when each has a finer type that passes, the type that
+// passes for all of them (the finest of theirs), e.g. "quantization int8 is over budget for tree mlp-a;
+// no bundle written; int8-b32 passes for mlp-a: use --quant int8-b32, or --quant-fallback".
+std::string over_budget_text(const std::vector<BundleTree>& trees, const QuantSpec& spec,
+                             const std::vector<FinerTypes>& finer) {
+  std::string names, passes, none;
+  size_t finest_steps = 0;
+  QuantSpec finest;
+  for (const FinerTypes& f : finer) {
+    if (f.applied) continue;
+    const std::string& tree = trees[f.tree].name;
+    add(&names, tree);
+    const FinerTypeCheck* passing = f.passing();
+    if (passing == nullptr) {
+      add(&none, tree);
+      continue;
+    }
+    add(&passes, quant_spec_name(passing->spec) + (passes.empty() ? " passes for " : " for ") + tree);
+    // f.tried holds every type from spec's next one to the passing one: its length is how much finer.
+    if (f.tried.size() > finest_steps) {
+      finest_steps = f.tried.size();
+      finest = passing->spec;
+    }
+  }
+  const std::string text = "quantization " + quant_spec_name(spec) + " is over budget for " +
+                           (names.find(',') == std::string::npos ? "tree " : "trees ") + names;
+  if (!none.empty()) return text + "; no finer type passes for " + none + "; no bundle written";
+  return text + "; no bundle written; " + passes + ": use --quant " + quant_spec_name(finest) + ", or --quant-fallback";
+}
+
 std::string shape_text(const QuantizedMatrix& m) {
   return "[" + std::to_string(m.rows) + ", " + std::to_string(m.cols) + "]";
 }
@@ -201,7 +282,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> checkpoints;
   QuantBudget budget;
   long self_tests = 3;
-  bool force = false, quiet = false, no_router = false, route_report = false, onnx_expert = false;
+  bool force = false, quiet = false, no_router = false, route_report = false, onnx_expert = false, quant_fallback = false;
   std::string foreign, text_table, text_names, add_to, only_tree, sign_key;
   std::vector<std::string> extra_labels;
   probex::SketchSpec sketch = kDefaultSketch;
@@ -211,6 +292,7 @@ int main(int argc, char** argv) {
   args.text("--zoo", "a zoo folder", &zoo);
   args.text("--split", "a split name", &split);
   args.text("--quant", "a storage type", &quant);
+  args.flag("--quant-fallback", &quant_fallback);
   args.number("--max-flip-rate", 0.0, 1.0, &budget.max_flip_rate);
   args.number("--max-prob-error", 0.0, 1.0, &budget.max_probability_error);
   args.number("--min-cosine", 0.0, 1.0, &budget.min_embedding_cosine);
@@ -247,7 +329,7 @@ int main(int argc, char** argv) {
     for (const char* other : {"--zoo", "--split", "--max-flip-rate", "--max-prob-error", "--min-cosine",
                               "--max-zero-shot-drop", "--self-tests", "--sketch", "--no-router", "--route-report",
                               "--report", "--foreign", "--text-table", "--text-names", "--label", "--add-labels",
-                              "--tree", "--sign"}) {
+                              "--tree", "--sign", "--quant-fallback"}) {
       if (args.given(other)) return usage_error(std::string("--onnx-expert takes no ") + other);
     }
     if (out.empty() || checkpoints.size() != 1) return usage_error("--onnx-expert needs --out and one checkpoint");
@@ -265,6 +347,7 @@ int main(int argc, char** argv) {
   }
   if (out.empty() || checkpoints.empty()) return usage_error("--out and at least one checkpoint are required");
   if (!report_dir.empty() && zoo.empty()) return usage_error("--report needs --zoo (its held-out layers)");
+  if (quant_fallback && zoo.empty()) return usage_error("--quant-fallback needs --zoo (the check it falls back on)");
   QuantSpec spec;
   if (!parse_quant_spec(quant, &spec, &error)) return usage_error(error);
   if (!force && std::filesystem::exists(out)) return fail(out + " exists (use --force to overwrite)");
@@ -301,14 +384,39 @@ int main(int argc, char** argv) {
   if (!zero_shot_floats.empty() && text_table.empty()) return usage_error("zero-shot checkpoints need --text-table");
   if (zero_shot_floats.empty() && !extra_labels.empty()) return usage_error("--label needs a zero-shot checkpoint");
   if (!text_table.empty() && !load_embedding_table(text_table, text_names, &table, &error)) return fail(error);
-  std::vector<BundleTree> trees(floats.size());
-  for (size_t i = 0; i < floats.size(); ++i) {
+  // A tree from its checkpoints with storage type `s`: its classification expert, then its zero-shot
+  // expert, if it has one (zero_shot_of[tree], known once the trees have their names), then its int8 step
+  // 1 calibrated on its held-out layers and its self-tests (their tolerance is set below, once the
+  // runtime's own difference on these inputs is known). Also for the finer types tried for a tree over
+  // budget (find_finer_types).
+  std::vector<size_t> zero_shot_of(floats.size(), SIZE_MAX);  // tree -> index into zero_shot_floats
+  std::vector<LoadedSplit> held_out(floats.size());
+  std::vector<float> amplitudes(floats.size(), 0.1f);  // without a zoo: a typical weight scale
+  const auto make_classifier = [&](size_t i, const QuantSpec& s, BundleTree* t, std::string* e) {
     const auto mv = mv_floats.find(i);
-    if (!(mv != mv_floats.end() ? make_bundle_tree(mv->second, classifier_paths[i], spec, &trees[i], &error)
-                                : make_bundle_tree(floats[i], classifier_paths[i], spec, &trees[i], &error)))
-      return fail(error);
-  }
-  std::vector<size_t> zero_shot_of(trees.size(), SIZE_MAX);  // tree -> index into zero_shot_floats
+    return mv != mv_floats.end() ? make_bundle_tree(mv->second, classifier_paths[i], s, t, e)
+                                 : make_bundle_tree(floats[i], classifier_paths[i], s, t, e);
+  };
+  const auto attach = [&](size_t k, const QuantSpec& s, BundleTree* t, std::string* e) {
+    const auto mv = mv_zero_shot.find(k);
+    return mv != mv_zero_shot.end() ? attach_zero_shot(mv->second, zero_shot_paths[k], s, table, extra_labels, t, e)
+                                    : attach_zero_shot(zero_shot_floats[k], zero_shot_paths[k], s, table, extra_labels, t, e);
+  };
+  const auto finish_tree = [&](size_t i, BundleTree* t) {
+    if (!zoo.empty()) {
+      if (t->root.empty()) t->root = t->name + "/root";
+      calibrate_probe_output(t, held_out[i].data.x.data(), held_out[i].data.count);
+    }
+    add_self_tests(t, static_cast<size_t>(self_tests), amplitudes[i], 0x5e1f7e57ull + i * 1000, 1e30f);
+  };
+  const MakeTree make_tree = [&](size_t i, const QuantSpec& s, BundleTree* t, std::string* e) {
+    if (!make_classifier(i, s, t, e) || (zero_shot_of[i] != SIZE_MAX && !attach(zero_shot_of[i], s, t, e))) return false;
+    finish_tree(i, t);
+    return true;
+  };
+  std::vector<BundleTree> trees(floats.size());
+  for (size_t i = 0; i < floats.size(); ++i)
+    if (!make_classifier(i, spec, &trees[i], &error)) return fail(error);
   for (size_t k = 0; k < zero_shot_floats.size(); ++k) {
     const auto mv = mv_zero_shot.find(k);
     const auto& md = mv != mv_zero_shot.end() ? mv->second.metadata : zero_shot_floats[k].metadata;
@@ -318,18 +426,12 @@ int main(int argc, char** argv) {
     while (i < trees.size() && trees[i].name != name) ++i;
     if (i == trees.size())
       return fail(zero_shot_paths[k] + ": zero-shot expert for tree '" + name + "', but no classification checkpoint of that tree was given");
-    if (!(mv != mv_zero_shot.end()
-              ? attach_zero_shot(mv->second, zero_shot_paths[k], spec, table, extra_labels, &trees[i], &error)
-              : attach_zero_shot(zero_shot_floats[k], zero_shot_paths[k], spec, table, extra_labels, &trees[i], &error)))
-      return fail(error);
+    if (!attach(k, spec, &trees[i], &error)) return fail(error);
     zero_shot_of[i] = k;
   }
-  std::vector<LoadedSplit> held_out(trees.size());
   for (size_t i = 0; i < trees.size(); ++i) {
     BundleTree& t = trees[i];
-    float amplitude = 0.1f;  // without a zoo: a typical weight scale
     if (!zoo.empty()) {
-      if (t.root.empty()) t.root = t.name + "/root";
       LoadOptions load;
       load.layer = t.layer_name;
       std::vector<std::string> space = t.labels;
@@ -338,11 +440,9 @@ int main(int argc, char** argv) {
       if (d.count == 0) return fail(zoo + ": tree '" + t.name + "' has no models in split '" + split + "'");
       double sum_sq = 0;
       for (const double x : d.x) sum_sq += x * x;
-      amplitude = static_cast<float>(std::sqrt(3.0 * sum_sq / static_cast<double>(d.x.size())));
-      calibrate_probe_output(&t, d.x.data(), d.count);
+      amplitudes[i] = static_cast<float>(std::sqrt(3.0 * sum_sq / static_cast<double>(d.x.size())));
     }
-    // The tolerance is set below, once the runtime's own difference on these inputs is known.
-    add_self_tests(&t, static_cast<size_t>(self_tests), amplitude, 0x5e1f7e57ull + i * 1000, 1e30f);
+    finish_tree(i, &t);
   }
   const bool with_router = !zoo.empty() && !no_router;
   if (route_report && !with_router) return usage_error("--route-report needs a router (--zoo, without --no-router)");
@@ -364,10 +464,10 @@ int main(int argc, char** argv) {
   std::vector<uint8_t> bytes;
   const std::string producer = probex::cli::version_line("probex-convert");
   BudgetCheck budget_check;
+  BudgetReference reference;
   if (zoo.empty()) {
     if (!build_bundle(trees, producer, &bytes, &error, router)) return fail(error);
   } else {
-    BudgetReference reference;
     for (size_t i = 0; i < trees.size(); ++i) {
       const auto mv = mv_floats.find(i);
       reference.floats.push_back(mv != mv_floats.end() ? static_cast<MultiLabelModel*>(mv->second.expert.get())
@@ -393,14 +493,14 @@ int main(int argc, char** argv) {
     const QuantComparison& c = r.comparison;
     char note[160] = "";
     if (r.fell_back)
-      std::snprintf(note, sizeof(note), " (int8 step 1 was over budget: flips %.4f, max prob error %.4f; float step 1 kept)",
-                    r.int8_step1.label_flip_rate, r.int8_step1.max_probability_error);
+      std::snprintf(note, sizeof(note), " (int8 step 1 was over budget: flips %zu of %zu, max prob error %.4g; float step 1 kept)",
+                    r.int8_step1.flips, r.int8_step1.decisions, r.int8_step1.max_probability_error);
     if (!quiet || !r.within)
-      std::printf("tree %-10s %s (runtime, xnnpack) vs f32 expert on %zu %s layers: label flips %.4f (max %.4f), "
-                  "max prob error %.4f (max %.4f), min embedding cosine %.5f (min %.5f)%s%s\n",
-                  trees[i].name.c_str(), quant_spec_name(spec).c_str(), c.layers, split.c_str(), c.label_flip_rate,
-                  budget.max_flip_rate, c.max_probability_error, budget.max_probability_error, c.min_embedding_cosine,
-                  budget.min_embedding_cosine, r.within ? "" : "  OVER BUDGET", note);
+      std::printf("tree %-10s %s (runtime, xnnpack) vs f32 expert on %zu %s layers: %s, "
+                  "max prob error %.4g (max %.4g), min embedding cosine %.5f (min %.5f)%s%s\n",
+                  trees[i].name.c_str(), quant_spec_name(spec).c_str(), c.layers, split.c_str(),
+                  flips_verdict(c, budget).c_str(), c.max_probability_error, budget.max_probability_error,
+                  c.min_embedding_cosine, budget.min_embedding_cosine, r.within ? "" : "  OVER BUDGET", note);
   }
   for (size_t i = 0; i < budget_check.zero_shot.size(); ++i) {
     const ZeroShotBudgetCheck& r = budget_check.zero_shot[i];
@@ -411,13 +511,24 @@ int main(int argc, char** argv) {
                   r.seen.layers, r.unseen.runtime_top1, r.unseen.float_top1, r.unseen.layers, budget.max_zero_shot_drop,
                   r.within ? "" : "  OVER BUDGET", r.fell_back ? " (int8 step 1 was over budget; float step 1 kept)" : "");
   }
+  // Trees over budget: the finer types that pass, named, or with --quant-fallback written.
+  std::vector<FinerTypes> finer;
+  if (!budget_check.within() && !find_finer_types(&trees, reference, budget, producer, router, spec, make_tree,
+                                                  quant_fallback, &bytes, &budget_check, &finer, &error))
+    return fail(error);
+  std::vector<std::string> tree_types(trees.size(), quant_spec_name(spec));  // as written
+  for (const FinerTypes& f : finer) {
+    const FinerTypeCheck* passing = f.passing();
+    if (f.applied) tree_types[f.tree] = quant_spec_name(passing->spec);
+    std::printf("%s\n", finer_types_text(trees[f.tree].name, spec, f).c_str());
+  }
   const bool over_budget = !budget_check.within();
   // Written even when over budget: the page shows which storage types would fit.
   if (!report_dir.empty() &&
       !report::write_quantization_report(report_dir, zoo, split, floats, classifier_paths, held_out, &error))
     return fail(error);
   if (over_budget) {
-    std::fprintf(stderr, "probex-convert: quantization %s is over budget; no bundle written\n", quant_spec_name(spec).c_str());
+    std::fprintf(stderr, "probex-convert: %s\n", over_budget_text(trees, spec, finer).c_str());
     return 3;
   }
   // Self-test tolerances, from this machine's own difference (bundle_writer.h).
@@ -464,8 +575,12 @@ int main(int argc, char** argv) {
         total += m->bytes();
       }
     }
+    std::string types = quant_spec_name(spec), fallbacks;
+    for (size_t i = 0; i < trees.size(); ++i)
+      if (tree_types[i] != types) add(&fallbacks, trees[i].name + " " + tree_types[i]);
+    if (!fallbacks.empty()) types += " (" + fallbacks + ": --quant-fallback)";
     std::printf("tensors %zu bytes; bundle %s: %zu bytes, %zu tree(s), %s\n", total, out.c_str(), bytes.size(), trees.size(),
-                quant_spec_name(spec).c_str());
+                types.c_str());
   }
   if (route_report) {
     std::vector<ZooFile> foreign_files;

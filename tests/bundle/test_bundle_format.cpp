@@ -237,14 +237,17 @@ TEST_CASE("bit flips anywhere in a real bundle give an error or a usable bundle,
 TEST_CASE("probex-convert's policy: the quantization budget and the self-test tolerances") {
   const convert::QuantBudget budget;  // the CLI's defaults
   convert::QuantComparison c;
-  c.label_flip_rate = 0.005;
+  c.decisions = 500;
+  c.flips = 5;  // the most 500 decisions may show at a rate of 0.005 (bundle/flip_bound.h)
+  c.label_flip_rate = 0.01;
   c.max_probability_error = 0.05;
   c.min_embedding_cosine = 0.99;
   CHECK(convert::within_budget(c, budget));  // the limits themselves are within
   for (int over = 0; over < 3; ++over) {
     convert::QuantComparison bad = c;
-    (over == 0 ? bad.label_flip_rate : over == 1 ? bad.max_probability_error : bad.min_embedding_cosine) +=
-        over == 2 ? -0.001 : 0.001;
+    if (over == 0) ++bad.flips;
+    if (over == 1) bad.max_probability_error += 0.001;
+    if (over == 2) bad.min_embedding_cosine -= 0.001;
     CAPTURE(over);
     CHECK_FALSE(convert::within_budget(bad, budget));
   }
