@@ -306,8 +306,8 @@ TEST_CASE("the zero-shot report page: curves, scores and the map by class") {
 }
 
 TEST_CASE("the quantization report page: a row per storage type and tree, four bar charts") {
-  QuantCost f32{"f32", 4000, {"a<1>", "b"}, {{6, 0.0, 0.0, 1.0}, {6, 0.0, 0.0, 1.0}}};
-  QuantCost int8{"int8", 1000, {"a<1>", "b"}, {{6, 0.25, 0.02, 0.999}, {6, 0.0, 0.001, 0.9999}}};
+  QuantCost f32{"f32", 4000, {"a<1>", "b"}, {{6, 60, 0, 0.0, 0.0, 1.0}, {6, 60, 0, 0.0, 0.0, 1.0}}};
+  QuantCost int8{"int8", 1000, {"a<1>", "b"}, {{6, 60, 15, 0.25, 0.02, 0.999}, {6, 60, 0, 0.0, 0.001, 0.9999}}};
   const std::string page = quantization_report_html({{"zoo", "z"}}, {f32, int8});
   CHECK(xml_error(page) == "");
   CHECK(count(page, "class=\"chart bar-chart\"") == 4);  // size, flips, probability, cosine
