@@ -18,8 +18,15 @@ fields() {
 fields "$host" >"$work/host.txt"
 fields "$target" >"$work/target.txt"
 models=$(grep -c . "$host" || true)
-awk -v tol="$tolerance" -v models="$models" '
-  NR == FNR { key[FNR] = $1; value[FNR] = $2; n = FNR; next }
+target_models=$(grep -c . "$target" || true)
+# Nothing compared is no agreement: a side that reports no model (a crash, an empty folder) fails.
+if [ "$models" -eq 0 ] || [ "$target_models" -ne "$models" ]; then
+  echo "$models models on the host, $target_models on the target: nothing to compare" >&2
+  exit 1
+fi
+# FILENAME, not NR == FNR: the host's values must not be taken from the target's file when the host's is empty.
+awk -v tol="$tolerance" -v models="$models" -v host_file="$work/host.txt" '
+  FILENAME == host_file { key[FNR] = $1; value[FNR] = $2; n = FNR; next }
   {
     if (FNR > n || $1 != key[FNR]) { printf "field %d: %s on the target, %s on the host\n", FNR, $1, key[FNR]; bad = 1; exit }
     if ($1 ~ /probability|cosine/) {
@@ -33,6 +40,7 @@ awk -v tol="$tolerance" -v models="$models" '
   }
   END {
     if (!bad && m != n) { printf "%d values on the target, %d on the host\n", m, n; bad = 1 }
+    if (n == 0) { print "no values to compare"; bad = 1 }
     if (bad) exit 1
     printf "target equals host on %d models: %d values, largest difference %.3g (tolerance %s)\n", models, n, worst, tol
   }' "$work/host.txt" "$work/target.txt"
