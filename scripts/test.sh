@@ -5,7 +5,13 @@
 #   scripts/test.sh          release build; ctest -LE long; the installed library, static and shared, built
 #                            against as users do (tests/install/consumers.sh); the Python module and the
 #                            Dask scan over the shared library (pytest python/tests, Debian's python3)
-#   scripts/test.sh --full   what CI runs (.ci/run): the above, then
+#   scripts/test.sh --kernels [K,K...]  other CPUs' rounding on this one: the release build, then for each
+#                            OpenBLAS kernel this CPU can run (SandyBridge, Haswell, Zen, SkylakeX, Cooperlake,
+#                            from /proc/cpuinfo; or the list given) the small zoo rebuilt and every test that
+#                            scores real models (ctest -L slow) run under OPENBLAS_CORETYPE=K; prints each
+#                            kernel's figures and zoo digest (logs in build/kernels/). Run it before changing
+#                            a threshold of such a test. It leaves the last kernel's zoo in build/release.
+#   scripts/test.sh --full   what CI runs (.ci/run): the above (without --kernels), then
 #     long     the release build's long tests (the standard zoo's zero-shot tree, a reduced sanity zoo)
 #     asan     Debug (-O1) + AddressSanitizer + UndefinedBehaviorSanitizer, every test, the long ones too;
 #              it reads the release build's zoos instead of building them again (PROBEX_REUSE_ZOOS)
@@ -18,10 +24,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 full=0
+kernels=
 case "${1:-}" in
   "") ;;
   --full) full=1 ;;
-  -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  --kernels) kernels=${2:-auto} ;;
+  -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "test.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
 esac
 
@@ -31,6 +39,9 @@ stage() { echo "=== $1 ($(date +%T))"; }
 stage "release: build"
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$jobs"
+if [ -n "$kernels" ]; then
+  exec bash scripts/test-kernels.sh "$kernels"
+fi
 stage "release: test (all but the long tests)"
 ctest --preset release -j "$jobs" -LE long
 stage "installed library: static and shared, find_package and pkg-config"

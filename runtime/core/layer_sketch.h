@@ -117,7 +117,7 @@ class RoutingBand {
       *high = 2.0f;
       return;
     }
-    const double a = accept, c_a = 1.0 - a * a / 2.0, center = c_a * std::sqrt(signal / norm2_);
+    const double a = static_cast<double>(accept), c_a = 1.0 - a * a / 2.0, center = c_a * std::sqrt(signal / norm2_);
     const double spread = sigmas_ * std::sqrt(energy_ / (static_cast<double>(n_) * norm2_)) +
                           energy_uncertainty_ * std::fabs(c_a - center);
     *low = static_cast<float>(std::sqrt(2.0 - 2.0 * std::min(1.0, center + spread)));

@@ -142,7 +142,7 @@ void Router::decide(const std::string& why_not, probex_audit_result* result, uin
                   why_not.empty() ? "no probed layer found" : why_not.c_str());
     result->route_outcome = PROBEX_ROUTE_REFUSED;
   } else if (nearest > band_high_[best]) {
-    const double accept = trees[best].accept_distance, high = band_high_[best];
+    const double accept = static_cast<double>(trees[best].accept_distance), high = static_cast<double>(band_high_[best]);
     char lossy[128] = "";
     if (high > accept)  // a lossy copy: say how far its rounding moved the boundary
       std::snprintf(lossy, sizeof(lossy), " (%.3f for this file's rounding, %.3f of its layer's norm)", high,

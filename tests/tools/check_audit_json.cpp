@@ -76,7 +76,7 @@ bool read(JsonCursor* c, Value* v, std::string* error) {
   probex::json::NumberKind kind{};
   JsonCursor ahead = *c;  // the value as a float too (the record prints float32 values)
   float f = 0.0f;
-  if (ahead.read_float(&f)) v->number = f;
+  if (ahead.read_float(&f)) v->number = static_cast<double>(f);
   if (!c->read_number(&kind, &v->integer)) return false;
   v->unsigned_integer = kind == probex::json::NumberKind::kUnsignedInteger;
   return true;
