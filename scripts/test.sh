@@ -5,12 +5,13 @@
 #   scripts/test.sh          release build; ctest -LE long; the installed library, static and shared, built
 #                            against as users do (tests/install/consumers.sh); the Python module and the
 #                            Dask scan over the shared library (pytest python/tests, Debian's python3)
-#   scripts/test.sh --kernels [K,K...]  other CPUs' rounding on this one: the release build, then for each
-#                            OpenBLAS kernel this CPU can run (SandyBridge, Haswell, Zen, SkylakeX, Cooperlake,
-#                            from /proc/cpuinfo; or the list given) the small zoo rebuilt and every test that
-#                            scores real models (ctest -L slow) run under OPENBLAS_CORETYPE=K; prints each
-#                            kernel's figures and zoo digest (logs in build/kernels/). Run it before changing
-#                            a threshold of such a test. It leaves the last kernel's zoo in build/release.
+#   scripts/test.sh --kernels [K,K... [S,S...]]  other CPUs' rounding on this one: the release build, then
+#                            for each OpenBLAS kernel this CPU can run (SandyBridge, Haswell, Zen, SkylakeX,
+#                            Cooperlake, from /proc/cpuinfo; "auto", or the list given) and each small-zoo seed
+#                            (default: the configuration's) the zoo rebuilt and every test that scores real
+#                            models (ctest -L slow) run under OPENBLAS_CORETYPE=K; prints the figures and zoo
+#                            digest of each (logs in build/kernels/). Run it before changing a threshold of
+#                            such a test. It leaves the last run's zoo in build/release.
 #   scripts/test.sh --full   what CI runs (.ci/run): the above (without --kernels), then
 #     long     the release build's long tests (the standard zoo's zero-shot tree, a reduced sanity zoo)
 #     asan     Debug (-O1) + AddressSanitizer + UndefinedBehaviorSanitizer, every test, the long ones too;
@@ -19,6 +20,7 @@
 #     aarch64, armv7  the runtime cross-built, its tests and an end-to-end audit under qemu
 #              (scripts/test-arm.sh; installs the cross compilers and qemu-user)
 #     fuzz     every libFuzzer target for 60 s (scripts/fuzz.sh; longer campaigns: scripts/fuzz.sh 3600)
+#     kernels  --kernels, without its determinism check (~4 min per kernel)
 # Needs the packages of scripts/install-deps.sh (run it first, or run scripts/demo.sh once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,8 +30,8 @@ kernels=
 case "${1:-}" in
   "") ;;
   --full) full=1 ;;
-  --kernels) kernels=${2:-auto} ;;
-  -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  --kernels) kernels=${2:-auto}; seeds=${3:-default} ;;
+  -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "test.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
 esac
 
@@ -40,7 +42,7 @@ stage "release: build"
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$jobs"
 if [ -n "$kernels" ]; then
-  exec bash scripts/test-kernels.sh "$kernels"
+  exec bash scripts/test-kernels.sh "$kernels" "$seeds"
 fi
 stage "release: test (all but the long tests)"
 ctest --preset release -j "$jobs" -LE long
@@ -71,4 +73,7 @@ stage "ARM under qemu"
 bash scripts/test-arm.sh
 stage "fuzz"
 bash scripts/fuzz.sh 60
+# Last: it rebuilds the release build's zoo under each kernel, which the stages above read.
+stage "kernels: the real-model tests under each OpenBLAS kernel this CPU runs"
+PROBEX_KERNELS_DETERMINISM=0 bash scripts/test-kernels.sh auto
 stage "all passed"

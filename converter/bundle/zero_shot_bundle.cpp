@@ -7,6 +7,7 @@
 #include "core/cosine.h"
 #include "core/python_literal.h"
 #include "expert/layer_dataset.h"
+#include "flip_bound.h"
 #include "runtime_bundle.h"
 
 namespace probex::convert {
@@ -264,9 +265,15 @@ bool zero_shot_agreement(const std::vector<uint8_t>& bytes, size_t tree_index, c
   return true;
 }
 
+size_t zero_shot_models_lost(const ZeroShotAgreement& a) {
+  const double lost = (a.float_top1 - a.runtime_top1) * static_cast<double>(a.layers);
+  return lost > 0.5 ? static_cast<size_t>(std::lround(lost)) : 0;
+}
+
 bool within_zero_shot_budget(const ZeroShotAgreement& seen, const ZeroShotAgreement& unseen, const QuantBudget& budget) {
-  return seen.float_top1 - seen.runtime_top1 <= budget.max_zero_shot_drop &&
-         unseen.float_top1 - unseen.runtime_top1 <= budget.max_zero_shot_drop;
+  // The flip budget's rule (flip_bound.h): over only when the count shows the true drop exceeds the budget.
+  return zero_shot_models_lost(seen) <= max_flips_within(seen.layers, budget.max_zero_shot_drop) &&
+         zero_shot_models_lost(unseen) <= max_flips_within(unseen.layers, budget.max_zero_shot_drop);
 }
 
 }  // namespace probex::convert

@@ -506,9 +506,13 @@ int main(int argc, char** argv) {
     const ZeroShotBudgetCheck& r = budget_check.zero_shot[i];
     if (r.checked && (!quiet || !r.within))
       std::printf("tree %-10s zero-shot %s (runtime) vs f32: in-distribution top-1 %.4f vs %.4f on %zu test models, "
-                  "zero-shot top-1 %.4f vs %.4f on %zu test_holdout models (max drop %.3f)%s%s\n",
+                  "zero-shot top-1 %.4f vs %.4f on %zu test_holdout models (lost %zu and %zu; the max drop %.3f "
+                  "allows %zu and %zu)%s%s\n",
                   trees[i].name.c_str(), quant_spec_name(spec).c_str(), r.seen.runtime_top1, r.seen.float_top1,
-                  r.seen.layers, r.unseen.runtime_top1, r.unseen.float_top1, r.unseen.layers, budget.max_zero_shot_drop,
+                  r.seen.layers, r.unseen.runtime_top1, r.unseen.float_top1, r.unseen.layers,
+                  zero_shot_models_lost(r.seen), zero_shot_models_lost(r.unseen), budget.max_zero_shot_drop,
+                  max_flips_within(r.seen.layers, budget.max_zero_shot_drop),
+                  max_flips_within(r.unseen.layers, budget.max_zero_shot_drop),
                   r.within ? "" : "  OVER BUDGET", r.fell_back ? " (int8 step 1 was over budget; float step 1 kept)" : "");
   }
   // Trees over budget: the finer types that pass, named, or with --quant-fallback written.

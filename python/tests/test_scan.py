@@ -92,8 +92,15 @@ def test_scan_equals_audit_json_and_resumes(tmp_path, audit_cli, bundle_ab, zoo,
     assert '"status":"model_invalid"' in reference[f"{mixed}/b/truncated.safetensors"]
     assert '"format":"safetensors-sharded"' in reference[f"{mixed}/b/sharded"]
     assert f"audited {len(models)} models" in run.stdout
-    assert "unknown tree: 62" in run.stdout and "failures: model_invalid 1" in run.stdout
-    assert re.search(r"trees: mlp-a 62, mlp-b 62", run.stdout), run.stdout
+    # The summary counts what the records say (how many models each tree gets moves with the zoo's rounding
+    # on each CPU: the router's bounds are tested in tests/CMakeLists.txt, not here).
+    trees = [json.loads(line) for line in reference.values()]
+    ok = [r for r in trees if r["status"] == "ok"]
+    unknown = sum(r["tree"] is None for r in ok)
+    per_tree = {t: sum(r["tree"] == t for r in ok) for t in ("mlp-a", "mlp-b")}
+    assert f"unknown tree: {unknown}" in run.stdout and "failures: model_invalid 1" in run.stdout, run.stdout
+    assert re.search(rf"trees: mlp-a {per_tree['mlp-a']}, mlp-b {per_tree['mlp-b']}", run.stdout), run.stdout
+    assert min(per_tree.values()) >= 60 and unknown >= 60  # of 62 each: at most 2 misrouted per tree
     assert f"{len(models)}/{len(models)} models" in run.stderr  # the progress line's last state
 
     # A power cut mid-write: 50 whole lines, half of the 51st and zeros are left. The re-run goes to a

@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "bundle/flip_bound.h"
 #include "bundle_fixture.h"
 #include "executor/auditor.h"
 #include "test_util.h"
@@ -251,14 +252,27 @@ TEST_CASE("probex-convert's policy: the quantization budget and the self-test to
     CAPTURE(over);
     CHECK_FALSE(convert::within_budget(bad, budget));
   }
+  // Zero-shot: the models lost, a count against the budget at its sample size (0.01: none of 4, 2 of 40,
+  // 5 of 200; P(X >= k) at n = 200, p = 0.01 by exact sums: k = 5 0.0517, k = 6 0.0160).
+  CHECK(convert::max_flips_within(4, 0.01) == 0);
+  CHECK(convert::max_flips_within(40, 0.01) == 2);
+  CHECK(convert::max_flips_within(200, 0.01) == 5);
   convert::ZeroShotAgreement seen, unseen;
+  seen.layers = unseen.layers = 200;
   seen.float_top1 = 0.80;
-  seen.runtime_top1 = 0.795;
+  seen.runtime_top1 = 0.775;  // 5 of 200 lost
   unseen.float_top1 = 0.5;
   unseen.runtime_top1 = 0.6;  // the runtime may be better
+  CHECK(convert::zero_shot_models_lost(seen) == 5);
+  CHECK(convert::zero_shot_models_lost(unseen) == 0);
   CHECK(convert::within_zero_shot_budget(seen, unseen, budget));
-  unseen.runtime_top1 = 0.48;
+  unseen.runtime_top1 = 0.47;  // 6 of 200
   CHECK_FALSE(convert::within_zero_shot_budget(seen, unseen, budget));
+  convert::ZeroShotAgreement few;
+  few.layers = 4;
+  few.float_top1 = 0.5;
+  few.runtime_top1 = 0.25;  // one of 4: at 95%, more than a 1% drop
+  CHECK_FALSE(convert::within_zero_shot_budget(few, few, budget));
 
   CHECK(convert::int8_self_test_tolerance(1e-6) == doctest::Approx(1e-3));  // never below 1e-3
   CHECK(convert::int8_self_test_tolerance(0.01) == doctest::Approx(0.04));  // 4x this machine's difference

@@ -1,6 +1,9 @@
 #!/bin/sh
 # Checks that two audit reports (JSON lines, docs/audit-json.md) agree: the same tree for every model, the
-# same predicted labels, and probabilities and zero-shot cosines within TOLERANCE (absolute). Used for a
+# same predicted labels (one flip excused where the host's probability is within TOLERANCE of 0.5), and
+# probabilities and zero-shot cosines within TOLERANCE (absolute). The host's and the target's arithmetic
+# differ (x86 and ARM kernels), so a probability on the threshold may land on either side; each run prints
+# the largest difference it saw. Used for a
 # target's reports against the host's (compare_audits.sh, scripts/test-arm.sh).
 #
 #   compare_reports.sh TOLERANCE HOST.jsonl TARGET.jsonl
@@ -34,7 +37,15 @@ awk -v tol="$tolerance" -v models="$models" -v host_file="$work/host.txt" '
       if (d > worst) worst = d
       if (d > tol) { printf "field %d (%s): %s on the target, %s on the host\n", FNR, $1, $2, value[FNR]; bad = 1 }
     } else if ($2 != value[FNR]) {
-      printf "field %d (%s): %s on the target, %s on the host\n", FNR, $1, $2, value[FNR]; bad = 1
+      # A label whose host probability is within the tolerance of 0.5 sits on the threshold: a predicted
+      # flag that differs there is the tolerance at work; one such flip is excused, and counted.
+      p = value[FNR - 1] - 0.5; if (p < 0) p = -p
+      if ($1 ~ /predicted/ && key[FNR - 1] ~ /probability/ && p <= tol && threshold_flips < 1) {
+        threshold_flips++
+        printf "field %d (%s): %s on the target, %s on the host, on the threshold (p %s): excused\n", FNR, $1, $2, value[FNR], value[FNR - 1]
+      } else {
+        printf "field %d (%s): %s on the target, %s on the host\n", FNR, $1, $2, value[FNR]; bad = 1
+      }
     }
     m = FNR
   }

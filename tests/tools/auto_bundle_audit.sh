@@ -28,6 +28,9 @@ work = sys.argv[1]
 info = json.load(open(f"{work}/inspect.json"))
 assert info["self_test"].startswith("passed"), info["self_test"]
 readers = set()
+# The device and the trainer compute the same float expert with other kernels (XNNPACK, OpenBLAS): a label
+# whose probability sits on 0.5 may flip. Allowed: one flip of the 3 trees' 180 test bits (1/60 in one tree).
+flip, deviation = 1 / 60, 0.0
 for t in info["trees"]:
     reader = t["reader"]
     readers.add(reader["name"])
@@ -37,7 +40,9 @@ for t in info["trees"]:
     m = re.search(r"bit accuracy ([0-9.]+)", text)
     assert m, text
     got = float(m.group(1))
-    assert abs(got - want) <= 1e-4 + 5e-5, (t["name"], reader["name"], "device", got, "trainer", want)
+    assert abs(got - want) <= flip + 1e-4, (t["name"], reader["name"], "device", got, "trainer", want)
+    deviation += abs(got - want)
     print(f"{t['name']}: {reader['name']} {reader['views']} bit accuracy {got:.4f} on the device, {want:.4f} in training")
+assert deviation <= flip + 1e-4, ("more than one label flipped between the device and the trainer", deviation)
 print("readers shipped:", sorted(readers))
 PY

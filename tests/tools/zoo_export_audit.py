@@ -58,7 +58,8 @@ def main():
     exported = audit(a.audit, a.bundle, [work / "zoo" / m.replace("model.safetensors", "model." + a.format)
                                          for m in models])
 
-    bad, changed, near, home, refused, same_set, audited, labels, flips, at_threshold = [], [], 0, 0, 0, 0, 0, 0, 0, 0
+    bad, changed, notes = [], [], []
+    near = home = refused = same_set = audited = labels = flips = at_threshold = 0
     for i, (m, o, e) in enumerate(zip(models, originals, exported)):
         if o["format"] != "safetensors" or e["format"] != a.format or o["status"] != "ok" or e["status"] != "ok":
             bad.append(f"model {m}: {o['status']} {o['format']} / {e['status']} {e['format']}")
@@ -67,6 +68,10 @@ def main():
         refused += e["tree"] is None
         if e["route_outcome"] == "near_boundary":
             near += 1
+            low, high = e["route_band"]
+            notes.append(f"model {m}: near the boundary of {nearest(e)}: distance {e['route_distance']:.4f} in "
+                         f"[{low:.4f}, {high:.4f}] (rounding {e['layer_rounding']:.4f}); its original "
+                         f"{o['route_distance']:.4f}, {o['route_outcome']} up to {o['route_accept']:.4f}")
             if nearest(e) != nearest(o):
                 changed.append(f"model {m}: near the boundary of {nearest(e)}, its original nearest to {nearest(o)}")
         elif e["tree"] != o["tree"]:
@@ -91,7 +96,7 @@ def main():
           f"{len(changed)} (max {a.max_changed}), near the boundary {near} (max {a.max_near}); home {home}, refused "
           f"{refused}; same predicted set {same_set} of {audited}; label flips {flips} of {labels} ({rate:.2f}%), "
           f"{at_threshold} of them on the threshold (decisive {decisive:.2f}%, max {a.max_flip}%)")
-    for line in changed:
+    for line in notes + changed:
         print("  " + line)
     failed = bad or len(changed) > a.max_changed or near > a.max_near or decisive > a.max_flip
     for line in bad:
