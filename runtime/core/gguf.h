@@ -1,5 +1,5 @@
 // Strict reader for GGUF files (ggml's model format, https://github.com/ggml-org/ggml/blob/master/docs/gguf.md),
-// versions 2 and 3, device side. Standalone for now: the auditor still reads safetensors only.
+// versions 2 and 3, device side. The auditor reads it through open_model_file (model_file.h).
 //
 // Trust boundary: everything in the file is hostile until `GgufFile::open`/`from_buffer` has returned kOk.
 // After that the header, every metadata value and every tensor info have been checked (see the rules in

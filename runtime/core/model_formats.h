@@ -26,6 +26,7 @@ ModelStatus open_tflite_model(const std::string& path, const ModelLimits& limits
 // A sharded checkpoint from its index JSON; the shards are in the index's folder (model_folder.cpp).
 ModelStatus open_sharded_model(const std::string& index_path, const ModelLimits& limits, std::unique_ptr<ModelFile>* out);
 // A PEFT adapter folder: adapter_config.json + adapter_model.safetensors (model_folder.cpp).
+// ONNX files open through onnx.h's open_onnx_model.
 ModelStatus open_peft_adapter(const std::string& folder, const ModelLimits& limits, std::unique_ptr<ModelFile>* out);
 
 }  // namespace probex
