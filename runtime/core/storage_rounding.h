@@ -73,9 +73,12 @@ inline double expected_rounding_energy(const StorageRounding& r, const float* x,
     return sum * kLogUniformUlp / static_cast<double>(uint64_t{1} << (2 * (r.bits - 1)));
   }
   const double levels = static_cast<double>((uint64_t{1} << r.bits) - 1);
+  // size_t, not the model's uint64_t: a block longer than this call's values is cut to them (and 32-bit
+  // targets must not narrow r.block silently).
+  const size_t block = static_cast<size_t>(std::min<uint64_t>(std::max<uint64_t>(r.block, 1), count));
   double energy = 0.0;
-  for (size_t begin = 0; begin < count; begin += r.block) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(r.block, count - begin));
+  for (size_t begin = 0; begin < count; begin += block) {
+    const size_t n = std::min(block, count - begin);
     const auto [lo, hi] = std::minmax_element(x + begin, x + begin + n);
     const double step = (static_cast<double>(*hi) - static_cast<double>(*lo)) / levels;
     energy += static_cast<double>(n) * step * step / 12.0;
