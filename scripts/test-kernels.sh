@@ -22,12 +22,12 @@ has() { for f in "$@"; do case "$flags" in *" $f "*) ;; *) return 1 ;; esac; don
 runnable=()
 has avx && runnable+=(SandyBridge)
 has avx2 fma && runnable+=(Haswell Zen)
+has avx512f avx512bw avx512dq avx512vl avx512cd && runnable+=(SkylakeX)
+has avx512f avx512bw avx512dq avx512vl avx512cd avx512_bf16 && runnable+=(Cooperlake)
 # Zen runs Haswell's single-precision GEMM kernels: the same zoo bytes (measured: the same digest), so the
 # automatic list leaves it out; name it to run it.
 auto=()
 for k in "${runnable[@]}"; do [ "$k" = Zen ] || auto+=("$k"); done
-has avx512f avx512bw avx512dq avx512vl avx512cd && runnable+=(SkylakeX)
-has avx512f avx512bw avx512dq avx512vl avx512cd avx512_bf16 && runnable+=(Cooperlake)
 if [ "$requested" = auto ]; then
   kernels=("${auto[@]}")
 else
