@@ -20,7 +20,7 @@
 #     aarch64, armv7  the runtime cross-built, its tests and an end-to-end audit under qemu
 #              (scripts/test-arm.sh; installs the cross compilers and qemu-user)
 #     fuzz     every libFuzzer target for 60 s (scripts/fuzz.sh; longer campaigns: scripts/fuzz.sh 3600)
-#     kernels  --kernels, without its determinism check (~4 min per kernel)
+#     kernels  --kernels, without its determinism check (2-4 min per kernel)
 # Needs the packages of scripts/install-deps.sh (run it first, or run scripts/demo.sh once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
