@@ -1,4 +1,4 @@
-#include "budget_check.h"
+#include "converter/bundle/budget_check.h"
 
 #include <algorithm>
 #include <utility>

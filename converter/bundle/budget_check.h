@@ -11,11 +11,11 @@
 #include <string>
 #include <vector>
 
-#include "bundle_writer.h"
-#include "expert/layer_dataset.h"
-#include "text/embedding_table.h"
-#include "zero_shot_bundle.h"
-#include "zoo/layout.h"
+#include "converter/bundle/bundle_writer.h"
+#include "converter/expert/layer_dataset.h"
+#include "converter/text/embedding_table.h"
+#include "converter/bundle/zero_shot_bundle.h"
+#include "converter/zoo/layout.h"
 
 namespace probex::convert {
 

@@ -1,4 +1,4 @@
-#include "bundle_writer.h"
+#include "converter/bundle/bundle_writer.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,11 +6,11 @@
 #include <map>
 #include <set>
 
-#include "core/cosine.h"
-#include "flip_bound.h"
-#include "runtime_bundle.h"
-#include "text/embedding_table.h"
-#include "core/self_test_input.h"
+#include "runtime/math/cosine.h"
+#include "converter/bundle/flip_bound.h"
+#include "converter/bundle/runtime_bundle.h"
+#include "converter/text/embedding_table.h"
+#include "runtime/math/self_test_input.h"
 #include "probex/probex.h"
 #include "probex_bundle_generated.h"
 

@@ -8,13 +8,13 @@
 #include <utility>
 #include <vector>
 
-#include "core/layer_sketch.h"
-#include "core/multiview.h"
-#include "core/probed_layer.h"
-#include "expert/checkpoint.h"
-#include "expert/multilabel.h"
+#include "runtime/math/layer_sketch.h"
+#include "runtime/math/multiview.h"
+#include "runtime/formats/probed_layer.h"
+#include "converter/expert/checkpoint.h"
+#include "converter/expert/multilabel.h"
 #include "probex/probex.h"
-#include "quantize.h"
+#include "converter/bundle/quantize.h"
 
 namespace probex::convert {
 

@@ -1,4 +1,4 @@
-#include "flip_bound.h"
+#include "converter/bundle/flip_bound.h"
 
 #include <cmath>
 

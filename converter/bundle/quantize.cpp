@@ -1,10 +1,10 @@
-#include "quantize.h"
+#include "converter/bundle/quantize.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
-#include "core/float_formats.h"
+#include "runtime/math/float_formats.h"
 
 namespace probex::convert {
 

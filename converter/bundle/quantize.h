@@ -1,14 +1,14 @@
 // Quantizing the expert's weight matrices for the bundle. Every matrix is [out, reduction]; int8 is
 // symmetric (zero point 0), with one scale per output row or per block of `block_size` along the
 // reduction dimension (ggml's Q8_0 idea: a block's outlier only costs its own block precision).
-// The runtime reads the result with core/quantized.h's dequantize_row.
+// The runtime reads the result with math/quantized.h's dequantize_row.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "core/quantized.h"
+#include "runtime/math/quantized.h"
 
 namespace probex::convert {
 

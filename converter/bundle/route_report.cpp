@@ -1,11 +1,11 @@
-#include "route_report.h"
+#include "converter/bundle/route_report.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <set>
 
-#include "runtime_bundle.h"
+#include "converter/bundle/runtime_bundle.h"
 
 namespace probex::convert {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "zoo/layout.h"
+#include "converter/zoo/layout.h"
 
 namespace probex::convert {
 

@@ -6,19 +6,11 @@
 #include <string>
 #include <vector>
 
-#include "bundle_writer.h"
-#include "core/layer_sketch.h"
-#include "zoo/layout.h"
+#include "converter/bundle/bundle_writer.h"
+#include "converter/zoo/layout.h"
+#include "converter/zoo/sketch.h"
 
 namespace probex::convert {
-
-// The router's sketch unless told otherwise (probex-convert --sketch): 64x16 floats, 4 KB per tree; tree
-// discovery (zoo/discover.h) sketches with it too, so what it clusters is what the router would see.
-inline constexpr SketchSpec kDefaultSketch{0x70be5ull, 64, 16};
-
-// The sketch of one model's probed layer (runtime/core/layer_sketch.h); the layer must read as [d_h, d_w].
-bool sketch_model(const std::string& path, const std::string& layer, uint32_t d_h, uint32_t d_w, const SketchSpec& spec,
-                  std::vector<float>* sketch, std::string* error);
 
 struct TreeCalibration {
   std::string tree;

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "backends/kernels/int8_probe.h"
-#include "bundle/bundle.h"
-#include "executor/auditor.h"
+#include "runtime/backends/kernels/int8_probe.h"
+#include "runtime/bundle/bundle.h"
+#include "runtime/executor/auditor.h"
 
 namespace probex::convert {
 

@@ -1,4 +1,4 @@
-#include "signing.h"
+#include "converter/bundle/signing.h"
 
 #include <sodium.h>
 #include <sys/stat.h>
@@ -6,8 +6,8 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "bundle/signature.h"
-#include "io/safetensors_writer.h"
+#include "runtime/bundle/signature.h"
+#include "converter/io/safetensors_writer.h"
 
 namespace probex::convert {
 

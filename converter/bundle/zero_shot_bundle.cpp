@@ -1,14 +1,14 @@
-#include "zero_shot_bundle.h"
+#include "converter/bundle/zero_shot_bundle.h"
 
 #include <algorithm>
 #include <cmath>
 #include <set>
 
-#include "core/cosine.h"
-#include "core/python_literal.h"
-#include "expert/layer_dataset.h"
-#include "flip_bound.h"
-#include "runtime_bundle.h"
+#include "runtime/math/cosine.h"
+#include "runtime/formats/python_literal.h"
+#include "converter/expert/layer_dataset.h"
+#include "converter/bundle/flip_bound.h"
+#include "converter/bundle/runtime_bundle.h"
 
 namespace probex::convert {
 namespace {

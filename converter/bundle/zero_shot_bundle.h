@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "bundle_writer.h"
-#include "expert/zero_shot.h"
-#include "zoo/layout.h"
-#include "text/embedding_table.h"
+#include "converter/bundle/bundle_writer.h"
+#include "converter/expert/zero_shot.h"
+#include "converter/zoo/layout.h"
+#include "converter/text/embedding_table.h"
 
 namespace probex::convert {
 

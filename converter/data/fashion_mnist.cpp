@@ -1,4 +1,4 @@
-#include "fashion_mnist.h"
+#include "converter/data/fashion_mnist.h"
 
 namespace probex::convert {
 

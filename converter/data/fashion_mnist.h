@@ -5,7 +5,7 @@
 #include <array>
 #include <string>
 
-#include "idx.h"
+#include "converter/data/idx.h"
 
 namespace probex::convert {
 

@@ -1,4 +1,4 @@
-#include "idx.h"
+#include "converter/data/idx.h"
 
 #include <zlib.h>
 
@@ -6,7 +6,7 @@
 #include <cstring>
 #include <memory>
 
-#include "core/checked_math.h"
+#include "runtime/math/checked_math.h"
 
 namespace probex::convert {
 namespace {

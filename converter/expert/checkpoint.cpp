@@ -1,9 +1,9 @@
-#include "checkpoint.h"
+#include "converter/expert/checkpoint.h"
 
-#include "core/safetensors.h"
-#include "io/safetensors_writer.h"
-#include "core/python_literal.h"
-#include "labels.h"
+#include "runtime/formats/safetensors.h"
+#include "converter/io/safetensors_writer.h"
+#include "runtime/formats/python_literal.h"
+#include "converter/expert/labels.h"
 
 namespace probex::convert {
 namespace {

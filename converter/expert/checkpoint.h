@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "mvprobe_expert.h"
-#include "probex_expert.h"
+#include "converter/expert/mvprobe_expert.h"
+#include "converter/expert/probex_expert.h"
 
 namespace probex::convert {
 

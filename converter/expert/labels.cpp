@@ -1,4 +1,4 @@
-#include "labels.h"
+#include "converter/expert/labels.h"
 
 #include <algorithm>
 #include <set>

@@ -1,12 +1,12 @@
-#include "layer_dataset.h"
+#include "converter/expert/layer_dataset.h"
 
 #include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
 
-#include "core/python_literal.h"
-#include "labels.h"
+#include "runtime/formats/python_literal.h"
+#include "converter/expert/labels.h"
 
 namespace probex::convert {
 

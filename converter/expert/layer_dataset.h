@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "core/probed_layer.h"
-#include "multilabel.h"
-#include "zoo/layout.h"
+#include "runtime/formats/probed_layer.h"
+#include "converter/expert/multilabel.h"
+#include "converter/zoo/layout.h"
 
 namespace probex::convert {
 

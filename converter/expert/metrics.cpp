@@ -1,4 +1,4 @@
-#include "metrics.h"
+#include "converter/expert/metrics.h"
 
 #include <algorithm>
 #include <numeric>

@@ -1,4 +1,4 @@
-#include "multilabel.h"
+#include "converter/expert/multilabel.h"
 
 #include <unistd.h>
 
@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "nn/optimizer.h"
+#include "converter/nn/optimizer.h"
 
 namespace probex::convert {
 

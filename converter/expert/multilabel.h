@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "metrics.h"
-#include "nn/model.h"
+#include "converter/expert/metrics.h"
+#include "converter/nn/model.h"
 
 namespace probex::convert {
 

@@ -1,10 +1,10 @@
-#include "mvprobe_expert.h"
+#include "converter/expert/mvprobe_expert.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
-#include "nn/blas.h"
+#include "converter/nn/blas.h"
 
 namespace probex::convert {
 namespace {

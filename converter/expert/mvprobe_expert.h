@@ -35,9 +35,9 @@
 #include <string>
 #include <vector>
 
-#include "multilabel.h"
-#include "nn/model.h"
-#include "nn/rng.h"
+#include "converter/expert/multilabel.h"
+#include "converter/nn/model.h"
+#include "converter/nn/rng.h"
 
 namespace probex::convert {
 

@@ -1,10 +1,10 @@
-#include "probex_expert.h"
+#include "converter/expert/probex_expert.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
-#include "nn/blas.h"
+#include "converter/nn/blas.h"
 
 namespace probex::convert {
 namespace {

@@ -1,4 +1,4 @@
-#include "reader_choice.h"
+#include "converter/expert/reader_choice.h"
 
 #include <algorithm>
 #include <cctype>

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "metrics.h"
+#include "converter/expert/metrics.h"
 
 namespace probex::convert {
 

@@ -1,4 +1,4 @@
-#include "train_tree.h"
+#include "converter/expert/train_tree.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -6,11 +6,11 @@
 #include <memory>
 #include <utility>
 
-#include "checkpoint.h"
-#include "core/json_writer.h"
-#include "core/python_literal.h"
-#include "labels.h"
-#include "weight_stats.h"
+#include "converter/expert/checkpoint.h"
+#include "runtime/formats/json_writer.h"
+#include "runtime/formats/python_literal.h"
+#include "converter/expert/labels.h"
+#include "converter/expert/weight_stats.h"
 
 namespace probex::convert {
 namespace {

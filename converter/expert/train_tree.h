@@ -5,12 +5,12 @@
 #include <string>
 #include <vector>
 
-#include "layer_dataset.h"
-#include "multilabel.h"
-#include "mvprobe_expert.h"
-#include "probex_expert.h"
-#include "reader_choice.h"
-#include "weight_stats.h"
+#include "converter/expert/layer_dataset.h"
+#include "converter/expert/multilabel.h"
+#include "converter/expert/mvprobe_expert.h"
+#include "converter/expert/probex_expert.h"
+#include "converter/expert/reader_choice.h"
+#include "converter/expert/weight_stats.h"
 
 namespace probex::convert {
 

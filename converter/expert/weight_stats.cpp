@@ -1,4 +1,4 @@
-#include "weight_stats.h"
+#include "converter/expert/weight_stats.h"
 
 #include <algorithm>
 #include <cmath>

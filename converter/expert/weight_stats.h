@@ -8,7 +8,7 @@
 #include <cstddef>
 #include <vector>
 
-#include "multilabel.h"
+#include "converter/expert/multilabel.h"
 
 namespace probex::convert {
 

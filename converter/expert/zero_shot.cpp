@@ -1,4 +1,4 @@
-#include "zero_shot.h"
+#include "converter/expert/zero_shot.h"
 
 #include <unistd.h>
 
@@ -9,7 +9,7 @@
 #include <cstring>
 #include <numeric>
 
-#include "nn/optimizer.h"
+#include "converter/nn/optimizer.h"
 
 namespace probex::convert {
 namespace {

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "multilabel.h"
-#include "nn/model.h"
+#include "converter/expert/multilabel.h"
+#include "converter/nn/model.h"
 
 namespace probex::convert {
 

@@ -1,15 +1,15 @@
-#include "zero_shot_tree.h"
+#include "converter/expert/zero_shot_tree.h"
 
 #include <algorithm>
 #include <cmath>
 #include <memory>
 
-#include "checkpoint.h"
-#include "core/json_writer.h"
-#include "core/python_literal.h"
-#include "layer_dataset.h"
-#include "mvprobe_expert.h"
-#include "reader_choice.h"
+#include "converter/expert/checkpoint.h"
+#include "runtime/formats/json_writer.h"
+#include "runtime/formats/python_literal.h"
+#include "converter/expert/layer_dataset.h"
+#include "converter/expert/mvprobe_expert.h"
+#include "converter/expert/reader_choice.h"
 
 namespace probex::convert {
 namespace {

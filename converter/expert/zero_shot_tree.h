@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "text/embedding_table.h"
-#include "train_tree.h"
-#include "zero_shot.h"
+#include "converter/text/embedding_table.h"
+#include "converter/expert/train_tree.h"
+#include "converter/expert/zero_shot.h"
 
 namespace probex::convert {
 

@@ -1,11 +1,11 @@
-#include "gguf_writer.h"
+#include "converter/io/gguf_writer.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
-#include "core/float_formats.h"
-#include "io/safetensors_writer.h"
+#include "runtime/math/float_formats.h"
+#include "converter/io/safetensors_writer.h"
 
 namespace probex::convert {
 

@@ -1,8 +1,8 @@
-#include "onnx_writer.h"
+#include "converter/io/onnx_writer.h"
 
 #include <cstring>
 
-#include "io/protobuf_writer.h"
+#include "converter/io/protobuf_writer.h"
 
 namespace probex::convert {
 namespace {

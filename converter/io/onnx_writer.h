@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "tflite_writer.h"  // DenseLayer
+#include "converter/io/tflite_writer.h"  // DenseLayer
 
 namespace probex::convert {
 

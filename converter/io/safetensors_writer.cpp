@@ -1,12 +1,12 @@
-#include "safetensors_writer.h"
+#include "converter/io/safetensors_writer.h"
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 
-#include "core/checked_math.h"
-#include "core/float_formats.h"
-#include "core/json_writer.h"
+#include "runtime/math/checked_math.h"
+#include "runtime/math/float_formats.h"
+#include "runtime/formats/json_writer.h"
 
 namespace probex::convert {
 

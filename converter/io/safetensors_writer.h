@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "core/safetensors.h"
+#include "runtime/formats/safetensors.h"
 
 namespace probex::convert {
 

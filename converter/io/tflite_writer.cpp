@@ -1,4 +1,4 @@
-#include "tflite_writer.h"
+#include "converter/io/tflite_writer.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "blas.h"
+#include "converter/nn/blas.h"
 
 #include <dlfcn.h>
 

@@ -1,11 +1,11 @@
-#include "model.h"
+#include "converter/nn/model.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <sstream>
 
-#include "nn/blas.h"
+#include "converter/nn/blas.h"
 
 namespace probex::convert {
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "rng.h"
+#include "converter/nn/rng.h"
 
 namespace probex::convert {
 

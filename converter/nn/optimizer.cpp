@@ -1,4 +1,4 @@
-#include "optimizer.h"
+#include "converter/nn/optimizer.h"
 
 #include <cmath>
 

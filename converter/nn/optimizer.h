@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "model.h"
+#include "converter/nn/model.h"
 
 namespace probex::convert {
 

@@ -1,4 +1,4 @@
-#include "train.h"
+#include "converter/nn/train.h"
 
 #include <algorithm>
 #include <cmath>

@@ -4,9 +4,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "data/idx.h"
-#include "model.h"
-#include "optimizer.h"
+#include "converter/data/idx.h"
+#include "converter/nn/model.h"
+#include "converter/nn/optimizer.h"
 
 namespace probex::convert {
 

@@ -1,11 +1,11 @@
-#include "html.h"
+#include "converter/report/html.h"
 
 #include <cstdio>
 #include <filesystem>
 #include <system_error>
 
-#include "io/safetensors_writer.h"
-#include "svg.h"
+#include "converter/io/safetensors_writer.h"
+#include "converter/report/svg.h"
 
 namespace probex::convert::report {
 

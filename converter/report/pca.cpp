@@ -1,4 +1,4 @@
-#include "pca.h"
+#include "converter/report/pca.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,9 +1,9 @@
-#include "quant_report.h"
+#include "converter/report/quant_report.h"
 
 #include <cmath>
 #include <cstdio>
 
-#include "svg.h"
+#include "converter/report/svg.h"
 
 namespace probex::convert::report {
 

@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
-#include "bundle/bundle_writer.h"
-#include "bundle/quantize.h"
-#include "expert/checkpoint.h"
-#include "expert/layer_dataset.h"
-#include "html.h"
+#include "converter/bundle/bundle_writer.h"
+#include "converter/bundle/quantize.h"
+#include "converter/expert/checkpoint.h"
+#include "converter/expert/layer_dataset.h"
+#include "converter/report/html.h"
 
 namespace probex::convert::report {
 

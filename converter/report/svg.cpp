@@ -1,4 +1,4 @@
-#include "svg.h"
+#include "converter/report/svg.h"
 
 #include <algorithm>
 #include <cmath>

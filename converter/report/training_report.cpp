@@ -1,12 +1,12 @@
-#include "training_report.h"
+#include "converter/report/training_report.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
-#include "core/json_writer.h"
-#include "pca.h"
-#include "svg.h"
+#include "runtime/formats/json_writer.h"
+#include "converter/report/pca.h"
+#include "converter/report/svg.h"
 
 namespace probex::convert::report {
 namespace {

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "expert/train_tree.h"
-#include "expert/zero_shot_tree.h"
-#include "html.h"
+#include "converter/expert/train_tree.h"
+#include "converter/expert/zero_shot_tree.h"
+#include "converter/report/html.h"
 
 namespace probex::convert::report {
 

@@ -1,13 +1,13 @@
-#include "embedding_table.h"
+#include "converter/text/embedding_table.h"
 
 #include <algorithm>
 #include <cctype>
 #include <cmath>
 
-#include "core/float_formats.h"
-#include "core/json_reader.h"
-#include "core/safetensors.h"
-#include "io/safetensors_writer.h"
+#include "runtime/math/float_formats.h"
+#include "runtime/formats/json_reader.h"
+#include "runtime/formats/safetensors.h"
+#include "converter/io/safetensors_writer.h"
 #include "probex/platform/mapped_file.h"
 
 namespace probex::convert {

@@ -1,9 +1,9 @@
-#include "wink_json.h"
+#include "converter/text/wink_json.h"
 
 #include <cmath>
 #include <string_view>
 
-#include "core/json_reader.h"
+#include "runtime/formats/json_reader.h"
 #include "probex/platform/mapped_file.h"
 
 namespace probex::convert {

@@ -10,7 +10,7 @@
 
 #include <string>
 
-#include "embedding_table.h"
+#include "converter/text/embedding_table.h"
 
 namespace probex::convert {
 

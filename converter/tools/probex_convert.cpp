@@ -9,22 +9,22 @@
 #include <utility>
 #include <vector>
 
-#include "bundle/budget_check.h"
-#include "bundle/bundle_writer.h"
-#include "bundle/flip_bound.h"
-#include "bundle/route_report.h"
-#include "bundle/router.h"
-#include "bundle/signing.h"
-#include "bundle/zero_shot_bundle.h"
-#include "cli/args.h"
-#include "expert/checkpoint.h"
-#include "expert/layer_dataset.h"
-#include "io/onnx_writer.h"
-#include "io/safetensors_writer.h"
-#include "report/quant_report.h"
+#include "converter/bundle/budget_check.h"
+#include "converter/bundle/bundle_writer.h"
+#include "converter/bundle/flip_bound.h"
+#include "converter/bundle/route_report.h"
+#include "converter/bundle/router.h"
+#include "converter/bundle/signing.h"
+#include "converter/bundle/zero_shot_bundle.h"
+#include "runtime/cli/args.h"
+#include "converter/expert/checkpoint.h"
+#include "converter/expert/layer_dataset.h"
+#include "converter/io/onnx_writer.h"
+#include "converter/io/safetensors_writer.h"
+#include "converter/report/quant_report.h"
 #include "probex/platform/mapped_file.h"
 #include "probex/probex.h"
-#include "zoo/layout.h"
+#include "converter/zoo/layout.h"
 
 namespace {
 

@@ -5,8 +5,8 @@
 
 #include <vector>
 
-#include "bundle/signing.h"
-#include "cli/args.h"
+#include "converter/bundle/signing.h"
+#include "runtime/cli/args.h"
 
 int main(int argc, char** argv) {
   std::vector<std::string> positional;

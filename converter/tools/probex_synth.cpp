@@ -6,11 +6,11 @@
 #include <string>
 #include <vector>
 
-#include "cli/args.h"
-#include "expert/checkpoint.h"
-#include "io/gguf_writer.h"
-#include "io/safetensors_writer.h"
-#include "nn/rng.h"
+#include "runtime/cli/args.h"
+#include "converter/expert/checkpoint.h"
+#include "converter/io/gguf_writer.h"
+#include "converter/io/safetensors_writer.h"
+#include "converter/nn/rng.h"
 
 namespace {
 

@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "core/cosine.h"
-#include "cli/args.h"
-#include "text/embedding_table.h"
-#include "text/wink_json.h"
+#include "runtime/math/cosine.h"
+#include "runtime/cli/args.h"
+#include "converter/text/embedding_table.h"
+#include "converter/text/wink_json.h"
 
 namespace {
 

@@ -8,15 +8,15 @@
 #include <utility>
 #include <vector>
 
-#include "bundle/router.h"
-#include "cli/args.h"
-#include "core/json_writer.h"
-#include "expert/train_tree.h"
-#include "expert/zero_shot_tree.h"
-#include "io/safetensors_writer.h"
-#include "nn/blas.h"
-#include "report/training_report.h"
-#include "zoo/discover.h"
+#include "converter/bundle/router.h"
+#include "runtime/cli/args.h"
+#include "runtime/formats/json_writer.h"
+#include "converter/expert/train_tree.h"
+#include "converter/expert/zero_shot_tree.h"
+#include "converter/io/safetensors_writer.h"
+#include "converter/nn/blas.h"
+#include "converter/report/training_report.h"
+#include "converter/zoo/discover.h"
 
 namespace {
 

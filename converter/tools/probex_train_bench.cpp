@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "cli/args.h"
-#include "expert/multilabel.h"
-#include "expert/probex_expert.h"
-#include "nn/blas.h"
+#include "runtime/cli/args.h"
+#include "converter/expert/multilabel.h"
+#include "converter/expert/probex_expert.h"
+#include "converter/nn/blas.h"
 
 namespace {
 

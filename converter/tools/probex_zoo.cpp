@@ -9,10 +9,10 @@
 #include <cstring>
 #include <string>
 
-#include "cli/args.h"
-#include "data/fashion_mnist.h"
-#include "nn/blas.h"
-#include "zoo/zoo.h"
+#include "runtime/cli/args.h"
+#include "converter/data/fashion_mnist.h"
+#include "converter/nn/blas.h"
+#include "converter/zoo/zoo.h"
 
 namespace {
 

@@ -1,9 +1,9 @@
-#include "config.h"
+#include "converter/zoo/config.h"
 
 #include <algorithm>
 
-#include "data/fashion_mnist.h"
-#include "nn/rng.h"
+#include "converter/data/fashion_mnist.h"
+#include "converter/nn/rng.h"
 
 namespace probex::convert {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/optimizer.h"
+#include "converter/nn/optimizer.h"
 
 namespace probex::convert {
 

@@ -1,4 +1,4 @@
-#include "discover.h"
+#include "converter/zoo/discover.h"
 
 #include <algorithm>
 #include <chrono>
@@ -8,10 +8,10 @@
 #include <numeric>
 #include <utility>
 
-#include "bundle/router.h"
-#include "core/cosine.h"
-#include "core/probed_layer.h"
-#include "core/model_file.h"
+#include "converter/zoo/sketch.h"
+#include "runtime/math/cosine.h"
+#include "runtime/formats/probed_layer.h"
+#include "runtime/formats/model_file.h"
 
 namespace probex::convert {
 

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "layout.h"
+#include "converter/zoo/layout.h"
 
 namespace probex::convert {
 

@@ -5,15 +5,15 @@
 #include <set>
 #include <sstream>
 
-#include "cli/parallel.h"
-#include "cli/progress.h"
-#include "core/json_reader.h"
-#include "core/json_writer.h"
-#include "core/safetensors.h"
-#include "io/safetensors_writer.h"
-#include "layout.h"
-#include "model_writer.h"
-#include "zoo.h"
+#include "converter/cli/parallel.h"
+#include "converter/cli/progress.h"
+#include "runtime/formats/json_reader.h"
+#include "runtime/formats/json_writer.h"
+#include "runtime/formats/safetensors.h"
+#include "converter/io/safetensors_writer.h"
+#include "converter/zoo/layout.h"
+#include "converter/zoo/model_writer.h"
+#include "converter/zoo/zoo.h"
 
 namespace fs = std::filesystem;
 

@@ -1,4 +1,4 @@
-#include "layout.h"
+#include "converter/zoo/layout.h"
 
 #include <algorithm>
 #include <filesystem>

@@ -1,12 +1,12 @@
-#include "model_writer.h"
+#include "converter/zoo/model_writer.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
-#include "io/gguf_writer.h"
-#include "io/onnx_writer.h"
-#include "io/safetensors_writer.h"
+#include "converter/io/gguf_writer.h"
+#include "converter/io/onnx_writer.h"
+#include "converter/io/safetensors_writer.h"
 
 namespace fs = std::filesystem;
 

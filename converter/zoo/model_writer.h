@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "zoo.h"
+#include "converter/zoo/zoo.h"
 
 namespace probex::convert {
 

@@ -1,4 +1,4 @@
-#include "zoo.h"
+#include "converter/zoo/zoo.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,16 +7,16 @@
 #include <fstream>
 #include <sstream>
 
-#include "cli/parallel.h"
-#include "cli/progress.h"
-#include "core/json_writer.h"
-#include "core/python_literal.h"
-#include "core/safetensors.h"
-#include "io/safetensors_writer.h"
-#include "layout.h"
-#include "model_writer.h"
-#include "nn/blas.h"
-#include "nn/train.h"
+#include "converter/cli/parallel.h"
+#include "converter/cli/progress.h"
+#include "runtime/formats/json_writer.h"
+#include "runtime/formats/python_literal.h"
+#include "runtime/formats/safetensors.h"
+#include "converter/io/safetensors_writer.h"
+#include "converter/zoo/layout.h"
+#include "converter/zoo/model_writer.h"
+#include "converter/nn/blas.h"
+#include "converter/nn/train.h"
 
 namespace fs = std::filesystem;
 

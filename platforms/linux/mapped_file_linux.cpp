@@ -1,6 +1,6 @@
 #include "probex/platform/mapped_file.h"
 
-#include "open_regular_file.h"
+#include "platforms/linux/open_regular_file.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>

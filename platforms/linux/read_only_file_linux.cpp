@@ -1,6 +1,6 @@
 #include "probex/platform/read_only_file.h"
 
-#include "open_regular_file.h"
+#include "platforms/linux/open_regular_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -1,11 +1,11 @@
-#include "api/audit_json.h"
+#include "runtime/api/audit_json.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <vector>
 
-#include "core/json_writer.h"
+#include "runtime/formats/json_writer.h"
 
 namespace probex {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "bundle/bundle.h"
+#include "runtime/bundle/bundle.h"
 #include "probex/probex.h"
 
 namespace probex {

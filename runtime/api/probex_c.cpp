@@ -8,9 +8,9 @@
 #include <new>
 #include <string>
 
-#include "api/audit_json.h"
-#include "bundle/bundle.h"
-#include "executor/auditor.h"
+#include "runtime/api/audit_json.h"
+#include "runtime/bundle/bundle.h"
+#include "runtime/executor/auditor.h"
 #include "probex/probex.h"
 
 struct probex_bundle {

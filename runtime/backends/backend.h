@@ -11,7 +11,7 @@
 #include <memory>
 #include <string>
 
-#include "backends/kernels/multiview.h"
+#include "runtime/backends/kernels/multiview.h"
 #include "probex/probex.h"
 
 namespace probex {

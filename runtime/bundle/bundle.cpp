@@ -1,12 +1,12 @@
-#include "bundle.h"
+#include "runtime/bundle/bundle.h"
 
 #include <cmath>
 #include <cstring>
 #include <set>
 #include <string_view>
 
-#include "core/checked_math.h"
-#include "core/float_formats.h"
+#include "runtime/math/checked_math.h"
+#include "runtime/math/float_formats.h"
 #include "probex_bundle_generated.h"
 
 namespace probex {

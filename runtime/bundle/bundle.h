@@ -16,11 +16,11 @@
 #include <utility>
 #include <vector>
 
-#include "core/layer_sketch.h"
-#include "core/multiview.h"
-#include "core/probed_layer.h"
-#include "core/quantized.h"
-#include "signature.h"
+#include "runtime/math/layer_sketch.h"
+#include "runtime/math/multiview.h"
+#include "runtime/formats/probed_layer.h"
+#include "runtime/math/quantized.h"
+#include "runtime/bundle/signature.h"
 #include "probex/platform/read_only_file.h"
 #include "probex/probex.h"
 

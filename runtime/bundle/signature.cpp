@@ -1,4 +1,4 @@
-#include "signature.h"
+#include "runtime/bundle/signature.h"
 
 #include <sodium.h>
 

@@ -1,4 +1,4 @@
-#include "auditor.h"
+#include "runtime/executor/auditor.h"
 
 #include <algorithm>
 #include <chrono>
@@ -8,8 +8,8 @@
 #include <cstring>
 #include <type_traits>
 
-#include "core/float_formats.h"
-#include "core/self_test_input.h"
+#include "runtime/math/float_formats.h"
+#include "runtime/math/self_test_input.h"
 
 namespace probex {
 namespace {

@@ -20,12 +20,12 @@
 #include <string>
 #include <vector>
 
-#include "backends/backend.h"
-#include "bundle/bundle.h"
-#include "core/model_file.h"
-#include "core/probed_layer.h"
-#include "executor/router.h"
-#include "executor/rows.h"
+#include "runtime/backends/backend.h"
+#include "runtime/bundle/bundle.h"
+#include "runtime/formats/model_file.h"
+#include "runtime/formats/probed_layer.h"
+#include "runtime/executor/router.h"
+#include "runtime/executor/rows.h"
 #include "probex/probex.h"
 
 namespace probex {

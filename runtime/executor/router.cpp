@@ -1,12 +1,12 @@
-#include "executor/router.h"
+#include "runtime/executor/router.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 
-#include "core/layer_sketch.h"
-#include "executor/rows.h"
+#include "runtime/math/layer_sketch.h"
+#include "runtime/executor/rows.h"
 
 namespace probex {
 namespace {

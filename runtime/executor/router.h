@@ -5,7 +5,7 @@
 // model is of no known tree, with the reason.
 //
 // A lossy copy (Q4_K, int8, F16, ...) is its float original plus a rounding error that moves its sketch
-// away from every root; the router estimates that error from the stored type (core/storage_rounding.h)
+// away from every root; the router estimates that error from the stored type (math/storage_rounding.h)
 // and widens the acceptance distance into a band: below it accepted, above it refused, inside it near
 // the boundary (docs/routing.md, "Lossy copies").
 //
@@ -17,11 +17,11 @@
 #include <string>
 #include <vector>
 
-#include "backends/backend.h"
-#include "bundle/bundle.h"
-#include "core/model_file.h"
-#include "core/probed_layer.h"
-#include "core/storage_rounding.h"
+#include "runtime/backends/backend.h"
+#include "runtime/bundle/bundle.h"
+#include "runtime/formats/model_file.h"
+#include "runtime/formats/probed_layer.h"
+#include "runtime/math/storage_rounding.h"
 #include "probex/probex.h"
 
 namespace probex {

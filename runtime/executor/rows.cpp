@@ -1,4 +1,4 @@
-#include "executor/rows.h"
+#include "runtime/executor/rows.h"
 
 #include <cstring>
 

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "core/model_file.h"
-#include "core/probed_layer.h"
-#include "core/self_test_input.h"
+#include "runtime/formats/model_file.h"
+#include "runtime/formats/probed_layer.h"
+#include "runtime/math/self_test_input.h"
 #include "probex/probex.h"
 
 namespace probex {

@@ -8,9 +8,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "bundle/signature.h"
-#include "cli/args.h"
-#include "core/json_writer.h"
+#include "runtime/bundle/signature.h"
+#include "runtime/cli/args.h"
+#include "runtime/formats/json_writer.h"
 #include "probex/probex.h"
 
 namespace probex::cli {

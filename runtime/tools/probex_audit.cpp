@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "cli/args.h"
-#include "cli_common.h"
-#include "core/python_literal.h"
-#include "core/model_file.h"
+#include "runtime/cli/args.h"
+#include "runtime/tools/cli_common.h"
+#include "runtime/formats/python_literal.h"
+#include "runtime/formats/model_file.h"
 #include "probex/probex.h"
 
 namespace {

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "backends/kernels/int8_probe.h"
-#include "cli_common.h"
+#include "runtime/backends/kernels/int8_probe.h"
+#include "runtime/tools/cli_common.h"
 #include "probex/probex.h"
 
 namespace {

@@ -7,11 +7,11 @@
 #include <memory>
 #include <string>
 
-#include "bundle/bundle.h"
-#include "cli/args.h"
-#include "cli_common.h"
-#include "core/model_file.h"
-#include "executor/auditor.h"
+#include "runtime/bundle/bundle.h"
+#include "runtime/cli/args.h"
+#include "runtime/tools/cli_common.h"
+#include "runtime/formats/model_file.h"
+#include "runtime/executor/auditor.h"
 
 namespace {
 

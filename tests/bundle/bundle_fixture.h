@@ -9,12 +9,12 @@
 #include <string>
 #include <vector>
 
-#include "bundle/bundle.h"
-#include "executor/auditor.h"
-#include "bundle/bundle_writer.h"
-#include "bundle/zero_shot_bundle.h"
-#include "nn/rng.h"
-#include "text/embedding_table.h"
+#include "runtime/bundle/bundle.h"
+#include "runtime/executor/auditor.h"
+#include "converter/bundle/bundle_writer.h"
+#include "converter/bundle/zero_shot_bundle.h"
+#include "converter/nn/rng.h"
+#include "converter/text/embedding_table.h"
 
 namespace probex::test {
 

@@ -9,10 +9,10 @@
 #include <cstdlib>
 #include <new>
 
-#include "bundle_fixture.h"
-#include "io/safetensors_writer.h"
+#include "tests/bundle/bundle_fixture.h"
+#include "converter/io/safetensors_writer.h"
 #include "probex/probex.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 
 namespace {
 std::atomic<long> g_allocations{0};

@@ -6,12 +6,12 @@
 #include <cmath>
 #include <cstring>
 
-#include "bundle_fixture.h"
-#include "core/float_formats.h"
-#include "executor/auditor.h"
-#include "io/safetensors_writer.h"
+#include "tests/bundle/bundle_fixture.h"
+#include "runtime/math/float_formats.h"
+#include "runtime/executor/auditor.h"
+#include "converter/io/safetensors_writer.h"
 #include "probex/probex.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 
 using namespace probex;
 using namespace probex::test;

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "bundle/budget_check.h"
-#include "bundle/flip_bound.h"
-#include "bundle_fixture.h"
+#include "converter/bundle/budget_check.h"
+#include "converter/bundle/flip_bound.h"
+#include "tests/bundle/bundle_fixture.h"
 
 using namespace probex;
 using namespace probex::test;

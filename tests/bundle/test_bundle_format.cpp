@@ -5,10 +5,10 @@
 
 #include <cmath>
 
-#include "bundle/flip_bound.h"
-#include "bundle_fixture.h"
-#include "executor/auditor.h"
-#include "test_util.h"
+#include "converter/bundle/flip_bound.h"
+#include "tests/bundle/bundle_fixture.h"
+#include "runtime/executor/auditor.h"
+#include "tests/test_util.h"
 
 using namespace probex;
 using namespace probex::test;

@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "bundle_fixture.h"
-#include "io/safetensors_writer.h"
-#include "core/layer_sketch.h"
+#include "tests/bundle/bundle_fixture.h"
+#include "converter/io/safetensors_writer.h"
+#include "runtime/math/layer_sketch.h"
 #include "probex/probex.hpp"
-#include "test_util.h"
+#include "tests/test_util.h"
 
 using namespace probex;
 using namespace probex::test;

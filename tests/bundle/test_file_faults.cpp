@@ -12,11 +12,11 @@
 #include <string>
 #include <vector>
 
-#include "bundle_fixture.h"
-#include "core/probed_layer.h"
-#include "core/safetensors.h"
-#include "io/safetensors_writer.h"
-#include "test_util.h"
+#include "tests/bundle/bundle_fixture.h"
+#include "runtime/formats/probed_layer.h"
+#include "runtime/formats/safetensors.h"
+#include "converter/io/safetensors_writer.h"
+#include "tests/test_util.h"
 
 using namespace probex;
 using namespace probex::test;

@@ -8,15 +8,15 @@
 #include <cmath>
 #include <memory>
 
-#include "bundle_fixture.h"
-#include "core/float_formats.h"
-#include "core/layer_sketch.h"
-#include "core/model_file.h"
-#include "core/storage_rounding.h"
-#include "io/gguf_writer.h"
-#include "io/safetensors_writer.h"
-#include "io/tflite_writer.h"
-#include "test_util.h"
+#include "tests/bundle/bundle_fixture.h"
+#include "runtime/math/float_formats.h"
+#include "runtime/math/layer_sketch.h"
+#include "runtime/formats/model_file.h"
+#include "runtime/math/storage_rounding.h"
+#include "converter/io/gguf_writer.h"
+#include "converter/io/safetensors_writer.h"
+#include "converter/io/tflite_writer.h"
+#include "tests/test_util.h"
 
 using namespace probex;
 using namespace probex::test;

@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "bundle_fixture.h"
-#include "io/gguf_writer.h"
-#include "io/safetensors_writer.h"
-#include "test_util.h"
+#include "tests/bundle/bundle_fixture.h"
+#include "converter/io/gguf_writer.h"
+#include "converter/io/safetensors_writer.h"
+#include "tests/test_util.h"
 
 using namespace probex;
 using namespace probex::test;

@@ -8,11 +8,11 @@
 #include <cstdio>
 #include <map>
 
-#include "../converter/mvprobe_reference.h"
-#include "bundle_fixture.h"
-#include "bundle/zero_shot_bundle.h"
-#include "expert/checkpoint.h"
-#include "expert/zero_shot.h"
+#include "tests/converter/mvprobe_reference.h"
+#include "tests/bundle/bundle_fixture.h"
+#include "converter/bundle/zero_shot_bundle.h"
+#include "converter/expert/checkpoint.h"
+#include "converter/expert/zero_shot.h"
 
 using namespace probex;
 using namespace probex::test;

@@ -7,13 +7,13 @@
 #include <cstdlib>
 #include <new>
 
-#include "bundle_fixture.h"
-#include "core/gguf.h"
-#include "core/model_file.h"
-#include "executor/auditor.h"
-#include "runtime/gguf_writer.h"
-#include "runtime/model_folder_corpus.h"
-#include "test_util.h"
+#include "tests/bundle/bundle_fixture.h"
+#include "runtime/formats/gguf.h"
+#include "runtime/formats/model_file.h"
+#include "runtime/executor/auditor.h"
+#include "tests/runtime/gguf_writer.h"
+#include "tests/runtime/model_folder_corpus.h"
+#include "tests/test_util.h"
 
 namespace {
 std::atomic<size_t> g_allocations{0};

@@ -5,11 +5,11 @@
 
 #include <cmath>
 
-#include "bundle_fixture.h"
-#include "core/layer_sketch.h"
-#include "executor/auditor.h"
-#include "io/safetensors_writer.h"
-#include "test_util.h"
+#include "tests/bundle/bundle_fixture.h"
+#include "runtime/math/layer_sketch.h"
+#include "runtime/executor/auditor.h"
+#include "converter/io/safetensors_writer.h"
+#include "tests/test_util.h"
 
 using namespace probex;
 using namespace probex::test;

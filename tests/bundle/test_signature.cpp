@@ -2,10 +2,10 @@
 // anything else is refused before parsing; every single changed byte of a signed bundle is refused.
 #include <doctest/doctest.h>
 
-#include "bundle/signing.h"
-#include "bundle_fixture.h"
+#include "converter/bundle/signing.h"
+#include "tests/bundle/bundle_fixture.h"
 #include "probex/probex.h"
-#include "test_util.h"
+#include "tests/test_util.h"
 
 using namespace probex;
 using namespace probex::test;

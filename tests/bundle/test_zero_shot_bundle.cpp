@@ -4,8 +4,8 @@
 
 #include <cmath>
 
-#include "core/cosine.h"
-#include "bundle_fixture.h"
+#include "runtime/math/cosine.h"
+#include "tests/bundle/bundle_fixture.h"
 #include "probex/probex.h"
 
 using namespace probex;

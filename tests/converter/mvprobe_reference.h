@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "expert/mvprobe_expert.h"
-#include "nn/rng.h"
+#include "converter/expert/mvprobe_expert.h"
+#include "converter/nn/rng.h"
 
 namespace probex::convert {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "expert/probex_expert.h"
-#include "nn/rng.h"
+#include "converter/expert/probex_expert.h"
+#include "converter/nn/rng.h"
 
 namespace probex::convert {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/blas.h"
+#include "converter/nn/blas.h"
 
 using namespace probex::convert;
 

@@ -10,10 +10,10 @@
 #include <utility>
 #include <vector>
 
-#include "io/safetensors_writer.h"
-#include "nn/rng.h"
-#include "test_util.h"
-#include "zoo/discover.h"
+#include "converter/io/safetensors_writer.h"
+#include "converter/nn/rng.h"
+#include "tests/test_util.h"
+#include "converter/zoo/discover.h"
 
 using namespace probex::convert;
 

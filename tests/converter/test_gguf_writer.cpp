@@ -1,6 +1,6 @@
 // The GGUF writer: bytes checked against the format's definition by hand (header, metadata, tensor
 // infos, alignment), Q8_0, Q5_0 and Q4_K blocks against ggml's reference quantizers worked out by hand,
-// and quantized tensors read back by the runtime's reader (runtime/core/gguf) within each type's error
+// and quantized tensors read back by the runtime's reader (runtime/formats/gguf) within each type's error
 // bound. An independent parser (npm's @huggingface/gguf) reads its files in the ctest
 // gguf/independent_parser.
 #include <doctest/doctest.h>
@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "core/float_formats.h"
-#include "core/gguf.h"
-#include "io/gguf_writer.h"
+#include "runtime/math/float_formats.h"
+#include "runtime/formats/gguf.h"
+#include "converter/io/gguf_writer.h"
 
 using namespace probex::convert;
 

@@ -5,8 +5,8 @@
 
 #include <array>
 
-#include "data/fashion_mnist.h"
-#include "test_util.h"
+#include "converter/data/fashion_mnist.h"
+#include "tests/test_util.h"
 
 using namespace probex::convert;
 

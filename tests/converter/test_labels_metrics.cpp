@@ -1,11 +1,11 @@
 #include <doctest/doctest.h>
 
-#include "expert/labels.h"
-#include "expert/metrics.h"
-#include "expert/weight_stats.h"
+#include "converter/expert/labels.h"
+#include "converter/expert/metrics.h"
+#include "converter/expert/weight_stats.h"
 
 #include <cmath>
-#include "core/python_literal.h"
+#include "runtime/formats/python_literal.h"
 
 using namespace probex;
 using namespace probex::convert;

@@ -5,9 +5,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "expert/layer_dataset.h"
-#include "io/safetensors_writer.h"
-#include "test_util.h"
+#include "converter/expert/layer_dataset.h"
+#include "converter/io/safetensors_writer.h"
+#include "tests/test_util.h"
 
 using namespace probex::convert;
 namespace fs = std::filesystem;

@@ -8,12 +8,12 @@
 #include <algorithm>
 #include <cmath>
 
-#include "expert/checkpoint.h"
-#include "expert/multilabel.h"
-#include "expert/mvprobe_expert.h"
-#include "io/safetensors_writer.h"
-#include "mvprobe_reference.h"
-#include "test_util.h"
+#include "converter/expert/checkpoint.h"
+#include "converter/expert/multilabel.h"
+#include "converter/expert/mvprobe_expert.h"
+#include "converter/io/safetensors_writer.h"
+#include "tests/converter/mvprobe_reference.h"
+#include "tests/test_util.h"
 
 using namespace probex::convert;
 

@@ -4,8 +4,8 @@
 
 #include <cmath>
 
-#include "nn/model.h"
-#include "nn/optimizer.h"
+#include "converter/nn/model.h"
+#include "converter/nn/optimizer.h"
 
 using namespace probex::convert;
 

@@ -4,12 +4,12 @@
 // MVProbe checkpoint with masked views keeping its views through save and load.
 #include <doctest/doctest.h>
 
-#include "expert/checkpoint.h"
-#include "expert/multilabel.h"
-#include "expert/mvprobe_expert.h"
-#include "expert/probex_expert.h"
-#include "expert/reader_choice.h"
-#include "test_util.h"
+#include "converter/expert/checkpoint.h"
+#include "converter/expert/multilabel.h"
+#include "converter/expert/mvprobe_expert.h"
+#include "converter/expert/probex_expert.h"
+#include "converter/expert/reader_choice.h"
+#include "tests/test_util.h"
 
 using namespace probex::convert;
 

@@ -6,11 +6,11 @@
 #include <string_view>
 #include <vector>
 
-#include "report/html.h"
-#include "report/pca.h"
-#include "report/quant_report.h"
-#include "report/svg.h"
-#include "report/training_report.h"
+#include "converter/report/html.h"
+#include "converter/report/pca.h"
+#include "converter/report/quant_report.h"
+#include "converter/report/svg.h"
+#include "converter/report/training_report.h"
 
 using namespace probex::convert;
 using namespace probex::convert::report;

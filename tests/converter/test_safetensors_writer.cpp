@@ -5,9 +5,9 @@
 #include <cstring>
 #include <filesystem>
 
-#include "core/float_formats.h"
-#include "io/safetensors_writer.h"
-#include "test_util.h"
+#include "runtime/math/float_formats.h"
+#include "converter/io/safetensors_writer.h"
+#include "tests/test_util.h"
 
 using namespace probex;
 using probex::convert::SafetensorsWriter;

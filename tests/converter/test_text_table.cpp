@@ -4,11 +4,11 @@
 #include <cmath>
 #include <string>
 
-#include "core/cosine.h"
-#include "io/safetensors_writer.h"
-#include "test_util.h"
-#include "text/embedding_table.h"
-#include "text/wink_json.h"
+#include "runtime/math/cosine.h"
+#include "converter/io/safetensors_writer.h"
+#include "tests/test_util.h"
+#include "converter/text/embedding_table.h"
+#include "converter/text/wink_json.h"
 
 using namespace probex::convert;
 using probex::Dtype;

@@ -10,12 +10,12 @@
 #include <memory>
 #include <random>
 
-#include "core/model_file.h"
-#include "core/tflite.h"
-#include "io/onnx_writer.h"
-#include "io/tflite_writer.h"
+#include "runtime/formats/model_file.h"
+#include "runtime/formats/tflite.h"
+#include "converter/io/onnx_writer.h"
+#include "converter/io/tflite_writer.h"
 #include "tflite_subset_generated.h"
-#include "zoo/model_writer.h"
+#include "converter/zoo/model_writer.h"
 
 using namespace probex;
 using namespace probex::convert;

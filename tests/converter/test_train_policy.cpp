@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "expert/train_tree.h"
-#include "expert/zero_shot_tree.h"
+#include "converter/expert/train_tree.h"
+#include "converter/expert/zero_shot_tree.h"
 
 using namespace probex::convert;
 

@@ -5,10 +5,10 @@
 #include <cmath>
 #include <numeric>
 
-#include "expert/checkpoint.h"
-#include "expert/zero_shot.h"
-#include "probex_reference.h"
-#include "test_util.h"
+#include "converter/expert/checkpoint.h"
+#include "converter/expert/zero_shot.h"
+#include "tests/converter/probex_reference.h"
+#include "tests/test_util.h"
 
 using namespace probex::convert;
 

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/model_folder.h"
+#include "runtime/formats/model_folder.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view json(reinterpret_cast<const char*>(data), size);

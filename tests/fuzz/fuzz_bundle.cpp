@@ -6,8 +6,8 @@
 #include <memory>
 #include <vector>
 
-#include "bundle/bundle.h"
-#include "executor/auditor.h"
+#include "runtime/bundle/bundle.h"
+#include "runtime/executor/auditor.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<uint64_t> aligned((size + 7) / 8);  // caller buffers must be 8-byte aligned

@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/gguf.h"
-#include "probed_layer_fuzz.h"
+#include "runtime/formats/gguf.h"
+#include "tests/fuzz/probed_layer_fuzz.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   probex::GgufFile file;

@@ -1,8 +1,8 @@
 // libFuzzer: the IDX reader (plain and gzip), as it reads the data set files.
 #include <cstdint>
 
-#include "data/idx.h"
-#include "fuzz_util.h"
+#include "converter/data/idx.h"
+#include "tests/fuzz/fuzz_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const bool gz = size > 0 && (data[0] & 1);  // exercise both paths on similar inputs

@@ -1,4 +1,4 @@
-// libFuzzer: the ONNX reader (runtime/core/onnx.h) on arbitrary bytes through the model-file interface:
+// libFuzzer: the ONNX reader (runtime/formats/onnx.h) on arbitrary bytes through the model-file interface:
 // protobuf wire validation, subgraph walking, tensor checks, then every tensor read by rows and by a range
 // that cuts rows (transposed MatMul weights and packed varints included), then the ProbeX layer lookup.
 #include <algorithm>
@@ -6,8 +6,8 @@
 #include <memory>
 #include <vector>
 
-#include "core/model_file.h"
-#include "probed_layer_fuzz.h"
+#include "runtime/formats/model_file.h"
+#include "tests/fuzz/probed_layer_fuzz.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::unique_ptr<probex::ModelFile> model;

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "core/python_literal.h"
+#include "runtime/formats/python_literal.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<std::string> out;

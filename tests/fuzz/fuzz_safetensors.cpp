@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/safetensors.h"
-#include "probed_layer_fuzz.h"
+#include "runtime/formats/safetensors.h"
+#include "tests/fuzz/probed_layer_fuzz.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   probex::SafetensorsFile file;

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "core/model_folder.h"
+#include "runtime/formats/model_folder.h"
 
 namespace {
 

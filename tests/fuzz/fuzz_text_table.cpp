@@ -2,9 +2,9 @@
 // reads; the table files themselves go through the safetensors reader (fuzz_safetensors).
 #include <cstdint>
 
-#include "fuzz_util.h"
-#include "text/embedding_table.h"
-#include "text/wink_json.h"
+#include "tests/fuzz/fuzz_util.h"
+#include "converter/text/embedding_table.h"
+#include "converter/text/wink_json.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string path = probex::fuzz::input_file(data, size, ".json");

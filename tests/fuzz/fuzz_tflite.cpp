@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/tflite.h"
-#include "probed_layer_fuzz.h"
+#include "runtime/formats/tflite.h"
+#include "tests/fuzz/probed_layer_fuzz.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   probex::TfliteFile file;

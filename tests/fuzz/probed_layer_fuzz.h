@@ -7,8 +7,8 @@
 #include <memory>
 #include <vector>
 
-#include "core/model_file.h"
-#include "core/probed_layer.h"
+#include "runtime/formats/model_file.h"
+#include "runtime/formats/probed_layer.h"
 
 namespace probex::fuzz {
 

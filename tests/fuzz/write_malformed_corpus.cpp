@@ -13,12 +13,12 @@
 #include <string>
 #include <vector>
 
-#include "runtime/gguf_writer.h"
-#include "runtime/malformed_gguf.h"
-#include "runtime/malformed_onnx.h"
-#include "runtime/malformed_safetensors.h"
-#include "runtime/malformed_tflite.h"
-#include "runtime/model_folder_corpus.h"
+#include "tests/runtime/gguf_writer.h"
+#include "tests/runtime/malformed_gguf.h"
+#include "tests/runtime/malformed_onnx.h"
+#include "tests/runtime/malformed_safetensors.h"
+#include "tests/runtime/malformed_tflite.h"
+#include "tests/runtime/model_folder_corpus.h"
 
 namespace {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "core/gguf.h"
+#include "runtime/formats/gguf.h"
 
 namespace probex::test {
 

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "core/gguf.h"
-#include "gguf_writer.h"
+#include "runtime/formats/gguf.h"
+#include "tests/runtime/gguf_writer.h"
 
 namespace probex::test {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "core/model_file.h"
-#include "onnx_writer.h"
+#include "runtime/formats/model_file.h"
+#include "tests/runtime/onnx_writer.h"
 
 namespace probex::test {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "core/safetensors.h"
-#include "test_util.h"
+#include "runtime/formats/safetensors.h"
+#include "tests/test_util.h"
 
 namespace probex::test {
 

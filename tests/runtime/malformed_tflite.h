@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "core/tflite.h"
-#include "tflite_builder.h"
+#include "runtime/formats/tflite.h"
+#include "tests/runtime/tflite_builder.h"
 
 namespace probex::test {
 

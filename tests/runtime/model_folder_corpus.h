@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "core/model_file.h"
-#include "test_util.h"
+#include "runtime/formats/model_file.h"
+#include "tests/test_util.h"
 
 namespace probex::test {
 

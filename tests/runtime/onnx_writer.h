@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "../../converter/io/protobuf_writer.h"  // by path: the runtime tests build without the converter
+#include "converter/io/protobuf_writer.h"  // by path: the runtime tests build without the converter
 
 namespace probex::test {
 

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "cli/args.h"
+#include "runtime/cli/args.h"
 #include "probex/probex.h"
 
 using probex::cli::ArgParser;

@@ -1,11 +1,11 @@
-// The one cosine (core/cosine.h) and its answer for zero vectors.
+// The one cosine (math/cosine.h) and its answer for zero vectors.
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <vector>
 
-#include "core/cosine.h"
-#include "core/layer_sketch.h"
+#include "runtime/math/cosine.h"
+#include "runtime/math/layer_sketch.h"
 
 TEST_CASE("cosine of ordinary vectors, in float and double") {
   const std::vector<float> a = {3.0f, 4.0f}, b = {4.0f, 3.0f}, c = {-3.0f, -4.0f}, d = {-4.0f, 3.0f};

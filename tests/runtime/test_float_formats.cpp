@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <ios>
 
-#include "core/float_formats.h"
+#include "runtime/math/float_formats.h"
 
 using namespace probex;
 

@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "core/gguf.h"
-#include "gguf_writer.h"
-#include "malformed_gguf.h"
-#include "test_util.h"
+#include "runtime/formats/gguf.h"
+#include "tests/runtime/gguf_writer.h"
+#include "tests/runtime/malformed_gguf.h"
+#include "tests/test_util.h"
 
 using probex::GgmlType;
 using probex::GgufError;

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "core/gguf.h"
-#include "gguf_writer.h"
-#include "test_util.h"
+#include "runtime/formats/gguf.h"
+#include "tests/runtime/gguf_writer.h"
+#include "tests/test_util.h"
 
 using probex::GgmlType;
 using probex::GgufError;

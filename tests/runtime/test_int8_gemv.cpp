@@ -7,8 +7,8 @@
 #include <random>
 #include <vector>
 
-#include "backends/kernels/int8_gemv.h"
-#include "core/quantized.h"
+#include "runtime/backends/kernels/int8_gemv.h"
+#include "runtime/math/quantized.h"
 
 using namespace probex;
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "backends/kernels/int8_probe.h"
+#include "runtime/backends/kernels/int8_probe.h"
 
 using namespace probex;
 

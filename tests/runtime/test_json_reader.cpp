@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "core/json_reader.h"
+#include "runtime/formats/json_reader.h"
 
 using namespace probex::json;
 

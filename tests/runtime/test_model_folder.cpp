@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "core/model_file.h"
-#include "core/model_folder.h"
-#include "model_folder_corpus.h"
-#include "test_util.h"
+#include "runtime/formats/model_file.h"
+#include "runtime/formats/model_folder.h"
+#include "tests/runtime/model_folder_corpus.h"
+#include "tests/test_util.h"
 
 using namespace probex;
 using namespace probex::test;

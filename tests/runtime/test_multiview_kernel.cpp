@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "backends/kernels/multiview.h"
+#include "runtime/backends/kernels/multiview.h"
 
 using namespace probex;
 

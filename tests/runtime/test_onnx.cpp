@@ -1,4 +1,4 @@
-// The ONNX reader (runtime/core/onnx.h) through the model-file interface: hand-made files of every
+// The ONNX reader (runtime/formats/onnx.h) through the model-file interface: hand-made files of every
 // storage (raw_data, float_data, double_data, FLOAT16 in int32_data, external data), weights as
 // initializers and as Constant nodes inside subgraphs, MatMul weights presented [out, in], and the
 // malformed corpus (tests/runtime/malformed_onnx.h) plus the external-data cases that need a folder.
@@ -12,11 +12,11 @@
 #include <unistd.h>
 #include <vector>
 
-#include "core/float_formats.h"
-#include "core/model_file.h"
-#include "malformed_onnx.h"
-#include "onnx_writer.h"
-#include "test_util.h"
+#include "runtime/math/float_formats.h"
+#include "runtime/formats/model_file.h"
+#include "tests/runtime/malformed_onnx.h"
+#include "tests/runtime/onnx_writer.h"
+#include "tests/test_util.h"
 
 using probex::ModelError;
 using probex::ModelFile;

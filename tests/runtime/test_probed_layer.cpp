@@ -6,9 +6,9 @@
 #include <memory>
 #include <vector>
 
-#include "core/probed_layer.h"
-#include "gguf_writer.h"
-#include "test_util.h"
+#include "runtime/formats/probed_layer.h"
+#include "tests/runtime/gguf_writer.h"
+#include "tests/test_util.h"
 
 using namespace probex;
 

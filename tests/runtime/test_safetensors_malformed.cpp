@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "core/safetensors.h"
-#include "malformed_safetensors.h"
-#include "test_util.h"
+#include "runtime/formats/safetensors.h"
+#include "tests/runtime/malformed_safetensors.h"
+#include "tests/test_util.h"
 
 using probex::SafetensorsError;
 using probex::SafetensorsFile;

@@ -5,8 +5,8 @@
 #include <cstring>
 #include <vector>
 
-#include "core/safetensors.h"
-#include "test_util.h"
+#include "runtime/formats/safetensors.h"
+#include "tests/test_util.h"
 
 using namespace probex;
 using probex::test::safetensors_bytes;

@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "core/model_file.h"
-#include "core/tflite.h"
-#include "malformed_tflite.h"
-#include "test_util.h"
-#include "tflite_builder.h"
+#include "runtime/formats/model_file.h"
+#include "runtime/formats/tflite.h"
+#include "tests/runtime/malformed_tflite.h"
+#include "tests/test_util.h"
+#include "tests/runtime/tflite_builder.h"
 
 using probex::ModelError;
 using probex::ModelFile;

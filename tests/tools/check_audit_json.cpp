@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "core/json_reader.h"
+#include "runtime/formats/json_reader.h"
 
 namespace {
 

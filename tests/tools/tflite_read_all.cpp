@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "core/model_file.h"
+#include "runtime/formats/model_file.h"
 
 int main(int argc, char** argv) {
   if (argc < 2 || argc % 2 != 0) {

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "io/gguf_writer.h"
+#include "converter/io/gguf_writer.h"
 
 using namespace probex::convert;
 

@@ -7,13 +7,13 @@
 
 #include <cmath>
 
-#include "bundle/bundle_writer.h"
-#include "expert/checkpoint.h"
-#include "expert/layer_dataset.h"
+#include "converter/bundle/bundle_writer.h"
+#include "converter/expert/checkpoint.h"
+#include "converter/expert/layer_dataset.h"
 #include "probex/probex.h"
-#include "expert/train_tree.h"
-#include "test_util.h"
-#include "zoo/zoo.h"
+#include "converter/expert/train_tree.h"
+#include "tests/test_util.h"
+#include "converter/zoo/zoo.h"
 
 using namespace probex::convert;
 

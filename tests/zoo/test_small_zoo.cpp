@@ -7,7 +7,7 @@
 
 #include <map>
 
-#include "zoo/zoo.h"
+#include "converter/zoo/zoo.h"
 
 using namespace probex::convert;
 

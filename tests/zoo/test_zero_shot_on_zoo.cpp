@@ -3,12 +3,12 @@
 // texts, the authors' zero-shot training; then the same expert in an int8 bundle, run by the runtime.
 #include <doctest/doctest.h>
 
-#include "bundle/bundle_writer.h"
-#include "bundle/zero_shot_bundle.h"
-#include "expert/layer_dataset.h"
-#include "expert/zero_shot_tree.h"
-#include "test_util.h"
-#include "zoo/layout.h"
+#include "converter/bundle/bundle_writer.h"
+#include "converter/bundle/zero_shot_bundle.h"
+#include "converter/expert/layer_dataset.h"
+#include "converter/expert/zero_shot_tree.h"
+#include "tests/test_util.h"
+#include "converter/zoo/layout.h"
 
 using namespace probex::convert;
 

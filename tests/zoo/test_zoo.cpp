@@ -7,10 +7,10 @@
 #include <fstream>
 #include <set>
 
-#include "core/safetensors.h"
-#include "test_util.h"
-#include "core/python_literal.h"
-#include "zoo/zoo.h"
+#include "runtime/formats/safetensors.h"
+#include "tests/test_util.h"
+#include "runtime/formats/python_literal.h"
+#include "converter/zoo/zoo.h"
 
 using namespace probex;
 using namespace probex::convert;

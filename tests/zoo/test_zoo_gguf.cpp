@@ -11,13 +11,13 @@
 #include <map>
 #include <memory>
 
-#include "core/float_formats.h"
-#include "core/gguf.h"
-#include "core/model_file.h"
-#include "core/safetensors.h"
-#include "test_util.h"
-#include "zoo/layout.h"
-#include "zoo/zoo.h"
+#include "runtime/math/float_formats.h"
+#include "runtime/formats/gguf.h"
+#include "runtime/formats/model_file.h"
+#include "runtime/formats/safetensors.h"
+#include "tests/test_util.h"
+#include "converter/zoo/layout.h"
+#include "converter/zoo/zoo.h"
 
 using namespace probex;
 using namespace probex::convert;

@@ -1,4 +1,4 @@
-#include "backends/kernels/int8_gemv.h"
+#include "runtime/backends/kernels/int8_gemv.h"
 
 namespace probex {
 namespace {

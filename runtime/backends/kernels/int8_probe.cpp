@@ -1,4 +1,4 @@
-#include "backends/kernels/int8_probe.h"
+#include "runtime/backends/kernels/int8_probe.h"
 
 #include <algorithm>
 #include <cstring>

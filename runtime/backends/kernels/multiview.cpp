@@ -1,4 +1,4 @@
-#include "multiview.h"
+#include "runtime/backends/kernels/multiview.h"
 
 #include <algorithm>
 #include <cmath>

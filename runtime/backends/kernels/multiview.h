@@ -19,7 +19,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/multiview.h"
+#include "runtime/math/multiview.h"
 
 namespace probex {
 

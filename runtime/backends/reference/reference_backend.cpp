@@ -4,7 +4,7 @@
 #include <memory>
 #include <vector>
 
-#include "backends/backend.h"
+#include "runtime/backends/backend.h"
 
 namespace probex {
 namespace {

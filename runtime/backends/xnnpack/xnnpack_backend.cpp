@@ -32,9 +32,9 @@
 #include <memory>
 #include <vector>
 
-#include "backends/backend.h"
-#include "backends/kernels/int8_gemv.h"
-#include "backends/kernels/int8_probe.h"
+#include "runtime/backends/backend.h"
+#include "runtime/backends/kernels/int8_gemv.h"
+#include "runtime/backends/kernels/int8_probe.h"
 
 namespace probex {
 namespace {

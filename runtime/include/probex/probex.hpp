@@ -20,7 +20,7 @@
 #include <memory>
 #include <string>
 
-#include "probex.h"
+#include "probex/probex.h"
 
 namespace probex::api {
 

@@ -20,7 +20,7 @@
 // After these, MatMul/Gemm weights are marked transposed and integer inputs of DequantizeLinear nodes get
 // their scales and zero points (docs/formats.md, "ONNX"): what cannot be followed leaves a tensor listed
 // but unreadable, never an open error.
-#include "onnx.h"
+#include "runtime/formats/onnx.h"
 
 #include <algorithm>
 #include <cstring>
@@ -28,11 +28,11 @@
 #include <utility>
 #include <vector>
 
-#include "byte_source.h"
-#include "checked_math.h"
-#include "float_formats.h"
-#include "json_reader.h"
-#include "model_folder.h"
+#include "runtime/formats/byte_source.h"
+#include "runtime/math/checked_math.h"
+#include "runtime/math/float_formats.h"
+#include "runtime/formats/json_reader.h"
+#include "runtime/formats/model_folder.h"
 #include "probex/platform/paths.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "float_formats.h"
+#include "runtime/math/float_formats.h"
 
 namespace probex {
 

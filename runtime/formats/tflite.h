@@ -23,7 +23,7 @@
 #include <utility>
 #include <vector>
 
-#include "byte_source.h"
+#include "runtime/formats/byte_source.h"
 
 namespace probex {
 

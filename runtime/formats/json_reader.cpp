@@ -1,4 +1,4 @@
-#include "json_reader.h"
+#include "runtime/formats/json_reader.h"
 
 #include <charconv>
 

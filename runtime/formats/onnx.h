@@ -1,5 +1,5 @@
 // Strict reader for ONNX model files (a protobuf ModelProto, https://github.com/onnx/onnx/blob/main/onnx/onnx.proto),
-// behind the model-file interface (model_file.h, format "onnx"). Internal to runtime/core.
+// behind the model-file interface (model_file.h, format "onnx"). Internal to runtime/formats.
 //
 // No libprotobuf: it would be a large dependency on every device, and its parser allocates the whole
 // message tree (weights included) for hostile input of any size. This reader knows exactly the messages
@@ -21,7 +21,7 @@
 #include <memory>
 #include <string>
 
-#include "model_file.h"
+#include "runtime/formats/model_file.h"
 
 namespace probex {
 

@@ -20,15 +20,15 @@
 //  8. Operators: opcode_index among the operator codes; every input and output -1 (optional, absent) or a
 //     tensor of the subgraph.
 //  9. Tensor names are unique within a subgraph (an unnamed tensor is named "#" + its index).
-#include "tflite.h"
+#include "runtime/formats/tflite.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 
-#include "checked_math.h"
-#include "float_formats.h"
+#include "runtime/math/checked_math.h"
+#include "runtime/math/float_formats.h"
 #include "tflite_subset_generated.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "TFLite buffers are little-endian");

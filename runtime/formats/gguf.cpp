@@ -17,14 +17,14 @@
 // Dequantization follows ggml's reference formulas (ggml-quants.c, dequantize_row_*) operation for
 // operation, so results are bit-exact on every platform: this file is compiled with -ffp-contract=off
 // (runtime/CMakeLists.txt), since a fused multiply-add in `d * q - m` would round once instead of twice.
-#include "gguf.h"
+#include "runtime/formats/gguf.h"
 
 #include <algorithm>
 #include <cstring>
 
-#include "checked_math.h"
-#include "float_formats.h"
-#include "json_reader.h"
+#include "runtime/math/checked_math.h"
+#include "runtime/math/float_formats.h"
+#include "runtime/formats/json_reader.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "GGUF v2/v3 files are little-endian; a big-endian port needs byte swaps in the reader");

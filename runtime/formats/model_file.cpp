@@ -1,12 +1,12 @@
-#include "model_file.h"
+#include "runtime/formats/model_file.h"
 
 #include <algorithm>
 #include <cstring>
 
-#include "checked_math.h"
-#include "json_reader.h"
-#include "model_formats.h"
-#include "onnx.h"
+#include "runtime/math/checked_math.h"
+#include "runtime/formats/json_reader.h"
+#include "runtime/formats/model_formats.h"
+#include "runtime/formats/onnx.h"
 #include "probex/platform/paths.h"
 #include "probex/platform/read_only_file.h"
 

@@ -16,7 +16,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/cosine.h"
+#include "runtime/math/cosine.h"
 
 namespace probex {
 
@@ -85,11 +85,11 @@ inline std::vector<float> sketch_layer(const SketchSpec& s, const float* x, uint
 // directions, || a/||a|| - b/||b|| || = sqrt(2 - 2 cos(a, b)), in [0, 2]. Scale-free on purpose: weight
 // decay shrinks a long fine-tune toward zero, which would put it at distance ~1 (one root norm) from
 // every root under ||a - b|| / ||b||; its direction stays its root's. Unrelated roots are ~sqrt(2) apart, and
-// so is a zero layer (no direction) from any root (core/cosine.h).
+// so is a zero layer (no direction) from any root (math/cosine.h).
 inline double sketch_distance(const float* a, const float* b, size_t n) { return direction_distance(a, b, n); }
 
 // Where a lossy copy's distance lands (docs/routing.md, "Lossy copies"). A stored layer X' = X + E whose
-// rounding E has energy N = sum E[e^2] (core/storage_rounding.h) has the sketch u' = u + S(E). With +-1/sqrt(k)
+// rounding E has energy N = sum E[e^2] (math/storage_rounding.h) has the sketch u' = u + S(E). With +-1/sqrt(k)
 // signs, S(E) has E|S(E)|^2 = N spread evenly over the D sketch entries, nearly orthogonal to everything, so
 //   - it lengthens the sketch: |u|^2 = |u'|^2 - N, and shrinks every cosine by f = sqrt(|u'|^2 / |u|^2):
 //     cos(u', v) = cos(u, v) / f on average. The copy of an original at the acceptance distance a (cosine

@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "model_file.h"
+#include "runtime/formats/model_file.h"
 
 namespace probex {
 

@@ -1,14 +1,14 @@
 // The readers behind open_model_file (model_file.h), one per format, and the mapping of each reader's own
-// status onto ModelStatus. Internal to runtime/core: callers use open_model_file.
+// status onto ModelStatus. Internal to runtime/formats: callers use open_model_file.
 #pragma once
 
 #include <memory>
 #include <string>
 
-#include "gguf.h"
-#include "model_file.h"
-#include "safetensors.h"
-#include "tflite.h"
+#include "runtime/formats/gguf.h"
+#include "runtime/formats/model_file.h"
+#include "runtime/formats/safetensors.h"
+#include "runtime/formats/tflite.h"
 
 namespace probex {
 

@@ -16,9 +16,9 @@
 // index does not name are ignored (a loader never opens them).
 #include <algorithm>
 
-#include "model_folder.h"
-#include "model_formats.h"
-#include "json_reader.h"
+#include "runtime/formats/model_folder.h"
+#include "runtime/formats/model_formats.h"
+#include "runtime/formats/json_reader.h"
 #include "probex/platform/paths.h"
 
 namespace probex {

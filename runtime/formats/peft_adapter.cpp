@@ -24,9 +24,9 @@
 // An adapter without any LoRA pair is refused ("adapter_no_lora").
 #include <algorithm>
 
-#include "json_reader.h"
-#include "model_folder.h"
-#include "model_formats.h"
+#include "runtime/formats/json_reader.h"
+#include "runtime/formats/model_folder.h"
+#include "runtime/formats/model_formats.h"
 #include "probex/platform/paths.h"
 
 namespace probex {

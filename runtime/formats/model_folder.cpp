@@ -1,6 +1,6 @@
 // What the two folder formats (sharded_model.cpp, peft_adapter.cpp) share: reading a bounded JSON file,
 // checking a file name taken from hostile JSON, and resolving it so that it cannot lead out of the folder.
-#include "model_folder.h"
+#include "runtime/formats/model_folder.h"
 
 #include "probex/platform/paths.h"
 #include "probex/platform/read_only_file.h"

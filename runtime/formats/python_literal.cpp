@@ -1,8 +1,8 @@
-#include "python_literal.h"
+#include "runtime/formats/python_literal.h"
 
 #include <cstdint>
 
-#include "core/json_reader.h"
+#include "runtime/formats/json_reader.h"
 
 namespace probex {
 

@@ -10,14 +10,14 @@
 //  6. prod(shape) * dtype size == end - begin, computed with overflow checks.
 //  7. Sorted by offset, the tensors tile the data area exactly: the first begins at 0, each begins
 //     where the previous ended, and the last ends at the end of the file.
-#include "safetensors.h"
+#include "runtime/formats/safetensors.h"
 
 #include <algorithm>
 #include <cstring>
 
-#include "checked_math.h"
-#include "float_formats.h"
-#include "json_reader.h"
+#include "runtime/math/checked_math.h"
+#include "runtime/math/float_formats.h"
+#include "runtime/formats/json_reader.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "safetensors data is little-endian; a big-endian port needs byte swaps in read_f32");

@@ -1,8 +1,8 @@
-#include "probed_layer.h"
+#include "runtime/formats/probed_layer.h"
 
 #include <utility>
 
-#include "checked_math.h"
+#include "runtime/math/checked_math.h"
 
 namespace probex {
 
