@@ -38,8 +38,8 @@ if [ ! -f "$corpus/.seeded-3" ]; then  # -3: seeds added since (signed, MVProbe 
     "$host/converter/probex-keygen" "$seeds/key" >/dev/null
     "$host/converter/probex-convert" --out "$corpus/bundle/signed.probex" --quant int8 --self-tests 1 --quiet --force \
       --sign "$seeds/key.secret" "$seeds/e.safetensors"
-    "$host/converter/probex-synth" expert "$seeds/mv.safetensors" --rows 6 --cols 5 --r 3 --labels 3 --reader mvprobe
-    "$host/converter/probex-synth" expert "$seeds/mv2.safetensors" --rows 5 --cols 4 --r 2 --labels 2 --reader mvprobe \
+    "$host/converter/probex-synth" expert "$seeds/mv.safetensors" --rows 6 --cols 5 --r 3 --labels 3 --expert mvprobe
+    "$host/converter/probex-synth" expert "$seeds/mv2.safetensors" --rows 5 --cols 4 --r 2 --labels 2 --expert mvprobe \
       --views xxtu,xtxu
     for m in mv mv2; do
       "$host/converter/probex-convert" --out "$corpus/bundle/$m.probex" --quant int8 --self-tests 1 --quiet --force \

@@ -57,7 +57,7 @@ struct BundleTree {
   ProbexShape shape;  // for a multi-view expert: r_u = r probes per view, r_v = p
   std::vector<std::string> labels;
   std::vector<std::pair<std::string, double>> metrics;
-  std::string reader_reason;  // checkpoint metadata "reader_reason" (probex-train --reader auto)
+  std::string reader_reason;  // checkpoint metadata "reader_reason" (probex-train --expert auto)
   // [out, in] each: probes U^T, projection V^T, encoder M, head W; biases [1, n] in f32.
   QuantizedMatrix probes, projection, encoder, encoder_bias, head, head_bias;
   std::vector<SelfTestEntry> self_tests;
@@ -94,7 +94,7 @@ bool unpack_bundle(const std::vector<uint8_t>& bytes, std::vector<BundleTree>* t
 // starts with "test_" or "val_" becomes the tree's metrics.
 bool make_bundle_tree(const LoadedCheckpoint& checkpoint, const std::string& path, const QuantSpec& spec,
                       BundleTree* out, std::string* error);
-// The same from an MVProbe checkpoint (probex-train --reader mvprobe): only the views it computes go into
+// The same from an MVProbe checkpoint (probex-train --expert mvprobe): only the views it computes go into
 // the bundle, with the encoder's matching columns. int8 applies to the probes and the encoder as for
 // ProbeX; the runtime multiplies by the probes in float32 (a multi-view expert has no int8 step 1).
 bool make_bundle_tree(const LoadedMvProbeCheckpoint& checkpoint, const std::string& path, const QuantSpec& spec,

@@ -27,7 +27,7 @@ bool label_prototypes(const std::vector<float>& weight, const std::vector<float>
 // trained labels, its metadata's holdout_labels and `extra_labels` embedded with `table`. Errors: another
 // tree or layer, a layer shape or text dimension that disagrees, a repeated label, a label with no word in
 // the table.
-// An MVProbe zero-shot expert (probex-train --task detector --reader mvprobe) ships its computed views, as
+// An MVProbe zero-shot expert (probex-train --task detector --expert mvprobe) ships its computed views, as
 // make_bundle_tree does for an MVProbe classifier.
 bool attach_zero_shot(const LoadedCheckpoint& checkpoint, const std::string& path, const QuantSpec& spec,
                       const EmbeddingTable& table, const std::vector<std::string>& extra_labels, BundleTree* tree,
@@ -59,7 +59,7 @@ bool compare_zero_shot(const std::vector<uint8_t>& bundle_bytes, size_t tree_ind
                        const std::vector<size_t>& candidates, const std::vector<size_t>& classes, ZeroShotAgreement* out,
                        std::string* error);
 
-// The float zero-shot expert a tree's zero-shot part was made from (either reader's checkpoint).
+// The float zero-shot expert a tree's zero-shot part was made from (either expert kind's checkpoint).
 struct ZeroShotFloat {
   MultiLabelModel* model = nullptr;
   const TextProjectionWeights* text = nullptr;

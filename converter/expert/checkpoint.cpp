@@ -88,7 +88,7 @@ bool load_probex_checkpoint(const std::string& path, LoadedCheckpoint* out, std:
     return false;
   }
   if (looks_like_mvprobe(file)) {
-    *error = path + ": an MVProbe expert checkpoint (probex-train --reader mvprobe), not a ProbeX one: probex-convert "
+    *error = path + ": an MVProbe expert checkpoint (probex-train --expert mvprobe), not a ProbeX one: probex-convert "
              "makes bundles of both, but ONNX export takes ProbeX checkpoints only";
     return false;
   }
@@ -203,7 +203,7 @@ bool load_mvprobe_checkpoint(const std::string& path, LoadedMvProbeCheckpoint* o
   }
   out->metadata.clear();
   for (const auto& [k, v] : file.metadata()) out->metadata[k] = v;
-  // A checkpoint trained with masked views (--mv-views, --reader auto's mvprobe2) names them; its masked
+  // A checkpoint trained with masked views (--mv-views, --expert auto's mvprobe2) names them; its masked
   // views' tensors are stored but were never trained, and must stay masked. No "views": all four.
   if (const std::string* views = file.metadata_value("views"); views != nullptr && !parse_mvprobe_views(*views, &s.views)) {
     *error = path + ": metadata 'views' is '" + *views + "', not a list of xu, xxtu, xtu, xtxu";

@@ -51,7 +51,7 @@ struct LoadedMvProbeCheckpoint : TextProjectionWeights {
   std::vector<std::string> labels;              // from metadata "labels", else label_0, label_1, ...
 };
 // Shapes are inferred from the tensors and must agree. As for ProbeX, the head may be absent only when the
-// text projection is present (a zero-shot expert, probex-train --task detector --reader mvprobe).
+// text projection is present (a zero-shot expert, probex-train --task detector --expert mvprobe).
 // Metadata "views" (save_mvprobe_checkpoint's callers write it, e.g. "xxtu,xtxu") sets the expert's view
 // mask; without it every view is computed (an authors' state dict).
 bool load_mvprobe_checkpoint(const std::string& path, LoadedMvProbeCheckpoint* out, std::string* error);

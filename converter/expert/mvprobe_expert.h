@@ -59,7 +59,7 @@ struct MvProbeShape {
 size_t mvprobe_parameter_count(const MvProbeShape& shape);
 // The parameters that matter when views are masked: the live views' probes and projections, the encoder's
 // columns that read them ([r_T, views*r*p]) and its bias, the head. What a bundle that ships only the live
-// views stores (docs/mvprobe.md section 3c); equal to mvprobe_parameter_count with every view.
+// views stores (docs/design/mvprobe.md section 5(c)); equal to mvprobe_parameter_count with every view.
 size_t mvprobe_live_parameter_count(const MvProbeShape& shape);
 // "xu,xxtu,xtu,xtxu" for the views set in `views`, in the concatenation order.
 std::string mvprobe_view_list(unsigned views);

@@ -76,29 +76,29 @@ void embed_other_trees(const std::vector<ZooFile>& files, const std::string& tre
   }
 }
 
-// One reader train_tree trains: ProbeX, or MVProbe with its views.
-struct ReaderSpec {
+// One expert train_tree trains: ProbeX, or MVProbe with its views.
+struct ExpertSpec {
   std::string name;  // the method's name: probex, mvprobe, mvprobe2
   bool mvprobe = false;
   unsigned views = kAllViews;
 };
 
-std::vector<ReaderSpec> reader_specs(const TreeTrainOptions& o) {
-  switch (o.reader) {
-    case Reader::kProbex:
-      return {{kReaderProbex, false, kAllViews}};
-    case Reader::kMvProbe:
-      return {{kReaderMvProbe, true, o.mvprobe_views}};
-    case Reader::kAuto:
+std::vector<ExpertSpec> expert_specs(const TreeTrainOptions& o) {
+  switch (o.expert) {
+    case ExpertKind::kProbex:
+      return {{kExpertProbex, false, kAllViews}};
+    case ExpertKind::kMvProbe:
+      return {{kExpertMvProbe, true, o.mvprobe_views}};
+    case ExpertKind::kAuto:
       break;
   }
-  return {{kReaderProbex, false, kAllViews},
-          {kReaderMvProbe, true, kAllViews},
-          {kReaderMvProbe2, true, (1u << kViewXXtU) | (1u << kViewXtXU)}};
+  return {{kExpertProbex, false, kAllViews},
+          {kExpertMvProbe, true, kAllViews},
+          {kExpertMvProbe2, true, (1u << kViewXXtU) | (1u << kViewXtXU)}};
 }
 
-// A reader's expert: exactly one of the two is set.
-struct ReaderExpert {
+// A expert: exactly one of the two is set.
+struct AnyExpert {
   std::unique_ptr<ProbexExpert> probex;
   std::unique_ptr<MvProbeExpert> mvprobe;
 
@@ -108,10 +108,10 @@ struct ReaderExpert {
   }
 };
 
-// The expert of `spec`, initialised from the seed alone (so a reader starts from the same parameters
+// The expert of `spec`, initialised from the seed alone (so a expert starts from the same parameters
 // whichever others are trained beside it).
-ReaderExpert make_reader(const ReaderSpec& spec, const TreeTrainOptions& o, size_t rows, size_t cols, size_t labels) {
-  ReaderExpert r;
+AnyExpert make_expert(const ExpertSpec& spec, const TreeTrainOptions& o, size_t rows, size_t cols, size_t labels) {
+  AnyExpert r;
   Rng rng(o.fit.seed);
   if (spec.mvprobe) {
     MvProbeShape m = mvprobe_shape(o, rows, cols, labels);
@@ -125,17 +125,17 @@ ReaderExpert make_reader(const ReaderSpec& spec, const TreeTrainOptions& o, size
   return r;
 }
 
-// What a bundle stores for the reader of `spec` (an MVProbe with masked views: its live views only).
-size_t reader_parameters(const ReaderSpec& spec, const TreeTrainOptions& o, const ProbexShape& shape) {
+// What a bundle stores for the expert of `spec` (an MVProbe with masked views: its live views only).
+size_t expert_parameters(const ExpertSpec& spec, const TreeTrainOptions& o, const ProbexShape& shape) {
   if (!spec.mvprobe) return probex_parameter_count(shape);
   MvProbeShape m = mvprobe_shape(o, shape.d_h, shape.d_w, shape.d_y);
   m.views = spec.views;
   return mvprobe_live_parameter_count(m);
 }
 
-FitConfig reader_fit(const ReaderSpec& spec, const TreeTrainOptions& o) { return spec.mvprobe ? mvprobe_fit(o) : o.fit; }
+FitConfig expert_fit(const ExpertSpec& spec, const TreeTrainOptions& o) { return spec.mvprobe ? mvprobe_fit(o) : o.fit; }
 
-// A trained reader's parameter values, so that only one expert (and its training buffers) is alive at a time.
+// A trained expert's parameter values, so that only one expert (and its training buffers) is alive at a time.
 std::vector<std::vector<float>> snapshot(MultiLabelModel& model) {
   std::vector<std::vector<float>> values;
   for (const Param* p : model.params()) values.push_back(p->value);
@@ -147,25 +147,25 @@ void restore(MultiLabelModel& model, const std::vector<std::vector<float>>& valu
   for (size_t i = 0; i < params.size(); ++i) params[i]->value = values[i];
 }
 
-// --reader auto's record in a checkpoint: which reader and why, the budget, and every candidate's size and
+// --expert auto's record in a checkpoint: which expert and why, the budget, and every candidate's size and
 // figures. The figures' keys start with "val_" or "test_", so probex-convert copies them into the bundle's
 // metrics; a candidate that was not trained has no figures.
-void add_reader_choice_metadata(const ReaderChoice& choice, const std::string& format,
+void add_expert_choice_metadata(const ExpertChoice& choice, const std::string& format,
                                 std::map<std::string, std::string>* md) {
   (*md)["reader"] = format;
   (*md)["reader_candidate"] = choice.chosen;
-  for (const ReaderCandidate& c : choice.candidates) {
-    if (c.reader == choice.chosen && !c.views.empty()) (*md)["reader_views"] = c.views;
+  for (const ExpertCandidate& c : choice.candidates) {
+    if (c.expert == choice.chosen && !c.views.empty()) (*md)["reader_views"] = c.views;
   }
   (*md)["reader_reason"] = choice.reason;
   (*md)["reader_budget_bytes"] = std::to_string(choice.budget_bytes);
-  for (const ReaderCandidate& c : choice.candidates) {
-    (*md)["reader_" + c.reader + "_bytes"] = std::to_string(c.bytes);
+  for (const ExpertCandidate& c : choice.candidates) {
+    (*md)["reader_" + c.expert + "_bytes"] = std::to_string(c.bytes);
     if (!c.trained) continue;
-    (*md)["val_reader_" + c.reader + "_bit"] = fmt(c.val_bit);
-    (*md)["test_reader_" + c.reader + "_bit"] = fmt(c.test.bit_accuracy);
-    (*md)["test_reader_" + c.reader + "_exact"] = fmt(c.test.exact_set);
-    (*md)["test_reader_" + c.reader + "_auc"] = fmt(c.test.mean_auc);
+    (*md)["val_reader_" + c.expert + "_bit"] = fmt(c.val_bit);
+    (*md)["test_reader_" + c.expert + "_bit"] = fmt(c.test.bit_accuracy);
+    (*md)["test_reader_" + c.expert + "_exact"] = fmt(c.test.exact_set);
+    (*md)["test_reader_" + c.expert + "_auc"] = fmt(c.test.mean_auc);
   }
 }
 
@@ -225,8 +225,8 @@ void set_mvprobe_metadata(const MvProbeShape& shape, std::map<std::string, std::
   (*md)["views"] = mvprobe_view_list(shape.views);
 }
 
-bool is_reader_method(const std::string& method) {
-  return method == kReaderProbex || method == kReaderMvProbe || method == kReaderMvProbe2;
+bool is_expert_method(const std::string& method) {
+  return method == kExpertProbex || method == kExpertMvProbe || method == kExpertMvProbe2;
 }
 
 bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, const TreeTrainOptions& options,
@@ -276,55 +276,55 @@ bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, cons
   report->test_models = s.test.data.names;
   const bool progress = options.fit.progress;
 
-  // The readers: with kAuto, every candidate is sized against the budget first, and only those that fit are
+  // The experts: with kAuto, every candidate is sized against the budget first, and only those that fit are
   // trained (the Dense expert is sized for the record; it runs below as a baseline when asked for).
-  const std::vector<ReaderSpec> specs = reader_specs(options);
-  const bool automatic = options.reader == Reader::kAuto;
-  ReaderChoice& choice = report->reader_choice;
+  const std::vector<ExpertSpec> specs = expert_specs(options);
+  const bool automatic = options.expert == ExpertKind::kAuto;
+  ExpertChoice& choice = report->expert_choice;
   std::vector<bool> to_train(specs.size(), true);
   if (automatic) {
-    choice.budget_bytes = options.max_reader_bytes;
+    choice.budget_bytes = options.max_expert_bytes;
     for (size_t i = 0; i < specs.size(); ++i) {
-      ReaderCandidate c = sized_candidate(specs[i].name, reader_parameters(specs[i], options, shape), true,
-                                          options.max_reader_bytes);
+      ExpertCandidate c = sized_candidate(specs[i].name, expert_parameters(specs[i], options, shape), true,
+                                          options.max_expert_bytes);
       if (specs[i].mvprobe) c.views = mvprobe_view_list(specs[i].views);
       to_train[i] = c.fits;
       choice.candidates.push_back(c);
     }
-    choice.candidates.push_back(sized_candidate(kReaderDense, dense_parameter_count(shape.d_h * shape.d_w, shape.r_t,
+    choice.candidates.push_back(sized_candidate(kExpertDense, dense_parameter_count(shape.d_h * shape.d_w, shape.r_t,
                                                                                     shape.d_y),
-                                                false, options.max_reader_bytes));
-    if (!some_reader_fits(choice, tree, error)) return false;
+                                                false, options.max_expert_bytes));
+    if (!some_expert_fits(choice, tree, error)) return false;
     if (progress) {
       std::string line;
-      for (const ReaderCandidate& c : choice.candidates) {
-        line += (line.empty() ? "" : ", ") + c.reader + " " + format_bytes(c.bytes) +
+      for (const ExpertCandidate& c : choice.candidates) {
+        line += (line.empty() ? "" : ", ") + c.expert + " " + format_bytes(c.bytes) +
                 (c.fits ? (c.runnable ? "" : " (not runnable on devices)") : " (refused)");
       }
-      std::fprintf(stderr, "probex-train: tree %s: readers against the %s budget: %s\n", tree.c_str(),
+      std::fprintf(stderr, "probex-train: tree %s: experts against the %s budget: %s\n", tree.c_str(),
                    format_bytes(choice.budget_bytes).c_str(), line.c_str());
     }
   }
-  // Trained readers: their results and parameter values, in spec order. One expert (and its training
+  // Trained experts: their results and parameter values, in spec order. One expert (and its training
   // buffers) is alive at a time.
   std::vector<MethodResult> results(specs.size());
   std::vector<std::vector<std::vector<float>>> values(specs.size());
   const size_t count = static_cast<size_t>(std::count(to_train.begin(), to_train.end(), true));
   for (size_t i = 0, done = 0; i < specs.size(); ++i) {
     if (!to_train[i]) continue;
-    FitConfig f = reader_fit(specs[i], options);
+    FitConfig f = expert_fit(specs[i], options);
     f.label = tree + " " + specs[i].name;
     if (progress && automatic) {
-      std::fprintf(stderr, "probex-train: tree %s: reader %zu of %zu: %s\n", tree.c_str(), ++done, count,
+      std::fprintf(stderr, "probex-train: tree %s: expert %zu of %zu: %s\n", tree.c_str(), ++done, count,
                    specs[i].name.c_str());
     }
-    ReaderExpert expert = make_reader(specs[i], options, shape.d_h, shape.d_w, shape.d_y);
+    AnyExpert expert = make_expert(specs[i], options, shape.d_h, shape.d_w, shape.d_y);
     MultiLabelModel& model = expert.model();
     results[i] = fitted(specs[i].name, model, fit_multilabel(model, s.train.data, s.val.data, f));
     score(&results[i], model, s.test.data, s.heldout.data);
     report->methods.push_back(results[i]);
     if (automatic) {
-      ReaderCandidate& c = choice.candidates[i];
+      ExpertCandidate& c = choice.candidates[i];
       c.trained = true;
       c.val_bit = results[i].fit.best_val.bit_accuracy;
       c.test = results[i].test;
@@ -333,7 +333,7 @@ bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, cons
   }
 
   // The baselines draw their initialisation from one stream, advanced by the draws ProbeX's init makes (one
-  // per parameter): they start from the same parameters (and give the same figures) whichever reader runs.
+  // per parameter): they start from the same parameters (and give the same figures) whichever expert runs.
   Rng rng(options.fit.seed);
   for (size_t i = 0, n = probex_parameter_count(shape); i < n; ++i) rng.next();
   FitConfig fit = options.fit;
@@ -347,7 +347,7 @@ bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, cons
     score(&r, dense, s.test.data, s.heldout.data);
     report->methods.push_back(r);
     if (automatic) {
-      ReaderCandidate& c = choice.candidates.back();
+      ExpertCandidate& c = choice.candidates.back();
       c.trained = true;
       c.val_bit = r.fit.best_val.bit_accuracy;
       c.test = r.test;
@@ -367,16 +367,16 @@ bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, cons
     report->methods.push_back(r);
   }
 
-  // The kept reader: the only one, or the choice among the candidates.
+  // The kept expert: the only one, or the choice among the candidates.
   size_t kept = 0;
   if (automatic) {
-    if (!choose_reader(&choice, tree, error)) return false;
+    if (!choose_expert(&choice, tree, error)) return false;
     while (specs[kept].name != choice.chosen) ++kept;
     if (progress) std::fprintf(stderr, "probex-train: tree %s: %s\n", tree.c_str(), choice.reason.c_str());
   }
-  const ReaderSpec& spec = specs[kept];
+  const ExpertSpec& spec = specs[kept];
   const MethodResult& result = results[kept];
-  ReaderExpert expert = make_reader(spec, options, shape.d_h, shape.d_w, shape.d_y);
+  AnyExpert expert = make_expert(spec, options, shape.d_h, shape.d_w, shape.d_y);
   restore(expert.model(), values[kept]);
   values.clear();
   report->test_embeddings = expert.embed(s.test.data);
@@ -385,14 +385,14 @@ bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, cons
   }
   if (!options.checkpoint_path.empty()) {
     std::map<std::string, std::string> md = checkpoint_metadata(tree, options, report->rule, shape,
-                                                                reader_fit(spec, options), s.space,
+                                                                expert_fit(spec, options), s.space,
                                                                 result.fit.best_epoch, report->train);
     if (spec.mvprobe) set_mvprobe_metadata(expert.mvprobe->shape(), &md);
     md["val_bit_accuracy"] = fmt(result.fit.best_val.bit_accuracy);
     md["test_bit_accuracy"] = fmt(result.test.bit_accuracy);
     md["test_exact_set"] = fmt(result.test.exact_set);
     md["test_mean_auc"] = fmt(result.test.mean_auc);
-    if (automatic) add_reader_choice_metadata(choice, spec.mvprobe ? "mvprobe" : "probex", &md);
+    if (automatic) add_expert_choice_metadata(choice, spec.mvprobe ? "mvprobe" : "probex", &md);
     const bool saved = spec.mvprobe ? save_mvprobe_checkpoint(*expert.mvprobe, md, options.checkpoint_path, error)
                                     : save_probex_checkpoint(*expert.probex, md, options.checkpoint_path, error);
     if (!saved) return false;
@@ -446,10 +446,10 @@ std::vector<LayerSweepRow> sweep_layers(const std::vector<ZooFile>& files, const
     row.cols = s.train.cols;
     o.fit.label = tree + " sweep " + t.name;
     // kAuto sweeps with ProbeX, the first and cheapest candidate.
-    const ReaderSpec spec = reader_specs(o).front();
-    ReaderExpert expert = make_reader(spec, o, s.train.rows, s.train.cols, s.space.size());
+    const ExpertSpec spec = expert_specs(o).front();
+    AnyExpert expert = make_expert(spec, o, s.train.rows, s.train.cols, s.space.size());
     row.val_bit_accuracy =
-        fit_multilabel(expert.model(), s.train.data, s.val.data, reader_fit(spec, o)).best_val.bit_accuracy;
+        fit_multilabel(expert.model(), s.train.data, s.val.data, expert_fit(spec, o)).best_val.bit_accuracy;
     rows.push_back(row);
   }
   std::stable_sort(rows.begin(), rows.end(),

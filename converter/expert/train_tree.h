@@ -9,41 +9,41 @@
 #include "converter/expert/multilabel.h"
 #include "converter/expert/mvprobe_expert.h"
 #include "converter/expert/probex_expert.h"
-#include "converter/expert/reader_choice.h"
+#include "converter/expert/expert_choice.h"
 #include "converter/expert/weight_stats.h"
 
 namespace probex::convert {
 
-// The reader trained and measured against the baselines: ProbeX (docs/method.md), MVProbe
+// The expert trained and measured against the baselines: ProbeX (docs/method.md), MVProbe
 // (mvprobe_expert.h), or kAuto: ProbeX, MVProbe and MVProbe with its second-order views only (mvprobe2) are
-// each trained when they fit max_reader_bytes, and the best on val is kept (reader_choice.h).
-enum class Reader { kProbex, kMvProbe, kAuto };
+// each trained when they fit max_expert_bytes, and the best on val is kept (expert_choice.h).
+enum class ExpertKind { kProbex, kMvProbe, kAuto };
 
 struct TreeTrainOptions {
   LoadOptions load;
   FitConfig fit;
   // ProbeX: r_U probes, r_V projection width; MVProbe: r = r_u probes per view, p = r_v.
   size_t r_u = 128, r_v = 128, r_t = 128;
-  Reader reader = Reader::kProbex;
+  ExpertKind expert = ExpertKind::kProbex;
   // MVProbe only: its learning rate (the authors' recipe: 3e-4, where the baselines keep fit.lr) and the views
   // computed (kAllViews; fewer is the authors' ablation). kAuto trains both kAllViews and xxtu,xtxu.
   double mvprobe_lr = 3e-4;
   unsigned mvprobe_views = kAllViews;
-  // kAuto only: the largest reader kept, in float32 bytes (parameters x 4).
-  uint64_t max_reader_bytes = kDefaultReaderBudget;
+  // kAuto only: the largest expert kept, in float32 bytes (parameters x 4).
+  uint64_t max_expert_bytes = kDefaultExpertBudget;
   bool dense_baseline = true;
   bool stats_baseline = true;
   int baseline_epochs = 0;  // 0: the same as fit.epochs
   StatGroups stat_groups;   // which statistics the statistics baseline sees
   size_t max_train = 0;     // > 0: use only the first N training models (learning curves)
-  std::string checkpoint_path;  // where the (chosen) reader's expert goes ("" = not saved)
+  std::string checkpoint_path;  // where the (chosen) expert goes ("" = not saved)
   // Also embed the test models of the other trees whose layer has this tree's shape with this tree's
   // expert (TreeReport::other_*; for the HTML report's map: does the expert's space tell trees apart?).
   bool embed_other_trees = false;
 };
 
 struct MethodResult {
-  // "probex", "mvprobe" or (Reader::kAuto) "mvprobe2": the readers; "dense", "stats", "chance"
+  // "probex", "mvprobe" or (ExpertKind::kAuto) "mvprobe2": the experts; "dense", "stats", "chance"
   std::string method;
   size_t parameters = 0;  // trained (an MVProbe with masked views: all four views' tensors)
   MultiLabelMetrics test;
@@ -61,10 +61,10 @@ struct TreeReport {
   std::vector<std::string> labels;
   std::vector<MethodResult> methods;
   std::vector<std::string> skipped;  // bad models left out, with reasons
-  // Reader::kAuto: every candidate (the Dense expert's figures when the dense baseline ran) and the choice;
+  // ExpertKind::kAuto: every candidate (the Dense expert's figures when the dense baseline ran) and the choice;
   // otherwise empty.
-  ReaderChoice reader_choice;
-  // The kept (chosen) reader's embedding e [r_T] of each test model, [test, embedding_width], with the
+  ExpertChoice expert_choice;
+  // The kept (chosen) expert's embedding e [r_T] of each test model, [test, embedding_width], with the
   // models' names and multi-hot targets [test, labels.size()]; and, with embed_other_trees, the other
   // trees' test models in the same space, each with its tree's name.
   size_t embedding_width = 0;
@@ -74,8 +74,8 @@ struct TreeReport {
   std::vector<std::string> other_trees;
 };
 
-// True for a reader's method name (probex, mvprobe, mvprobe2), false for the baselines and chance.
-bool is_reader_method(const std::string& method);
+// True for a expert's method name (probex, mvprobe, mvprobe2), false for the baselines and chance.
+bool is_expert_method(const std::string& method);
 
 bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, const TreeTrainOptions& options,
                 TreeReport* report, std::string* error);
@@ -89,7 +89,7 @@ std::map<std::string, std::string> checkpoint_metadata(const std::string& tree, 
 // An MVProbe expert's checkpoint: checkpoint_metadata with "expert", "r", "p" and "views" in place of r_u, r_v.
 void set_mvprobe_metadata(const MvProbeShape& shape, std::map<std::string, std::string>* metadata);
 
-// The MVProbe reader of `options` (r = r_u, p = r_v, r_T, views) on a [rows, cols] layer with `labels`
+// The MVProbe expert of `options` (r = r_u, p = r_v, r_T, views) on a [rows, cols] layer with `labels`
 // outputs (0: the zero-shot expert), and its training settings: options.fit with options.mvprobe_lr.
 MvProbeShape mvprobe_shape(const TreeTrainOptions& options, size_t rows, size_t cols, size_t labels);
 FitConfig mvprobe_fit(const TreeTrainOptions& options);
@@ -101,7 +101,7 @@ struct LayerSweepRow {
   std::string note;                // why not, when it could not
 };
 
-// Trains the reader (ProbeX or MVProbe, options.reader; ProbeX for kAuto) briefly (options.fit.epochs) on every candidate layer (the tensors of the tree's
+// Trains the expert (ProbeX or MVProbe, options.expert; ProbeX for kAuto) briefly (options.fit.epochs) on every candidate layer (the tensors of the tree's
 // first training model) and returns the sweep, best first.
 std::vector<LayerSweepRow> sweep_layers(const std::vector<ZooFile>& files, const std::string& tree,
                                         const TreeTrainOptions& options, std::string* error);

@@ -9,7 +9,7 @@
 #include "runtime/formats/python_literal.h"
 #include "converter/expert/layer_dataset.h"
 #include "converter/expert/mvprobe_expert.h"
-#include "converter/expert/reader_choice.h"
+#include "converter/expert/expert_choice.h"
 
 namespace probex::convert {
 namespace {
@@ -176,8 +176,8 @@ bool train_zero_shot_tree(const std::vector<ZooFile>& files, const std::string& 
   report->val_holdout = s.val_unseen.data.count;
   report->test_holdout = s.test_unseen.data.count;
 
-  // The reader: ProbeX, or MVProbe (options.reader) with its views and learning rate; both without a head.
-  const bool mv = options.reader == Reader::kMvProbe;
+  // The expert: ProbeX, or MVProbe (options.expert) with its views and learning rate; both without a head.
+  const bool mv = options.expert == ExpertKind::kMvProbe;
   const ProbexShape shape{report->rows, report->cols, options.r_u, options.r_v, options.r_t, 0};
   std::unique_ptr<ProbexExpert> probex_expert;
   std::unique_ptr<MvProbeExpert> mv_expert;
@@ -193,11 +193,11 @@ bool train_zero_shot_tree(const std::vector<ZooFile>& files, const std::string& 
   MultiLabelModel& expert = mv ? static_cast<MultiLabelModel&>(*mv_expert) : *probex_expert;
   projection.init(rng);
   FitConfig fit = mv ? mvprobe_fit(options) : options.fit;
-  const std::string name = mv ? kReaderMvProbe : kReaderProbex;
+  const std::string name = mv ? kExpertMvProbe : kExpertProbex;
   fit.label = tree + " " + name;
-  const ZeroShotFitResult reader_fit = fit_zero_shot(expert, projection, s.train, s.val, s.val_unseen, fit);
-  report->methods.push_back(evaluate(name, expert, projection, reader_fit, s));
-  const ZeroShotMethod& reader = report->methods.back();
+  const ZeroShotFitResult expert_fit = fit_zero_shot(expert, projection, s.train, s.val, s.val_unseen, fit);
+  report->methods.push_back(evaluate(name, expert, projection, expert_fit, s));
+  const ZeroShotMethod& kept = report->methods.back();
   const ZeroShotSplit all = retrieval_split(s.test, s.test_unseen);  // evaluate() left the written parameters
   report->embedding_width = shape.r_t;
   report->test_embeddings = predict(expert, all.data);
@@ -206,16 +206,16 @@ bool train_zero_shot_tree(const std::vector<ZooFile>& files, const std::string& 
   if (!options.checkpoint_path.empty()) {  // the val_holdout choice, restored by evaluate()
     const auto fmt = [](double v) { return format_number(v); };
     std::map<std::string, std::string> md =
-        checkpoint_metadata(tree, options, report->rule, shape, fit, seen, reader.unseen_epoch, report->train);
+        checkpoint_metadata(tree, options, report->rule, shape, fit, seen, kept.unseen_epoch, report->train);
     if (mv) set_mvprobe_metadata(mv_expert->shape(), &md);
     md["holdout_labels"] = python_list_literal(unseen);
     md["text_table"] = table.source;
     md["text_dimension"] = std::to_string(table.dimension);
     md["selected_on"] = "val_holdout zero-shot top-1";
-    md["val_holdout_top1"] = fmt(reader_fit.best_unseen_val);
-    md["test_in_distribution_top1"] = fmt(reader.in_distribution_top1);
-    md["test_zero_shot_top1"] = fmt(reader.zero_shot_top1);
-    md["test_retrieval_map"] = fmt(reader.retrieval.mean_ap);
+    md["val_holdout_top1"] = fmt(expert_fit.best_unseen_val);
+    md["test_in_distribution_top1"] = fmt(kept.in_distribution_top1);
+    md["test_zero_shot_top1"] = fmt(kept.zero_shot_top1);
+    md["test_retrieval_map"] = fmt(kept.retrieval.mean_ap);
     const bool saved = mv ? save_mvprobe_checkpoint(*mv_expert, md, options.checkpoint_path, error, projection.params())
                           : save_probex_checkpoint(*probex_expert, md, options.checkpoint_path, error,
                                                    projection.params());

@@ -138,7 +138,7 @@ std::string subset_section(const TreeReport& r) {
   }
   s += "<h3>Expert embeddings</h3>" +
        html_figures({map_by_tree(r)},
-                    "PCA (2 axes) of the kept reader's embedding e of each test model, with the test models of the "
+                    "PCA (2 axes) of the kept expert's embedding e of each test model, with the test models of the "
                     "other trees whose layer has this shape, through the same expert (each tree's expert has its own "
                     "space, so the map is per expert).");
   s += html_figures(maps_by_label(r), "The same expert's test models only (its own PCA), one map per label: the "

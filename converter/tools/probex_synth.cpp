@@ -18,13 +18,13 @@ using namespace probex::convert;
 
 const char* const kHelp =
       "usage: probex-synth expert OUT --rows H --cols W [--r N] [--r-u N] [--r-v N] [--r-t N] [--labels N]\n"
-      "                           [--layer NAME] [--seed N] [--reader probex|mvprobe] [--views LIST]\n"
+      "                           [--layer NAME] [--seed N] [--expert probex|mvprobe] [--views LIST]\n"
       "       probex-synth model  OUT --rows H --cols W [--dtype f32|f16|bf16|q8_0|q4_k] [--format safetensors|gguf]\n"
       "                           [--layer NAME] [--seed N]\n"
       "\n"
       "expert: a ProbeX checkpoint for a layer X [H, W] (r_U = r_V = r_T = --r, default 128, unless --r-u,\n"
       "        --r-v or --r-t say otherwise; --labels default 10), randomly initialised as the authors' code\n"
-      "        does, tree 'synthetic'. --reader mvprobe: an MVProbe checkpoint instead (r = --r-u probes per\n"
+      "        does, tree 'synthetic'. --expert mvprobe: an MVProbe checkpoint instead (r = --r-u probes per\n"
       "        view, p = --r-v), computing --views (default xu,xxtu,xtu,xtxu).\n"
       "model:  a safetensors file (or with --format gguf a GGUF file) with one tensor --layer (default\n"
       "        layer.weight) of shape [H, W], values uniform in [-0.05, 0.05). Safetensors takes f32, f16, bf16;\n"
@@ -39,7 +39,7 @@ const char* const kHelp =
 
 int main(int argc, char** argv) {
   long rows = 0, cols = 0, r = 128, r_u = 0, r_v = 0, r_t = 0, labels = 10, seed = 1;
-  std::string layer = "layer.weight", dtype = "f32", format = "safetensors", reader = "probex",
+  std::string layer = "layer.weight", dtype = "f32", format = "safetensors", expert_kind = "probex",
               views = "xu,xxtu,xtu,xtxu";
   std::vector<std::string> positional;
   probex::cli::ArgParser args("probex-synth", kHelp);
@@ -55,7 +55,8 @@ int main(int argc, char** argv) {
   args.text("--layer", "a tensor name", &layer);
   args.choice("--dtype", {"f32", "f16", "bf16", "q8_0", "q4_k"}, &dtype);
   args.choice("--format", {"safetensors", "gguf"}, &format);
-  args.choice("--reader", {"probex", "mvprobe"}, &reader);
+  args.choice("--expert", {"probex", "mvprobe"}, &expert_kind);
+  args.alias("--reader", "--expert");  // its name before issue 30
   args.text("--views", "a list of xu, xxtu, xtu, xtxu", &views);
   if (const int code = args.parse(argc, argv); code != args.kContinue) return code;
   const auto usage_error = [&](const std::string& what) { return args.usage_error(what); };
@@ -73,7 +74,7 @@ int main(int argc, char** argv) {
   names += "]";
   std::map<std::string, std::string> metadata = {
       {"tree", "synthetic"}, {"layer", layer}, {"layer_rule", "matrix"}, {"labels", names}};
-  if (kind == "expert" && reader == "mvprobe") {
+  if (kind == "expert" && expert_kind == "mvprobe") {
     MvProbeShape shape;
     shape.d_h = static_cast<size_t>(rows);
     shape.d_w = static_cast<size_t>(cols);

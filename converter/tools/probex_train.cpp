@@ -27,8 +27,8 @@ using probex::cli::ArgParser;
 const char* const kHelp =
       "usage: probex-train --zoo DIR --layer NAME|auto [options]\n"
       "\n"
-      "Trains one ProbeX expert (or, with --reader mvprobe, an MVProbe expert; with --reader auto, the best on\n"
-      "val of the readers devices can run) per tree on the 'subset' task\n"
+      "Trains one ProbeX expert (or, with --expert mvprobe, an MVProbe expert; with --expert auto, the best on\n"
+      "val of the experts devices can run) per tree on the 'subset' task\n"
       "(multi-hot labels from each model's dataset_chosen_targets, BCE), selecting on the val split, and\n"
       "evaluates it on the test split against the Dense expert, a weight-statistics baseline and chance. Zoo\n"
       "layouts: probex (<tree>/<split>/<model>/model.safetensors) and the Hugging Face cache layout Model-J\n"
@@ -43,20 +43,20 @@ const char* const kHelp =
       "  --epochs N             500     --batch N        128    --lr X        1e-3\n"
       "  --weight-decay X       1e-5    --eval-every N   25     --seed N      0\n"
       "  --r-u N --r-v N --r-t N  128 each (probes, projection width, embedding width)\n"
-      "  --reader NAME          probex (default), mvprobe or auto. mvprobe: MVProbe (ICML 2026; four views XU,\n"
+      "  --expert NAME          probex (default), mvprobe or auto. mvprobe: MVProbe (ICML 2026; four views XU,\n"
       "                         XX^TU, X^TU, X^TXU, each standardised per layer), r = --r-u probes per view,\n"
       "                         p = --r-v, trained with the authors' lr 3e-4 unless --lr is given (the\n"
       "                         baselines keep --lr / 1e-3). auto: per tree, trains ProbeX, MVProbe and\n"
       "                         mvprobe2 (MVProbe with the views xxtu,xtxu only) where they fit\n"
-      "                         --max-reader-bytes, keeps the best bit accuracy on val (a tie: fewer bytes),\n"
+      "                         --max-expert-bytes, keeps the best bit accuracy on val (a tie: fewer bytes),\n"
       "                         and --out writes only that one, with its reasons in the metadata. The Dense\n"
       "                         expert is listed too but never kept: devices cannot run it. --layer auto\n"
       "                         sweeps with ProbeX\n"
-      "  --max-reader-bytes B   auto: the largest reader kept, as its parameters x 4 bytes (float32, the\n"
+      "  --max-expert-bytes B   auto: the largest expert kept, as its parameters x 4 bytes (float32, the\n"
       "                         largest a bundle stores); B in bytes or with K, M, G (powers of 1024).\n"
       "                         Default 64M: a quarter of the runtime's default bundle limit (256 MiB), so\n"
       "                         four trees fit at f32; at a 768x768 layer it admits ProbeX (8.8 MiB), MVProbe\n"
-      "                         (35 MiB) and mvprobe2 (17.5 MiB) and refuses Dense (288 MiB). No reader fits:\n"
+      "                         (35 MiB) and mvprobe2 (17.5 MiB) and refuses Dense (288 MiB). No expert fits:\n"
       "                         exit 1\n"
       "  --mv-views LIST        mvprobe: the views computed, xu,xxtu,xtu,xtxu (default: all; fewer is the\n"
       "                         authors' ablation: the others' features are 0)\n"
@@ -87,7 +87,7 @@ const char* const kHelp =
       "(regression_head) with cross-entropy over cosine scores; defaults become the authors' zero-shot\n"
       "ones (200 epochs, lr 2e-3, weight decay 0, eval every 10) unless given. Reports in-distribution\n"
       "top-1 (test, seen classes), zero-shot top-1 (test_holdout, unseen classes only) and text-to-model\n"
-      "retrieval (recall@1/@5, mAP) for the reader (ProbeX, or with --reader mvprobe MVProbe at its lr 3e-4\n"
+      "retrieval (recall@1/@5, mAP) for the expert (ProbeX, or with --expert mvprobe MVProbe at its lr 3e-4\n"
       "unless --lr is given), the Dense expert and chance; --out writes the checkpoint chosen on\n"
       "val_holdout, with regression_head.*.\n"
       "\n"
@@ -108,18 +108,18 @@ void print_report(const TreeReport& r) {
     if (r.heldout) std::printf(" | %12.4f %9.4f %9.4f", m.heldout.bit_accuracy, m.heldout.exact_set, m.heldout.mean_auc);
     std::printf("\n");
   }
-  const ReaderChoice& c = r.reader_choice;
+  const ExpertChoice& c = r.expert_choice;
   if (!c.candidates.empty()) {
-    std::printf("  reader choice (budget %s, float32 bytes): %s\n", format_bytes(c.budget_bytes).c_str(),
+    std::printf("  expert choice (budget %s, float32 bytes): %s\n", format_bytes(c.budget_bytes).c_str(),
                 c.chosen.c_str());
-    std::printf("    %-9s %12s %10s %9s %9s  %s\n", "reader", "parameters", "bytes", "val bit", "test bit", "status");
-    for (const ReaderCandidate& rc : c.candidates) {
+    std::printf("    %-9s %12s %10s %9s %9s  %s\n", "expert", "parameters", "bytes", "val bit", "test bit", "status");
+    for (const ExpertCandidate& rc : c.candidates) {
       char val[16] = "-", test[16] = "-";
       if (rc.trained) {
         std::snprintf(val, sizeof val, "%.4f", rc.val_bit);
         std::snprintf(test, sizeof test, "%.4f", rc.test.bit_accuracy);
       }
-      std::printf("    %-9s %12zu %10s %9s %9s  %s\n", rc.reader.c_str(), rc.parameters, format_bytes(rc.bytes).c_str(),
+      std::printf("    %-9s %12zu %10s %9s %9s  %s\n", rc.expert.c_str(), rc.parameters, format_bytes(rc.bytes).c_str(),
                   val, test, candidate_status(rc, c.chosen).c_str());
     }
     std::printf("    %s\n", c.reason.c_str());
@@ -127,18 +127,18 @@ void print_report(const TreeReport& r) {
   for (const std::string& s : r.skipped) std::printf("  skipped: %s\n", s.c_str());
 }
 
-// --reader auto's record of one tree: the choice and every candidate (figures null where not trained).
-std::string reader_choice_json(const ReaderChoice& c) {
+// --expert auto's record of one tree: the choice and every candidate (figures null where not trained).
+std::string expert_choice_json(const ExpertChoice& c) {
   std::string j = "{\"chosen\":";
   append_json_string(&j, c.chosen);
   j += ",\"reason\":";
   append_json_string(&j, c.reason);
   j += ",\"budget_bytes\":" + std::to_string(c.budget_bytes) + ",\"candidates\":[";
   for (size_t i = 0; i < c.candidates.size(); ++i) {
-    const ReaderCandidate& rc = c.candidates[i];
+    const ExpertCandidate& rc = c.candidates[i];
     const auto figure = [&](double v) { return rc.trained ? format_number(v) : std::string("null"); };
     j += (i ? ",{" : "{") + std::string("\"reader\":");
-    append_json_string(&j, rc.reader);
+    append_json_string(&j, rc.expert);
     if (!rc.views.empty()) {
       j += ",\"views\":";
       append_json_string(&j, rc.views);
@@ -180,7 +180,7 @@ std::string report_json(const TreeReport& r) {
     j += "}";
   }
   j += "}";
-  if (!r.reader_choice.candidates.empty()) j += ",\"reader_choice\":" + reader_choice_json(r.reader_choice);
+  if (!r.expert_choice.candidates.empty()) j += ",\"reader_choice\":" + expert_choice_json(r.expert_choice);
   return j + "}";
 }
 
@@ -273,7 +273,7 @@ int main(int argc, char** argv) {
   bool discover = false, quiet = false;
   std::vector<std::string> only_trees, baselines = {"dense", "stats"}, stat_groups = {"whole", "rows", "cols"},
                            mv_views = {"xu", "xxtu", "xtu", "xtxu"};
-  std::string reader = "probex", max_reader_bytes;
+  std::string expert = "probex", max_expert_bytes;
   TreeTrainOptions options;
   long auto_epochs = 50, epochs = options.fit.epochs, batch = static_cast<long>(options.fit.batch_size),
        eval_every = options.fit.eval_every, r_u = static_cast<long>(options.r_u), r_v = static_cast<long>(options.r_v),
@@ -290,8 +290,10 @@ int main(int argc, char** argv) {
   args.text("--heldout", "a folder", &heldout_dir);
   args.text("--report", "a folder", &report_dir);
   args.choice("--task", {"subset", "detector"}, &options.load.task);
-  args.choice("--reader", {"probex", "mvprobe", "auto"}, &reader);
-  args.text("--max-reader-bytes", "a size", &max_reader_bytes);
+  args.choice("--expert", {"probex", "mvprobe", "auto"}, &expert);
+  args.text("--max-expert-bytes", "a size", &max_expert_bytes);
+  args.alias("--reader", "--expert");  // the names before issue 30
+  args.alias("--max-reader-bytes", "--max-expert-bytes");
   args.list("--mv-views", {"xu", "xxtu", "xtu", "xtxu"}, &mv_views);
   args.text("--text-table", "a file", &text_table);
   args.text("--text-names", "a file", &text_names);
@@ -330,7 +332,7 @@ int main(int argc, char** argv) {
   options.dense_baseline = has(baselines, "dense");
   options.stats_baseline = has(baselines, "stats");
   options.stat_groups = {has(stat_groups, "whole"), has(stat_groups, "rows"), has(stat_groups, "cols")};
-  options.reader = reader == "mvprobe" ? Reader::kMvProbe : reader == "auto" ? Reader::kAuto : Reader::kProbex;
+  options.expert = expert == "mvprobe" ? ExpertKind::kMvProbe : expert == "auto" ? ExpertKind::kAuto : ExpertKind::kProbex;
   if (args.given("--lr")) options.mvprobe_lr = options.fit.lr;
   const char* const view_names[] = {"xu", "xxtu", "xtu", "xtxu"};
   options.mvprobe_views = 0;
@@ -338,12 +340,12 @@ int main(int argc, char** argv) {
     if (has(mv_views, view_names[k])) options.mvprobe_views |= 1u << k;
   }
   const auto usage_error = [&](const std::string& what) { return args.usage_error(what); };
-  if (args.given("--mv-views") && options.reader != Reader::kMvProbe) return usage_error("--mv-views is for --reader mvprobe");
+  if (args.given("--mv-views") && options.expert != ExpertKind::kMvProbe) return usage_error("--mv-views is for --expert mvprobe");
   if (options.mvprobe_views == 0) return usage_error("--mv-views needs at least one view");
-  if (args.given("--max-reader-bytes")) {
-    if (options.reader != Reader::kAuto) return usage_error("--max-reader-bytes is for --reader auto");
-    if (!parse_byte_size(max_reader_bytes, &options.max_reader_bytes)) {
-      return usage_error("--max-reader-bytes needs a size such as 67108864, 512K or 64M, not '" + max_reader_bytes + "'");
+  if (args.given("--max-expert-bytes")) {
+    if (options.expert != ExpertKind::kAuto) return usage_error("--max-expert-bytes is for --expert auto");
+    if (!parse_byte_size(max_expert_bytes, &options.max_expert_bytes)) {
+      return usage_error("--max-expert-bytes needs a size such as 67108864, 512K or 64M, not '" + max_expert_bytes + "'");
     }
   }
   if (zoo.empty() || layer.empty()) return usage_error("--zoo and --layer are required");
@@ -352,8 +354,8 @@ int main(int argc, char** argv) {
   if (!zero_shot && !text_table.empty()) return usage_error("--text-table is for --task detector");
   if (zero_shot && layer == "auto") return usage_error("--layer auto is for the subset task");
   if (!heldout_dir.empty() && zero_shot) return usage_error("--heldout is for the subset task");
-  if (zero_shot && options.reader == Reader::kAuto) {
-    return usage_error("--reader auto is for the subset task; a zero-shot expert is probex or mvprobe");
+  if (zero_shot && options.expert == ExpertKind::kAuto) {
+    return usage_error("--expert auto is for the subset task; a zero-shot expert is probex or mvprobe");
   }
   if (zero_shot) {
     apply_zero_shot_defaults({args.given("--epochs"), args.given("--lr"), args.given("--weight-decay"),
@@ -471,7 +473,7 @@ int main(int argc, char** argv) {
     print_report(report);
     for (const MethodResult& m : report.methods) {
       if (!best_at_last_evaluation(m.fit)) continue;
-      const bool baseline = !is_reader_method(m.method);
+      const bool baseline = !is_expert_method(m.method);
       std::fprintf(stderr, "probex-train: note: tree %s: %s was best at its last evaluation (epoch %d of %d): it may "
                    "still be improving; more epochs (%s) may raise it\n", report.tree.c_str(), m.method.c_str(),
                    m.fit.best_epoch, baseline && o.baseline_epochs > 0 ? o.baseline_epochs : o.fit.epochs,

@@ -116,7 +116,7 @@ class Tree:
     zero_shot_labels: dict[str, bool]      # zero-shot label text -> whether the expert was trained on it
     weight_type: str                       # "f32", "f16", "int8"
     text_source: Optional[str]
-    reader: str                            # the classifier: "probex" or "mvprobe" (MVProbe)
+    reader: str                            # the expert kind: "probex" or "mvprobe" (the C API's name)
 
 
 @dataclass(frozen=True)

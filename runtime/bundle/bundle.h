@@ -95,7 +95,7 @@ struct TreeView : ExpertView {
   float accept_distance = 0.0f;
   bool has_zero_shot = false;
   ZeroShotView zero_shot;
-  const char* reader_reason = "";  // why the trainer chose the classifier's reader ("" if not recorded)
+  const char* reader_reason = "";  // why the trainer chose this expert kind ("" if not recorded; the schema's name)
 };
 
 // The largest layer (d_H * d_W values) a multi-view expert may read: the backends hold it whole, with its

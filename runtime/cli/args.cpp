@@ -175,6 +175,8 @@ void ArgParser::list(const std::string& name, std::vector<std::string> allowed, 
 
 void ArgParser::positional(std::vector<std::string>* out) { positional_ = out; }
 
+void ArgParser::alias(const std::string& old_name, const std::string& name) { aliases_[old_name] = name; }
+
 int ArgParser::usage_error(const std::string& what) const {
   std::fprintf(stderr, "%s: %s (see --help)\n", program_.c_str(), what.c_str());
   return kExitUsage;
@@ -182,7 +184,8 @@ int ArgParser::usage_error(const std::string& what) const {
 
 int ArgParser::parse(int argc, const char* const* argv) {
   for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
+    const auto renamed = aliases_.find(argv[i]);
+    const std::string a = renamed == aliases_.end() ? std::string(argv[i]) : renamed->second;
     if (a == "--help" || a == "-h") {
       std::fputs(help_.c_str(), stdout);
       return kExitOk;

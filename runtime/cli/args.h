@@ -60,6 +60,8 @@ class ArgParser {
   // "NAME needs NEEDS").
   void custom(const std::string& name, const std::string& needs,
               std::function<bool(const std::string& value, std::string* message)> set);
+  // An old name of option `name`, still accepted: it parses, and counts as given(), as `name` itself.
+  void alias(const std::string& old_name, const std::string& name);
   // Arguments that are not options, in order; without this, one is a usage error.
   void positional(std::vector<std::string>* out);
 
@@ -87,6 +89,7 @@ class ArgParser {
 
   std::string program_, help_;
   std::map<std::string, Option> options_;
+  std::map<std::string, std::string> aliases_;  // old name -> name
   std::vector<std::string>* positional_ = nullptr;
   std::set<std::string> given_;
 };

@@ -79,15 +79,16 @@ std::vector<std::pair<std::string, const probex::MatrixView*>> tensors_of(const 
   return out;
 }
 
-// An expert's reader: "probex", or "mvprobe (xxtu, xtxu)" with its views.
-std::string reader_name(const probex::ExpertView& e) {
+// An expert's kind: "probex", or "mvprobe (xxtu, xtxu)" with its views.
+std::string expert_kind(const probex::ExpertView& e) {
   if (e.views.empty()) return "probex";
   std::string s = "mvprobe (";
   for (size_t i = 0; i < e.views.size(); ++i) s += std::string(i ? ", " : "") + probex::view_name(e.views[i].kind);
   return s + ")";
 }
 
-std::string reader_json(const probex::ExpertView& e, const char* reason) {
+// The JSON's key is "reader", the expert kind's name before issue 30, kept for the JSON's readers.
+std::string expert_kind_json(const probex::ExpertView& e, const char* reason) {
   std::string o = "{\"name\":" + json_string(e.views.empty() ? "probex" : "mvprobe") + ",\"views\":[";
   for (size_t i = 0; i < e.views.size(); ++i) o += std::string(i ? "," : "") + json_string(probex::view_name(e.views[i].kind));
   return o + "],\"reason\":" + json_string(reason) + "}";
@@ -282,7 +283,7 @@ int main(int argc, char** argv) {
       o += std::string(first_tree ? "" : ",") + "{\"name\":" + json_string(t.name) + ",\"root\":" + json_string(t.root) +
            ",\"layer\":" + json_string(t.layer_name) + ",\"rule\":" + json_string(probex::layer_rule_name(t.rule)) +
            ",\"d_h\":" + std::to_string(t.d_h) + ",\"d_w\":" + std::to_string(t.d_w) + ",\"r_u\":" + std::to_string(t.r_u) +
-           ",\"r_v\":" + std::to_string(t.r_v) + ",\"r_t\":" + std::to_string(t.r_t) + ",\"reader\":" + reader_json(t, t.reader_reason) +
+           ",\"r_v\":" + std::to_string(t.r_v) + ",\"r_t\":" + std::to_string(t.r_t) + ",\"reader\":" + expert_kind_json(t, t.reader_reason) +
            ",\"labels\":[";
       first_tree = false;
       for (size_t k = 0; k < t.labels.size(); ++k) o += (k ? "," : "") + json_string(t.labels[k]);
@@ -305,7 +306,7 @@ int main(int argc, char** argv) {
       }
       o += "],\"self_tests\":" + std::to_string(t.self_tests.size());
       if (t.has_zero_shot) {
-        o += ",\"zero_shot\":{\"reader\":" + reader_json(t.zero_shot.expert, "") +
+        o += ",\"zero_shot\":{\"reader\":" + expert_kind_json(t.zero_shot.expert, "") +
              ",\"text_source\":" + json_string(t.zero_shot.text_source) + ",\"labels\":[";
         for (size_t k = 0; k < t.zero_shot.labels.size(); ++k)
           o += std::string(k ? "," : "") + "{\"label\":" + json_string(t.zero_shot.labels[k]) +
@@ -336,14 +337,14 @@ int main(int argc, char** argv) {
                   *t.root ? t.root : "-", t.layer_name, probex::layer_rule_name(t.rule), t.d_h, t.d_w, t.r_u, t.r_v, t.r_t,
                   t.d_y);
       for (const char* l : t.labels) std::printf(" %s;", l);
-      std::printf("\n  reader %s", reader_name(t).c_str());
+      std::printf("\n  expert %s", expert_kind(t).c_str());
       if (*t.reader_reason) std::printf(": %s", t.reader_reason);
       std::printf("\n");
       for (const auto& [k, v] : t.metrics) std::printf("  %-22s %.4f\n", k, v);
       if (t.has_zero_shot) {
-        const std::string zs_reader = t.zero_shot.expert.views.empty() ? "" : reader_name(t.zero_shot.expert) + ", ";
+        const std::string zs_kind = t.zero_shot.expert.views.empty() ? "" : expert_kind(t.zero_shot.expert) + ", ";
         std::printf("  zero-shot: %sr_U %u, r_V %u, r_T %u; %zu label texts (* never trained on), embedded with %s:",
-                    zs_reader.c_str(), t.zero_shot.expert.r_u, t.zero_shot.expert.r_v, t.zero_shot.expert.r_t, t.zero_shot.labels.size(),
+                    zs_kind.c_str(), t.zero_shot.expert.r_u, t.zero_shot.expert.r_v, t.zero_shot.expert.r_t, t.zero_shot.labels.size(),
                     t.zero_shot.text_source);
         for (size_t k = 0; k < t.zero_shot.labels.size(); ++k)
           std::printf(" %s%s;", t.zero_shot.labels[k], t.zero_shot.trained[k] ? "" : "*");

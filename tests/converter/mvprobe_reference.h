@@ -1,4 +1,4 @@
-// The MVProbe forward pass (converter/expert/mvprobe_expert.h; /work/notes/mvprobe.md section 1) written
+// The MVProbe forward pass (converter/expert/mvprobe_expert.h; docs/design/mvprobe.md section 1) written
 // literally in double precision with plain loops, independent of the trainer's batched GEMMs: it forms the
 // Gram matrices X X^T and X^T X (the trainer never does), standardises each view with torch's unbiased
 // std and the eps added to the std, and concatenates in the authors' order xu, xxtu, xtu, xtxu.

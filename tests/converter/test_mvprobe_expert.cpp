@@ -119,7 +119,7 @@ TEST_CASE("MVProbe parameters: the authors' names, shapes, creation order and co
     n += params[i]->value.size();
   }
   CHECK(n == mvprobe_parameter_count(s));
-  // The note's figures (mvprobe.md section 3e), without allocating 34 M floats.
+  // The note's figures (docs/design/mvprobe.md section 5(e)), without allocating 34 M floats.
   CHECK(mvprobe_parameter_count({768, 768, 128, 128, 512, 100}) == 34392676);
   CHECK(mvprobe_parameter_count({768, 768, 128, 128, 128, 100}) == 9188068);
   // Without a head (zero-shot): the head's parameters are absent.
@@ -308,7 +308,7 @@ TEST_CASE("an MVProbe state dict loads and computes the same logits; ProbeX's lo
 
     LoadedCheckpoint probex;
     CHECK_FALSE(load_probex_checkpoint(path, &probex, &error));
-    CHECK(error == path + ": an MVProbe expert checkpoint (probex-train --reader mvprobe), not a ProbeX one: "
+    CHECK(error == path + ": an MVProbe expert checkpoint (probex-train --expert mvprobe), not a ProbeX one: "
                           "probex-convert makes bundles of both, but ONNX export takes ProbeX checkpoints only");
   }
   LoadedMvProbeCheckpoint loaded;

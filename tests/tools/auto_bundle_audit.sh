@@ -1,5 +1,5 @@
 #!/bin/sh
-# A bundle made from probex-train --reader auto's checkpoints audits on the device with the figures the
+# A bundle made from probex-train --expert auto's checkpoints audits on the device with the figures the
 # trainer reported: probex-convert ships each tree's chosen reader (ProbeX or MVProbe), probex-inspect
 # names it, and probex-audit on each tree's test split (its 'subset' models, the ones the trainer scores)
 # gives the bit accuracy the trainer wrote into the checkpoint (test_bit_accuracy), to the 4 decimals both print.

@@ -1,4 +1,4 @@
-// The views stage of a multi-view expert (MVProbe, docs/mvprobe.md section 3b; schema: View): from the
+// The views stage of a multi-view expert (MVProbe, docs/design/mvprobe.md section 3; schema: View): from the
 // whole layer X [d_H, d_W] to the pre-ReLU features g = [G_1 | G_2 | ...], G_k = Z_k^T V_k [r, p]
 // probe-major, one block per view in bundle order. The backends' step 3 (ReLU, encoder, head) is the
 // same as ProbeX's on g, so a multi-view expert differs from ProbeX only up to here.
@@ -11,7 +11,7 @@
 // X X^T and X^T X are never formed either.
 //
 // Why X is held whole: S_xxtu needs T_2, which needs every row of X, so it cannot be accumulated in one
-// pass over row blocks as ProbeX's G can (docs/mvprobe.md). The bundle bounds the layer
+// pass over row blocks as ProbeX's G can (docs/design/mvprobe.md). The bundle bounds the layer
 // (kMaxMultiViewLayer). Memory: the layer and the responses, allocated in init, none per audit.
 #pragma once
 

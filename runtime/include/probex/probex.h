@@ -134,8 +134,9 @@ typedef struct probex_tree_info {
   uint32_t self_test_count;
   uint32_t zero_shot_label_count;  /* 0: the tree has no zero-shot expert */
   const char* text_source;         /* the text table its zero-shot labels were embedded with ("" if none) */
-  /* 1.2: the classifier's reader, "probex" or "mvprobe" (MVProbe: view_count views of r_u
-   * probes, r_v = its projection width; weight_type is then the views' probes' storage). */
+  /* 1.2: the classifier's expert kind, "probex" or "mvprobe" (MVProbe: view_count views of r_u
+   * probes, r_v = its projection width; weight_type is then the views' probes' storage). The field keeps
+   * the name it had in 1.2, before "reader" was kept for the model-file parsers. */
   const char* reader;
   uint32_t view_count;             /* 0 for ProbeX */
 } probex_tree_info;

@@ -1,4 +1,4 @@
-#include "converter/expert/reader_choice.h"
+#include "converter/expert/expert_choice.h"
 
 #include <algorithm>
 #include <cctype>
@@ -13,13 +13,13 @@ std::string three_decimals(double v) {
   return buf;
 }
 
-bool eligible(const ReaderCandidate& c) { return c.fits && c.runnable && c.trained; }
+bool eligible(const ExpertCandidate& c) { return c.fits && c.runnable && c.trained; }
 
 // "mvprobe 35.0 MiB (36750272 bytes)" for every candidate, with "not runnable on devices" where so.
-std::string sizes(const ReaderChoice& choice) {
+std::string sizes(const ExpertChoice& choice) {
   std::string out;
-  for (const ReaderCandidate& c : choice.candidates) {
-    out += (out.empty() ? "" : ", ") + c.reader + " " + format_bytes(c.bytes) + " (" + std::to_string(c.bytes) +
+  for (const ExpertCandidate& c : choice.candidates) {
+    out += (out.empty() ? "" : ", ") + c.expert + " " + format_bytes(c.bytes) + " (" + std::to_string(c.bytes) +
            " bytes" + (c.runnable ? "" : ", not runnable on devices") + ")";
   }
   return out;
@@ -29,9 +29,9 @@ std::string sizes(const ReaderChoice& choice) {
 
 size_t dense_parameter_count(size_t inputs, size_t r_t, size_t d_y) { return inputs * r_t + r_t + d_y * r_t + d_y; }
 
-ReaderCandidate sized_candidate(const std::string& reader, size_t parameters, bool runnable, uint64_t budget_bytes) {
-  ReaderCandidate c;
-  c.reader = reader;
+ExpertCandidate sized_candidate(const std::string& expert, size_t parameters, bool runnable, uint64_t budget_bytes) {
+  ExpertCandidate c;
+  c.expert = expert;
   c.parameters = parameters;
   c.bytes = static_cast<uint64_t>(parameters) * 4;
   c.fits = c.bytes <= budget_bytes;
@@ -39,44 +39,44 @@ ReaderCandidate sized_candidate(const std::string& reader, size_t parameters, bo
   return c;
 }
 
-bool some_reader_fits(const ReaderChoice& choice, const std::string& tree, std::string* error) {
-  for (const ReaderCandidate& c : choice.candidates) {
+bool some_expert_fits(const ExpertChoice& choice, const std::string& tree, std::string* error) {
+  for (const ExpertCandidate& c : choice.candidates) {
     if (c.fits && c.runnable) return true;
   }
-  *error = "tree " + tree + ": no reader the device runtime can run fits --max-reader-bytes " +
+  *error = "tree " + tree + ": no expert the device runtime can run fits --max-expert-bytes " +
            format_bytes(choice.budget_bytes) + " (" + std::to_string(choice.budget_bytes) + " bytes, float32): " +
            sizes(choice);
   return false;
 }
 
-bool choose_reader(ReaderChoice* choice, const std::string& tree, std::string* error) {
-  const ReaderCandidate* best = nullptr;
-  for (const ReaderCandidate& c : choice->candidates) {
+bool choose_expert(ExpertChoice* choice, const std::string& tree, std::string* error) {
+  const ExpertCandidate* best = nullptr;
+  for (const ExpertCandidate& c : choice->candidates) {
     if (!eligible(c)) continue;
     if (best == nullptr || c.val_bit > best->val_bit || (c.val_bit == best->val_bit && c.bytes < best->bytes)) best = &c;
   }
   if (best == nullptr) {
-    if (some_reader_fits(*choice, tree, error)) {
-      *error = "tree " + tree + ": no reader that fits the budget was trained";  // not reached from train_tree
+    if (some_expert_fits(*choice, tree, error)) {
+      *error = "tree " + tree + ": no expert that fits the budget was trained";  // not reached from train_tree
     }
     return false;
   }
-  choice->chosen = best->reader;
+  choice->chosen = best->expert;
   // The others that competed, best val first, then those left out and why.
-  std::vector<const ReaderCandidate*> others;
-  for (const ReaderCandidate& c : choice->candidates) {
+  std::vector<const ExpertCandidate*> others;
+  for (const ExpertCandidate& c : choice->candidates) {
     if (&c != best && eligible(c)) others.push_back(&c);
   }
   std::stable_sort(others.begin(), others.end(),
-                   [](const ReaderCandidate* a, const ReaderCandidate* b) { return a->val_bit > b->val_bit; });
-  std::string reason = "auto: " + best->reader + " (val bit " + three_decimals(best->val_bit) + ")";
+                   [](const ExpertCandidate* a, const ExpertCandidate* b) { return a->val_bit > b->val_bit; });
+  std::string reason = "auto: " + best->expert + " (val bit " + three_decimals(best->val_bit) + ")";
   for (size_t i = 0; i < others.size(); ++i) {
-    reason += (i ? ", " : " over ") + others[i]->reader + " (" + three_decimals(others[i]->val_bit) + ")";
+    reason += (i ? ", " : " over ") + others[i]->expert + " (" + three_decimals(others[i]->val_bit) + ")";
   }
   std::string left_out;
-  for (const ReaderCandidate& c : choice->candidates) {
+  for (const ExpertCandidate& c : choice->candidates) {
     if (&c == best || eligible(c)) continue;
-    left_out += (left_out.empty() ? "" : ", ") + c.reader;
+    left_out += (left_out.empty() ? "" : ", ") + c.expert;
     if (!c.fits) {
       left_out += " refused: " + format_bytes(c.bytes) + " > " + format_bytes(choice->budget_bytes) + " budget";
     } else {
@@ -88,10 +88,10 @@ bool choose_reader(ReaderChoice* choice, const std::string& tree, std::string* e
   return true;
 }
 
-std::string candidate_status(const ReaderCandidate& c, const std::string& chosen) {
+std::string candidate_status(const ExpertCandidate& c, const std::string& chosen) {
   if (!c.fits) return "refused by the budget";
   if (!c.runnable) return "not runnable on devices";
-  if (c.reader == chosen) return "chosen";
+  if (c.expert == chosen) return "chosen";
   return "not chosen (lower val bit accuracy)";
 }
 

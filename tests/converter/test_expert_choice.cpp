@@ -1,4 +1,4 @@
-// probex-train --reader auto's parts (expert/reader_choice.h): the choice among candidates (best val among
+// probex-train --expert auto's parts (expert/expert_choice.h): the choice among candidates (best val among
 // those that fit and run on devices, ties to fewer bytes, the Dense expert never), the budget's error, the
 // sizes (parameter counts against the models' own parameters), byte sizes on the command line, and an
 // MVProbe checkpoint with masked views keeping its views through save and load.
@@ -8,15 +8,15 @@
 #include "converter/expert/multilabel.h"
 #include "converter/expert/mvprobe_expert.h"
 #include "converter/expert/probex_expert.h"
-#include "converter/expert/reader_choice.h"
+#include "converter/expert/expert_choice.h"
 #include "tests/test_util.h"
 
 using namespace probex::convert;
 
 namespace {
 
-ReaderCandidate trained(const std::string& reader, size_t parameters, bool runnable, uint64_t budget, double val) {
-  ReaderCandidate c = sized_candidate(reader, parameters, runnable, budget);
+ExpertCandidate trained(const std::string& expert, size_t parameters, bool runnable, uint64_t budget, double val) {
+  ExpertCandidate c = sized_candidate(expert, parameters, runnable, budget);
   c.trained = true;
   c.val_bit = val;
   return c;
@@ -30,14 +30,14 @@ size_t count(MultiLabelModel& m) {
 
 }  // namespace
 
-TEST_CASE("reader choice: best val among the candidates that fit and run; a tie goes to fewer bytes") {
+TEST_CASE("expert choice: best val among the candidates that fit and run; a tie goes to fewer bytes") {
   const uint64_t budget = 1000;
-  ReaderChoice c;
+  ExpertChoice c;
   c.budget_bytes = budget;
   c.candidates = {trained("probex", 100, true, budget, 0.70), trained("mvprobe", 200, true, budget, 0.80),
                   trained("mvprobe2", 150, true, budget, 0.80), trained("dense", 240, false, budget, 0.95)};
   std::string error;
-  REQUIRE(choose_reader(&c, "t", &error));
+  REQUIRE(choose_expert(&c, "t", &error));
   CHECK(c.chosen == "mvprobe2");  // 0.80 as mvprobe, 600 bytes against 800; dense is better but not runnable
   CHECK(c.reason == "auto: mvprobe2 (val bit 0.800) over mvprobe (0.800), probex (0.700); dense not runnable on devices");
   CHECK(candidate_status(c.candidates[0], c.chosen) == "not chosen (lower val bit accuracy)");
@@ -47,7 +47,7 @@ TEST_CASE("reader choice: best val among the candidates that fit and run; a tie 
   // Over the budget: refused even when best on val, and said so with the sizes.
   c.candidates[2] = trained("mvprobe2", 300, true, budget, 0.99);
   c.candidates[3] = trained("dense", 5000, false, budget, 0.95);
-  REQUIRE(choose_reader(&c, "t", &error));
+  REQUIRE(choose_expert(&c, "t", &error));
   CHECK(c.chosen == "mvprobe");
   CHECK(c.reason == "auto: mvprobe (val bit 0.800) over probex (0.700); mvprobe2 refused: 1.2 KiB > 1000 bytes budget, "
                     "dense refused: 19.5 KiB > 1000 bytes budget");
@@ -55,32 +55,32 @@ TEST_CASE("reader choice: best val among the candidates that fit and run; a tie 
   CHECK(candidate_status(c.candidates[3], c.chosen) == "refused by the budget");
 
   // The only candidate alone.
-  ReaderChoice one;
+  ExpertChoice one;
   one.budget_bytes = budget;
   one.candidates = {trained("probex", 10, true, budget, 0.5)};
-  REQUIRE(choose_reader(&one, "t", &error));
+  REQUIRE(choose_expert(&one, "t", &error));
   CHECK(one.reason == "auto: probex (val bit 0.500)");
 }
 
-TEST_CASE("reader choice: no runnable reader fits -> an error naming the tree, the budget and every size") {
+TEST_CASE("expert choice: no runnable expert fits -> an error naming the tree, the budget and every size") {
   const uint64_t budget = 1024;
-  ReaderChoice c;
+  ExpertChoice c;
   c.budget_bytes = budget;
   c.candidates = {sized_candidate("probex", 300, true, budget), sized_candidate("mvprobe", 2000000, true, budget),
                   sized_candidate("dense", 100, false, budget)};  // dense fits, but devices cannot run it
   CHECK(c.candidates[2].fits);
   std::string error;
-  CHECK_FALSE(some_reader_fits(c, "mlp-a", &error));
-  CHECK(error == "tree mlp-a: no reader the device runtime can run fits --max-reader-bytes 1 KiB (1024 bytes, float32): "
+  CHECK_FALSE(some_expert_fits(c, "mlp-a", &error));
+  CHECK(error == "tree mlp-a: no expert the device runtime can run fits --max-expert-bytes 1 KiB (1024 bytes, float32): "
                  "probex 1.2 KiB (1200 bytes), mvprobe 7.6 MiB (8000000 bytes), dense 400 bytes (400 bytes, not "
                  "runnable on devices)");
-  CHECK_FALSE(choose_reader(&c, "mlp-a", &error));
+  CHECK_FALSE(choose_expert(&c, "mlp-a", &error));
   CHECK(c.chosen.empty());
   c.candidates[0] = sized_candidate("probex", 256, true, budget);  // 1024 bytes: fits exactly
-  CHECK(some_reader_fits(c, "mlp-a", &error));
+  CHECK(some_expert_fits(c, "mlp-a", &error));
 }
 
-TEST_CASE("reader sizes are the models' own parameter counts; mvprobe2 counts its live views only") {
+TEST_CASE("expert sizes are the models' own parameter counts; mvprobe2 counts its live views only") {
   const ProbexShape ps{7, 5, 3, 2, 4, 6};
   ProbexExpert probex(ps);
   CHECK(probex_parameter_count(ps) == count(probex));
@@ -109,10 +109,10 @@ TEST_CASE("reader sizes are the models' own parameter counts; mvprobe2 counts it
   LinearChain dense({"dense", "classification_head"}, {7 * 5, 4, 6});
   CHECK(dense_parameter_count(7 * 5, 4, 6) == count(dense));
   CHECK(dense_parameter_count(768 * 768, 128, 100) * 4 == 302042000);  // 288 MiB: over the default budget
-  CHECK(dense_parameter_count(768 * 768, 128, 100) * 4 > kDefaultReaderBudget);
+  CHECK(dense_parameter_count(768 * 768, 128, 100) * 4 > kDefaultExpertBudget);
 }
 
-TEST_CASE("--max-reader-bytes sizes: bytes, K, M, G (powers of 1024); anything else is refused") {
+TEST_CASE("--max-expert-bytes sizes: bytes, K, M, G (powers of 1024); anything else is refused") {
   uint64_t b = 0;
   CHECK((parse_byte_size("67108864", &b) && b == 67108864));
   CHECK((parse_byte_size("64M", &b) && b == 64u << 20));

@@ -1,13 +1,13 @@
 #!/bin/sh
-# probex-train --reader auto end to end on the small zoo (a few epochs: the figures are noise here, the
+# probex-train --expert auto end to end on the small zoo (a few epochs: the figures are noise here, the
 # record and the choice are what is checked). Checks: every tree's JSON has a reader_choice with the three
 # runnable candidates and the Dense expert (not runnable); the chosen one is the best on val among those
 # that fit and run (a tie: fewer bytes); the candidates' figures are the methods' and, for probex and
-# mvprobe2, those of --reader probex and --reader mvprobe --mv-views xxtu,xtxu; --out writes one checkpoint
-# per tree, of the chosen reader's format, whose metadata says which reader, why, and every candidate's
+# mvprobe2, those of --expert probex and --expert mvprobe --mv-views xxtu,xtxu; --out writes one checkpoint
+# per tree, of the chosen expert's format, whose metadata says which expert, why, and every candidate's
 # figures. A budget that fits only ProbeX keeps ProbeX and refuses the others untrained; a budget that fits
 # nothing fails with exit 1 naming the budget.
-# Usage: reader_auto.sh PYTHON PROBEX_TRAIN SMALL_ZOO WORK
+# Usage: expert_auto.sh PYTHON PROBEX_TRAIN SMALL_ZOO WORK
 set -eu
 python=$1
 train=$2
@@ -17,23 +17,23 @@ rm -rf "$work"
 mkdir -p "$work"
 common="--zoo $zoo --layer fc2.weight --epochs 6 --eval-every 2 --baseline-epochs 3 --quiet --threads 1"
 # shellcheck disable=SC2086
-"$train" $common --reader auto --json-out "$work/auto.json" --out "$work/auto" >"$work/auto.txt"
+"$train" $common --expert auto --json-out "$work/auto.json" --out "$work/auto" >"$work/auto.txt"
 # shellcheck disable=SC2086
 "$train" $common --tree mlp-b --baselines none --json-out "$work/probex.json" >/dev/null
 # shellcheck disable=SC2086
-"$train" $common --tree mlp-b --baselines none --reader mvprobe --mv-views xxtu,xtxu --json-out "$work/mv2.json" >/dev/null
+"$train" $common --tree mlp-b --baselines none --expert mvprobe --mv-views xxtu,xtxu --json-out "$work/mv2.json" >/dev/null
 # shellcheck disable=SC2086
-"$train" $common --tree mlp-b --reader auto --max-reader-bytes 9M --json-out "$work/small.json" --out "$work/small" >/dev/null
+"$train" $common --tree mlp-b --expert auto --max-expert-bytes 9M --json-out "$work/small.json" --out "$work/small" >/dev/null
 set +e
 # shellcheck disable=SC2086
-"$train" $common --tree mlp-b --reader auto --max-reader-bytes 512K --out "$work/none" >"$work/none.txt" 2>&1
+"$train" $common --tree mlp-b --expert auto --max-expert-bytes 512K --out "$work/none" >"$work/none.txt" 2>&1
 code=$?
 set -e
 [ "$code" = 1 ] || { echo "a budget that fits nothing: exit $code, expected 1"; cat "$work/none.txt"; exit 1; }
-grep -q "tree mlp-b: no reader the device runtime can run fits --max-reader-bytes 512 KiB (524288 bytes" "$work/none.txt" ||
+grep -q "tree mlp-b: no expert the device runtime can run fits --max-expert-bytes 512 KiB (524288 bytes" "$work/none.txt" ||
   { echo "the refusal does not name the tree and the budget:"; cat "$work/none.txt"; exit 1; }
 [ ! -e "$work/none/mlp-b.safetensors" ] || { echo "a checkpoint was written for a refused tree"; exit 1; }
-grep -q "reader choice (budget 64 MiB" "$work/auto.txt" || { echo "no reader choice printed:"; cat "$work/auto.txt"; exit 1; }
+grep -q "expert choice (budget 64 MiB" "$work/auto.txt" || { echo "no expert choice printed:"; cat "$work/auto.txt"; exit 1; }
 "$python" - "$work" <<'PY'
 import json, os, struct, sys
 work = sys.argv[1]
@@ -95,24 +95,24 @@ for t in auto:
     rc = check_tree(t, os.path.join(work, "auto"), 64 << 20)
     assert all(c["fits"] and c["trained"] for c in rc["candidates"]), rc  # fc2 [128, 256]: all under 64 MiB
     assert set(t["methods"]) == {"probex", "mvprobe", "mvprobe2", "dense", "stats", "chance"}, t["methods"]
-    print("reader_auto: %s: %s" % (t["tree"], rc["reason"]))
+    print("expert_auto: %s: %s" % (t["tree"], rc["reason"]))
 
-# The candidates are the single readers: same seed, same figures.
+# The candidates are the single experts: same seed, same figures.
 b = next(t for t in auto if t["tree"] == "mlp-b")["methods"]
 for path, single, name in (("probex.json", "probex", "probex"), ("mv2.json", "mvprobe", "mvprobe2")):
     m = json.load(open(os.path.join(work, path)))["trees"][0]["methods"][single]
     for key in ("bit_accuracy", "exact_set", "mean_auc", "val_bit_accuracy", "best_epoch"):
         assert m[key] == b[name][key], (name, key, m[key], b[name][key])
-print("reader_auto: probex and mvprobe2 equal --reader probex and --reader mvprobe --mv-views xxtu,xtxu on mlp-b")
+print("expert_auto: probex and mvprobe2 equal --expert probex and --expert mvprobe --mv-views xxtu,xtxu on mlp-b")
 
 small = json.load(open(os.path.join(work, "small.json")))["trees"]
-assert os.listdir(os.path.join(work, "small")) == ["mlp-b.safetensors"]  # only the chosen reader's checkpoint
+assert os.listdir(os.path.join(work, "small")) == ["mlp-b.safetensors"]  # only the chosen expert's checkpoint
 rc = check_tree(small[0], os.path.join(work, "small"), 9 << 20)
 assert rc["chosen"] == "probex", rc
 assert [c["reader"] for c in rc["candidates"] if c["status"] == "refused by the budget"] == ["mvprobe", "mvprobe2", "dense"], rc
 assert not any(c["trained"] for c in rc["candidates"] if c["runnable"] and c["reader"] != "probex"), rc
 assert set(small[0]["methods"]) == {"probex", "dense", "stats", "chance"}, small[0]["methods"]  # dense: a baseline still
 assert "mvprobe refused: 32.8 MiB > 9 MiB budget" in rc["reason"], rc["reason"]
-print("reader_auto: a 9 MiB budget keeps ProbeX:", rc["reason"])
+print("expert_auto: a 9 MiB budget keeps ProbeX:", rc["reason"])
 PY
-echo "reader_auto: a 512 KiB budget fails with exit 1: $(tail -n 1 "$work/none.txt")"
+echo "expert_auto: a 512 KiB budget fails with exit 1: $(tail -n 1 "$work/none.txt")"
