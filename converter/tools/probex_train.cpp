@@ -1,22 +1,17 @@
-// probex-train: trains one ProbeX expert per tree of a zoo (and the baselines it is measured against),
-// writes the experts as checkpoints and prints test metrics.
+// probex-train: trains one expert per tree of a zoo (and the baselines it is measured against), writes the
+// experts as checkpoints and prints test metrics. The pipeline is converter/pipeline/train.h's; this file
+// parses arguments and prints what it reports.
 #include <algorithm>
-#include <cstdio>
-#include <filesystem>
 #include <functional>
+#include <cstdio>
 #include <string>
-#include <utility>
 #include <vector>
 
-#include "converter/bundle/router.h"
-#include "runtime/cli/args.h"
-#include "runtime/formats/json_writer.h"
-#include "converter/expert/train_tree.h"
-#include "converter/expert/zero_shot_tree.h"
 #include "converter/io/safetensors_writer.h"
 #include "converter/nn/blas.h"
+#include "converter/pipeline/train.h"
 #include "converter/report/training_report.h"
-#include "converter/zoo/discover.h"
+#include "runtime/cli/args.h"
 
 namespace {
 
@@ -93,180 +88,36 @@ const char* const kHelp =
       "\n"
       "exit codes: 0 success, 1 failure (message on stderr), 2 bad command line\n";
 
-void print_report(const TreeReport& r) {
-  std::printf("\ntree %s  layer %s [%zu, %zu] (%s)  models train %zu / val %zu / test %zu", r.tree.c_str(),
-              r.layer.c_str(), r.rows, r.cols, r.rule.c_str(), r.train, r.val, r.test);
-  if (r.heldout) std::printf(" / heldout %zu", r.heldout);
-  std::printf("  labels %zu\n", r.labels.size());
-  std::printf("  %-8s %12s %9s %9s %9s %11s %10s", "method", "parameters", "bit acc", "exact", "AUC", "best epoch",
-              "s/epoch");
-  if (r.heldout) std::printf(" | %12s %9s %9s", "heldout: bit", "exact", "AUC");
-  std::printf("\n");
-  for (const MethodResult& m : r.methods) {
-    std::printf("  %-8s %12zu %9.4f %9.4f %9.4f %11d %10.3f", m.method.c_str(), m.parameters, m.test.bit_accuracy,
-                m.test.exact_set, m.test.mean_auc, m.fit.best_epoch, m.fit.seconds_per_epoch);
-    if (r.heldout) std::printf(" | %12.4f %9.4f %9.4f", m.heldout.bit_accuracy, m.heldout.exact_set, m.heldout.mean_auc);
-    std::printf("\n");
-  }
-  const ExpertChoice& c = r.expert_choice;
-  if (!c.candidates.empty()) {
-    std::printf("  expert choice (budget %s, float32 bytes): %s\n", format_bytes(c.budget_bytes).c_str(),
-                c.chosen.c_str());
-    std::printf("    %-9s %12s %10s %9s %9s  %s\n", "expert", "parameters", "bytes", "val bit", "test bit", "status");
-    for (const ExpertCandidate& rc : c.candidates) {
-      char val[16] = "-", test[16] = "-";
-      if (rc.trained) {
-        std::snprintf(val, sizeof val, "%.4f", rc.val_bit);
-        std::snprintf(test, sizeof test, "%.4f", rc.test.bit_accuracy);
-      }
-      std::printf("    %-9s %12zu %10s %9s %9s  %s\n", rc.expert.c_str(), rc.parameters, format_bytes(rc.bytes).c_str(),
-                  val, test, candidate_status(rc, c.chosen).c_str());
-    }
-    std::printf("    %s\n", c.reason.c_str());
-  }
-  for (const std::string& s : r.skipped) std::printf("  skipped: %s\n", s.c_str());
+int fail(const std::string& what) {
+  std::fprintf(stderr, "probex-train: %s\n", what.c_str());
+  return 1;
 }
 
-// --expert auto's record of one tree: the choice and every candidate (figures null where not trained).
-std::string expert_choice_json(const ExpertChoice& c) {
-  std::string j = "{\"chosen\":";
-  append_json_string(&j, c.chosen);
-  j += ",\"reason\":";
-  append_json_string(&j, c.reason);
-  j += ",\"budget_bytes\":" + std::to_string(c.budget_bytes) + ",\"candidates\":[";
-  for (size_t i = 0; i < c.candidates.size(); ++i) {
-    const ExpertCandidate& rc = c.candidates[i];
-    const auto figure = [&](double v) { return rc.trained ? format_number(v) : std::string("null"); };
-    j += (i ? ",{" : "{") + std::string("\"reader\":");
-    append_json_string(&j, rc.expert);
-    if (!rc.views.empty()) {
-      j += ",\"views\":";
-      append_json_string(&j, rc.views);
-    }
-    j += ",\"parameters\":" + std::to_string(rc.parameters) + ",\"bytes\":" + std::to_string(rc.bytes) +
-         ",\"fits\":" + (rc.fits ? "true" : "false") + ",\"runnable\":" + (rc.runnable ? "true" : "false") +
-         ",\"trained\":" + (rc.trained ? "true" : "false") + ",\"status\":";
-    append_json_string(&j, candidate_status(rc, c.chosen));
-    j += ",\"val_bit\":" + figure(rc.val_bit) + ",\"test_bit\":" + figure(rc.test.bit_accuracy) +
-         ",\"test_exact\":" + figure(rc.test.exact_set) + ",\"test_auc\":" + figure(rc.test.mean_auc) + "}";
+// Prints each tree's results as it is trained; notes and warnings go to stderr.
+class Printer final : public TrainObserver {
+ public:
+  Printer(bool progress, int auto_epochs) : progress_(progress), auto_epochs_(auto_epochs) {}
+  void no_training_models(const std::string& tree) override {
+    if (progress_) fail("tree " + tree + " has no training models (a foreign set?): skipped");
   }
-  return j + "]}";
-}
+  void layer_chosen(const std::string& tree, const LayerChoice& sweep) override {
+    std::fputs(layer_sweep_text(tree, auto_epochs_, sweep).c_str(), stdout);
+  }
+  void classifier_trained(const TreeReport& report, const TreeTrainOptions& options) override {
+    std::fputs(tree_report_text(report).c_str(), stdout);
+    for (const std::string& note : training_notes(report, options)) fail(note);
+  }
+  void zero_shot_trained(const ZeroShotReport& report) override {
+    std::fputs(zero_shot_report_text(report).c_str(), stdout);
+    for (const std::string& note : training_notes(report)) fail(note);
+  }
 
-std::string report_json(const TreeReport& r) {
-  std::string j = "{\"tree\":";
-  append_json_string(&j, r.tree);
-  j += ",\"layer\":";
-  append_json_string(&j, r.layer);
-  j += ",\"layer_shape\":[" + std::to_string(r.rows) + "," + std::to_string(r.cols) + "],\"rule\":";
-  append_json_string(&j, r.rule);
-  j += ",\"models\":{\"train\":" + std::to_string(r.train) + ",\"val\":" + std::to_string(r.val) +
-       ",\"test\":" + std::to_string(r.test) + (r.heldout ? ",\"heldout\":" + std::to_string(r.heldout) : "") +
-       "},\"skipped\":" + std::to_string(r.skipped.size()) + ",\"methods\":{";
-  for (size_t i = 0; i < r.methods.size(); ++i) {
-    const MethodResult& m = r.methods[i];
-    if (i) j += ",";
-    append_json_string(&j, m.method);
-    j += ":{\"parameters\":" + std::to_string(m.parameters) + ",\"bit_accuracy\":" + format_number(m.test.bit_accuracy) +
-         ",\"exact_set\":" + format_number(m.test.exact_set) + ",\"mean_auc\":" + format_number(m.test.mean_auc) +
-         ",\"best_epoch\":" + std::to_string(m.fit.best_epoch) +
-         ",\"val_bit_accuracy\":" + format_number(m.fit.best_val.bit_accuracy) +
-         ",\"seconds_per_epoch\":" + format_number(m.fit.seconds_per_epoch);
-    if (r.heldout) {
-      j += ",\"heldout\":{\"bit_accuracy\":" + format_number(m.heldout.bit_accuracy) +
-           ",\"exact_set\":" + format_number(m.heldout.exact_set) + ",\"mean_auc\":" + format_number(m.heldout.mean_auc) +
-           "}";
-    }
-    j += "}";
-  }
-  j += "}";
-  if (!r.expert_choice.candidates.empty()) j += ",\"reader_choice\":" + expert_choice_json(r.expert_choice);
-  return j + "}";
-}
-
-void print_zero_shot_report(const ZeroShotReport& r) {
-  std::printf("\ntree %s  layer %s [%zu, %zu] (%s)  zero-shot: models train %zu / val %zu / test %zu, "
-              "val_holdout %zu / test_holdout %zu\n", r.tree.c_str(), r.layer.c_str(), r.rows, r.cols, r.rule.c_str(),
-              r.train, r.val, r.test, r.val_holdout, r.test_holdout);
-  const std::vector<std::string>* groups[] = {&r.seen, &r.unseen};
-  size_t w = 0;
-  for (int g = 0; g < 2; ++g) {
-    std::printf("  %s classes:", g == 0 ? "seen" : "unseen");
-    for (const std::string& c : *groups[g]) std::printf(" '%s' = %s;", c.c_str(), r.text_words[w++].c_str());
-    std::printf("\n");
-  }
-  std::printf("  %-8s %12s %10s %10s %9s %9s %9s %8s %10s\n", "method", "parameters", "in-dist@1", "zero-shot@1",
-              "ret R@1", "ret R@5", "ret mAP", "epochs", "s/epoch");
-  for (const ZeroShotMethod& m : r.methods) {
-    std::printf("  %-8s %12zu %10.4f %10.4f  %9.4f %9.4f %9.4f %3d/%-4d %10.3f\n", m.method.c_str(), m.parameters,
-                m.in_distribution_top1, m.zero_shot_top1, m.retrieval.recall_at_1, m.retrieval.recall_at_5,
-                m.retrieval.mean_ap, m.seen_epoch, m.unseen_epoch, m.seconds_per_epoch);
-  }
-  std::printf("  (in-dist: parameters chosen on val; zero-shot and retrieval: chosen on val_holdout; retrieval: %zu "
-              "text queries over the %zu test models)\n",
-              r.methods.empty() ? 0 : r.methods.front().retrieval.queries, r.test + r.test_holdout);
-  for (const std::string& s : r.skipped) std::printf("  skipped: %s\n", s.c_str());
-}
-
-std::string zero_shot_json(const ZeroShotReport& r) {
-  std::string j = "{\"tree\":";
-  append_json_string(&j, r.tree);
-  j += ",\"task\":\"detector\",\"layer\":";
-  append_json_string(&j, r.layer);
-  j += ",\"layer_shape\":[" + std::to_string(r.rows) + "," + std::to_string(r.cols) + "],\"models\":{\"train\":" +
-       std::to_string(r.train) + ",\"val\":" + std::to_string(r.val) + ",\"test\":" + std::to_string(r.test) +
-       ",\"val_holdout\":" + std::to_string(r.val_holdout) + ",\"test_holdout\":" + std::to_string(r.test_holdout) +
-       "},\"seen\":[";
-  for (size_t i = 0; i < r.seen.size(); ++i) {
-    if (i) j += ",";
-    append_json_string(&j, r.seen[i]);
-  }
-  j += "],\"unseen\":[";
-  for (size_t i = 0; i < r.unseen.size(); ++i) {
-    if (i) j += ",";
-    append_json_string(&j, r.unseen[i]);
-  }
-  j += "],\"methods\":{";
-  for (size_t i = 0; i < r.methods.size(); ++i) {
-    const ZeroShotMethod& m = r.methods[i];
-    if (i) j += ",";
-    append_json_string(&j, m.method);
-    j += ":{\"parameters\":" + std::to_string(m.parameters) +
-         ",\"in_distribution_top1\":" + format_number(m.in_distribution_top1) +
-         ",\"zero_shot_top1\":" + format_number(m.zero_shot_top1) +
-         ",\"retrieval_recall_at_1\":" + format_number(m.retrieval.recall_at_1) +
-         ",\"retrieval_recall_at_5\":" + format_number(m.retrieval.recall_at_5) +
-         ",\"retrieval_map\":" + format_number(m.retrieval.mean_ap) + "}";
-  }
-  return j + "}}";
-}
+ private:
+  bool progress_;
+  int auto_epochs_;
+};
 
 }  // namespace
-
-// --discover-trees: the clusters (zoo/discover.h) printed, with how well they match the zoo's folders.
-int print_discovered_trees(const std::vector<ZooFile>& files, const std::string& layer, bool quiet) {
-  TreeDiscovery d;
-  std::string error;
-  std::function<void(size_t, size_t)> progress;
-  if (!quiet) progress = [](size_t done, size_t total) { std::fprintf(stderr, "\rsketched %zu / %zu models", done, total); };
-  const bool ok = discover_zoo_trees(files, layer, &d, &error, progress);
-  if (!quiet) std::fprintf(stderr, "\r");
-  if (!ok) {
-    std::fprintf(stderr, "probex-train: %s\n", error.c_str());
-    return 1;
-  }
-  std::printf("tree discovery on '%s': %zu models in %zu layer shape(s) (%zu without the layer skipped), Ward linkage "
-              "on %ux%u sketches (%.2f s)\n", layer.c_str(), d.models, d.shapes, d.skipped, kDefaultSketch.rows,
-              kDefaultSketch.cols, d.seconds);
-  std::printf("clusters found: %zu (the zoo's folders name %zu trees); adjusted Rand index vs the folders: %.4f\n",
-              d.clusters.size(), d.folder_trees, d.adjusted_rand_index);
-  for (size_t c = 0; c < d.clusters.size(); ++c) {
-    std::printf("  cluster %zu (layer [%zu, %zu]):", c, d.clusters[c].rows, d.clusters[c].cols);
-    for (const auto& [folder, count] : d.clusters[c].folders) std::printf(" %s x%zu", folder.c_str(), count);
-    std::printf("\n");
-  }
-  return 0;
-}
 
 int main(int argc, char** argv) {
   std::string zoo, layer, out_dir, json_path, text_table, text_names, report_dir, heldout_dir;
@@ -362,139 +213,38 @@ int main(int argc, char** argv) {
                               args.given("--eval-every")}, &options.fit);
   }
   options.embed_other_trees = !report_dir.empty();
-  std::vector<TreeReport> reports;
-  std::vector<ZeroShotReport> zero_shot_reports;
-  EmbeddingTable table;
   blas::set_threads(static_cast<int>(threads));
-  if (const std::string warning = blas::generic_kernel_warning(); !warning.empty()) {
-    std::fprintf(stderr, "%s\n", warning.c_str());
-  }
+  if (const std::string warning = blas::generic_kernel_warning(); !warning.empty()) std::fprintf(stderr, "%s\n", warning.c_str());
 
   std::string error;
   std::vector<ZooFile> files;
-  if (!list_zoo_files(zoo, &files, &error)) {
-    std::fprintf(stderr, "probex-train: %s\n", error.c_str());
-    return 1;
-  }
-  if (!heldout_dir.empty()) {
-    // Only split "heldout" may come from there: a training or test model in it would leak into selection.
-    std::vector<ZooFile> heldout;
-    if (!list_zoo_files(heldout_dir, &heldout, &error)) {
-      std::fprintf(stderr, "probex-train: %s\n", error.c_str());
-      return 1;
-    }
-    if (heldout.empty()) {
-      std::fprintf(stderr, "probex-train: %s: no models found\n", heldout_dir.c_str());
-      return 1;
-    }
-    for (const ZooFile& f : heldout) {
-      if (f.split != "heldout") {
-        std::fprintf(stderr, "probex-train: %s: split '%s', where --heldout takes split 'heldout' only\n",
-                     f.path.c_str(), f.split.c_str());
-        return 1;
-      }
-    }
-    files.insert(files.end(), heldout.begin(), heldout.end());
-  }
+  if (!list_training_files(zoo, heldout_dir, &files, &error)) return fail(error);
   if (discover) {
-    if (files.empty()) {
-      std::fprintf(stderr, "probex-train: %s: no models found\n", zoo.c_str());
-      return 1;
-    }
-    return print_discovered_trees(files, layer, !options.fit.progress);
+    if (files.empty()) return fail(zoo + ": no models found");
+    TreeDiscovery d;
+    std::function<void(size_t, size_t)> progress;
+    if (!quiet) progress = [](size_t done, size_t total) { std::fprintf(stderr, "\rsketched %zu / %zu models", done, total); };
+    const bool ok = discover_zoo_trees(files, layer, &d, &error, progress);
+    if (!quiet) std::fprintf(stderr, "\r");
+    if (!ok) return fail(error);
+    std::fputs(discovered_trees_text(d, layer).c_str(), stdout);
+    return 0;
   }
-  if (zero_shot && !load_embedding_table(text_table, text_names, &table, &error)) {
-    std::fprintf(stderr, "probex-train: %s\n", error.c_str());
-    return 1;
-  }
-  const TreeChoice choice = trees_to_train(files, only_trees);
-  if (options.fit.progress) {
-    for (const std::string& t : choice.without_training)
-      std::fprintf(stderr, "probex-train: tree %s has no training models (a foreign set?): skipped\n", t.c_str());
-  }
-  const std::vector<std::string>& trees = choice.trees;
-  if (trees.empty()) {
-    std::fprintf(stderr, "probex-train: %s: no models found\n", zoo.c_str());
-    return 1;
-  }
-  if (!out_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(out_dir, ec);
-    if (ec) {
-      std::fprintf(stderr, "probex-train: %s: cannot create: %s\n", out_dir.c_str(), ec.message().c_str());
-      return 1;
-    }
-  }
-  std::string json = "{\"zoo\":";
-  append_json_string(&json, zoo);
-  json += ",\"trees\":[";
-  for (size_t t = 0; t < trees.size(); ++t) {
-    TreeTrainOptions o = options;
-    o.load.layer = layer;
-    if (layer == "auto") {
-      LayerChoice chosen;
-      if (!choose_layer(files, trees[t], options, static_cast<int>(auto_epochs), &chosen, &error)) {
-        std::fprintf(stderr, "probex-train: %s\n", error.c_str());
-        return 1;
-      }
-      std::printf("layer sweep for tree %s (%ld epochs each, val bit accuracy):\n", trees[t].c_str(), auto_epochs);
-      for (const LayerSweepRow& row : chosen.sweep) {
-        if (row.val_bit_accuracy >= 0) {
-          std::printf("  %-40s [%zu, %zu]  %.4f\n", row.layer.c_str(), row.rows, row.cols, row.val_bit_accuracy);
-        } else {
-          std::printf("  %-40s not usable: %s\n", row.layer.c_str(), row.note.c_str());
-        }
-      }
-      o.load.layer = chosen.layer;
-    }
-    if (!out_dir.empty()) o.checkpoint_path = out_dir + "/" + trees[t] + ".safetensors";
-    if (zero_shot) {
-      ZeroShotReport report;
-      if (!train_zero_shot_tree(files, trees[t], o, table, &report, &error)) {
-        std::fprintf(stderr, "probex-train: %s\n", error.c_str());
-        return 1;
-      }
-      print_zero_shot_report(report);
-      if (!report.methods.empty() && report.methods.front().unseen_epoch <= 1) {
-        // The authors keep only strictly better val_holdout scores: if epoch 1's never improved, the
-        // checkpoint kept for zero-shot (and written) is the barely trained one.
-        std::fprintf(stderr, "probex-train: warning: tree %s: val_holdout zero-shot top-1 never improved after epoch 1; "
-                     "the zero-shot checkpoint is epoch 1's\n", report.tree.c_str());
-      }
-      json += (t ? "," : "") + zero_shot_json(report);
-      zero_shot_reports.push_back(std::move(report));
-      continue;
-    }
-    TreeReport report;
-    if (!train_tree(files, trees[t], o, &report, &error)) {
-      std::fprintf(stderr, "probex-train: %s\n", error.c_str());
-      return 1;
-    }
-    print_report(report);
-    for (const MethodResult& m : report.methods) {
-      if (!best_at_last_evaluation(m.fit)) continue;
-      const bool baseline = !is_expert_method(m.method);
-      std::fprintf(stderr, "probex-train: note: tree %s: %s was best at its last evaluation (epoch %d of %d): it may "
-                   "still be improving; more epochs (%s) may raise it\n", report.tree.c_str(), m.method.c_str(),
-                   m.fit.best_epoch, baseline && o.baseline_epochs > 0 ? o.baseline_epochs : o.fit.epochs,
-                   baseline ? "--baseline-epochs" : "--epochs");
-    }
-    if (!report.skipped.empty()) {
-      std::fprintf(stderr, "probex-train: warning: tree %s: %zu bad models skipped (listed above; --strict makes this an error)\n",
-                   report.tree.c_str(), report.skipped.size());
-    }
-    json += (t ? "," : "") + report_json(report);
-    reports.push_back(std::move(report));
-  }
-  json += "]}\n";
-  if (!json_path.empty() && !write_file_atomically(json_path, json.data(), json.size(), &error)) {
-    std::fprintf(stderr, "probex-train: %s\n", error.c_str());
-    return 1;
-  }
+  TrainOptions run;
+  run.trees = only_trees;
+  run.layer = layer;
+  run.auto_epochs = static_cast<int>(auto_epochs);
+  run.out_dir = out_dir;
+  run.text_table = text_table;
+  run.text_names = text_names;
+  run.tree = options;
+  Printer printer(options.fit.progress, run.auto_epochs);
+  TrainResult result;
+  if (!train_zoo(run, files, &printer, &result, &error)) return fail(error == "no models found" ? zoo + ": " + error : error);
+  const std::string json = training_json(zoo, result);
+  if (!json_path.empty() && !write_file_atomically(json_path, json.data(), json.size(), &error)) return fail(error);
   if (!report_dir.empty() &&
-      !report::write_training_report(report_dir, zoo, options, reports, zero_shot_reports, &error)) {
-    std::fprintf(stderr, "probex-train: %s\n", error.c_str());
-    return 1;
-  }
+      !report::write_training_report(report_dir, zoo, options, result.reports, result.zero_shot_reports, &error))
+    return fail(error);
   return 0;
 }
