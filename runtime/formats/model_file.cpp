@@ -76,185 +76,23 @@ ModelStatus ModelFile::read_rows_f32(const ModelTensor& t, uint64_t first_row, u
   return read_f32(t, first, count, out);
 }
 
-ModelStatus model_status(const SafetensorsStatus& s) {
-  ModelError code = ModelError::kInvalid;
-  switch (s.code) {
-    case SafetensorsError::kOk: return {};
-    case SafetensorsError::kIo: code = ModelError::kIo; break;
-    case SafetensorsError::kTensorNotFound: code = ModelError::kTensorNotFound; break;
-    case SafetensorsError::kUnsupportedConversion: code = ModelError::kUnsupportedConversion; break;
-    case SafetensorsError::kOutOfRange: code = ModelError::kOutOfRange; break;
-    case SafetensorsError::kLayerShape: code = ModelError::kLayerShape; break;
-    case SafetensorsError::kLimitExceeded:
-    case SafetensorsError::kHeaderTooLarge:
-    case SafetensorsError::kTooManyTensors: code = ModelError::kLimitExceeded; break;
-    default: break;
-  }
-  return {code, safetensors_error_name(s.code), s.message};
-}
-
-ModelStatus model_status(const GgufStatus& s) {
-  ModelError code = ModelError::kInvalid;
-  switch (s.code) {
-    case GgufError::kOk: return {};
-    case GgufError::kIo: code = ModelError::kIo; break;
-    case GgufError::kTensorNotFound: code = ModelError::kTensorNotFound; break;
-    case GgufError::kUnsupportedType: code = ModelError::kUnsupportedConversion; break;
-    case GgufError::kOutOfRange: code = ModelError::kOutOfRange; break;
-    case GgufError::kLimitExceeded: code = ModelError::kLimitExceeded; break;
-    default: break;
-  }
-  return {code, gguf_error_name(s.code), s.message};
-}
-
-ModelStatus model_status(const TfliteStatus& s) {
-  ModelError code = ModelError::kInvalid;
-  switch (s.code) {
-    case TfliteError::kOk: return {};
-    case TfliteError::kIo: code = ModelError::kIo; break;
-    case TfliteError::kTensorNotFound: code = ModelError::kTensorNotFound; break;
-    case TfliteError::kUnsupportedType: code = ModelError::kUnsupportedConversion; break;
-    case TfliteError::kOutOfRange: code = ModelError::kOutOfRange; break;
-    case TfliteError::kLimitExceeded: code = ModelError::kLimitExceeded; break;
-    default: break;
-  }
-  return {code, tflite_error_name(s.code), s.message};
-}
-
-SafetensorsLimits safetensors_limits(const ModelLimits& limits) {
-  SafetensorsLimits l;
-  l.max_file_bytes = limits.max_file_bytes;
-  l.max_header_bytes = limits.max_header_bytes;
-  l.max_tensors = limits.max_tensors;
-  l.max_dims = limits.max_dims;
-  return l;
-}
-
 namespace {
 
-// Safetensors shapes are PyTorch's own: nothing to map.
-class SafetensorsModel final : public ModelFile {
- public:
-  explicit SafetensorsModel(SafetensorsFile file) : ModelFile(ModelFormat::kSafetensors, file.label()), file_(std::move(file)) {
-    const auto& infos = file_.tensors();
-    tensors_.reserve(infos.size());
-    for (size_t i = 0; i < infos.size(); ++i) {
-      const TensorInfo& t = infos[i];
-      tensors_.push_back({t.name, t.shape, dtype_name(t.dtype), dtype_converts_to_f32(t.dtype), t.element_count, i, ""});
-    }
-  }
-  ModelStatus index() { return index_tensors(); }
-  ModelStatus read_f32(const ModelTensor& t, uint64_t first, uint64_t count, float* out) const override {
-    return model_status(file_.read_f32(file_.tensors()[t.native], first, count, out));
-  }
-  const std::string* metadata_string(std::string_view key) const override { return file_.metadata_value(key); }
-
- private:
-  SafetensorsFile file_;
-};
-
-// GGUF stores ne[0] innermost; the GGUF reader already presents ne reversed, which is PyTorch's order
-// (a Linear [out, in] is stored with ne = {in, out}), and reads elements in that row-major order.
-class GgufModel final : public ModelFile {
- public:
-  explicit GgufModel(GgufFile file) : ModelFile(ModelFormat::kGguf, file.label()), file_(std::move(file)) {
-    const auto& infos = file_.tensors();
-    tensors_.reserve(infos.size());
-    for (size_t i = 0; i < infos.size(); ++i) {
-      const GgufTensorInfo& t = infos[i];
-      tensors_.push_back({t.name, t.shape, t.type_name(), ggml_type_converts_to_f32(t.type), t.element_count, i, ""});
-    }
-    // A fine-tune converted by llama.cpp names its base model here (general.base_model.count >= 1).
-    if (const std::string* base = file_.metadata_string("general.base_model.0.name")) declared_base_model_ = *base;
-  }
-  ModelStatus index() { return index_tensors(); }
-  ModelStatus read_f32(const ModelTensor& t, uint64_t first, uint64_t count, float* out) const override {
-    return model_status(file_.read_f32(file_.tensors()[t.native], first, count, out));
-  }
-  // Exactly `key`, else "probex." + key: probex's GGUF writer namespaces a safetensors file's __metadata__
-  // keys so (GGUF's convention), and the zoo's readers ask for them by their safetensors names.
-  const std::string* metadata_string(std::string_view key) const override {
-    if (const std::string* v = file_.metadata_string(key)) return v;
-    return file_.metadata_string("probex." + std::string(key));
-  }
-
- private:
-  GgufFile file_;
-};
-
-// TFLite: shapes as tflite.h maps them (Conv2D kernels [O, H, W, I] shown [O, I, H, W], depthwise kernels
-// [1, H, W, C] shown [C, 1, H, W]); the reader reads in that shown order. Activations and inputs are listed
-// (no data: not readable), as are tensors of types or encodings it does not convert.
-class TfliteModel final : public ModelFile {
- public:
-  explicit TfliteModel(TfliteFile file) : ModelFile(ModelFormat::kTflite, file.label()), file_(std::move(file)) {
-    const auto& infos = file_.tensors();
-    tensors_.reserve(infos.size());
-    for (size_t i = 0; i < infos.size(); ++i) {
-      const TfliteTensorInfo& t = infos[i];
-      tensors_.push_back({t.name, t.shape, tflite_type_name(t.type), t.readable, t.element_count, i, ""});
-      if (t.stored_shape != t.shape) {  // a Conv2D or depthwise kernel, permuted to PyTorch's order
-        std::string stored;
-        for (size_t k = 0; k < t.stored_shape.size(); ++k) stored += (k ? ", " : "") + std::to_string(t.stored_shape[k]);
-        tensors_.back().layout = "stored [" + stored + "] as TFLite's " +
-                                 (t.stored_shape.size() == 4 && t.stored_shape[0] == 1 && t.shape[1] == 1
-                                      ? "[1, H, W, C] depthwise kernel"
-                                      : "[O, H, W, I] kernel") +
-                                 ", shown in PyTorch's order";
-      }
-    }
-  }
-  ModelStatus index() { return index_tensors(); }
-  ModelStatus read_f32(const ModelTensor& t, uint64_t first, uint64_t count, float* out) const override {
-    return model_status(file_.read_f32(file_.tensors()[t.native], first, count, out));
-  }
-  // Model.metadata entries by name (probex's TFLite writer stores each safetensors __metadata__ entry so).
-  const std::string* metadata_string(std::string_view key) const override {
-    return file_.metadata_string(std::string(key));
-  }
-
- private:
-  TfliteFile file_;
-};
-
-TfliteLimits tflite_limits(const ModelLimits& limits) {
-  TfliteLimits l;
-  l.max_file_bytes = limits.max_file_bytes;
-  l.max_tensors = limits.max_tensors;
-  l.max_dims = limits.max_dims;
-  return l;
+// The registry's entry whose sniff recognises these first bytes, or nullptr.
+const ModelFormatEntry* sniffed_format(const uint8_t* head, size_t n) {
+  for (const ModelFormatEntry& e : kModelFormats)
+    if (e.sniff && e.sniff(head, n)) return &e;
+  return nullptr;
 }
 
-GgufLimits gguf_limits(const ModelLimits& limits) {
-  GgufLimits l;
-  l.max_file_bytes = limits.max_file_bytes;
-  l.max_tensors = limits.max_tensors;
-  return l;
-}
+// A probex bundle (the schema's file_identifier "PRBX"), which users may pass where a model goes.
+bool is_probex_bundle_head(const uint8_t* head, size_t n) { return n >= 8 && std::memcmp(head + 4, "PRBX", 4) == 0; }
 
-template <typename Model, typename File>
-ModelStatus wrap(File file, std::unique_ptr<ModelFile>* out) {
-  auto model = std::make_unique<Model>(std::move(file));
-  ModelStatus st = model->index();
-  if (st.ok()) *out = std::move(model);
-  return st;
-}
-
-enum class Content { kSafetensors, kGguf, kTflite, kJson, kProbexBundle, kUnknown };
-
-// What the first bytes of a file say. Safetensors: a little-endian header length N below 2^32 (real
-// headers are kilobytes to megabytes), then '{'; the safetensors reader then checks N against the file, so
-// a truncated file gets its precise error. A JSON index or config starts with '{' after whitespace: read as
-// a length, its first 8 ASCII bytes exceed 2^32, so the two cannot be confused.
-Content sniff(const uint8_t* head, size_t n) {
-  if (n >= 4 && std::memcmp(head, "GGUF", 4) == 0) return Content::kGguf;
-  if (n >= 8 && std::memcmp(head + 4, "PRBX", 4) == 0) return Content::kProbexBundle;  // schema's file_identifier
-  if (n >= 8 && std::memcmp(head + 4, "TFL3", 4) == 0) return Content::kTflite;  // TFLite's file_identifier
-  if (n >= 9 && head[8] == '{' && head[4] == 0 && head[5] == 0 && head[6] == 0 && head[7] == 0) return Content::kSafetensors;
+// A JSON index or config: '{' after whitespace (never a safetensors head: is_safetensors_head).
+bool is_json_head(const uint8_t* head, size_t n) {
   size_t i = 0;
   while (i < n && (head[i] == ' ' || head[i] == '\t' || head[i] == '\n' || head[i] == '\r')) ++i;
-  if (i < n && head[i] == '{') return Content::kJson;
-  return Content::kUnknown;
+  return i < n && head[i] == '{';
 }
 
 std::string hex_bytes(const uint8_t* p, size_t n) {
@@ -344,21 +182,19 @@ ModelStatus identify_model(const std::string& path, const ModelLimits& limits, M
   const size_t n = static_cast<size_t>(std::min<uint64_t>(sizeof(head), file.size()));
   if (!file.read_at(0, head, n, &error)) return {ModelError::kIo, "", error};
   *target = path;
-  switch (sniff(head, n)) {
-    case Content::kSafetensors: *format = ModelFormat::kSafetensors; return {};
-    case Content::kGguf: *format = ModelFormat::kGguf; return {};
-    case Content::kTflite: *format = ModelFormat::kTflite; return {};
-    case Content::kJson: {
-      const ModelStatus st = identify_json(path, limits, format);
-      if (st.ok() && *format == ModelFormat::kPeftAdapter) *target = platform::parent_folder(path);  // the config's folder
-      return st;
-    }
-    case Content::kProbexBundle: {
-      ModelStatus st = not_a_model(path, "it is a probex bundle (the BUNDLE argument), not a model");
-      st.detail = "probex_bundle";  // probex-inspect reads either, and tells them apart by this
-      return st;
-    }
-    case Content::kUnknown: break;
+  if (const ModelFormatEntry* e = sniffed_format(head, n)) {
+    *format = e->format;
+    return {};
+  }
+  if (is_probex_bundle_head(head, n)) {
+    ModelStatus st = not_a_model(path, "it is a probex bundle (the BUNDLE argument), not a model");
+    st.detail = "probex_bundle";  // probex-inspect reads either, and tells them apart by this
+    return st;
+  }
+  if (is_json_head(head, n)) {
+    const ModelStatus st = identify_json(path, limits, format);
+    if (st.ok() && *format == ModelFormat::kPeftAdapter) *target = platform::parent_folder(path);  // the config's folder
+    return st;
   }
   // ONNX has no magic: a ModelProto starting with ir_version and holding a graph (onnx.h), tried last.
   if (looks_like_onnx_file(path)) {
@@ -371,69 +207,21 @@ ModelStatus identify_model(const std::string& path, const ModelLimits& limits, M
                                "PEFT adapter)");
 }
 
-ModelStatus open_safetensors_model(const std::string& path, const ModelLimits& limits, std::unique_ptr<ModelFile>* out) {
-  SafetensorsFile file;
-  const SafetensorsStatus st = SafetensorsFile::open(path, &file, safetensors_limits(limits));
-  if (!st.ok()) return model_status(st);
-  return wrap<SafetensorsModel>(std::move(file), out);
-}
-
-ModelStatus open_gguf_model(const std::string& path, const ModelLimits& limits, std::unique_ptr<ModelFile>* out) {
-  GgufFile file;
-  const GgufStatus st = GgufFile::open(path, &file, gguf_limits(limits));
-  if (!st.ok()) return model_status(st);
-  return wrap<GgufModel>(std::move(file), out);
-}
-
-ModelStatus open_tflite_model(const std::string& path, const ModelLimits& limits, std::unique_ptr<ModelFile>* out) {
-  TfliteFile file;
-  const TfliteStatus st = TfliteFile::open(path, &file, tflite_limits(limits));
-  if (!st.ok()) return model_status(st);
-  return wrap<TfliteModel>(std::move(file), out);
-}
-
 ModelStatus open_model_file(const std::string& path, std::unique_ptr<ModelFile>* out, const ModelLimits& limits) {
   out->reset();
   ModelFormat format = ModelFormat::kSafetensors;
   std::string target;
   const ModelStatus st = identify_model(path, limits, &format, &target);
   if (!st.ok()) return st;
-  switch (format) {
-    case ModelFormat::kSafetensors: return open_safetensors_model(target, limits, out);
-    case ModelFormat::kGguf: return open_gguf_model(target, limits, out);
-    case ModelFormat::kTflite: return open_tflite_model(target, limits, out);
-    case ModelFormat::kShardedSafetensors: return open_sharded_model(target, limits, out);
-    case ModelFormat::kPeftAdapter: return open_peft_adapter(target, limits, out);
-    case ModelFormat::kOnnx: return open_onnx_model(target, limits, out);
-  }
-  return not_a_model(path, "unknown format");
+  return model_format_entry(format).open(target, limits, out);
 }
 
 ModelStatus model_file_from_buffer(std::string label, const uint8_t* data, size_t size, std::unique_ptr<ModelFile>* out,
                                    const ModelLimits& limits) {
   out->reset();
   const size_t n = size < 16 ? size : 16;
-  switch (sniff(data, n)) {
-    case Content::kSafetensors: {
-      SafetensorsFile file;
-      const SafetensorsStatus st = SafetensorsFile::from_buffer(label, data, size, &file, safetensors_limits(limits));
-      if (!st.ok()) return model_status(st);
-      return wrap<SafetensorsModel>(std::move(file), out);
-    }
-    case Content::kGguf: {
-      GgufFile file;
-      const GgufStatus st = GgufFile::from_buffer(label, data, size, &file, gguf_limits(limits));
-      if (!st.ok()) return model_status(st);
-      return wrap<GgufModel>(std::move(file), out);
-    }
-    case Content::kTflite: {
-      TfliteFile file;
-      const TfliteStatus st = TfliteFile::from_buffer(label, data, size, &file, tflite_limits(limits));
-      if (!st.ok()) return model_status(st);
-      return wrap<TfliteModel>(std::move(file), out);
-    }
-    default: break;
-  }
+  if (const ModelFormatEntry* e = sniffed_format(data, n); e && e->from_buffer)
+    return e->from_buffer(std::move(label), data, size, limits, out);
   if (looks_like_onnx(data, size)) return onnx_model_from_buffer(std::move(label), data, size, limits, out);
   return not_a_model(label, "a buffer holds a safetensors, GGUF, TFLite or ONNX file; its first bytes (" +
                                 hex_bytes(data, n < 8 ? n : 8) + ") are none of them");
