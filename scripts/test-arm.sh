@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Cross-builds the runtime, the CLIs and the example agent for aarch64 and armv7 hard-float, runs the
 # runtime's tests under qemu-user, and checks end to end that the targets audit the host's small zoo
-# with the host's bundles exactly as the host does (tests/e2e/). Then installs each cross build into a
+# with the host's bundles exactly as the host does (the e2e/ tests of tests/CMakeLists.txt). Then installs each cross build into a
 # staging folder (DESTDIR) and builds the example agent against it as a board's developer would
 # (find_package(probex), static, the same toolchain file): under qemu it must audit the host's small zoo
 # as the host's probex-agent does. Run after the host's release tests (scripts/test.sh does), which make
@@ -42,5 +42,5 @@ for preset in "${presets[@]}"; do
   models=build/release/zoo-small
   build/release/runtime/probex-agent build/release/small-zs.probex "$models" >"$work/host.jsonl"
   "${emulator[@]}" "$work/agent/probex-agent" build/release/small-zs.probex "$models" >"$work/target.jsonl"
-  sh tests/e2e/compare_reports.sh 1e-3 "$work/host.jsonl" "$work/target.jsonl"
+  sh tests/scenarios/compare_reports.sh 1e-3 "$work/host.jsonl" "$work/target.jsonl"
 done

@@ -22,7 +22,7 @@ struct RuntimeBundle {
 
   // The int8 step-1 paths devices take: XNNPACK's qc8 operator always, and this machine's dot-product
   // kernel where it has one (the kernel's sums are exact, so its result is the same on every CPU that has
-  // one: tests/runtime/test_int8_probe.cpp).
+  // one: tests/runtime/backends/test_int8_probe.cpp).
   static std::vector<Int8Step1> device_paths() {
     if (Int8Probe::best_path() == Int8Probe::Path::kScalar) return {Int8Step1::kXnnpackQc8};
     return {Int8Step1::kFastest, Int8Step1::kXnnpackQc8};

@@ -1,5 +1,5 @@
 // A protobuf message being written, field by field (no libprotobuf): what the ONNX writer
-// (onnx_writer.cpp) and the hand-made ONNX files of the tests (tests/runtime/onnx_writer.h) encode with.
+// (onnx_writer.cpp) and the hand-made ONNX files of the tests (tests/runtime/formats/onnx_writer.h) encode with.
 // Header-only, so the runtime's tests use it without the converter library.
 #pragma once
 

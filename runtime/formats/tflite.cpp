@@ -428,32 +428,64 @@ const std::string* TfliteFile::metadata_string(const std::string& name) const {
   return it != metadata_.end() && it->first == name ? &it->second : nullptr;
 }
 
+// The checks of the rules above, each in its own step; the first violation found is the error.
 TfliteStatus TfliteFile::parse(const TfliteLimits& limits) {
-  TfliteStatus st = load_flatbuffer(limits);
+  TfliteStatus st = load_flatbuffer(limits);  // rules 1 and 2
   if (!st.ok()) return st;
   const fb::Model* model = fb::GetModel(fb_);
   version_ = model->version();
   if (model->description() != nullptr) description_ = model->description()->str();
   const auto* subgraphs = model->subgraphs();
   const auto* buffers = model->buffers();
-  metadata_.clear();
-  if (model->metadata() != nullptr && buffers != nullptr) {
-    for (const fb::Metadata* m : *model->metadata()) {
-      const flatbuffers::String* name = m != nullptr ? m->name() : nullptr;
-      if (name == nullptr || m->buffer() >= buffers->size()) continue;
-      const fb::Buffer* buf = buffers->Get(m->buffer());
-      const auto* data = buf != nullptr ? buf->data() : nullptr;
-      if (data == nullptr || data->size() > kMaxMetadataValueBytes) continue;
-      metadata_.emplace_back(std::string(name->c_str(), name->size()),
-                             std::string(reinterpret_cast<const char*>(data->data()), data->size()));
+  read_metadata(model);
+  uint64_t tensor_total = 0;
+  if (!(st = check_counts(model, limits, &tensor_total)).ok() || !(st = check_buffers(buffers)).ok()) return st;
+  tensors_.reserve(static_cast<size_t>(tensor_total));
+  for (uint32_t g = 0; g < subgraphs->size(); ++g) {
+    const fb::SubGraph* graph = subgraphs->Get(g);
+    const size_t first = tensors_.size();
+    const auto* gtensors = graph->tensors();
+    const uint32_t count = gtensors != nullptr ? gtensors->size() : 0;
+    for (uint32_t k = 0; k < count; ++k) {
+      TfliteTensorInfo t;
+      if (!(st = read_tensor(g, k, gtensors->Get(k), limits, &t)).ok()) return st;
+      tensors_.push_back(std::move(t));
     }
-    std::stable_sort(metadata_.begin(), metadata_.end(),
-                     [](const auto& a, const auto& b) { return a.first < b.first; });
-    metadata_.erase(std::unique(metadata_.begin(), metadata_.end(),
-                                [](const auto& a, const auto& b) { return a.first == b.first; }),
-                    metadata_.end());
+    std::vector<int32_t> producer;  // the operator whose output each tensor is
+    if (!(st = check_unique_names(g, first, count)).ok() || !(st = check_operators(model, graph, g, count, &producer)).ok())
+      return st;
+    set_kernel_layouts(model, graph, first, count, producer);
   }
-  const auto* codes = model->operator_codes();
+  return {};
+}
+
+// Model.metadata entries (never an error: metadata never makes a file unreadable).
+void TfliteFile::read_metadata(const void* fb_model) {
+  const auto* model = static_cast<const fb::Model*>(fb_model);
+  const auto* buffers = model->buffers();
+  metadata_.clear();
+  if (model->metadata() == nullptr || buffers == nullptr) return;
+  for (const fb::Metadata* m : *model->metadata()) {
+    const flatbuffers::String* name = m != nullptr ? m->name() : nullptr;
+    if (name == nullptr || m->buffer() >= buffers->size()) continue;
+    const fb::Buffer* buf = buffers->Get(m->buffer());
+    const auto* data = buf != nullptr ? buf->data() : nullptr;
+    if (data == nullptr || data->size() > kMaxMetadataValueBytes) continue;
+    metadata_.emplace_back(std::string(name->c_str(), name->size()),
+                           std::string(reinterpret_cast<const char*>(data->data()), data->size()));
+  }
+  std::stable_sort(metadata_.begin(), metadata_.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  metadata_.erase(std::unique(metadata_.begin(), metadata_.end(),
+                              [](const auto& a, const auto& b) { return a.first == b.first; }),
+                  metadata_.end());
+}
+
+// Rule 3: the model's subgraphs and buffers, and its counts within the limits.
+TfliteStatus TfliteFile::check_counts(const void* fb_model, const TfliteLimits& limits, uint64_t* tensors) const {
+  const auto* model = static_cast<const fb::Model*>(fb_model);
+  const auto* subgraphs = model->subgraphs();
+  const auto* buffers = model->buffers();
   if (subgraphs == nullptr) return fail(label_, TfliteError::kMissingField, "the model has no subgraphs");
   if (buffers == nullptr) return fail(label_, TfliteError::kMissingField, "the model has no buffers");
   if (subgraphs->size() > limits.max_subgraphs) {
@@ -478,7 +510,13 @@ TfliteStatus TfliteFile::parse(const TfliteLimits& limits) {
                                                          " operators exceed the limit of " + std::to_string(limits.max_operators));
   }
 
-  // Rule 4: buffers.
+  *tensors = tensor_total;
+  return {};
+}
+
+// Rule 4: each buffer inline or an offset and size inside the file, not both.
+TfliteStatus TfliteFile::check_buffers(const void* fb_buffers) const {
+  const auto* buffers = static_cast<const flatbuffers::Vector<flatbuffers::Offset<fb::Buffer>>*>(fb_buffers);
   for (uint32_t b = 0; b < buffers->size(); ++b) {
     const fb::Buffer* buf = buffers->Get(b);
     if (buf->offset() <= 1) continue;
@@ -497,17 +535,18 @@ TfliteStatus TfliteFile::parse(const TfliteLimits& limits) {
                                                            std::to_string(source_.size()));
     }
   }
+  return {};
+}
 
-  tensors_.reserve(static_cast<size_t>(tensor_total));
-  for (uint32_t g = 0; g < subgraphs->size(); ++g) {
-    const fb::SubGraph* graph = subgraphs->Get(g);
-    const size_t first = tensors_.size();
-    const auto* gtensors = graph->tensors();
-    const uint32_t count = gtensors != nullptr ? gtensors->size() : 0;
-    const std::string prefix = g == 0 ? std::string() : std::to_string(g) + ":";
-    for (uint32_t k = 0; k < count; ++k) {
-      const fb::Tensor* ft = gtensors->Get(k);
-      TfliteTensorInfo t;
+// Rules 5, 7 and 6 for tensor k of subgraph g: its shape and data, its sparsity, its quantization; then
+// whether it reads as float32, and why not.
+TfliteStatus TfliteFile::read_tensor(uint32_t g, uint32_t k, const void* fb_tensor, const TfliteLimits& limits,
+                                     TfliteTensorInfo* out) const {
+  const auto* ft = static_cast<const fb::Tensor*>(fb_tensor);
+  const auto* buffers = fb::GetModel(fb_)->buffers();
+  const std::string prefix = g == 0 ? std::string() : std::to_string(g) + ":";
+  TfliteStatus st;
+      TfliteTensorInfo& t = *out;
       t.subgraph = g;
       t.index = k;
       t.name = prefix + (ft->name() != nullptr && ft->name()->size() > 0 ? ft->name()->str() : "#" + std::to_string(k));
@@ -666,9 +705,11 @@ TfliteStatus TfliteFile::parse(const TfliteLimits& limits) {
         t.unreadable_reason = std::string("has type ") + tflite_type_name(t.type) + " (" +
                               std::to_string(static_cast<int>(t.type)) + "), which has no float32 conversion here";
       }
-      tensors_.push_back(std::move(t));
-    }
-    // Rule 9: names unique within the subgraph.
+  return {};
+}
+
+// Rule 9: tensor names unique within subgraph g (tensors [first, first + count)).
+TfliteStatus TfliteFile::check_unique_names(uint32_t g, size_t first, uint32_t count) const {
     std::vector<size_t> order(count);
     for (size_t i = 0; i < order.size(); ++i) order[i] = first + i;
     std::sort(order.begin(), order.end(), [this](size_t a, size_t b) { return tensors_[a].name < tensors_[b].name; });
@@ -679,11 +720,19 @@ TfliteStatus TfliteFile::parse(const TfliteLimits& limits) {
       }
     }
 
-    // Rule 8: operators; and the layouts their weights imply.
+  return {};
+}
+
+// Rule 8: every operator's code and tensor indices; *producer: the operator whose output each tensor is.
+TfliteStatus TfliteFile::check_operators(const void* fb_model, const void* fb_graph, uint32_t g, uint32_t count,
+                                         std::vector<int32_t>* producer_out) const {
+  const auto* codes = static_cast<const fb::Model*>(fb_model)->operator_codes();
+  const auto* graph = static_cast<const fb::SubGraph*>(fb_graph);
     const auto* gops = graph->operators();
     const uint32_t ops = gops != nullptr ? gops->size() : 0;
     const uint32_t ncodes = codes ? codes->size() : 0;
-    std::vector<int32_t> producer(count, -1);  // the operator whose output each tensor is
+    std::vector<int32_t>& producer = *producer_out;
+    producer.assign(count, -1);
     for (uint32_t o = 0; o < ops; ++o) {
       const fb::Operator* op = gops->Get(o);
       const std::string where = "subgraph " + std::to_string(g) + ", operator " + std::to_string(o) + ": ";
@@ -706,6 +755,15 @@ TfliteStatus TfliteFile::parse(const TfliteLimits& limits) {
         }
       }
     }
+  return {};
+}
+
+// The layouts the operators imply for their weights (tflite.h's TfliteLayout).
+void TfliteFile::set_kernel_layouts(const void* fb_model, const void* fb_graph, size_t first, uint32_t count,
+                                    const std::vector<int32_t>& producer) {
+  const auto* codes = static_cast<const fb::Model*>(fb_model)->operator_codes();
+  const auto* gops = static_cast<const fb::SubGraph*>(fb_graph)->operators();
+  const uint32_t ops = gops != nullptr ? gops->size() : 0;
     // A Conv2D's or depthwise Conv2D's input 1 is its kernel, either a constant or the output of a
     // DEQUANTIZE of one (FLOAT16 and INT8 weights). A kernel used in two roles keeps its stored order.
     std::vector<uint8_t> role(count, 0);  // 0 none, 1 conv, 2 depthwise, 3 conflicting
@@ -740,8 +798,6 @@ TfliteStatus TfliteFile::parse(const TfliteLimits& limits) {
         t.shape = {d[3], 1, d[1], d[2]};
       }
     }
-  }
-  return {};
 }
 
 TfliteStatus TfliteFile::read_f32(const TfliteTensorInfo& t, uint64_t first, uint64_t count, float* out) const {

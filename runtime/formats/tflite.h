@@ -138,6 +138,17 @@ class TfliteFile {
   TfliteStatus parse(const TfliteLimits& limits);
   TfliteStatus load_flatbuffer(const TfliteLimits& limits);
   TfliteStatus check_sparsity(const TfliteTensorInfo& t, const void* sparsity, const std::string& where) const;
+  // parse()'s steps (tflite.cpp); the FlatBuffers types are tflite.cpp's own, so they pass as void*.
+  void read_metadata(const void* model);
+  TfliteStatus check_counts(const void* model, const TfliteLimits& limits, uint64_t* tensors) const;
+  TfliteStatus check_buffers(const void* buffers) const;
+  TfliteStatus read_tensor(uint32_t subgraph, uint32_t index, const void* tensor, const TfliteLimits& limits,
+                           TfliteTensorInfo* out) const;
+  TfliteStatus check_unique_names(uint32_t subgraph, size_t first, uint32_t count) const;
+  TfliteStatus check_operators(const void* model, const void* graph, uint32_t subgraph, uint32_t count,
+                               std::vector<int32_t>* producer) const;
+  void set_kernel_layouts(const void* model, const void* graph, size_t first, uint32_t count,
+                          const std::vector<int32_t>& producer);
 
   std::string label_;
   ByteSource source_;

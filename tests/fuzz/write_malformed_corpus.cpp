@@ -1,24 +1,24 @@
-// Writes the safetensors reader's malformed-file corpus (tests/runtime/malformed_safetensors.h) into a
+// Writes the safetensors reader's malformed-file corpus (tests/runtime/formats/malformed_safetensors.h) into a
 // folder, one file per case, as fuzzing seeds: each sits just past one validation rule, where mutations
 // reach the neighbouring checks. With a second folder, writes the GGUF reader's corpus
-// (tests/runtime/malformed_gguf.h) there too, with valid GGUF files: one block of every supported type and
+// (tests/runtime/formats/malformed_gguf.h) there too, with valid GGUF files: one block of every supported type and
 // a file with metadata of every value type. With two more folders, writes there the index JSON of the
 // sharded-checkpoint corpus and the config JSON of the PEFT-adapter corpus
-// (tests/runtime/model_folder_corpus.h), with the valid ones. With a fifth folder, writes the TFLite reader's
-// corpus (tests/runtime/malformed_tflite.h) there, with valid TFLite files (inline and offset buffers, a
-// sparse tensor, two subgraphs); with a sixth, the ONNX reader's corpus (tests/runtime/malformed_onnx.h) with
+// (tests/runtime/formats/model_folder_corpus.h), with the valid ones. With a fifth folder, writes the TFLite reader's
+// corpus (tests/runtime/formats/malformed_tflite.h) there, with valid TFLite files (inline and offset buffers, a
+// sparse tensor, two subgraphs); with a sixth, the ONNX reader's corpus (tests/runtime/formats/malformed_onnx.h) with
 // valid ONNX files (every storage, Constant nodes in an If, a MatMul).
 // Usage: write_malformed_corpus DIR [GGUF_DIR [SHARD_INDEX_DIR ADAPTER_CONFIG_DIR [TFLITE_DIR [ONNX_DIR]]]]
 #include <cstdio>
 #include <string>
 #include <vector>
 
-#include "tests/runtime/gguf_writer.h"
-#include "tests/runtime/malformed_gguf.h"
-#include "tests/runtime/malformed_onnx.h"
-#include "tests/runtime/malformed_safetensors.h"
-#include "tests/runtime/malformed_tflite.h"
-#include "tests/runtime/model_folder_corpus.h"
+#include "tests/runtime/formats/gguf_writer.h"
+#include "tests/runtime/formats/malformed_gguf.h"
+#include "tests/runtime/formats/malformed_onnx.h"
+#include "tests/runtime/formats/malformed_safetensors.h"
+#include "tests/runtime/formats/malformed_tflite.h"
+#include "tests/runtime/formats/model_folder_corpus.h"
 
 namespace {
 

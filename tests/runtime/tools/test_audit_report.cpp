@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "runtime/tools/audit_report.h"
-#include "tests/bundle/bundle_fixture.h"
+#include "tests/roundtrip/bundle_fixture.h"
 
 namespace probex::tools {
 namespace {
