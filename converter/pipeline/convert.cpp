@@ -1,12 +1,12 @@
 #include "converter/pipeline/convert.h"
 
 #include <cmath>
-#include <cstdarg>
 #include <cstdint>
 #include <cstdio>
 #include <map>
 #include <utility>
 
+#include "runtime/cli/text.h"
 #include "converter/bundle/flip_bound.h"
 #include "converter/bundle/signing.h"
 #include "converter/bundle/zero_shot_bundle.h"
@@ -97,15 +97,7 @@ std::string shape_text(const QuantizedMatrix& m) {
   return "[" + std::to_string(m.rows) + ", " + std::to_string(m.cols) + "]";
 }
 
-// printf onto a std::string (the format checked as printf's).
-__attribute__((format(printf, 2, 3))) void append(std::string* out, const char* format, ...) {
-  char line[512];
-  va_list args;
-  va_start(args, format);
-  std::vsnprintf(line, sizeof(line), format, args);
-  va_end(args);
-  *out += line;
-}
+using cli::appendf;
 
 }  // namespace
 
@@ -270,10 +262,10 @@ ConvertOutcome convert_bundle(const ConvertOptions& o, ConvertReport* report, st
 std::string router_text(const ConvertOptions& o, const ConvertReport& r) {
   if (!r.with_router) return "";
   std::string text;
-  append(&text, "router: sketch %ux%u (%zu bytes per tree); direction distance to the root:\n", o.sketch.rows, o.sketch.cols,
+  appendf(&text, "router: sketch %ux%u (%zu bytes per tree); direction distance to the root:\n", o.sketch.rows, o.sketch.cols,
          static_cast<size_t>(o.sketch.rows) * o.sketch.cols * sizeof(float));
   for (const TreeCalibration& c : r.calibration)
-    append(&text,
+    appendf(&text,
            "  tree %-10s own training models %zu: median %.3f, max %.3f; other trees' models %zu: min %.3f; "
            "accept <= %.3f%s\n",
            c.tree.c_str(), c.own, c.own_median, c.own_max, c.others, c.others_min, c.accept,
@@ -293,7 +285,7 @@ std::string budget_text(const ConvertOptions& o, const ConvertReport& r, bool qu
       std::snprintf(note, sizeof(note), " (int8 step 1 was over budget: flips %zu of %zu, max prob error %.4g; float step 1 kept)",
                     t.int8_step1.flips, t.int8_step1.decisions, t.int8_step1.max_probability_error);
     if (!quiet || !t.within)
-      append(&text,
+      appendf(&text,
              "tree %-10s %s (runtime, xnnpack) vs f32 expert on %zu %s layers: %s, "
              "max prob error %.4g (max %.4g), min embedding cosine %.5f (min %.5f)%s%s\n",
              r.trees[i].name.c_str(), type.c_str(), c.layers, o.split.c_str(), flips_verdict(c, budget).c_str(),
@@ -303,7 +295,7 @@ std::string budget_text(const ConvertOptions& o, const ConvertReport& r, bool qu
   for (size_t i = 0; i < r.budget_check.zero_shot.size(); ++i) {
     const ZeroShotBudgetCheck& z = r.budget_check.zero_shot[i];
     if (z.checked && (!quiet || !z.within))
-      append(&text,
+      appendf(&text,
              "tree %-10s zero-shot %s (runtime) vs f32: in-distribution top-1 %.4f vs %.4f on %zu test models, "
              "zero-shot top-1 %.4f vs %.4f on %zu test_holdout models (lost %zu and %zu; the max drop %.3f "
              "allows %zu and %zu)%s%s\n",
@@ -321,13 +313,13 @@ std::string budget_text(const ConvertOptions& o, const ConvertReport& r, bool qu
 std::string written_text(const ConvertOptions& o, const ConvertReport& r, const std::string& out) {
   std::string text;
   if (!o.sign_key.empty())
-    append(&text, "signed with %s: %zu bytes of signature trailer\n", o.sign_key.c_str(), r.bytes.size() - r.unsigned_size);
-  append(&text, "self-test worst difference on this machine %.3g; tolerance 1e-3, or %.3g for int8 step 1\n",
+    appendf(&text, "signed with %s: %zu bytes of signature trailer\n", o.sign_key.c_str(), r.bytes.size() - r.unsigned_size);
+  appendf(&text, "self-test worst difference on this machine %.3g; tolerance 1e-3, or %.3g for int8 step 1\n",
          r.worst_self_test, static_cast<double>(r.int8_tolerance));
   for (const BundleTree& t : r.trees)
     if (t.probe_output_ratio > 0)
-      append(&text, "tree %s: int8 step 1, probe output ratio %.4g\n", t.name.c_str(), static_cast<double>(t.probe_output_ratio));
-  append(&text, "\n%-10s %-28s %-14s %-8s %12s\n", "tree", "tensor", "shape", "type", "bytes");
+      appendf(&text, "tree %s: int8 step 1, probe output ratio %.4g\n", t.name.c_str(), static_cast<double>(t.probe_output_ratio));
+  appendf(&text, "\n%-10s %-28s %-14s %-8s %12s\n", "tree", "tensor", "shape", "type", "bytes");
   size_t total = 0;
   for (const BundleTree& t : r.trees) {
     // An expert's matrices; a multi-view expert's views' probes and projections replace ProbeX's.
@@ -347,7 +339,7 @@ std::string written_text(const ConvertOptions& o, const ConvertReport& r, const 
     for (size_t k = 0; k < matrices.size(); ++k) {
       const QuantizedMatrix* m = matrices[k];
       const std::string name = (k >= classifier_matrices ? "zero-shot " : "") + m->name;
-      append(&text, "%-10s %-28s %-14s %-8s %12zu\n", t.name.c_str(), name.c_str(), shape_text(*m).c_str(),
+      appendf(&text, "%-10s %-28s %-14s %-8s %12zu\n", t.name.c_str(), name.c_str(), shape_text(*m).c_str(),
              probex::storage_type_name(m->type), m->bytes());
       total += m->bytes();
     }
@@ -356,7 +348,7 @@ std::string written_text(const ConvertOptions& o, const ConvertReport& r, const 
   for (size_t i = 0; i < r.trees.size(); ++i)
     if (r.tree_types[i] != types) add(&fallbacks, r.trees[i].name + " " + r.tree_types[i]);
   if (!fallbacks.empty()) types += " (" + fallbacks + ": --quant-fallback)";
-  append(&text, "tensors %zu bytes; bundle %s: %zu bytes, %zu tree(s), %s\n", total, out.c_str(), r.bytes.size(),
+  appendf(&text, "tensors %zu bytes; bundle %s: %zu bytes, %zu tree(s), %s\n", total, out.c_str(), r.bytes.size(),
          r.trees.size(), types.c_str());
   return text;
 }

@@ -1,26 +1,18 @@
 #include "converter/pipeline/train.h"
 
-#include <cstdarg>
 #include <cstdio>
 #include <filesystem>
 #include <system_error>
 
 #include "converter/io/safetensors_writer.h"
 #include "converter/zoo/sketch.h"
+#include "runtime/cli/text.h"
 #include "runtime/formats/json_writer.h"
 
 namespace probex::convert {
 namespace {
 
-// printf onto a std::string (the format checked as printf's).
-__attribute__((format(printf, 2, 3))) void append(std::string* out, const char* format, ...) {
-  char line[1024];
-  va_list args;
-  va_start(args, format);
-  std::vsnprintf(line, sizeof(line), format, args);
-  va_end(args);
-  *out += line;
-}
+using cli::appendf;
 
 // --expert auto's record of one tree: the choice and every candidate (figures null where not trained).
 std::string expert_choice_json(const ExpertChoice& c) {
@@ -179,74 +171,74 @@ bool train_zoo(const TrainOptions& options, const std::vector<ZooFile>& files, T
 
 std::string tree_report_text(const TreeReport& r) {
   std::string t;
-  append(&t, "\ntree %s  layer %s [%zu, %zu] (%s)  models train %zu / val %zu / test %zu", r.tree.c_str(),
+  appendf(&t, "\ntree %s  layer %s [%zu, %zu] (%s)  models train %zu / val %zu / test %zu", r.tree.c_str(),
               r.layer.c_str(), r.rows, r.cols, r.rule.c_str(), r.train, r.val, r.test);
-  if (r.heldout) append(&t, " / heldout %zu", r.heldout);
-  append(&t, "  labels %zu\n", r.labels.size());
-  append(&t, "  %-8s %12s %9s %9s %9s %11s %10s", "method", "parameters", "bit acc", "exact", "AUC", "best epoch",
+  if (r.heldout) appendf(&t, " / heldout %zu", r.heldout);
+  appendf(&t, "  labels %zu\n", r.labels.size());
+  appendf(&t, "  %-8s %12s %9s %9s %9s %11s %10s", "method", "parameters", "bit acc", "exact", "AUC", "best epoch",
               "s/epoch");
-  if (r.heldout) append(&t, " | %12s %9s %9s", "heldout: bit", "exact", "AUC");
-  append(&t, "\n");
+  if (r.heldout) appendf(&t, " | %12s %9s %9s", "heldout: bit", "exact", "AUC");
+  appendf(&t, "\n");
   for (const MethodResult& m : r.methods) {
-    append(&t, "  %-8s %12zu %9.4f %9.4f %9.4f %11d %10.3f", m.method.c_str(), m.parameters, m.test.bit_accuracy,
+    appendf(&t, "  %-8s %12zu %9.4f %9.4f %9.4f %11d %10.3f", m.method.c_str(), m.parameters, m.test.bit_accuracy,
                 m.test.exact_set, m.test.mean_auc, m.fit.best_epoch, m.fit.seconds_per_epoch);
-    if (r.heldout) append(&t, " | %12.4f %9.4f %9.4f", m.heldout.bit_accuracy, m.heldout.exact_set, m.heldout.mean_auc);
-    append(&t, "\n");
+    if (r.heldout) appendf(&t, " | %12.4f %9.4f %9.4f", m.heldout.bit_accuracy, m.heldout.exact_set, m.heldout.mean_auc);
+    appendf(&t, "\n");
   }
   const ExpertChoice& c = r.expert_choice;
   if (!c.candidates.empty()) {
-    append(&t, "  expert choice (budget %s, float32 bytes): %s\n", format_bytes(c.budget_bytes).c_str(),
+    appendf(&t, "  expert choice (budget %s, float32 bytes): %s\n", format_bytes(c.budget_bytes).c_str(),
                 c.chosen.c_str());
-    append(&t, "    %-9s %12s %10s %9s %9s  %s\n", "expert", "parameters", "bytes", "val bit", "test bit", "status");
+    appendf(&t, "    %-9s %12s %10s %9s %9s  %s\n", "expert", "parameters", "bytes", "val bit", "test bit", "status");
     for (const ExpertCandidate& rc : c.candidates) {
       char val[16] = "-", test[16] = "-";
       if (rc.trained) {
         std::snprintf(val, sizeof val, "%.4f", rc.val_bit);
         std::snprintf(test, sizeof test, "%.4f", rc.test.bit_accuracy);
       }
-      append(&t, "    %-9s %12zu %10s %9s %9s  %s\n", rc.expert.c_str(), rc.parameters, format_bytes(rc.bytes).c_str(),
+      appendf(&t, "    %-9s %12zu %10s %9s %9s  %s\n", rc.expert.c_str(), rc.parameters, format_bytes(rc.bytes).c_str(),
                   val, test, candidate_status(rc, c.chosen).c_str());
     }
-    append(&t, "    %s\n", c.reason.c_str());
+    appendf(&t, "    %s\n", c.reason.c_str());
   }
-  for (const std::string& s : r.skipped) append(&t, "  skipped: %s\n", s.c_str());
+  for (const std::string& s : r.skipped) appendf(&t, "  skipped: %s\n", s.c_str());
   return t;
 }
 
 std::string zero_shot_report_text(const ZeroShotReport& r) {
   std::string t;
-  append(&t, "\ntree %s  layer %s [%zu, %zu] (%s)  zero-shot: models train %zu / val %zu / test %zu, "
+  appendf(&t, "\ntree %s  layer %s [%zu, %zu] (%s)  zero-shot: models train %zu / val %zu / test %zu, "
               "val_holdout %zu / test_holdout %zu\n", r.tree.c_str(), r.layer.c_str(), r.rows, r.cols, r.rule.c_str(),
               r.train, r.val, r.test, r.val_holdout, r.test_holdout);
   const std::vector<std::string>* groups[] = {&r.seen, &r.unseen};
   size_t w = 0;
   for (int g = 0; g < 2; ++g) {
-    append(&t, "  %s classes:", g == 0 ? "seen" : "unseen");
-    for (const std::string& c : *groups[g]) append(&t, " '%s' = %s;", c.c_str(), r.text_words[w++].c_str());
-    append(&t, "\n");
+    appendf(&t, "  %s classes:", g == 0 ? "seen" : "unseen");
+    for (const std::string& c : *groups[g]) appendf(&t, " '%s' = %s;", c.c_str(), r.text_words[w++].c_str());
+    appendf(&t, "\n");
   }
-  append(&t, "  %-8s %12s %10s %10s %9s %9s %9s %8s %10s\n", "method", "parameters", "in-dist@1", "zero-shot@1",
+  appendf(&t, "  %-8s %12s %10s %10s %9s %9s %9s %8s %10s\n", "method", "parameters", "in-dist@1", "zero-shot@1",
               "ret R@1", "ret R@5", "ret mAP", "epochs", "s/epoch");
   for (const ZeroShotMethod& m : r.methods) {
-    append(&t, "  %-8s %12zu %10.4f %10.4f  %9.4f %9.4f %9.4f %3d/%-4d %10.3f\n", m.method.c_str(), m.parameters,
+    appendf(&t, "  %-8s %12zu %10.4f %10.4f  %9.4f %9.4f %9.4f %3d/%-4d %10.3f\n", m.method.c_str(), m.parameters,
                 m.in_distribution_top1, m.zero_shot_top1, m.retrieval.recall_at_1, m.retrieval.recall_at_5,
                 m.retrieval.mean_ap, m.seen_epoch, m.unseen_epoch, m.seconds_per_epoch);
   }
-  append(&t, "  (in-dist: parameters chosen on val; zero-shot and retrieval: chosen on val_holdout; retrieval: %zu "
+  appendf(&t, "  (in-dist: parameters chosen on val; zero-shot and retrieval: chosen on val_holdout; retrieval: %zu "
               "text queries over the %zu test models)\n",
               r.methods.empty() ? 0 : r.methods.front().retrieval.queries, r.test + r.test_holdout);
-  for (const std::string& s : r.skipped) append(&t, "  skipped: %s\n", s.c_str());
+  for (const std::string& s : r.skipped) appendf(&t, "  skipped: %s\n", s.c_str());
   return t;
 }
 
 std::string layer_sweep_text(const std::string& tree, int epochs, const LayerChoice& chosen) {
   std::string t;
-  append(&t, "layer sweep for tree %s (%d epochs each, val bit accuracy):\n", tree.c_str(), epochs);
+  appendf(&t, "layer sweep for tree %s (%d epochs each, val bit accuracy):\n", tree.c_str(), epochs);
   for (const LayerSweepRow& row : chosen.sweep) {
     if (row.val_bit_accuracy >= 0) {
-      append(&t, "  %-40s [%zu, %zu]  %.4f\n", row.layer.c_str(), row.rows, row.cols, row.val_bit_accuracy);
+      appendf(&t, "  %-40s [%zu, %zu]  %.4f\n", row.layer.c_str(), row.rows, row.cols, row.val_bit_accuracy);
     } else {
-      append(&t, "  %-40s not usable: %s\n", row.layer.c_str(), row.note.c_str());
+      appendf(&t, "  %-40s not usable: %s\n", row.layer.c_str(), row.note.c_str());
     }
   }
   return t;
@@ -258,7 +250,7 @@ std::vector<std::string> training_notes(const TreeReport& report, const TreeTrai
     if (!best_at_last_evaluation(m.fit)) continue;
     const bool baseline = !is_expert_method(m.method);
     std::string t;
-    append(&t, "note: tree %s: %s was best at its last evaluation (epoch %d of %d): it may still be improving; more "
+    appendf(&t, "note: tree %s: %s was best at its last evaluation (epoch %d of %d): it may still be improving; more "
            "epochs (%s) may raise it", report.tree.c_str(), m.method.c_str(), m.fit.best_epoch,
            baseline && o.baseline_epochs > 0 ? o.baseline_epochs : o.fit.epochs, baseline ? "--baseline-epochs" : "--epochs");
     notes.push_back(t);
@@ -279,15 +271,15 @@ std::vector<std::string> training_notes(const ZeroShotReport& report) {
 
 std::string discovered_trees_text(const TreeDiscovery& d, const std::string& layer) {
   std::string t;
-  append(&t, "tree discovery on '%s': %zu models in %zu layer shape(s) (%zu without the layer skipped), Ward linkage "
+  appendf(&t, "tree discovery on '%s': %zu models in %zu layer shape(s) (%zu without the layer skipped), Ward linkage "
               "on %ux%u sketches (%.2f s)\n", layer.c_str(), d.models, d.shapes, d.skipped, kDefaultSketch.rows,
               kDefaultSketch.cols, d.seconds);
-  append(&t, "clusters found: %zu (the zoo's folders name %zu trees); adjusted Rand index vs the folders: %.4f\n",
+  appendf(&t, "clusters found: %zu (the zoo's folders name %zu trees); adjusted Rand index vs the folders: %.4f\n",
               d.clusters.size(), d.folder_trees, d.adjusted_rand_index);
   for (size_t c = 0; c < d.clusters.size(); ++c) {
-    append(&t, "  cluster %zu (layer [%zu, %zu]):", c, d.clusters[c].rows, d.clusters[c].cols);
-    for (const auto& [folder, count] : d.clusters[c].folders) append(&t, " %s x%zu", folder.c_str(), count);
-    append(&t, "\n");
+    appendf(&t, "  cluster %zu (layer [%zu, %zu]):", c, d.clusters[c].rows, d.clusters[c].cols);
+    for (const auto& [folder, count] : d.clusters[c].folders) appendf(&t, " %s x%zu", folder.c_str(), count);
+    appendf(&t, "\n");
   }
   return t;
 }

@@ -64,18 +64,12 @@ class GgufModel final : public ModelFile {
 }  // namespace
 
 ModelStatus open_gguf_model(const std::string& path, const ModelLimits& limits, std::unique_ptr<ModelFile>* out) {
-  GgufFile file;
-  const GgufStatus st = GgufFile::open(path, &file, gguf_limits(limits));
-  if (!st.ok()) return model_status(st);
-  return wrap_model<GgufModel>(std::move(file), out);
+  return open_with_reader<GgufModel, GgufFile>(path, gguf_limits(limits), out);
 }
 
 ModelStatus gguf_model_from_buffer(std::string label, const uint8_t* data, size_t size, const ModelLimits& limits,
                                    std::unique_ptr<ModelFile>* out) {
-  GgufFile file;
-  const GgufStatus st = GgufFile::from_buffer(std::move(label), data, size, &file, gguf_limits(limits));
-  if (!st.ok()) return model_status(st);
-  return wrap_model<GgufModel>(std::move(file), out);
+  return read_with_reader<GgufModel, GgufFile>(std::move(label), data, size, gguf_limits(limits), out);
 }
 
 // The magic "GGUF".

@@ -69,4 +69,21 @@ ModelStatus wrap_model(File file, std::unique_ptr<ModelFile>* out) {
   return st;
 }
 
+// A single-file format's reader File (with its static open and from_buffer) behind its adapter Model.
+template <typename Model, typename File, typename Limits>
+ModelStatus open_with_reader(const std::string& path, const Limits& limits, std::unique_ptr<ModelFile>* out) {
+  File file;
+  const auto st = File::open(path, &file, limits);
+  if (!st.ok()) return model_status(st);
+  return wrap_model<Model>(std::move(file), out);
+}
+template <typename Model, typename File, typename Limits>
+ModelStatus read_with_reader(std::string label, const uint8_t* data, size_t size, const Limits& limits,
+                             std::unique_ptr<ModelFile>* out) {
+  File file;
+  const auto st = File::from_buffer(std::move(label), data, size, &file, limits);
+  if (!st.ok()) return model_status(st);
+  return wrap_model<Model>(std::move(file), out);
+}
+
 }  // namespace probex

@@ -61,18 +61,12 @@ class SafetensorsModel final : public ModelFile {
 }  // namespace
 
 ModelStatus open_safetensors_model(const std::string& path, const ModelLimits& limits, std::unique_ptr<ModelFile>* out) {
-  SafetensorsFile file;
-  const SafetensorsStatus st = SafetensorsFile::open(path, &file, safetensors_limits(limits));
-  if (!st.ok()) return model_status(st);
-  return wrap_model<SafetensorsModel>(std::move(file), out);
+  return open_with_reader<SafetensorsModel, SafetensorsFile>(path, safetensors_limits(limits), out);
 }
 
 ModelStatus safetensors_model_from_buffer(std::string label, const uint8_t* data, size_t size, const ModelLimits& limits,
                                    std::unique_ptr<ModelFile>* out) {
-  SafetensorsFile file;
-  const SafetensorsStatus st = SafetensorsFile::from_buffer(std::move(label), data, size, &file, safetensors_limits(limits));
-  if (!st.ok()) return model_status(st);
-  return wrap_model<SafetensorsModel>(std::move(file), out);
+  return read_with_reader<SafetensorsModel, SafetensorsFile>(std::move(label), data, size, safetensors_limits(limits), out);
 }
 
 // A little-endian header length N below 2^32 (real headers are kilobytes to megabytes), then '{'; the reader

@@ -71,18 +71,12 @@ class TfliteModel final : public ModelFile {
 }  // namespace
 
 ModelStatus open_tflite_model(const std::string& path, const ModelLimits& limits, std::unique_ptr<ModelFile>* out) {
-  TfliteFile file;
-  const TfliteStatus st = TfliteFile::open(path, &file, tflite_limits(limits));
-  if (!st.ok()) return model_status(st);
-  return wrap_model<TfliteModel>(std::move(file), out);
+  return open_with_reader<TfliteModel, TfliteFile>(path, tflite_limits(limits), out);
 }
 
 ModelStatus tflite_model_from_buffer(std::string label, const uint8_t* data, size_t size, const ModelLimits& limits,
                                    std::unique_ptr<ModelFile>* out) {
-  TfliteFile file;
-  const TfliteStatus st = TfliteFile::from_buffer(std::move(label), data, size, &file, tflite_limits(limits));
-  if (!st.ok()) return model_status(st);
-  return wrap_model<TfliteModel>(std::move(file), out);
+  return read_with_reader<TfliteModel, TfliteFile>(std::move(label), data, size, tflite_limits(limits), out);
 }
 
 // TFLite's FlatBuffers file_identifier "TFL3" at bytes 4-7.
