@@ -15,6 +15,7 @@
 #   libsodium-dev                      Ed25519 signatures of bundles (signing and verification)
 #   dataset-fashion-mnist              the real data the model zoo is fine-tuned on
 #   clang-14 libclang-rt-14-dev        libFuzzer targets (scripts/fuzz.sh; preset fuzz)
+#   clang-format-14                    the code's style (.clang-format), checked by the test layout/clang_format
 #   valgrind                           memory checks of the runtime in scripts/test.sh
 #   chromium                           renders the HTML reports headless in the tests (skipped without it)
 #   python3-numpy python3-pytest       the probex Python module (python/: ctypes over libprobex.so.1) and its tests
@@ -28,7 +29,7 @@ packages=(
   libflatbuffers-dev flatbuffers-compiler
   doctest-dev zlib1g-dev libopenblas-dev libsodium-dev
   dataset-fashion-mnist
-  clang-14 libclang-rt-14-dev valgrind
+  clang-14 libclang-rt-14-dev clang-format-14 valgrind
   chromium
   python3-numpy python3-pytest python3-distributed
 )

@@ -16,8 +16,7 @@ bool check_trees(std::vector<BundleTree>* trees, const std::vector<size_t>& whic
   for (const size_t i : which) {
     TreeBudgetCheck& r = out->trees[i];
     const auto check = [&] {
-      return compare_with_runtime(*bytes, i, *reference.floats[i], (*reference.held_out)[i].data,
-                                  &r.comparison, error);
+      return compare_with_runtime(*bytes, i, *reference.floats[i], (*reference.held_out)[i].data, &r.comparison, error);
     };
     if (!check()) return false;
     if (!within_budget(r.comparison, budget) && (*trees)[i].probe_output_ratio > 0.0f) {

@@ -12,19 +12,19 @@
 #include <vector>
 
 #include "converter/bundle/bundle_writer.h"
+#include "converter/bundle/zero_shot_bundle.h"
 #include "converter/expert/layer_dataset.h"
 #include "converter/text/embedding_table.h"
-#include "converter/bundle/zero_shot_bundle.h"
 #include "converter/zoo/layout.h"
 
 namespace probex::convert {
 
 // One tree's classifier against its float expert.
 struct TreeBudgetCheck {
-  QuantComparison comparison;   // with the bundle as finally built
-  bool within = false;          // comparison within the budget
-  bool fell_back = false;       // its int8 step 1 was over budget: float step 1 kept
-  QuantComparison int8_step1;   // the over-budget comparison, when it fell back
+  QuantComparison comparison;  // with the bundle as finally built
+  bool within = false;         // comparison within the budget
+  bool fell_back = false;      // its int8 step 1 was over budget: float step 1 kept
+  QuantComparison int8_step1;  // the over-budget comparison, when it fell back
 };
 
 // One tree's zero-shot expert against the float zero-shot checkpoint (zero_shot_agreement).

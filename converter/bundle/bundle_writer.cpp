@@ -6,13 +6,13 @@
 #include <map>
 #include <set>
 
-#include "runtime/math/cosine.h"
 #include "converter/bundle/flip_bound.h"
 #include "converter/bundle/runtime_bundle.h"
 #include "converter/text/embedding_table.h"
-#include "runtime/math/self_test_input.h"
 #include "probex/probex.h"
 #include "probex_bundle_generated.h"
+#include "runtime/math/cosine.h"
+#include "runtime/math/self_test_input.h"
 
 namespace probex::convert {
 namespace {
@@ -77,7 +77,8 @@ std::vector<float> zero_shot_scores(const BundleZeroShot& z) {
 }
 
 // Raises *ratio to cover `count` layers for int8 per-channel probes (see calibrate_probe_output).
-void calibrate_ratio(const QuantizedMatrix& probes, const ProbexShape& s, const float* layers, size_t count, float* ratio) {
+void calibrate_ratio(const QuantizedMatrix& probes, const ProbexShape& s, const float* layers, size_t count,
+                     float* ratio) {
   if (probes.type != StorageType::kI8 || probes.block_size != 0) return;
   const std::vector<float> u_t = probes.dequantized();  // [r_U, d_W], what the device multiplies by
   for (size_t n = 0; n < count; ++n) {
@@ -131,16 +132,17 @@ flatbuffers::Offset<fb::Expert> write_expert(flatbuffers::FlatBufferBuilder& b, 
   if (views.empty()) {
     return fb::CreateExpert(b, u32(shape.r_u), u32(shape.r_v), u32(shape.r_t), write_tensor(b, probes),
                             write_tensor(b, projection), write_tensor(b, encoder), write_tensor(b, encoder_bias),
-                            head ? write_tensor(b, *head) : TensorOffset(), head_bias ? write_tensor(b, *head_bias) : TensorOffset(),
-                            probe_output_ratio);
+                            head ? write_tensor(b, *head) : TensorOffset(),
+                            head_bias ? write_tensor(b, *head_bias) : TensorOffset(), probe_output_ratio);
   }
   std::vector<flatbuffers::Offset<fb::View>> offsets;
   for (const BundleView& v : views)
-    offsets.push_back(fb::CreateView(b, static_cast<fb::ViewKind>(v.kind), write_tensor(b, v.probes),
-                                     write_tensor(b, v.projection)));
+    offsets.push_back(
+        fb::CreateView(b, static_cast<fb::ViewKind>(v.kind), write_tensor(b, v.probes), write_tensor(b, v.projection)));
   return fb::CreateExpert(b, u32(shape.r_u), u32(shape.r_v), u32(shape.r_t), 0, 0, write_tensor(b, encoder),
                           write_tensor(b, encoder_bias), head ? write_tensor(b, *head) : TensorOffset(),
-                          head_bias ? write_tensor(b, *head_bias) : TensorOffset(), 0.0f, b.CreateVector(offsets), std_eps);
+                          head_bias ? write_tensor(b, *head_bias) : TensorOffset(), 0.0f, b.CreateVector(offsets),
+                          std_eps);
 }
 
 }  // namespace
@@ -186,7 +188,8 @@ bool tree_from_metadata(const std::map<std::string, std::string>& metadata, cons
   t->root = meta("root");
   t->reader_reason = meta("reader_reason");
   if (t->name.empty() || t->layer_name.empty()) {
-    *error = path + ": the checkpoint's metadata names no tree or layer (a bare state dict needs probex-train's metadata)";
+    *error = path +
+             ": the checkpoint's metadata names no tree or layer (a bare state dict needs probex-train's metadata)";
     return false;
   }
   const std::string rule = meta("layer_rule").empty() ? "matrix" : meta("layer_rule");
@@ -260,12 +263,14 @@ void quantize_mvprobe_body(const MvProbeExpert& e, const QuantSpec& spec, std::v
     const size_t rows = view_response_rows(v.kind, u32(s.d_h), u32(s.d_w));
     const auto u_t = transpose(value(probe_names[k]), len, s.r);  // [r, len]
     v.probes = quantize_matrix(probe_names[k], u_t.data(), u32(s.r), u32(len), spec);
-    v.projection = quantize_matrix(projection_names[k], value(projection_names[k]).data(), u32(s.p), u32(rows), sensitive);
+    v.projection = quantize_matrix(projection_names[k], value(projection_names[k]).data(), u32(s.p), u32(rows),
+                                   sensitive);
     device->find_param(probe_names[k])->value = transpose(v.probes.dequantized(), s.r, len);
     device->find_param(projection_names[k])->value = v.projection.dequantized();
     views->push_back(std::move(v));
   }
-  *encoder = quantize_matrix("concat_all4_encoder.weight", live_columns.data(), u32(s.r_t), u32(live.size() * rp), spec);
+  *encoder = quantize_matrix("concat_all4_encoder.weight", live_columns.data(), u32(s.r_t), u32(live.size() * rp),
+                             spec);
   *encoder_bias = quantize_matrix("concat_all4_encoder.bias", value("concat_all4_encoder.bias").data(), 1, u32(s.r_t),
                                   QuantSpec{StorageType::kF32, 0});
   // The device model: the stored weights; the encoder's columns of views not computed keep the float
@@ -303,7 +308,8 @@ bool make_bundle_tree(const LoadedMvProbeCheckpoint& checkpoint, const std::stri
     if (q->name == "classification_head.bias") head_bias = q;
   }
   t.head = quantize_matrix(head->name, head->value.data(), u32(s.d_y), u32(s.r_t), sensitive);
-  t.head_bias = quantize_matrix(head_bias->name, head_bias->value.data(), 1, u32(s.d_y), QuantSpec{StorageType::kF32, 0});
+  t.head_bias = quantize_matrix(head_bias->name, head_bias->value.data(), 1, u32(s.d_y),
+                                QuantSpec{StorageType::kF32, 0});
   device->find_param("classification_head.weight")->value = t.head.dequantized();
   device->find_param("classification_head.bias")->value = t.head_bias.dequantized();
   t.device_model = std::move(device);
@@ -325,7 +331,8 @@ void add_self_tests(BundleTree* tree, size_t count, float amplitude, uint64_t se
     st.logits.assign(logits, logits + s.d_y);
     st.embedding.assign(tree->device_model->embeddings(), tree->device_model->embeddings() + s.r_t);
     if (tree->zero_shot) {
-      calibrate_ratio(tree->zero_shot->probes, tree->zero_shot->shape, x.data(), 1, &tree->zero_shot->probe_output_ratio);
+      calibrate_ratio(tree->zero_shot->probes, tree->zero_shot->shape, x.data(), 1,
+                      &tree->zero_shot->probe_output_ratio);
       tree->zero_shot->device_model->forward(x.data(), 1);
       st.zero_shot_scores = zero_shot_scores(*tree->zero_shot);
     }
@@ -336,7 +343,8 @@ void add_self_tests(BundleTree* tree, size_t count, float amplitude, uint64_t se
 void calibrate_probe_output(BundleTree* tree, const float* layers, size_t count) {
   calibrate_ratio(tree->probes, tree->shape, layers, count, &tree->probe_output_ratio);
   if (tree->zero_shot) {
-    calibrate_ratio(tree->zero_shot->probes, tree->zero_shot->shape, layers, count, &tree->zero_shot->probe_output_ratio);
+    calibrate_ratio(tree->zero_shot->probes, tree->zero_shot->shape, layers, count,
+                    &tree->zero_shot->probe_output_ratio);
   }
 }
 
@@ -413,8 +421,9 @@ bool build_bundle(const std::vector<const BundleTree*>& trees, const std::string
     for (const auto& [k, v] : t->metrics) metrics.push_back(fb::CreateMetric(b, b.CreateString(k), v));
     std::vector<flatbuffers::Offset<fb::SelfTest>> tests;
     for (const SelfTestEntry& st : t->self_tests)
-      tests.push_back(fb::CreateSelfTest(b, st.seed, st.amplitude, b.CreateVector(st.logits), b.CreateVector(st.embedding),
-                                         st.tolerance, st.zero_shot_scores.empty() ? 0 : b.CreateVector(st.zero_shot_scores)));
+      tests.push_back(fb::CreateSelfTest(b, st.seed, st.amplitude, b.CreateVector(st.logits),
+                                         b.CreateVector(st.embedding), st.tolerance,
+                                         st.zero_shot_scores.empty() ? 0 : b.CreateVector(st.zero_shot_scores)));
     flatbuffers::Offset<fb::ZeroShot> zero_shot = 0;
     if (const BundleZeroShot* z = t->zero_shot.get()) {
       const auto zs_expert = write_expert(b, z->shape, z->probes, z->projection, z->encoder, z->encoder_bias, z->views,
@@ -424,11 +433,12 @@ bool build_bundle(const std::vector<const BundleTree*>& trees, const std::string
                                      write_tensor(b, z->text_bias), b.CreateString(z->text_source));
     }
     const auto sketch = t->root_sketch.empty() ? 0 : b.CreateVector(t->root_sketch);
-    tree_offsets.push_back(fb::CreateTree(b, b.CreateString(t->name), b.CreateString(t->root), b.CreateString(t->layer_name),
-                                          static_cast<fb::LayerRule>(t->rule), static_cast<uint32_t>(t->shape.d_h),
-                                          static_cast<uint32_t>(t->shape.d_w), it->second, expert,
-                                          b.CreateVector(metrics), b.CreateVector(tests), sketch, t->accept_distance,
-                                          zero_shot, t->reader_reason.empty() ? 0 : b.CreateString(t->reader_reason)));
+    tree_offsets.push_back(fb::CreateTree(b, b.CreateString(t->name), b.CreateString(t->root),
+                                          b.CreateString(t->layer_name), static_cast<fb::LayerRule>(t->rule),
+                                          static_cast<uint32_t>(t->shape.d_h), static_cast<uint32_t>(t->shape.d_w),
+                                          it->second, expert, b.CreateVector(metrics), b.CreateVector(tests), sketch,
+                                          t->accept_distance, zero_shot,
+                                          t->reader_reason.empty() ? 0 : b.CreateString(t->reader_reason)));
   }
   const auto router_offset = router.rows > 0 ? fb::CreateRouter(b, router.seed, router.rows, router.cols) : 0;
   const auto root = fb::CreateBundle(b, format_version, b.CreateString(producer), b.CreateVector(tree_offsets),
@@ -458,7 +468,8 @@ bool unpack_bundle(const std::vector<uint8_t>& bytes, std::vector<BundleTree>* t
       t.probes = from_view(v.probes);
       t.projection = from_view(v.projection);
     }
-    for (const ViewWeights& w : v.views) t.views.push_back(BundleView{w.kind, from_view(w.probes), from_view(w.projection)});
+    for (const ViewWeights& w : v.views)
+      t.views.push_back(BundleView{w.kind, from_view(w.probes), from_view(w.projection)});
     t.std_eps = v.std_eps;
     t.encoder = from_view(v.encoder);
     t.encoder_bias = from_view(v.encoder_bias);
@@ -512,7 +523,8 @@ bool build_bundle(const std::vector<BundleTree>& trees, const std::string& produ
 }
 
 bool within_budget(const QuantComparison& c, const QuantBudget& budget) {
-  return c.flips <= max_flips_within(c.decisions, budget.max_flip_rate) && c.max_probability_error <= budget.max_probability_error &&
+  return c.flips <= max_flips_within(c.decisions, budget.max_flip_rate) &&
+         c.max_probability_error <= budget.max_probability_error &&
          c.min_embedding_cosine >= budget.min_embedding_cosine;
 }
 

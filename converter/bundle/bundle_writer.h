@@ -8,13 +8,13 @@
 #include <utility>
 #include <vector>
 
-#include "runtime/math/layer_sketch.h"
-#include "runtime/math/multiview.h"
-#include "runtime/formats/probed_layer.h"
+#include "converter/bundle/quantize.h"
 #include "converter/expert/checkpoint.h"
 #include "converter/expert/multilabel.h"
 #include "probex/probex.h"
-#include "converter/bundle/quantize.h"
+#include "runtime/formats/probed_layer.h"
+#include "runtime/math/layer_sketch.h"
+#include "runtime/math/multiview.h"
 
 namespace probex::convert {
 
@@ -41,10 +41,10 @@ struct BundleZeroShot {
   float std_eps = 0.0f;
   float probe_output_ratio = 0.0f;
   std::vector<std::string> labels;
-  std::vector<uint8_t> trained;         // per label: 1 if the expert was trained on it
-  QuantizedMatrix prototypes;           // [labels, r_T], unit rows
-  QuantizedMatrix text_projection;      // [r_T, d_text] f32
-  QuantizedMatrix text_bias;            // [1, r_T] f32
+  std::vector<uint8_t> trained;     // per label: 1 if the expert was trained on it
+  QuantizedMatrix prototypes;       // [labels, r_T], unit rows
+  QuantizedMatrix text_projection;  // [r_T, d_text] f32
+  QuantizedMatrix text_bias;        // [1, r_T] f32
   std::string text_source;
   // The expert with the stored weights, a ProbexExpert or an MvProbeExpert; null for a tree read back from a bundle.
   std::unique_ptr<MultiLabelModel> device_model;
@@ -62,14 +62,14 @@ struct BundleTree {
   QuantizedMatrix probes, projection, encoder, encoder_bias, head, head_bias;
   std::vector<SelfTestEntry> self_tests;
   float probe_output_ratio = 0.0f;  // int8 per-channel probes only: see calibrate_probe_output
-  std::vector<float> root_sketch;    // router (bundle/router.h); empty: no router
+  std::vector<float> root_sketch;   // router (bundle/router.h); empty: no router
   float accept_distance = 0.0f;
   // A multi-view (MVProbe) classifier instead of ProbeX's probes and projection (then empty).
   std::vector<BundleView> views;
   float std_eps = 0.0f;
   // The expert with the stored (dequantized) weights: a ProbexExpert or, with views, an MvProbeExpert.
   std::unique_ptr<MultiLabelModel> device_model;
-  std::unique_ptr<BundleZeroShot> zero_shot;   // optional
+  std::unique_ptr<BundleZeroShot> zero_shot;  // optional
 };
 
 // The four matrices every expert has, quantized as make_bundle_tree does (int8 on the probes and the

@@ -47,8 +47,9 @@ bool export_onnx_expert(const std::string& checkpoint, bool int8, std::vector<ui
     for (size_t l = 0; l < s.r_u; ++l) u_t[l * s.d_w + k] = w.probes[k * s.r_u + l];
   const QuantizedMatrix probes_q = quantize_matrix("probes.weight", u_t.data(), static_cast<uint32_t>(s.r_u),
                                                    static_cast<uint32_t>(s.d_w), spec);
-  const QuantizedMatrix encoder_q = quantize_matrix("per_probe_encoders.weight", w.encoder, static_cast<uint32_t>(s.r_t),
-                                                    static_cast<uint32_t>(s.r_u * s.r_v), spec);
+  const QuantizedMatrix encoder_q = quantize_matrix("per_probe_encoders.weight", w.encoder,
+                                                    static_cast<uint32_t>(s.r_t), static_cast<uint32_t>(s.r_u * s.r_v),
+                                                    spec);
   const std::vector<int8_t> probes_int8 = transposed_int8(probes_q), encoder_t = transposed_int8(encoder_q);
   const ExpertGraphInt8 q{probes_int8.data(), probes_q.scales.data(), encoder_t.data(), encoder_q.scales.data()};
   if (!encode_onnx_expert(w, c.metadata, bytes, error, int8 ? &q : nullptr)) {
@@ -60,6 +61,5 @@ bool export_onnx_expert(const std::string& checkpoint, bool int8, std::vector<ui
              std::to_string(s.r_t) + "]";
   return true;
 }
-
 
 }  // namespace probex::convert

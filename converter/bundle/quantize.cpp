@@ -51,11 +51,8 @@ bool finer_quant_spec(const QuantSpec& spec, QuantSpec* finer) {
         next.type = StorageType::kF16;
       }
       break;
-    case StorageType::kF16:
-      next.type = StorageType::kF32;
-      break;
-    default:
-      return false;
+    case StorageType::kF16: next.type = StorageType::kF32; break;
+    default: return false;
   }
   *finer = next;
   return true;
@@ -110,7 +107,8 @@ QuantizedMatrix quantize_matrix(const std::string& name, const float* values, ui
 
 std::vector<float> QuantizedMatrix::dequantized() const {
   std::vector<float> out(static_cast<size_t>(rows) * cols);
-  for (size_t r = 0; r < rows; ++r) dequantize_row(type, data.data(), scales.data(), cols, block_size, r, out.data() + r * cols);
+  for (size_t r = 0; r < rows; ++r)
+    dequantize_row(type, data.data(), scales.data(), cols, block_size, r, out.data() + r * cols);
   return out;
 }
 

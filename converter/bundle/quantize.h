@@ -30,8 +30,8 @@ struct QuantizedMatrix {
   uint32_t rows = 0, cols = 0;
   StorageType type = StorageType::kF32;
   uint32_t block_size = 0;
-  std::vector<uint8_t> data;   // little-endian
-  std::vector<float> scales;   // int8 only
+  std::vector<uint8_t> data;  // little-endian
+  std::vector<float> scales;  // int8 only
   // What the device will compute with.
   std::vector<float> dequantized() const;
   size_t bytes() const { return data.size() + scales.size() * sizeof(float); }

@@ -66,8 +66,9 @@ bool print_route_report(const std::vector<uint8_t>& bundle_bytes, const std::vec
                 static_cast<double>(in_wrong) / static_cast<double>(in_total),
                 static_cast<double>(in_rejected) / static_cast<double>(in_total), in_max, margin_min);
   if (out_total)
-    std::printf("  models of trees the bundle does not hold: %zu; rejected as unknown tree %.4f; smallest distance %.3f\n",
-                out_total, static_cast<double>(out_rejected) / static_cast<double>(out_total), out_min);
+    std::printf(
+        "  models of trees the bundle does not hold: %zu; rejected as unknown tree %.4f; smallest distance %.3f\n",
+        out_total, static_cast<double>(out_rejected) / static_cast<double>(out_total), out_min);
   for (const std::string& e : examples) std::printf("  e.g. %s\n", e.c_str());
   return true;
 }

@@ -14,9 +14,9 @@ namespace probex::convert {
 
 struct TreeCalibration {
   std::string tree;
-  size_t own = 0;              // training models of this tree
+  size_t own = 0;  // training models of this tree
   double own_median = 0, own_max = 0;
-  size_t others = 0;           // other trees' roots and training models of the same layer
+  size_t others = 0;  // other trees' roots and training models of the same layer
   double others_min = 0;
   double accept = 0;
 };

@@ -6,8 +6,8 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "runtime/bundle/signature.h"
 #include "converter/io/safetensors_writer.h"
+#include "runtime/bundle/signature.h"
 
 namespace probex::convert {
 

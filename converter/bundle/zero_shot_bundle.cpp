@@ -4,11 +4,11 @@
 #include <cmath>
 #include <set>
 
-#include "runtime/math/cosine.h"
-#include "runtime/formats/python_literal.h"
-#include "converter/expert/layer_dataset.h"
 #include "converter/bundle/flip_bound.h"
 #include "converter/bundle/runtime_bundle.h"
+#include "converter/expert/layer_dataset.h"
+#include "runtime/formats/python_literal.h"
+#include "runtime/math/cosine.h"
 
 namespace probex::convert {
 namespace {
@@ -42,7 +42,6 @@ void quantize_zero_shot_body(const MvProbeExpert& e, const QuantSpec& spec, Bund
   quantize_mvprobe_body(e, spec, &z->views, &z->encoder, &z->encoder_bias, device.get());
   z->device_model = std::move(device);
 }
-
 
 // Adds labels with their prototypes, projected by the zero-shot part's own text projection; the stored
 // prototypes are re-quantized with their type (exact for f32; f16 -> f32 -> f16 is exact too).
@@ -78,7 +77,8 @@ bool attach(const Checkpoint& checkpoint, const std::string& path, const QuantSp
   if (metadata(checkpoint, "layer") != tree->layer_name || s.d_h != tree->shape.d_h || s.d_w != tree->shape.d_w) {
     *error = path + ": the zero-shot expert probes '" + metadata(checkpoint, "layer") + "' [" + std::to_string(s.d_h) +
              ", " + std::to_string(s.d_w) + "], tree '" + tree->name + "' probes '" + tree->layer_name + "' [" +
-             std::to_string(tree->shape.d_h) + ", " + std::to_string(tree->shape.d_w) + "]; they must be the same layer";
+             std::to_string(tree->shape.d_h) + ", " + std::to_string(tree->shape.d_w) +
+             "]; they must be the same layer";
     return false;
   }
   if (tree->zero_shot) {
@@ -96,7 +96,8 @@ bool attach(const Checkpoint& checkpoint, const std::string& path, const QuantSp
   const QuantSpec f32{StorageType::kF32, 0};
   z->text_projection = quantize_matrix("regression_head.weight", checkpoint.text_weight.data(),
                                        static_cast<uint32_t>(s.r_t), static_cast<uint32_t>(table.dimension), f32);
-  z->text_bias = quantize_matrix("regression_head.bias", checkpoint.text_bias.data(), 1, static_cast<uint32_t>(s.r_t), f32);
+  z->text_bias = quantize_matrix("regression_head.bias", checkpoint.text_bias.data(), 1, static_cast<uint32_t>(s.r_t),
+                                 f32);
   z->prototypes.name = "prototypes";
   z->prototypes.type = prototype_spec(spec).type;
   z->prototypes.cols = static_cast<uint32_t>(s.r_t);
@@ -168,15 +169,15 @@ bool label_prototypes(const std::vector<float>& weight, const std::vector<float>
   return true;
 }
 
-bool add_zero_shot_labels(BundleZeroShot* zero_shot, const EmbeddingTable& table, const std::vector<std::string>& labels,
-                          std::string* error) {
+bool add_zero_shot_labels(BundleZeroShot* zero_shot, const EmbeddingTable& table,
+                          const std::vector<std::string>& labels, std::string* error) {
   return append_labels(zero_shot, table, labels, 0, error);
 }
 
 bool compare_zero_shot(const std::vector<uint8_t>& bundle_bytes, size_t tree_index, MultiLabelModel& float_expert,
                        size_t d_h, size_t d_w, const std::vector<float>& float_prototypes, const ExpertData& layers,
-                       const std::vector<size_t>& candidates, const std::vector<size_t>& classes, ZeroShotAgreement* out,
-                       std::string* error) {
+                       const std::vector<size_t>& candidates, const std::vector<size_t>& classes,
+                       ZeroShotAgreement* out, std::string* error) {
   const size_t r_t = float_expert.outputs();  // no head: the embedding
   ZeroShotAgreement a;
   a.layers = layers.count;
@@ -243,7 +244,8 @@ bool zero_shot_agreement(const std::vector<uint8_t>& bytes, size_t tree_index, c
     std::vector<std::string> space;
     if (!holdout) space.assign(z.labels.begin(), z.labels.begin() + std::count(z.trained.begin(), z.trained.end(), 1));
     LoadedSplit loaded;
-    if (!load_split(files, tree.name, split, load, &space, tree.shape.d_h, tree.shape.d_w, &loaded, error)) return false;
+    if (!load_split(files, tree.name, split, load, &space, tree.shape.d_h, tree.shape.d_w, &loaded, error))
+      return false;
     std::vector<size_t> candidates, classes;
     for (const std::string& label : space) {
       const auto it = std::find(z.labels.begin(), z.labels.end(), label);
@@ -270,7 +272,8 @@ size_t zero_shot_models_lost(const ZeroShotAgreement& a) {
   return lost > 0.5 ? static_cast<size_t>(std::lround(lost)) : 0;
 }
 
-bool within_zero_shot_budget(const ZeroShotAgreement& seen, const ZeroShotAgreement& unseen, const QuantBudget& budget) {
+bool within_zero_shot_budget(const ZeroShotAgreement& seen, const ZeroShotAgreement& unseen,
+                             const QuantBudget& budget) {
   // The flip budget's rule (flip_bound.h): over only when the count shows the true drop exceeds the budget.
   return zero_shot_models_lost(seen) <= max_flips_within(seen.layers, budget.max_zero_shot_drop) &&
          zero_shot_models_lost(unseen) <= max_flips_within(unseen.layers, budget.max_zero_shot_drop);

@@ -10,8 +10,8 @@
 
 #include "converter/bundle/bundle_writer.h"
 #include "converter/expert/zero_shot.h"
-#include "converter/zoo/layout.h"
 #include "converter/text/embedding_table.h"
+#include "converter/zoo/layout.h"
 
 namespace probex::convert {
 
@@ -38,8 +38,8 @@ bool attach_zero_shot(const LoadedMvProbeCheckpoint& checkpoint, const std::stri
 
 // Appends label texts (never trained on) to a tree's zero-shot labels, with the bundle's own text
 // projection. The table's dimension must be the projection's; a label already there is an error.
-bool add_zero_shot_labels(BundleZeroShot* zero_shot, const EmbeddingTable& table, const std::vector<std::string>& labels,
-                          std::string* error);
+bool add_zero_shot_labels(BundleZeroShot* zero_shot, const EmbeddingTable& table,
+                          const std::vector<std::string>& labels, std::string* error);
 
 // Zero-shot top-1 of the runtime (XNNPACK, on the serialized bundle) and of the float expert on the same
 // layers, each over `candidates` (indices into the tree's zero-shot labels); classes[i] indexes candidates.
@@ -56,8 +56,8 @@ bool within_zero_shot_budget(const ZeroShotAgreement& seen, const ZeroShotAgreem
 // `float_expert` has no head (its outputs are the embedding); the layers are [d_h, d_w].
 bool compare_zero_shot(const std::vector<uint8_t>& bundle_bytes, size_t tree_index, MultiLabelModel& float_expert,
                        size_t d_h, size_t d_w, const std::vector<float>& float_prototypes, const ExpertData& layers,
-                       const std::vector<size_t>& candidates, const std::vector<size_t>& classes, ZeroShotAgreement* out,
-                       std::string* error);
+                       const std::vector<size_t>& candidates, const std::vector<size_t>& classes,
+                       ZeroShotAgreement* out, std::string* error);
 
 // The float zero-shot expert a tree's zero-shot part was made from (either expert kind's checkpoint).
 struct ZeroShotFloat {

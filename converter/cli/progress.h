@@ -51,9 +51,8 @@ class Progress {
     const int filled = static_cast<int>(kWidth * done_ / total_);
     std::string bar(static_cast<size_t>(filled), '#');
     bar.resize(kWidth, '.');
-    std::fprintf(stderr, "%s%s [%s] %zu/%zu  elapsed %s  ETA %s%s", tty_ ? "\r" : "", what_.c_str(), bar.c_str(),
-                 done_, total_, clock_text(elapsed).c_str(), clock_text(eta).c_str(),
-                 tty_ && !finished ? "" : "\n");
+    std::fprintf(stderr, "%s%s [%s] %zu/%zu  elapsed %s  ETA %s%s", tty_ ? "\r" : "", what_.c_str(), bar.c_str(), done_,
+                 total_, clock_text(elapsed).c_str(), clock_text(eta).c_str(), tty_ && !finished ? "" : "\n");
     std::fflush(stderr);
   }
 

@@ -55,12 +55,13 @@ IdxStatus read_idx(const std::string& path, size_t expected_rank, IdxArray* out,
   IdxStatus st = read_exact(f.get(), path, magic, 4, "the magic number");
   if (!st.ok()) return st;
   if (magic[0] != 0 || magic[1] != 0 || magic[2] != 0x08) {
-    return fail(IdxError::kBadMagic, path, "not an unsigned-byte IDX file (magic bytes " + std::to_string(magic[0]) +
-                                               " " + std::to_string(magic[1]) + " " + std::to_string(magic[2]) + ")");
+    return fail(IdxError::kBadMagic, path,
+                "not an unsigned-byte IDX file (magic bytes " + std::to_string(magic[0]) + " " +
+                    std::to_string(magic[1]) + " " + std::to_string(magic[2]) + ")");
   }
   if (magic[3] != expected_rank) {
-    return fail(IdxError::kWrongDims, path, "has " + std::to_string(magic[3]) + " dimensions, expected " +
-                                                std::to_string(expected_rank));
+    return fail(IdxError::kWrongDims, path,
+                "has " + std::to_string(magic[3]) + " dimensions, expected " + std::to_string(expected_rank));
   }
   std::vector<uint8_t> dim_bytes(4 * expected_rank);
   st = read_exact(f.get(), path, dim_bytes.data(), dim_bytes.size(), "the dimensions");
@@ -71,7 +72,8 @@ IdxStatus read_idx(const std::string& path, size_t expected_rank, IdxArray* out,
     const uint32_t d = be32(&dim_bytes[4 * i]);
     out->dims.push_back(d);
     if (!checked_mul(elements, d, &elements) || elements > max_elements) {
-      return fail(IdxError::kWrongDims, path, "dimensions claim more than " + std::to_string(max_elements) + " elements");
+      return fail(IdxError::kWrongDims, path,
+                  "dimensions claim more than " + std::to_string(max_elements) + " elements");
     }
   }
   out->data.resize(static_cast<size_t>(elements));
@@ -79,7 +81,8 @@ IdxStatus read_idx(const std::string& path, size_t expected_rank, IdxArray* out,
   if (!st.ok()) return st;
   uint8_t extra = 0;
   const int more = gzread(f.get(), &extra, 1);
-  if (more > 0) return fail(IdxError::kTrailingBytes, path, "has data after the " + std::to_string(elements) + " elements");
+  if (more > 0)
+    return fail(IdxError::kTrailingBytes, path, "has data after the " + std::to_string(elements) + " elements");
   if (more < 0) return fail(IdxError::kCorruptGzip, path, "damaged gzip stream at its end");
   return {};
 }
@@ -95,14 +98,15 @@ IdxStatus read_image_set(const std::string& images_path, const std::string& labe
     return fail(IdxError::kWrongDims, images_path, "images have an empty dimension");
   }
   if (images.dims[0] != labels.dims[0]) {
-    return fail(IdxError::kCountMismatch, labels_path, "has " + std::to_string(labels.dims[0]) + " labels for " +
-                                                           std::to_string(images.dims[0]) + " images in " + images_path);
+    return fail(IdxError::kCountMismatch, labels_path,
+                "has " + std::to_string(labels.dims[0]) + " labels for " + std::to_string(images.dims[0]) +
+                    " images in " + images_path);
   }
   for (size_t i = 0; i < labels.data.size(); ++i) {
     if (labels.data[i] >= num_classes) {
-      return fail(IdxError::kLabelOutOfRange, labels_path, "label " + std::to_string(labels.data[i]) + " of item " +
-                                                               std::to_string(i) + " is not below " +
-                                                               std::to_string(num_classes));
+      return fail(IdxError::kLabelOutOfRange, labels_path,
+                  "label " + std::to_string(labels.data[i]) + " of item " + std::to_string(i) + " is not below " +
+                      std::to_string(num_classes));
     }
   }
   out->count = images.dims[0];

@@ -11,14 +11,14 @@ namespace probex::convert {
 
 enum class IdxError {
   kOk = 0,
-  kIo,              // cannot open or read the file
-  kCorruptGzip,     // the gzip stream is damaged
-  kBadMagic,        // the first two bytes are not zero or the element type is not unsigned byte
-  kWrongDims,       // the dimension count or the dimensions are not what the caller expects
-  kTruncated,       // fewer data bytes than the dimensions promise
-  kTrailingBytes,   // more data bytes than the dimensions promise
-  kLabelOutOfRange, // a label is >= the class count
-  kCountMismatch,   // images and labels disagree in count
+  kIo,               // cannot open or read the file
+  kCorruptGzip,      // the gzip stream is damaged
+  kBadMagic,         // the first two bytes are not zero or the element type is not unsigned byte
+  kWrongDims,        // the dimension count or the dimensions are not what the caller expects
+  kTruncated,        // fewer data bytes than the dimensions promise
+  kTrailingBytes,    // more data bytes than the dimensions promise
+  kLabelOutOfRange,  // a label is >= the class count
+  kCountMismatch,    // images and labels disagree in count
 };
 
 struct IdxStatus {

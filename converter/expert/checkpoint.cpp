@@ -1,9 +1,9 @@
 #include "converter/expert/checkpoint.h"
 
-#include "runtime/formats/safetensors.h"
+#include "converter/expert/labels.h"
 #include "converter/io/safetensors_writer.h"
 #include "runtime/formats/python_literal.h"
-#include "converter/expert/labels.h"
+#include "runtime/formats/safetensors.h"
 
 namespace probex::convert {
 namespace {
@@ -28,7 +28,8 @@ bool read_labels(const std::string& path, const std::map<std::string, std::strin
     return false;
   }
   if (d_y > 0 && labels->size() != d_y) {  // d_Y = 0, a zero-shot expert: its training classes, any number
-    *error = path + ": metadata names " + std::to_string(labels->size()) + " labels for a head of " + std::to_string(d_y);
+    *error = path + ": metadata names " + std::to_string(labels->size()) + " labels for a head of " +
+             std::to_string(d_y);
     return false;
   }
   return true;
@@ -89,10 +90,10 @@ bool load_probex_checkpoint(const std::string& path, LoadedCheckpoint* out, std:
   }
   if (looks_like_mvprobe(file)) {
     *error = path + ": an MVProbe expert checkpoint (probex-train --expert mvprobe), not a ProbeX one: probex-convert "
-             "makes bundles of both, but ONNX export takes ProbeX checkpoints only";
+                    "makes bundles of both, but ONNX export takes ProbeX checkpoints only";
     return false;
   }
-  const char* names[] = {"probes.weight", "shared_probe_proj.weight", "per_probe_encoders.weight",
+  const char* names[] = {"probes.weight",           "shared_probe_proj.weight",   "per_probe_encoders.weight",
                          "per_probe_encoders.bias", "classification_head.weight", "classification_head.bias"};
   const size_t ranks[] = {2, 2, 2, 1, 2, 1};
   const TensorInfo* t[6];
@@ -127,7 +128,8 @@ bool load_probex_checkpoint(const std::string& path, LoadedCheckpoint* out, std:
                          std::to_string(s.r_v) + ", " + std::to_string(s.d_h) + "], per_probe_encoders [" +
                          std::to_string(t[2]->shape[0]) + ", " + std::to_string(t[2]->shape[1]) + "]";
     if (has_head) {
-      shapes += ", classification_head [" + std::to_string(t[4]->shape[0]) + ", " + std::to_string(t[4]->shape[1]) + "]";
+      shapes += ", classification_head [" + std::to_string(t[4]->shape[0]) + ", " + std::to_string(t[4]->shape[1]) +
+                "]";
     }
     *error = path + ": tensor shapes disagree (" + shapes + ")";
     return false;
@@ -167,11 +169,18 @@ bool load_mvprobe_checkpoint(const std::string& path, LoadedMvProbeCheckpoint* o
     *error = st.message;
     return false;
   }
-  const char* names[] = {"probes_xu.weight", "probes_xxtu.weight", "probes_xtu.weight", "probes_xtxu.weight",
-                         "shared_probe_proj_row.weight", "shared_probe_proj_row2.weight",
-                         "shared_probe_proj_col.weight", "shared_probe_proj_col2.weight",
-                         "concat_all4_encoder.weight", "concat_all4_encoder.bias",
-                         "classification_head.weight", "classification_head.bias"};
+  const char* names[] = {"probes_xu.weight",
+                         "probes_xxtu.weight",
+                         "probes_xtu.weight",
+                         "probes_xtxu.weight",
+                         "shared_probe_proj_row.weight",
+                         "shared_probe_proj_row2.weight",
+                         "shared_probe_proj_col.weight",
+                         "shared_probe_proj_col2.weight",
+                         "concat_all4_encoder.weight",
+                         "concat_all4_encoder.bias",
+                         "classification_head.weight",
+                         "classification_head.bias"};
   const TensorInfo* t[12];
   // A zero-shot expert has the text projection and no head.
   const bool has_head = file.find(names[10]) != nullptr || file.find(names[11]) != nullptr ||
@@ -205,7 +214,8 @@ bool load_mvprobe_checkpoint(const std::string& path, LoadedMvProbeCheckpoint* o
   for (const auto& [k, v] : file.metadata()) out->metadata[k] = v;
   // A checkpoint trained with masked views (--mv-views, --expert auto's mvprobe2) names them; its masked
   // views' tensors are stored but were never trained, and must stay masked. No "views": all four.
-  if (const std::string* views = file.metadata_value("views"); views != nullptr && !parse_mvprobe_views(*views, &s.views)) {
+  if (const std::string* views = file.metadata_value("views");
+      views != nullptr && !parse_mvprobe_views(*views, &s.views)) {
     *error = path + ": metadata 'views' is '" + *views + "', not a list of xu, xxtu, xtu, xtxu";
     return false;
   }

@@ -26,7 +26,7 @@ struct TextProjectionWeights {
 };
 
 struct LoadedCheckpoint : TextProjectionWeights {
-  std::unique_ptr<ProbexExpert> expert;  // without a head (d_Y = 0) for a zero-shot checkpoint
+  std::unique_ptr<ProbexExpert> expert;         // without a head (d_Y = 0) for a zero-shot checkpoint
   std::map<std::string, std::string> metadata;  // empty for a bare authors' state dict
   std::vector<std::string> labels;              // from metadata "labels", else label_0, label_1, ...
 };
@@ -46,7 +46,7 @@ bool save_mvprobe_checkpoint(const MvProbeExpert& expert, const std::map<std::st
                              const std::string& path, std::string* error, const std::vector<Param*>& extra = {});
 
 struct LoadedMvProbeCheckpoint : TextProjectionWeights {
-  std::unique_ptr<MvProbeExpert> expert;  // without a head (d_Y = 0) for a zero-shot checkpoint
+  std::unique_ptr<MvProbeExpert> expert;        // without a head (d_Y = 0) for a zero-shot checkpoint
   std::map<std::string, std::string> metadata;  // empty for a bare authors' state dict
   std::vector<std::string> labels;              // from metadata "labels", else label_0, label_1, ...
 };

@@ -44,8 +44,8 @@ bool some_expert_fits(const ExpertChoice& choice, const std::string& tree, std::
     if (c.fits && c.runnable) return true;
   }
   *error = "tree " + tree + ": no expert the device runtime can run fits --max-expert-bytes " +
-           format_bytes(choice.budget_bytes) + " (" + std::to_string(choice.budget_bytes) + " bytes, float32): " +
-           sizes(choice);
+           format_bytes(choice.budget_bytes) + " (" + std::to_string(choice.budget_bytes) +
+           " bytes, float32): " + sizes(choice);
   return false;
 }
 
@@ -53,7 +53,8 @@ bool choose_expert(ExpertChoice* choice, const std::string& tree, std::string* e
   const ExpertCandidate* best = nullptr;
   for (const ExpertCandidate& c : choice->candidates) {
     if (!eligible(c)) continue;
-    if (best == nullptr || c.val_bit > best->val_bit || (c.val_bit == best->val_bit && c.bytes < best->bytes)) best = &c;
+    if (best == nullptr || c.val_bit > best->val_bit || (c.val_bit == best->val_bit && c.bytes < best->bytes))
+      best = &c;
   }
   if (best == nullptr) {
     if (some_expert_fits(*choice, tree, error)) {

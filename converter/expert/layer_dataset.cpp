@@ -5,8 +5,8 @@
 #include <map>
 #include <set>
 
-#include "runtime/formats/python_literal.h"
 #include "converter/expert/labels.h"
+#include "runtime/formats/python_literal.h"
 
 namespace probex::convert {
 

@@ -8,10 +8,10 @@
 namespace probex::convert {
 
 struct MultiLabelMetrics {
-  double bit_accuracy = 0.0;   // correct label bits / (models x labels)
-  double exact_set = 0.0;      // share of models whose whole predicted set is right
-  double mean_auc = 0.0;       // mean over labels (with both classes present) of the per-label ROC AUC
-  size_t auc_labels = 0;       // how many labels entered mean_auc
+  double bit_accuracy = 0.0;      // correct label bits / (models x labels)
+  double exact_set = 0.0;         // share of models whose whole predicted set is right
+  double mean_auc = 0.0;          // mean over labels (with both classes present) of the per-label ROC AUC
+  size_t auc_labels = 0;          // how many labels entered mean_auc
   std::vector<double> label_auc;  // per label, in label order; -1 where only one class is present
 };
 

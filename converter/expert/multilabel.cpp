@@ -127,7 +127,8 @@ FitResult fit_multilabel(MultiLabelModel& model, const ExpertData& train, const 
       const size_t b = std::min(batch, train.count - s);
       for (size_t i = 0; i < b; ++i) {
         const size_t item = order[s + i];
-        std::memcpy(x.data() + i * train.features, train.x.data() + item * train.features, train.features * sizeof(float));
+        std::memcpy(x.data() + i * train.features, train.x.data() + item * train.features,
+                    train.features * sizeof(float));
         std::memcpy(y.data() + i * labels, train.y.data() + item * labels, labels * sizeof(float));
       }
       const float* logits = model.forward(x.data(), b);

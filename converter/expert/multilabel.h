@@ -59,8 +59,8 @@ struct ExpertData {
   size_t count = 0;
   size_t features = 0;
   size_t labels = 0;
-  std::vector<float> x;  // [count, features]
-  std::vector<float> y;  // [count, labels]
+  std::vector<float> x;            // [count, features]
+  std::vector<float> y;            // [count, labels]
   std::vector<std::string> names;  // one per example (model paths), for reports
 };
 
@@ -71,7 +71,7 @@ struct FitConfig {
   double weight_decay = 1e-5;
   int eval_every = 25;
   uint64_t seed = 0;
-  std::string label;     // shown in the progress line
+  std::string label;  // shown in the progress line
   bool progress = true;
 };
 

@@ -39,7 +39,8 @@ void standardize_backward(float* g, const float* z, size_t n, double sigma, doub
   }
   const double gmean = gsum / static_cast<double>(n);
   const double c = sigma > 0.0 && n > 1 ? gz / (static_cast<double>(n - 1) * sigma) : 0.0;
-  for (size_t i = 0; i < n; ++i) g[i] = static_cast<float>((static_cast<double>(g[i]) - gmean) / denom - static_cast<double>(z[i]) * c);
+  for (size_t i = 0; i < n; ++i)
+    g[i] = static_cast<float>((static_cast<double>(g[i]) - gmean) / denom - static_cast<double>(z[i]) * c);
 }
 
 const char* const kProbeNames[4] = {"probes_xu.weight", "probes_xxtu.weight", "probes_xtu.weight",
@@ -211,10 +212,11 @@ const float* MvProbeExpert::forward(const float* x, size_t batch) {
   }
   // e = f M^T + b_M: [B, 4rp] x [4rp, r_T].
   for (size_t b = 0; b < batch; ++b) std::memcpy(e_.data() + b * s.r_t, enc_b_.value.data(), s.r_t * sizeof(float));
-  blas::sgemm(Op::kNone, Op::kTranspose, I(batch), I(s.r_t), I(f_size), 1.0f, f_.data(), I(f_size),
-              enc_w_.value.data(), I(f_size), 1.0f, e_.data(), I(s.r_t));
+  blas::sgemm(Op::kNone, Op::kTranspose, I(batch), I(s.r_t), I(f_size), 1.0f, f_.data(), I(f_size), enc_w_.value.data(),
+              I(f_size), 1.0f, e_.data(), I(s.r_t));
   if (!has_head()) return e_.data();
-  for (size_t b = 0; b < batch; ++b) std::memcpy(logits_.data() + b * s.d_y, head_b_.value.data(), s.d_y * sizeof(float));
+  for (size_t b = 0; b < batch; ++b)
+    std::memcpy(logits_.data() + b * s.d_y, head_b_.value.data(), s.d_y * sizeof(float));
   blas::sgemm(Op::kNone, Op::kTranspose, I(batch), I(s.d_y), I(s.r_t), 1.0f, e_.data(), I(s.r_t), head_w_.value.data(),
               I(s.r_t), 1.0f, logits_.data(), I(s.d_y));
   return logits_.data();

@@ -48,7 +48,7 @@ constexpr unsigned kAllViews = 0xF;
 struct MvProbeShape {
   size_t d_h = 0, d_w = 0;  // the probed layer, after shaping
   size_t r = 128, p = 128, r_t = 128;
-  size_t d_y = 0;           // labels
+  size_t d_y = 0;  // labels
   // Bit k set: view k is computed. A cleared view's features are 0, as the authors' `--ablation`, which
   // multiplies them by 0 after computing them (the encoder keeps its width 4rp and every parameter exists).
   unsigned views = kAllViews;

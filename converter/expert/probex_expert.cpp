@@ -87,8 +87,8 @@ void ProbexExpert::backward(const float* dlogits) {
   // Head: dW += dlogits^T E, db += colsum(dlogits), dE = dlogits W. Without a head, the input is dE.
   const float* de = dlogits;
   if (has_head()) {
-    blas::sgemm(blas::Op::kTranspose, blas::Op::kNone, I(s.d_y), I(s.r_t), I(batch), 1.0f, dlogits, I(s.d_y),
-                e_.data(), I(s.r_t), 1.0f, head_w_.grad.data(), I(s.r_t));
+    blas::sgemm(blas::Op::kTranspose, blas::Op::kNone, I(s.d_y), I(s.r_t), I(batch), 1.0f, dlogits, I(s.d_y), e_.data(),
+                I(s.r_t), 1.0f, head_w_.grad.data(), I(s.r_t));
     for (size_t b = 0; b < batch; ++b) {
       for (size_t j = 0; j < s.d_y; ++j) head_b_.grad[j] += dlogits[b * s.d_y + j];
     }
@@ -97,21 +97,21 @@ void ProbexExpert::backward(const float* dlogits) {
     de = de_.data();
   }
   // Encoders: dM += dE^T vec(G), db_M += colsum(dE), dvec(G) = dE M.
-  blas::sgemm(blas::Op::kTranspose, blas::Op::kNone, I(s.r_t), I(g_size), I(batch), 1.0f, de, I(s.r_t),
-              g_.data(), I(g_size), 1.0f, enc_w_.grad.data(), I(g_size));
+  blas::sgemm(blas::Op::kTranspose, blas::Op::kNone, I(s.r_t), I(g_size), I(batch), 1.0f, de, I(s.r_t), g_.data(),
+              I(g_size), 1.0f, enc_w_.grad.data(), I(g_size));
   for (size_t b = 0; b < batch; ++b) {
     for (size_t j = 0; j < s.r_t; ++j) enc_b_.grad[j] += de[b * s.r_t + j];
   }
-  blas::sgemm(blas::Op::kNone, blas::Op::kNone, I(batch), I(g_size), I(s.r_t), 1.0f, de, I(s.r_t),
-              enc_w_.value.data(), I(g_size), 0.0f, dg_.data(), I(g_size));
+  blas::sgemm(blas::Op::kNone, blas::Op::kNone, I(batch), I(g_size), I(s.r_t), 1.0f, de, I(s.r_t), enc_w_.value.data(),
+              I(g_size), 0.0f, dg_.data(), I(g_size));
   // ReLU, then per layer: G = P^T V  =>  dV^T += dG^T P^T, dP = V dG^T = (V^T)^T dG^T.
   for (size_t b = 0; b < batch; ++b) {
     const float* g = g_.data() + b * g_size;
     float* dg = dg_.data() + b * g_size;
     for (size_t i = 0; i < g_size; ++i) dg[i] = g[i] > 0.0f ? dg[i] : 0.0f;
     const float* p = p_.data() + b * s.d_h * s.r_u;
-    blas::sgemm(blas::Op::kTranspose, blas::Op::kTranspose, I(s.r_v), I(s.d_h), I(s.r_u), 1.0f, dg, I(s.r_v), p, I(s.r_u),
-                1.0f, proj_.grad.data(), I(s.d_h));
+    blas::sgemm(blas::Op::kTranspose, blas::Op::kTranspose, I(s.r_v), I(s.d_h), I(s.r_u), 1.0f, dg, I(s.r_v), p,
+                I(s.r_u), 1.0f, proj_.grad.data(), I(s.d_h));
     blas::sgemm(blas::Op::kTranspose, blas::Op::kTranspose, I(s.d_h), I(s.r_u), I(s.r_v), 1.0f, proj_.value.data(),
                 I(s.d_h), dg, I(s.r_v), 0.0f, dp_.data() + b * s.d_h * s.r_u, I(s.r_u));
   }

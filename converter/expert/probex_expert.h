@@ -28,7 +28,7 @@ namespace probex::convert {
 struct ProbexShape {
   size_t d_h = 0, d_w = 0;  // the probed layer, after shaping
   size_t r_u = 128, r_v = 128, r_t = 128;
-  size_t d_y = 0;           // labels
+  size_t d_y = 0;  // labels
 };
 
 // Parameters of a ProbeX expert (with its head when d_Y > 0); its init draws one random number per parameter.

@@ -7,10 +7,10 @@
 #include <utility>
 
 #include "converter/expert/checkpoint.h"
-#include "runtime/formats/json_writer.h"
-#include "runtime/formats/python_literal.h"
 #include "converter/expert/labels.h"
 #include "converter/expert/weight_stats.h"
+#include "runtime/formats/json_writer.h"
+#include "runtime/formats/python_literal.h"
 
 namespace probex::convert {
 namespace {
@@ -85,12 +85,9 @@ struct ExpertSpec {
 
 std::vector<ExpertSpec> expert_specs(const TreeTrainOptions& o) {
   switch (o.expert) {
-    case ExpertKind::kProbex:
-      return {{kExpertProbex, false, kAllViews}};
-    case ExpertKind::kMvProbe:
-      return {{kExpertMvProbe, true, o.mvprobe_views}};
-    case ExpertKind::kAuto:
-      break;
+    case ExpertKind::kProbex: return {{kExpertProbex, false, kAllViews}};
+    case ExpertKind::kMvProbe: return {{kExpertMvProbe, true, o.mvprobe_views}};
+    case ExpertKind::kAuto: break;
   }
   return {{kExpertProbex, false, kAllViews},
           {kExpertMvProbe, true, kAllViews},
@@ -133,7 +130,9 @@ size_t expert_parameters(const ExpertSpec& spec, const TreeTrainOptions& o, cons
   return mvprobe_live_parameter_count(m);
 }
 
-FitConfig expert_fit(const ExpertSpec& spec, const TreeTrainOptions& o) { return spec.mvprobe ? mvprobe_fit(o) : o.fit; }
+FitConfig expert_fit(const ExpertSpec& spec, const TreeTrainOptions& o) {
+  return spec.mvprobe ? mvprobe_fit(o) : o.fit;
+}
 
 // A trained expert's parameter values, so that only one expert (and its training buffers) is alive at a time.
 std::vector<std::vector<float>> snapshot(MultiLabelModel& model) {
@@ -291,8 +290,8 @@ bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, cons
       to_train[i] = c.fits;
       choice.candidates.push_back(c);
     }
-    choice.candidates.push_back(sized_candidate(kExpertDense, dense_parameter_count(shape.d_h * shape.d_w, shape.r_t,
-                                                                                    shape.d_y),
+    choice.candidates.push_back(sized_candidate(kExpertDense,
+                                                dense_parameter_count(shape.d_h * shape.d_w, shape.r_t, shape.d_y),
                                                 false, options.max_expert_bytes));
     if (!some_expert_fits(choice, tree, error)) return false;
     if (progress) {
@@ -381,7 +380,8 @@ bool train_tree(const std::vector<ZooFile>& files, const std::string& tree, cons
   values.clear();
   report->test_embeddings = expert.embed(s.test.data);
   if (options.embed_other_trees) {
-    embed_other_trees(files, tree, options.load, [&](const ExpertData& d) { return expert.embed(d); }, report);
+    embed_other_trees(
+        files, tree, options.load, [&](const ExpertData& d) { return expert.embed(d); }, report);
   }
   if (!options.checkpoint_path.empty()) {
     std::map<std::string, std::string> md = checkpoint_metadata(tree, options, report->rule, shape,
@@ -452,8 +452,9 @@ std::vector<LayerSweepRow> sweep_layers(const std::vector<ZooFile>& files, const
         fit_multilabel(expert.model(), s.train.data, s.val.data, expert_fit(spec, o)).best_val.bit_accuracy;
     rows.push_back(row);
   }
-  std::stable_sort(rows.begin(), rows.end(),
-                   [](const LayerSweepRow& a, const LayerSweepRow& b) { return a.val_bit_accuracy > b.val_bit_accuracy; });
+  std::stable_sort(rows.begin(), rows.end(), [](const LayerSweepRow& a, const LayerSweepRow& b) {
+    return a.val_bit_accuracy > b.val_bit_accuracy;
+  });
   return rows;
 }
 
@@ -481,8 +482,8 @@ TreeChoice trees_to_train(const std::vector<ZooFile>& files, const std::vector<s
     return c;
   }
   for (const std::string& t : zoo_trees(files)) {
-    const bool has_train =
-        std::any_of(files.begin(), files.end(), [&](const ZooFile& f) { return f.tree == t && f.split == "train"; });
+    const bool has_train = std::any_of(files.begin(), files.end(),
+                                       [&](const ZooFile& f) { return f.tree == t && f.split == "train"; });
     (has_train ? c.trees : c.without_training).push_back(t);
   }
   return c;

@@ -5,11 +5,11 @@
 #include <string>
 #include <vector>
 
+#include "converter/expert/expert_choice.h"
 #include "converter/expert/layer_dataset.h"
 #include "converter/expert/multilabel.h"
 #include "converter/expert/mvprobe_expert.h"
 #include "converter/expert/probex_expert.h"
-#include "converter/expert/expert_choice.h"
 #include "converter/expert/weight_stats.h"
 
 namespace probex::convert {
@@ -33,9 +33,9 @@ struct TreeTrainOptions {
   uint64_t max_expert_bytes = kDefaultExpertBudget;
   bool dense_baseline = true;
   bool stats_baseline = true;
-  int baseline_epochs = 0;  // 0: the same as fit.epochs
-  StatGroups stat_groups;   // which statistics the statistics baseline sees
-  size_t max_train = 0;     // > 0: use only the first N training models (learning curves)
+  int baseline_epochs = 0;      // 0: the same as fit.epochs
+  StatGroups stat_groups;       // which statistics the statistics baseline sees
+  size_t max_train = 0;         // > 0: use only the first N training models (learning curves)
   std::string checkpoint_path;  // where the (chosen) expert goes ("" = not saved)
   // Also embed the test models of the other trees whose layer has this tree's shape with this tree's
   // expert (TreeReport::other_*; for the HTML report's map: does the expert's space tell trees apart?).

@@ -211,7 +211,8 @@ ZeroShotFitResult fit_zero_shot(MultiLabelModel& embedder, TextProjection& proje
     if (config.progress && (tty || evaluate || epoch == config.epochs)) {
       const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       const double eta = elapsed / epoch * (config.epochs - epoch);
-      std::fprintf(stderr, "%s%s epoch %d/%d  loss %.4f  best val top-1 %.3f @%d, val_holdout %.3f @%d  ETA %02d:%02d%s",
+      std::fprintf(stderr,
+                   "%s%s epoch %d/%d  loss %.4f  best val top-1 %.3f @%d, val_holdout %.3f @%d  ETA %02d:%02d%s",
                    tty ? "\r" : "", config.label.c_str(), epoch, config.epochs,
                    loss_sum / static_cast<double>(train.data.count), result.best_seen_val, result.best_seen_epoch,
                    result.best_unseen_val, result.best_unseen_epoch, static_cast<int>(eta) / 60,

@@ -27,8 +27,8 @@ struct ClassTexts {
 
 // Layers of one split with one class each (an index into the split's ClassTexts).
 struct ZeroShotSplit {
-  ExpertData data;             // x holds the layers; y is unused
-  std::vector<size_t> classes; // [data.count]
+  ExpertData data;              // x holds the layers; y is unused
+  std::vector<size_t> classes;  // [data.count]
   ClassTexts texts;
 };
 
@@ -42,7 +42,9 @@ class TextProjection {
   // Z = T W^T + b, [count, r_T] (not normalised).
   std::vector<float> project(const float* texts, size_t count);
   // Accumulates the gradients of the last project() call's parameters, given dL/dZ.
-  void backward(const float* texts, size_t count, const float* dz) { linear_.backward(texts, nullptr, dz, count, nullptr); }
+  void backward(const float* texts, size_t count, const float* dz) {
+    linear_.backward(texts, nullptr, dz, count, nullptr);
+  }
   std::vector<Param*> params();
 
  private:

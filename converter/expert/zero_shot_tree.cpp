@@ -5,11 +5,11 @@
 #include <memory>
 
 #include "converter/expert/checkpoint.h"
-#include "runtime/formats/json_writer.h"
-#include "runtime/formats/python_literal.h"
+#include "converter/expert/expert_choice.h"
 #include "converter/expert/layer_dataset.h"
 #include "converter/expert/mvprobe_expert.h"
-#include "converter/expert/expert_choice.h"
+#include "runtime/formats/json_writer.h"
+#include "runtime/formats/python_literal.h"
 
 namespace probex::convert {
 namespace {
@@ -142,7 +142,8 @@ bool train_zero_shot_tree(const std::vector<ZooFile>& files, const std::string& 
   }
   for (const std::string& u : unseen) {
     if (std::find(seen.begin(), seen.end(), u) != seen.end()) {
-      *error = "tree '" + tree + "': class '" + u + "' is in the holdout splits and in training; zero-shot needs "
+      *error = "tree '" + tree + "': class '" + u +
+               "' is in the holdout splits and in training; zero-shot needs "
                "classes never trained on";
       return false;
     }
@@ -205,8 +206,8 @@ bool train_zero_shot_tree(const std::vector<ZooFile>& files, const std::string& 
 
   if (!options.checkpoint_path.empty()) {  // the val_holdout choice, restored by evaluate()
     const auto fmt = [](double v) { return format_number(v); };
-    std::map<std::string, std::string> md =
-        checkpoint_metadata(tree, options, report->rule, shape, fit, seen, kept.unseen_epoch, report->train);
+    std::map<std::string, std::string> md = checkpoint_metadata(tree, options, report->rule, shape, fit, seen,
+                                                                kept.unseen_epoch, report->train);
     if (mv) set_mvprobe_metadata(mv_expert->shape(), &md);
     md["holdout_labels"] = python_list_literal(unseen);
     md["text_table"] = table.source;

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "converter/text/embedding_table.h"
 #include "converter/expert/train_tree.h"
 #include "converter/expert/zero_shot.h"
+#include "converter/text/embedding_table.h"
 
 namespace probex::convert {
 

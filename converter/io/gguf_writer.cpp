@@ -4,8 +4,8 @@
 #include <cmath>
 #include <cstring>
 
-#include "runtime/math/float_formats.h"
 #include "converter/io/safetensors_writer.h"
+#include "runtime/math/float_formats.h"
 
 namespace probex::convert {
 
@@ -128,7 +128,9 @@ void put_string(std::vector<uint8_t>* out, const std::string& s) {
   out->insert(out->end(), s.begin(), s.end());
 }
 
-uint64_t padded(uint64_t n) { return (n + GgufWriter::kAlignment - 1) / GgufWriter::kAlignment * GgufWriter::kAlignment; }
+uint64_t padded(uint64_t n) {
+  return (n + GgufWriter::kAlignment - 1) / GgufWriter::kAlignment * GgufWriter::kAlignment;
+}
 
 }  // namespace
 
@@ -332,10 +334,12 @@ bool GgufWriter::add_f32(const std::string& name, GgufType type, const std::vect
                     std::to_string(block) + ", not " + std::to_string(t.ne[0]));
       }
       const auto per_block = static_cast<size_t>(block);
-      const size_t bytes = type == GgufType::kQ5_0 ? kQ5BlockBytes : type == GgufType::kQ8_0 ? kQ8BlockBytes : kQ4KBlockBytes;
-      auto* quantize = type == GgufType::kQ5_0 ? quantize_q5_0_block
+      const size_t bytes = type == GgufType::kQ5_0   ? kQ5BlockBytes
+                           : type == GgufType::kQ8_0 ? kQ8BlockBytes
+                                                     : kQ4KBlockBytes;
+      auto* quantize = type == GgufType::kQ5_0   ? quantize_q5_0_block
                        : type == GgufType::kQ8_0 ? quantize_q8_0_block
-                                                  : quantize_q4_k_block;
+                                                 : quantize_q4_k_block;
       t.bytes.resize(count / per_block * bytes);
       for (size_t b = 0; b < count / per_block; ++b) quantize(values + b * per_block, &t.bytes[b * bytes]);
       break;

@@ -173,7 +173,8 @@ bool encode_onnx_expert(const ExpertGraphWeights& w, const std::map<std::string,
                      .msg(5, int_attribute("transB", 1)));
   }
   if (head) {
-    graph.msg(1, node("Gemm", "classify", {"embedding", "classification_head.weight", "classification_head.bias"}, "logits")
+    graph.msg(1, node("Gemm", "classify", {"embedding", "classification_head.weight", "classification_head.bias"},
+                      "logits")
                      .msg(5, int_attribute("transB", 1)));
   }
   graph.str(2, "probex_expert");

@@ -52,10 +52,10 @@ struct ExpertGraphWeights {
 // and "per_probe_encoders.weight_scale" [r_T]. The float "probes.weight" and "per_probe_encoders.weight"
 // are then absent. It is the peer of an int8 bundle (scripts/bench.sh), not a format probex reads.
 struct ExpertGraphInt8 {
-  const int8_t* probes = nullptr;          // U quantized [d_W, r_U], one scale per column
-  const float* probes_scales = nullptr;    // [r_U]
-  const int8_t* encoder_t = nullptr;       // M^T quantized [r_U*r_V, r_T], one scale per column
-  const float* encoder_scales = nullptr;   // [r_T]
+  const int8_t* probes = nullptr;         // U quantized [d_W, r_U], one scale per column
+  const float* probes_scales = nullptr;   // [r_U]
+  const int8_t* encoder_t = nullptr;      // M^T quantized [r_U*r_V, r_T], one scale per column
+  const float* encoder_scales = nullptr;  // [r_T]
 };
 bool encode_onnx_expert(const ExpertGraphWeights& weights, const std::map<std::string, std::string>& metadata,
                         std::vector<uint8_t>* bytes, std::string* error, const ExpertGraphInt8* int8 = nullptr);

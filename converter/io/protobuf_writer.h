@@ -35,7 +35,9 @@ struct Pb {
     return *this;
   }
   Pb& len(uint32_t field, const std::vector<uint8_t>& b) { return len(field, b.data(), b.size()); }
-  Pb& str(uint32_t field, const std::string& s) { return len(field, reinterpret_cast<const uint8_t*>(s.data()), s.size()); }
+  Pb& str(uint32_t field, const std::string& s) {
+    return len(field, reinterpret_cast<const uint8_t*>(s.data()), s.size());
+  }
   Pb& msg(uint32_t field, const Pb& m) { return len(field, m.bytes); }
   Pb& fixed32(uint32_t field, uint32_t v) {
     tag(field, 5);

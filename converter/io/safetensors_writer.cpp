@@ -4,9 +4,9 @@
 #include <cstdio>
 #include <cstring>
 
+#include "runtime/formats/json_writer.h"
 #include "runtime/math/checked_math.h"
 #include "runtime/math/float_formats.h"
-#include "runtime/formats/json_writer.h"
 
 namespace probex::convert {
 
@@ -32,8 +32,8 @@ bool SafetensorsWriter::add_raw(const std::string& name, Dtype dtype, std::vecto
   return true;
 }
 
-bool SafetensorsWriter::add_f32(const std::string& name, Dtype dtype, std::vector<uint64_t> shape,
-                                const float* values, std::string* error) {
+bool SafetensorsWriter::add_f32(const std::string& name, Dtype dtype, std::vector<uint64_t> shape, const float* values,
+                                std::string* error) {
   uint64_t count = 1;
   for (uint64_t d : shape) {
     if (!checked_mul(count, d, &count)) {
@@ -45,9 +45,7 @@ bool SafetensorsWriter::add_f32(const std::string& name, Dtype dtype, std::vecto
   uint8_t* p = bytes.data();
   for (uint64_t i = 0; i < count; ++i) {
     switch (dtype) {
-      case Dtype::kF32:
-        std::memcpy(p + 4 * i, &values[i], 4);
-        break;
+      case Dtype::kF32: std::memcpy(p + 4 * i, &values[i], 4); break;
       case Dtype::kF64: {
         const double d = values[i];
         std::memcpy(p + 8 * i, &d, 8);
@@ -60,9 +58,7 @@ bool SafetensorsWriter::add_f32(const std::string& name, Dtype dtype, std::vecto
         p[2 * i + 1] = static_cast<uint8_t>(h >> 8);
         break;
       }
-      default:
-        *error = "tensor '" + name + "': add_f32 cannot store " + dtype_name(dtype);
-        return false;
+      default: *error = "tensor '" + name + "': add_f32 cannot store " + dtype_name(dtype); return false;
     }
   }
   return add_raw(name, dtype, std::move(shape), std::move(bytes), error);
@@ -93,7 +89,8 @@ std::vector<uint8_t> SafetensorsWriter::serialize() const {
       if (i) header += ",";
       header += std::to_string(entry.shape[i]);
     }
-    header += "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + entry.bytes.size()) + "]}";
+    header += "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + entry.bytes.size()) +
+              "]}";
     offset += entry.bytes.size();
   }
   header += "}";

@@ -111,13 +111,14 @@ bool encode_tflite_mlp(const std::vector<DenseLayer>& layers, TfliteWeightType t
                                                             t::QuantizationDetails::NONE, 0, 0);
       w = add_tensor(l.name + ".weight", {out, in}, t::TensorType::INT8, buffer, qp);
     } else {
-      w = add_tensor(l.name + ".weight", {out, in}, t::TensorType::FLOAT32, add_buffer(float_bytes(l.weight, l.out * l.in)), 0);
+      w = add_tensor(l.name + ".weight", {out, in}, t::TensorType::FLOAT32,
+                     add_buffer(float_bytes(l.weight, l.out * l.in)), 0);
     }
-    const int32_t bias =
-        add_tensor(l.name + ".bias", {out}, t::TensorType::FLOAT32, add_buffer(float_bytes(l.bias, l.out)), 0);
+    const int32_t bias = add_tensor(l.name + ".bias", {out}, t::TensorType::FLOAT32,
+                                    add_buffer(float_bytes(l.bias, l.out)), 0);
     const int32_t y = add_tensor(l.name + ".out", {1, out}, t::TensorType::FLOAT32, 0, 0);
-    const auto options = t::CreateFullyConnectedOptions(
-        b, l.relu ? t::ActivationFunctionType::RELU : t::ActivationFunctionType::NONE);
+    const auto options = t::CreateFullyConnectedOptions(b, l.relu ? t::ActivationFunctionType::RELU
+                                                                  : t::ActivationFunctionType::NONE);
     const std::vector<int32_t> op_inputs = {x, w, bias}, op_outputs = {y};
     ops.push_back(t::CreateOperatorDirect(b, 0, &op_inputs, &op_outputs, t::BuiltinOptions::FullyConnectedOptions,
                                           options.Union()));

@@ -25,7 +25,7 @@
 namespace probex::convert {
 
 enum class TfliteWeightType { kFloat32, kInt8 };
-const char* tflite_weight_type_name(TfliteWeightType type);  // "FLOAT32", "INT8"
+const char* tflite_weight_type_name(TfliteWeightType type);                     // "FLOAT32", "INT8"
 bool parse_tflite_weight_type(const std::string& name, TfliteWeightType* out);  // by name, as above
 
 // One fully connected layer: y = x W^T + b, W row-major [out, in] (PyTorch's Linear).

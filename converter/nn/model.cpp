@@ -20,7 +20,6 @@ void uniform_init(Param& p, size_t fan_in, Rng& rng) {
   for (float& v : p.value) v = static_cast<float>(rng.uniform(-bound, bound));
 }
 
-
 Linear::Linear(const std::string& name, size_t in, size_t out) : in_(in), out_(out) {
   weight_ = {name + ".weight", {out, in}, std::vector<float>(in * out, 0.0f), std::vector<float>(in * out, 0.0f)};
   bias_ = {name + ".bias", {out}, std::vector<float>(out, 0.0f), std::vector<float>(out, 0.0f)};
@@ -91,7 +90,8 @@ bool Model::from_spec(const std::string& spec, Model* out, std::string* error) {
   }
   for (size_t i = 0; i + 1 < widths.size(); ++i) {
     const bool last = i + 2 == widths.size();
-    m.layers_.push_back(std::make_unique<Linear>(last ? "head" : "fc" + std::to_string(i + 1), widths[i], widths[i + 1]));
+    m.layers_.push_back(
+        std::make_unique<Linear>(last ? "head" : "fc" + std::to_string(i + 1), widths[i], widths[i + 1]));
     if (!last) m.layers_.push_back(std::make_unique<Relu>(widths[i + 1]));
   }
   *out = std::move(m);
@@ -181,8 +181,7 @@ Param* Model::find_param(const std::string& name) {
   return nullptr;
 }
 
-double softmax_cross_entropy(const float* logits, const int32_t* labels, size_t batch, size_t classes,
-                             float* dlogits) {
+double softmax_cross_entropy(const float* logits, const int32_t* labels, size_t batch, size_t classes, float* dlogits) {
   double loss = 0.0;
   const float scale = 1.0f / static_cast<float>(batch);
   for (size_t b = 0; b < batch; ++b) {

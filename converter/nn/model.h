@@ -16,7 +16,7 @@
 namespace probex::convert {
 
 struct Param {
-  std::string name;              // e.g. "fc1.weight"
+  std::string name;  // e.g. "fc1.weight"
   std::vector<uint64_t> shape;
   std::vector<float> value;
   std::vector<float> grad;
@@ -30,7 +30,7 @@ void uniform_init(Param& p, size_t fan_in, Rng& rng);
 class Layer {
  public:
   virtual ~Layer() = default;
-  virtual size_t input_size() const = 0;   // features per example
+  virtual size_t input_size() const = 0;  // features per example
   virtual size_t output_size() const = 0;
   virtual void forward(const float* x, size_t batch, float* y) = 0;
   // Adds this batch's parameter gradients to Param::grad; writes dL/dx to `dx` unless it is null.
@@ -112,8 +112,7 @@ class Model {
 };
 
 // Mean softmax cross-entropy over the batch; writes dL/dlogits into `dlogits`.
-double softmax_cross_entropy(const float* logits, const int32_t* labels, size_t batch, size_t classes,
-                             float* dlogits);
+double softmax_cross_entropy(const float* logits, const int32_t* labels, size_t batch, size_t classes, float* dlogits);
 
 // Index of the largest logit of each row.
 void argmax_rows(const float* logits, size_t batch, size_t classes, int32_t* out);

@@ -160,7 +160,8 @@ TrainReport train_denoiser(Model& model, const ImageTensor& images, const std::v
     double loss_sum = 0.0;
     for (size_t start = 0; start < n; start += batch) {
       const size_t b = std::min(batch, n - start);
-      for (size_t i = 0; i < b; ++i) mask_into(images.image(indices[order[start + i]]), dim, mask_ratio, rng, x.data() + i * dim);
+      for (size_t i = 0; i < b; ++i)
+        mask_into(images.image(indices[order[start + i]]), dim, mask_ratio, rng, x.data() + i * dim);
       const float* out = model.forward(x.data(), b);
       // Loss: mean over batch and pixels of (out - clean)^2, as torch.nn.MSELoss.
       const float scale = 2.0f / static_cast<float>(b * dim);
@@ -199,7 +200,8 @@ double denoise_r2(Model& model, const ImageTensor& images, const std::vector<uin
   std::vector<float> x(kBatch * dim);
   for (size_t start = 0; start < indices.size(); start += kBatch) {
     const size_t b = std::min(kBatch, indices.size() - start);
-    for (size_t i = 0; i < b; ++i) mask_into(images.image(indices[start + i]), dim, mask_ratio, rng, x.data() + i * dim);
+    for (size_t i = 0; i < b; ++i)
+      mask_into(images.image(indices[start + i]), dim, mask_ratio, rng, x.data() + i * dim);
     const float* out = model.forward(x.data(), b);
     for (size_t i = 0; i < b; ++i) {
       const float* clean = images.image(indices[start + i]);

@@ -34,8 +34,8 @@ struct LabelledSubset {
 };
 
 struct TrainConfig {
-  int epochs = 1;   // passes over the data, unless `steps` is set
-  long steps = 0;   // if > 0: exactly this many optimizer steps, reshuffling at every pass
+  int epochs = 1;  // passes over the data, unless `steps` is set
+  long steps = 0;  // if > 0: exactly this many optimizer steps, reshuffling at every pass
   size_t batch_size = 128;
   double lr = 1e-3;
   Schedule schedule = Schedule::kConstant;

@@ -6,7 +6,6 @@
 #include <map>
 #include <utility>
 
-#include "runtime/cli/text.h"
 #include "converter/bundle/flip_bound.h"
 #include "converter/bundle/signing.h"
 #include "converter/bundle/zero_shot_bundle.h"
@@ -14,6 +13,7 @@
 #include "converter/expert/layer_dataset.h"
 #include "converter/report/quant_report.h"
 #include "probex/platform/mapped_file.h"
+#include "runtime/cli/text.h"
 
 namespace probex::convert {
 namespace {
@@ -23,7 +23,8 @@ namespace {
 // allows up to 5 of 500)".
 std::string flips_verdict(const QuantComparison& c, const QuantBudget& budget) {
   char text[200];
-  std::snprintf(text, sizeof(text), "label flips %zu of %zu (%.4f; %.0f%% lower bound %.4f; the budget %.4f allows up to %zu of %zu)",
+  std::snprintf(text, sizeof(text),
+                "label flips %zu of %zu (%.4f; %.0f%% lower bound %.4f; the budget %.4f allows up to %zu of %zu)",
                 c.flips, c.decisions, c.label_flip_rate, 100.0 * kFlipBudgetConfidence,
                 flip_rate_lower_bound(c.flips, c.decisions), budget.max_flip_rate,
                 max_flips_within(c.decisions, budget.max_flip_rate), c.decisions);
@@ -55,7 +56,8 @@ std::string finer_result_text(const FinerTypeCheck& f) {
 std::string finer_types_text(const std::string& tree, const QuantSpec& spec, const FinerTypes& f) {
   std::string text = "tree " + tree + ": " + quant_spec_name(spec) + " over budget";
   for (const FinerTypeCheck& t : f.tried)
-    text += "; " + quant_spec_name(t.spec) + (t.within() ? " passes (" : " over budget too (") + finer_result_text(t) + ")";
+    text += "; " + quant_spec_name(t.spec) + (t.within() ? " passes (" : " over budget too (") + finer_result_text(t) +
+            ")";
   const FinerTypeCheck* passing = f.passing();
   if (passing == nullptr) return text + (f.tried.empty() ? "; there is no finer type" : "; no finer type passes");
   const std::string name = quant_spec_name(passing->spec);
@@ -159,8 +161,9 @@ ConvertOutcome convert_bundle(const ConvertOptions& o, ConvertReport* report, st
   };
   const auto attach = [&](size_t k, const QuantSpec& s, BundleTree* t, std::string* e) {
     const auto mv = mv_zero_shot.find(k);
-    return mv != mv_zero_shot.end() ? attach_zero_shot(mv->second, zero_shot_paths[k], s, table, o.extra_labels, t, e)
-                                    : attach_zero_shot(zero_shot_floats[k], zero_shot_paths[k], s, table, o.extra_labels, t, e);
+    return mv != mv_zero_shot.end()
+               ? attach_zero_shot(mv->second, zero_shot_paths[k], s, table, o.extra_labels, t, e)
+               : attach_zero_shot(zero_shot_floats[k], zero_shot_paths[k], s, table, o.extra_labels, t, e);
   };
   const auto finish_tree = [&](size_t i, BundleTree* t) {
     if (!o.zoo.empty()) {
@@ -170,7 +173,8 @@ ConvertOutcome convert_bundle(const ConvertOptions& o, ConvertReport* report, st
     add_self_tests(t, static_cast<size_t>(o.self_tests), amplitudes[i], 0x5e1f7e57ull + i * 1000, 1e30f);
   };
   const MakeTree make_tree = [&](size_t i, const QuantSpec& s, BundleTree* t, std::string* e) {
-    if (!make_classifier(i, s, t, e) || (zero_shot_of[i] != SIZE_MAX && !attach(zero_shot_of[i], s, t, e))) return false;
+    if (!make_classifier(i, s, t, e) || (zero_shot_of[i] != SIZE_MAX && !attach(zero_shot_of[i], s, t, e)))
+      return false;
     finish_tree(i, t);
     return true;
   };
@@ -186,7 +190,8 @@ ConvertOutcome convert_bundle(const ConvertOptions& o, ConvertReport* report, st
     size_t i = 0;
     while (i < trees.size() && trees[i].name != name) ++i;
     if (i == trees.size())
-      return failed(zero_shot_paths[k] + ": zero-shot expert for tree '" + name + "', but no classification checkpoint of that tree was given");
+      return failed(zero_shot_paths[k] + ": zero-shot expert for tree '" + name +
+                    "', but no classification checkpoint of that tree was given");
     if (!attach(k, o.spec, &trees[i], error)) return kFailed;
     zero_shot_of[i] = k;
   }
@@ -196,7 +201,8 @@ ConvertOutcome convert_bundle(const ConvertOptions& o, ConvertReport* report, st
       LoadOptions load;
       load.layer = t.layer_name;
       std::vector<std::string> space = t.labels;
-      if (!load_split(r.files, t.name, o.split, load, &space, t.shape.d_h, t.shape.d_w, &held_out[i], error)) return kFailed;
+      if (!load_split(r.files, t.name, o.split, load, &space, t.shape.d_h, t.shape.d_w, &held_out[i], error))
+        return kFailed;
       const ExpertData& d = held_out[i].data;
       if (d.count == 0) return failed(o.zoo + ": tree '" + t.name + "' has no models in split '" + o.split + "'");
       double sum_sq = 0;
@@ -225,7 +231,8 @@ ConvertOutcome convert_bundle(const ConvertOptions& o, ConvertReport* report, st
         const auto mv = mv_zero_shot.find(k);
         z.model = mv != mv_zero_shot.end() ? static_cast<MultiLabelModel*>(mv->second.expert.get())
                                            : zero_shot_floats[k].expert.get();
-        z.text = mv != mv_zero_shot.end() ? static_cast<const TextProjectionWeights*>(&mv->second) : &zero_shot_floats[k];
+        z.text = mv != mv_zero_shot.end() ? static_cast<const TextProjectionWeights*>(&mv->second)
+                                          : &zero_shot_floats[k];
       }
       reference.zero_shot.push_back(z);
     }
@@ -235,9 +242,8 @@ ConvertOutcome convert_bundle(const ConvertOptions& o, ConvertReport* report, st
       return kFailed;
   }
   // Trees over budget: the finer types that pass, named, or with --quant-fallback written.
-  if (!r.budget_check.within() &&
-      !find_finer_types(&trees, reference, o.budget, o.producer, router, o.spec, make_tree, o.quant_fallback, &r.bytes,
-                        &r.budget_check, &r.finer, error))
+  if (!r.budget_check.within() && !find_finer_types(&trees, reference, o.budget, o.producer, router, o.spec, make_tree,
+                                                    o.quant_fallback, &r.bytes, &r.budget_check, &r.finer, error))
     return kFailed;
   r.tree_types.assign(trees.size(), quant_spec_name(o.spec));
   for (const FinerTypes& f : r.finer)
@@ -262,14 +268,14 @@ ConvertOutcome convert_bundle(const ConvertOptions& o, ConvertReport* report, st
 std::string router_text(const ConvertOptions& o, const ConvertReport& r) {
   if (!r.with_router) return "";
   std::string text;
-  appendf(&text, "router: sketch %ux%u (%zu bytes per tree); direction distance to the root:\n", o.sketch.rows, o.sketch.cols,
-         static_cast<size_t>(o.sketch.rows) * o.sketch.cols * sizeof(float));
+  appendf(&text, "router: sketch %ux%u (%zu bytes per tree); direction distance to the root:\n", o.sketch.rows,
+          o.sketch.cols, static_cast<size_t>(o.sketch.rows) * o.sketch.cols * sizeof(float));
   for (const TreeCalibration& c : r.calibration)
     appendf(&text,
-           "  tree %-10s own training models %zu: median %.3f, max %.3f; other trees' models %zu: min %.3f; "
-           "accept <= %.3f%s\n",
-           c.tree.c_str(), c.own, c.own_median, c.own_max, c.others, c.others_min, c.accept,
-           c.others_min > c.own_max ? "" : "  (no gap: trees overlap)");
+            "  tree %-10s own training models %zu: median %.3f, max %.3f; other trees' models %zu: min %.3f; "
+            "accept <= %.3f%s\n",
+            c.tree.c_str(), c.own, c.own_median, c.own_max, c.others, c.others_min, c.accept,
+            c.others_min > c.own_max ? "" : "  (no gap: trees overlap)");
   return text;
 }
 
@@ -282,29 +288,30 @@ std::string budget_text(const ConvertOptions& o, const ConvertReport& r, bool qu
     const QuantComparison& c = t.comparison;
     char note[160] = "";
     if (t.fell_back)
-      std::snprintf(note, sizeof(note), " (int8 step 1 was over budget: flips %zu of %zu, max prob error %.4g; float step 1 kept)",
+      std::snprintf(note, sizeof(note),
+                    " (int8 step 1 was over budget: flips %zu of %zu, max prob error %.4g; float step 1 kept)",
                     t.int8_step1.flips, t.int8_step1.decisions, t.int8_step1.max_probability_error);
     if (!quiet || !t.within)
       appendf(&text,
-             "tree %-10s %s (runtime, xnnpack) vs f32 expert on %zu %s layers: %s, "
-             "max prob error %.4g (max %.4g), min embedding cosine %.5f (min %.5f)%s%s\n",
-             r.trees[i].name.c_str(), type.c_str(), c.layers, o.split.c_str(), flips_verdict(c, budget).c_str(),
-             c.max_probability_error, budget.max_probability_error, c.min_embedding_cosine, budget.min_embedding_cosine,
-             t.within ? "" : "  OVER BUDGET", note);
+              "tree %-10s %s (runtime, xnnpack) vs f32 expert on %zu %s layers: %s, "
+              "max prob error %.4g (max %.4g), min embedding cosine %.5f (min %.5f)%s%s\n",
+              r.trees[i].name.c_str(), type.c_str(), c.layers, o.split.c_str(), flips_verdict(c, budget).c_str(),
+              c.max_probability_error, budget.max_probability_error, c.min_embedding_cosine,
+              budget.min_embedding_cosine, t.within ? "" : "  OVER BUDGET", note);
   }
   for (size_t i = 0; i < r.budget_check.zero_shot.size(); ++i) {
     const ZeroShotBudgetCheck& z = r.budget_check.zero_shot[i];
     if (z.checked && (!quiet || !z.within))
       appendf(&text,
-             "tree %-10s zero-shot %s (runtime) vs f32: in-distribution top-1 %.4f vs %.4f on %zu test models, "
-             "zero-shot top-1 %.4f vs %.4f on %zu test_holdout models (lost %zu and %zu; the max drop %.3f "
-             "allows %zu and %zu)%s%s\n",
-             r.trees[i].name.c_str(), type.c_str(), z.seen.runtime_top1, z.seen.float_top1, z.seen.layers,
-             z.unseen.runtime_top1, z.unseen.float_top1, z.unseen.layers, zero_shot_models_lost(z.seen),
-             zero_shot_models_lost(z.unseen), budget.max_zero_shot_drop,
-             max_flips_within(z.seen.layers, budget.max_zero_shot_drop),
-             max_flips_within(z.unseen.layers, budget.max_zero_shot_drop), z.within ? "" : "  OVER BUDGET",
-             z.fell_back ? " (int8 step 1 was over budget; float step 1 kept)" : "");
+              "tree %-10s zero-shot %s (runtime) vs f32: in-distribution top-1 %.4f vs %.4f on %zu test models, "
+              "zero-shot top-1 %.4f vs %.4f on %zu test_holdout models (lost %zu and %zu; the max drop %.3f "
+              "allows %zu and %zu)%s%s\n",
+              r.trees[i].name.c_str(), type.c_str(), z.seen.runtime_top1, z.seen.float_top1, z.seen.layers,
+              z.unseen.runtime_top1, z.unseen.float_top1, z.unseen.layers, zero_shot_models_lost(z.seen),
+              zero_shot_models_lost(z.unseen), budget.max_zero_shot_drop,
+              max_flips_within(z.seen.layers, budget.max_zero_shot_drop),
+              max_flips_within(z.unseen.layers, budget.max_zero_shot_drop), z.within ? "" : "  OVER BUDGET",
+              z.fell_back ? " (int8 step 1 was over budget; float step 1 kept)" : "");
   }
   for (const FinerTypes& f : r.finer) text += finer_types_text(r.trees[f.tree].name, o.spec, f) + "\n";
   return text;
@@ -313,12 +320,14 @@ std::string budget_text(const ConvertOptions& o, const ConvertReport& r, bool qu
 std::string written_text(const ConvertOptions& o, const ConvertReport& r, const std::string& out) {
   std::string text;
   if (!o.sign_key.empty())
-    appendf(&text, "signed with %s: %zu bytes of signature trailer\n", o.sign_key.c_str(), r.bytes.size() - r.unsigned_size);
+    appendf(&text, "signed with %s: %zu bytes of signature trailer\n", o.sign_key.c_str(),
+            r.bytes.size() - r.unsigned_size);
   appendf(&text, "self-test worst difference on this machine %.3g; tolerance 1e-3, or %.3g for int8 step 1\n",
-         r.worst_self_test, static_cast<double>(r.int8_tolerance));
+          r.worst_self_test, static_cast<double>(r.int8_tolerance));
   for (const BundleTree& t : r.trees)
     if (t.probe_output_ratio > 0)
-      appendf(&text, "tree %s: int8 step 1, probe output ratio %.4g\n", t.name.c_str(), static_cast<double>(t.probe_output_ratio));
+      appendf(&text, "tree %s: int8 step 1, probe output ratio %.4g\n", t.name.c_str(),
+              static_cast<double>(t.probe_output_ratio));
   appendf(&text, "\n%-10s %-28s %-14s %-8s %12s\n", "tree", "tensor", "shape", "type", "bytes");
   size_t total = 0;
   for (const BundleTree& t : r.trees) {
@@ -334,13 +343,14 @@ std::string written_text(const ConvertOptions& o, const ConvertReport& r, const 
     const size_t classifier_matrices = matrices.size();
     if (const BundleZeroShot* z = t.zero_shot.get()) {
       body(z->views, z->probes, z->projection, &matrices);
-      matrices.insert(matrices.end(), {&z->encoder, &z->encoder_bias, &z->prototypes, &z->text_projection, &z->text_bias});
+      matrices.insert(matrices.end(),
+                      {&z->encoder, &z->encoder_bias, &z->prototypes, &z->text_projection, &z->text_bias});
     }
     for (size_t k = 0; k < matrices.size(); ++k) {
       const QuantizedMatrix* m = matrices[k];
       const std::string name = (k >= classifier_matrices ? "zero-shot " : "") + m->name;
       appendf(&text, "%-10s %-28s %-14s %-8s %12zu\n", t.name.c_str(), name.c_str(), shape_text(*m).c_str(),
-             probex::storage_type_name(m->type), m->bytes());
+              probex::storage_type_name(m->type), m->bytes());
       total += m->bytes();
     }
   }
@@ -349,7 +359,7 @@ std::string written_text(const ConvertOptions& o, const ConvertReport& r, const 
     if (r.tree_types[i] != types) add(&fallbacks, r.trees[i].name + " " + r.tree_types[i]);
   if (!fallbacks.empty()) types += " (" + fallbacks + ": --quant-fallback)";
   appendf(&text, "tensors %zu bytes; bundle %s: %zu bytes, %zu tree(s), %s\n", total, out.c_str(), r.bytes.size(),
-         r.trees.size(), types.c_str());
+          r.trees.size(), types.c_str());
   return text;
 }
 
@@ -396,7 +406,8 @@ bool add_labels_to_bundle(const std::string& in, const std::string& only_tree, c
     *error = in + ": no tree has a zero-shot expert" + (only_tree.empty() ? "" : " named " + only_tree);
     return false;
   }
-  return build_bundle(trees, producer, &bytes, error, router) && measure_self_tests(bytes, &report->worst_self_test, error) &&
+  return build_bundle(trees, producer, &bytes, error, router) &&
+         measure_self_tests(bytes, &report->worst_self_test, error) &&
          (sign_key.empty() || sign_bundle(sign_key, &bytes, error));
 }
 

@@ -22,15 +22,15 @@ struct ConvertOptions {
   std::string split = "test";            // the zoo's held-out split the budget is checked on
   QuantSpec spec;
   QuantBudget budget;
-  bool quant_fallback = false;           // write the finer type that passes for a tree over budget
+  bool quant_fallback = false;  // write the finer type that passes for a tree over budget
   size_t self_tests = 3;
-  bool router = true;                    // with a zoo: fit the router
+  bool router = true;  // with a zoo: fit the router
   SketchSpec sketch = kDefaultSketch;
-  std::string report_dir;                // the quantization report (ProbeX experts only; needs the zoo)
-  std::string text_table, text_names;    // the label texts' embeddings, for zero-shot checkpoints
+  std::string report_dir;                 // the quantization report (ProbeX experts only; needs the zoo)
+  std::string text_table, text_names;     // the label texts' embeddings, for zero-shot checkpoints
   std::vector<std::string> extra_labels;  // further zero-shot label texts
-  std::string sign_key;                  // "" = unsigned
-  std::string producer;                  // the bundle's producer string
+  std::string sign_key;                   // "" = unsigned
+  std::string producer;                   // the bundle's producer string
 };
 
 enum class ConvertOutcome {
@@ -42,16 +42,16 @@ enum class ConvertOutcome {
 
 struct ConvertReport {
   std::vector<BundleTree> trees;
-  std::vector<ZooFile> files;                 // the zoo's models (for the routing report)
+  std::vector<ZooFile> files;  // the zoo's models (for the routing report)
   bool with_router = false;
-  std::vector<TreeCalibration> calibration;   // the router's, per tree
-  BudgetCheck budget_check;                   // empty without a zoo
-  std::vector<FinerTypes> finer;              // the trees over budget and the finer types tried
-  std::vector<std::string> tree_types;        // each tree's storage type as written
-  std::string over_budget;                    // kOverBudget: the refusal
-  double worst_self_test = 0;                 // this machine's worst self-test difference
-  float int8_tolerance = 0;                   // the self-tests' tolerance for int8 step 1
-  std::vector<uint8_t> bytes;                 // the bundle (signed if sign_key)
+  std::vector<TreeCalibration> calibration;  // the router's, per tree
+  BudgetCheck budget_check;                  // empty without a zoo
+  std::vector<FinerTypes> finer;             // the trees over budget and the finer types tried
+  std::vector<std::string> tree_types;       // each tree's storage type as written
+  std::string over_budget;                   // kOverBudget: the refusal
+  double worst_self_test = 0;                // this machine's worst self-test difference
+  float int8_tolerance = 0;                  // the self-tests' tolerance for int8 step 1
+  std::vector<uint8_t> bytes;                // the bundle (signed if sign_key)
   size_t unsigned_size = 0;
 };
 

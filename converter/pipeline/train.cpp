@@ -54,15 +54,16 @@ std::string report_json(const TreeReport& r) {
     const MethodResult& m = r.methods[i];
     if (i) j += ",";
     append_json_string(&j, m.method);
-    j += ":{\"parameters\":" + std::to_string(m.parameters) + ",\"bit_accuracy\":" + format_number(m.test.bit_accuracy) +
+    j += ":{\"parameters\":" + std::to_string(m.parameters) +
+         ",\"bit_accuracy\":" + format_number(m.test.bit_accuracy) +
          ",\"exact_set\":" + format_number(m.test.exact_set) + ",\"mean_auc\":" + format_number(m.test.mean_auc) +
          ",\"best_epoch\":" + std::to_string(m.fit.best_epoch) +
          ",\"val_bit_accuracy\":" + format_number(m.fit.best_val.bit_accuracy) +
          ",\"seconds_per_epoch\":" + format_number(m.fit.seconds_per_epoch);
     if (r.heldout) {
       j += ",\"heldout\":{\"bit_accuracy\":" + format_number(m.heldout.bit_accuracy) +
-           ",\"exact_set\":" + format_number(m.heldout.exact_set) + ",\"mean_auc\":" + format_number(m.heldout.mean_auc) +
-           "}";
+           ",\"exact_set\":" + format_number(m.heldout.exact_set) +
+           ",\"mean_auc\":" + format_number(m.heldout.mean_auc) + "}";
     }
     j += "}";
   }
@@ -76,10 +77,10 @@ std::string zero_shot_json(const ZeroShotReport& r) {
   append_json_string(&j, r.tree);
   j += ",\"task\":\"detector\",\"layer\":";
   append_json_string(&j, r.layer);
-  j += ",\"layer_shape\":[" + std::to_string(r.rows) + "," + std::to_string(r.cols) + "],\"models\":{\"train\":" +
-       std::to_string(r.train) + ",\"val\":" + std::to_string(r.val) + ",\"test\":" + std::to_string(r.test) +
-       ",\"val_holdout\":" + std::to_string(r.val_holdout) + ",\"test_holdout\":" + std::to_string(r.test_holdout) +
-       "},\"seen\":[";
+  j += ",\"layer_shape\":[" + std::to_string(r.rows) + "," + std::to_string(r.cols) +
+       "],\"models\":{\"train\":" + std::to_string(r.train) + ",\"val\":" + std::to_string(r.val) +
+       ",\"test\":" + std::to_string(r.test) + ",\"val_holdout\":" + std::to_string(r.val_holdout) +
+       ",\"test_holdout\":" + std::to_string(r.test_holdout) + "},\"seen\":[";
   for (size_t i = 0; i < r.seen.size(); ++i) {
     if (i) j += ",";
     append_json_string(&j, r.seen[i]);
@@ -172,23 +173,24 @@ bool train_zoo(const TrainOptions& options, const std::vector<ZooFile>& files, T
 std::string tree_report_text(const TreeReport& r) {
   std::string t;
   appendf(&t, "\ntree %s  layer %s [%zu, %zu] (%s)  models train %zu / val %zu / test %zu", r.tree.c_str(),
-              r.layer.c_str(), r.rows, r.cols, r.rule.c_str(), r.train, r.val, r.test);
+          r.layer.c_str(), r.rows, r.cols, r.rule.c_str(), r.train, r.val, r.test);
   if (r.heldout) appendf(&t, " / heldout %zu", r.heldout);
   appendf(&t, "  labels %zu\n", r.labels.size());
   appendf(&t, "  %-8s %12s %9s %9s %9s %11s %10s", "method", "parameters", "bit acc", "exact", "AUC", "best epoch",
-              "s/epoch");
+          "s/epoch");
   if (r.heldout) appendf(&t, " | %12s %9s %9s", "heldout: bit", "exact", "AUC");
   appendf(&t, "\n");
   for (const MethodResult& m : r.methods) {
     appendf(&t, "  %-8s %12zu %9.4f %9.4f %9.4f %11d %10.3f", m.method.c_str(), m.parameters, m.test.bit_accuracy,
-                m.test.exact_set, m.test.mean_auc, m.fit.best_epoch, m.fit.seconds_per_epoch);
-    if (r.heldout) appendf(&t, " | %12.4f %9.4f %9.4f", m.heldout.bit_accuracy, m.heldout.exact_set, m.heldout.mean_auc);
+            m.test.exact_set, m.test.mean_auc, m.fit.best_epoch, m.fit.seconds_per_epoch);
+    if (r.heldout)
+      appendf(&t, " | %12.4f %9.4f %9.4f", m.heldout.bit_accuracy, m.heldout.exact_set, m.heldout.mean_auc);
     appendf(&t, "\n");
   }
   const ExpertChoice& c = r.expert_choice;
   if (!c.candidates.empty()) {
     appendf(&t, "  expert choice (budget %s, float32 bytes): %s\n", format_bytes(c.budget_bytes).c_str(),
-                c.chosen.c_str());
+            c.chosen.c_str());
     appendf(&t, "    %-9s %12s %10s %9s %9s  %s\n", "expert", "parameters", "bytes", "val bit", "test bit", "status");
     for (const ExpertCandidate& rc : c.candidates) {
       char val[16] = "-", test[16] = "-";
@@ -197,7 +199,7 @@ std::string tree_report_text(const TreeReport& r) {
         std::snprintf(test, sizeof test, "%.4f", rc.test.bit_accuracy);
       }
       appendf(&t, "    %-9s %12zu %10s %9s %9s  %s\n", rc.expert.c_str(), rc.parameters, format_bytes(rc.bytes).c_str(),
-                  val, test, candidate_status(rc, c.chosen).c_str());
+              val, test, candidate_status(rc, c.chosen).c_str());
     }
     appendf(&t, "    %s\n", c.reason.c_str());
   }
@@ -207,9 +209,11 @@ std::string tree_report_text(const TreeReport& r) {
 
 std::string zero_shot_report_text(const ZeroShotReport& r) {
   std::string t;
-  appendf(&t, "\ntree %s  layer %s [%zu, %zu] (%s)  zero-shot: models train %zu / val %zu / test %zu, "
-              "val_holdout %zu / test_holdout %zu\n", r.tree.c_str(), r.layer.c_str(), r.rows, r.cols, r.rule.c_str(),
-              r.train, r.val, r.test, r.val_holdout, r.test_holdout);
+  appendf(&t,
+          "\ntree %s  layer %s [%zu, %zu] (%s)  zero-shot: models train %zu / val %zu / test %zu, "
+          "val_holdout %zu / test_holdout %zu\n",
+          r.tree.c_str(), r.layer.c_str(), r.rows, r.cols, r.rule.c_str(), r.train, r.val, r.test, r.val_holdout,
+          r.test_holdout);
   const std::vector<std::string>* groups[] = {&r.seen, &r.unseen};
   size_t w = 0;
   for (int g = 0; g < 2; ++g) {
@@ -218,15 +222,16 @@ std::string zero_shot_report_text(const ZeroShotReport& r) {
     appendf(&t, "\n");
   }
   appendf(&t, "  %-8s %12s %10s %10s %9s %9s %9s %8s %10s\n", "method", "parameters", "in-dist@1", "zero-shot@1",
-              "ret R@1", "ret R@5", "ret mAP", "epochs", "s/epoch");
+          "ret R@1", "ret R@5", "ret mAP", "epochs", "s/epoch");
   for (const ZeroShotMethod& m : r.methods) {
     appendf(&t, "  %-8s %12zu %10.4f %10.4f  %9.4f %9.4f %9.4f %3d/%-4d %10.3f\n", m.method.c_str(), m.parameters,
-                m.in_distribution_top1, m.zero_shot_top1, m.retrieval.recall_at_1, m.retrieval.recall_at_5,
-                m.retrieval.mean_ap, m.seen_epoch, m.unseen_epoch, m.seconds_per_epoch);
+            m.in_distribution_top1, m.zero_shot_top1, m.retrieval.recall_at_1, m.retrieval.recall_at_5,
+            m.retrieval.mean_ap, m.seen_epoch, m.unseen_epoch, m.seconds_per_epoch);
   }
-  appendf(&t, "  (in-dist: parameters chosen on val; zero-shot and retrieval: chosen on val_holdout; retrieval: %zu "
-              "text queries over the %zu test models)\n",
-              r.methods.empty() ? 0 : r.methods.front().retrieval.queries, r.test + r.test_holdout);
+  appendf(&t,
+          "  (in-dist: parameters chosen on val; zero-shot and retrieval: chosen on val_holdout; retrieval: %zu "
+          "text queries over the %zu test models)\n",
+          r.methods.empty() ? 0 : r.methods.front().retrieval.queries, r.test + r.test_holdout);
   for (const std::string& s : r.skipped) appendf(&t, "  skipped: %s\n", s.c_str());
   return t;
 }
@@ -250,9 +255,12 @@ std::vector<std::string> training_notes(const TreeReport& report, const TreeTrai
     if (!best_at_last_evaluation(m.fit)) continue;
     const bool baseline = !is_expert_method(m.method);
     std::string t;
-    appendf(&t, "note: tree %s: %s was best at its last evaluation (epoch %d of %d): it may still be improving; more "
-           "epochs (%s) may raise it", report.tree.c_str(), m.method.c_str(), m.fit.best_epoch,
-           baseline && o.baseline_epochs > 0 ? o.baseline_epochs : o.fit.epochs, baseline ? "--baseline-epochs" : "--epochs");
+    appendf(&t,
+            "note: tree %s: %s was best at its last evaluation (epoch %d of %d): it may still be improving; more "
+            "epochs (%s) may raise it",
+            report.tree.c_str(), m.method.c_str(), m.fit.best_epoch,
+            baseline && o.baseline_epochs > 0 ? o.baseline_epochs : o.fit.epochs,
+            baseline ? "--baseline-epochs" : "--epochs");
     notes.push_back(t);
   }
   if (!report.skipped.empty())
@@ -265,17 +273,19 @@ std::vector<std::string> training_notes(const ZeroShotReport& report) {
   // The authors keep only strictly better val_holdout scores: if epoch 1's never improved, the checkpoint
   // kept for zero-shot (and written) is the barely trained one.
   if (report.methods.empty() || report.methods.front().unseen_epoch > 1) return {};
-  return {"warning: tree " + report.tree + ": val_holdout zero-shot top-1 never improved after epoch 1; the "
+  return {"warning: tree " + report.tree +
+          ": val_holdout zero-shot top-1 never improved after epoch 1; the "
           "zero-shot checkpoint is epoch 1's"};
 }
 
 std::string discovered_trees_text(const TreeDiscovery& d, const std::string& layer) {
   std::string t;
-  appendf(&t, "tree discovery on '%s': %zu models in %zu layer shape(s) (%zu without the layer skipped), Ward linkage "
-              "on %ux%u sketches (%.2f s)\n", layer.c_str(), d.models, d.shapes, d.skipped, kDefaultSketch.rows,
-              kDefaultSketch.cols, d.seconds);
+  appendf(&t,
+          "tree discovery on '%s': %zu models in %zu layer shape(s) (%zu without the layer skipped), Ward linkage "
+          "on %ux%u sketches (%.2f s)\n",
+          layer.c_str(), d.models, d.shapes, d.skipped, kDefaultSketch.rows, kDefaultSketch.cols, d.seconds);
   appendf(&t, "clusters found: %zu (the zoo's folders name %zu trees); adjusted Rand index vs the folders: %.4f\n",
-              d.clusters.size(), d.folder_trees, d.adjusted_rand_index);
+          d.clusters.size(), d.folder_trees, d.adjusted_rand_index);
   for (size_t c = 0; c < d.clusters.size(); ++c) {
     appendf(&t, "  cluster %zu (layer [%zu, %zu]):", c, d.clusters[c].rows, d.clusters[c].cols);
     for (const auto& [folder, count] : d.clusters[c].folders) appendf(&t, " %s x%zu", folder.c_str(), count);

@@ -15,12 +15,12 @@
 namespace probex::convert {
 
 struct TrainOptions {
-  std::vector<std::string> trees;    // only these (empty: every tree with training models)
-  std::string layer;                 // a tensor name, or "auto" (a sweep per tree; the subset task only)
-  int auto_epochs = 50;              // epochs per layer of the sweep
-  std::string out_dir;               // checkpoints, <tree>.safetensors ("" = none written)
+  std::vector<std::string> trees;      // only these (empty: every tree with training models)
+  std::string layer;                   // a tensor name, or "auto" (a sweep per tree; the subset task only)
+  int auto_epochs = 50;                // epochs per layer of the sweep
+  std::string out_dir;                 // checkpoints, <tree>.safetensors ("" = none written)
   std::string text_table, text_names;  // the detector task's label texts
-  TreeTrainOptions tree;             // the rest, per tree (tree.load.task: "subset" or "detector")
+  TreeTrainOptions tree;               // the rest, per tree (tree.load.task: "subset" or "detector")
   bool zero_shot() const { return tree.load.task == "detector"; }
 };
 
@@ -40,7 +40,7 @@ class TrainObserver {
 };
 
 struct TrainResult {
-  std::vector<TreeReport> reports;               // the subset task's, in tree order
+  std::vector<TreeReport> reports;                // the subset task's, in tree order
   std::vector<ZeroShotReport> zero_shot_reports;  // the detector task's
 };
 

@@ -85,7 +85,8 @@ Pca2 pca_2d(const float* x, size_t n, size_t d) {
   }
   std::vector<double> values, vectors;
   symmetric_eigen(m, k, &values, &vectors);
-  const double total = std::accumulate(values.begin(), values.end(), 0.0, [](double s, double v) { return s + std::max(v, 0.0); });
+  const double total = std::accumulate(values.begin(), values.end(), 0.0,
+                                       [](double s, double v) { return s + std::max(v, 0.0); });
   for (size_t axis = 0; axis < 2 && axis < k; ++axis) {
     if (values[axis] <= 1e-12 * std::max(total, 1e-300)) break;  // no variance left: the axis stays zero
     double* a = &out.axes[axis * d];

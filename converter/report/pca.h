@@ -11,10 +11,10 @@ namespace probex::convert::report {
 
 struct Pca2 {
   size_t count = 0, dimension = 0;
-  std::vector<double> mean;       // [dimension]
-  std::vector<double> axes;       // [2, dimension], unit length (zero where the data has no such variance)
-  double explained[2] = {0, 0};   // share of the total variance along each axis
-  std::vector<double> points;     // [count, 2], the centred data projected on the axes
+  std::vector<double> mean;      // [dimension]
+  std::vector<double> axes;      // [2, dimension], unit length (zero where the data has no such variance)
+  double explained[2] = {0, 0};  // share of the total variance along each axis
+  std::vector<double> points;    // [count, 2], the centred data projected on the axes
 };
 
 // x is [n, d], row-major. Each axis's sign is fixed (its largest-magnitude entry is positive), so the

@@ -71,19 +71,21 @@ std::string quantization_report_html(const Facts& facts, const std::vector<Quant
   }
   std::string body = "<section class=\"quantization\"><h2>Size and accuracy cost per storage type</h2>";
   body += html_table({"quantization", "bundle bytes", "size vs the first", "tree", "held-out layers", "label flip rate",
-                      "largest probability change", "smallest embedding cosine"}, rows);
+                      "largest probability change", "smallest embedding cosine"},
+                     rows);
   ChartFrame sf("Bundle size", "storage type", "KiB", 440, 300);
   sf.y_min = 0.0;
   ChartFrame ff("Label flips vs the float expert", "storage type", "share of label decisions", 440, 300);
   ChartFrame pf("Largest probability change", "storage type", "probability", 440, 300);
   ChartFrame cf("1 - smallest embedding cosine", "storage type", "1 - cosine", 440, 300);
   const double none = std::nan("");
-  body += html_figures({bar_chart(sf, quants, {size}, none, ""), bar_chart(ff, quants, flips, none, ""),
-                        bar_chart(pf, quants, prob, none, ""), bar_chart(cf, quants, cosine, none, "")},
-                       "Each storage type's bundle holds the given classification experts only (no self-tests, router "
-                       "or zero-shot experts); the runtime (XNNPACK) runs it on the zoo's held-out layers and is compared "
-                       "with the float expert. int8 uses the int8 step 1 where calibrated; probex-convert falls back "
-                       "to float step 1 for a tree over its budget.");
+  body += html_figures(
+      {bar_chart(sf, quants, {size}, none, ""), bar_chart(ff, quants, flips, none, ""),
+       bar_chart(pf, quants, prob, none, ""), bar_chart(cf, quants, cosine, none, "")},
+      "Each storage type's bundle holds the given classification experts only (no self-tests, router "
+      "or zero-shot experts); the runtime (XNNPACK) runs it on the zoo's held-out layers and is compared "
+      "with the float expert. int8 uses the int8 step 1 where calibrated; probex-convert falls back "
+      "to float step 1 for a tree over its budget.");
   return html_page("probex-convert quantization report", facts, body + "</section>");
 }
 

@@ -16,7 +16,7 @@
 namespace probex::convert::report {
 
 struct QuantCost {
-  std::string quant;         // quant_spec_name
+  std::string quant;  // quant_spec_name
   size_t bundle_bytes = 0;
   std::vector<std::string> trees;
   std::vector<QuantComparison> comparisons;  // per tree, runtime vs float on the held-out layers

@@ -79,8 +79,8 @@ std::string axes(const Plot& p, const ChartFrame& frame, bool x_ticks, double bo
        "\" height=\"" + svg_number(p.height) + "\" fill=\"none\" stroke=\"#333333\"/>";
   s += text(p.left + p.width / 2, p.top + p.height + bottom - 8, frame.x_label, "middle", " class=\"axis-label\"");
   const double mid = p.top + p.height / 2;
-  s += "<text class=\"axis-label\" x=\"" + svg_number(-mid) + "\" y=\"14\" transform=\"rotate(-90)\" text-anchor=\"middle\">" +
-       escape_xml(frame.y_label) + "</text>";
+  s += "<text class=\"axis-label\" x=\"" + svg_number(-mid) +
+       "\" y=\"14\" transform=\"rotate(-90)\" text-anchor=\"middle\">" + escape_xml(frame.y_label) + "</text>";
   return s + "</g>";
 }
 
@@ -94,11 +94,12 @@ std::string legend(const Plot& p, const std::vector<LegendEntry>& entries) {
       case Swatch::kLine: s += line(x, y, x + 18, y, e.color, " stroke-width=\"2\""); break;
       case Swatch::kDashed: s += line(x, y, x + 18, y, e.color, " stroke-width=\"2\" stroke-dasharray=\"5 3\""); break;
       case Swatch::kBox:
-        s += "<rect x=\"" + svg_number(x + 3) + "\" y=\"" + svg_number(y - 6) + "\" width=\"12\" height=\"12\" fill=\"" +
-             e.color + "\"/>";
+        s += "<rect x=\"" + svg_number(x + 3) + "\" y=\"" + svg_number(y - 6) +
+             "\" width=\"12\" height=\"12\" fill=\"" + e.color + "\"/>";
         break;
       case Swatch::kDot:
-        s += "<circle cx=\"" + svg_number(x + 9) + "\" cy=\"" + svg_number(y) + "\" r=\"4.5\" fill=\"" + e.color + "\"/>";
+        s += "<circle cx=\"" + svg_number(x + 9) + "\" cy=\"" + svg_number(y) + "\" r=\"4.5\" fill=\"" + e.color +
+             "\"/>";
         break;
     }
     s += text(x + 24, y + 4, e.name, "start");
@@ -202,7 +203,8 @@ std::string line_chart(const ChartFrame& frame, const std::vector<Series>& serie
       extend(series[i].y[k], &y_lo, &y_hi);
     }
     if (frame.legend && !series[i].name.empty()) {
-      entries.push_back({series[i].name, color_or_palette(series[i].color, i), series[i].dashed ? Swatch::kDashed : Swatch::kLine});
+      entries.push_back(
+          {series[i].name, color_or_palette(series[i].color, i), series[i].dashed ? Swatch::kDashed : Swatch::kLine});
     }
   }
   Plot p = plot_area(frame, legend_width(entries), kBottomMargin);
@@ -259,8 +261,8 @@ std::string bar_chart(const ChartFrame& frame, const std::vector<std::string>& c
     const double center = p.left + band * (static_cast<double>(c) + 0.5);
     if (slanted) {
       s += "<text x=\"" + svg_number(center) + "\" y=\"" + svg_number(p.top + p.height + 12) +
-           "\" text-anchor=\"end\" transform=\"rotate(-35 " + svg_number(center) + " " + svg_number(p.top + p.height + 12) +
-           ")\">" + escape_xml(categories[c]) + "</text>";
+           "\" text-anchor=\"end\" transform=\"rotate(-35 " + svg_number(center) + " " +
+           svg_number(p.top + p.height + 12) + ")\">" + escape_xml(categories[c]) + "</text>";
     } else {
       s += text(center, p.top + p.height + 15, categories[c], "middle");
     }
@@ -276,8 +278,8 @@ std::string bar_chart(const ChartFrame& frame, const std::vector<std::string>& c
       std::snprintf(value, sizeof value, "%.4g", v);
       s += "<rect class=\"bar\" x=\"" + svg_number(x) + "\" y=\"" + svg_number(top) + "\" width=\"" +
            svg_number(std::max(1.0, bar - 1)) + "\" height=\"" + svg_number(height) + "\" fill=\"" +
-           color_or_palette(groups[g].color, g) + "\"><title>" + escape_xml(groups[g].name + ", " + categories[c] + ": " + value) +
-           "</title></rect>";
+           color_or_palette(groups[g].color, g) + "\"><title>" +
+           escape_xml(groups[g].name + ", " + categories[c] + ": " + value) + "</title></rect>";
     }
   }
   if (std::isfinite(reference)) {

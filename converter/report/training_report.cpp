@@ -4,9 +4,9 @@
 #include <cmath>
 #include <cstdio>
 
-#include "runtime/formats/json_writer.h"
 #include "converter/report/pca.h"
 #include "converter/report/svg.h"
+#include "runtime/formats/json_writer.h"
 
 namespace probex::convert::report {
 namespace {
@@ -65,7 +65,8 @@ std::string map_by_tree(const TreeReport& r) {
     member.push_back(g);
     tips.push_back("a test model of tree " + t);
   }
-  return scatter_chart(map_frame("Expert embeddings of test models, by tree", pca), map_points(pca, member, tips), groups);
+  return scatter_chart(map_frame("Expert embeddings of test models, by tree", pca), map_points(pca, member, tips),
+                       groups);
 }
 
 // Small multiples: one map of this tree's test models per label, the models with the label coloured.
@@ -86,8 +87,9 @@ std::vector<std::string> maps_by_label(const TreeReport& r) {
     f.width = 230;
     f.height = 200;
     f.legend = false;  // the title names the label, and grey is the models without it
-    charts.push_back(scatter_chart(f, map_points(pca, member, r.test_models),
-                                   {{"without " + r.labels[j], kMutedColor}, {"with " + r.labels[j], palette_color(j)}}));
+    charts.push_back(
+        scatter_chart(f, map_points(pca, member, r.test_models),
+                      {{"without " + r.labels[j], kMutedColor}, {"with " + r.labels[j], palette_color(j)}}));
   }
   return charts;
 }
@@ -119,7 +121,8 @@ std::string subset_section(const TreeReport& r) {
     auc.push_back(b);
   }
   s += html_table({"method", "parameters", "test bit accuracy", "test exact set", "test mean AUC", "best epoch",
-                   "val bit accuracy there"}, rows);
+                   "val bit accuracy there"},
+                  rows);
   ChartFrame lf("Training loss", "epoch", "training loss (BCE, mean)");
   ChartFrame vf("Validation bit accuracy", "epoch", "val bit accuracy");
   s += "<h3>Training curves</h3>" +
@@ -127,7 +130,8 @@ std::string subset_section(const TreeReport& r) {
                     "Evaluated after epoch 1 and every --eval-every epochs after it; each method keeps the parameters "
                     "of its best val bit accuracy (the table's best epoch).");
   ChartFrame af("Per-label test AUC", "label", "ROC AUC on the test models",
-                std::max(480.0, 150.0 + static_cast<double>(r.labels.size() * std::max<size_t>(auc.size(), 1)) * 16.0), 320);
+                std::max(480.0, 150.0 + static_cast<double>(r.labels.size() * std::max<size_t>(auc.size(), 1)) * 16.0),
+                320);
   af.y_min = 0.0;
   af.y_max = 1.0;
   s += "<h3>Per-label AUC</h3>" +
@@ -147,11 +151,11 @@ std::string subset_section(const TreeReport& r) {
 }
 
 std::string zero_shot_section(const ZeroShotReport& r) {
-  std::string s = header(r.tree, r.layer, r.rows, r.cols, r.rule,
-                         "train " + std::to_string(r.train) + " / val " + std::to_string(r.val) + " / test " +
-                             std::to_string(r.test) + ", val_holdout " + std::to_string(r.val_holdout) +
-                             " / test_holdout " + std::to_string(r.test_holdout) + "; " + std::to_string(r.seen.size()) +
-                             " seen and " + std::to_string(r.unseen.size()) + " unseen classes");
+  std::string s = header(
+      r.tree, r.layer, r.rows, r.cols, r.rule,
+      "train " + std::to_string(r.train) + " / val " + std::to_string(r.val) + " / test " + std::to_string(r.test) +
+          ", val_holdout " + std::to_string(r.val_holdout) + " / test_holdout " + std::to_string(r.test_holdout) +
+          "; " + std::to_string(r.seen.size()) + " seen and " + std::to_string(r.unseen.size()) + " unseen classes");
   std::vector<std::vector<std::string>> rows;
   std::vector<Series> loss, val;
   const std::vector<std::string> scores{"in-dist top-1", "zero-shot top-1", "retrieval R@1", "retrieval R@5",
@@ -181,7 +185,8 @@ std::string zero_shot_section(const ZeroShotReport& r) {
     val.push_back(unseen);
   }
   s += html_table({"method", "parameters", "in-dist top-1", "zero-shot top-1", "retrieval R@1", "retrieval R@5",
-                   "retrieval mAP", "epochs (val / val_holdout)"}, rows);
+                   "retrieval mAP", "epochs (val / val_holdout)"},
+                  rows);
   ChartFrame lf("Training loss", "epoch", "cross-entropy over cosines");
   ChartFrame vf("Validation top-1", "epoch", "top-1 accuracy", 560);
   vf.y_min = 0.0;
@@ -208,8 +213,8 @@ std::string zero_shot_section(const ZeroShotReport& r) {
   std::vector<std::string> tips;
   for (size_t c : r.test_classes) tips.push_back(c < groups.size() ? groups[c].name : "");
   s += "<h3>Expert embeddings</h3>" +
-       html_figures({scatter_chart(map_frame("Expert embeddings, by class", pca),
-                                   map_points(pca, r.test_classes, tips), groups)},
+       html_figures({scatter_chart(map_frame("Expert embeddings, by class", pca), map_points(pca, r.test_classes, tips),
+                                   groups)},
                     "PCA (2 axes) of the written expert's embedding e of each test (seen class) and test_holdout "
                     "(unseen class) model.");
   return s + "</section>";
@@ -226,12 +231,14 @@ Facts training_facts(const std::string& zoo, const TreeTrainOptions& options) {
       {"layer", options.load.layer},
       {"task", options.load.task},
       {"seed", std::to_string(f.seed)},
-      {"epochs", std::to_string(f.epochs) +
-                     (options.baseline_epochs > 0 ? " (baselines " + std::to_string(options.baseline_epochs) + ")" : "")},
-      {"batch, lr, weight decay", std::to_string(f.batch_size) + ", " + format_number(f.lr) + ", " +
-                                      format_number(f.weight_decay)},
+      {"epochs",
+       std::to_string(f.epochs) +
+           (options.baseline_epochs > 0 ? " (baselines " + std::to_string(options.baseline_epochs) + ")" : "")},
+      {"batch, lr, weight decay",
+       std::to_string(f.batch_size) + ", " + format_number(f.lr) + ", " + format_number(f.weight_decay)},
       {"evaluated every", std::to_string(f.eval_every) + " epochs"},
-      {"r_U, r_V, r_T", std::to_string(options.r_u) + ", " + std::to_string(options.r_v) + ", " + std::to_string(options.r_t)},
+      {"r_U, r_V, r_T",
+       std::to_string(options.r_u) + ", " + std::to_string(options.r_v) + ", " + std::to_string(options.r_t)},
       {"baselines", baselines.empty() ? "none" : baselines},
   };
 }
@@ -261,8 +268,8 @@ bool write_training_report(const std::string& dir, const std::string& zoo, const
   shown.load.layer.clear();
   for (const std::string& l : layers) shown.load.layer += (shown.load.layer.empty() ? "" : ", ") + l;
   const Facts facts = training_facts(zoo, shown);
-  return write_report_page(dir, zero_shot.empty() ? training_report_html(facts, trees)
-                                                  : zero_shot_report_html(facts, zero_shot), error);
+  return write_report_page(
+      dir, zero_shot.empty() ? training_report_html(facts, trees) : zero_shot_report_html(facts, zero_shot), error);
 }
 
 }  // namespace probex::convert::report

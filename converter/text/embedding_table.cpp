@@ -4,11 +4,11 @@
 #include <cctype>
 #include <cmath>
 
-#include "runtime/math/float_formats.h"
-#include "runtime/formats/json_reader.h"
-#include "runtime/formats/safetensors.h"
 #include "converter/io/safetensors_writer.h"
 #include "probex/platform/mapped_file.h"
+#include "runtime/formats/json_reader.h"
+#include "runtime/formats/safetensors.h"
+#include "runtime/math/float_formats.h"
 
 namespace probex::convert {
 namespace {
@@ -189,6 +189,5 @@ bool embed_label(const EmbeddingTable& table, const std::string& label, LabelEmb
   for (float& x : out->vector) x *= scale;
   return true;
 }
-
 
 }  // namespace probex::convert

@@ -17,10 +17,10 @@
 namespace probex::convert {
 
 struct EmbeddingTable {
-  std::string source;             // the tensor file, for messages
+  std::string source;  // the tensor file, for messages
   size_t dimension = 0;
   std::vector<std::string> names;
-  std::vector<float> vectors;     // [names.size(), dimension]
+  std::vector<float> vectors;                     // [names.size(), dimension]
   std::unordered_map<std::string, size_t> index;  // name -> row
 
   const float* row(size_t i) const { return vectors.data() + i * dimension; }

@@ -3,8 +3,8 @@
 #include <cmath>
 #include <string_view>
 
-#include "runtime/formats/json_reader.h"
 #include "probex/platform/mapped_file.h"
+#include "runtime/formats/json_reader.h"
 
 namespace probex::convert {
 namespace {

@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "converter/pipeline/convert.h"
 #include "converter/bundle/onnx_expert.h"
 #include "converter/bundle/route_report.h"
 #include "converter/io/safetensors_writer.h"
+#include "converter/pipeline/convert.h"
 #include "runtime/cli/args.h"
 
 namespace {
@@ -17,67 +17,67 @@ namespace {
 using namespace probex::convert;
 
 const char* const kHelp =
-      "usage: probex-convert --out BUNDLE [options] CHECKPOINT...\n"
-      "       probex-convert --add-labels BUNDLE --text-table FILE --out NEW [--tree NAME] LABEL...\n"
-      "       probex-convert --onnx-expert [--quant int8] --out MODEL.onnx CHECKPOINT\n"
-      "\n"
-      "Reads probex-train checkpoints (one per tree) and writes one bundle for the runtime. With --zoo, the\n"
-      "quantized experts are compared with the float ones on the zoo's held-out layers (--split, default\n"
-      "test) and the bundle is refused if the difference is over budget.\n"
-      "A zero-shot checkpoint (probex-train --task detector) joins the tree of the same name (whose\n"
-      "classification checkpoint must be given too, on the same layer) with the prototypes of its trained\n"
-      "labels, its held-out labels and every --label; it needs --text-table. --add-labels adds label texts\n"
-      "to the zero-shot trees of an existing bundle (or --tree) without retraining.\n"
-      "--onnx-expert writes the checkpoint's float expert as an ONNX model instead (docs/formats.md): input\n"
-      "\"layer\" [d_H, d_W], outputs \"logits\" [1, d_Y] (not for a zero-shot checkpoint) and \"embedding\"\n"
-      "[1, r_T], the same forward as the runtime's, for other runtimes such as ONNX Runtime. With --quant\n"
-      "int8, step 1 and the encoder are int8 weights (quantized as in an int8 bundle) behind ONNX Runtime's\n"
-      "dynamic quantization (DynamicQuantizeLinear, MatMulInteger): the peer of an int8 bundle.\n"
-      "\n"
-      "options:\n"
-      "  --out FILE             the bundle to write (refuses to overwrite without --force)\n"
-      "  --quant TYPE           storage of the weight matrices (biases stay f32), default f32. Measured on the\n"
-      "                         standard zoo's experts (3 trees, fc1 and fc2, 50 test layers each; size vs f32,\n"
-      "                         then label flips / largest probability change vs the float expert):\n"
-      "      f32        1.00x    exact\n"
-      "      f16        0.50x    flips <= 0.002, prob <= 0.0014\n"
-      "      int8       0.25x    probes and encoder int8, one scale per output row; projection and head f16.\n"
-      "                          Step 1 runs in int8 on XNNPACK (faster) where that stays within the budget,\n"
-      "                          else in float: flips <= 0.004, prob <= 0.026 (float step 1: prob <= 0.018)\n"
-      "      int8-bNN   0.28x    (NN = 32) the same with one scale per NN weights along the reduction;\n"
-      "                          always float arithmetic: flips <= 0.002, prob <= 0.0075\n"
-      "  --quant-fallback       a tree over budget with --quant TYPE is written with the first finer type that\n"
-      "                         passes (int8 -> int8-b32 -> f16 -> f32; the other trees keep TYPE), with a\n"
-      "                         message; without it, over budget is a refusal (exit 3) naming that type\n"
-      "  --zoo DIR              held-out layers for the check, and each tree's root name (<tree>/root)\n"
-      "  --split NAME           the zoo split to check on (default test)\n"
-      "  --max-flip-rate X      budget: share of label decisions that may change (default 0.005); over it only\n"
-      "                         when the count shows it: the flips' one-sided 95% Clopper-Pearson lower\n"
-      "                         bound is above X (at 500 decisions and 0.005: up to 5 flips pass)\n"
-      "  --max-prob-error X     budget: largest probability change (default 0.05)\n"
-      "  --min-cosine X         budget: smallest embedding cosine similarity (default 0.99)\n"
-      "  --self-tests N         self-tests stored per tree (default 3)\n"
-      "  --sketch RxC           the router's sketch of the probed layer (default 64x16: 4 KB per tree)\n"
-      "  --no-router            no router (audits must then name their tree); the default with --zoo is to\n"
-      "                         fit one: each tree's root sketch, acceptance distance from its training models\n"
-      "  --route-report         after writing, route every model of the zoo's test splits (and of --foreign)\n"
-      "                         with the runtime and print routing accuracy and rejection rates\n"
-      "  --foreign DIR          a zoo whose models descend from roots the bundle does not hold (report only)\n"
-      "  --report DIR           also measure f32, f16, int8 and int8-b32 on the held-out layers and write their\n"
-      "                         size and accuracy cost as HTML to DIR/index.html (needs --zoo; docs/report.md)\n"
-      "  --text-table FILE      text embeddings for zero-shot labels (scripts/fetch-glove.sh); --text-names\n"
-      "                         FILE its names list (default: FILE with .names.txt)\n"
-      "  --label TEXT           a further zero-shot label text (repeatable)\n"
-      "  --max-zero-shot-drop X budget: zero-shot top-1 the runtime may lose vs the float expert on the zoo's\n"
-      "                         test (seen labels) and test_holdout (unseen labels) models (default 0.01)\n"
-      "  --sign KEY             sign the bundle with the Ed25519 secret key file KEY (probex-keygen); devices\n"
-      "                         that trust its public key refuse unsigned or changed bundles\n"
-      "  --onnx-expert          write one checkpoint's float expert to --out as an ONNX model (see above)\n"
-      "  --force                overwrite --out\n"
-      "  --quiet                print only errors\n"
-      "  --help, --version\n"
-      "\n"
-      "exit codes: 0 success, 1 failure (message on stderr), 3 over the quantization budget, 2 bad command line\n";
+    "usage: probex-convert --out BUNDLE [options] CHECKPOINT...\n"
+    "       probex-convert --add-labels BUNDLE --text-table FILE --out NEW [--tree NAME] LABEL...\n"
+    "       probex-convert --onnx-expert [--quant int8] --out MODEL.onnx CHECKPOINT\n"
+    "\n"
+    "Reads probex-train checkpoints (one per tree) and writes one bundle for the runtime. With --zoo, the\n"
+    "quantized experts are compared with the float ones on the zoo's held-out layers (--split, default\n"
+    "test) and the bundle is refused if the difference is over budget.\n"
+    "A zero-shot checkpoint (probex-train --task detector) joins the tree of the same name (whose\n"
+    "classification checkpoint must be given too, on the same layer) with the prototypes of its trained\n"
+    "labels, its held-out labels and every --label; it needs --text-table. --add-labels adds label texts\n"
+    "to the zero-shot trees of an existing bundle (or --tree) without retraining.\n"
+    "--onnx-expert writes the checkpoint's float expert as an ONNX model instead (docs/formats.md): input\n"
+    "\"layer\" [d_H, d_W], outputs \"logits\" [1, d_Y] (not for a zero-shot checkpoint) and \"embedding\"\n"
+    "[1, r_T], the same forward as the runtime's, for other runtimes such as ONNX Runtime. With --quant\n"
+    "int8, step 1 and the encoder are int8 weights (quantized as in an int8 bundle) behind ONNX Runtime's\n"
+    "dynamic quantization (DynamicQuantizeLinear, MatMulInteger): the peer of an int8 bundle.\n"
+    "\n"
+    "options:\n"
+    "  --out FILE             the bundle to write (refuses to overwrite without --force)\n"
+    "  --quant TYPE           storage of the weight matrices (biases stay f32), default f32. Measured on the\n"
+    "                         standard zoo's experts (3 trees, fc1 and fc2, 50 test layers each; size vs f32,\n"
+    "                         then label flips / largest probability change vs the float expert):\n"
+    "      f32        1.00x    exact\n"
+    "      f16        0.50x    flips <= 0.002, prob <= 0.0014\n"
+    "      int8       0.25x    probes and encoder int8, one scale per output row; projection and head f16.\n"
+    "                          Step 1 runs in int8 on XNNPACK (faster) where that stays within the budget,\n"
+    "                          else in float: flips <= 0.004, prob <= 0.026 (float step 1: prob <= 0.018)\n"
+    "      int8-bNN   0.28x    (NN = 32) the same with one scale per NN weights along the reduction;\n"
+    "                          always float arithmetic: flips <= 0.002, prob <= 0.0075\n"
+    "  --quant-fallback       a tree over budget with --quant TYPE is written with the first finer type that\n"
+    "                         passes (int8 -> int8-b32 -> f16 -> f32; the other trees keep TYPE), with a\n"
+    "                         message; without it, over budget is a refusal (exit 3) naming that type\n"
+    "  --zoo DIR              held-out layers for the check, and each tree's root name (<tree>/root)\n"
+    "  --split NAME           the zoo split to check on (default test)\n"
+    "  --max-flip-rate X      budget: share of label decisions that may change (default 0.005); over it only\n"
+    "                         when the count shows it: the flips' one-sided 95% Clopper-Pearson lower\n"
+    "                         bound is above X (at 500 decisions and 0.005: up to 5 flips pass)\n"
+    "  --max-prob-error X     budget: largest probability change (default 0.05)\n"
+    "  --min-cosine X         budget: smallest embedding cosine similarity (default 0.99)\n"
+    "  --self-tests N         self-tests stored per tree (default 3)\n"
+    "  --sketch RxC           the router's sketch of the probed layer (default 64x16: 4 KB per tree)\n"
+    "  --no-router            no router (audits must then name their tree); the default with --zoo is to\n"
+    "                         fit one: each tree's root sketch, acceptance distance from its training models\n"
+    "  --route-report         after writing, route every model of the zoo's test splits (and of --foreign)\n"
+    "                         with the runtime and print routing accuracy and rejection rates\n"
+    "  --foreign DIR          a zoo whose models descend from roots the bundle does not hold (report only)\n"
+    "  --report DIR           also measure f32, f16, int8 and int8-b32 on the held-out layers and write their\n"
+    "                         size and accuracy cost as HTML to DIR/index.html (needs --zoo; docs/report.md)\n"
+    "  --text-table FILE      text embeddings for zero-shot labels (scripts/fetch-glove.sh); --text-names\n"
+    "                         FILE its names list (default: FILE with .names.txt)\n"
+    "  --label TEXT           a further zero-shot label text (repeatable)\n"
+    "  --max-zero-shot-drop X budget: zero-shot top-1 the runtime may lose vs the float expert on the zoo's\n"
+    "                         test (seen labels) and test_holdout (unseen labels) models (default 0.01)\n"
+    "  --sign KEY             sign the bundle with the Ed25519 secret key file KEY (probex-keygen); devices\n"
+    "                         that trust its public key refuse unsigned or changed bundles\n"
+    "  --onnx-expert          write one checkpoint's float expert to --out as an ONNX model (see above)\n"
+    "  --force                overwrite --out\n"
+    "  --quiet                print only errors\n"
+    "  --help, --version\n"
+    "\n"
+    "exit codes: 0 success, 1 failure (message on stderr), 3 over the quantization budget, 2 bad command line\n";
 
 int fail(const std::string& what) {
   std::fprintf(stderr, "probex-convert: %s\n", what.c_str());
@@ -136,13 +136,14 @@ int main(int argc, char** argv) {
   if (const int code = args.parse(argc, argv); code != args.kContinue) return code;
   const auto usage_error = [&](const std::string& what) { return args.usage_error(what); };
   std::string error;
-  if (!force && !out.empty() && std::filesystem::exists(out) && (onnx_expert || !add_to.empty() || !o.checkpoints.empty()))
+  if (!force && !out.empty() && std::filesystem::exists(out) &&
+      (onnx_expert || !add_to.empty() || !o.checkpoints.empty()))
     error = out + " exists (use --force to overwrite)";
   if (onnx_expert) {
-    for (const char* other : {"--zoo", "--split", "--max-flip-rate", "--max-prob-error", "--min-cosine",
-                              "--max-zero-shot-drop", "--self-tests", "--sketch", "--no-router", "--route-report",
-                              "--report", "--foreign", "--text-table", "--text-names", "--label", "--add-labels",
-                              "--tree", "--sign", "--quant-fallback"}) {
+    for (const char* other :
+         {"--zoo", "--split", "--max-flip-rate", "--max-prob-error", "--min-cosine", "--max-zero-shot-drop",
+          "--self-tests", "--sketch", "--no-router", "--route-report", "--report", "--foreign", "--text-table",
+          "--text-names", "--label", "--add-labels", "--tree", "--sign", "--quant-fallback"}) {
       if (args.given(other)) return usage_error(std::string("--onnx-expert takes no ") + other);
     }
     if (out.empty() || o.checkpoints.size() != 1) return usage_error("--onnx-expert needs --out and one checkpoint");
@@ -150,7 +151,8 @@ int main(int argc, char** argv) {
     if (!error.empty()) return fail(error);
     std::vector<uint8_t> bytes;
     std::string summary;
-    if (!export_onnx_expert(o.checkpoints[0], quant == "int8", &bytes, &summary, &error) || !write_new(out, bytes, &error))
+    if (!export_onnx_expert(o.checkpoints[0], quant == "int8", &bytes, &summary, &error) ||
+        !write_new(out, bytes, &error))
       return fail(error);
     if (!quiet) std::printf("ONNX expert %s: %zu bytes; %s\n", out.c_str(), bytes.size(), summary.c_str());
     return 0;
@@ -173,7 +175,8 @@ int main(int argc, char** argv) {
   }
   if (out.empty() || o.checkpoints.empty()) return usage_error("--out and at least one checkpoint are required");
   if (!o.report_dir.empty() && o.zoo.empty()) return usage_error("--report needs --zoo (its held-out layers)");
-  if (o.quant_fallback && o.zoo.empty()) return usage_error("--quant-fallback needs --zoo (the check it falls back on)");
+  if (o.quant_fallback && o.zoo.empty())
+    return usage_error("--quant-fallback needs --zoo (the check it falls back on)");
   if (!parse_quant_spec(quant, &o.spec, &error)) return usage_error(error);
   if (!error.empty()) return fail(error);
   o.self_tests = static_cast<size_t>(self_tests);

@@ -10,12 +10,13 @@
 
 int main(int argc, char** argv) {
   std::vector<std::string> positional;
-  probex::cli::ArgParser args("probex-keygen",
-                              "usage: probex-keygen PREFIX\n"
-                              "Writes PREFIX.secret (Ed25519 secret key, hex, mode 0600; never overwritten) and PREFIX.public\n"
-                              "(the public key, hex) and prints the public key.\n"
-                              "--help, --version\n"
-                              "exit codes: 0 success, 1 failure, 2 bad command line\n");
+  probex::cli::ArgParser args(
+      "probex-keygen",
+      "usage: probex-keygen PREFIX\n"
+      "Writes PREFIX.secret (Ed25519 secret key, hex, mode 0600; never overwritten) and PREFIX.public\n"
+      "(the public key, hex) and prints the public key.\n"
+      "--help, --version\n"
+      "exit codes: 0 success, 1 failure, 2 bad command line\n");
   args.positional(&positional);
   if (const int code = args.parse(argc, argv); code != args.kContinue) return code;
   if (positional.size() != 1) return args.usage_error("one PREFIX is required");

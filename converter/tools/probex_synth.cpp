@@ -6,34 +6,34 @@
 #include <string>
 #include <vector>
 
-#include "runtime/cli/args.h"
 #include "converter/expert/checkpoint.h"
 #include "converter/io/gguf_writer.h"
 #include "converter/io/safetensors_writer.h"
 #include "converter/nn/rng.h"
+#include "runtime/cli/args.h"
 
 namespace {
 
 using namespace probex::convert;
 
 const char* const kHelp =
-      "usage: probex-synth expert OUT --rows H --cols W [--r N] [--r-u N] [--r-v N] [--r-t N] [--labels N]\n"
-      "                           [--layer NAME] [--seed N] [--expert probex|mvprobe] [--views LIST]\n"
-      "       probex-synth model  OUT --rows H --cols W [--dtype f32|f16|bf16|q8_0|q4_k] [--format safetensors|gguf]\n"
-      "                           [--layer NAME] [--seed N]\n"
-      "\n"
-      "expert: a ProbeX checkpoint for a layer X [H, W] (r_U = r_V = r_T = --r, default 128, unless --r-u,\n"
-      "        --r-v or --r-t say otherwise; --labels default 10), randomly initialised as the authors' code\n"
-      "        does, tree 'synthetic'. --expert mvprobe: an MVProbe checkpoint instead (r = --r-u probes per\n"
-      "        view, p = --r-v), computing --views (default xu,xxtu,xtu,xtxu).\n"
-      "model:  a safetensors file (or with --format gguf a GGUF file) with one tensor --layer (default\n"
-      "        layer.weight) of shape [H, W], values uniform in [-0.05, 0.05). Safetensors takes f32, f16, bf16;\n"
-      "        GGUF f32, f16, q8_0 (W a multiple of 32) and q4_k (W a multiple of 256).\n"
-      "Use them with probex-convert and probex-bench (scripts/bench.sh).\n"
-      "\n"
-      "--help, --version\n"
-      "\n"
-      "exit codes: 0 success, 1 failure, 2 bad command line\n";
+    "usage: probex-synth expert OUT --rows H --cols W [--r N] [--r-u N] [--r-v N] [--r-t N] [--labels N]\n"
+    "                           [--layer NAME] [--seed N] [--expert probex|mvprobe] [--views LIST]\n"
+    "       probex-synth model  OUT --rows H --cols W [--dtype f32|f16|bf16|q8_0|q4_k] [--format safetensors|gguf]\n"
+    "                           [--layer NAME] [--seed N]\n"
+    "\n"
+    "expert: a ProbeX checkpoint for a layer X [H, W] (r_U = r_V = r_T = --r, default 128, unless --r-u,\n"
+    "        --r-v or --r-t say otherwise; --labels default 10), randomly initialised as the authors' code\n"
+    "        does, tree 'synthetic'. --expert mvprobe: an MVProbe checkpoint instead (r = --r-u probes per\n"
+    "        view, p = --r-v), computing --views (default xu,xxtu,xtu,xtxu).\n"
+    "model:  a safetensors file (or with --format gguf a GGUF file) with one tensor --layer (default\n"
+    "        layer.weight) of shape [H, W], values uniform in [-0.05, 0.05). Safetensors takes f32, f16, bf16;\n"
+    "        GGUF f32, f16, q8_0 (W a multiple of 32) and q4_k (W a multiple of 256).\n"
+    "Use them with probex-convert and probex-bench (scripts/bench.sh).\n"
+    "\n"
+    "--help, --version\n"
+    "\n"
+    "exit codes: 0 success, 1 failure, 2 bad command line\n";
 
 }  // namespace
 
@@ -82,7 +82,8 @@ int main(int argc, char** argv) {
     shape.p = static_cast<size_t>(r_v ? r_v : r);
     shape.r_t = static_cast<size_t>(r_t ? r_t : r);
     shape.d_y = static_cast<size_t>(labels);
-    if (!parse_mvprobe_views(views, &shape.views)) return usage_error("--views '" + views + "' is not a list of xu, xxtu, xtu, xtxu");
+    if (!parse_mvprobe_views(views, &shape.views))
+      return usage_error("--views '" + views + "' is not a list of xu, xxtu, xtu, xtxu");
     MvProbeExpert expert(shape);
     expert.init(rng);
     metadata["views"] = views;
@@ -123,9 +124,10 @@ int main(int argc, char** argv) {
       return 0;
     }
     SafetensorsWriter w;
-    const probex::Dtype d = dtype == "f32" ? probex::Dtype::kF32 : dtype == "f16" ? probex::Dtype::kF16 : probex::Dtype::kBF16;
-    if (!w.add_f32(layer, d, shape, values.data(), &error) ||
-        !w.write_file(out, &error)) {
+    const probex::Dtype d = dtype == "f32"   ? probex::Dtype::kF32
+                            : dtype == "f16" ? probex::Dtype::kF16
+                                             : probex::Dtype::kBF16;
+    if (!w.add_f32(layer, d, shape, values.data(), &error) || !w.write_file(out, &error)) {
       std::fprintf(stderr, "probex-synth: %s\n", error.c_str());
       return 1;
     }

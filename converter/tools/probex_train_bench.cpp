@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "runtime/cli/args.h"
 #include "converter/expert/multilabel.h"
 #include "converter/expert/probex_expert.h"
 #include "converter/nn/blas.h"
+#include "runtime/cli/args.h"
 
 namespace {
 
@@ -23,7 +23,8 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 
 // Best-of-N GFLOP/s of one sgemm of the given size.
 double gemm_gflops(int m, int n, int k, int reps) {
-  std::vector<float> a(static_cast<size_t>(m) * k, 0.5f), b(static_cast<size_t>(k) * n, 0.25f), c(static_cast<size_t>(m) * n);
+  std::vector<float> a(static_cast<size_t>(m) * k, 0.5f), b(static_cast<size_t>(k) * n, 0.25f),
+      c(static_cast<size_t>(m) * n);
   double best = 1e30;
   for (int r = 0; r < reps; ++r) {
     const auto t = Clock::now();
@@ -38,13 +39,14 @@ double gemm_gflops(int m, int n, int k, int reps) {
 int main(int argc, char** argv) {
   long models_arg = 300, rows_arg = 128, cols_arg = 784, epochs_arg = 5, labels_arg = 10;
   uint32_t threads_arg = 1;
-  probex::cli::ArgParser args("probex-train-bench",
-                              "usage: probex-train-bench [--models 300] [--rows 128] [--cols 784] [--labels 10] [--epochs 5]\n"
-                              "                          [--threads N]\n"
-                              "Times ProbeX training epochs (r=128, batch 128) and the machine's sgemm peak, and prints the\n"
-                              "peak resident memory. Model-J's shape: --models 1000 --rows 768 --cols 768 --labels 100.\n"
-                              "--threads: BLAS threads (default 1; auto: every processor online). --help, --version\n"
-                              "exit codes: 0 success, 2 bad command line\n");
+  probex::cli::ArgParser args(
+      "probex-train-bench",
+      "usage: probex-train-bench [--models 300] [--rows 128] [--cols 784] [--labels 10] [--epochs 5]\n"
+      "                          [--threads N]\n"
+      "Times ProbeX training epochs (r=128, batch 128) and the machine's sgemm peak, and prints the\n"
+      "peak resident memory. Model-J's shape: --models 1000 --rows 768 --cols 768 --labels 100.\n"
+      "--threads: BLAS threads (default 1; auto: every processor online). --help, --version\n"
+      "exit codes: 0 success, 2 bad command line\n");
   args.integer("--models", 1, 1000000, &models_arg);
   args.integer("--rows", 1, 1 << 20, &rows_arg);
   args.integer("--cols", 1, 1 << 20, &cols_arg);
@@ -93,10 +95,12 @@ int main(int argc, char** argv) {
   if (kernel.generic) std::printf("%s\n", blas::generic_kernel_warning().c_str());
   std::printf("ProbeX training, %zu layers of [%zu, %zu], r_U=r_V=r_T=128, %zu labels, batch 128, %d thread(s)\n",
               models, rows, cols, s.d_y, threads);
-  std::printf("  seconds per epoch          %.3f   (%.3f per 300 layers)\n", per_epoch, per_epoch * 300.0 / static_cast<double>(models));
+  std::printf("  seconds per epoch          %.3f   (%.3f per 300 layers)\n", per_epoch,
+              per_epoch * 300.0 / static_cast<double>(models));
   std::printf("  GFLOP per epoch            %.1f\n", flop / 1e9);
   std::printf("  achieved GFLOP/s           %.1f\n", flop / per_epoch / 1e9);
-  std::printf("  sgemm peak 1024^3 GFLOP/s  %.1f   (epoch at %.0f%% of it)\n", peak_big, 100.0 * flop / per_epoch / 1e9 / peak_big);
+  std::printf("  sgemm peak 1024^3 GFLOP/s  %.1f   (epoch at %.0f%% of it)\n", peak_big,
+              100.0 * flop / per_epoch / 1e9 / peak_big);
   std::printf("  sgemm X*U batch GFLOP/s    %.1f   ([%zu x %zu] x [%zu x 128])\n", peak_probe, 128 * rows, cols, cols);
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);

@@ -9,10 +9,10 @@
 #include <cstring>
 #include <string>
 
-#include "runtime/cli/args.h"
 #include "converter/data/fashion_mnist.h"
 #include "converter/nn/blas.h"
 #include "converter/zoo/zoo.h"
+#include "runtime/cli/args.h"
 
 namespace {
 
@@ -118,13 +118,14 @@ int main(int argc, char** argv) {
                    : format == "tflite" ? ZooFormat::kTflite
                    : format == "onnx"   ? ZooFormat::kOnnx
                                         : ZooFormat::kSafetensors;
-  parse_gguf_type(gguf_type, &options.gguf_type);              // one of the choices above
+  parse_gguf_type(gguf_type, &options.gguf_type);               // one of the choices above
   parse_tflite_weight_type(tflite_type, &options.tflite_type);  // likewise
   const auto has_task = [&](const char* task) { return std::find(tasks.begin(), tasks.end(), task) != tasks.end(); };
 
   std::string error;
   std::vector<ZooModel> models;
-  if (!summary_dir.empty() && !export_dir.empty()) return args.usage_error("--summary and --export are separate commands");
+  if (!summary_dir.empty() && !export_dir.empty())
+    return args.usage_error("--summary and --export are separate commands");
   if (!summary_dir.empty()) {
     if (!scan_zoo(summary_dir, &models, &error)) {
       std::fprintf(stderr, "probex-zoo: %s\n", error.c_str());
@@ -201,8 +202,8 @@ int main(int argc, char** argv) {
   }
   if (label_rotations > 0) config.label_rotations = static_cast<int>(label_rotations);
   if (subset_k > 0) config.subset_k = static_cast<int>(subset_k);
-  const bool custom = !architecture.empty() || trees > 0 || tasks.size() < 2 || children > 0 ||
-                      steps_scale > 0.0 || !root_objective.empty() || label_rotations > 0 || subset_k > 0;
+  const bool custom = !architecture.empty() || trees > 0 || tasks.size() < 2 || children > 0 || steps_scale > 0.0 ||
+                      !root_objective.empty() || label_rotations > 0 || subset_k > 0;
   if (custom) config.name += "-custom";  // recorded in every file's metadata: not the named zoo
   options.out_dir = out_dir;
 

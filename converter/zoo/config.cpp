@@ -82,8 +82,11 @@ void keep_root_head_children(ZooConfig* c) {
 
 SplitSizes sizes(int train, int val, int test, int val_holdout = 0, int test_holdout = 0) {
   SplitSizes s;
-  s.count = {{Split::kTrain, train}, {Split::kVal, val}, {Split::kTest, test},
-             {Split::kValHoldout, val_holdout}, {Split::kTestHoldout, test_holdout}};
+  s.count = {{Split::kTrain, train},
+             {Split::kVal, val},
+             {Split::kTest, test},
+             {Split::kValHoldout, val_holdout},
+             {Split::kTestHoldout, test_holdout}};
   return s;
 }
 
@@ -219,8 +222,10 @@ bool validate_zoo_config(const ZooConfig& c, std::string* error) {
   if (h.lr_choices.empty() && !(h.lr_min > 0 && h.lr_max >= h.lr_min)) return bad("learning-rate range invalid");
   if (h.schedules.empty() || h.batch_sizes.empty() || h.optimizers.empty()) return bad("empty choice list");
   if (h.epochs_min < 1 || h.epochs_max < h.epochs_min) return bad("epoch range invalid");
-  if (h.steps_min < 0 || h.steps_max < h.steps_min || (h.steps_max > 0 && h.steps_min < 1)) return bad("step range invalid");
-  if (!(h.fraction_min > 0 && h.fraction_max <= 1 && h.fraction_min <= h.fraction_max)) return bad("data fraction range invalid");
+  if (h.steps_min < 0 || h.steps_max < h.steps_min || (h.steps_max > 0 && h.steps_min < 1))
+    return bad("step range invalid");
+  if (!(h.fraction_min > 0 && h.fraction_max <= 1 && h.fraction_min <= h.fraction_max))
+    return bad("data fraction range invalid");
   return true;
 }
 

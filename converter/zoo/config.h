@@ -48,13 +48,13 @@ struct SplitSizes {
 
 // Ranges of the per-child fine-tuning hyper-parameters. Each child draws its own values.
 struct HyperRanges {
-  std::vector<double> lr_choices;      // if not empty, lr is one of these ...
+  std::vector<double> lr_choices;       // if not empty, lr is one of these ...
   double lr_min = 3e-5, lr_max = 5e-4;  // ... else log-uniform in [lr_min, lr_max) (Adam/AdamW)
-  double sgd_lr_factor = 30.0;         // SGD draws from the same range times this factor
+  double sgd_lr_factor = 30.0;          // SGD draws from the same range times this factor
   std::vector<Schedule> schedules = {Schedule::kConstant};
   double warmup_min = 0.0, warmup_max = 0.0;  // warm-up share of steps (schedules with warm-up)
-  int epochs_min = 1, epochs_max = 1;  // passes over the child's data ...
-  int steps_min = 0, steps_max = 0;    // ... unless these are set: then a number of optimizer steps
+  int epochs_min = 1, epochs_max = 1;         // passes over the child's data ...
+  int steps_min = 0, steps_max = 0;           // ... unless these are set: then a number of optimizer steps
   double weight_decay_min = 0.0, weight_decay_max = 0.0;
   std::vector<int> batch_sizes = {128};
   double fraction_min = 1.0, fraction_max = 1.0;  // share of the task's training images used
@@ -83,15 +83,15 @@ struct ZooConfig {
   int root_batch = 128;
   RootObjective root_objective = RootObjective::kClassify;
 
-  SplitSizes subset;     // children per split of the subset task
-  int subset_k = 5;      // labels per subset child
+  SplitSizes subset;  // children per split of the subset task
+  int subset_k = 5;   // labels per subset child
   // Labels are (class, quarter-turn) pairs: 1 = the 10 classes as they are; 4 = 40 labels, label l being
   // class l % 10 shown rotated by (l / 10) x 90 degrees ("Shirt (rotated 90)"). Fashion-MNIST has only 10
   // classes, and a reader asked which 5 of them a child learned has little to tell apart; Model-J's children
   // each learned 50 of 100. A rotated class is a class of its own here: a child of it trains and is tested
   // on those images rotated, and its head must tell "Shirt" from "Shirt (rotated 90)". Subset children only.
   int label_rotations = 1;
-  SplitSizes detector;   // children per split of the detector task
+  SplitSizes detector;               // children per split of the detector task
   std::vector<int> holdout_classes;  // never in training splits of detectors; only in holdout splits
 
   // true: each child gets a fresh head in its own class order (as every Model-J model has its own

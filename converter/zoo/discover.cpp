@@ -9,9 +9,9 @@
 #include <utility>
 
 #include "converter/zoo/sketch.h"
-#include "runtime/math/cosine.h"
-#include "runtime/formats/probed_layer.h"
 #include "runtime/formats/model_file.h"
+#include "runtime/formats/probed_layer.h"
+#include "runtime/math/cosine.h"
 
 namespace probex::convert {
 
@@ -36,7 +36,8 @@ std::vector<WardMerge> ward_linkage(const std::vector<std::vector<float>>& point
   std::vector<size_t> chain;
   size_t remaining = n;
   while (remaining > 1) {
-    if (chain.empty()) chain.push_back(static_cast<size_t>(std::find(active.begin(), active.end(), true) - active.begin()));
+    if (chain.empty())
+      chain.push_back(static_cast<size_t>(std::find(active.begin(), active.end(), true) - active.begin()));
     const size_t a = chain.back();
     // Nearest active neighbour of a (prefer the previous chain element on ties, as the algorithm requires).
     size_t best = n;
@@ -58,7 +59,8 @@ std::vector<WardMerge> ward_linkage(const std::vector<std::vector<float>>& point
       const double dab = d[a * n + best];
       for (size_t k = 0; k < n; ++k) {
         if (!active[k] || k == a || k == best) continue;
-        const double nk = static_cast<double>(size[k]), na = static_cast<double>(size[a]), nb = static_cast<double>(size[best]);
+        const double nk = static_cast<double>(size[k]), na = static_cast<double>(size[a]),
+                     nb = static_cast<double>(size[best]);
         const double v = ((na + nk) * d[a * n + k] + (nb + nk) * d[best * n + k] - nk * dab) / (na + nb + nk);
         d[lo * n + k] = d[k * n + lo] = v;
       }
@@ -136,7 +138,8 @@ size_t separated_cluster_count(const std::vector<std::vector<float>>& points, co
     const std::vector<int> labels = cut_tree(merges, n, k);
     std::vector<std::vector<double>> mean(k, std::vector<double>(points.front().size(), 0.0));
     for (size_t i = 0; i < n; ++i)
-      for (size_t d = 0; d < points[i].size(); ++d) mean[static_cast<size_t>(labels[i])][d] += static_cast<double>(points[i][d]);
+      for (size_t d = 0; d < points[i].size(); ++d)
+        mean[static_cast<size_t>(labels[i])][d] += static_cast<double>(points[i][d]);
     double closest = std::numeric_limits<double>::infinity();
     for (size_t a = 0; a < k; ++a)
       for (size_t b = a + 1; b < k; ++b) {
@@ -182,15 +185,16 @@ bool discover_zoo_trees(const std::vector<ZooFile>& files, const std::string& la
     if (st.ok()) st = find_probed_layer(*file, layer, &shape);
     std::vector<float> sketch;
     std::string why;
-    if (!st.ok() || !sketch_model(files[i].path, layer, static_cast<uint32_t>(shape.rows), static_cast<uint32_t>(shape.cols),
-                                  kDefaultSketch, &sketch, &why)) {
+    if (!st.ok() || !sketch_model(files[i].path, layer, static_cast<uint32_t>(shape.rows),
+                                  static_cast<uint32_t>(shape.cols), kDefaultSketch, &sketch, &why)) {
       ++d.skipped;  // no such layer, or unreadable: not part of any tree here
       continue;
     }
     double norm = 0;
     for (float v : sketch) norm += static_cast<double>(v) * static_cast<double>(v);
     norm = std::sqrt(norm);
-    for (float& v : sketch) v = norm > 0 ? static_cast<float>(static_cast<double>(v) / norm) : 0.0f;  // directions, as the router
+    for (float& v : sketch)
+      v = norm > 0 ? static_cast<float>(static_cast<double>(v) / norm) : 0.0f;  // directions, as the router
     Group& g = groups[{shape.rows, shape.cols}];
     g.points.push_back(std::move(sketch));
     g.truth.push_back(folder_ids.emplace(files[i].tree, static_cast<int>(folder_ids.size())).first->second);

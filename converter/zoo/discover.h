@@ -14,8 +14,8 @@
 namespace probex::convert {
 
 struct WardMerge {
-  size_t a, b;     // cluster ids merged (0..n-1 are the points; n + i is the cluster of merge i)
-  double height;   // Ward's criterion: the increase in within-cluster sum of squares
+  size_t a, b;    // cluster ids merged (0..n-1 are the points; n + i is the cluster of merge i)
+  double height;  // Ward's criterion: the increase in within-cluster sum of squares
 };
 
 // Ward linkage by the nearest-neighbour chain algorithm (O(n^2) time and memory) on Euclidean distances
@@ -45,10 +45,10 @@ struct DiscoveredCluster {
 };
 
 struct TreeDiscovery {
-  size_t models = 0;        // models clustered (those with the layer)
-  size_t shapes = 0;        // distinct layer shapes, each clustered on its own
-  size_t skipped = 0;       // models without the layer, or unreadable
-  size_t folder_trees = 0;  // trees the zoo's folders name among the clustered models
+  size_t models = 0;                        // models clustered (those with the layer)
+  size_t shapes = 0;                        // distinct layer shapes, each clustered on its own
+  size_t skipped = 0;                       // models without the layer, or unreadable
+  size_t folder_trees = 0;                  // trees the zoo's folders name among the clustered models
   std::vector<DiscoveredCluster> clusters;  // cluster i is the i-th; numbered across shapes
   double adjusted_rand_index = 0.0;         // the clusters against the folders
   double seconds = 0.0;                     // the clustering (sketching excluded)

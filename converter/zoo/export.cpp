@@ -7,13 +7,13 @@
 
 #include "converter/cli/parallel.h"
 #include "converter/cli/progress.h"
-#include "runtime/formats/json_reader.h"
-#include "runtime/formats/json_writer.h"
-#include "runtime/formats/safetensors.h"
 #include "converter/io/safetensors_writer.h"
 #include "converter/zoo/layout.h"
 #include "converter/zoo/model_writer.h"
 #include "converter/zoo/zoo.h"
+#include "runtime/formats/json_reader.h"
+#include "runtime/formats/json_writer.h"
+#include "runtime/formats/safetensors.h"
 
 namespace fs = std::filesystem;
 
@@ -26,7 +26,7 @@ struct ExportItem {
   std::string src_file_dir;  // its folder, relative (a snapshot folder in the Hugging Face layout)
   std::string model_dir;     // the model's folder, relative: names it in the copy
   ZooLayout layout = ZooLayout::kProbex;
-  std::string dst_rel;       // the copy's model file, relative to the copy
+  std::string dst_rel;  // the copy's model file, relative to the copy
   std::map<std::string, std::string> metadata;
   std::string error;
 };
@@ -34,7 +34,8 @@ struct ExportItem {
 std::string generic(const fs::path& p) { return p.generic_string(); }
 
 // Reads every tensor of a safetensors model as float32 and writes its copy into `work_dir`.
-void export_model(const fs::path& src_dir, const fs::path& work_dir, const ZooExportOptions& options, ExportItem* item) {
+void export_model(const fs::path& src_dir, const fs::path& work_dir, const ZooExportOptions& options,
+                  ExportItem* item) {
   SafetensorsFile file;
   const SafetensorsStatus st = SafetensorsFile::open((src_dir / item->src_rel).string(), &file);
   if (!st.ok()) {
@@ -195,9 +196,9 @@ bool export_zoo(const std::string& src_dir, const ZooExportOptions& options, std
       progress.advance();
     });
   }
-  std::map<std::string, std::string> new_paths;     // source file -> copy, relative
-  std::map<std::string, std::string> moved_dirs;    // source file folder -> the copy's
-  std::set<std::string> replaced;                   // source files the export rewrote
+  std::map<std::string, std::string> new_paths;   // source file -> copy, relative
+  std::map<std::string, std::string> moved_dirs;  // source file folder -> the copy's
+  std::set<std::string> replaced;                 // source files the export rewrote
   for (const ExportItem& item : items) {
     if (!item.error.empty()) {
       *error = item.error;

@@ -59,8 +59,8 @@ bool list_zoo_files(const std::string& zoo_dir, std::vector<ZooFile>* out, std::
           file = model_file_in(dir / "snapshots" / ref);
         }
         if (!fs::exists(file)) continue;
-        out->push_back({file.string(), tree.path().filename().string(), root ? "root" : split.path().filename().string(),
-                        root ? "root" : dir.filename().string()});
+        out->push_back({file.string(), tree.path().filename().string(),
+                        root ? "root" : split.path().filename().string(), root ? "root" : dir.filename().string()});
       }
     }
   }

@@ -13,7 +13,7 @@
 namespace probex::convert {
 
 struct ZooFile {
-  std::string path;   // the model.safetensors (or model.gguf, .tflite, .onnx) file
+  std::string path;  // the model.safetensors (or model.gguf, .tflite, .onnx) file
   std::string tree, split, model;
 };
 

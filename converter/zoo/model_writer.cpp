@@ -64,7 +64,8 @@ bool mlp_layers(const std::vector<TensorView>& tensors, std::vector<DenseLayer>*
     const std::string kind = dot == std::string::npos ? "" : t.name.substr(dot + 1);
     uint64_t r = 0;
     if (!rank(layer, &r) || (kind != "weight" && kind != "bias")) {
-      *error = "tensor '" + t.name + "' is not a layer of the zoo's MLP (fc<N>.weight, fc<N>.bias, head.weight, head.bias)";
+      *error = "tensor '" + t.name +
+               "' is not a layer of the zoo's MLP (fc<N>.weight, fc<N>.bias, head.weight, head.bias)";
       return false;
     }
     Found& f = found[layer];

@@ -8,8 +8,8 @@
 
 namespace probex::convert {
 
-bool sketch_model(const std::string& path, const std::string& layer_name, uint32_t d_h, uint32_t d_w, const SketchSpec& spec,
-                  std::vector<float>* sketch, std::string* error) {
+bool sketch_model(const std::string& path, const std::string& layer_name, uint32_t d_h, uint32_t d_w,
+                  const SketchSpec& spec, std::vector<float>* sketch, std::string* error) {
   std::unique_ptr<ModelFile> file;
   ModelStatus st = open_model_file(path, &file);
   ProbedLayer layer;
@@ -19,8 +19,8 @@ bool sketch_model(const std::string& path, const std::string& layer_name, uint32
     return false;
   }
   if (layer.rows != d_h || layer.cols != d_w) {
-    *error = path + ": layer '" + layer_name + "' is [" + std::to_string(layer.rows) + ", " + std::to_string(layer.cols) +
-             "], expected [" + std::to_string(d_h) + ", " + std::to_string(d_w) + "]";
+    *error = path + ": layer '" + layer_name + "' is [" + std::to_string(layer.rows) + ", " +
+             std::to_string(layer.cols) + "], expected [" + std::to_string(d_h) + ", " + std::to_string(d_w) + "]";
     return false;
   }
   std::vector<float> x(static_cast<size_t>(d_h) * d_w), scratch;

@@ -9,14 +9,14 @@
 
 #include "converter/cli/parallel.h"
 #include "converter/cli/progress.h"
+#include "converter/io/safetensors_writer.h"
+#include "converter/nn/blas.h"
+#include "converter/nn/train.h"
+#include "converter/zoo/layout.h"
+#include "converter/zoo/model_writer.h"
 #include "runtime/formats/json_writer.h"
 #include "runtime/formats/python_literal.h"
 #include "runtime/formats/safetensors.h"
-#include "converter/io/safetensors_writer.h"
-#include "converter/zoo/layout.h"
-#include "converter/zoo/model_writer.h"
-#include "converter/nn/blas.h"
-#include "converter/nn/train.h"
 
 namespace fs = std::filesystem;
 
@@ -246,7 +246,8 @@ LabelledSubset child_training_set(const ZooConfig& config, const PreparedData& d
   }
   // Detector: the class (label 1) against as many images of the other non-holdout classes (label 0).
   const auto& positives = data.train_by_class[static_cast<size_t>(p.classes[0])];
-  const auto n = std::max<size_t>(static_cast<size_t>(std::lround(p.data_fraction * static_cast<double>(positives.size()))), 1);
+  const auto n = std::max<size_t>(
+      static_cast<size_t>(std::lround(p.data_fraction * static_cast<double>(positives.size()))), 1);
   take(positives, n, 1);
   take(detector_negatives(config, data.train_by_class, p.classes[0]), n, 0);
   return set;
@@ -278,8 +279,10 @@ void evaluate_child(const ZooConfig& config, const PreparedData& data, const Chi
   const std::vector<uint32_t> neg = detector_negatives(config, data.test_by_class, p.classes[0]);
   const auto pred_pos = predict(model, data.test, pos);
   const auto pred_neg = predict(model, data.test, neg);
-  const double tpr = static_cast<double>(std::count(pred_pos.begin(), pred_pos.end(), 1)) / static_cast<double>(pos.size());
-  const double tnr = static_cast<double>(std::count(pred_neg.begin(), pred_neg.end(), 0)) / static_cast<double>(neg.size());
+  const double tpr = static_cast<double>(std::count(pred_pos.begin(), pred_pos.end(), 1)) /
+                     static_cast<double>(pos.size());
+  const double tnr = static_cast<double>(std::count(pred_neg.begin(), pred_neg.end(), 0)) /
+                     static_cast<double>(neg.size());
   (*md)["test_metric"] = "balanced_accuracy";
   (*md)["test_accuracy"] = fmt(0.5 * (tpr + tnr));
   (*md)["test_chance"] = "0.5";
@@ -500,7 +503,8 @@ std::string summarize_zoo(const std::vector<ZooModel>& models) {
                   g.metric.c_str(), g.accuracy.front(), q(0.1), q(0.5), g.accuracy.back(), g.chance);
     out << line;
     split_lines += "  " + key.first + " " + key.second + ":";
-    for (Split s : {Split::kTrain, Split::kVal, Split::kTest, Split::kValHoldout, Split::kTestHoldout, Split::kForeign}) {
+    for (Split s :
+         {Split::kTrain, Split::kVal, Split::kTest, Split::kValHoldout, Split::kTestHoldout, Split::kForeign}) {
       auto it = g.per_split.find(split_name(s));
       if (it != g.per_split.end()) split_lines += " " + std::string(split_name(s)) + " " + std::to_string(it->second);
     }

@@ -21,10 +21,10 @@
 #include <string>
 #include <vector>
 
-#include "converter/zoo/config.h"
 #include "converter/data/fashion_mnist.h"
 #include "converter/io/gguf_writer.h"
 #include "converter/io/tflite_writer.h"
+#include "converter/zoo/config.h"
 
 namespace probex::convert {
 

@@ -16,8 +16,7 @@ namespace probex::platform {
 MappedFile::~MappedFile() { release(); }
 
 MappedFile::MappedFile(MappedFile&& other) noexcept
-    : data_(std::exchange(other.data_, nullptr)),
-      size_(std::exchange(other.size_, 0)),
+    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)),
       is_open_(std::exchange(other.is_open_, false)) {}
 
 MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {

@@ -73,9 +73,7 @@ bool ReadOnlyFile::read_at(uint64_t offset, void* out, size_t count, std::string
   return true;
 }
 
-void AlignedDelete::operator()(uint8_t* p) const {
-  ::operator delete[](p, std::align_val_t(kAlignedBytesAlignment));
-}
+void AlignedDelete::operator()(uint8_t* p) const { ::operator delete[](p, std::align_val_t(kAlignedBytesAlignment)); }
 
 ReadResult read_whole_file(const std::string& path, uint64_t max_bytes, AlignedBytes* out, size_t* size,
                            std::string* error) {
@@ -88,8 +86,8 @@ ReadResult read_whole_file(const std::string& path, uint64_t max_bytes, AlignedB
   }
   const auto n = static_cast<size_t>(file.size());
   // nothrow: an allocation failure is an error to report, not an exception to escape the C API.
-  AlignedBytes bytes(static_cast<uint8_t*>(
-      ::operator new[](n == 0 ? 1 : n, std::align_val_t(kAlignedBytesAlignment), std::nothrow)));
+  AlignedBytes bytes(
+      static_cast<uint8_t*>(::operator new[](n == 0 ? 1 : n, std::align_val_t(kAlignedBytesAlignment), std::nothrow)));
   if (!bytes) {
     *error = path + ": out of memory for its " + std::to_string(n) + " bytes";
     return ReadResult::kOutOfMemory;

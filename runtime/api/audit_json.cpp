@@ -48,8 +48,8 @@ void append_field(std::string* out, const char* name) {
 
 }  // namespace
 
-std::string audit_json_record(const Bundle& bundle, const char* model_path, probex_status status,
-                              const char* message, const probex_audit_result* result) {
+std::string audit_json_record(const Bundle& bundle, const char* model_path, probex_status status, const char* message,
+                              const probex_audit_result* result) {
   const bool ok = status == PROBEX_OK && result;
   const bool known = ok && result->tree != PROBEX_NO_TREE;
   const TreeView* tree = known && result->tree < bundle.trees().size() ? &bundle.trees()[result->tree] : nullptr;
@@ -58,8 +58,9 @@ std::string audit_json_record(const Bundle& bundle, const char* model_path, prob
   append_field(&o, "format");
   append_text_or_null(&o, ok ? result->model_format : nullptr);
   append_field(&o, "declared_base_model");
-  append_text_or_null(&o, ok && result->declared_base_model && *result->declared_base_model ? result->declared_base_model
-                                                                                              : nullptr);
+  append_text_or_null(&o, ok && result->declared_base_model && *result->declared_base_model
+                              ? result->declared_base_model
+                              : nullptr);
   append_field(&o, "status");
   append_json_string(&o, probex_status_name(status));
   append_field(&o, "tree");
@@ -74,9 +75,10 @@ std::string audit_json_record(const Bundle& bundle, const char* model_path, prob
   const bool routed = ok && result->routed;
   append_field(&o, "routed");
   o += routed ? "true" : "false";
-  for (const auto& [name, value] : {std::pair<const char*, float>{"route_distance", routed ? result->route_distance : NAN},
-                                    {"route_accept", routed ? result->route_accept : NAN},
-                                    {"route_margin", routed ? result->route_margin : NAN}}) {
+  for (const auto& [name, value] :
+       {std::pair<const char*, float>{"route_distance", routed ? result->route_distance : NAN},
+        {"route_accept", routed ? result->route_accept : NAN},
+        {"route_margin", routed ? result->route_margin : NAN}}) {
     append_field(&o, name);
     append_number(&o, static_cast<double>(value));
   }
@@ -99,7 +101,8 @@ std::string audit_json_record(const Bundle& bundle, const char* model_path, prob
   o += "{";
   bool first = true;
   const uint32_t distances = routed ? std::min<uint32_t>(result->root_distance_count,
-                                                         static_cast<uint32_t>(bundle.trees().size())) : 0;
+                                                         static_cast<uint32_t>(bundle.trees().size()))
+                                    : 0;
   for (uint32_t k = 0; k < distances; ++k) {
     if (std::isnan(result->root_distances[k])) continue;  // the model has no layer that tree probes
     if (!first) o += ",";
@@ -111,7 +114,8 @@ std::string audit_json_record(const Bundle& bundle, const char* model_path, prob
   o += "}";
   append_field(&o, "labels");
   o += "[";
-  const uint32_t labels = tree ? std::min<uint32_t>(result->label_count, static_cast<uint32_t>(tree->labels.size())) : 0;
+  const uint32_t labels = tree ? std::min<uint32_t>(result->label_count, static_cast<uint32_t>(tree->labels.size()))
+                               : 0;
   for (uint32_t k = 0; k < labels; ++k) {
     o += k ? ",{\"name\":" : "{\"name\":";
     append_json_string(&o, tree->labels[k]);
@@ -124,12 +128,12 @@ std::string audit_json_record(const Bundle& bundle, const char* model_path, prob
   append_field(&o, "zero_shot");
   o += "[";
   if (tree && tree->has_zero_shot) {
-    std::vector<uint32_t> order(std::min<uint32_t>(result->zero_shot_count,
-                                                   static_cast<uint32_t>(tree->zero_shot.labels.size())));  // best first; ties keep the bundle's order
+    std::vector<uint32_t> order(std::min<uint32_t>(
+        result->zero_shot_count,
+        static_cast<uint32_t>(tree->zero_shot.labels.size())));  // best first; ties keep the bundle's order
     for (uint32_t k = 0; k < order.size(); ++k) order[k] = k;
-    std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-      return result->zero_shot_scores[a] > result->zero_shot_scores[b];
-    });
+    std::stable_sort(order.begin(), order.end(),
+                     [&](uint32_t a, uint32_t b) { return result->zero_shot_scores[a] > result->zero_shot_scores[b]; });
     for (size_t k = 0; k < order.size(); ++k) {
       o += k ? ",{\"label\":" : "{\"label\":";
       append_json_string(&o, tree->zero_shot.labels[order[k]]);

@@ -4,15 +4,15 @@
 
 #include <string>
 
-#include "runtime/bundle/bundle.h"
 #include "probex/probex.h"
+#include "runtime/bundle/bundle.h"
 
 namespace probex {
 
 // The record (one line of JSON, no newline) of model `model_path` audited with `bundle`: `status` and
 // `message` are what the audit returned; `result` (a complete struct) is read only when status is PROBEX_OK. May throw
 // std::bad_alloc.
-std::string audit_json_record(const Bundle& bundle, const char* model_path, probex_status status,
-                              const char* message, const probex_audit_result* result);
+std::string audit_json_record(const Bundle& bundle, const char* model_path, probex_status status, const char* message,
+                              const probex_audit_result* result);
 
 }  // namespace probex

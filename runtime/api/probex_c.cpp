@@ -8,10 +8,10 @@
 #include <new>
 #include <string>
 
+#include "probex/probex.h"
 #include "runtime/api/audit_json.h"
 #include "runtime/bundle/bundle.h"
 #include "runtime/executor/auditor.h"
-#include "probex/probex.h"
 
 struct probex_bundle {
   probex::Bundle bundle;
@@ -82,8 +82,8 @@ probex_status init_sized(T* out, size_t struct_size, size_t minimum, T defaults)
 
 // Reads a caller's input struct over `*full` (which holds the defaults).
 template <class T>
-probex_status read_sized(const T* in, size_t minimum, T* full, const char* function, const char* what,
-                         const char* init, std::string* message) {
+probex_status read_sized(const T* in, size_t minimum, T* full, const char* function, const char* what, const char* init,
+                         std::string* message) {
   if (!in) return PROBEX_OK;
   if (!valid_struct_size(in->struct_size, minimum)) {
     *message = size_message(function, what, in->struct_size, init);
@@ -233,10 +233,12 @@ namespace {
 // probex_bundle_open and probex_bundle_open_buffer: `path` or (`data`, `size`).
 probex_status open_bundle(const char* function, const char* path, const void* data, size_t size,
                           const probex_bundle_options* options, probex_bundle** out, probex_error* error) {
-  if (!out || (!path && !data)) return report(error, PROBEX_INVALID_ARGUMENT, std::string(function) + ": null argument");
+  if (!out || (!path && !data))
+    return report(error, PROBEX_INVALID_ARGUMENT, std::string(function) + ": null argument");
   return guarded(error, [&](std::string* message) {
     probex_bundle_options o = bundle_defaults();
-    probex_status s = read_sized(options, kBundleOptionsV1, &o, function, "options", "probex_bundle_options_init", message);
+    probex_status s = read_sized(options, kBundleOptionsV1, &o, function, "options", "probex_bundle_options_init",
+                                 message);
     if (s != PROBEX_OK) return s;
     if (o.trusted_key_count && !o.trusted_keys) {
       *message = std::string(function) + ": options->trusted_key_count is " + std::to_string(o.trusted_key_count) +
@@ -246,8 +248,8 @@ probex_status open_bundle(const char* function, const char* path, const void* da
     if (o.max_bundle_bytes == 0) o.max_bundle_bytes = probex::Bundle::kDefaultMaxBundleBytes;
     auto b = std::make_unique<probex_bundle>();
     s = path ? probex::Bundle::open(path, &b->bundle, message, o.trusted_keys, o.trusted_key_count, o.max_bundle_bytes)
-             : probex::Bundle::open_buffer(static_cast<const uint8_t*>(data), size, "bundle buffer", &b->bundle, message,
-                                           o.trusted_keys, o.trusted_key_count, o.max_bundle_bytes);
+             : probex::Bundle::open_buffer(static_cast<const uint8_t*>(data), size, "bundle buffer", &b->bundle,
+                                           message, o.trusted_keys, o.trusted_key_count, o.max_bundle_bytes);
     if (s == PROBEX_OK) *out = b.release();
     return s;
   });
@@ -269,7 +271,8 @@ void probex_bundle_free(probex_bundle* bundle) { delete bundle; }
 
 probex_status probex_bundle_signer(const probex_bundle* bundle, bool* is_signed, uint8_t* public_key, uint8_t* digest,
                                    probex_error* error) {
-  if (!bundle || !is_signed) return report(error, PROBEX_INVALID_ARGUMENT, "probex_bundle_signer: null bundle or is_signed");
+  if (!bundle || !is_signed)
+    return report(error, PROBEX_INVALID_ARGUMENT, "probex_bundle_signer: null bundle or is_signed");
   const probex::BundleSignature& s = bundle->bundle.signature();
   *is_signed = s.present;
   if (s.present && public_key) std::memcpy(public_key, s.public_key, probex::kPublicKeyBytes);
@@ -315,7 +318,8 @@ probex_status probex_bundle_tree_info(const probex_bundle* bundle, uint32_t tree
 
 probex_status probex_bundle_find_tree(const probex_bundle* bundle, const char* name, uint32_t* tree,
                                       probex_error* error) {
-  if (!bundle || !name || !tree) return report(error, PROBEX_INVALID_ARGUMENT, "probex_bundle_find_tree: null argument");
+  if (!bundle || !name || !tree)
+    return report(error, PROBEX_INVALID_ARGUMENT, "probex_bundle_find_tree: null argument");
   return guarded(error, [&](std::string* message) {
     const auto& trees = bundle->bundle.trees();
     for (uint32_t i = 0; i < trees.size(); ++i) {
@@ -376,8 +380,8 @@ probex_status probex_auditor_create(const probex_bundle* bundle, const probex_au
   if (!bundle || !out) return report(error, PROBEX_INVALID_ARGUMENT, "probex_auditor_create: null bundle or out");
   return guarded(error, [&](std::string* message) {
     probex_auditor_options o = auditor_defaults();
-    probex_status s =
-        read_sized(options, kAuditorOptionsV1, &o, "probex_auditor_create", "options", "probex_auditor_options_init", message);
+    probex_status s = read_sized(options, kAuditorOptionsV1, &o, "probex_auditor_create", "options",
+                                 "probex_auditor_options_init", message);
     if (s != PROBEX_OK) return s;
     auto a = std::make_unique<probex_auditor>();
     s = probex::Auditor::create(bundle->bundle, o, allocator, &a->auditor, message);
@@ -405,7 +409,8 @@ probex_status probex_model_format(const char* path, const char** format, probex_
 
 probex_status probex_audit_file(probex_auditor* auditor, uint32_t tree, const char* model_path,
                                 probex_audit_result* result, probex_error* error) {
-  if (!auditor || !model_path || !result) return report(error, PROBEX_INVALID_ARGUMENT, "probex_audit_file: null argument");
+  if (!auditor || !model_path || !result)
+    return report(error, PROBEX_INVALID_ARGUMENT, "probex_audit_file: null argument");
   return audit_call(result, "probex_audit_file", error, [&](probex_audit_result* full, std::string* message) {
     return auditor->auditor->audit_file(tree, model_path, full, message);
   });
@@ -413,7 +418,8 @@ probex_status probex_audit_file(probex_auditor* auditor, uint32_t tree, const ch
 
 probex_status probex_route_file(probex_auditor* auditor, const char* model_path, probex_audit_result* result,
                                 probex_error* error) {
-  if (!auditor || !model_path || !result) return report(error, PROBEX_INVALID_ARGUMENT, "probex_route_file: null argument");
+  if (!auditor || !model_path || !result)
+    return report(error, PROBEX_INVALID_ARGUMENT, "probex_route_file: null argument");
   return audit_call(result, "probex_route_file", error, [&](probex_audit_result* full, std::string* message) {
     return auditor->auditor->route_only(model_path, full, message);
   });
@@ -436,14 +442,15 @@ probex_status probex_audit_json(const probex_bundle* bundle, const char* model_p
                                 const probex_error* audit_error, const probex_audit_result* result, char* out,
                                 size_t capacity, size_t* length, probex_error* error) {
   if (!bundle || !length || (!out && capacity > 0))
-    return report(error, PROBEX_INVALID_ARGUMENT, "probex_audit_json: null bundle or length, or null out with a capacity");
+    return report(error, PROBEX_INVALID_ARGUMENT,
+                  "probex_audit_json: null bundle or length, or null out with a capacity");
   return guarded(error, [&](std::string* message) {
     probex_audit_result full = empty_result();
     const probex_audit_result* read = nullptr;
     if (status == PROBEX_OK && result) {
       // What this library wrote; a newer caller's larger struct holds zeros beyond it.
-      const probex_status s =
-          check_out(result, kAuditResultV1, "probex_audit_json", "result", "probex_audit_result_init", message);
+      const probex_status s = check_out(result, kAuditResultV1, "probex_audit_json", "result",
+                                        "probex_audit_result_init", message);
       if (s != PROBEX_OK) return s;
       std::memcpy(static_cast<void*>(&full), result, std::min<size_t>(result->struct_size, sizeof full));
       if (result->struct_size < offsetof(probex_audit_result, layer_rounding) + sizeof full.layer_rounding &&
@@ -454,8 +461,8 @@ probex_status probex_audit_json(const probex_bundle* bundle, const char* model_p
       }
       read = &full;
     }
-    const std::string record =
-        probex::audit_json_record(bundle->bundle, model_path, status, audit_error ? audit_error->message : "", read);
+    const std::string record = probex::audit_json_record(bundle->bundle, model_path, status,
+                                                         audit_error ? audit_error->message : "", read);
     *length = record.size();
     if (capacity > 0) {
       const size_t n = std::min(record.size(), capacity - 1);

@@ -11,8 +11,8 @@
 #include <memory>
 #include <string>
 
-#include "runtime/backends/kernels/multiview.h"
 #include "probex/probex.h"
+#include "runtime/backends/kernels/multiview.h"
 
 namespace probex {
 

@@ -5,9 +5,9 @@
 #include <set>
 #include <string_view>
 
+#include "probex_bundle_generated.h"
 #include "runtime/math/checked_math.h"
 #include "runtime/math/float_formats.h"
-#include "probex_bundle_generated.h"
 
 namespace probex {
 namespace {
@@ -53,13 +53,14 @@ bool check_matrix(const fb::Tensor* t, const std::string& where, uint64_t rows, 
   if (!checked_mul(rows, cols, &elements) || !checked_mul(elements, storage_type_size(m.type), &bytes))
     return c.content(where + ": size overflows");
   if (!t->data() || t->data()->size() != bytes)
-    return c.content(where + " holds " + std::to_string(t->data() ? t->data()->size() : 0) + " data bytes, its shape needs " +
-                     std::to_string(bytes));
+    return c.content(where + " holds " + std::to_string(t->data() ? t->data()->size() : 0) +
+                     " data bytes, its shape needs " + std::to_string(bytes));
   m.data = t->data()->data();
   const size_t scale_count = t->scales() ? t->scales()->size() : 0;
   if (m.type == StorageType::kI8) {
     m.block_size = t->block_size();
-    if (m.block_size > m.cols) return c.content(where + ": block size " + std::to_string(m.block_size) + " exceeds the row length");
+    if (m.block_size > m.cols)
+      return c.content(where + ": block size " + std::to_string(m.block_size) + " exceeds the row length");
     uint64_t expected = 0;
     if (!checked_mul(rows, blocks_per_row(m.cols, m.block_size), &expected) || scale_count != expected)
       return c.content(where + " has " + std::to_string(scale_count) + " scales, int8 with block size " +
@@ -67,14 +68,16 @@ bool check_matrix(const fb::Tensor* t, const std::string& where, uint64_t rows, 
     m.scales = t->scales()->data();
     m.scale_count = static_cast<uint32_t>(scale_count);
     for (size_t i = 0; i < scale_count; ++i)
-      if (!std::isfinite(m.scales[i]) || m.scales[i] < 0.0f) return c.content(where + " has a negative or non-finite scale");
+      if (!std::isfinite(m.scales[i]) || m.scales[i] < 0.0f)
+        return c.content(where + " has a negative or non-finite scale");
   } else {
     if (scale_count != 0 || t->block_size() != 0) return c.content(where + ": scales on a float tensor");
     // Float weights must be finite: one NaN would silently poison every audit.
     std::vector<float> row(m.cols);
     for (size_t r = 0; r < m.rows; ++r) {
       m.row(r, row.data());
-      if (!all_finite(row.data(), row.size())) return c.content(where + " holds NaN or Inf (row " + std::to_string(r) + ")");
+      if (!all_finite(row.data(), row.size()))
+        return c.content(where + " holds NaN or Inf (row " + std::to_string(r) + ")");
     }
   }
   *out = m;
@@ -83,10 +86,10 @@ bool check_matrix(const fb::Tensor* t, const std::string& where, uint64_t rows, 
 
 // A multi-view expert's views (schema: View): kinds in concatenation order, each once, shapes as the
 // kind implies. The backends hold X whole for these (backends/kernels/multiview.h), so its size is bounded.
-bool check_views(const fb::Expert* e, const std::string& where, uint32_t d_h, uint32_t d_w, Checker& c,
-                 ExpertView* v) {
+bool check_views(const fb::Expert* e, const std::string& where, uint32_t d_h, uint32_t d_w, Checker& c, ExpertView* v) {
   if (e->probes() || e->projection()) return c.content(where + " has views and probes of its own");
-  if (e->views()->size() > kViewKinds) return c.content(where + " has more than " + std::to_string(kViewKinds) + " views");
+  if (e->views()->size() > kViewKinds)
+    return c.content(where + " has more than " + std::to_string(kViewKinds) + " views");
   uint64_t layer = 0;
   if (!checked_mul(d_h, d_w, &layer) || layer > kMaxMultiViewLayer)
     return c.content(where + ": a multi-view expert reads the layer whole; [" + std::to_string(d_h) + ", " +
@@ -151,7 +154,8 @@ bool check_expert(const fb::Expert* e, const std::string& where, uint32_t d_h, u
   v->probe_output_ratio = e->probe_output_ratio();
   if (!std::isfinite(v->probe_output_ratio) || v->probe_output_ratio < 0.0f)
     return c.content(where + ": probe output ratio is negative or not finite");
-  if (v->probe_output_ratio > 0.0f && v->views.empty() && (v->probes.type != StorageType::kI8 || v->probes.block_size != 0))
+  if (v->probe_output_ratio > 0.0f && v->views.empty() &&
+      (v->probes.type != StorageType::kI8 || v->probes.block_size != 0))
     return c.content(where + ": a probe output ratio needs int8 per-channel probes");
   return true;
 }
@@ -230,7 +234,8 @@ bool check_tree(const fb::Tree* t, size_t index, const fb::Bundle* b, Checker& c
       if (!std::isfinite(s->amplitude()) || !(s->amplitude() > 0.0f) || !std::isfinite(s->tolerance()) ||
           !(s->tolerance() > 0.0f))
         return c.content(where + " has a self-test with a bad amplitude or tolerance");
-      SelfTestView st{s->seed(), s->amplitude(), s->logits()->data(), s->embedding()->data(), s->tolerance(), nullptr, 0};
+      SelfTestView st{s->seed(), s->amplitude(), s->logits()->data(), s->embedding()->data(), s->tolerance(), nullptr,
+                      0};
       if (!all_finite(st.logits, v.d_y) || !all_finite(st.embedding, v.r_t))
         return c.content(where + " has a self-test with non-finite outputs");
       if (s->zero_shot_scores()) {
@@ -261,15 +266,16 @@ void check_router(const fb::Bundle* root, std::vector<TreeView>* trees, Checker&
   if (!router) {
     for (size_t i = 0; i < trees->size(); ++i)
       if (fb_trees->Get(static_cast<flatbuffers::uoffset_t>(i))->root_sketch()) {
-        c.fail(PROBEX_BUNDLE_ROUTER, std::string("tree '") + (*trees)[i].name + "' has a root sketch but the bundle has no router");
+        c.fail(PROBEX_BUNDLE_ROUTER,
+               std::string("tree '") + (*trees)[i].name + "' has a root sketch but the bundle has no router");
         return;
       }
     return;
   }
   const uint32_t k_r = router->sketch_rows(), k_c = router->sketch_cols();
   if (k_r == 0 || k_c == 0 || k_r > 4096 || k_c > 4096) {
-    c.fail(PROBEX_BUNDLE_ROUTER, "router sketch of " + std::to_string(k_r) + " x " + std::to_string(k_c) +
-                                     " (each side must be 1..4096)");
+    c.fail(PROBEX_BUNDLE_ROUTER,
+           "router sketch of " + std::to_string(k_r) + " x " + std::to_string(k_c) + " (each side must be 1..4096)");
     return;
   }
   for (size_t i = 0; i < trees->size(); ++i) {

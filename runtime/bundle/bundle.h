@@ -16,13 +16,13 @@
 #include <utility>
 #include <vector>
 
-#include "runtime/math/layer_sketch.h"
-#include "runtime/math/multiview.h"
-#include "runtime/formats/probed_layer.h"
-#include "runtime/math/quantized.h"
-#include "runtime/bundle/signature.h"
 #include "probex/platform/read_only_file.h"
 #include "probex/probex.h"
+#include "runtime/bundle/signature.h"
+#include "runtime/formats/probed_layer.h"
+#include "runtime/math/layer_sketch.h"
+#include "runtime/math/multiview.h"
+#include "runtime/math/quantized.h"
 
 namespace probex {
 
@@ -65,9 +65,7 @@ struct ExpertView {
   std::vector<ViewWeights> views;   // empty: a ProbeX expert
   float std_eps = 0.0f;
   // The encoder's input width: r_U * r_V, times the number of views for a multi-view expert.
-  uint32_t feature_size() const {
-    return r_u * r_v * static_cast<uint32_t>(views.empty() ? 1 : views.size());
-  }
+  uint32_t feature_size() const { return r_u * r_v * static_cast<uint32_t>(views.empty() ? 1 : views.size()); }
 };
 
 // A tree's zero-shot expert and its label prototypes (schema: ZeroShot).
@@ -124,8 +122,8 @@ class Bundle {
   static constexpr uint64_t kDefaultMaxBundleBytes = uint64_t{256} << 20;
   // `data` must outlive the bundle and be 8-byte aligned; `name` is used in messages. Checks as open() does.
   static probex_status open_buffer(const uint8_t* data, size_t size, const std::string& name, Bundle* out,
-                                   std::string* message, const uint8_t* trusted_keys = nullptr,
-                                   size_t key_count = 0, uint64_t max_bytes = kDefaultMaxBundleBytes);
+                                   std::string* message, const uint8_t* trusted_keys = nullptr, size_t key_count = 0,
+                                   uint64_t max_bytes = kDefaultMaxBundleBytes);
 
   uint32_t format_version() const { return format_version_; }
   const char* producer() const { return producer_; }
@@ -140,7 +138,7 @@ class Bundle {
  private:
   probex_status parse(const std::string& name, std::string* message);
 
-  platform::AlignedBytes owned_;    // the file's bytes (empty for a caller buffer)
+  platform::AlignedBytes owned_;  // the file's bytes (empty for a caller buffer)
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
   uint32_t format_version_ = 0;

@@ -93,7 +93,10 @@ bool read_key_file(const std::string& path, size_t bytes, uint8_t* out, std::str
     int v[2];
     for (int h = 0; h < 2; ++h) {
       const int c = p[2 * i + h];
-      v[h] = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+      v[h] = c >= '0' && c <= '9'   ? c - '0'
+             : c >= 'a' && c <= 'f' ? c - 'a' + 10
+             : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                    : -1;
       if (v[h] < 0) {
         *error = path + ": not a hex digit at character " + std::to_string(2 * i + h + 1);
         return false;

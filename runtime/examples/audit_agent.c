@@ -111,7 +111,7 @@ static void walk(agent* a, const char* folder, int depth) {
     ++count;
     errno = 0;
   }
-  if (errno != 0) {  /* readdir ends with NULL on errors too: do not report a partial folder as whole */
+  if (errno != 0) { /* readdir ends with NULL on errors too: do not report a partial folder as whole */
     fprintf(stderr, "probex-agent: cannot list folder %s: %s\n", folder, strerror(errno));
     a->failures++;
   }

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <type_traits>
 
@@ -145,7 +145,8 @@ probex_status Auditor::create(const Bundle& bundle, const probex_auditor_options
   const auto& trees = bundle.trees();
   for (const TreeView& t : trees) {
     const uint32_t block = std::min(rows_per_block, t.d_h);
-    s = a->backend_->add_tree(unpacker.unpack(t, t.d_h, t.d_w, options.float_only, a->backend_->accepts_int8_encoder()), block, message);
+    s = a->backend_->add_tree(unpacker.unpack(t, t.d_h, t.d_w, options.float_only, a->backend_->accepts_int8_encoder()),
+                              block, message);
     if (s != PROBEX_OK) return s;
     max_x = std::max(max_x, static_cast<size_t>(block) * t.d_w);
     max_g = std::max<size_t>(max_g, t.feature_size());
@@ -159,8 +160,8 @@ probex_status Auditor::create(const Bundle& bundle, const probex_auditor_options
     const TreeView& t = trees[i];
     if (!t.has_zero_shot) continue;
     const ExpertView& z = t.zero_shot.expert;
-    s = a->backend_->add_tree(unpacker.unpack(z, t.d_h, t.d_w, options.float_only, a->backend_->accepts_int8_encoder()), std::min(rows_per_block, t.d_h),
-                              message);
+    s = a->backend_->add_tree(unpacker.unpack(z, t.d_h, t.d_w, options.float_only, a->backend_->accepts_int8_encoder()),
+                              std::min(rows_per_block, t.d_h), message);
     if (s != PROBEX_OK) return s;
     a->zero_shot_slot_[i] = next_slot++;
     max_zg = std::max<size_t>(max_zg, z.feature_size());
@@ -171,9 +172,11 @@ probex_status Auditor::create(const Bundle& bundle, const probex_auditor_options
   // scores | prototype row, each 64-byte aligned.
   const size_t x_bytes = round_up(max_x * sizeof(float) + kSlackBytes), g_bytes = round_up(max_g * sizeof(float));
   const size_t zg_bytes = round_up(max_zg * sizeof(float));
-  const size_t t_bytes = round_up(max_t * sizeof(float) + kSlackBytes), y_bytes = round_up(max_y * sizeof(float) + kSlackBytes);
+  const size_t t_bytes = round_up(max_t * sizeof(float) + kSlackBytes),
+               y_bytes = round_up(max_y * sizeof(float) + kSlackBytes);
   const size_t zt_bytes = round_up(max_zt * sizeof(float) + kSlackBytes), zl_bytes = round_up(max_zl * sizeof(float));
-  if (!a->arena_.allocate(x_bytes + g_bytes + zg_bytes + t_bytes + 2 * y_bytes + round_up(max_y * sizeof(bool)) + 2 * zt_bytes + zl_bytes,
+  if (!a->arena_.allocate(x_bytes + g_bytes + zg_bytes + t_bytes + 2 * y_bytes + round_up(max_y * sizeof(bool)) +
+                              2 * zt_bytes + zl_bytes,
                           allocator)) {
     *message = "cannot allocate the audit arena";
     return PROBEX_OUT_OF_MEMORY;
@@ -196,7 +199,7 @@ probex_status Auditor::create(const Bundle& bundle, const probex_auditor_options
 }
 
 probex_status Auditor::pass(RowSource& rows, uint32_t d_h, uint32_t d_w, const char* layer_name, size_t site,
-                           uint32_t tree, probex_audit_result* result, std::string* message) {
+                            uint32_t tree, probex_audit_result* result, std::string* message) {
   const TreeView* t = tree != PROBEX_NO_TREE ? &bundle_.trees()[tree] : nullptr;
   const uint32_t zero_shot = t ? zero_shot_slot_[tree] : kNoSlot;
   if (site != kNoSite) router_.begin(site);
@@ -213,7 +216,8 @@ probex_status Auditor::pass(RowSource& rows, uint32_t d_h, uint32_t d_w, const c
       // Rejected before any use: a distance or a prediction computed from NaN would be silently wrong.
       size_t i = 0;
       while (std::isfinite(x_[i])) ++i;
-      *message = std::string("layer '") + layer_name + "' holds NaN or Inf (row " + std::to_string(first + i / d_w) + ")";
+      *message = std::string("layer '") + layer_name + "' holds NaN or Inf (row " + std::to_string(first + i / d_w) +
+                 ")";
       return PROBEX_LAYER_NONFINITE;
     }
     result->seconds_read += seconds_since(start);
@@ -248,12 +252,14 @@ void Auditor::score_zero_shot(const TreeView& t) {
   const ZeroShotView& z = t.zero_shot;
   const uint32_t r = z.expert.r_t;
   double norm = 0.0;
-  for (uint32_t j = 0; j < r; ++j) norm += static_cast<double>(zero_shot_embedding_[j]) * static_cast<double>(zero_shot_embedding_[j]);
+  for (uint32_t j = 0; j < r; ++j)
+    norm += static_cast<double>(zero_shot_embedding_[j]) * static_cast<double>(zero_shot_embedding_[j]);
   norm = std::sqrt(norm);
   for (size_t c = 0; c < z.labels.size(); ++c) {
     z.prototypes.row(c, prototype_row_);  // unit rows (verified at load)
     double dot = 0.0;
-    for (uint32_t j = 0; j < r; ++j) dot += static_cast<double>(zero_shot_embedding_[j]) * static_cast<double>(prototype_row_[j]);
+    for (uint32_t j = 0; j < r; ++j)
+      dot += static_cast<double>(zero_shot_embedding_[j]) * static_cast<double>(prototype_row_[j]);
     zero_shot_scores_[c] = norm > 0.0 ? static_cast<float>(dot / norm) : 0.0f;
   }
 }
@@ -309,7 +315,8 @@ probex_status Auditor::route(const ModelFile& file, bool speculate, uint32_t* tr
     if (layer.rows == 0) continue;
     // The experts run on speculation only where no other tree could be chosen: the model's one site, used
     // by one tree. The router still decides; a refusal discards their work.
-    const uint32_t experts = speculate && matched == 1 && sites[i].trees.size() == 1 ? sites[i].trees[0] : PROBEX_NO_TREE;
+    const uint32_t experts = speculate && matched == 1 && sites[i].trees.size() == 1 ? sites[i].trees[0]
+                                                                                     : PROBEX_NO_TREE;
     FileRows rows(file, layer, &lora_scratch_);
     s = pass(rows, sites[i].d_h, sites[i].d_w, sites[i].layer_name, i, experts, result, message);
     if (s != PROBEX_OK) {
@@ -334,8 +341,9 @@ probex_status Auditor::tree_layer(const ModelFile& file, const std::string& path
   }
   if (layer->rows != t.d_h || layer->cols != t.d_w || layer->rule != t.rule) {
     *message = path + ": layer '" + t.layer_name + "' reads as [" + std::to_string(layer->rows) + ", " +
-               std::to_string(layer->cols) + "] (" + layer_rule_name(layer->rule) + "), tree '" + t.name + "' expects [" +
-               std::to_string(t.d_h) + ", " + std::to_string(t.d_w) + "] (" + layer_rule_name(t.rule) + ")";
+               std::to_string(layer->cols) + "] (" + layer_rule_name(layer->rule) + "), tree '" + t.name +
+               "' expects [" + std::to_string(t.d_h) + ", " + std::to_string(t.d_w) + "] (" + layer_rule_name(t.rule) +
+               ")";
     return PROBEX_LAYER_SHAPE;
   }
   return PROBEX_OK;
@@ -380,8 +388,8 @@ probex_status Auditor::audit_file(uint32_t tree, const std::string& path, probex
   return s;
 }
 
-probex_status Auditor::open_model(const std::string& path, std::unique_ptr<ModelFile>* file, probex_audit_result* result,
-                                  std::string* message) {
+probex_status Auditor::open_model(const std::string& path, std::unique_ptr<ModelFile>* file,
+                                  probex_audit_result* result, std::string* message) {
   const Clock::time_point start = Clock::now();
   const ModelStatus st = open_model_file(path, file, model_limits_);
   result->seconds_open = seconds_since(start);
@@ -421,8 +429,8 @@ probex_status Auditor::audit_matrix(uint32_t tree, const float* x, uint32_t rows
   }
   const TreeView& t = bundle_.trees()[tree];
   if (rows != t.d_h || cols != t.d_w) {
-    *message = "matrix is [" + std::to_string(rows) + ", " + std::to_string(cols) + "], tree '" + t.name + "' expects [" +
-               std::to_string(t.d_h) + ", " + std::to_string(t.d_w) + "]";
+    *message = "matrix is [" + std::to_string(rows) + ", " + std::to_string(cols) + "], tree '" + t.name +
+               "' expects [" + std::to_string(t.d_h) + ", " + std::to_string(t.d_w) + "]";
     return PROBEX_LAYER_SHAPE;
   }
   *result = probex_audit_result{};
@@ -453,7 +461,8 @@ probex_status Auditor::self_test(double* worst, std::string* message) {
         return diff / (1.0 + scale);
       };
       double d = std::max(difference(r.logits, st.logits, t.d_y), difference(r.embedding, st.embedding, t.r_t));
-      if (st.zero_shot_count > 0) d = std::max(d, difference(r.zero_shot_scores, st.zero_shot_scores, st.zero_shot_count));
+      if (st.zero_shot_count > 0)
+        d = std::max(d, difference(r.zero_shot_scores, st.zero_shot_scores, st.zero_shot_count));
       worst_seen = std::max(worst_seen, d);
       if (!(d <= static_cast<double>(st.tolerance))) {
         *message = std::string("tree '") + t.name + "' self-test " + std::to_string(k) + ": outputs differ by " +

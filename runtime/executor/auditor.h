@@ -20,13 +20,13 @@
 #include <string>
 #include <vector>
 
+#include "probex/probex.h"
 #include "runtime/backends/backend.h"
 #include "runtime/bundle/bundle.h"
-#include "runtime/formats/model_file.h"
-#include "runtime/formats/probed_layer.h"
 #include "runtime/executor/router.h"
 #include "runtime/executor/rows.h"
-#include "probex/probex.h"
+#include "runtime/formats/model_file.h"
+#include "runtime/formats/probed_layer.h"
 
 namespace probex {
 
@@ -99,8 +99,8 @@ class Auditor {
   uint64_t max_lora_rank_ = kDefaultMaxLoraRank;
   std::unique_ptr<Backend> backend_;
   ArenaBuffer arena_;
-  float* x_ = nullptr;  // rows_per_block * max d_W (+ slack)
-  float* g_ = nullptr;  // max r_U * r_V
+  float* x_ = nullptr;            // rows_per_block * max d_W (+ slack)
+  float* g_ = nullptr;            // max r_U * r_V
   float* zero_shot_g_ = nullptr;  // max zero-shot r_U * r_V
   float* embedding_ = nullptr;
   float* logits_ = nullptr;

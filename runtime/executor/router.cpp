@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <cstring>
 
-#include "runtime/math/layer_sketch.h"
 #include "runtime/executor/rows.h"
+#include "runtime/math/layer_sketch.h"
 
 namespace probex {
 namespace {
@@ -27,14 +27,16 @@ probex_status Router::prepare(const Bundle& bundle, Backend* backend, uint32_t r
   for (uint32_t i = 0; i < trees.size(); ++i) {
     const TreeView& t = trees[i];
     auto same = [&](const Site& site) {
-      return std::strcmp(site.layer_name, t.layer_name) == 0 && site.rule == t.rule && site.d_h == t.d_h && site.d_w == t.d_w;
+      return std::strcmp(site.layer_name, t.layer_name) == 0 && site.rule == t.rule && site.d_h == t.d_h &&
+             site.d_w == t.d_w;
     };
     auto it = std::find_if(sites_.begin(), sites_.end(), same);
     if (it == sites_.end()) {
       Site site{t.layer_name, t.rule, t.d_h, t.d_w, 0, sketch_left(spec, t.d_h), {}};
       const std::vector<float> right_t = sketch_right_t(spec, t.d_w);
       const uint32_t block = std::min(rows_per_block, t.d_h);
-      const probex_status s = backend->add_projection(t.d_w, spec.cols, block, right_t.data(), &site.projection, message);
+      const probex_status s = backend->add_projection(t.d_w, spec.cols, block, right_t.data(), &site.projection,
+                                                      message);
       if (s != PROBEX_OK) return s;
       max_block = std::max(max_block, block);
       sites_.push_back(std::move(site));
@@ -49,8 +51,7 @@ probex_status Router::prepare(const Bundle& bundle, Backend* backend, uint32_t r
   return PROBEX_OK;
 }
 
-probex_status Router::match(const ModelFile& file, uint64_t max_lora_rank, std::string* why_not,
-                            std::string* message) {
+probex_status Router::match(const ModelFile& file, uint64_t max_lora_rank, std::string* why_not, std::string* message) {
   std::fill(layers_.begin(), layers_.end(), ProbedLayer{});
   std::fill(rounding_.begin(), rounding_.end(), StorageRounding{});
   for (size_t i = 0; i < sites_.size(); ++i) {
@@ -73,8 +74,8 @@ probex_status Router::match(const ModelFile& file, uint64_t max_lora_rank, std::
     if (st.ok() && layer.rows == site.d_h && layer.cols == site.d_w) continue;  // another rule: not this site
     if (why_not->empty())
       *why_not = st.ok() ? "layer '" + std::string(site.layer_name) + "' is [" + std::to_string(layer.rows) + ", " +
-                               std::to_string(layer.cols) + "], the experts expect [" + std::to_string(site.d_h) + ", " +
-                               std::to_string(site.d_w) + "]"
+                               std::to_string(layer.cols) + "], the experts expect [" + std::to_string(site.d_h) +
+                               ", " + std::to_string(site.d_w) + "]"
                          : st.message;
   }
   return PROBEX_OK;
@@ -142,7 +143,8 @@ void Router::decide(const std::string& why_not, probex_audit_result* result, uin
                   why_not.empty() ? "no probed layer found" : why_not.c_str());
     result->route_outcome = PROBEX_ROUTE_REFUSED;
   } else if (nearest > band_high_[best]) {
-    const double accept = static_cast<double>(trees[best].accept_distance), high = static_cast<double>(band_high_[best]);
+    const double accept = static_cast<double>(trees[best].accept_distance),
+                 high = static_cast<double>(band_high_[best]);
     char lossy[128] = "";
     if (high > accept)  // a lossy copy: say how far its rounding moved the boundary
       std::snprintf(lossy, sizeof(lossy), " (%.3f for this file's rounding, %.3f of its layer's norm)", high,

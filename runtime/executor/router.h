@@ -17,12 +17,12 @@
 #include <string>
 #include <vector>
 
+#include "probex/probex.h"
 #include "runtime/backends/backend.h"
 #include "runtime/bundle/bundle.h"
 #include "runtime/formats/model_file.h"
 #include "runtime/formats/probed_layer.h"
 #include "runtime/math/storage_rounding.h"
-#include "probex/probex.h"
 
 namespace probex {
 
@@ -32,8 +32,8 @@ class Router {
     const char* layer_name;
     LayerRule rule;
     uint32_t d_h, d_w;
-    uint32_t projection;       // the backend's X R operator
-    std::vector<float> left;   // L [k_r, d_H]
+    uint32_t projection;      // the backend's X R operator
+    std::vector<float> left;  // L [k_r, d_H]
     std::vector<uint32_t> trees;
   };
   // The band of a site's measured distances around each tree's acceptance distance a: the copy of an
@@ -72,11 +72,11 @@ class Router {
   const Bundle* bundle_ = nullptr;
   Backend* backend_ = nullptr;
   std::vector<Site> sites_;
-  std::vector<ProbedLayer> layers_;  // per site, of the file last matched
+  std::vector<ProbedLayer> layers_;        // per site, of the file last matched
   std::vector<StorageRounding> rounding_;  // per site, of the file last matched
   std::vector<float> sketch_, y_, distances_;
   std::vector<float> band_low_, band_high_, rounding_error_;  // per tree, as distances_
-  double rounding_energy_ = 0.0;  // of the site being sketched
+  double rounding_energy_ = 0.0;                              // of the site being sketched
   char reason_[512] = "";
 };
 

@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "probex/probex.h"
 #include "runtime/formats/model_file.h"
 #include "runtime/formats/probed_layer.h"
 #include "runtime/math/self_test_input.h"
-#include "probex/probex.h"
 
 namespace probex {
 
@@ -27,7 +27,8 @@ class RowSource {
 class FileRows final : public RowSource {
  public:
   // storage: a LoRA layer's down matrix, reused across audits.
-  FileRows(const ModelFile& file, const ProbedLayer& layer, std::vector<float>* storage) : reader_(file, layer, storage) {}
+  FileRows(const ModelFile& file, const ProbedLayer& layer, std::vector<float>* storage)
+      : reader_(file, layer, storage) {}
   probex_status read(uint32_t first, uint32_t count, float* out, std::string* message) override;
 
  private:

@@ -22,9 +22,9 @@
 #include <algorithm>
 #include <cstring>
 
+#include "runtime/formats/json_reader.h"
 #include "runtime/math/checked_math.h"
 #include "runtime/math/float_formats.h"
-#include "runtime/formats/json_reader.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "GGUF v2/v3 files are little-endian; a big-endian port needs byte swaps in the reader");
@@ -234,22 +234,38 @@ struct TypeEntry {
 
 // Block sizes and bytes from ggml-common.h's block structs (QK_K = 256).
 constexpr TypeEntry kTypes[] = {
-    {GgmlType::kF32, "F32", 1, 4, decode_f32},          {GgmlType::kF16, "F16", 1, 2, decode_f16},
-    {GgmlType::kQ4_0, "Q4_0", 32, 18, decode_q4_0},     {GgmlType::kQ4_1, "Q4_1", 32, 20, decode_q4_1},
-    {GgmlType::kQ5_0, "Q5_0", 32, 22, decode_q5_0},     {GgmlType::kQ5_1, "Q5_1", 32, 24, decode_q5_1},
-    {GgmlType::kQ8_0, "Q8_0", 32, 34, decode_q8_0},     {GgmlType::kQ8_1, "Q8_1", 32, 36, nullptr},
-    {GgmlType::kQ2_K, "Q2_K", 256, 84, decode_q2_k},    {GgmlType::kQ3_K, "Q3_K", 256, 110, decode_q3_k},
-    {GgmlType::kQ4_K, "Q4_K", 256, 144, decode_q4_k},   {GgmlType::kQ5_K, "Q5_K", 256, 176, decode_q5_k},
-    {GgmlType::kQ6_K, "Q6_K", 256, 210, decode_q6_k},   {GgmlType::kQ8_K, "Q8_K", 256, 292, nullptr},
-    {GgmlType::kIQ2_XXS, "IQ2_XXS", 256, 66, nullptr},  {GgmlType::kIQ2_XS, "IQ2_XS", 256, 74, nullptr},
-    {GgmlType::kIQ3_XXS, "IQ3_XXS", 256, 98, nullptr},  {GgmlType::kIQ1_S, "IQ1_S", 256, 50, nullptr},
-    {GgmlType::kIQ4_NL, "IQ4_NL", 32, 18, nullptr},     {GgmlType::kIQ3_S, "IQ3_S", 256, 110, nullptr},
-    {GgmlType::kIQ2_S, "IQ2_S", 256, 82, nullptr},      {GgmlType::kIQ4_XS, "IQ4_XS", 256, 136, nullptr},
-    {GgmlType::kI8, "I8", 1, 1, nullptr},               {GgmlType::kI16, "I16", 1, 2, nullptr},
-    {GgmlType::kI32, "I32", 1, 4, nullptr},             {GgmlType::kI64, "I64", 1, 8, nullptr},
-    {GgmlType::kF64, "F64", 1, 8, decode_f64},          {GgmlType::kIQ1_M, "IQ1_M", 256, 56, nullptr},
-    {GgmlType::kBF16, "BF16", 1, 2, decode_bf16},       {GgmlType::kTQ1_0, "TQ1_0", 256, 54, nullptr},
-    {GgmlType::kTQ2_0, "TQ2_0", 256, 66, nullptr},      {GgmlType::kMXFP4, "MXFP4", 32, 17, nullptr},
+    {GgmlType::kF32, "F32", 1, 4, decode_f32},
+    {GgmlType::kF16, "F16", 1, 2, decode_f16},
+    {GgmlType::kQ4_0, "Q4_0", 32, 18, decode_q4_0},
+    {GgmlType::kQ4_1, "Q4_1", 32, 20, decode_q4_1},
+    {GgmlType::kQ5_0, "Q5_0", 32, 22, decode_q5_0},
+    {GgmlType::kQ5_1, "Q5_1", 32, 24, decode_q5_1},
+    {GgmlType::kQ8_0, "Q8_0", 32, 34, decode_q8_0},
+    {GgmlType::kQ8_1, "Q8_1", 32, 36, nullptr},
+    {GgmlType::kQ2_K, "Q2_K", 256, 84, decode_q2_k},
+    {GgmlType::kQ3_K, "Q3_K", 256, 110, decode_q3_k},
+    {GgmlType::kQ4_K, "Q4_K", 256, 144, decode_q4_k},
+    {GgmlType::kQ5_K, "Q5_K", 256, 176, decode_q5_k},
+    {GgmlType::kQ6_K, "Q6_K", 256, 210, decode_q6_k},
+    {GgmlType::kQ8_K, "Q8_K", 256, 292, nullptr},
+    {GgmlType::kIQ2_XXS, "IQ2_XXS", 256, 66, nullptr},
+    {GgmlType::kIQ2_XS, "IQ2_XS", 256, 74, nullptr},
+    {GgmlType::kIQ3_XXS, "IQ3_XXS", 256, 98, nullptr},
+    {GgmlType::kIQ1_S, "IQ1_S", 256, 50, nullptr},
+    {GgmlType::kIQ4_NL, "IQ4_NL", 32, 18, nullptr},
+    {GgmlType::kIQ3_S, "IQ3_S", 256, 110, nullptr},
+    {GgmlType::kIQ2_S, "IQ2_S", 256, 82, nullptr},
+    {GgmlType::kIQ4_XS, "IQ4_XS", 256, 136, nullptr},
+    {GgmlType::kI8, "I8", 1, 1, nullptr},
+    {GgmlType::kI16, "I16", 1, 2, nullptr},
+    {GgmlType::kI32, "I32", 1, 4, nullptr},
+    {GgmlType::kI64, "I64", 1, 8, nullptr},
+    {GgmlType::kF64, "F64", 1, 8, decode_f64},
+    {GgmlType::kIQ1_M, "IQ1_M", 256, 56, nullptr},
+    {GgmlType::kBF16, "BF16", 1, 2, decode_bf16},
+    {GgmlType::kTQ1_0, "TQ1_0", 256, 54, nullptr},
+    {GgmlType::kTQ2_0, "TQ2_0", 256, 66, nullptr},
+    {GgmlType::kMXFP4, "MXFP4", 32, 17, nullptr},
 };
 
 const TypeEntry* type_entry(uint32_t id) {
@@ -269,10 +285,10 @@ struct ValueTypeEntry {
   uint64_t size;  // bytes of a scalar; 0 for string and array
 };
 constexpr ValueTypeEntry kValueTypes[] = {
-    {GgufValueType::kU8, "uint8", 1},   {GgufValueType::kI8, "int8", 1},       {GgufValueType::kU16, "uint16", 2},
-    {GgufValueType::kI16, "int16", 2},  {GgufValueType::kU32, "uint32", 4},   {GgufValueType::kI32, "int32", 4},
-    {GgufValueType::kF32, "float32", 4}, {GgufValueType::kBool, "bool", 1},    {GgufValueType::kString, "string", 0},
-    {GgufValueType::kArray, "array", 0}, {GgufValueType::kU64, "uint64", 8},   {GgufValueType::kI64, "int64", 8},
+    {GgufValueType::kU8, "uint8", 1},    {GgufValueType::kI8, "int8", 1},    {GgufValueType::kU16, "uint16", 2},
+    {GgufValueType::kI16, "int16", 2},   {GgufValueType::kU32, "uint32", 4}, {GgufValueType::kI32, "int32", 4},
+    {GgufValueType::kF32, "float32", 4}, {GgufValueType::kBool, "bool", 1},  {GgufValueType::kString, "string", 0},
+    {GgufValueType::kArray, "array", 0}, {GgufValueType::kU64, "uint64", 8}, {GgufValueType::kI64, "int64", 8},
     {GgufValueType::kF64, "float64", 8},
 };
 uint64_t value_size(GgufValueType type) { return kValueTypes[static_cast<uint32_t>(type)].size; }
@@ -382,8 +398,7 @@ bool valid_name(const std::string& s) {
   return !s.empty() && json::is_valid_utf8(s, &bad);
 }
 
-GgufStatus read_value(Cursor& cur, const GgufLimits& limits, const std::string& key, uint32_t depth,
-                      GgufValue* v);
+GgufStatus read_value(Cursor& cur, const GgufLimits& limits, const std::string& key, uint32_t depth, GgufValue* v);
 
 GgufStatus read_value_type(Cursor& cur, const std::string& key, GgufValueType* out) {
   uint32_t t = 0;
@@ -437,8 +452,8 @@ GgufStatus read_array(Cursor& cur, const GgufLimits& limits, const std::string& 
   }
   if (v->element_type == GgufValueType::kArray) {
     if (depth + 1 > limits.max_array_depth) {
-      return cur.fail(GgufError::kNestingTooDeep, "metadata '" + key + "': arrays nested deeper than " +
-                                                      std::to_string(limits.max_array_depth));
+      return cur.fail(GgufError::kNestingTooDeep,
+                      "metadata '" + key + "': arrays nested deeper than " + std::to_string(limits.max_array_depth));
     }
     v->arrays.resize(n);
     for (auto& a : v->arrays) {
@@ -454,8 +469,7 @@ GgufStatus read_array(Cursor& cur, const GgufLimits& limits, const std::string& 
   return check_bools(cur, key, v->numbers.data(), v->count);
 }
 
-GgufStatus read_value(Cursor& cur, const GgufLimits& limits, const std::string& key, uint32_t depth,
-                      GgufValue* v) {
+GgufStatus read_value(Cursor& cur, const GgufLimits& limits, const std::string& key, uint32_t depth, GgufValue* v) {
   if (v->type == GgufValueType::kString) return cur.string(&v->str, limits.max_string_bytes, "a string value");
   if (v->type == GgufValueType::kArray) return read_array(cur, limits, key, depth + 1, v);
   uint8_t b[8];
@@ -604,11 +618,10 @@ GgufStatus GgufFile::parse(const GgufLimits& limits) {
   st = cur.u32(&version_, "the version");
   if (!st.ok()) return st;
   if (version_ != 2 && version_ != 3) {
-    const char* why = version_ == 1                ? " (GGUF v1, with 32-bit counts, is not supported)"
-                      : version_ > 0xFFFF         ? " (a big-endian file?)"
-                                                  : "";
-    return cur.fail(GgufError::kUnsupportedVersion,
-                    "version " + std::to_string(version_) + " is not 2 or 3" + why);
+    const char* why = version_ == 1       ? " (GGUF v1, with 32-bit counts, is not supported)"
+                      : version_ > 0xFFFF ? " (a big-endian file?)"
+                                          : "";
+    return cur.fail(GgufError::kUnsupportedVersion, "version " + std::to_string(version_) + " is not 2 or 3" + why);
   }
   uint64_t tensor_count = 0, kv_count = 0;
   st = cur.u64(&tensor_count, "the tensor count");
@@ -619,8 +632,7 @@ GgufStatus GgufFile::parse(const GgufLimits& limits) {
                                                    std::to_string(limits.max_tensors));
   }
   if (kv_count > limits.max_metadata) {
-    return cur.fail(GgufError::kLimitExceeded, std::to_string(kv_count) +
-                                                   " metadata entries exceed the limit of " +
+    return cur.fail(GgufError::kLimitExceeded, std::to_string(kv_count) + " metadata entries exceed the limit of " +
                                                    std::to_string(limits.max_metadata));
   }
 
@@ -652,11 +664,11 @@ GgufStatus GgufFile::parse(const GgufLimits& limits) {
   }
   if (const GgufValue* a = metadata_value("general.alignment")) {
     if (a->type != GgufValueType::kU32 || a->u == 0 || (a->u & (a->u - 1)) != 0) {
-      return cur.fail(GgufError::kBadAlignment, std::string("general.alignment is ") +
-                                                    (a->type == GgufValueType::kU32
-                                                         ? std::to_string(a->u) + ", not a power of two"
-                                                         : std::string("a ") + gguf_value_type_name(a->type) +
-                                                               ", not a uint32"));
+      return cur.fail(GgufError::kBadAlignment,
+                      std::string("general.alignment is ") +
+                          (a->type == GgufValueType::kU32
+                               ? std::to_string(a->u) + ", not a power of two"
+                               : std::string("a ") + gguf_value_type_name(a->type) + ", not a uint32"));
     }
     alignment_ = a->u;
   } else {
@@ -749,8 +761,8 @@ GgufStatus GgufFile::parse(const GgufLimits& limits) {
     if (t.byte_size == 0) continue;
     if (furthest != nullptr && t.offset < furthest->offset + furthest->byte_size) {
       return cur.fail(GgufError::kTensorsOverlap, "tensor '" + t.name + "': bytes from offset " +
-                                                      std::to_string(t.offset) + " overlap tensor '" +
-                                                      furthest->name + "', which ends at " +
+                                                      std::to_string(t.offset) + " overlap tensor '" + furthest->name +
+                                                      "', which ends at " +
                                                       std::to_string(furthest->offset + furthest->byte_size));
     }
     if (furthest == nullptr || t.offset + t.byte_size > furthest->offset + furthest->byte_size) furthest = &t;
@@ -792,8 +804,8 @@ GgufStatus GgufFile::read_f32(const GgufTensorInfo& t, uint64_t first, uint64_t 
   uint64_t last = 0;
   if (!checked_add(first, count, &last) || last > t.element_count) {
     return {GgufError::kOutOfRange, label_ + ": tensor '" + t.name + "': elements [" + std::to_string(first) + ", +" +
-                                        std::to_string(count) + ") are outside its " +
-                                        std::to_string(t.element_count) + " elements"};
+                                        std::to_string(count) + ") are outside its " + std::to_string(t.element_count) +
+                                        " elements"};
   }
   if (count == 0) return {};
   // A unit is one block, or kPlainUnit elements of a plain type (the last one possibly shorter).
@@ -818,20 +830,20 @@ GgufStatus GgufFile::read_f32(const GgufTensorInfo& t, uint64_t first, uint64_t 
         e.decode(raw + k * unit_bytes, static_cast<size_t>(n), out + (unit_first - first));
       } else {
         e.decode(raw + k * unit_bytes, static_cast<size_t>(n), decoded);
-        std::memcpy(out + (from - first), decoded + (from - unit_first), static_cast<size_t>(to - from) * sizeof(float));
+        std::memcpy(out + (from - first), decoded + (from - unit_first),
+                    static_cast<size_t>(to - from) * sizeof(float));
       }
     }
   }
   return {};
 }
 
-GgufStatus GgufFile::read_rows_f32(const GgufTensorInfo& t, uint64_t first_row, uint64_t row_count,
-                                   float* out) const {
+GgufStatus GgufFile::read_rows_f32(const GgufTensorInfo& t, uint64_t first_row, uint64_t row_count, float* out) const {
   uint64_t last_row = 0;
   if (!checked_add(first_row, row_count, &last_row) || last_row > t.rows()) {
     return {GgufError::kOutOfRange, label_ + ": tensor '" + t.name + "': rows [" + std::to_string(first_row) + ", +" +
-                                        std::to_string(row_count) + ") are outside its " +
-                                        std::to_string(t.rows()) + " rows"};
+                                        std::to_string(row_count) + ") are outside its " + std::to_string(t.rows()) +
+                                        " rows"};
   }
   const uint64_t row_length = t.row_length();
   return read_f32(t, first_row * row_length, row_count * row_length, out);

@@ -29,27 +29,27 @@ namespace probex {
 
 enum class GgufError {
   kOk = 0,
-  kIo,                  // the file cannot be opened or read, or changed while being read
-  kFileTruncated,       // a header, metadata, tensor info or string extends past the end of the file
-  kBadMagic,            // the first 4 bytes are not "GGUF"
-  kUnsupportedVersion,  // a version other than 2 or 3 (v1 used 32-bit counts and is refused)
-  kLimitExceeded,       // file size, tensor, metadata, string, array or dimension count above a configured limit
-  kOverflow,            // a count, dimension or size computation exceeds 64 bits (or int64 for dimensions)
-  kBadValueType,        // a metadata value type that GGUF does not define
-  kNestingTooDeep,      // arrays of arrays nested deeper than the configured limit
-  kDuplicateKey,        // two metadata entries with the same key
-  kBadString,           // an empty or non-UTF-8 metadata key or tensor name, or a tensor name over 64 bytes
-  kBadAlignment,        // general.alignment is not a uint32 power of two
-  kBadDimensions,       // a tensor with no dimensions or more than 4
-  kUnknownType,         // a tensor element type ggml does not define
-  kRowNotBlockMultiple, // ne[0] of a block-quantized tensor is not a multiple of its block size
-  kMisalignedOffset,    // a tensor offset is not a multiple of the alignment
-  kDataOutOfFile,       // a tensor's bytes extend past the end of the file
-  kTensorsOverlap,      // two tensors share bytes
-  kDuplicateName,       // two tensors with the same name
-  kTensorNotFound,      // lookup of a name the file does not have
-  kUnsupportedType,     // a known element type that this reader does not dequantize (IQ*, Q8_1, integers...)
-  kOutOfRange,          // a requested element or row range is outside the tensor
+  kIo,                   // the file cannot be opened or read, or changed while being read
+  kFileTruncated,        // a header, metadata, tensor info or string extends past the end of the file
+  kBadMagic,             // the first 4 bytes are not "GGUF"
+  kUnsupportedVersion,   // a version other than 2 or 3 (v1 used 32-bit counts and is refused)
+  kLimitExceeded,        // file size, tensor, metadata, string, array or dimension count above a configured limit
+  kOverflow,             // a count, dimension or size computation exceeds 64 bits (or int64 for dimensions)
+  kBadValueType,         // a metadata value type that GGUF does not define
+  kNestingTooDeep,       // arrays of arrays nested deeper than the configured limit
+  kDuplicateKey,         // two metadata entries with the same key
+  kBadString,            // an empty or non-UTF-8 metadata key or tensor name, or a tensor name over 64 bytes
+  kBadAlignment,         // general.alignment is not a uint32 power of two
+  kBadDimensions,        // a tensor with no dimensions or more than 4
+  kUnknownType,          // a tensor element type ggml does not define
+  kRowNotBlockMultiple,  // ne[0] of a block-quantized tensor is not a multiple of its block size
+  kMisalignedOffset,     // a tensor offset is not a multiple of the alignment
+  kDataOutOfFile,        // a tensor's bytes extend past the end of the file
+  kTensorsOverlap,       // two tensors share bytes
+  kDuplicateName,        // two tensors with the same name
+  kTensorNotFound,       // lookup of a name the file does not have
+  kUnsupportedType,      // a known element type that this reader does not dequantize (IQ*, Q8_1, integers...)
+  kOutOfRange,           // a requested element or row range is outside the tensor
 };
 
 // Short stable name of an error code, e.g. "tensors_overlap" (for tests, logs and JSON reports).
@@ -63,8 +63,19 @@ struct GgufStatus {
 
 // Metadata value types, numbered as in the file.
 enum class GgufValueType : uint32_t {
-  kU8 = 0, kI8 = 1, kU16 = 2, kI16 = 3, kU32 = 4, kI32 = 5, kF32 = 6, kBool = 7,
-  kString = 8, kArray = 9, kU64 = 10, kI64 = 11, kF64 = 12,
+  kU8 = 0,
+  kI8 = 1,
+  kU16 = 2,
+  kI16 = 3,
+  kU32 = 4,
+  kI32 = 5,
+  kF32 = 6,
+  kBool = 7,
+  kString = 8,
+  kArray = 9,
+  kU64 = 10,
+  kI64 = 11,
+  kF64 = 12,
 };
 
 const char* gguf_value_type_name(GgufValueType type);  // "uint32", "string", ...
@@ -74,15 +85,15 @@ const char* gguf_value_type_name(GgufValueType type);  // "uint32", "string", ..
 // or the stored little-endian bytes of numbers (so memory stays proportional to the file).
 struct GgufValue {
   GgufValueType type = GgufValueType::kU8;
-  uint64_t u = 0;     // unsigned integers and bool
-  int64_t i = 0;      // signed integers
-  double f = 0;       // float32 and float64
-  std::string str;    // kString
+  uint64_t u = 0;                                   // unsigned integers and bool
+  int64_t i = 0;                                    // signed integers
+  double f = 0;                                     // float32 and float64
+  std::string str;                                  // kString
   GgufValueType element_type = GgufValueType::kU8;  // kArray
-  uint64_t count = 0;                                // kArray: element count
-  std::vector<std::string> strings;                  // kArray of kString
-  std::vector<GgufValue> arrays;                     // kArray of kArray
-  std::vector<uint8_t> numbers;                      // kArray of numbers or bools, as stored
+  uint64_t count = 0;                               // kArray: element count
+  std::vector<std::string> strings;                 // kArray of kString
+  std::vector<GgufValue> arrays;                    // kArray of kArray
+  std::vector<uint8_t> numbers;                     // kArray of numbers or bools, as stored
 
   // Integer value of an integer scalar (any width or sign) that fits the output type; false otherwise.
   bool as_u64(uint64_t* out) const;
@@ -95,11 +106,38 @@ struct GgufValue {
 
 // ggml element types, numbered as in the file; the list is closed: any other number is kUnknownType.
 enum class GgmlType : uint32_t {
-  kF32 = 0, kF16 = 1, kQ4_0 = 2, kQ4_1 = 3, kQ5_0 = 6, kQ5_1 = 7, kQ8_0 = 8, kQ8_1 = 9,
-  kQ2_K = 10, kQ3_K = 11, kQ4_K = 12, kQ5_K = 13, kQ6_K = 14, kQ8_K = 15,
-  kIQ2_XXS = 16, kIQ2_XS = 17, kIQ3_XXS = 18, kIQ1_S = 19, kIQ4_NL = 20, kIQ3_S = 21, kIQ2_S = 22,
-  kIQ4_XS = 23, kI8 = 24, kI16 = 25, kI32 = 26, kI64 = 27, kF64 = 28, kIQ1_M = 29, kBF16 = 30,
-  kTQ1_0 = 34, kTQ2_0 = 35, kMXFP4 = 39,
+  kF32 = 0,
+  kF16 = 1,
+  kQ4_0 = 2,
+  kQ4_1 = 3,
+  kQ5_0 = 6,
+  kQ5_1 = 7,
+  kQ8_0 = 8,
+  kQ8_1 = 9,
+  kQ2_K = 10,
+  kQ3_K = 11,
+  kQ4_K = 12,
+  kQ5_K = 13,
+  kQ6_K = 14,
+  kQ8_K = 15,
+  kIQ2_XXS = 16,
+  kIQ2_XS = 17,
+  kIQ3_XXS = 18,
+  kIQ1_S = 19,
+  kIQ4_NL = 20,
+  kIQ3_S = 21,
+  kIQ2_S = 22,
+  kIQ4_XS = 23,
+  kI8 = 24,
+  kI16 = 25,
+  kI32 = 26,
+  kI64 = 27,
+  kF64 = 28,
+  kIQ1_M = 29,
+  kBF16 = 30,
+  kTQ1_0 = 34,
+  kTQ2_0 = 35,
+  kMXFP4 = 39,
 };
 
 const char* ggml_type_name(GgmlType type);      // as GGUF names it: "Q4_K", "BF16", ...
@@ -156,15 +194,14 @@ class GgufFile {
 
   // Metadata in file order; lookups by key.
   const std::vector<std::pair<std::string, GgufValue>>& metadata() const { return metadata_; }
-  const GgufValue* metadata_value(std::string_view key) const;  // nullptr if absent
+  const GgufValue* metadata_value(std::string_view key) const;     // nullptr if absent
   const std::string* metadata_string(std::string_view key) const;  // nullptr if absent or not a string
 
   // Dequantizes elements [first, first + count) (in storage order, i.e. PyTorch's row-major order) to
   // float32 into `out`. Any range works: partial blocks at either end are decoded whole on the stack.
   GgufStatus read_f32(const GgufTensorInfo& tensor, uint64_t first, uint64_t count, float* out) const;
   // Rows [first_row, first_row + row_count) (row_count * row_length() floats).
-  GgufStatus read_rows_f32(const GgufTensorInfo& tensor, uint64_t first_row, uint64_t row_count,
-                           float* out) const;
+  GgufStatus read_rows_f32(const GgufTensorInfo& tensor, uint64_t first_row, uint64_t row_count, float* out) const;
 
  private:
   GgufStatus parse(const GgufLimits& limits);

@@ -34,14 +34,14 @@ class JsonCursor {
  public:
   explicit JsonCursor(std::string_view text) : text_(text) {}
 
-  char peek();                       // next non-whitespace byte, or '\0' at the end
-  bool consume(char c);              // consumes `c` if it is next
+  char peek();                         // next non-whitespace byte, or '\0' at the end
+  bool consume(char c);                // consumes `c` if it is next
   bool read_string(std::string* out);  // decodes escapes into UTF-8
   // Reads any number; *value is set only for kUnsignedInteger (a plain non-negative integer literal).
   bool read_number(NumberKind* kind, uint64_t* value);
   // Reads any number as the nearest float; false (consuming it) if it is outside float's finite range.
   bool read_float(float* value);
-  void skip_value();                 // skips one value of any kind
+  void skip_value();  // skips one value of any kind
   size_t offset() const { return pos_; }
 
  private:

@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <cstring>
 
-#include "runtime/math/checked_math.h"
+#include "probex/platform/paths.h"
+#include "probex/platform/read_only_file.h"
 #include "runtime/formats/json_reader.h"
 #include "runtime/formats/model_formats.h"
 #include "runtime/formats/onnx.h"
-#include "probex/platform/paths.h"
-#include "probex/platform/read_only_file.h"
+#include "runtime/math/checked_math.h"
 
 namespace probex {
 
@@ -55,17 +55,20 @@ const ModelTensor* ModelFile::find(std::string_view name) const {
 ModelStatus ModelFile::index_tensors() {
   by_name_.resize(tensors_.size());
   for (size_t i = 0; i < by_name_.size(); ++i) by_name_[i] = i;
-  std::sort(by_name_.begin(), by_name_.end(), [this](size_t a, size_t b) { return tensors_[a].name < tensors_[b].name; });
+  std::sort(by_name_.begin(), by_name_.end(),
+            [this](size_t a, size_t b) { return tensors_[a].name < tensors_[b].name; });
   for (size_t i = 1; i < by_name_.size(); ++i) {
     if (tensors_[by_name_[i]].name == tensors_[by_name_[i - 1]].name)
-      return {ModelError::kInvalid, "duplicate_name", label_ + ": two tensors are named '" + tensors_[by_name_[i]].name + "'"};
+      return {ModelError::kInvalid, "duplicate_name",
+              label_ + ": two tensors are named '" + tensors_[by_name_[i]].name + "'"};
   }
   return {};
 }
 
 ModelStatus ModelFile::out_of_range(const ModelTensor& t, uint64_t first, uint64_t count) const {
-  return {ModelError::kOutOfRange, "", label_ + ": tensor '" + t.name + "': elements [" + std::to_string(first) + ", +" +
-                                          std::to_string(count) + ") are outside its " + std::to_string(t.element_count)};
+  return {ModelError::kOutOfRange, "",
+          label_ + ": tensor '" + t.name + "': elements [" + std::to_string(first) + ", +" + std::to_string(count) +
+              ") are outside its " + std::to_string(t.element_count)};
 }
 
 ModelStatus ModelFile::read_rows_f32(const ModelTensor& t, uint64_t first_row, uint64_t row_count, float* out) const {
@@ -117,9 +120,9 @@ ModelStatus identify_json(const std::string& path, const ModelLimits& limits, Mo
   std::string error;
   if (!file.open(path, &error)) return {ModelError::kIo, "", error};
   if (file.size() > limits.max_header_bytes)
-    return {ModelError::kLimitExceeded, "json_too_large", path + ": a JSON file of " + std::to_string(file.size()) +
-                                                " bytes is above the configured limit of " +
-                                                std::to_string(limits.max_header_bytes)};
+    return {ModelError::kLimitExceeded, "json_too_large",
+            path + ": a JSON file of " + std::to_string(file.size()) + " bytes is above the configured limit of " +
+                std::to_string(limits.max_header_bytes)};
   std::string text(static_cast<size_t>(file.size()), '\0');
   if (!file.read_at(0, text.data(), text.size(), &error)) return {ModelError::kIo, "", error};
   size_t offset = 0;
@@ -152,7 +155,8 @@ ModelStatus identify_json(const std::string& path, const ModelLimits& limits, Mo
 
 }  // namespace
 
-ModelStatus identify_model(const std::string& path, const ModelLimits& limits, ModelFormat* format, std::string* target) {
+ModelStatus identify_model(const std::string& path, const ModelLimits& limits, ModelFormat* format,
+                           std::string* target) {
   std::string error;
   switch (platform::path_kind(path, &error)) {
     case platform::PathKind::kMissing: return {ModelError::kIo, "", error};
@@ -170,7 +174,8 @@ ModelStatus identify_model(const std::string& path, const ModelLimits& limits, M
       } else if (has("model.safetensors")) {
         return identify_model(path + "/model.safetensors", limits, format, target);
       } else {
-        return not_a_model(path, "a folder with no adapter_config.json, model.safetensors.index.json or model.safetensors");
+        return not_a_model(path,
+                           "a folder with no adapter_config.json, model.safetensors.index.json or model.safetensors");
       }
       return {};
     }
@@ -193,7 +198,8 @@ ModelStatus identify_model(const std::string& path, const ModelLimits& limits, M
   }
   if (is_json_head(head, n)) {
     const ModelStatus st = identify_json(path, limits, format);
-    if (st.ok() && *format == ModelFormat::kPeftAdapter) *target = platform::parent_folder(path);  // the config's folder
+    if (st.ok() && *format == ModelFormat::kPeftAdapter)
+      *target = platform::parent_folder(path);  // the config's folder
     return st;
   }
   // ONNX has no magic: a ModelProto starting with ir_version and holding a graph (onnx.h), tried last.
@@ -202,9 +208,10 @@ ModelStatus identify_model(const std::string& path, const ModelLimits& limits, M
     return {};
   }
   if (n < 9) return not_a_model(path, "the file has " + std::to_string(n) + " bytes, fewer than any format's header");
-  return not_a_model(path, "its first bytes (" + hex_bytes(head, 8) +
-                               ") match no format probex reads (safetensors, GGUF, TFLite, ONNX, a sharded checkpoint's index, a "
-                               "PEFT adapter)");
+  return not_a_model(
+      path, "its first bytes (" + hex_bytes(head, 8) +
+                ") match no format probex reads (safetensors, GGUF, TFLite, ONNX, a sharded checkpoint's index, a "
+                "PEFT adapter)");
 }
 
 ModelStatus open_model_file(const std::string& path, std::unique_ptr<ModelFile>* out, const ModelLimits& limits) {

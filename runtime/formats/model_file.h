@@ -66,8 +66,8 @@ struct ModelTensor {
   std::string dtype;            // as the format names it: "BF16", "Q4_K", ...
   bool readable = false;        // read_f32 converts it (a float or dequantizable type)
   uint64_t element_count = 0;
-  size_t native = 0;            // the implementation's own index of this tensor
-  std::string layout;           // how the stored layout maps to `shape`, when it differs ("" when shown as stored)
+  size_t native = 0;   // the implementation's own index of this tensor
+  std::string layout;  // how the stored layout maps to `shape`, when it differs ("" when shown as stored)
 
   uint64_t rows() const { return shape.empty() ? 1 : shape[0]; }
   uint64_t row_length() const;  // prod(shape[1:]); 1 for 0-D and 1-D tensors
@@ -116,7 +116,8 @@ class ModelFile {
 // without validating it; *target is what that format's reader opens (the file itself, a folder's index,
 // an adapter config's folder). kNotAModel for content of no format probex reads. For agents that walk
 // folders: a folder that is a model is audited as one and not entered.
-ModelStatus identify_model(const std::string& path, const ModelLimits& limits, ModelFormat* format, std::string* target);
+ModelStatus identify_model(const std::string& path, const ModelLimits& limits, ModelFormat* format,
+                           std::string* target);
 
 // Opens a model file or folder, choosing the format by content (identify_model).
 ModelStatus open_model_file(const std::string& path, std::unique_ptr<ModelFile>* out, const ModelLimits& limits = {});
@@ -124,7 +125,7 @@ ModelStatus open_model_file(const std::string& path, std::unique_ptr<ModelFile>*
 // Reads a single-file model from a caller buffer (which must outlive *out): safetensors, GGUF, TFLite or
 // ONNX by content (ONNX external data is then listed, not readable). For fuzzing and tests; folders and
 // indexes need a file system.
-ModelStatus model_file_from_buffer(std::string label, const uint8_t* data, size_t size,
-                                   std::unique_ptr<ModelFile>* out, const ModelLimits& limits = {});
+ModelStatus model_file_from_buffer(std::string label, const uint8_t* data, size_t size, std::unique_ptr<ModelFile>* out,
+                                   const ModelLimits& limits = {});
 
 }  // namespace probex

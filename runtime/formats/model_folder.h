@@ -41,23 +41,23 @@ ModelStatus parse_shard_index(std::string_view json, const std::string& label, c
 // How adapter_config.json's target_modules selects modules (PEFT's own semantics, peft/tuners/tuners_utils.py
 // check_target_module_exists).
 enum class LoraTargets : uint8_t {
-  kUnset,     // null or absent: PEFT used its per-architecture default list; not checked
-  kList,      // a list: a module matches an entry equal to its full name or to a "."-bounded suffix of it
-  kAllLinear, // "all-linear": every linear layer but the output head; not checked
-  kFullMatch, // a string whose only regex metacharacter is '.': PEFT's re.fullmatch, evaluated exactly
-  kPattern,   // a string with other regex metacharacters: recorded, not evaluated (no regex engine here)
+  kUnset,      // null or absent: PEFT used its per-architecture default list; not checked
+  kList,       // a list: a module matches an entry equal to its full name or to a "."-bounded suffix of it
+  kAllLinear,  // "all-linear": every linear layer but the output head; not checked
+  kFullMatch,  // a string whose only regex metacharacter is '.': PEFT's re.fullmatch, evaluated exactly
+  kPattern,    // a string with other regex metacharacters: recorded, not evaluated (no regex engine here)
 };
 
 // adapter_config.json, the keys probex reads (PEFT writes dozens more; unknown keys are ignored).
 struct AdapterConfig {
-  uint64_t r = 0;            // "r": a positive integer
-  float lora_alpha = 8.0f;   // "lora_alpha": a number (PEFT's default, 8, when absent)
+  uint64_t r = 0;           // "r": a positive integer
+  float lora_alpha = 8.0f;  // "lora_alpha": a number (PEFT's default, 8, when absent)
   LoraTargets targets = LoraTargets::kUnset;
   std::vector<std::string> target_modules;  // kList: the entries; kFullMatch, kPattern: the one string
   std::vector<std::pair<std::string, uint64_t>> rank_pattern;  // in file order: PEFT takes the first match
-  std::vector<std::string> modules_to_save;  // modules saved whole beside the LoRA pairs
-  bool saves_bias = false;   // "bias" is "all" or "lora_only": bias tensors are saved too
-  std::string base_model;    // "base_model_name_or_path" (empty for null or absent)
+  std::vector<std::string> modules_to_save;                    // modules saved whole beside the LoRA pairs
+  bool saves_bias = false;  // "bias" is "all" or "lora_only": bias tensors are saved too
+  std::string base_model;   // "base_model_name_or_path" (empty for null or absent)
 
   // Whether `module` (a full module name such as "model.layers.0.self_attn.q_proj") is a LoRA target.
   // *known is false when the config does not let probex tell (kUnset, kAllLinear, kPattern).

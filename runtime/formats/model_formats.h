@@ -38,8 +38,8 @@ const ModelFormatEntry& model_format_entry(ModelFormat format);
 // The single-file formats' entries (<format>_model.cpp).
 bool is_safetensors_head(const uint8_t* head, size_t n);
 ModelStatus open_safetensors_model(const std::string& path, const ModelLimits& limits, std::unique_ptr<ModelFile>* out);
-ModelStatus safetensors_model_from_buffer(std::string label, const uint8_t* data, size_t size, const ModelLimits& limits,
-                                          std::unique_ptr<ModelFile>* out);
+ModelStatus safetensors_model_from_buffer(std::string label, const uint8_t* data, size_t size,
+                                          const ModelLimits& limits, std::unique_ptr<ModelFile>* out);
 bool is_gguf_head(const uint8_t* head, size_t n);
 ModelStatus open_gguf_model(const std::string& path, const ModelLimits& limits, std::unique_ptr<ModelFile>* out);
 ModelStatus gguf_model_from_buffer(std::string label, const uint8_t* data, size_t size, const ModelLimits& limits,
@@ -49,7 +49,8 @@ ModelStatus open_tflite_model(const std::string& path, const ModelLimits& limits
 ModelStatus tflite_model_from_buffer(std::string label, const uint8_t* data, size_t size, const ModelLimits& limits,
                                      std::unique_ptr<ModelFile>* out);
 // A sharded checkpoint from its index JSON; the shards are in the index's folder (sharded_model.cpp).
-ModelStatus open_sharded_model(const std::string& index_path, const ModelLimits& limits, std::unique_ptr<ModelFile>* out);
+ModelStatus open_sharded_model(const std::string& index_path, const ModelLimits& limits,
+                               std::unique_ptr<ModelFile>* out);
 // A PEFT adapter folder: adapter_config.json + adapter_model.safetensors (peft_adapter.cpp).
 ModelStatus open_peft_adapter(const std::string& folder, const ModelLimits& limits, std::unique_ptr<ModelFile>* out);
 // ONNX's functions are onnx.h's (open_onnx_model, onnx_model_from_buffer).

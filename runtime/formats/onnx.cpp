@@ -28,12 +28,12 @@
 #include <utility>
 #include <vector>
 
+#include "probex/platform/paths.h"
 #include "runtime/formats/byte_source.h"
-#include "runtime/math/checked_math.h"
-#include "runtime/math/float_formats.h"
 #include "runtime/formats/json_reader.h"
 #include "runtime/formats/model_folder.h"
-#include "probex/platform/paths.h"
+#include "runtime/math/checked_math.h"
+#include "runtime/math/float_formats.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "ONNX raw_data and fixed32/fixed64 are little-endian; a big-endian port needs byte swaps");
@@ -63,23 +63,23 @@ const char* onnx_error_name(OnnxError code) {
 
 namespace {
 
-constexpr uint32_t kMaxGraphDepth = 32;      // subgraphs inside subgraphs; real models use 1 or 2
-constexpr uint64_t kMaxNameBytes = 1u << 16; // tensor, node, attribute names and external locations
+constexpr uint32_t kMaxGraphDepth = 32;       // subgraphs inside subgraphs; real models use 1 or 2
+constexpr uint64_t kMaxNameBytes = 1u << 16;  // tensor, node, attribute names and external locations
 constexpr size_t kMaxMetadataEntries = 4096;  // ModelProto.metadata_props kept
 constexpr uint64_t kMaxNodes = 1u << 24;
 // Subgraph paths are copied into every scope and tensor name below them: a small file of deep, long-named,
 // repeated subgraphs could otherwise ask for gigabytes. Paths and full names are bounded each and in total.
 constexpr uint64_t kMaxTotalNameBytes = 64u << 20;
-constexpr size_t kWindow = 1u << 16;         // bytes buffered while parsing a file
-constexpr size_t kChunkBytes = 8192;         // bytes read per call to the file while converting
+constexpr size_t kWindow = 1u << 16;  // bytes buffered while parsing a file
+constexpr size_t kChunkBytes = 8192;  // bytes read per call to the file while converting
 
 // ONNX TensorProto.DataType, numbered as in onnx.proto.
 enum class Field : uint8_t { kNone, kFloat, kInt32, kInt64, kDouble, kUint64, kString };
 struct DataType {
   const char* name;
-  uint32_t bits;   // per element; 0 for STRING (no fixed size)
-  Field field;     // the typed field that holds it when not raw
-  bool readable;   // converted to float32 here
+  uint32_t bits;  // per element; 0 for STRING (no fixed size)
+  Field field;    // the typed field that holds it when not raw
+  bool readable;  // converted to float32 here
 };
 constexpr DataType kTypes[] = {
     {"UNDEFINED", 0, Field::kNone, false},       {"FLOAT", 32, Field::kFloat, true},
@@ -155,7 +155,9 @@ class Bytes {
     *p = window_.data() + (offset - window_offset_);
     return true;
   }
-  bool read(uint64_t offset, void* out, size_t n, std::string* error) const { return source_.read(offset, out, n, error); }
+  bool read(uint64_t offset, void* out, size_t n, std::string* error) const {
+    return source_.read(offset, out, n, error);
+  }
 
  private:
   const ByteSource& source_;
@@ -167,8 +169,8 @@ class Bytes {
 struct Wire {
   uint32_t number = 0;
   uint32_t type = 0;
-  uint64_t value = 0;             // wire type 0
-  uint64_t begin = 0, end = 0;    // wire types 1, 2, 5: the bytes (for 2: the payload)
+  uint64_t value = 0;           // wire type 0
+  uint64_t begin = 0, end = 0;  // wire types 1, 2, 5: the bytes (for 2: the payload)
 };
 
 // Reads one varint at *pos, ending before `end`. 0 ok, 1 truncated, 2 too long / above 64 bits.
@@ -263,8 +265,8 @@ class Parser {
       case 0: return true;
       case 1:
         if (io) return fail(OnnxError::kIo, at, error);
-        return fail(OnnxError::kTruncated, at, std::string(what) + ": a varint runs past the end of its message at byte " +
-                                                   std::to_string(end));
+        return fail(OnnxError::kTruncated, at,
+                    std::string(what) + ": a varint runs past the end of its message at byte " + std::to_string(end));
       default:
         return fail(OnnxError::kBadVarint, at, std::string(what) + ": a varint longer than 10 bytes or above 64 bits");
     }
@@ -275,7 +277,8 @@ class Parser {
     uint64_t tag = 0;
     if (!varint(pos, end, &tag, message_name)) return false;
     if (tag >> 3 == 0 || tag >> 3 > 0x1FFFFFFF)
-      return fail(OnnxError::kBadWireType, at, std::string(message_name) + ": field number " + std::to_string(tag >> 3));
+      return fail(OnnxError::kBadWireType, at,
+                  std::string(message_name) + ": field number " + std::to_string(tag >> 3));
     w->number = static_cast<uint32_t>(tag >> 3);
     w->type = static_cast<uint32_t>(tag & 7);
     const auto field = [&] { return std::string(message_name) + " field " + std::to_string(w->number); };
@@ -302,8 +305,9 @@ class Parser {
                         (w->type == 3 || w->type == 4 ? " (a group, not used by ONNX)" : " (undefined)"));
     }
     if (len > end - *pos)
-      return fail(OnnxError::kTruncated, at, field() + ": " + std::to_string(len) +
-                                                 " bytes run past the end of its message at byte " + std::to_string(end));
+      return fail(OnnxError::kTruncated, at,
+                  field() + ": " + std::to_string(len) + " bytes run past the end of its message at byte " +
+                      std::to_string(end));
     w->begin = *pos;
     w->end = *pos + len;
     *pos = w->end;
@@ -311,14 +315,16 @@ class Parser {
   }
   bool expect(const Wire& w, uint32_t type, const char* what) {
     if (w.type == type) return true;
-    return fail(OnnxError::kBadWireType, w.begin, std::string(what) + " (field " + std::to_string(w.number) + ") has wire type " +
-                                                      std::to_string(w.type) + ", not " + std::to_string(type));
+    return fail(OnnxError::kBadWireType, w.begin,
+                std::string(what) + " (field " + std::to_string(w.number) + ") has wire type " +
+                    std::to_string(w.type) + ", not " + std::to_string(type));
   }
   bool string(const Wire& w, const char* what, std::string* out) {
     if (!expect(w, 2, what)) return false;
     if (w.end - w.begin > kMaxNameBytes)
-      return fail(OnnxError::kLimitExceeded, w.begin, std::string(what) + ": " + std::to_string(w.end - w.begin) +
-                                                          " bytes, above the limit of " + std::to_string(kMaxNameBytes));
+      return fail(OnnxError::kLimitExceeded, w.begin,
+                  std::string(what) + ": " + std::to_string(w.end - w.begin) + " bytes, above the limit of " +
+                      std::to_string(kMaxNameBytes));
     out->resize(static_cast<size_t>(w.end - w.begin));
     std::string error;
     if (!in_.read(w.begin, &(*out)[0], out->size(), &error)) return fail(OnnxError::kIo, w.begin, error);
@@ -347,20 +353,22 @@ class Parser {
   uint64_t name_bytes_ = 0;  // scope prefixes and full tensor names kept
   bool count_name(uint64_t at, const std::string& what, uint64_t bytes) {
     if (bytes > kMaxNameBytes)
-      return fail(OnnxError::kLimitExceeded, at, what + " of " + std::to_string(bytes) + " bytes, above the limit of " +
-                                                     std::to_string(kMaxNameBytes));
+      return fail(OnnxError::kLimitExceeded, at,
+                  what + " of " + std::to_string(bytes) + " bytes, above the limit of " +
+                      std::to_string(kMaxNameBytes));
     name_bytes_ += bytes;
     if (name_bytes_ > kMaxTotalNameBytes)
-      return fail(OnnxError::kLimitExceeded, at, "tensor names and subgraph paths above " +
-                                                     std::to_string(kMaxTotalNameBytes) + " bytes in total");
+      return fail(OnnxError::kLimitExceeded, at,
+                  "tensor names and subgraph paths above " + std::to_string(kMaxTotalNameBytes) + " bytes in total");
     return true;
   }
 };
 
 bool Parser::model() {
   if (in_.size() > limits_.max_file_bytes)
-    return fail(OnnxError::kLimitExceeded, 0, "the file has " + std::to_string(in_.size()) +
-                                                  " bytes, above the configured limit of " + std::to_string(limits_.max_file_bytes));
+    return fail(OnnxError::kLimitExceeded, 0,
+                "the file has " + std::to_string(in_.size()) + " bytes, above the configured limit of " +
+                    std::to_string(limits_.max_file_bytes));
   uint64_t pos = 0;
   const uint64_t end = in_.size();
   uint64_t graph_begin = 0, graph_end = 0;
@@ -381,8 +389,9 @@ bool Parser::model() {
     }
   }
   if (graphs != 1)
-    return fail(OnnxError::kNoGraph, 0, graphs == 0 ? "the ModelProto has no graph (field 7)"
-                                                    : "the ModelProto has " + std::to_string(graphs) + " graphs (field 7)");
+    return fail(OnnxError::kNoGraph, 0,
+                graphs == 0 ? "the ModelProto has no graph (field 7)"
+                            : "the ModelProto has " + std::to_string(graphs) + " graphs (field 7)");
   scopes_.push_back({"", 0});
   return graph(graph_begin, graph_end, 0, 1);
 }
@@ -496,18 +505,21 @@ bool Parser::node(uint64_t begin, uint64_t end, size_t scope, uint32_t depth, ui
       if (a.name == "transB" && a.has_i) trans_b = a.i != 0;
     if (!trans_b) {
       if (matmul_weights_.size() >= limits_.max_tensors)
-        return fail(OnnxError::kLimitExceeded, begin, "more than " + std::to_string(limits_.max_tensors) + " MatMul weights");
+        return fail(OnnxError::kLimitExceeded, begin,
+                    "more than " + std::to_string(limits_.max_tensors) + " MatMul weights");
       matmul_weights_.push_back({scope, input_names[1]});
     }
   }
   if (onnx_domain && op_type == "DequantizeLinear" && inputs >= 2 && outputs >= 1) {
-    Dequant d{scope, input_names[0], input_names[1], inputs >= 3 ? input_names[2] : std::string(), first_output, 1, false};
+    Dequant d{scope, input_names[0], input_names[1], inputs >= 3 ? input_names[2] : std::string(), first_output,
+              1,     false};
     for (const Attribute& a : attributes) {
       if (a.name == "axis" && a.has_i) d.axis = static_cast<int64_t>(a.i);
       if (a.name == "block_size" && a.has_i && a.i != 0) d.blocked = true;
     }
     if (dequants_.size() >= limits_.max_tensors)
-      return fail(OnnxError::kLimitExceeded, begin, "more than " + std::to_string(limits_.max_tensors) + " DequantizeLinear nodes");
+      return fail(OnnxError::kLimitExceeded, begin,
+                  "more than " + std::to_string(limits_.max_tensors) + " DequantizeLinear nodes");
     dequants_.push_back(std::move(d));
   }
   const std::string node_label = name.empty() ? op_type + "#" + std::to_string(index) : name;
@@ -567,8 +579,9 @@ bool Parser::count_varints(const Wire& w, const char* field, const std::string& 
   while (pos < w.end) {
     if (!varint(&pos, w.end, &v, field)) return false;
     if (check16 && v > 0xFFFF)
-      return fail_tensor(OnnxError::kDataSize, name, std::string(field) + " value " + std::to_string(*count) + " is " + std::to_string(v) +
-                                                         ", not 16 bits");
+      return fail_tensor(OnnxError::kDataSize, name,
+                         std::string(field) + " value " + std::to_string(*count) + " is " + std::to_string(v) +
+                             ", not 16 bits");
     ++*count;
   }
   return true;
@@ -578,7 +591,8 @@ bool parse_decimal(const std::string& s, uint64_t* out) {
   if (s.empty() || s.size() > 20) return false;
   uint64_t v = 0;
   for (char c : s) {
-    if (c < '0' || c > '9' || !checked_mul(v, 10, &v) || !checked_add(v, static_cast<uint64_t>(c - '0'), &v)) return false;
+    if (c < '0' || c > '9' || !checked_mul(v, 10, &v) || !checked_add(v, static_cast<uint64_t>(c - '0'), &v))
+      return false;
   }
   *out = v;
   return true;
@@ -624,7 +638,8 @@ bool Parser::tensor(uint64_t begin, uint64_t end, size_t scope, const std::strin
       case 1:
         if (w.type == 0) {
           if (t.dims.size() >= limits_.max_dims)
-            return fail(OnnxError::kLimitExceeded, w.begin, "a tensor has more than " + std::to_string(limits_.max_dims) + " dims");
+            return fail(OnnxError::kLimitExceeded, w.begin,
+                        "a tensor has more than " + std::to_string(limits_.max_dims) + " dims");
           t.dims.push_back(w.value);
         } else {
           if (!expect(w, 2, "TensorProto.dims")) return false;
@@ -632,14 +647,16 @@ bool Parser::tensor(uint64_t begin, uint64_t end, size_t scope, const std::strin
           while (p < w.end) {
             if (!varint(&p, w.end, &v, "TensorProto.dims")) return false;
             if (t.dims.size() >= limits_.max_dims)
-              return fail(OnnxError::kLimitExceeded, w.begin, "a tensor has more than " + std::to_string(limits_.max_dims) + " dims");
+              return fail(OnnxError::kLimitExceeded, w.begin,
+                          "a tensor has more than " + std::to_string(limits_.max_dims) + " dims");
             t.dims.push_back(v);
           }
         }
         break;
       case 2:
         if (!expect(w, 0, "TensorProto.data_type")) return false;
-        if (w.value > 0xFFFFFFFFu) return fail(OnnxError::kUnknownDataType, w.begin, "data_type " + std::to_string(w.value));
+        if (w.value > 0xFFFFFFFFu)
+          return fail(OnnxError::kUnknownDataType, w.begin, "data_type " + std::to_string(w.value));
         t.data_type = static_cast<uint32_t>(w.value);
         has_type = true;
         break;
@@ -674,21 +691,26 @@ bool Parser::tensor(uint64_t begin, uint64_t end, size_t scope, const std::strin
         if (!expect(w, 2, "TensorProto.external_data")) return false;
         std::string key, value;
         if (!external_entry(w.begin, w.end, &key, &value)) return false;
-        bool* seen = key == "location" ? &has_location : key == "offset" ? &has_offset : key == "length" ? &has_length : nullptr;
+        bool* seen = key == "location" ? &has_location
+                     : key == "offset" ? &has_offset
+                     : key == "length" ? &has_length
+                                       : nullptr;
         if (seen == nullptr) break;  // "checksum" and others: not interpreted
         if (*seen) return fail(OnnxError::kBadExternalData, w.begin, "external_data key '" + key + "' appears twice");
         *seen = true;
         if (key == "location") {
           location = value;
         } else if (!parse_decimal(value, key == "offset" ? &ext_offset : &ext_length)) {
-          return fail(OnnxError::kBadExternalData, w.begin, "external_data '" + key + "' is '" + value + "', not a decimal number");
+          return fail(OnnxError::kBadExternalData, w.begin,
+                      "external_data '" + key + "' is '" + value + "', not a decimal number");
         }
         break;
       }
       case 14:
         if (!expect(w, 0, "TensorProto.data_location")) return false;
         if (w.value > 1)
-          return fail(OnnxError::kBadExternalData, w.begin, "data_location " + std::to_string(w.value) + " is neither 0 nor 1");
+          return fail(OnnxError::kBadExternalData, w.begin,
+                      "data_location " + std::to_string(w.value) + " is neither 0 nor 1");
         data_location = w.value;
         break;
       default: break;
@@ -702,12 +724,14 @@ bool Parser::tensor(uint64_t begin, uint64_t end, size_t scope, const std::strin
   if (!count_name(begin, "a tensor name", full.size())) return false;
   if (!has_type || t.data_type == 0 || t.data_type >= kTypeCount)
     return fail_tensor(OnnxError::kUnknownDataType, full,
-                       has_type ? "data_type " + std::to_string(t.data_type) + " is not one ONNX defines" : "no data_type");
+                       has_type ? "data_type " + std::to_string(t.data_type) + " is not one ONNX defines"
+                                : "no data_type");
   const DataType& type = kTypes[t.data_type];
   t.element_count = 1;
   for (uint64_t d : t.dims) {
     if (d > static_cast<uint64_t>(INT64_MAX))
-      return fail_tensor(OnnxError::kBadDims, full, "a negative dimension (" + std::to_string(static_cast<int64_t>(d)) + ")");
+      return fail_tensor(OnnxError::kBadDims, full,
+                         "a negative dimension (" + std::to_string(static_cast<int64_t>(d)) + ")");
     if (!checked_mul(t.element_count, d, &t.element_count) || t.element_count > static_cast<uint64_t>(INT64_MAX))
       return fail_tensor(OnnxError::kBadDims, full, "the element count overflows 63 bits");
   }
@@ -732,47 +756,57 @@ bool Parser::tensor(uint64_t begin, uint64_t end, size_t scope, const std::strin
     if (!has_location) return fail_tensor(OnnxError::kBadExternalData, full, "external data without a 'location'");
     if (type.bits == 0) return fail_tensor(OnnxError::kBadExternalData, full, "external data of type " + type_name);
     if (has_length && ext_length != bytes)
-      return fail_tensor(OnnxError::kDataSize, full, "external data of " + std::to_string(ext_length) + " bytes, not the " +
-                                                         std::to_string(bytes) + " that " + std::to_string(t.element_count) +
-                                                         " " + type_name + " values take");
+      return fail_tensor(OnnxError::kDataSize, full,
+                         "external data of " + std::to_string(ext_length) + " bytes, not the " + std::to_string(bytes) +
+                             " that " + std::to_string(t.element_count) + " " + type_name + " values take");
     t.storage = Storage::kExternal;
     t.offset = ext_offset;
     t.length = bytes;
     t.location = location;
   } else if (has_location || has_offset || has_length) {
-    return fail_tensor(OnnxError::kBadExternalData, full, "external_data entries but data_location is not EXTERNAL (1)");
+    return fail_tensor(OnnxError::kBadExternalData, full,
+                       "external_data entries but data_location is not EXTERNAL (1)");
   } else if (used_count > 1) {
     return fail_tensor(OnnxError::kDataSize, full, "values in more than one field");
   } else if (used_count == 0) {
     if (t.element_count != 0)
-      return fail_tensor(OnnxError::kDataSize, full, "no values for its " + std::to_string(t.element_count) + " elements");
+      return fail_tensor(OnnxError::kDataSize, full,
+                         "no values for its " + std::to_string(t.element_count) + " elements");
   } else if (used == &strings) {
-    if (t.data_type != 8) return fail_tensor(OnnxError::kDataSize, full, "string_data in a tensor of type " + type_name);
+    if (t.data_type != 8)
+      return fail_tensor(OnnxError::kDataSize, full, "string_data in a tensor of type " + type_name);
     t.unreadable = "type STRING has no float32 conversion";
   } else if (used == &raw) {
-    if (raw.pieces > 1) return fail_tensor(OnnxError::kDataSize, full, "raw_data appears " + std::to_string(raw.pieces) + " times");
+    if (raw.pieces > 1)
+      return fail_tensor(OnnxError::kDataSize, full, "raw_data appears " + std::to_string(raw.pieces) + " times");
     if (type.bits == 0) return fail_tensor(OnnxError::kDataSize, full, "raw_data in a tensor of type " + type_name);
     if (raw.last.end - raw.last.begin != bytes)
-      return fail_tensor(OnnxError::kDataSize, full, "raw_data of " + std::to_string(raw.last.end - raw.last.begin) +
-                                                         " bytes, not the " + std::to_string(bytes) + " that " +
-                                                         std::to_string(t.element_count) + " " + type_name + " values take");
+      return fail_tensor(OnnxError::kDataSize, full,
+                         "raw_data of " + std::to_string(raw.last.end - raw.last.begin) + " bytes, not the " +
+                             std::to_string(bytes) + " that " + std::to_string(t.element_count) + " " + type_name +
+                             " values take");
     t.storage = Storage::kFixed;
     t.offset = raw.last.begin;
     t.length = bytes;
   } else {
-    const Field field = used == &floats ? Field::kFloat : used == &int32s ? Field::kInt32 : used == &int64s ? Field::kInt64
-                        : used == &doubles ? Field::kDouble : Field::kUint64;
+    const Field field = used == &floats    ? Field::kFloat
+                        : used == &int32s  ? Field::kInt32
+                        : used == &int64s  ? Field::kInt64
+                        : used == &doubles ? Field::kDouble
+                                           : Field::kUint64;
     if (field != type.field)
       return fail_tensor(OnnxError::kDataSize, full, std::string(used->field) + " in a tensor of type " + type_name);
     if (used->pieces + used->unpacked > 1) {
-      t.unreadable = std::string("its ") + used->field + " is stored in " + std::to_string(used->pieces + used->unpacked) +
+      t.unreadable = std::string("its ") + used->field + " is stored in " +
+                     std::to_string(used->pieces + used->unpacked) +
                      " pieces (not packed once), which this reader does not convert";
     } else if (field == Field::kFloat || field == Field::kDouble) {
       const uint64_t len = used->last.end - used->last.begin;
       if (len != bytes)
-        return fail_tensor(OnnxError::kDataSize, full, std::string(used->field) + " of " + std::to_string(len) + " bytes, not the " +
-                                                           std::to_string(bytes) + " that " + std::to_string(t.element_count) +
-                                                           " " + type_name + " values take");
+        return fail_tensor(OnnxError::kDataSize, full,
+                           std::string(used->field) + " of " + std::to_string(len) + " bytes, not the " +
+                               std::to_string(bytes) + " that " + std::to_string(t.element_count) + " " + type_name +
+                               " values take");
       t.storage = Storage::kFixed;
       t.offset = used->last.begin;
       t.length = len;
@@ -782,8 +816,9 @@ bool Parser::tensor(uint64_t begin, uint64_t end, size_t scope, const std::strin
       if (!count_varints(used->last, used->field, full, half, &count)) return false;
       // Sub-byte types (INT4, UINT4, FLOAT4E2M1) pack several values per stored value: not counted.
       if (type.bits >= 8 && count != t.element_count)
-        return fail_tensor(OnnxError::kDataSize, full, std::string(used->field) + " holds " + std::to_string(count) + " values, not " +
-                                                           std::to_string(t.element_count));
+        return fail_tensor(OnnxError::kDataSize, full,
+                           std::string(used->field) + " holds " + std::to_string(count) + " values, not " +
+                               std::to_string(t.element_count));
       t.storage = Storage::kVarint;
       t.offset = used->last.begin;
       t.length = used->last.end - used->last.begin;
@@ -920,7 +955,8 @@ class OnnxModel final : public ModelFile {
     if (!p.model()) return status_of(p.code, p.message);
     // The first entry of a key (ONNX's checker refuses repeated keys), sorted for lookup.
     metadata_ = std::move(p.metadata);
-    std::stable_sort(metadata_.begin(), metadata_.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::stable_sort(metadata_.begin(), metadata_.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
     metadata_.erase(std::unique(metadata_.begin(), metadata_.end(),
                                 [](const auto& a, const auto& b) { return a.first == b.first; }),
                     metadata_.end());
@@ -1044,7 +1080,8 @@ class OnnxModel final : public ModelFile {
         return st;
       }
       case folder::Resolved::kOutside:
-        return fail(OnnxError::kExternalOutsideFolder, "leads to " + real + ", outside the model's folder " + canonical_folder);
+        return fail(OnnxError::kExternalOutsideFolder,
+                    "leads to " + real + ", outside the model's folder " + canonical_folder);
       case folder::Resolved::kNotAFile: {
         ModelStatus st = fail(OnnxError::kIo, "not a regular file");
         st.detail = "external_missing";
@@ -1056,20 +1093,23 @@ class OnnxModel final : public ModelFile {
     while (index < external_names_.size() && external_names_[index] != real) ++index;
     if (index == external_names_.size()) {
       if (external_names_.size() >= limits.max_shards)
-        return fail(OnnxError::kLimitExceeded, "more than " + std::to_string(limits.max_shards) + " external data files");
+        return fail(OnnxError::kLimitExceeded,
+                    "more than " + std::to_string(limits.max_shards) + " external data files");
       auto source = std::make_unique<ByteSource>();
       if (!source->open(real, &error)) return fail(OnnxError::kIo, error);
       if (source->size() > limits.max_file_bytes)
         return fail(OnnxError::kLimitExceeded, "the file has " + std::to_string(source->size()) +
-                                                   " bytes, above the configured limit of " + std::to_string(limits.max_file_bytes));
+                                                   " bytes, above the configured limit of " +
+                                                   std::to_string(limits.max_file_bytes));
       external_names_.push_back(real);
       externals_.push_back(std::move(source));
     }
     const uint64_t size = externals_[index]->size();
     uint64_t end = 0;
     if (!checked_add(t->offset, t->length, &end) || end > size)
-      return fail(OnnxError::kExternalOutOfFile, "bytes [" + std::to_string(t->offset) + ", +" + std::to_string(t->length) +
-                                                     ") run past the end of the file at " + std::to_string(size));
+      return fail(OnnxError::kExternalOutOfFile, "bytes [" + std::to_string(t->offset) + ", +" +
+                                                     std::to_string(t->length) + ") run past the end of the file at " +
+                                                     std::to_string(size));
     t->external = index;
     return {};
   }
@@ -1079,7 +1119,8 @@ class OnnxModel final : public ModelFile {
   // point of another type) leaves the tensor unreadable, saying why.
   ModelStatus attach_dequant(const DequantLink& link, const std::vector<std::string>& names, uint64_t* params) {
     OnnxTensor& x = infos_[link.x];
-    if (x.dequantized || !dequantizable(x.data_type) || (x.storage != Storage::kFixed && x.storage != Storage::kExternal))
+    if (x.dequantized || !dequantizable(x.data_type) ||
+        (x.storage != Storage::kFixed && x.storage != Storage::kExternal))
       return {};
     const auto refuse = [&](const std::string& why) {
       x.unreadable = "its DequantizeLinear node " + why;
@@ -1091,7 +1132,8 @@ class OnnxModel final : public ModelFile {
     if (!scale.unreadable.empty() || !kTypes[scale.data_type].readable)
       return refuse("has a scale that is not a readable float tensor");
     const OnnxTensor* zero = link.zero == kNoTensor ? nullptr : &infos_[link.zero];
-    if (zero != nullptr && (zero->data_type != x.data_type || (zero->storage != Storage::kFixed && zero->storage != Storage::kExternal)))
+    if (zero != nullptr &&
+        (zero->data_type != x.data_type || (zero->storage != Storage::kFixed && zero->storage != Storage::kExternal)))
       return refuse("has a zero point of another type than its input, or not stored as raw_data");
     uint64_t channels = 1, inner = 1;
     if (scale.element_count != 1) {
@@ -1104,7 +1146,8 @@ class OnnxModel final : public ModelFile {
       for (size_t d = static_cast<size_t>(axis) + 1; d < x.dims.size(); ++d) inner *= x.dims[d];
     }
     if (zero != nullptr && zero->element_count != channels)
-      return refuse("has a zero point of " + std::to_string(zero->element_count) + " values, not " + std::to_string(channels));
+      return refuse("has a zero point of " + std::to_string(zero->element_count) + " values, not " +
+                    std::to_string(channels));
     if (channels > kMaxDequantParams - *params) return refuse("has more scales than this reader keeps");
     *params += channels;
     x.dq_scale.resize(static_cast<size_t>(channels));
@@ -1130,7 +1173,8 @@ class OnnxModel final : public ModelFile {
   }
 
   // Elements [first, first + count) in storage order into out.
-  ModelStatus read_stored(const std::string& name, const OnnxTensor& t, uint64_t first, uint64_t count, float* out) const {
+  ModelStatus read_stored(const std::string& name, const OnnxTensor& t, uint64_t first, uint64_t count,
+                          float* out) const {
     const ByteSource& src = t.storage == Storage::kExternal ? *externals_[t.external] : source_;
     std::string error;
     uint8_t raw[kChunkBytes];
@@ -1166,8 +1210,9 @@ class OnnxModel final : public ModelFile {
         if (k == 0) break;
       }
       if (index < last)
-        return {ModelError::kIo, "io", label_ + ": tensor '" + name + "': int32_data changed since the file was opened" +
-                                           (error.empty() ? "" : " (" + error + ")")};
+        return {ModelError::kIo, "io",
+                label_ + ": tensor '" + name + "': int32_data changed since the file was opened" +
+                    (error.empty() ? "" : " (" + error + ")")};
       return {};
     }
     const uint64_t es = element_bytes(t.data_type);

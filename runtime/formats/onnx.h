@@ -27,20 +27,20 @@ namespace probex {
 
 enum class OnnxError {
   kOk = 0,
-  kIo,                  // cannot read the file, or an external data file is missing or unreadable
-  kTruncated,           // a field or length runs past its enclosing message or the end of the file
-  kBadVarint,           // a varint longer than 10 bytes or above 64 bits
-  kBadWireType,         // wire type 3, 4 (groups), 6 or 7, or a known field with another wire type
-  kNestingTooDeep,      // subgraphs nested deeper than the limit
-  kLimitExceeded,       // file size, tensor count, node count, dimension count, name length
-  kNoGraph,             // the ModelProto has no graph
-  kBadDims,             // a negative dimension, or an element count above 2^63
-  kUnknownDataType,     // a data_type ONNX does not define (or UNDEFINED)
-  kDataSize,            // the stored data does not hold prod(dims) values of the type
-  kBadName,             // a tensor with an empty or non-UTF-8 name
-  kBadExternalData,     // external_data entries missing, repeated, non-numeric or unknown data_location
+  kIo,                     // cannot read the file, or an external data file is missing or unreadable
+  kTruncated,              // a field or length runs past its enclosing message or the end of the file
+  kBadVarint,              // a varint longer than 10 bytes or above 64 bits
+  kBadWireType,            // wire type 3, 4 (groups), 6 or 7, or a known field with another wire type
+  kNestingTooDeep,         // subgraphs nested deeper than the limit
+  kLimitExceeded,          // file size, tensor count, node count, dimension count, name length
+  kNoGraph,                // the ModelProto has no graph
+  kBadDims,                // a negative dimension, or an element count above 2^63
+  kUnknownDataType,        // a data_type ONNX does not define (or UNDEFINED)
+  kDataSize,               // the stored data does not hold prod(dims) values of the type
+  kBadName,                // a tensor with an empty or non-UTF-8 name
+  kBadExternalData,        // external_data entries missing, repeated, non-numeric or unknown data_location
   kExternalOutsideFolder,  // an external location that is absolute, has '..', or leads outside the folder
-  kExternalOutOfFile,   // offset + length past the end of the external file
+  kExternalOutOfFile,      // offset + length past the end of the external file
 };
 
 const char* onnx_error_name(OnnxError code);  // "truncated", "bad_varint", ...

@@ -24,10 +24,10 @@
 // An adapter without any LoRA pair is refused ("adapter_no_lora").
 #include <algorithm>
 
+#include "probex/platform/paths.h"
 #include "runtime/formats/json_reader.h"
 #include "runtime/formats/model_folder.h"
 #include "runtime/formats/model_formats.h"
-#include "probex/platform/paths.h"
 
 namespace probex {
 namespace {
@@ -130,8 +130,8 @@ ModelStatus parse_adapter_config(std::string_view json, const std::string& label
     if (!cur.read_number(&kind, value) || kind != json::NumberKind::kUnsignedInteger || *value == 0) {
       if (cur.offset() == begin) cur.skip_value();
       const std::string_view text = json.substr(begin, cur.offset() - begin);
-      return invalid("rank_invalid", label + ": " + what_ + " is " + std::string(text.substr(0, 40)) +
-                                         ", not a positive integer");
+      return invalid("rank_invalid",
+                     label + ": " + what_ + " is " + std::string(text.substr(0, 40)) + ", not a positive integer");
     }
     return {};
   };
@@ -167,8 +167,8 @@ ModelStatus parse_adapter_config(std::string_view json, const std::string& label
         if (!cur.read_string(&s)) return type_error(key, "a string");
         // PEFT writes the enum's name; a LoHa, LoKr, IA3, prefix-tuning... adapter has other weights.
         if (s != "LORA")
-          return invalid("peft_type_not_lora", label + ": peft_type is '" + s +
-                                                   "': probex reads LoRA adapters only (peft_type \"LORA\")");
+          return invalid("peft_type_not_lora",
+                         label + ": peft_type is '" + s + "': probex reads LoRA adapters only (peft_type \"LORA\")");
         has_type = true;
       } else if (key == "r") {
         st = read_rank("r", &c.r);
@@ -183,7 +183,7 @@ ModelStatus parse_adapter_config(std::string_view json, const std::string& label
         if (cur.peek() == '"') {
           cur.read_string(&s);
           c.target_modules = {s};
-          c.targets = s == "all-linear"      ? LoraTargets::kAllLinear
+          c.targets = s == "all-linear"     ? LoraTargets::kAllLinear
                       : has_regex_syntax(s) ? LoraTargets::kPattern
                                             : LoraTargets::kFullMatch;
         } else if (cur.peek() == '[') {
@@ -240,7 +240,8 @@ ModelStatus parse_adapter_config(std::string_view json, const std::string& label
   }
   std::sort(keys.begin(), keys.end());
   for (size_t i = 1; i < keys.size(); ++i) {
-    if (keys[i] == keys[i - 1]) return invalid("config_duplicate_key", label + ": the config repeats the key '" + keys[i] + "'");
+    if (keys[i] == keys[i - 1])
+      return invalid("config_duplicate_key", label + ": the config repeats the key '" + keys[i] + "'");
   }
   if (!has_type) return invalid("config_field_missing", label + ": the config has no \"peft_type\"");
   if (!has_r) return invalid("config_field_missing", label + ": the config has no \"r\" (the LoRA rank)");
@@ -311,10 +312,10 @@ ModelStatus check_adapter_tensors(const AdapterConfig& config, const std::vector
     const bool paired = !first.is_b && i + 1 < halves.size() && halves[i + 1].module == first.module &&
                         halves[i + 1].embedding == first.embedding && halves[i + 1].is_b;
     if (!paired) {
-      return first.is_b ? invalid("lora_a_missing", label + ": tensor '" + first.tensor->name +
-                                                        "' has no matching A (down) tensor")
-                        : invalid("lora_b_missing", label + ": tensor '" + first.tensor->name +
-                                                        "' has no matching B (up) tensor");
+      return first.is_b ? invalid("lora_a_missing",
+                                  label + ": tensor '" + first.tensor->name + "' has no matching A (down) tensor")
+                        : invalid("lora_b_missing",
+                                  label + ": tensor '" + first.tensor->name + "' has no matching B (up) tensor");
     }
     const ModelTensor& a = *first.tensor;
     const ModelTensor& b = *halves[i + 1].tensor;
@@ -323,8 +324,8 @@ ModelStatus check_adapter_tensors(const AdapterConfig& config, const std::vector
     ++pairs;
     for (const ModelTensor* t : {&a, &b}) {
       if (!t->readable)
-        return invalid("lora_dtype_invalid", label + ": tensor '" + t->name + "' has dtype " + t->dtype +
-                                                 ", not a float type");
+        return invalid("lora_dtype_invalid",
+                       label + ": tensor '" + t->name + "' has dtype " + t->dtype + ", not a float type");
       if (t->shape.size() != 2)
         return invalid("lora_shape_invalid", label + ": tensor '" + t->name + "' has shape " + shape_string(t->shape) +
                                                  ": a LoRA half must be 2-D (a Conv2d LoRA's 4-D halves are not read)");
@@ -339,8 +340,7 @@ ModelStatus check_adapter_tensors(const AdapterConfig& config, const std::vector
     uint64_t rank = 0;
     if (config.rank_for(module, &rank) && a.shape[0] != rank)
       return invalid("lora_rank_not_config", label + ": module '" + module + "': rank " + std::to_string(a.shape[0]) +
-                                                 " but the config (r, rank_pattern) gives it " +
-                                                 std::to_string(rank));
+                                                 " but the config (r, rank_pattern) gives it " + std::to_string(rank));
   }
   if (pairs == 0) return invalid("adapter_no_lora", label + ": the adapter holds no LoRA pair");
   return {};
@@ -392,7 +392,8 @@ class PeftAdapterModel final : public ModelFile {
     tensors_.reserve(infos.size());
     for (size_t i = 0; i < infos.size(); ++i) {
       const TensorInfo& t = infos[i];
-      tensors_.push_back({t.name, t.shape, dtype_name(t.dtype), dtype_converts_to_f32(t.dtype), t.element_count, i, ""});
+      tensors_.push_back(
+          {t.name, t.shape, dtype_name(t.dtype), dtype_converts_to_f32(t.dtype), t.element_count, i, ""});
     }
     st = check_adapter_tensors(config_, tensors_, weights);
     if (!st.ok()) return st;

@@ -31,8 +31,7 @@ ModelStatus require_float(const ModelFile& file, const ModelTensor& t) {
 
 }  // namespace
 
-ModelStatus find_probed_layer(const ModelFile& file, std::string_view name, ProbedLayer* out,
-                                    uint64_t max_lora_rank) {
+ModelStatus find_probed_layer(const ModelFile& file, std::string_view name, ProbedLayer* out, uint64_t max_lora_rank) {
   ProbedLayer layer;
   if (const ModelTensor* t = file.find(name)) {
     ModelStatus st = require_float(file, *t);
@@ -74,8 +73,7 @@ ModelStatus find_probed_layer(const ModelFile& file, std::string_view name, Prob
     }
   }
   if (up == nullptr || down == nullptr) {
-    return {ModelError::kTensorNotFound, "",
-            file.label() + ": no tensor named '" + base + "' and no LoRA pair for it"};
+    return {ModelError::kTensorNotFound, "", file.label() + ": no tensor named '" + base + "' and no LoRA pair for it"};
   }
   for (const ModelTensor* t : {up, down}) {
     ModelStatus st = require_float(file, *t);
@@ -83,13 +81,14 @@ ModelStatus find_probed_layer(const ModelFile& file, std::string_view name, Prob
     if (t->shape.size() != 2) return layer_error(file, name, "LoRA tensor '" + t->name + "' is not 2-D");
   }
   if (up->shape[1] != down->shape[0]) {
-    return layer_error(file, name, "LoRA up is [" + std::to_string(up->shape[0]) + ", " + std::to_string(up->shape[1]) +
-                                       "] but down has rank " + std::to_string(down->shape[0]));
+    return layer_error(file, name,
+                       "LoRA up is [" + std::to_string(up->shape[0]) + ", " + std::to_string(up->shape[1]) +
+                           "] but down has rank " + std::to_string(down->shape[0]));
   }
   if (down->shape[0] > max_lora_rank) {
-    return {ModelError::kLimitExceeded, "", file.label() + ": layer '" + base + "': LoRA rank " +
-                                                  std::to_string(down->shape[0]) + " is above the configured limit of " +
-                                                  std::to_string(max_lora_rank)};
+    return {ModelError::kLimitExceeded, "",
+            file.label() + ": layer '" + base + "': LoRA rank " + std::to_string(down->shape[0]) +
+                " is above the configured limit of " + std::to_string(max_lora_rank)};
   }
   layer.rule = LayerRule::kLoraProduct;
   layer.tensor = up;
@@ -104,9 +103,9 @@ ModelStatus find_probed_layer(const ModelFile& file, std::string_view name, Prob
 ModelStatus ProbedRowReader::read(uint64_t first, uint64_t count, float* out) {
   uint64_t last = 0;
   if (!checked_add(first, count, &last) || last > layer_.rows) {
-    return {ModelError::kOutOfRange, "", file_.label() + ": layer rows [" + std::to_string(first) + ", +" +
-                                               std::to_string(count) + ") are outside its " +
-                                               std::to_string(layer_.rows) + " rows"};
+    return {ModelError::kOutOfRange, "",
+            file_.label() + ": layer rows [" + std::to_string(first) + ", +" + std::to_string(count) +
+                ") are outside its " + std::to_string(layer_.rows) + " rows"};
   }
   if (layer_.rule != LayerRule::kLoraProduct) {
     // Every other rule keeps the tensor's flat order, so rows of X are element ranges.

@@ -26,8 +26,8 @@ struct ProbedLayer {
   LayerRule rule = LayerRule::kMatrix;
   const ModelTensor* tensor = nullptr;     // the weight, or the LoRA up (B) tensor
   const ModelTensor* lora_down = nullptr;  // the LoRA down (A) tensor
-  uint64_t rows = 0;  // d_H
-  uint64_t cols = 0;  // d_W
+  uint64_t rows = 0;                       // d_H
+  uint64_t cols = 0;                       // d_W
 };
 
 // A LoRA layer's down matrix [rank, cols] is held in memory while its rows are read, so its rank is
@@ -38,7 +38,7 @@ constexpr uint64_t kDefaultMaxLoraRank = 1024;
 // pair), kUnsupportedConversion (not a float dtype), kLayerShape (a shape no rule covers, or a LoRA pair
 // whose ranks disagree), kLimitExceeded (a LoRA rank above max_lora_rank).
 ModelStatus find_probed_layer(const ModelFile& file, std::string_view name, ProbedLayer* out,
-                                    uint64_t max_lora_rank = kDefaultMaxLoraRank);
+                              uint64_t max_lora_rank = kDefaultMaxLoraRank);
 
 // Reads rows of X from one file. A LoRA layer's down matrix is read on first use and kept while the
 // reader lives. `storage` may be reused by the next reader (so same-sized layers do not reallocate): the

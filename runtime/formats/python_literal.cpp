@@ -51,11 +51,14 @@ bool parse_python_string_list(const std::string& text, std::vector<std::string>*
       if (i >= text.size()) return fail("unterminated escape");
       const char e = text[i++];
       switch (e) {
-        case '\\': case '\'': case '"': item.push_back(e); break;
+        case '\\':
+        case '\'':
+        case '"': item.push_back(e); break;
         case 'n': item.push_back('\n'); break;
         case 't': item.push_back('\t'); break;
         case 'r': item.push_back('\r'); break;
-        case 'x': case 'u': {
+        case 'x':
+        case 'u': {
           const int digits = e == 'x' ? 2 : 4;
           uint32_t cp = 0;
           for (int k = 0; k < digits; ++k) {

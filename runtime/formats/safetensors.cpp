@@ -15,9 +15,9 @@
 #include <algorithm>
 #include <cstring>
 
+#include "runtime/formats/json_reader.h"
 #include "runtime/math/checked_math.h"
 #include "runtime/math/float_formats.h"
-#include "runtime/formats/json_reader.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "safetensors data is little-endian; a big-endian port needs byte swaps in read_f32");
@@ -32,12 +32,10 @@ struct DtypeEntry {
 };
 
 constexpr DtypeEntry kDtypes[] = {
-    {Dtype::kBool, "BOOL", 1},       {Dtype::kU8, "U8", 1},     {Dtype::kI8, "I8", 1},
-    {Dtype::kF8_E4M3, "F8_E4M3", 1}, {Dtype::kF8_E5M2, "F8_E5M2", 1},
-    {Dtype::kI16, "I16", 2},         {Dtype::kU16, "U16", 2},   {Dtype::kF16, "F16", 2},
-    {Dtype::kBF16, "BF16", 2},       {Dtype::kI32, "I32", 4},   {Dtype::kU32, "U32", 4},
-    {Dtype::kF32, "F32", 4},         {Dtype::kI64, "I64", 8},   {Dtype::kU64, "U64", 8},
-    {Dtype::kF64, "F64", 8},
+    {Dtype::kBool, "BOOL", 1},       {Dtype::kU8, "U8", 1},   {Dtype::kI8, "I8", 1},   {Dtype::kF8_E4M3, "F8_E4M3", 1},
+    {Dtype::kF8_E5M2, "F8_E5M2", 1}, {Dtype::kI16, "I16", 2}, {Dtype::kU16, "U16", 2}, {Dtype::kF16, "F16", 2},
+    {Dtype::kBF16, "BF16", 2},       {Dtype::kI32, "I32", 4}, {Dtype::kU32, "U32", 4}, {Dtype::kF32, "F32", 4},
+    {Dtype::kI64, "I64", 8},         {Dtype::kU64, "U64", 8}, {Dtype::kF64, "F64", 8},
 };
 
 const DtypeEntry& entry_of(Dtype dtype) {
@@ -97,15 +95,16 @@ SafetensorsStatus parse_metadata(json::JsonCursor& cur, const Errors& err,
   return {};
 }
 
-SafetensorsStatus parse_shape(json::JsonCursor& cur, const Errors& err, const std::string& name,
-                              size_t max_dims, std::vector<uint64_t>* shape) {
+SafetensorsStatus parse_shape(json::JsonCursor& cur, const Errors& err, const std::string& name, size_t max_dims,
+                              std::vector<uint64_t>* shape) {
   if (!cur.consume('[')) return err.tensor(SafetensorsError::kInvalidShape, name, "shape is not an array");
   if (cur.consume(']')) return {};
   do {
     json::NumberKind kind{};
     uint64_t dim = 0;
     if (!cur.read_number(&kind, &dim) || kind == json::NumberKind::kOther) {
-      return err.tensor(SafetensorsError::kInvalidShape, name, "shape holds something other than a non-negative integer");
+      return err.tensor(SafetensorsError::kInvalidShape, name,
+                        "shape holds something other than a non-negative integer");
     }
     if (kind == json::NumberKind::kOverflow) {
       return err.tensor(SafetensorsError::kOverflow, name, "shape dimension does not fit in 64 bits");
@@ -120,8 +119,8 @@ SafetensorsStatus parse_shape(json::JsonCursor& cur, const Errors& err, const st
   return {};
 }
 
-SafetensorsStatus parse_offsets(json::JsonCursor& cur, const Errors& err, const std::string& name,
-                                uint64_t* begin, uint64_t* end) {
+SafetensorsStatus parse_offsets(json::JsonCursor& cur, const Errors& err, const std::string& name, uint64_t* begin,
+                                uint64_t* end) {
   const char* const form = "data_offsets is not [begin, end] of two non-negative integers";
   if (!cur.consume('[')) return err.tensor(SafetensorsError::kInvalidOffsets, name, form);
   uint64_t values[2] = {0, 0};
@@ -187,7 +186,8 @@ SafetensorsStatus parse_entry(json::JsonCursor& cur, const Errors& err, const st
   uint64_t count = 1;
   for (uint64_t d : t->shape) {
     if (!checked_mul(count, d, &count)) {
-      return err.tensor(SafetensorsError::kOverflow, name, "element count of shape " + shape_string(t->shape) + " overflows");
+      return err.tensor(SafetensorsError::kOverflow, name,
+                        "element count of shape " + shape_string(t->shape) + " overflows");
     }
   }
   uint64_t bytes = 0;
@@ -197,8 +197,7 @@ SafetensorsStatus parse_entry(json::JsonCursor& cur, const Errors& err, const st
   if (bytes != t->end - t->begin) {
     return err.tensor(SafetensorsError::kSizeMismatch, name,
                       "shape " + shape_string(t->shape) + " of " + dtype_name(t->dtype) + " needs " +
-                          std::to_string(bytes) + " bytes but data_offsets span " +
-                          std::to_string(t->end - t->begin));
+                          std::to_string(bytes) + " bytes but data_offsets span " + std::to_string(t->end - t->begin));
   }
   t->element_count = count;
   return {};
@@ -222,7 +221,7 @@ void widen_in_place(float* out, size_t n, size_t element_size, Convert convert) 
     const size_t left = n - done;
     const uint8_t* src = bytes + 4 * n - left * element_size;
     const size_t k = left * (4 - element_size) / 4;  // 4 * (done + k) <= 4n - left * element_size
-    if (k == 0) {  // the last element overlaps its own bytes: read it, then write
+    if (k == 0) {                                    // the last element overlaps its own bytes: read it, then write
       const float v = convert(src);
       std::memcpy(out + done, &v, sizeof v);
       ++done;
@@ -281,11 +280,13 @@ bool dtype_from_name(std::string_view name, Dtype* out) {
 
 bool dtype_converts_to_f32(Dtype dtype) {
   switch (dtype) {
-    case Dtype::kF64: case Dtype::kF32: case Dtype::kF16: case Dtype::kBF16:
-    case Dtype::kF8_E4M3: case Dtype::kF8_E5M2:
-      return true;
-    default:
-      return false;
+    case Dtype::kF64:
+    case Dtype::kF32:
+    case Dtype::kF16:
+    case Dtype::kBF16:
+    case Dtype::kF8_E4M3:
+    case Dtype::kF8_E5M2: return true;
+    default: return false;
   }
 }
 
@@ -389,8 +390,7 @@ SafetensorsStatus SafetensorsFile::parse(const SafetensorsLimits& limits) {
         continue;
       }
       if (tensors_.size() >= limits.max_tensors) {
-        return err(SafetensorsError::kTooManyTensors,
-                   "more than " + std::to_string(limits.max_tensors) + " tensors");
+        return err(SafetensorsError::kTooManyTensors, "more than " + std::to_string(limits.max_tensors) + " tensors");
       }
       TensorInfo t;
       SafetensorsStatus st = parse_entry(cur, err, key, limits, &t);
@@ -433,8 +433,8 @@ SafetensorsStatus SafetensorsFile::parse(const SafetensorsLimits& limits) {
     }
   }
   if (running < data_size) {
-    return err(SafetensorsError::kTrailingBytes, std::to_string(data_size - running) +
-                                                     " bytes after the last tensor belong to no tensor");
+    return err(SafetensorsError::kTrailingBytes,
+               std::to_string(data_size - running) + " bytes after the last tensor belong to no tensor");
   }
   data_offset_ = 8 + n;
   return {};

@@ -55,11 +55,25 @@ enum class SafetensorsError {
 const char* safetensors_error_name(SafetensorsError code);
 
 enum class Dtype : uint8_t {
-  kBool, kU8, kI8, kF8_E4M3, kF8_E5M2, kI16, kU16, kF16, kBF16, kI32, kU32, kF32, kI64, kU64, kF64,
+  kBool,
+  kU8,
+  kI8,
+  kF8_E4M3,
+  kF8_E5M2,
+  kI16,
+  kU16,
+  kF16,
+  kBF16,
+  kI32,
+  kU32,
+  kF32,
+  kI64,
+  kU64,
+  kF64,
 };
 
-const char* dtype_name(Dtype dtype);   // the safetensors spelling, e.g. "BF16"
-size_t dtype_size(Dtype dtype);        // bytes per element
+const char* dtype_name(Dtype dtype);  // the safetensors spelling, e.g. "BF16"
+size_t dtype_size(Dtype dtype);       // bytes per element
 bool dtype_from_name(std::string_view name, Dtype* out);
 bool dtype_converts_to_f32(Dtype dtype);  // F64 F32 F16 BF16 F8_E4M3 F8_E5M2
 
@@ -100,12 +114,11 @@ class SafetensorsFile {
   SafetensorsFile& operator=(SafetensorsFile&&) noexcept = default;
 
   // Opens `path` and validates its header (reading the header only). On failure *out is left empty.
-  static SafetensorsStatus open(const std::string& path, SafetensorsFile* out,
-                                const SafetensorsLimits& limits = {});
+  static SafetensorsStatus open(const std::string& path, SafetensorsFile* out, const SafetensorsLimits& limits = {});
 
   // Validates a caller-owned buffer, which must outlive *out. `label` names it in error messages.
-  static SafetensorsStatus from_buffer(std::string label, const uint8_t* data, size_t size,
-                                       SafetensorsFile* out, const SafetensorsLimits& limits = {});
+  static SafetensorsStatus from_buffer(std::string label, const uint8_t* data, size_t size, SafetensorsFile* out,
+                                       const SafetensorsLimits& limits = {});
 
   const std::string& label() const { return label_; }
   // Tensors in data order (ascending offsets).
@@ -124,8 +137,7 @@ class SafetensorsFile {
   // Converts elements [first, first + count) of a float tensor to float32 into `out`.
   SafetensorsStatus read_f32(const TensorInfo& tensor, uint64_t first, uint64_t count, float* out) const;
   // Converts rows [first_row, first_row + row_count) to float32 (row_count * row_length() floats).
-  SafetensorsStatus read_rows_f32(const TensorInfo& tensor, uint64_t first_row, uint64_t row_count,
-                                  float* out) const;
+  SafetensorsStatus read_rows_f32(const TensorInfo& tensor, uint64_t first_row, uint64_t row_count, float* out) const;
 
  private:
   SafetensorsStatus parse(const SafetensorsLimits& limits);

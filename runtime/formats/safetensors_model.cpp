@@ -40,12 +40,14 @@ namespace {
 // Safetensors shapes are PyTorch's own: nothing to map.
 class SafetensorsModel final : public ModelFile {
  public:
-  explicit SafetensorsModel(SafetensorsFile file) : ModelFile(ModelFormat::kSafetensors, file.label()), file_(std::move(file)) {
+  explicit SafetensorsModel(SafetensorsFile file)
+      : ModelFile(ModelFormat::kSafetensors, file.label()), file_(std::move(file)) {
     const auto& infos = file_.tensors();
     tensors_.reserve(infos.size());
     for (size_t i = 0; i < infos.size(); ++i) {
       const TensorInfo& t = infos[i];
-      tensors_.push_back({t.name, t.shape, dtype_name(t.dtype), dtype_converts_to_f32(t.dtype), t.element_count, i, ""});
+      tensors_.push_back(
+          {t.name, t.shape, dtype_name(t.dtype), dtype_converts_to_f32(t.dtype), t.element_count, i, ""});
     }
   }
   ModelStatus index() { return index_tensors(); }
@@ -60,18 +62,22 @@ class SafetensorsModel final : public ModelFile {
 
 }  // namespace
 
-ModelStatus open_safetensors_model(const std::string& path, const ModelLimits& limits, std::unique_ptr<ModelFile>* out) {
+ModelStatus open_safetensors_model(const std::string& path, const ModelLimits& limits,
+                                   std::unique_ptr<ModelFile>* out) {
   return open_with_reader<SafetensorsModel, SafetensorsFile>(path, safetensors_limits(limits), out);
 }
 
-ModelStatus safetensors_model_from_buffer(std::string label, const uint8_t* data, size_t size, const ModelLimits& limits,
-                                   std::unique_ptr<ModelFile>* out) {
-  return read_with_reader<SafetensorsModel, SafetensorsFile>(std::move(label), data, size, safetensors_limits(limits), out);
+ModelStatus safetensors_model_from_buffer(std::string label, const uint8_t* data, size_t size,
+                                          const ModelLimits& limits, std::unique_ptr<ModelFile>* out) {
+  return read_with_reader<SafetensorsModel, SafetensorsFile>(std::move(label), data, size, safetensors_limits(limits),
+                                                             out);
 }
 
 // A little-endian header length N below 2^32 (real headers are kilobytes to megabytes), then '{'; the reader
 // then checks N against the file, so a truncated file gets its precise error. A JSON file starts with '{' after
 // whitespace: read as a length, its first 8 ASCII bytes exceed 2^32, so the two cannot be confused.
-bool is_safetensors_head(const uint8_t* head, size_t n) { return n >= 9 && head[8] == '{' && head[4] == 0 && head[5] == 0 && head[6] == 0 && head[7] == 0; }
+bool is_safetensors_head(const uint8_t* head, size_t n) {
+  return n >= 9 && head[8] == '{' && head[4] == 0 && head[5] == 0 && head[6] == 0 && head[7] == 0;
+}
 
 }  // namespace probex

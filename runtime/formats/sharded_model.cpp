@@ -16,10 +16,10 @@
 // index does not name are ignored (a loader never opens them).
 #include <algorithm>
 
+#include "probex/platform/paths.h"
+#include "runtime/formats/json_reader.h"
 #include "runtime/formats/model_folder.h"
 #include "runtime/formats/model_formats.h"
-#include "runtime/formats/json_reader.h"
-#include "probex/platform/paths.h"
 
 namespace probex {
 
@@ -208,8 +208,8 @@ class ShardedModel final : public ModelFile {
       const auto& infos = shards_[s].tensors();
       for (size_t i = 0; i < infos.size(); ++i) {
         const TensorInfo& t = infos[i];
-        tensors_.push_back({t.name, t.shape, dtype_name(t.dtype), dtype_converts_to_f32(t.dtype), t.element_count,
-                            refs_.size(), ""});
+        tensors_.push_back(
+            {t.name, t.shape, dtype_name(t.dtype), dtype_converts_to_f32(t.dtype), t.element_count, refs_.size(), ""});
         refs_.push_back({s, i});
       }
     }
@@ -217,7 +217,8 @@ class ShardedModel final : public ModelFile {
     // No tensor in two shards (checked before the index, whose error would be less clear).
     std::vector<size_t> by_name(tensors_.size());
     for (size_t i = 0; i < by_name.size(); ++i) by_name[i] = i;
-    std::sort(by_name.begin(), by_name.end(), [this](size_t a, size_t b) { return tensors_[a].name < tensors_[b].name; });
+    std::sort(by_name.begin(), by_name.end(),
+              [this](size_t a, size_t b) { return tensors_[a].name < tensors_[b].name; });
     for (size_t i = 1; i < by_name.size(); ++i) {
       const ModelTensor& a = tensors_[by_name[i - 1]];
       const ModelTensor& b = tensors_[by_name[i]];
@@ -262,7 +263,8 @@ class ShardedModel final : public ModelFile {
 
 }  // namespace
 
-ModelStatus open_sharded_model(const std::string& index_path, const ModelLimits& limits, std::unique_ptr<ModelFile>* out) {
+ModelStatus open_sharded_model(const std::string& index_path, const ModelLimits& limits,
+                               std::unique_ptr<ModelFile>* out) {
   auto model = std::make_unique<ShardedModel>(index_path);
   ModelStatus st = model->build(index_path, limits);
   if (st.ok()) *out = std::move(model);

@@ -46,10 +46,20 @@ constexpr size_t kChunkBytes = 8192;  // kChunkElements x the largest readable e
 // Bytes per element of a fixed-size type; 0 for STRING, INT4, RESOURCE, VARIANT and unknown numbers.
 uint64_t element_size(TfliteType t) {
   switch (t) {
-    case TfliteType::kBool: case TfliteType::kInt8: case TfliteType::kUint8: return 1;
-    case TfliteType::kFloat16: case TfliteType::kInt16: case TfliteType::kUint16: case TfliteType::kBfloat16: return 2;
-    case TfliteType::kFloat32: case TfliteType::kInt32: case TfliteType::kUint32: return 4;
-    case TfliteType::kInt64: case TfliteType::kUint64: case TfliteType::kFloat64: case TfliteType::kComplex64: return 8;
+    case TfliteType::kBool:
+    case TfliteType::kInt8:
+    case TfliteType::kUint8: return 1;
+    case TfliteType::kFloat16:
+    case TfliteType::kInt16:
+    case TfliteType::kUint16:
+    case TfliteType::kBfloat16: return 2;
+    case TfliteType::kFloat32:
+    case TfliteType::kInt32:
+    case TfliteType::kUint32: return 4;
+    case TfliteType::kInt64:
+    case TfliteType::kUint64:
+    case TfliteType::kFloat64:
+    case TfliteType::kComplex64: return 8;
     case TfliteType::kComplex128: return 16;
     default: return 0;
   }
@@ -179,7 +189,9 @@ IndexArray indices_of(const fb::DimensionMetadata* m) {
 constexpr uint32_t kMaxSparseLevels = 64;
 
 // Entry i of an int vector the semantic pass has checked (0 if absent: never, after the checks).
-int32_t entry(const flatbuffers::Vector<int32_t>* v, uint32_t i) { return v != nullptr && i < v->size() ? v->Get(i) : 0; }
+int32_t entry(const flatbuffers::Vector<int32_t>* v, uint32_t i) {
+  return v != nullptr && i < v->size() ? v->Get(i) : 0;
+}
 
 // Walks a validated sparse tensor in storage order (TFLite's FormatConverter::Populate, iteratively
 // bounded by the level count): calls emit(dense stored index, value index) once per stored value.
@@ -301,8 +313,9 @@ TfliteStatus TfliteFile::from_buffer(std::string label, const uint8_t* data, siz
 TfliteStatus TfliteFile::load_flatbuffer(const TfliteLimits& limits) {
   const uint64_t size = source_.size();
   if (size > limits.max_file_bytes) {
-    return fail(label_, TfliteError::kLimitExceeded, std::to_string(size) + " bytes, above the configured limit of " +
-                                                         std::to_string(limits.max_file_bytes));
+    return fail(label_, TfliteError::kLimitExceeded,
+                std::to_string(size) + " bytes, above the configured limit of " +
+                    std::to_string(limits.max_file_bytes));
   }
   if (size < 8) {
     return fail(label_, TfliteError::kFileTruncated,
@@ -323,7 +336,8 @@ TfliteStatus TfliteFile::load_flatbuffer(const TfliteLimits& limits) {
     if (!in_place) {
       const size_t have = owned_.size();
       owned_.resize(static_cast<size_t>(n));
-      if (!source_.read(have, owned_.data() + have, static_cast<size_t>(n) - have, &error)) return {TfliteError::kIo, error};
+      if (!source_.read(have, owned_.data() + have, static_cast<size_t>(n) - have, &error))
+        return {TfliteError::kIo, error};
       fb_ = owned_.data();
     } else {
       fb_ = source_.buffer();
@@ -348,7 +362,8 @@ TfliteStatus TfliteFile::load_flatbuffer(const TfliteLimits& limits) {
 // cover exactly the previous level's positions (non-decreasing, from 0 to its index count), indices lie
 // inside their level and increase strictly within a segment (no element twice), and the stored values
 // counted through the levels are exactly what the buffer holds. The walk (walk_sparse) then stays inside.
-TfliteStatus TfliteFile::check_sparsity(const TfliteTensorInfo& t, const void* sparsity, const std::string& where) const {
+TfliteStatus TfliteFile::check_sparsity(const TfliteTensorInfo& t, const void* sparsity,
+                                        const std::string& where) const {
   const auto* sp = static_cast<const fb::SparsityParameters*>(sparsity);
   const auto* order = sp->traversal_order();
   const auto* meta = sp->dim_metadata();
@@ -381,7 +396,8 @@ TfliteStatus TfliteFile::check_sparsity(const TfliteTensorInfo& t, const void* s
     const std::string lv = "level " + std::to_string(i) + ": ";
     if (m->format() == fb::DimensionType::DENSE) {
       if (static_cast<uint64_t>(m->dense_size()) != size) {
-        return bad(lv + "dense_size " + std::to_string(m->dense_size()) + ", but the dimension has " + std::to_string(size));
+        return bad(lv + "dense_size " + std::to_string(m->dense_size()) + ", but the dimension has " +
+                   std::to_string(size));
       }
       if (!checked_mul(positions, size, &positions) || positions > t.element_count) {
         return bad(lv + "more positions than the tensor's " + std::to_string(t.element_count) + " elements");
@@ -390,8 +406,8 @@ TfliteStatus TfliteFile::check_sparsity(const TfliteTensorInfo& t, const void* s
     }
     const IndexArray segments = segments_of(m), indices = indices_of(m);
     if (segments.size() != positions + 1) {
-      return bad(lv + std::to_string(segments.size()) + " array_segments for " + std::to_string(positions) + " positions (needs " +
-                 std::to_string(positions + 1) + ")");
+      return bad(lv + std::to_string(segments.size()) + " array_segments for " + std::to_string(positions) +
+                 " positions (needs " + std::to_string(positions + 1) + ")");
     }
     if (segments.at(0) != 0 || segments.at(segments.size() - 1) != indices.size()) {
       return bad(lv + "array_segments do not run from 0 to the " + std::to_string(indices.size()) + " array_indices");
@@ -416,8 +432,8 @@ TfliteStatus TfliteFile::check_sparsity(const TfliteTensorInfo& t, const void* s
   }
   uint64_t bytes = 0;
   if (!checked_mul(positions, element_size(t.type), &bytes) || (element_size(t.type) != 0 && bytes != t.byte_size)) {
-    return bad(std::to_string(positions) + " stored values, but the buffer holds " + std::to_string(t.byte_size) + " bytes of " +
-               tflite_type_name(t.type));
+    return bad(std::to_string(positions) + " stored values, but the buffer holds " + std::to_string(t.byte_size) +
+               " bytes of " + tflite_type_name(t.type));
   }
   return {};
 }
@@ -452,7 +468,8 @@ TfliteStatus TfliteFile::parse(const TfliteLimits& limits) {
       tensors_.push_back(std::move(t));
     }
     std::vector<int32_t> producer;  // the operator whose output each tensor is
-    if (!(st = check_unique_names(g, first, count)).ok() || !(st = check_operators(model, graph, g, count, &producer)).ok())
+    if (!(st = check_unique_names(g, first, count)).ok() ||
+        !(st = check_operators(model, graph, g, count, &producer)).ok())
       return st;
     set_kernel_layouts(model, graph, first, count, producer);
   }
@@ -474,8 +491,7 @@ void TfliteFile::read_metadata(const void* fb_model) {
     metadata_.emplace_back(std::string(name->c_str(), name->size()),
                            std::string(reinterpret_cast<const char*>(data->data()), data->size()));
   }
-  std::stable_sort(metadata_.begin(), metadata_.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::stable_sort(metadata_.begin(), metadata_.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   metadata_.erase(std::unique(metadata_.begin(), metadata_.end(),
                               [](const auto& a, const auto& b) { return a.first == b.first; }),
                   metadata_.end());
@@ -489,12 +505,13 @@ TfliteStatus TfliteFile::check_counts(const void* fb_model, const TfliteLimits& 
   if (subgraphs == nullptr) return fail(label_, TfliteError::kMissingField, "the model has no subgraphs");
   if (buffers == nullptr) return fail(label_, TfliteError::kMissingField, "the model has no buffers");
   if (subgraphs->size() > limits.max_subgraphs) {
-    return fail(label_, TfliteError::kLimitExceeded, std::to_string(subgraphs->size()) +
-                                                         " subgraphs exceed the limit of " + std::to_string(limits.max_subgraphs));
+    return fail(label_, TfliteError::kLimitExceeded,
+                std::to_string(subgraphs->size()) + " subgraphs exceed the limit of " +
+                    std::to_string(limits.max_subgraphs));
   }
   if (buffers->size() > limits.max_buffers) {
-    return fail(label_, TfliteError::kLimitExceeded, std::to_string(buffers->size()) + " buffers exceed the limit of " +
-                                                         std::to_string(limits.max_buffers));
+    return fail(label_, TfliteError::kLimitExceeded,
+                std::to_string(buffers->size()) + " buffers exceed the limit of " + std::to_string(limits.max_buffers));
   }
   uint64_t tensor_total = 0, operator_total = 0;
   for (const fb::SubGraph* g : *subgraphs) {
@@ -502,12 +519,13 @@ TfliteStatus TfliteFile::check_counts(const void* fb_model, const TfliteLimits& 
     operator_total += g->operators() ? g->operators()->size() : 0;
   }
   if (tensor_total > limits.max_tensors) {
-    return fail(label_, TfliteError::kLimitExceeded, std::to_string(tensor_total) + " tensors exceed the limit of " +
-                                                         std::to_string(limits.max_tensors));
+    return fail(label_, TfliteError::kLimitExceeded,
+                std::to_string(tensor_total) + " tensors exceed the limit of " + std::to_string(limits.max_tensors));
   }
   if (operator_total > limits.max_operators) {
-    return fail(label_, TfliteError::kLimitExceeded, std::to_string(operator_total) +
-                                                         " operators exceed the limit of " + std::to_string(limits.max_operators));
+    return fail(label_, TfliteError::kLimitExceeded,
+                std::to_string(operator_total) + " operators exceed the limit of " +
+                    std::to_string(limits.max_operators));
   }
 
   *tensors = tensor_total;
@@ -522,17 +540,17 @@ TfliteStatus TfliteFile::check_buffers(const void* fb_buffers) const {
     if (buf->offset() <= 1) continue;
     const std::string where = "buffer " + std::to_string(b) + ": ";
     if (buf->data() != nullptr && buf->data()->size() > 0) {
-      return fail(label_, TfliteError::kBadBuffer, where + "has both inline data and an offset (" +
-                                                       std::to_string(buf->offset()) + ")");
+      return fail(label_, TfliteError::kBadBuffer,
+                  where + "has both inline data and an offset (" + std::to_string(buf->offset()) + ")");
     }
     uint64_t end = 0;
     if (!checked_add(buf->offset(), buf->size(), &end)) {
       return fail(label_, TfliteError::kOverflow, where + "offset + size overflows 64 bits");
     }
     if (end > source_.size()) {
-      return fail(label_, TfliteError::kDataOutOfFile, where + "bytes [" + std::to_string(buf->offset()) + ", " +
-                                                           std::to_string(end) + ") extend past the end of the file at " +
-                                                           std::to_string(source_.size()));
+      return fail(label_, TfliteError::kDataOutOfFile,
+                  where + "bytes [" + std::to_string(buf->offset()) + ", " + std::to_string(end) +
+                      ") extend past the end of the file at " + std::to_string(source_.size()));
     }
   }
   return {};
@@ -546,179 +564,188 @@ TfliteStatus TfliteFile::read_tensor(uint32_t g, uint32_t k, const void* fb_tens
   const auto* buffers = fb::GetModel(fb_)->buffers();
   const std::string prefix = g == 0 ? std::string() : std::to_string(g) + ":";
   TfliteStatus st;
-      TfliteTensorInfo& t = *out;
-      t.subgraph = g;
-      t.index = k;
-      t.name = prefix + (ft->name() != nullptr && ft->name()->size() > 0 ? ft->name()->str() : "#" + std::to_string(k));
-      t.type = static_cast<TfliteType>(static_cast<int8_t>(ft->type()));
-      const std::string where = "tensor '" + t.name + "': ";
-      // Rule 5: shape.
-      const auto* shape = ft->shape();
-      const uint32_t rank = shape ? shape->size() : 0;
-      if (rank > limits.max_dims) {
-        return fail(label_, TfliteError::kLimitExceeded, where + std::to_string(rank) + " dimensions exceed the limit of " +
-                                                             std::to_string(limits.max_dims));
+  TfliteTensorInfo& t = *out;
+  t.subgraph = g;
+  t.index = k;
+  t.name = prefix + (ft->name() != nullptr && ft->name()->size() > 0 ? ft->name()->str() : "#" + std::to_string(k));
+  t.type = static_cast<TfliteType>(static_cast<int8_t>(ft->type()));
+  const std::string where = "tensor '" + t.name + "': ";
+  // Rule 5: shape.
+  const auto* shape = ft->shape();
+  const uint32_t rank = shape ? shape->size() : 0;
+  if (rank > limits.max_dims) {
+    return fail(label_, TfliteError::kLimitExceeded,
+                where + std::to_string(rank) + " dimensions exceed the limit of " + std::to_string(limits.max_dims));
+  }
+  t.element_count = 1;
+  for (uint32_t d = 0; d < rank; ++d) {
+    const int32_t v = shape->Get(d);
+    if (v < 0) {
+      return fail(label_, TfliteError::kBadShape,
+                  where + "dimension " + std::to_string(d) + " is " + std::to_string(v));
+    }
+    t.stored_shape.push_back(static_cast<uint64_t>(v));
+    if (!checked_mul(t.element_count, static_cast<uint64_t>(v), &t.element_count)) {
+      return fail(label_, TfliteError::kOverflow, where + "the element count overflows 64 bits");
+    }
+  }
+  t.shape = t.stored_shape;
+  if (ft->buffer() >= buffers->size()) {
+    return fail(label_, TfliteError::kBadBufferIndex,
+                where + "buffer index " + std::to_string(ft->buffer()) + " is outside the model's " +
+                    std::to_string(buffers->size()) + " buffers");
+  }
+  const fb::Buffer* buf = buffers->Get(ft->buffer());
+  if (buf->offset() > 1) {
+    t.inline_data = false;
+    t.data_offset = buf->offset();
+    t.byte_size = buf->size();
+  } else if (buf->data() != nullptr) {
+    t.data_offset = static_cast<uint64_t>(buf->data()->data() - fb_);
+    t.byte_size = buf->data()->size();
+  }
+  t.has_data = t.byte_size > 0;
+  // Rule 7: sparsity.
+  if (const fb::SparsityParameters* sp = ft->sparsity()) {
+    t.sparse = true;
+    t.sparsity = sp;
+    const auto* order = sp->traversal_order();
+    const auto* meta = sp->dim_metadata();
+    const uint32_t n = order ? order->size() : 0;
+    if (n < rank || n > std::min<uint64_t>(limits.max_dims * 2, 64)) {
+      return fail(label_, TfliteError::kBadSparsity,
+                  where + "traversal_order has " + std::to_string(n) + " entries for a tensor of rank " +
+                      std::to_string(rank));
+    }
+    bool seen[64] = {};
+    for (uint32_t i = 0; i < n; ++i) {
+      const int32_t v = order->Get(i);
+      if (v < 0 || static_cast<uint32_t>(v) >= n || seen[v] || (i < rank) != (static_cast<uint32_t>(v) < rank)) {
+        return fail(label_, TfliteError::kBadSparsity,
+                    where + "traversal_order is not a permutation of [0, " + std::to_string(n) +
+                        ") with the dense dimensions first");
       }
-      t.element_count = 1;
-      for (uint32_t d = 0; d < rank; ++d) {
-        const int32_t v = shape->Get(d);
-        if (v < 0) {
-          return fail(label_, TfliteError::kBadShape, where + "dimension " + std::to_string(d) + " is " + std::to_string(v));
-        }
-        t.stored_shape.push_back(static_cast<uint64_t>(v));
-        if (!checked_mul(t.element_count, static_cast<uint64_t>(v), &t.element_count)) {
-          return fail(label_, TfliteError::kOverflow, where + "the element count overflows 64 bits");
-        }
+      seen[v] = true;
+    }
+    const auto* block_map = sp->block_map();
+    const uint32_t blocks = block_map != nullptr ? block_map->size() : 0;
+    if (blocks != n - rank) {
+      return fail(label_, TfliteError::kBadSparsity,
+                  where + "block_map has " + std::to_string(blocks) + " entries, not " + std::to_string(n - rank));
+    }
+    for (uint32_t i = 0; i < blocks; ++i) {
+      const int32_t v = block_map->Get(i);
+      if (v < 0 || static_cast<uint32_t>(v) >= rank) {
+        return fail(label_, TfliteError::kBadSparsity,
+                    where + "block_map entry " + std::to_string(v) + " is not a dimension of the tensor");
       }
-      t.shape = t.stored_shape;
-      if (ft->buffer() >= buffers->size()) {
-        return fail(label_, TfliteError::kBadBufferIndex, where + "buffer index " + std::to_string(ft->buffer()) +
-                                                              " is outside the model's " + std::to_string(buffers->size()) +
-                                                              " buffers");
+    }
+    if ((meta ? meta->size() : 0) != n) {
+      return fail(label_, TfliteError::kBadSparsity,
+                  where + "dim_metadata has " + std::to_string(meta ? meta->size() : 0) + " entries, not " +
+                      std::to_string(n));
+    }
+    for (uint32_t i = 0; i < n; ++i) {
+      const fb::DimensionMetadata* m = meta->Get(i);
+      const bool csr = m->format() == fb::DimensionType::SPARSE_CSR;
+      if (!csr && (m->format() != fb::DimensionType::DENSE || m->dense_size() < 0)) {
+        return fail(label_, TfliteError::kBadSparsity,
+                    where + "dim_metadata " + std::to_string(i) +
+                        " is neither DENSE with dense_size >= 0 nor SPARSE_CSR");
       }
-      const fb::Buffer* buf = buffers->Get(ft->buffer());
-      if (buf->offset() > 1) {
-        t.inline_data = false;
-        t.data_offset = buf->offset();
-        t.byte_size = buf->size();
-      } else if (buf->data() != nullptr) {
-        t.data_offset = static_cast<uint64_t>(buf->data()->data() - fb_);
-        t.byte_size = buf->data()->size();
+      if (csr && (!segments_of(m).present() || !indices_of(m).present())) {
+        return fail(label_, TfliteError::kBadSparsity,
+                    where + "dim_metadata " + std::to_string(i) +
+                        " is SPARSE_CSR without array_segments and array_indices");
       }
-      t.has_data = t.byte_size > 0;
-      // Rule 7: sparsity.
-      if (const fb::SparsityParameters* sp = ft->sparsity()) {
-        t.sparse = true;
-        t.sparsity = sp;
-        const auto* order = sp->traversal_order();
-        const auto* meta = sp->dim_metadata();
-        const uint32_t n = order ? order->size() : 0;
-        if (n < rank || n > std::min<uint64_t>(limits.max_dims * 2, 64)) {
-          return fail(label_, TfliteError::kBadSparsity, where + "traversal_order has " + std::to_string(n) +
-                                                             " entries for a tensor of rank " + std::to_string(rank));
-        }
-        bool seen[64] = {};
-        for (uint32_t i = 0; i < n; ++i) {
-          const int32_t v = order->Get(i);
-          if (v < 0 || static_cast<uint32_t>(v) >= n || seen[v] || (i < rank) != (static_cast<uint32_t>(v) < rank)) {
-            return fail(label_, TfliteError::kBadSparsity, where + "traversal_order is not a permutation of [0, " +
-                                                               std::to_string(n) + ") with the dense dimensions first");
-          }
-          seen[v] = true;
-        }
-        const auto* block_map = sp->block_map();
-        const uint32_t blocks = block_map != nullptr ? block_map->size() : 0;
-        if (blocks != n - rank) {
-          return fail(label_, TfliteError::kBadSparsity, where + "block_map has " + std::to_string(blocks) +
-                                                             " entries, not " + std::to_string(n - rank));
-        }
-        for (uint32_t i = 0; i < blocks; ++i) {
-          const int32_t v = block_map->Get(i);
-          if (v < 0 || static_cast<uint32_t>(v) >= rank) {
-            return fail(label_, TfliteError::kBadSparsity, where + "block_map entry " + std::to_string(v) +
-                                                               " is not a dimension of the tensor");
-          }
-        }
-        if ((meta ? meta->size() : 0) != n) {
-          return fail(label_, TfliteError::kBadSparsity, where + "dim_metadata has " +
-                                                             std::to_string(meta ? meta->size() : 0) + " entries, not " +
-                                                             std::to_string(n));
-        }
-        for (uint32_t i = 0; i < n; ++i) {
-          const fb::DimensionMetadata* m = meta->Get(i);
-          const bool csr = m->format() == fb::DimensionType::SPARSE_CSR;
-          if (!csr && (m->format() != fb::DimensionType::DENSE || m->dense_size() < 0)) {
-            return fail(label_, TfliteError::kBadSparsity, where + "dim_metadata " + std::to_string(i) +
-                                                               " is neither DENSE with dense_size >= 0 nor SPARSE_CSR");
-          }
-          if (csr && (!segments_of(m).present() || !indices_of(m).present())) {
-            return fail(label_, TfliteError::kBadSparsity, where + "dim_metadata " + std::to_string(i) +
-                                                               " is SPARSE_CSR without array_segments and array_indices");
-          }
-        }
-        st = check_sparsity(t, sp, where);
-        if (!st.ok()) return st;
+    }
+    st = check_sparsity(t, sp, where);
+    if (!st.ok()) return st;
+  }
+  const uint64_t esize = element_size(t.type);
+  if (t.has_data && !t.sparse && esize != 0) {
+    uint64_t expected = 0;
+    if (!checked_mul(t.element_count, esize, &expected)) {
+      return fail(label_, TfliteError::kOverflow, where + "the byte size overflows 64 bits");
+    }
+    if (expected != t.byte_size) {
+      return fail(label_, TfliteError::kSizeMismatch,
+                  where + "its buffer has " + std::to_string(t.byte_size) + " bytes; shape " +
+                      dims_text(t.stored_shape) + " of " + tflite_type_name(t.type) + " needs " +
+                      std::to_string(expected));
+    }
+  }
+  // Rule 6: quantization.
+  bool custom_quantization = false;
+  if (const fb::QuantizationParameters* q = ft->quantization()) {
+    custom_quantization = q->details_type() != fb::QuantizationDetails::NONE;
+    const auto* scale = q->scale();
+    const auto* zp = q->zero_point();
+    const uint32_t ns = scale ? scale->size() : 0, nz = zp ? zp->size() : 0;
+    if (nz != 0 && nz != ns) {
+      return fail(label_, TfliteError::kBadQuantization,
+                  where + std::to_string(ns) + " scales but " + std::to_string(nz) + " zero points");
+    }
+    const int32_t qd = q->quantized_dimension();
+    if (qd < 0 || (rank > 0 && static_cast<uint32_t>(qd) >= rank) || (rank == 0 && qd != 0)) {
+      return fail(label_, TfliteError::kBadQuantization,
+                  where + "quantized_dimension " + std::to_string(qd) + " is not a dimension of a tensor of rank " +
+                      std::to_string(rank));
+    }
+    if (ns > 1 && (rank == 0 || ns != t.stored_shape[static_cast<size_t>(qd)])) {
+      return fail(label_, TfliteError::kBadQuantization,
+                  where + std::to_string(ns) + " scales for dimension " + std::to_string(qd) + " of size " +
+                      (rank == 0 ? std::string("(none: a scalar)")
+                                 : std::to_string(t.stored_shape[static_cast<size_t>(qd)])));
+    }
+    for (uint32_t i = 0; i < ns; ++i) {
+      if (!std::isfinite(scale->Get(i))) {
+        return fail(label_, TfliteError::kBadQuantization, where + "scale " + std::to_string(i) + " is not finite");
       }
-      const uint64_t esize = element_size(t.type);
-      if (t.has_data && !t.sparse && esize != 0) {
-        uint64_t expected = 0;
-        if (!checked_mul(t.element_count, esize, &expected)) {
-          return fail(label_, TfliteError::kOverflow, where + "the byte size overflows 64 bits");
-        }
-        if (expected != t.byte_size) {
-          return fail(label_, TfliteError::kSizeMismatch, where + "its buffer has " + std::to_string(t.byte_size) +
-                                                              " bytes; shape " + dims_text(t.stored_shape) + " of " +
-                                                              tflite_type_name(t.type) + " needs " + std::to_string(expected));
-        }
+      t.scale.push_back(scale->Get(i));
+    }
+    for (uint32_t i = 0; i < nz; ++i) {
+      // Copied, not read as int64: FlatBuffers 2.0.8's Verifier checks a vector's alignment for its
+      // 4-byte length only, so 8-byte elements may sit misaligned (found by fuzz_tflite).
+      int64_t z = 0;
+      std::memcpy(&z, zp->Data() + size_t{8} * i, sizeof z);
+      if (z < INT32_MIN || z > INT32_MAX) {
+        return fail(label_, TfliteError::kBadQuantization,
+                    where + "zero point " + std::to_string(z) + " is outside int32");
       }
-      // Rule 6: quantization.
-      bool custom_quantization = false;
-      if (const fb::QuantizationParameters* q = ft->quantization()) {
-        custom_quantization = q->details_type() != fb::QuantizationDetails::NONE;
-        const auto* scale = q->scale();
-        const auto* zp = q->zero_point();
-        const uint32_t ns = scale ? scale->size() : 0, nz = zp ? zp->size() : 0;
-        if (nz != 0 && nz != ns) {
-          return fail(label_, TfliteError::kBadQuantization, where + std::to_string(ns) + " scales but " +
-                                                                 std::to_string(nz) + " zero points");
-        }
-        const int32_t qd = q->quantized_dimension();
-        if (qd < 0 || (rank > 0 && static_cast<uint32_t>(qd) >= rank) || (rank == 0 && qd != 0)) {
-          return fail(label_, TfliteError::kBadQuantization, where + "quantized_dimension " + std::to_string(qd) +
-                                                                 " is not a dimension of a tensor of rank " + std::to_string(rank));
-        }
-        if (ns > 1 && (rank == 0 || ns != t.stored_shape[static_cast<size_t>(qd)])) {
-          return fail(label_, TfliteError::kBadQuantization,
-                      where + std::to_string(ns) + " scales for dimension " + std::to_string(qd) + " of size " +
-                          (rank == 0 ? std::string("(none: a scalar)") : std::to_string(t.stored_shape[static_cast<size_t>(qd)])));
-        }
-        for (uint32_t i = 0; i < ns; ++i) {
-          if (!std::isfinite(scale->Get(i))) {
-            return fail(label_, TfliteError::kBadQuantization, where + "scale " + std::to_string(i) + " is not finite");
-          }
-          t.scale.push_back(scale->Get(i));
-        }
-        for (uint32_t i = 0; i < nz; ++i) {
-          // Copied, not read as int64: FlatBuffers 2.0.8's Verifier checks a vector's alignment for its
-          // 4-byte length only, so 8-byte elements may sit misaligned (found by fuzz_tflite).
-          int64_t z = 0;
-          std::memcpy(&z, zp->Data() + size_t{8} * i, sizeof z);
-          if (z < INT32_MIN || z > INT32_MAX) {
-            return fail(label_, TfliteError::kBadQuantization, where + "zero point " + std::to_string(z) + " is outside int32");
-          }
-          t.zero_point.push_back(z);
-        }
-        t.quantized_dimension = static_cast<uint32_t>(qd);
-      }
-      // Readability.
-      if (!t.has_data) {
-        t.unreadable_reason = "has no data (an activation or an input, not a constant)";
-      } else if (custom_quantization) {
-        t.unreadable_reason = "uses custom quantization";
-      } else if (is_float(t.type)) {
-        t.readable = true;
-      } else if (is_quantizable(t.type) && !t.scale.empty()) {
-        t.readable = true;
-      } else if (is_quantizable(t.type)) {
-        t.unreadable_reason = std::string("is ") + tflite_type_name(t.type) + " without quantization parameters";
-      } else {
-        t.unreadable_reason = std::string("has type ") + tflite_type_name(t.type) + " (" +
-                              std::to_string(static_cast<int>(t.type)) + "), which has no float32 conversion here";
-      }
+      t.zero_point.push_back(z);
+    }
+    t.quantized_dimension = static_cast<uint32_t>(qd);
+  }
+  // Readability.
+  if (!t.has_data) {
+    t.unreadable_reason = "has no data (an activation or an input, not a constant)";
+  } else if (custom_quantization) {
+    t.unreadable_reason = "uses custom quantization";
+  } else if (is_float(t.type)) {
+    t.readable = true;
+  } else if (is_quantizable(t.type) && !t.scale.empty()) {
+    t.readable = true;
+  } else if (is_quantizable(t.type)) {
+    t.unreadable_reason = std::string("is ") + tflite_type_name(t.type) + " without quantization parameters";
+  } else {
+    t.unreadable_reason = std::string("has type ") + tflite_type_name(t.type) + " (" +
+                          std::to_string(static_cast<int>(t.type)) + "), which has no float32 conversion here";
+  }
   return {};
 }
 
 // Rule 9: tensor names unique within subgraph g (tensors [first, first + count)).
 TfliteStatus TfliteFile::check_unique_names(uint32_t g, size_t first, uint32_t count) const {
-    std::vector<size_t> order(count);
-    for (size_t i = 0; i < order.size(); ++i) order[i] = first + i;
-    std::sort(order.begin(), order.end(), [this](size_t a, size_t b) { return tensors_[a].name < tensors_[b].name; });
-    for (size_t i = 1; i < order.size(); ++i) {
-      if (tensors_[order[i]].name == tensors_[order[i - 1]].name) {
-        return fail(label_, TfliteError::kDuplicateName, "tensor '" + tensors_[order[i]].name + "': name appears twice in subgraph " +
-                                                             std::to_string(g));
-      }
+  std::vector<size_t> order(count);
+  for (size_t i = 0; i < order.size(); ++i) order[i] = first + i;
+  std::sort(order.begin(), order.end(), [this](size_t a, size_t b) { return tensors_[a].name < tensors_[b].name; });
+  for (size_t i = 1; i < order.size(); ++i) {
+    if (tensors_[order[i]].name == tensors_[order[i - 1]].name) {
+      return fail(label_, TfliteError::kDuplicateName,
+                  "tensor '" + tensors_[order[i]].name + "': name appears twice in subgraph " + std::to_string(g));
     }
+  }
 
   return {};
 }
@@ -728,33 +755,35 @@ TfliteStatus TfliteFile::check_operators(const void* fb_model, const void* fb_gr
                                          std::vector<int32_t>* producer_out) const {
   const auto* codes = static_cast<const fb::Model*>(fb_model)->operator_codes();
   const auto* graph = static_cast<const fb::SubGraph*>(fb_graph);
-    const auto* gops = graph->operators();
-    const uint32_t ops = gops != nullptr ? gops->size() : 0;
-    const uint32_t ncodes = codes ? codes->size() : 0;
-    std::vector<int32_t>& producer = *producer_out;
-    producer.assign(count, -1);
-    for (uint32_t o = 0; o < ops; ++o) {
-      const fb::Operator* op = gops->Get(o);
-      const std::string where = "subgraph " + std::to_string(g) + ", operator " + std::to_string(o) + ": ";
-      if (op->opcode_index() >= ncodes) {
-        return fail(label_, TfliteError::kBadOperator, where + "opcode index " + std::to_string(op->opcode_index()) +
-                                                           " is outside the " + std::to_string(ncodes) + " operator codes");
-      }
-      for (const auto* list : {op->inputs(), op->outputs()}) {
-        if (list == nullptr) continue;
-        for (const int32_t i : *list) {
-          if (i < -1 || i >= static_cast<int64_t>(count)) {
-            return fail(label_, TfliteError::kBadOperator, where + "tensor index " + std::to_string(i) + " is outside the subgraph's " +
-                                                               std::to_string(count) + " tensors");
-          }
-        }
-      }
-      if (op->outputs() != nullptr) {
-        for (const int32_t i : *op->outputs()) {
-          if (i >= 0) producer[static_cast<size_t>(i)] = static_cast<int32_t>(o);
+  const auto* gops = graph->operators();
+  const uint32_t ops = gops != nullptr ? gops->size() : 0;
+  const uint32_t ncodes = codes ? codes->size() : 0;
+  std::vector<int32_t>& producer = *producer_out;
+  producer.assign(count, -1);
+  for (uint32_t o = 0; o < ops; ++o) {
+    const fb::Operator* op = gops->Get(o);
+    const std::string where = "subgraph " + std::to_string(g) + ", operator " + std::to_string(o) + ": ";
+    if (op->opcode_index() >= ncodes) {
+      return fail(label_, TfliteError::kBadOperator,
+                  where + "opcode index " + std::to_string(op->opcode_index()) + " is outside the " +
+                      std::to_string(ncodes) + " operator codes");
+    }
+    for (const auto* list : {op->inputs(), op->outputs()}) {
+      if (list == nullptr) continue;
+      for (const int32_t i : *list) {
+        if (i < -1 || i >= static_cast<int64_t>(count)) {
+          return fail(label_, TfliteError::kBadOperator,
+                      where + "tensor index " + std::to_string(i) + " is outside the subgraph's " +
+                          std::to_string(count) + " tensors");
         }
       }
     }
+    if (op->outputs() != nullptr) {
+      for (const int32_t i : *op->outputs()) {
+        if (i >= 0) producer[static_cast<size_t>(i)] = static_cast<int32_t>(o);
+      }
+    }
+  }
   return {};
 }
 
@@ -764,40 +793,44 @@ void TfliteFile::set_kernel_layouts(const void* fb_model, const void* fb_graph, 
   const auto* codes = static_cast<const fb::Model*>(fb_model)->operator_codes();
   const auto* gops = static_cast<const fb::SubGraph*>(fb_graph)->operators();
   const uint32_t ops = gops != nullptr ? gops->size() : 0;
-    // A Conv2D's or depthwise Conv2D's input 1 is its kernel, either a constant or the output of a
-    // DEQUANTIZE of one (FLOAT16 and INT8 weights). A kernel used in two roles keeps its stored order.
-    std::vector<uint8_t> role(count, 0);  // 0 none, 1 conv, 2 depthwise, 3 conflicting
-    for (uint32_t o = 0; codes != nullptr && o < ops; ++o) {  // operators imply codes: checked above
-      const fb::Operator* op = gops->Get(o);
-      const int code = builtin_code(codes->Get(op->opcode_index()));
-      const auto* inputs = op->inputs();
-      if ((code != kConv2d && code != kDepthwiseConv2d) || inputs == nullptr || inputs->size() < 2) continue;
-      int32_t w = inputs->Get(1);
-      if (w < 0) continue;
-      // Up to two producers: a sparse FLOAT16 kernel goes through DENSIFY, then DEQUANTIZE.
-      for (int hop = 0; hop < 2 && !tensors_[first + static_cast<size_t>(w)].has_data && producer[static_cast<size_t>(w)] >= 0; ++hop) {
-        const fb::Operator* p = gops->Get(static_cast<uint32_t>(producer[static_cast<size_t>(w)]));
-        const auto* p_inputs = p->inputs();
-        const int p_code = builtin_code(codes->Get(p->opcode_index()));
-        if ((p_code != kDequantize && p_code != kDensify) || p_inputs == nullptr || p_inputs->size() < 1 || p_inputs->Get(0) < 0) break;
-        w = p_inputs->Get(0);
-      }
-      const uint8_t r = code == kConv2d ? 1 : 2;
-      uint8_t& current = role[static_cast<size_t>(w)];
-      current = current == 0 || current == r ? r : 3;
+  // A Conv2D's or depthwise Conv2D's input 1 is its kernel, either a constant or the output of a
+  // DEQUANTIZE of one (FLOAT16 and INT8 weights). A kernel used in two roles keeps its stored order.
+  std::vector<uint8_t> role(count, 0);                      // 0 none, 1 conv, 2 depthwise, 3 conflicting
+  for (uint32_t o = 0; codes != nullptr && o < ops; ++o) {  // operators imply codes: checked above
+    const fb::Operator* op = gops->Get(o);
+    const int code = builtin_code(codes->Get(op->opcode_index()));
+    const auto* inputs = op->inputs();
+    if ((code != kConv2d && code != kDepthwiseConv2d) || inputs == nullptr || inputs->size() < 2) continue;
+    int32_t w = inputs->Get(1);
+    if (w < 0) continue;
+    // Up to two producers: a sparse FLOAT16 kernel goes through DENSIFY, then DEQUANTIZE.
+    for (int hop = 0;
+         hop < 2 && !tensors_[first + static_cast<size_t>(w)].has_data && producer[static_cast<size_t>(w)] >= 0;
+         ++hop) {
+      const fb::Operator* p = gops->Get(static_cast<uint32_t>(producer[static_cast<size_t>(w)]));
+      const auto* p_inputs = p->inputs();
+      const int p_code = builtin_code(codes->Get(p->opcode_index()));
+      if ((p_code != kDequantize && p_code != kDensify) || p_inputs == nullptr || p_inputs->size() < 1 ||
+          p_inputs->Get(0) < 0)
+        break;
+      w = p_inputs->Get(0);
     }
-    for (uint32_t k = 0; k < count; ++k) {
-      TfliteTensorInfo& t = tensors_[first + k];
-      const auto& d = t.stored_shape;
-      if (!t.has_data || d.size() != 4) continue;
-      if (role[k] == 1) {
-        t.layout = TfliteLayout::kConv2d;
-        t.shape = {d[0], d[3], d[1], d[2]};
-      } else if (role[k] == 2 && d[0] == 1) {
-        t.layout = TfliteLayout::kDepthwise;
-        t.shape = {d[3], 1, d[1], d[2]};
-      }
+    const uint8_t r = code == kConv2d ? 1 : 2;
+    uint8_t& current = role[static_cast<size_t>(w)];
+    current = current == 0 || current == r ? r : 3;
+  }
+  for (uint32_t k = 0; k < count; ++k) {
+    TfliteTensorInfo& t = tensors_[first + k];
+    const auto& d = t.stored_shape;
+    if (!t.has_data || d.size() != 4) continue;
+    if (role[k] == 1) {
+      t.layout = TfliteLayout::kConv2d;
+      t.shape = {d[0], d[3], d[1], d[2]};
+    } else if (role[k] == 2 && d[0] == 1) {
+      t.layout = TfliteLayout::kDepthwise;
+      t.shape = {d[3], 1, d[1], d[2]};
     }
+  }
 }
 
 TfliteStatus TfliteFile::read_f32(const TfliteTensorInfo& t, uint64_t first, uint64_t count, float* out) const {
@@ -807,7 +840,8 @@ TfliteStatus TfliteFile::read_f32(const TfliteTensorInfo& t, uint64_t first, uin
   uint64_t last = 0;
   if (!checked_add(first, count, &last) || last > t.element_count) {
     return {TfliteError::kOutOfRange, label_ + ": tensor '" + t.name + "': elements [" + std::to_string(first) + ", +" +
-                                          std::to_string(count) + ") are outside its " + std::to_string(t.element_count)};
+                                          std::to_string(count) + ") are outside its " +
+                                          std::to_string(t.element_count)};
   }
   if (count == 0) return {};
   const uint64_t esize = element_size(t.type);

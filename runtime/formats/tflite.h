@@ -60,21 +60,37 @@ struct TfliteStatus {
 
 struct TfliteLimits {
   uint64_t max_file_bytes = uint64_t{64} << 30;
-  uint64_t max_tensors = 1u << 20;    // over all subgraphs
+  uint64_t max_tensors = 1u << 20;  // over all subgraphs
   uint64_t max_subgraphs = 1u << 10;
   uint64_t max_buffers = 1u << 20;
   uint64_t max_operators = 1u << 20;  // over all subgraphs
   uint64_t max_dims = 8;
   uint64_t max_flatbuffer_bytes = 0x7FFFFFFEu;  // FlatBuffers' own maximum (2 GB - 2)
-  uint32_t max_depth = 64;            // Verifier: table nesting
-  uint32_t max_tables = 1u << 22;     // Verifier: tables visited
+  uint32_t max_depth = 64;                      // Verifier: table nesting
+  uint32_t max_tables = 1u << 22;               // Verifier: tables visited
 };
 
 // TFLite's TensorType values, numbered as in the file.
 enum class TfliteType : int8_t {
-  kFloat32 = 0, kFloat16 = 1, kInt32 = 2, kUint8 = 3, kInt64 = 4, kString = 5, kBool = 6, kInt16 = 7,
-  kComplex64 = 8, kInt8 = 9, kFloat64 = 10, kComplex128 = 11, kUint64 = 12, kResource = 13, kVariant = 14,
-  kUint32 = 15, kUint16 = 16, kInt4 = 17, kBfloat16 = 18,
+  kFloat32 = 0,
+  kFloat16 = 1,
+  kInt32 = 2,
+  kUint8 = 3,
+  kInt64 = 4,
+  kString = 5,
+  kBool = 6,
+  kInt16 = 7,
+  kComplex64 = 8,
+  kInt8 = 9,
+  kFloat64 = 10,
+  kComplex128 = 11,
+  kUint64 = 12,
+  kResource = 13,
+  kVariant = 14,
+  kUint32 = 15,
+  kUint16 = 16,
+  kInt4 = 17,
+  kBfloat16 = 18,
 };
 const char* tflite_type_name(TfliteType type);  // "FLOAT16", ...; "UNKNOWN" for other numbers
 
@@ -86,22 +102,22 @@ enum class TfliteLayout : uint8_t {
 };
 
 struct TfliteTensorInfo {
-  std::string name;                 // as stored; tensors of subgraph k > 0 are named "k:" + name
+  std::string name;  // as stored; tensors of subgraph k > 0 are named "k:" + name
   uint32_t subgraph = 0;
-  uint32_t index = 0;               // in its subgraph
+  uint32_t index = 0;  // in its subgraph
   TfliteType type = TfliteType::kFloat32;
   std::vector<uint64_t> stored_shape;
-  std::vector<uint64_t> shape;      // as PyTorch shows it (see TfliteLayout)
+  std::vector<uint64_t> shape;  // as PyTorch shows it (see TfliteLayout)
   TfliteLayout layout = TfliteLayout::kAsStored;
   uint64_t element_count = 0;
-  bool has_data = false;            // a constant (else an activation or input: nothing to read)
-  bool sparse = false;              // TFLite sparsity: densified by read_f32
-  const void* sparsity = nullptr;   // its verified SparsityParameters, inside the file's flatbuffer
-  bool readable = false;            // read_f32 converts it
-  std::string unreadable_reason;    // why not, when !readable
+  bool has_data = false;           // a constant (else an activation or input: nothing to read)
+  bool sparse = false;             // TFLite sparsity: densified by read_f32
+  const void* sparsity = nullptr;  // its verified SparsityParameters, inside the file's flatbuffer
+  bool readable = false;           // read_f32 converts it
+  std::string unreadable_reason;   // why not, when !readable
   // Where the bytes are: in the flatbuffer (inline) or at a file offset (Buffer.offset).
   bool inline_data = true;
-  uint64_t data_offset = 0;         // inline: offset in the flatbuffer memory; else: offset in the file
+  uint64_t data_offset = 0;  // inline: offset in the flatbuffer memory; else: offset in the file
   uint64_t byte_size = 0;
   // Quantization (readable integer types): value = scale[c] * (q - zero_point[c]), c the index along
   // quantized_dimension (in stored order); one entry = per tensor.
@@ -152,8 +168,8 @@ class TfliteFile {
 
   std::string label_;
   ByteSource source_;
-  std::vector<uint8_t> owned_;      // the flatbuffer when read from a file (or copied for alignment)
-  const uint8_t* fb_ = nullptr;     // the verified flatbuffer
+  std::vector<uint8_t> owned_;   // the flatbuffer when read from a file (or copied for alignment)
+  const uint8_t* fb_ = nullptr;  // the verified flatbuffer
   size_t fb_size_ = 0;
   uint32_t version_ = 0;
   std::string description_;

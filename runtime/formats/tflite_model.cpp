@@ -46,7 +46,8 @@ class TfliteModel final : public ModelFile {
       tensors_.push_back({t.name, t.shape, tflite_type_name(t.type), t.readable, t.element_count, i, ""});
       if (t.stored_shape != t.shape) {  // a Conv2D or depthwise kernel, permuted to PyTorch's order
         std::string stored;
-        for (size_t k = 0; k < t.stored_shape.size(); ++k) stored += (k ? ", " : "") + std::to_string(t.stored_shape[k]);
+        for (size_t k = 0; k < t.stored_shape.size(); ++k)
+          stored += (k ? ", " : "") + std::to_string(t.stored_shape[k]);
         tensors_.back().layout = "stored [" + stored + "] as TFLite's " +
                                  (t.stored_shape.size() == 4 && t.stored_shape[0] == 1 && t.shape[1] == 1
                                       ? "[1, H, W, C] depthwise kernel"
@@ -75,7 +76,7 @@ ModelStatus open_tflite_model(const std::string& path, const ModelLimits& limits
 }
 
 ModelStatus tflite_model_from_buffer(std::string label, const uint8_t* data, size_t size, const ModelLimits& limits,
-                                   std::unique_ptr<ModelFile>* out) {
+                                     std::unique_ptr<ModelFile>* out) {
   return read_with_reader<TfliteModel, TfliteFile>(std::move(label), data, size, tflite_limits(limits), out);
 }
 

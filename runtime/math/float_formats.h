@@ -61,7 +61,8 @@ inline float f16_to_f32(uint16_t h) {
   // Masks rather than ?: so that GCC keeps it branch-free (it turned the ternaries into jumps, unvectorized).
   const uint32_t is_subnormal = 0u - static_cast<uint32_t>(em < 0x0400u);
   const uint32_t is_special = 0u - static_cast<uint32_t>(em >= 0x7C00u);
-  const uint32_t magnitude = (subnormal & is_subnormal) | (special & is_special) | (normal & ~(is_subnormal | is_special));
+  const uint32_t magnitude = (subnormal & is_subnormal) | (special & is_special) |
+                             (normal & ~(is_subnormal | is_special));
   return bits_to_f32(sign | magnitude);
 }
 
@@ -70,9 +71,9 @@ inline uint16_t f32_to_f16(float f) {
   const uint32_t bits = f32_to_bits(f);
   const uint32_t sign = (bits >> 16) & 0x8000u;
   const uint32_t abs = bits & 0x7FFFFFFFu;
-  if (abs > 0x7F800000u) return static_cast<uint16_t>(sign | 0x7E00u);  // NaN (quiet)
+  if (abs > 0x7F800000u) return static_cast<uint16_t>(sign | 0x7E00u);   // NaN (quiet)
   if (abs >= 0x47800000u) return static_cast<uint16_t>(sign | 0x7C00u);  // >= 65536: inf
-  if (abs < 0x38800000u) {  // below the smallest normal half: subnormal or zero
+  if (abs < 0x38800000u) {                                      // below the smallest normal half: subnormal or zero
     if (abs < 0x33000000u) return static_cast<uint16_t>(sign);  // < half of the smallest subnormal
     const uint32_t exponent = abs >> 23;
     const uint32_t mantissa = (abs & 0x7FFFFFu) | 0x800000u;
@@ -95,7 +96,7 @@ inline float bf16_to_f32(uint16_t b) { return bits_to_f32(static_cast<uint32_t>(
 inline uint16_t f32_to_bf16(float f) {
   const uint32_t bits = f32_to_bits(f);
   if ((bits & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((bits >> 16) | 0x40u);  // quiet NaN
-  const uint32_t rounding = 0x7FFFu + ((bits >> 16) & 1u);  // round to nearest even
+  const uint32_t rounding = 0x7FFFu + ((bits >> 16) & 1u);                                     // round to nearest even
   return static_cast<uint16_t>((bits + rounding) >> 16);
 }
 

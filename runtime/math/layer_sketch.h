@@ -74,7 +74,8 @@ inline std::vector<float> sketch_layer(const SketchSpec& s, const float* x, uint
   for (size_t h = 0; h < d_h; ++h)
     for (size_t c = 0; c < s.cols; ++c) {
       double acc = 0.0;
-      for (size_t k = 0; k < d_w; ++k) acc += static_cast<double>(x[h * d_w + k]) * static_cast<double>(r_t[c * d_w + k]);
+      for (size_t k = 0; k < d_w; ++k)
+        acc += static_cast<double>(x[h * d_w + k]) * static_cast<double>(r_t[c * d_w + k]);
       y[h * s.cols + c] = static_cast<float>(acc);
     }
   sketch_accumulate(s, left.data(), d_h, y.data(), 0, d_h, sketch.data());

@@ -12,7 +12,9 @@ namespace probex {
 
 enum class StorageType : uint8_t { kF32 = 0, kF16 = 1, kI8 = 2 };
 
-inline size_t storage_type_size(StorageType type) { return type == StorageType::kF32 ? 4 : type == StorageType::kF16 ? 2 : 1; }
+inline size_t storage_type_size(StorageType type) {
+  return type == StorageType::kF32 ? 4 : type == StorageType::kF16 ? 2 : 1;
+}
 inline const char* storage_type_name(StorageType type) {
   return type == StorageType::kF32 ? "f32" : type == StorageType::kF16 ? "f16" : "int8";
 }
@@ -25,12 +27,10 @@ inline size_t blocks_per_row(size_t cols, size_t block_size) {
 
 // Writes row `row` of a stored [rows, cols] matrix as float32 into out[cols]. The caller has verified
 // that data and scales are large enough (the bundle's semantic pass). Data need not be aligned.
-inline void dequantize_row(StorageType type, const uint8_t* data, const float* scales, size_t cols,
-                           size_t block_size, size_t row, float* out) {
+inline void dequantize_row(StorageType type, const uint8_t* data, const float* scales, size_t cols, size_t block_size,
+                           size_t row, float* out) {
   switch (type) {
-    case StorageType::kF32:
-      std::memcpy(out, data + row * cols * 4, cols * 4);
-      return;
+    case StorageType::kF32: std::memcpy(out, data + row * cols * 4, cols * 4); return;
     case StorageType::kF16: {
       const uint8_t* p = data + row * cols * 2;
       for (size_t c = 0; c < cols; ++c) out[c] = f16_to_f32(static_cast<uint16_t>(p[2 * c] | (p[2 * c + 1] << 8)));

@@ -47,15 +47,27 @@ inline StorageRounding storage_rounding(std::string_view dtype, uint64_t row_len
   };
   static constexpr Entry kTypes[] = {
       // Floats (safetensors, GGUF, TFLite and ONNX names).
-      {"F16", K::kMantissa, 11, 0},     {"FLOAT16", K::kMantissa, 11, 0},  {"BF16", K::kMantissa, 8, 0},
-      {"BFLOAT16", K::kMantissa, 8, 0}, {"F8_E4M3", K::kMantissa, 4, 0},   {"F8_E5M2", K::kMantissa, 3, 0},
+      {"F16", K::kMantissa, 11, 0},
+      {"FLOAT16", K::kMantissa, 11, 0},
+      {"BF16", K::kMantissa, 8, 0},
+      {"BFLOAT16", K::kMantissa, 8, 0},
+      {"F8_E4M3", K::kMantissa, 4, 0},
+      {"F8_E5M2", K::kMantissa, 3, 0},
       // GGUF blocks: (sub-)block length and bits per code (ggml-common.h's layouts).
-      {"Q8_0", K::kGrid, 8, 32},        {"Q5_0", K::kGrid, 5, 32},         {"Q5_1", K::kGrid, 5, 32},
-      {"Q4_0", K::kGrid, 4, 32},        {"Q4_1", K::kGrid, 4, 32},         {"Q6_K", K::kGrid, 6, 16},
-      {"Q5_K", K::kGrid, 5, 32},        {"Q4_K", K::kGrid, 4, 32},         {"Q3_K", K::kGrid, 3, 16},
+      {"Q8_0", K::kGrid, 8, 32},
+      {"Q5_0", K::kGrid, 5, 32},
+      {"Q5_1", K::kGrid, 5, 32},
+      {"Q4_0", K::kGrid, 4, 32},
+      {"Q4_1", K::kGrid, 4, 32},
+      {"Q6_K", K::kGrid, 6, 16},
+      {"Q5_K", K::kGrid, 5, 32},
+      {"Q4_K", K::kGrid, 4, 32},
+      {"Q3_K", K::kGrid, 3, 16},
       {"Q2_K", K::kGrid, 2, 16},
       // Integer weights with scales (TFLite, ONNX): per output channel.
-      {"INT8", K::kGrid, 8, 0},         {"UINT8", K::kGrid, 8, 0},         {"INT16", K::kGrid, 16, 0},
+      {"INT8", K::kGrid, 8, 0},
+      {"UINT8", K::kGrid, 8, 0},
+      {"INT16", K::kGrid, 16, 0},
   };
   for (const Entry& e : kTypes)
     if (e.name == dtype) return {e.kind, e.bits, e.block != 0 ? e.block : std::max<uint64_t>(row_length, 1)};

@@ -27,11 +27,11 @@ struct AuditedModel {
   std::string path;
   const probex_audit_result* result = nullptr;  // valid until the auditor's next audit
   probex_tree_info tree{};
-  std::vector<std::string> labels;              // the classifier's, in result order
-  std::vector<ZeroShotLabel> zero_shot;         // the tree's zero-shot labels, in result order
-  std::vector<uint32_t> zero_shot_order;        // indices into zero_shot, best cosine first
+  std::vector<std::string> labels;                  // the classifier's, in result order
+  std::vector<ZeroShotLabel> zero_shot;             // the tree's zero-shot labels, in result order
+  std::vector<uint32_t> zero_shot_order;            // indices into zero_shot, best cosine first
   const std::vector<std::string>* truth = nullptr;  // the model's own labels (--truth), or none
-  uint32_t right = 0;                           // with truth: labels whose decision matches it
+  uint32_t right = 0;                               // with truth: labels whose decision matches it
 };
 AuditedModel audited_model(const api::Bundle& bundle, const std::string& path, const probex_audit_result& result,
                            const std::vector<std::string>* truth);

@@ -8,10 +8,10 @@
 #include <cstdint>
 #include <vector>
 
+#include "probex/probex.h"
 #include "runtime/bundle/signature.h"
 #include "runtime/cli/args.h"
 #include "runtime/formats/json_writer.h"
-#include "probex/probex.h"
 
 namespace probex::cli {
 

@@ -14,36 +14,36 @@
 namespace {
 
 const char* const kHelp =
-      "usage: probex-audit BUNDLE MODEL... [options]\n"
-      "\n"
-      "Audits each MODEL (a file or folder of any format probex reads: safetensors, GGUF, TFLite, ONNX, a\n"
-      "sharded checkpoint, a PEFT adapter) with the bundle's expert: reads the probed layer, runs the expert,\n"
-      "and reports the probability of every label and the predicted set (p >= 0.5). If the tree has a\n"
-      "zero-shot expert, also the label texts its weights match best (cosine), trained on or not. A lossy\n"
-      "copy near its tree's acceptance distance is reported 'near the boundary' (docs/routing.md).\n"
-      "\n"
-      "options:\n"
-      "  --tree NAME            the expert to use; by default the bundle's router chooses it (a model of no\n"
-      "                         known tree is reported as 'unknown tree' with its distances); without a router\n"
-      "                         the bundle must hold a single tree\n"
-      "  --backend NAME         xnnpack (default) or reference\n"
-      "  --threads N            threads for the backend (default 1; auto: every processor online)\n"
-      "  --truth KEY            compare with the labels in the model's metadata KEY (a Python-list\n"
-      "                         literal, e.g. dataset_chosen_targets) and print bit / exact-set accuracy\n"
-      "  --query TEXT           rank the models by the cosine of their zero-shot embedding with label TEXT (a\n"
-      "                         zero-shot label of their tree in the bundle; probex-convert --add-labels adds\n"
-      "                         new ones); prints the ranking instead of the reports\n"
-      "  --trusted-key FILE     audit only with a bundle signed by this Ed25519 public key (repeatable;\n"
-      "                         probex-keygen makes keys, probex-convert --sign signs)\n"
-      "  --max-bundle-size N    refuse a bundle file above N bytes (suffix K, M, G, T; default 256M)\n"
-      "  --max-model-size N     refuse a model file above N bytes (default 64G)\n"
-      "  --json                 JSON on stdout instead of the readable report: one record per model, failed\n"
-      "                         ones included (schema: docs/audit-json.md); with --query, one per ranked model\n"
-      "  --quiet                only the summary line (and errors)\n"
-      "  --help, --version\n"
-      "\n"
-      "exit codes: 0 every model audited, 1 a model or the bundle failed (message on stderr, the other\n"
-      "models are still audited), 2 bad command line\n";
+    "usage: probex-audit BUNDLE MODEL... [options]\n"
+    "\n"
+    "Audits each MODEL (a file or folder of any format probex reads: safetensors, GGUF, TFLite, ONNX, a\n"
+    "sharded checkpoint, a PEFT adapter) with the bundle's expert: reads the probed layer, runs the expert,\n"
+    "and reports the probability of every label and the predicted set (p >= 0.5). If the tree has a\n"
+    "zero-shot expert, also the label texts its weights match best (cosine), trained on or not. A lossy\n"
+    "copy near its tree's acceptance distance is reported 'near the boundary' (docs/routing.md).\n"
+    "\n"
+    "options:\n"
+    "  --tree NAME            the expert to use; by default the bundle's router chooses it (a model of no\n"
+    "                         known tree is reported as 'unknown tree' with its distances); without a router\n"
+    "                         the bundle must hold a single tree\n"
+    "  --backend NAME         xnnpack (default) or reference\n"
+    "  --threads N            threads for the backend (default 1; auto: every processor online)\n"
+    "  --truth KEY            compare with the labels in the model's metadata KEY (a Python-list\n"
+    "                         literal, e.g. dataset_chosen_targets) and print bit / exact-set accuracy\n"
+    "  --query TEXT           rank the models by the cosine of their zero-shot embedding with label TEXT (a\n"
+    "                         zero-shot label of their tree in the bundle; probex-convert --add-labels adds\n"
+    "                         new ones); prints the ranking instead of the reports\n"
+    "  --trusted-key FILE     audit only with a bundle signed by this Ed25519 public key (repeatable;\n"
+    "                         probex-keygen makes keys, probex-convert --sign signs)\n"
+    "  --max-bundle-size N    refuse a bundle file above N bytes (suffix K, M, G, T; default 256M)\n"
+    "  --max-model-size N     refuse a model file above N bytes (default 64G)\n"
+    "  --json                 JSON on stdout instead of the readable report: one record per model, failed\n"
+    "                         ones included (schema: docs/audit-json.md); with --query, one per ranked model\n"
+    "  --quiet                only the summary line (and errors)\n"
+    "  --help, --version\n"
+    "\n"
+    "exit codes: 0 every model audited, 1 a model or the bundle failed (message on stderr, the other\n"
+    "models are still audited), 2 bad command line\n";
 
 int fail(const std::string& what) {
   std::fprintf(stderr, "probex-audit: %s\n", what.c_str());
@@ -90,7 +90,8 @@ int main(int argc, char** argv) {
   if (!tree_name.empty() && bundle.find_tree(tree_name, &tree))
     return fail(positional[0] + " has no tree '" + tree_name + "'");
   if (tree_name.empty() && tree_count > 1 && !has_router)
-    return args.usage_error("the bundle holds " + std::to_string(tree_count) + " trees and no router: choose one with --tree");
+    return args.usage_error("the bundle holds " + std::to_string(tree_count) +
+                            " trees and no router: choose one with --tree");
   std::vector<std::string> tree_names(tree_count);
   for (uint32_t i = 0; i < tree_count; ++i) {
     probex_tree_info info;
@@ -134,6 +135,7 @@ int main(int argc, char** argv) {
     for (const std::string& message : ranking.not_comparable()) fail(message);
     if (ranking.empty()) exit_code = 1;
   }
-  if (!json) std::fputs(tally.summary(positional.size() - 1, tree == PROBEX_ROUTE, options.backend, truth_key).c_str(), stdout);
+  if (!json)
+    std::fputs(tally.summary(positional.size() - 1, tree == PROBEX_ROUTE, options.backend, truth_key).c_str(), stdout);
   return exit_code;
 }

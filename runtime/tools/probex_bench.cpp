@@ -13,31 +13,31 @@
 #include <string>
 #include <vector>
 
+#include "probex/probex.h"
 #include "runtime/backends/kernels/int8_probe.h"
 #include "runtime/tools/cli_common.h"
-#include "probex/probex.h"
 
 namespace {
 
 const char* const kHelp =
-      "usage: probex-bench BUNDLE MODEL [options]\n"
-      "\n"
-      "Audits MODEL repeatedly and prints p50 / p90 latency per stage (open: the file and its header; route:\n"
-      "the router's sketch; read: the layer's rows, once per pass; probe: steps 1-2; encode: steps 3-4;\n"
-      "zero-shot: its expert), how much of the total the stages account for, the same for a bare XNNPACK\n"
-      "f32 fully-connected X*U of the tree's shape, and the peak resident memory.\n"
-      "\n"
-      "options:\n"
-      "  --tree NAME            the tree (default: the first); --route lets the router choose, and times it\n"
-      "  --route                route each audit (the bundle must have a router)\n"
-      "  --backend NAME         xnnpack (default) or reference\n"
-      "  --threads N            threads for the backend (default 1; auto: every processor online)\n"
-      "  --warmup N             default 3      --runs N     default 20\n"
-      "  --rows-per-block N     rows of the layer read and probed at a time (default 256)\n"
-      "  --float-only           float arithmetic even where an int8 bundle allows int8 step 1\n"
-      "  --help, --version\n"
-      "\n"
-      "exit codes: 0 success, 1 failure, 2 bad command line\n";
+    "usage: probex-bench BUNDLE MODEL [options]\n"
+    "\n"
+    "Audits MODEL repeatedly and prints p50 / p90 latency per stage (open: the file and its header; route:\n"
+    "the router's sketch; read: the layer's rows, once per pass; probe: steps 1-2; encode: steps 3-4;\n"
+    "zero-shot: its expert), how much of the total the stages account for, the same for a bare XNNPACK\n"
+    "f32 fully-connected X*U of the tree's shape, and the peak resident memory.\n"
+    "\n"
+    "options:\n"
+    "  --tree NAME            the tree (default: the first); --route lets the router choose, and times it\n"
+    "  --route                route each audit (the bundle must have a router)\n"
+    "  --backend NAME         xnnpack (default) or reference\n"
+    "  --threads N            threads for the backend (default 1; auto: every processor online)\n"
+    "  --warmup N             default 3      --runs N     default 20\n"
+    "  --rows-per-block N     rows of the layer read and probed at a time (default 256)\n"
+    "  --float-only           float arithmetic even where an int8 bundle allows int8 step 1\n"
+    "  --help, --version\n"
+    "\n"
+    "exit codes: 0 success, 1 failure, 2 bad command line\n";
 
 double percentile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
@@ -96,7 +96,8 @@ int main(int argc, char** argv) {
   probex_tree_info_init(&info, sizeof info);
   probex_bundle_tree_info(bundle, tree, &info, nullptr);
   struct stat st {};
-  const double bundle_mb = stat(positional[0].c_str(), &st) == 0 ? static_cast<double>(st.st_size) / (1024.0 * 1024.0) : 0.0;
+  const double bundle_mb = stat(positional[0].c_str(), &st) == 0 ? static_cast<double>(st.st_size) / (1024.0 * 1024.0)
+                                                                 : 0.0;
   probex_auditor* auditor = nullptr;
   const double before_auditor_mb = resident_mb();
   if (probex_auditor_create(bundle, &options, nullptr, &auditor, &e) != PROBEX_OK) return fail(e);
@@ -107,7 +108,8 @@ int main(int argc, char** argv) {
     probex_audit_result r;
     probex_audit_result_init(&r, sizeof r);
     const auto start = std::chrono::steady_clock::now();
-    if (probex_audit_file(auditor, route ? PROBEX_ROUTE : tree, positional[1].c_str(), &r, &e) != PROBEX_OK) return fail(e);
+    if (probex_audit_file(auditor, route ? PROBEX_ROUTE : tree, positional[1].c_str(), &r, &e) != PROBEX_OK)
+      return fail(e);
     if (route && r.tree == PROBEX_NO_TREE) {
       std::fprintf(stderr, "probex-bench: the router refuses the model: %s\n", r.unknown_reason);
       return 1;
@@ -135,15 +137,15 @@ int main(int argc, char** argv) {
   // The floor: one XNNPACK f32 fully-connected of X [d_H, d_W] by U [d_W, r_U], same threads.
   std::vector<double> gemm;
   {
-    std::vector<float> x(static_cast<size_t>(info.d_h) * info.d_w + XNN_EXTRA_BYTES / 4), u(static_cast<size_t>(info.r_u) * info.d_w),
-        y(static_cast<size_t>(info.d_h) * info.r_u);
+    std::vector<float> x(static_cast<size_t>(info.d_h) * info.d_w + XNN_EXTRA_BYTES / 4),
+        u(static_cast<size_t>(info.r_u) * info.d_w), y(static_cast<size_t>(info.d_h) * info.r_u);
     for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(static_cast<float>(i) * 0.001f);
     for (size_t i = 0; i < u.size(); ++i) u[i] = std::cos(static_cast<float>(i) * 0.003f);
     xnn_initialize(nullptr);
     pthreadpool_t pool = threads > 1 ? pthreadpool_create(threads) : nullptr;
     xnn_operator_t op = nullptr;
-    if (xnn_create_fully_connected_nc_f32(info.d_w, info.r_u, info.d_w, info.r_u, u.data(), nullptr, -INFINITY, INFINITY, 0,
-                                          &op) == xnn_status_success) {
+    if (xnn_create_fully_connected_nc_f32(info.d_w, info.r_u, info.d_w, info.r_u, u.data(), nullptr, -INFINITY,
+                                          INFINITY, 0, &op) == xnn_status_success) {
       for (unsigned long i = 0; i < warmup + runs; ++i) {
         const auto start = std::chrono::steady_clock::now();
         xnn_setup_fully_connected_nc_f32(op, info.d_h, x.data(), y.data(), pool);
@@ -164,8 +166,8 @@ int main(int argc, char** argv) {
   if (std::string(info.weight_type) == "int8" && !options.float_only && options.backend == PROBEX_BACKEND_XNNPACK) {
     const probex::Int8Probe::Path path = probex::Int8Probe::best_path();
     std::printf("int8 step 1 on this CPU: %s\n", path == probex::Int8Probe::Path::kScalar
-                                                      ? "XNNPACK qc8 operator (no integer dot product)"
-                                                      : probex::Int8Probe::path_name(path));
+                                                     ? "XNNPACK qc8 operator (no integer dot product)"
+                                                     : probex::Int8Probe::path_name(path));
   }
   std::printf("%-26s %10s %10s\n", "stage (ms)", "p50", "p90");
   const auto line = [](const char* name, const std::vector<double>& v) {

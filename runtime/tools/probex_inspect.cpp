@@ -9,9 +9,9 @@
 
 #include "runtime/bundle/bundle.h"
 #include "runtime/cli/args.h"
-#include "runtime/tools/cli_common.h"
-#include "runtime/formats/model_file.h"
 #include "runtime/executor/auditor.h"
+#include "runtime/formats/model_file.h"
+#include "runtime/tools/cli_common.h"
 
 namespace {
 
@@ -19,26 +19,26 @@ using probex::cli::json_number;
 using probex::cli::json_string;
 
 const char* const kHelp =
-      "usage: probex-inspect BUNDLE [--json] [--self-test] [--backend xnnpack|reference] [--trusted-key FILE]\n"
-      "                      [--max-bundle-size N] [--help] [--version]\n"
-      "       probex-inspect MODEL [--json] [--dump TENSOR [--rows A:B]] [--max-model-size N]\n"
-      "\n"
-      "Verifies BUNDLE and prints its identifier, format version, producer, signer and SHA-256 digest, trees\n"
-      "(layer, shapes, labels, training metrics) and every tensor's storage type, shape, bytes and int8 scale\n"
-      "statistics. --self-test also runs the bundle's stored self-tests on this device; --trusted-key (repeatable)\n"
-      "refuses a bundle not signed by one of those public keys; --max-bundle-size refuses a bundle file above N\n"
-      "bytes (suffix K, M, G, T; default 256M).\n"
-      "\n"
-      "MODEL is any model file or folder probex audits (safetensors, GGUF, TFLite, ONNX, a sharded checkpoint's\n"
-      "folder or index, a PEFT adapter folder; chosen by content): its format and tensors (name, shape as PyTorch shows\n"
-      "it, dtype as the format names it). --dump TENSOR prints that tensor's values as float32, row-major, for\n"
-      "rows [A, B) with --rows A:B (default: all rows); rows are the first dimension of the shape.\n"
-      "\n"
-      "--json prints the report as one JSON object on stdout: for a model {\"format\", \"tensors\": [{\"name\",\n"
-      "\"shape\", \"dtype\"}]} (and \"layout\" where the stored layout was permuted to PyTorch's: TFLite convolution\n"
-      "kernels, ONNX MatMul weights), with --dump {\"name\", \"shape\", \"rows\": [A, B], \"values\": [...]}.\n"
-      "\n"
-      "exit codes: 0 valid (and self-tests passed), 1 invalid bundle or model, or failed self-test, 2 bad command line\n";
+    "usage: probex-inspect BUNDLE [--json] [--self-test] [--backend xnnpack|reference] [--trusted-key FILE]\n"
+    "                      [--max-bundle-size N] [--help] [--version]\n"
+    "       probex-inspect MODEL [--json] [--dump TENSOR [--rows A:B]] [--max-model-size N]\n"
+    "\n"
+    "Verifies BUNDLE and prints its identifier, format version, producer, signer and SHA-256 digest, trees\n"
+    "(layer, shapes, labels, training metrics) and every tensor's storage type, shape, bytes and int8 scale\n"
+    "statistics. --self-test also runs the bundle's stored self-tests on this device; --trusted-key (repeatable)\n"
+    "refuses a bundle not signed by one of those public keys; --max-bundle-size refuses a bundle file above N\n"
+    "bytes (suffix K, M, G, T; default 256M).\n"
+    "\n"
+    "MODEL is any model file or folder probex audits (safetensors, GGUF, TFLite, ONNX, a sharded checkpoint's\n"
+    "folder or index, a PEFT adapter folder; chosen by content): its format and tensors (name, shape as PyTorch shows\n"
+    "it, dtype as the format names it). --dump TENSOR prints that tensor's values as float32, row-major, for\n"
+    "rows [A, B) with --rows A:B (default: all rows); rows are the first dimension of the shape.\n"
+    "\n"
+    "--json prints the report as one JSON object on stdout: for a model {\"format\", \"tensors\": [{\"name\",\n"
+    "\"shape\", \"dtype\"}]} (and \"layout\" where the stored layout was permuted to PyTorch's: TFLite convolution\n"
+    "kernels, ONNX MatMul weights), with --dump {\"name\", \"shape\", \"rows\": [A, B], \"values\": [...]}.\n"
+    "\n"
+    "exit codes: 0 valid (and self-tests passed), 1 invalid bundle or model, or failed self-test, 2 bad command line\n";
 
 struct ScaleStats {
   double min = 0, median = 0, max = 0;
@@ -90,7 +90,8 @@ std::string expert_kind(const probex::ExpertView& e) {
 // The JSON's key is "reader", the expert kind's name before issue 30, kept for the JSON's readers.
 std::string expert_kind_json(const probex::ExpertView& e, const char* reason) {
   std::string o = "{\"name\":" + json_string(e.views.empty() ? "probex" : "mvprobe") + ",\"views\":[";
-  for (size_t i = 0; i < e.views.size(); ++i) o += std::string(i ? "," : "") + json_string(probex::view_name(e.views[i].kind));
+  for (size_t i = 0; i < e.views.size(); ++i)
+    o += std::string(i ? "," : "") + json_string(probex::view_name(e.views[i].kind));
   return o + "],\"reason\":" + json_string(reason) + "}";
 }
 
@@ -103,25 +104,28 @@ std::string shape_text(const std::vector<uint64_t>& shape, const char* separator
 // The tensor list of a model file, as a table (like gguf-dump) or one JSON object.
 void print_model(const probex::ModelFile& m, bool json) {
   if (json) {
-    std::string o = "{\"file\":" + json_string(m.label()) + ",\"format\":" + json_string(probex::model_format_name(m.format())) +
-                    ",\"declared_base_model\":" +
+    std::string o = "{\"file\":" + json_string(m.label()) +
+                    ",\"format\":" + json_string(probex::model_format_name(m.format())) + ",\"declared_base_model\":" +
                     (m.declared_base_model().empty() ? std::string("null") : json_string(m.declared_base_model())) +
                     ",\"tensors\":[";
     for (size_t i = 0; i < m.tensors().size(); ++i) {
       const probex::ModelTensor& t = m.tensors()[i];
       o += std::string(i ? "," : "") + "{\"name\":" + json_string(t.name) + ",\"shape\":" + shape_text(t.shape, ",") +
-           ",\"dtype\":" + json_string(t.dtype) + (t.layout.empty() ? "" : ",\"layout\":" + json_string(t.layout)) + "}";
+           ",\"dtype\":" + json_string(t.dtype) + (t.layout.empty() ? "" : ",\"layout\":" + json_string(t.layout)) +
+           "}";
     }
     std::printf("%s]}\n", o.c_str());
     return;
   }
   std::printf("model       %s\nformat      %s\n", m.label().c_str(), probex::model_format_name(m.format()));
   if (!m.declared_base_model().empty()) std::printf("claims base %s\n", m.declared_base_model().c_str());
-  std::printf("tensors     %zu\n\n  %5s  %-48s %-22s %-8s %14s\n", m.tensors().size(), "#", "name", "shape", "dtype", "elements");
+  std::printf("tensors     %zu\n\n  %5s  %-48s %-22s %-8s %14s\n", m.tensors().size(), "#", "name", "shape", "dtype",
+              "elements");
   for (size_t i = 0; i < m.tensors().size(); ++i) {
     const probex::ModelTensor& t = m.tensors()[i];
-    std::printf("  %5zu  %-48s %-22s %-8s %14llu%s\n", i, t.name.c_str(), shape_text(t.shape, ", ").c_str(), t.dtype.c_str(),
-                static_cast<unsigned long long>(t.element_count), t.readable ? "" : "  (not readable as float32)");
+    std::printf("  %5zu  %-48s %-22s %-8s %14llu%s\n", i, t.name.c_str(), shape_text(t.shape, ", ").c_str(),
+                t.dtype.c_str(), static_cast<unsigned long long>(t.element_count),
+                t.readable ? "" : "  (not readable as float32)");
     if (!t.layout.empty()) std::printf("  %5s  %s\n", "", t.layout.c_str());
   }
 }
@@ -160,21 +164,24 @@ int dump_tensor(const probex::ModelFile& m, const probex::ModelTensor& t, uint64
   std::vector<float> row(static_cast<size_t>(row_length));
   if (json) {
     std::printf("{\"name\":%s,\"shape\":%s,\"rows\":[%llu,%llu],\"values\":[", json_string(t.name).c_str(),
-                shape_text(t.shape, ",").c_str(), static_cast<unsigned long long>(first), static_cast<unsigned long long>(last));
+                shape_text(t.shape, ",").c_str(), static_cast<unsigned long long>(first),
+                static_cast<unsigned long long>(last));
   } else {
-    std::printf("tensor %s %s %s, rows [%llu, %llu)\n", t.name.c_str(), shape_text(t.shape, ", ").c_str(), t.dtype.c_str(),
-                static_cast<unsigned long long>(first), static_cast<unsigned long long>(last));
+    std::printf("tensor %s %s %s, rows [%llu, %llu)\n", t.name.c_str(), shape_text(t.shape, ", ").c_str(),
+                t.dtype.c_str(), static_cast<unsigned long long>(first), static_cast<unsigned long long>(last));
   }
   for (uint64_t r = first; r < last; ++r) {
     const probex::ModelStatus st = m.read_rows_f32(t, r, 1, row.data());
     if (!st.ok()) {
       if (json) std::printf("]}\n");  // keep stdout one closed object; the error goes to stderr
-      std::fprintf(stderr, "probex-inspect: %s [%s]\n", st.message.c_str(), probex_status_name(probex::status_of(st.code)));
+      std::fprintf(stderr, "probex-inspect: %s [%s]\n", st.message.c_str(),
+                   probex_status_name(probex::status_of(st.code)));
       return 1;
     }
     if (!json) std::printf("%6llu:", static_cast<unsigned long long>(r));
     for (size_t c = 0; c < row.size(); ++c)
-      std::printf(json ? "%s%s" : "%s %s", json && (r > first || c > 0) ? "," : "", json_number(static_cast<double>(row[c])).c_str());
+      std::printf(json ? "%s%s" : "%s %s", json && (r > first || c > 0) ? "," : "",
+                  json_number(static_cast<double>(row[c])).c_str());
     if (!json) std::printf("\n");
   }
   if (json) std::printf("]}\n");
@@ -255,7 +262,8 @@ int main(int argc, char** argv) {
                                          trusted_keys.size() / probex::kPublicKeyBytes, max_bundle_bytes);
   if (s != PROBEX_OK) {
     std::fprintf(stderr, "probex-inspect: %s [%s]\n", message.c_str(), probex_status_name(s));
-    if (model_status.detail != "probex_bundle") std::fprintf(stderr, "probex-inspect: %s\n", model_status.message.c_str());
+    if (model_status.detail != "probex_bundle")
+      std::fprintf(stderr, "probex-inspect: %s\n", model_status.message.c_str());
     return 1;
   }
   std::string self_test_text = "not run";
@@ -274,17 +282,20 @@ int main(int argc, char** argv) {
                                  ? probex::to_hex(bundle.signature().public_key, probex::kPublicKeyBytes)
                                  : std::string();
   if (json) {
-    std::string o = "{\"file\":" + json_string(path) + ",\"signer\":" + (signer.empty() ? "null" : json_string(signer)) +
-                    ",\"sha256\":" + json_string(digest) + ",\"identifier\":\"PRBX\",\"format_version\":" +
-                    std::to_string(bundle.format_version()) + ",\"producer\":" + json_string(bundle.producer()) +
-                    ",\"bytes\":" + std::to_string(bundle.size()) + ",\"trees\":[";
+    std::string o = "{\"file\":" + json_string(path) +
+                    ",\"signer\":" + (signer.empty() ? "null" : json_string(signer)) +
+                    ",\"sha256\":" + json_string(digest) +
+                    ",\"identifier\":\"PRBX\",\"format_version\":" + std::to_string(bundle.format_version()) +
+                    ",\"producer\":" + json_string(bundle.producer()) + ",\"bytes\":" + std::to_string(bundle.size()) +
+                    ",\"trees\":[";
     bool first_tree = true;
     for (const probex::TreeView& t : bundle.trees()) {
-      o += std::string(first_tree ? "" : ",") + "{\"name\":" + json_string(t.name) + ",\"root\":" + json_string(t.root) +
-           ",\"layer\":" + json_string(t.layer_name) + ",\"rule\":" + json_string(probex::layer_rule_name(t.rule)) +
-           ",\"d_h\":" + std::to_string(t.d_h) + ",\"d_w\":" + std::to_string(t.d_w) + ",\"r_u\":" + std::to_string(t.r_u) +
-           ",\"r_v\":" + std::to_string(t.r_v) + ",\"r_t\":" + std::to_string(t.r_t) + ",\"reader\":" + expert_kind_json(t, t.reader_reason) +
-           ",\"labels\":[";
+      o += std::string(first_tree ? "" : ",") + "{\"name\":" + json_string(t.name) +
+           ",\"root\":" + json_string(t.root) + ",\"layer\":" + json_string(t.layer_name) +
+           ",\"rule\":" + json_string(probex::layer_rule_name(t.rule)) + ",\"d_h\":" + std::to_string(t.d_h) +
+           ",\"d_w\":" + std::to_string(t.d_w) + ",\"r_u\":" + std::to_string(t.r_u) +
+           ",\"r_v\":" + std::to_string(t.r_v) + ",\"r_t\":" + std::to_string(t.r_t) +
+           ",\"reader\":" + expert_kind_json(t, t.reader_reason) + ",\"labels\":[";
       first_tree = false;
       for (size_t k = 0; k < t.labels.size(); ++k) o += (k ? "," : "") + json_string(t.labels[k]);
       o += "],\"metrics\":{";
@@ -294,8 +305,9 @@ int main(int argc, char** argv) {
       bool first = true;
       for (const auto& [name, m] : tensors_of(t)) {
         const ScaleStats st = scale_stats(*m);
-        o += std::string(first ? "" : ",") + "{\"name\":" + json_string(name) + ",\"shape\":[" + std::to_string(m->rows) +
-             "," + std::to_string(m->cols) + "],\"type\":" + json_string(probex::storage_type_name(m->type)) +
+        o += std::string(first ? "" : ",") + "{\"name\":" + json_string(name) + ",\"shape\":[" +
+             std::to_string(m->rows) + "," + std::to_string(m->cols) +
+             "],\"type\":" + json_string(probex::storage_type_name(m->type)) +
              ",\"block_size\":" + std::to_string(m->block_size) + ",\"data_bytes\":" + std::to_string(m->data_bytes()) +
              ",\"scales\":" + std::to_string(m->scale_count);
         if (m->scale_count)
@@ -324,18 +336,20 @@ int main(int argc, char** argv) {
     if (self_test) o += ",\"self_test_worst\":" + json_number(worst);
     std::printf("%s}\n", o.c_str());
   } else {
-    std::printf("signer      %s\nsha256      %s\n", signer.empty() ? "unsigned" : ("Ed25519 " + signer).c_str(), digest.c_str());
-    std::printf("bundle      %s (%zu bytes)\nidentifier  PRBX, format version %u\nproducer    %s\ntrees       %zu\n", path.c_str(),
-                bundle.size(), bundle.format_version(), bundle.producer(), bundle.trees().size());
+    std::printf("signer      %s\nsha256      %s\n", signer.empty() ? "unsigned" : ("Ed25519 " + signer).c_str(),
+                digest.c_str());
+    std::printf("bundle      %s (%zu bytes)\nidentifier  PRBX, format version %u\nproducer    %s\ntrees       %zu\n",
+                path.c_str(), bundle.size(), bundle.format_version(), bundle.producer(), bundle.trees().size());
     if (bundle.has_router())
       std::printf("router      sketch %u x %u of the probed layer (%zu bytes per tree)\n", bundle.router().rows,
-                  bundle.router().cols, static_cast<size_t>(bundle.router().rows) * bundle.router().cols * sizeof(float));
+                  bundle.router().cols,
+                  static_cast<size_t>(bundle.router().rows) * bundle.router().cols * sizeof(float));
     else
       std::printf("router      none (audits must name their tree)\n");
     for (const probex::TreeView& t : bundle.trees()) {
       std::printf("\ntree %s (root %s)\n  layer %s, %s, X [%u, %u]; r_U %u, r_V %u, r_T %u; %u labels:", t.name,
-                  *t.root ? t.root : "-", t.layer_name, probex::layer_rule_name(t.rule), t.d_h, t.d_w, t.r_u, t.r_v, t.r_t,
-                  t.d_y);
+                  *t.root ? t.root : "-", t.layer_name, probex::layer_rule_name(t.rule), t.d_h, t.d_w, t.r_u, t.r_v,
+                  t.r_t, t.d_y);
       for (const char* l : t.labels) std::printf(" %s;", l);
       std::printf("\n  expert %s", expert_kind(t).c_str());
       if (*t.reader_reason) std::printf(": %s", t.reader_reason);
@@ -344,17 +358,18 @@ int main(int argc, char** argv) {
       if (t.has_zero_shot) {
         const std::string zs_kind = t.zero_shot.expert.views.empty() ? "" : expert_kind(t.zero_shot.expert) + ", ";
         std::printf("  zero-shot: %sr_U %u, r_V %u, r_T %u; %zu label texts (* never trained on), embedded with %s:",
-                    zs_kind.c_str(), t.zero_shot.expert.r_u, t.zero_shot.expert.r_v, t.zero_shot.expert.r_t, t.zero_shot.labels.size(),
-                    t.zero_shot.text_source);
+                    zs_kind.c_str(), t.zero_shot.expert.r_u, t.zero_shot.expert.r_v, t.zero_shot.expert.r_t,
+                    t.zero_shot.labels.size(), t.zero_shot.text_source);
         for (size_t k = 0; k < t.zero_shot.labels.size(); ++k)
           std::printf(" %s%s;", t.zero_shot.labels[k], t.zero_shot.trained[k] ? "" : "*");
         std::printf("\n");
       }
-      std::printf("  %-36s %-14s %-6s %6s %12s  %s\n", "tensor", "shape", "type", "block", "bytes", "scales min / median / max");
+      std::printf("  %-36s %-14s %-6s %6s %12s  %s\n", "tensor", "shape", "type", "block", "bytes",
+                  "scales min / median / max");
       for (const auto& [name, m] : tensors_of(t)) {
         const std::string shape = "[" + std::to_string(m->rows) + ", " + std::to_string(m->cols) + "]";
-        std::printf("  %-36s %-14s %-6s %6u %12zu", name.c_str(), shape.c_str(), probex::storage_type_name(m->type), m->block_size,
-                    m->data_bytes() + m->scale_count * sizeof(float));
+        std::printf("  %-36s %-14s %-6s %6u %12zu", name.c_str(), shape.c_str(), probex::storage_type_name(m->type),
+                    m->block_size, m->data_bytes() + m->scale_count * sizeof(float));
         if (m->scale_count) {
           const ScaleStats st = scale_stats(*m);
           std::printf("  %.3g / %.3g / %.3g", st.min, st.median, st.max);
@@ -363,7 +378,8 @@ int main(int argc, char** argv) {
       }
       std::printf("  self-tests %zu\n", t.self_tests.size());
       if (bundle.has_router())
-        std::printf("  router: accepts models up to distance %.3f from this root\n", static_cast<double>(t.accept_distance));
+        std::printf("  router: accepts models up to distance %.3f from this root\n",
+                    static_cast<double>(t.accept_distance));
     }
     std::printf("\nself-test   %s", self_test_text.c_str());
     if (self_test) std::printf(" (worst relative difference %.2g)", worst);

@@ -36,12 +36,13 @@ std::vector<std::vector<uint8_t>> valid_gguf_seeds() {
   using probex::test::GgufWriter;
   std::vector<std::vector<uint8_t>> seeds;
   // One tensor of two rows per supported type; bytes 0x3C so halves read as 1.0-ish finite values.
-  for (GgmlType t : {GgmlType::kF32, GgmlType::kF16, GgmlType::kBF16, GgmlType::kF64, GgmlType::kQ8_0,
-                     GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1, GgmlType::kQ2_K,
-                     GgmlType::kQ3_K, GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K, GgmlType::kIQ4_NL}) {
+  for (GgmlType t : {GgmlType::kF32, GgmlType::kF16, GgmlType::kBF16, GgmlType::kF64, GgmlType::kQ8_0, GgmlType::kQ4_0,
+                     GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1, GgmlType::kQ2_K, GgmlType::kQ3_K,
+                     GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K, GgmlType::kIQ4_NL}) {
     const uint64_t n = probex::ggml_type_block_size(t) == 1 ? 4 : probex::ggml_type_block_size(t);
     const uint64_t bytes = 2 * n / probex::ggml_type_block_size(t) * probex::ggml_type_block_bytes(t);
-    seeds.push_back(probex::test::one_tensor_gguf("w", {n, 2}, t, std::vector<uint8_t>(static_cast<size_t>(bytes), 0x3C)));
+    seeds.push_back(
+        probex::test::one_tensor_gguf("w", {n, 2}, t, std::vector<uint8_t>(static_cast<size_t>(bytes), 0x3C)));
   }
   GgufWriter w(2, 6);
   w.kv_str("general.architecture", "llama").kv_u32("general.alignment", 64);
@@ -93,18 +94,20 @@ std::vector<std::vector<uint8_t>> valid_onnx_seeds() {
   const Pb bf16 = onnx_tensor("b", {2}, 16, {0x80, 0x3F, 0x40, 0xC0});
   const Pb w = onnx_tensor("W", {3, 2}, 1, f32_bytes({1, 2, 3, 4, 5, 6}));
   const Pb c = attribute_tensor("value", onnx_tensor("", {2, 2}, 1, f32_bytes({3, 4, 5, 6})));
-  const Pb then_graph = onnx_graph({onnx_node("Constant", {}, {"k"}, "", {c}), onnx_node("MatMul", {"x", "W"}, {"y"})}, {});
+  const Pb then_graph = onnx_graph({onnx_node("Constant", {}, {"k"}, "", {c}), onnx_node("MatMul", {"x", "W"}, {"y"})},
+                                   {});
   seeds.push_back(onnx_model(onnx_graph(
-      {onnx_node("If", {"c"}, {"o"}, "if", {attribute_graph("then_branch", then_graph), attribute_graph("else_branch", onnx_graph({}, {}))}),
+      {onnx_node("If", {"c"}, {"o"}, "if",
+                 {attribute_graph("then_branch", then_graph), attribute_graph("else_branch", onnx_graph({}, {}))}),
        onnx_node("Gemm", {"x", "W"}, {"z"}, "", {attribute_int("transB", 0)})},
       {halves, floats, bf16, w})));
   const Pb q = onnx_tensor("q", {2, 3}, 3, {1, 2, 3, 4, 5, 6});
   const Pb q_scale = onnx_tensor("q_scale", {3}, 1, f32_bytes({1, 2, 4}));
   const Pb q_zero = onnx_tensor("q_zero", {3}, 3, {0, 1, 2});
-  seeds.push_back(onnx_model(onnx_graph(
-      {onnx_node("DequantizeLinear", {"q", "q_scale", "q_zero"}, {"q_f"}, "", {attribute_int("axis", 1)}),
-       onnx_node("MatMul", {"x", "q_f"}, {"y"})},
-      {q, q_scale, q_zero})));
+  seeds.push_back(onnx_model(
+      onnx_graph({onnx_node("DequantizeLinear", {"q", "q_scale", "q_zero"}, {"q_f"}, "", {attribute_int("axis", 1)}),
+                  onnx_node("MatMul", {"x", "q_f"}, {"y"})},
+                 {q, q_scale, q_zero})));
   return seeds;
 }
 
@@ -133,8 +136,8 @@ int main(int argc, char** argv) {
   }
   if (argc >= 5) {
     using namespace probex::test;
-    if (!write_json_seeds(argv[3], malformed_sharded_corpus(), "model.safetensors.index.json",
-                          index_json(valid_map()), "shard index"))
+    if (!write_json_seeds(argv[3], malformed_sharded_corpus(), "model.safetensors.index.json", index_json(valid_map()),
+                          "shard index"))
       return 1;
     const std::string config = adapter_config(
         ", \"rank_pattern\": {\"layers.0.self_attn.q_proj\": 4}, \"modules_to_save\": [\"score\"]");

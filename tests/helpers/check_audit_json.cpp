@@ -107,19 +107,29 @@ struct Checker {
 
   bool record(const Value& r, const std::string& expect) {
     if (!is(r, Value::kObject, "record")) return false;
-    const std::map<std::string, std::set<Value::Kind>> documented = {
-        {"schema_version", {Value::kNumber}}, {"model", {Value::kString}},
-        {"format", {Value::kString, Value::kNull}}, {"declared_base_model", {Value::kString, Value::kNull}},
-        {"status", {Value::kString}},          {"tree", {Value::kString, Value::kNull}},
-        {"root", {Value::kString, Value::kNull}}, {"layer", {Value::kString, Value::kNull}},
-        {"message", {Value::kString, Value::kNull}}, {"routed", {Value::kBool}},
-        {"route_distance", {Value::kNumber, Value::kNull}}, {"route_accept", {Value::kNumber, Value::kNull}},
-        {"route_margin", {Value::kNumber, Value::kNull}}, {"distances", {Value::kObject}},
-        {"route_outcome", {Value::kString, Value::kNull}}, {"route_band", {Value::kArray, Value::kNull}},
-        {"layer_rounding", {Value::kNumber, Value::kNull}},
-        {"labels", {Value::kArray}},           {"zero_shot", {Value::kArray}},
-        {"embedding", {Value::kArray}},        {"seconds", {Value::kObject, Value::kNull}},
-        {"bit_accuracy", {Value::kNumber}}};
+    const std::map<std::string, std::set<Value::Kind>> documented = {{"schema_version", {Value::kNumber}},
+                                                                     {"model", {Value::kString}},
+                                                                     {"format", {Value::kString, Value::kNull}},
+                                                                     {"declared_base_model",
+                                                                      {Value::kString, Value::kNull}},
+                                                                     {"status", {Value::kString}},
+                                                                     {"tree", {Value::kString, Value::kNull}},
+                                                                     {"root", {Value::kString, Value::kNull}},
+                                                                     {"layer", {Value::kString, Value::kNull}},
+                                                                     {"message", {Value::kString, Value::kNull}},
+                                                                     {"routed", {Value::kBool}},
+                                                                     {"route_distance", {Value::kNumber, Value::kNull}},
+                                                                     {"route_accept", {Value::kNumber, Value::kNull}},
+                                                                     {"route_margin", {Value::kNumber, Value::kNull}},
+                                                                     {"distances", {Value::kObject}},
+                                                                     {"route_outcome", {Value::kString, Value::kNull}},
+                                                                     {"route_band", {Value::kArray, Value::kNull}},
+                                                                     {"layer_rounding", {Value::kNumber, Value::kNull}},
+                                                                     {"labels", {Value::kArray}},
+                                                                     {"zero_shot", {Value::kArray}},
+                                                                     {"embedding", {Value::kArray}},
+                                                                     {"seconds", {Value::kObject, Value::kNull}},
+                                                                     {"bit_accuracy", {Value::kNumber}}};
     for (const auto& [key, kinds] : documented)
       if (key != "bit_accuracy" && !r.fields.count(key)) return fail("no field '" + key + "'");
     for (const auto& [key, value] : r.fields) {
@@ -132,7 +142,8 @@ struct Checker {
     for (const auto& [tree, distance] : r.fields.at("distances").fields)
       if (!is(distance, Value::kNumber, "distances." + tree)) return false;
     for (const Value& l : r.fields.at("labels").items)
-      if (!shape(l, "labels[]", {{"name", Value::kString}, {"probability", Value::kNumber}, {"predicted", Value::kBool}}))
+      if (!shape(l, "labels[]",
+                 {{"name", Value::kString}, {"probability", Value::kNumber}, {"predicted", Value::kBool}}))
         return false;
     for (const Value& z : r.fields.at("zero_shot").items)
       if (!shape(z, "zero_shot[]", {{"label", Value::kString}, {"cosine", Value::kNumber}, {"trained", Value::kBool}}))
@@ -140,9 +151,13 @@ struct Checker {
     for (const Value& e : r.fields.at("embedding").items)
       if (!is(e, Value::kNumber, "embedding[]")) return false;
     const Value& seconds = r.fields.at("seconds");
-    if (seconds.kind == Value::kObject &&
-        !shape(seconds, "seconds", {{"route", Value::kNumber}, {"read", Value::kNumber}, {"probe", Value::kNumber},
-                                    {"rest", Value::kNumber}, {"zero_shot", Value::kNumber}, {"open", Value::kNumber}}))
+    if (seconds.kind == Value::kObject && !shape(seconds, "seconds",
+                                                 {{"route", Value::kNumber},
+                                                  {"read", Value::kNumber},
+                                                  {"probe", Value::kNumber},
+                                                  {"rest", Value::kNumber},
+                                                  {"zero_shot", Value::kNumber},
+                                                  {"open", Value::kNumber}}))
       return false;
 
     // The routing verdict (1.3): present exactly when routed, agreeing with the tree, its band a pair
@@ -153,7 +168,8 @@ struct Checker {
     if (outcome.kind == Value::kString) {
       const std::string& o = outcome.text;
       if (o != "accepted" && o != "near_boundary" && o != "refused") return fail("route_outcome '" + o + "'");
-      if ((o == "refused") == (r.fields.at("tree").kind == Value::kString)) return fail("route_outcome '" + o + "' and tree disagree");
+      if ((o == "refused") == (r.fields.at("tree").kind == Value::kString))
+        return fail("route_outcome '" + o + "' and tree disagree");
       if (r.fields.at("layer_rounding").kind != Value::kNumber) return fail("routed without layer_rounding");
       if (band.kind == Value::kArray) {
         if (band.items.size() != 2 || band.items[0].kind != Value::kNumber || band.items[1].kind != Value::kNumber)
@@ -178,7 +194,8 @@ struct Checker {
       if (status != "ok") return fail("status '" + status + "', expected ok");
       if (!has_tree || r.fields.at("layer").kind != Value::kString) return fail("no tree or layer");
       if (r.fields.at("message").kind != Value::kNull) return fail("a message on a good audit");
-      if (r.fields.at("labels").items.empty() || r.fields.at("embedding").items.empty()) return fail("no labels or embedding");
+      if (r.fields.at("labels").items.empty() || r.fields.at("embedding").items.empty())
+        return fail("no labels or embedding");
       if (seconds.kind != Value::kObject) return fail("no seconds");
       if (routed && !r.fields.at("distances").fields.count(r.fields.at("tree").text))
         return fail("routed, but no distance to its own tree");

@@ -50,7 +50,8 @@ int main(int argc, char** argv) {
     }
     for (size_t i = 0; i < n; ++i) {
       if (!std::isfinite(whole[i]) || std::memcmp(&whole[i], &rows[i], sizeof(float)) != 0) {
-        std::fprintf(stderr, "%s: element %zu: %g whole, %g by rows\n", t.name.c_str(), i, double(whole[i]), double(rows[i]));
+        std::fprintf(stderr, "%s: element %zu: %g whole, %g by rows\n", t.name.c_str(), i, double(whole[i]),
+                     double(rows[i]));
         return 1;
       }
     }
@@ -70,7 +71,8 @@ int main(int argc, char** argv) {
       return 1;
     }
     std::printf("%s [", t->name.c_str());
-    for (size_t i = 0; i < t->shape.size(); ++i) std::printf("%s%llu", i ? "," : "", static_cast<unsigned long long>(t->shape[i]));
+    for (size_t i = 0; i < t->shape.size(); ++i)
+      std::printf("%s%llu", i ? "," : "", static_cast<unsigned long long>(t->shape[i]));
     std::printf("]");
     for (float x : v) std::printf(" %.9g", double(x));
     std::printf("\n");

@@ -29,12 +29,9 @@ int main(int argc, char** argv) {
     std::vector<uint64_t> shape;
   };
   const std::vector<Spec> specs = {
-      {"fc1.weight", GgufType::kF32, {3, 5}},
-      {"fc1.bias", GgufType::kF32, {7}},
-      {"fc2.weight", GgufType::kF16, {4, 8}},
-      {"fc3.weight", GgufType::kQ8_0, {3, 64}},
-      {"fc4.weight", GgufType::kQ4_K, {3, 512}},
-      {"fc5.weight", GgufType::kQ5_0, {2, 96}},
+      {"fc1.weight", GgufType::kF32, {3, 5}},        {"fc1.bias", GgufType::kF32, {7}},
+      {"fc2.weight", GgufType::kF16, {4, 8}},        {"fc3.weight", GgufType::kQ8_0, {3, 64}},
+      {"fc4.weight", GgufType::kQ4_K, {3, 512}},     {"fc5.weight", GgufType::kQ5_0, {2, 96}},
       {"conv.weight", GgufType::kF16, {2, 3, 1, 1}},
   };
   std::string error;

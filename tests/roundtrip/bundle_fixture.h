@@ -9,12 +9,12 @@
 #include <string>
 #include <vector>
 
-#include "runtime/bundle/bundle.h"
-#include "runtime/executor/auditor.h"
 #include "converter/bundle/bundle_writer.h"
 #include "converter/bundle/zero_shot_bundle.h"
 #include "converter/nn/rng.h"
 #include "converter/text/embedding_table.h"
+#include "runtime/bundle/bundle.h"
+#include "runtime/executor/auditor.h"
 
 namespace probex::test {
 
@@ -38,8 +38,8 @@ inline convert::LoadedCheckpoint random_checkpoint(const convert::ProbexShape& s
   return ck;
 }
 
-inline convert::BundleTree bundle_tree(const convert::ProbexShape& shape, uint64_t seed, const std::string& quant = "f32",
-                                       const std::string& tree = "tree-a") {
+inline convert::BundleTree bundle_tree(const convert::ProbexShape& shape, uint64_t seed,
+                                       const std::string& quant = "f32", const std::string& tree = "tree-a") {
   convert::QuantSpec spec;
   std::string error;
   REQUIRE(convert::parse_quant_spec(quant, &spec, &error));
@@ -91,7 +91,8 @@ inline convert::LoadedCheckpoint random_zero_shot_checkpoint(const convert::Prob
 }
 
 // A tree with a zero-shot expert (labels: class 0..2 trained, boot, then `extra`), self-tests included.
-inline convert::BundleTree zero_shot_tree(const convert::ProbexShape& shape, uint64_t seed, const std::string& quant = "f32",
+inline convert::BundleTree zero_shot_tree(const convert::ProbexShape& shape, uint64_t seed,
+                                          const std::string& quant = "f32",
                                           const std::vector<std::string>& extra = {"sandal"}) {
   convert::QuantSpec spec;
   std::string error;

@@ -9,9 +9,9 @@
 #include <cstdlib>
 #include <new>
 
-#include "tests/roundtrip/bundle_fixture.h"
 #include "converter/io/safetensors_writer.h"
 #include "probex/probex.h"
+#include "tests/roundtrip/bundle_fixture.h"
 #include "tests/test_util.h"
 
 namespace {

@@ -6,11 +6,11 @@
 #include <cmath>
 #include <cstring>
 
-#include "tests/roundtrip/bundle_fixture.h"
-#include "runtime/math/float_formats.h"
-#include "runtime/executor/auditor.h"
 #include "converter/io/safetensors_writer.h"
 #include "probex/probex.h"
+#include "runtime/executor/auditor.h"
+#include "runtime/math/float_formats.h"
+#include "tests/roundtrip/bundle_fixture.h"
 #include "tests/test_util.h"
 
 using namespace probex;
@@ -20,7 +20,9 @@ using convert::ProbexShape;
 
 namespace {
 
-std::unique_ptr<LoadedBundle> load(const std::vector<const BundleTree*>& trees) { return load_bundle(bundle_bytes(trees)); }
+std::unique_ptr<LoadedBundle> load(const std::vector<const BundleTree*>& trees) {
+  return load_bundle(bundle_bytes(trees));
+}
 
 // max |a - b| / (1 + max |b|), the self-test's measure.
 double relative_difference(const float* a, const float* b, size_t n) {
@@ -36,8 +38,8 @@ double relative_difference(const float* a, const float* b, size_t n) {
 
 TEST_CASE("both backends equal the trainer's forward pass, for every row-block size") {
   // Non-square, tiny, and d_H not a multiple of the block sizes.
-  for (const ProbexShape& shape : {ProbexShape{37, 23, 8, 5, 6, 3}, ProbexShape{1, 1, 1, 1, 1, 1},
-                                   ProbexShape{64, 100, 16, 16, 12, 10}}) {
+  for (const ProbexShape& shape :
+       {ProbexShape{37, 23, 8, 5, 6, 3}, ProbexShape{1, 1, 1, 1, 1, 1}, ProbexShape{64, 100, 16, 16, 12, 10}}) {
     for (const std::string quant : {"f32", "int8"}) {
       BundleTree tree = bundle_tree(shape, 11, quant);
       auto loaded = load({&tree});
@@ -61,11 +63,12 @@ TEST_CASE("both backends equal the trainer's forward pass, for every row-block s
             std::unique_ptr<Auditor> auditor;
             std::string message;
             const probex_auditor_options options = auditor_options(backend, 1, block, float_only);
-            REQUIRE_MESSAGE(Auditor::create(loaded->bundle, options, nullptr, &auditor, &message) == PROBEX_OK, message);
+            REQUIRE_MESSAGE(Auditor::create(loaded->bundle, options, nullptr, &auditor, &message) == PROBEX_OK,
+                            message);
             probex_audit_result r;
-  probex_audit_result_init(&r, sizeof r);
-            REQUIRE(auditor->audit_matrix(0, x.data(), static_cast<uint32_t>(shape.d_h), static_cast<uint32_t>(shape.d_w),
-                                          &r, &message) == PROBEX_OK);
+            probex_audit_result_init(&r, sizeof r);
+            REQUIRE(auditor->audit_matrix(0, x.data(), static_cast<uint32_t>(shape.d_h),
+                                          static_cast<uint32_t>(shape.d_w), &r, &message) == PROBEX_OK);
             REQUIRE(r.label_count == shape.d_y);
             REQUIRE(r.embedding_size == shape.r_t);
             const double d_logits = relative_difference(r.logits, logits.data(), shape.d_y);
@@ -129,7 +132,9 @@ TEST_CASE("auditing a model file equals auditing the matrix, in F32, F16 and BF1
     // What the file holds, rounded as stored.
     std::vector<float> stored(x.size());
     for (size_t i = 0; i < x.size(); ++i)
-      stored[i] = dtype == Dtype::kF16 ? f16_to_f32(f32_to_f16(x[i])) : dtype == Dtype::kBF16 ? bf16_to_f32(f32_to_bf16(x[i])) : x[i];
+      stored[i] = dtype == Dtype::kF16    ? f16_to_f32(f32_to_f16(x[i]))
+                  : dtype == Dtype::kBF16 ? bf16_to_f32(f32_to_bf16(x[i]))
+                                          : x[i];
     probex_audit_result from_matrix, from_file;
     probex_audit_result_init(&from_matrix, sizeof from_matrix);
     probex_audit_result_init(&from_file, sizeof from_file);
@@ -193,14 +198,15 @@ TEST_CASE("bad model files: each is a specific status naming the file, and the a
   for (const Case& c : cases) {
     CAPTURE(c.path);
     probex_audit_result r;
-  probex_audit_result_init(&r, sizeof r);
+    probex_audit_result_init(&r, sizeof r);
     CHECK(probex_audit_file(auditor, 0, c.path.c_str(), &r, &error) == c.status);
     CHECK(error.status == c.status);
     CHECK_MESSAGE(std::string(error.message).find(c.fragment) != std::string::npos, error.message);
   }
   probex_audit_result r;
   probex_audit_result_init(&r, sizeof r);
-  CHECK(probex_audit_file(auditor, 0, model("block.weight", {6, 5}, Dtype::kF32, 0.5f).c_str(), &r, &error) == PROBEX_OK);
+  CHECK(probex_audit_file(auditor, 0, model("block.weight", {6, 5}, Dtype::kF32, 0.5f).c_str(), &r, &error) ==
+        PROBEX_OK);
   CHECK(error.status == PROBEX_OK);
   probex_auditor_free(auditor);
   probex_bundle_free(bundle);
@@ -250,7 +256,8 @@ TEST_CASE("C API misuse is an invalid-argument status, not a crash") {
   probex_auditor_free(auditor);
   probex_bundle_free(bundle);
 
-  for (int s = 0; s <= PROBEX_NOT_A_MODEL; ++s) CHECK(std::string(probex_status_name(static_cast<probex_status>(s))) != "unknown_status");
+  for (int s = 0; s <= PROBEX_NOT_A_MODEL; ++s)
+    CHECK(std::string(probex_status_name(static_cast<probex_status>(s))) != "unknown_status");
 }
 
 TEST_CASE("a user allocator receives the audit arena") {
@@ -293,7 +300,7 @@ TEST_CASE("determinism: the same bundle and layer give bit-identical outputs acr
         auto auditor = auditor_for(loaded->bundle, backend, 16);
         for (int run = 0; run < 2; ++run) {
           probex_audit_result r;
-  probex_audit_result_init(&r, sizeof r);
+          probex_audit_result_init(&r, sizeof r);
           std::string message;
           REQUIRE(auditor->audit_matrix(0, x.data(), 41, 29, &r, &message) == PROBEX_OK);
           std::vector<float> out(r.logits, r.logits + r.label_count);

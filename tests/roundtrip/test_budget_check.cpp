@@ -107,8 +107,8 @@ TEST_CASE("quantization budget: an int8 step 1 over budget falls back to float s
   std::vector<uint8_t> bytes;
   convert::BudgetCheck check;
   std::string error;
-  REQUIRE_MESSAGE(convert::check_quant_budget(&c.trees, c.reference, budget, "tests", SketchSpec{}, &bytes, &check, &error),
-                  error);
+  REQUIRE_MESSAGE(
+      convert::check_quant_budget(&c.trees, c.reference, budget, "tests", SketchSpec{}, &bytes, &check, &error), error);
   REQUIRE(check.trees.size() == 2);
   MESSAGE("tree-a int8 step 1: flips ", check.trees[0].int8_step1.label_flip_rate, ", prob ",
           check.trees[0].int8_step1.max_probability_error, ", cosine ", check.trees[0].int8_step1.min_embedding_cosine,
@@ -141,8 +141,8 @@ TEST_CASE("quantization budget: over it even after the fallback, or with nothing
     make_case("int8", &c);
     std::vector<uint8_t> bytes;
     convert::BudgetCheck check;
-    REQUIRE_MESSAGE(convert::check_quant_budget(&c.trees, c.reference, none, "tests", SketchSpec{}, &bytes, &check, &error),
-                    error);
+    REQUIRE_MESSAGE(
+        convert::check_quant_budget(&c.trees, c.reference, none, "tests", SketchSpec{}, &bytes, &check, &error), error);
     for (const convert::TreeBudgetCheck& t : check.trees) {
       CHECK(t.fell_back);
       CHECK_FALSE(t.within);
@@ -155,8 +155,8 @@ TEST_CASE("quantization budget: over it even after the fallback, or with nothing
     REQUIRE(c.trees[0].probe_output_ratio == 0.0f);
     std::vector<uint8_t> bytes;
     convert::BudgetCheck check;
-    REQUIRE_MESSAGE(convert::check_quant_budget(&c.trees, c.reference, none, "tests", SketchSpec{}, &bytes, &check, &error),
-                    error);
+    REQUIRE_MESSAGE(
+        convert::check_quant_budget(&c.trees, c.reference, none, "tests", SketchSpec{}, &bytes, &check, &error), error);
     CHECK_FALSE(check.trees[0].fell_back);
     CHECK_FALSE(check.trees[0].within);
     CHECK(check.trees[0].comparison.max_probability_error > 0.0);
@@ -200,7 +200,8 @@ convert::MakeTree remake_case_tree() {
 
 }  // namespace
 
-TEST_CASE("quantization budget: a tree over budget is told the finer type that passes, and falls back to it if allowed") {
+TEST_CASE(
+    "quantization budget: a tree over budget is told the finer type that passes, and falls back to it if allowed") {
   Case c;
   make_case("int8", &c);
   const convert::QuantBudget budget = tight_budget();
@@ -209,8 +210,8 @@ TEST_CASE("quantization budget: a tree over budget is told the finer type that p
   REQUIRE(convert::parse_quant_spec("int8", &int8, &error));
   std::vector<uint8_t> bytes;
   convert::BudgetCheck check;
-  REQUIRE_MESSAGE(convert::check_quant_budget(&c.trees, c.reference, budget, "tests", SketchSpec{}, &bytes, &check, &error),
-                  error);
+  REQUIRE_MESSAGE(
+      convert::check_quant_budget(&c.trees, c.reference, budget, "tests", SketchSpec{}, &bytes, &check, &error), error);
   REQUIRE_FALSE(check.within());
   const std::vector<uint8_t> int8_bytes = bytes;
   std::vector<convert::FinerTypes> finer;
@@ -222,14 +223,15 @@ TEST_CASE("quantization budget: a tree over budget is told the finer type that p
       CHECK(convert::quant_spec_name(f.tried.front().spec) == "int8-b32");
       for (size_t k = 0; k + 1 < f.tried.size(); ++k) CHECK_FALSE(f.tried[k].within());
       CHECK(f.passing()->classifier.comparison.layers == 6);
-      MESSAGE(c.trees[f.tree].name, ": int8-b32 max prob error ", f.tried.front().classifier.comparison.max_probability_error,
-              "; ", convert::quant_spec_name(f.passing()->spec), " passes after ", f.tried.size(), " type(s), max prob error ",
-              f.passing()->classifier.comparison.max_probability_error);
+      MESSAGE(c.trees[f.tree].name, ": int8-b32 max prob error ",
+              f.tried.front().classifier.comparison.max_probability_error, "; ",
+              convert::quant_spec_name(f.passing()->spec), " passes after ", f.tried.size(),
+              " type(s), max prob error ", f.passing()->classifier.comparison.max_probability_error);
     }
   };
   SUBCASE("without the fallback: the type that passes is named, nothing changes") {
-    REQUIRE_MESSAGE(convert::find_finer_types(&c.trees, c.reference, budget, "tests", SketchSpec{}, int8, remake_case_tree(),
-                                              false, &bytes, &check, &finer, &error),
+    REQUIRE_MESSAGE(convert::find_finer_types(&c.trees, c.reference, budget, "tests", SketchSpec{}, int8,
+                                              remake_case_tree(), false, &bytes, &check, &finer, &error),
                     error);
     CHECK(finer.size() == 2);  // both trees are over this budget
     check_tried();
@@ -239,8 +241,8 @@ TEST_CASE("quantization budget: a tree over budget is told the finer type that p
     CHECK(bytes == int8_bytes);
   }
   SUBCASE("with the fallback: each tree is written with its finer type") {
-    REQUIRE_MESSAGE(convert::find_finer_types(&c.trees, c.reference, budget, "tests", SketchSpec{}, int8, remake_case_tree(),
-                                              true, &bytes, &check, &finer, &error),
+    REQUIRE_MESSAGE(convert::find_finer_types(&c.trees, c.reference, budget, "tests", SketchSpec{}, int8,
+                                              remake_case_tree(), true, &bytes, &check, &finer, &error),
                     error);
     check_tried();
     for (const convert::FinerTypes& f : finer) {

@@ -6,8 +6,8 @@
 #include <cmath>
 
 #include "converter/bundle/flip_bound.h"
-#include "tests/roundtrip/bundle_fixture.h"
 #include "runtime/executor/auditor.h"
+#include "tests/roundtrip/bundle_fixture.h"
 #include "tests/test_util.h"
 
 using namespace probex;

@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "tests/roundtrip/bundle_fixture.h"
 #include "converter/io/safetensors_writer.h"
-#include "runtime/math/layer_sketch.h"
 #include "probex/probex.hpp"
+#include "runtime/math/layer_sketch.h"
+#include "tests/roundtrip/bundle_fixture.h"
 #include "tests/test_util.h"
 
 using namespace probex;

@@ -12,10 +12,10 @@
 #include <string>
 #include <vector>
 
-#include "tests/roundtrip/bundle_fixture.h"
+#include "converter/io/safetensors_writer.h"
 #include "runtime/formats/probed_layer.h"
 #include "runtime/formats/safetensors.h"
-#include "converter/io/safetensors_writer.h"
+#include "tests/roundtrip/bundle_fixture.h"
 #include "tests/test_util.h"
 
 using namespace probex;
@@ -236,15 +236,15 @@ TEST_CASE("model-file limits: size, header, tensors, dimensions and LoRA rank, e
     probex_auditor* auditor = nullptr;
     REQUIRE(probex_auditor_create(o.bundle, &options, nullptr, &auditor, &error) == PROBEX_OK);
     probex_audit_result r;
-  probex_audit_result_init(&r, sizeof r);
+    probex_audit_result_init(&r, sizeof r);
     const probex_status s = probex_audit_file(auditor, 0, model.c_str(), &r, &error);
     probex_auditor_free(auditor);
     return s;
   };
   CHECK(audit_with([](probex_auditor_options*) {}) == PROBEX_OK);
   CHECK(audit_with([&](probex_auditor_options* op) { op->max_model_bytes = model_size - 1; }) == PROBEX_LIMIT_EXCEEDED);
-  CHECK(std::string(error.message).find(model + ": file has " + std::to_string(model_size) +
-                                        " bytes, above the configured limit") == 0);
+  CHECK(std::string(error.message)
+            .find(model + ": file has " + std::to_string(model_size) + " bytes, above the configured limit") == 0);
   CHECK(audit_with([&](probex_auditor_options* op) { op->max_model_bytes = model_size; }) == PROBEX_OK);
   CHECK(audit_with([](probex_auditor_options* op) { op->max_header_bytes = 16; }) == PROBEX_LIMIT_EXCEEDED);
   CHECK(std::string(error.message).find("exceeds the limit of 16 bytes") != std::string::npos);
@@ -272,10 +272,11 @@ TEST_CASE("model-file limits: size, header, tensors, dimensions and LoRA rank, e
     probex_auditor* auditor = nullptr;
     REQUIRE(probex_auditor_create(l.bundle, &options, nullptr, &auditor, &error) == PROBEX_OK);
     probex_audit_result r;
-  probex_audit_result_init(&r, sizeof r);
+    probex_audit_result_init(&r, sizeof r);
     const probex_status s = probex_audit_file(auditor, 0, lora_model.c_str(), &r, &error);
     CHECK(s == (limit == 2 ? PROBEX_LIMIT_EXCEEDED : PROBEX_OK));
-    if (limit == 2) CHECK(std::string(error.message).find("LoRA rank 3 is above the configured limit of 2") != std::string::npos);
+    if (limit == 2)
+      CHECK(std::string(error.message).find("LoRA rank 3 is above the configured limit of 2") != std::string::npos);
     probex_auditor_free(auditor);
   }
 }

@@ -8,14 +8,14 @@
 #include <cmath>
 #include <memory>
 
-#include "tests/roundtrip/bundle_fixture.h"
-#include "runtime/math/float_formats.h"
-#include "runtime/math/layer_sketch.h"
-#include "runtime/formats/model_file.h"
-#include "runtime/math/storage_rounding.h"
 #include "converter/io/gguf_writer.h"
 #include "converter/io/safetensors_writer.h"
 #include "converter/io/tflite_writer.h"
+#include "runtime/formats/model_file.h"
+#include "runtime/math/float_formats.h"
+#include "runtime/math/layer_sketch.h"
+#include "runtime/math/storage_rounding.h"
+#include "tests/roundtrip/bundle_fixture.h"
 #include "tests/test_util.h"
 
 using namespace probex;
@@ -68,7 +68,8 @@ double estimate_over_truth(const std::vector<float>& x, const std::vector<float>
   const StorageRounding r = storage_rounding(dtype, kCols);
   // Fed row by row, as the router sees the layer's row blocks.
   double estimate = 0.0;
-  for (uint32_t row = 0; row < kRows; ++row) estimate += expected_rounding_energy(r, stored.data() + row * kCols, kCols);
+  for (uint32_t row = 0; row < kRows; ++row)
+    estimate += expected_rounding_energy(r, stored.data() + row * kCols, kCols);
   return estimate / energy(x, stored);
 }
 
@@ -82,8 +83,8 @@ TEST_CASE("the rounding of each storage type is estimated from the stored values
   for (uint64_t seed : {1u, 7u}) {
     for (const std::vector<float>& x : {random_matrix(kRows * kCols, seed), bell_matrix(seed)}) {
       CAPTURE(seed);
-      for (convert::GgufType type : {convert::GgufType::kQ8_0, convert::GgufType::kQ4_K, convert::GgufType::kQ5_0,
-                                     convert::GgufType::kF16}) {
+      for (convert::GgufType type :
+           {convert::GgufType::kQ8_0, convert::GgufType::kQ4_K, convert::GgufType::kQ5_0, convert::GgufType::kF16}) {
         std::string dtype;
         const std::vector<float> stored = read_back(gguf_bytes(type, x), &dtype);
         CAPTURE(dtype);
@@ -166,13 +167,14 @@ TEST_CASE("a lossy copy at the acceptance distance is near the boundary; copies 
   // plain comparison refused it; the band says its original may be on either side. Measured on Intel Xeon:
   // distance 0.3773 against 0.3692, band [0.3213, 0.4265]: margins of 0.008-0.056, against float rounding of
   // the sketch near 1e-6 (the copy's bytes come from the converter's quantizer: the same on every CPU).
-  REQUIRE(probex_audit_file(auditor, PROBEX_ROUTE, write_gguf("child-q4k.gguf", convert::GgufType::kQ4_K, child).c_str(),
-                            &r, &e) == PROBEX_OK);
+  REQUIRE(probex_audit_file(auditor, PROBEX_ROUTE,
+                            write_gguf("child-q4k.gguf", convert::GgufType::kQ4_K, child).c_str(), &r,
+                            &e) == PROBEX_OK);
   MESSAGE("Q4_K copy: distance " << r.route_distance << ", band [" << r.route_band_low << ", " << r.route_band_high
-                                  << "], acceptance " << r.route_accept << ", rounding " << r.layer_rounding);
+                                 << "], acceptance " << r.route_accept << ", rounding " << r.layer_rounding);
   CHECK(r.route_distance > r.route_accept);
   CHECK(r.route_outcome == PROBEX_ROUTE_NEAR_BOUNDARY);
-  CHECK(r.tree == 0);            // the nearest tree's expert ran
+  CHECK(r.tree == 0);  // the nearest tree's expert ran
   CHECK(r.label_count == 3);
   CHECK(r.route_band_low < r.route_distance);
   CHECK(r.route_distance <= r.route_band_high);
@@ -189,8 +191,8 @@ TEST_CASE("a lossy copy at the acceptance distance is near the boundary; copies 
 
   // Far from the boundary, a Q4_K copy keeps its original's verdict: accepted near the root, refused when
   // unrelated (with the rounding named in the reason).
-  REQUIRE(probex_route_file(auditor, write_gguf("near-q4k.gguf", convert::GgufType::kQ4_K, near_root).c_str(), &r, &e) ==
-          PROBEX_OK);
+  REQUIRE(probex_route_file(auditor, write_gguf("near-q4k.gguf", convert::GgufType::kQ4_K, near_root).c_str(), &r,
+                            &e) == PROBEX_OK);
   CHECK(r.route_outcome == PROBEX_ROUTE_ACCEPTED);
   CHECK(r.tree == 0);
   REQUIRE(probex_route_file(auditor, write_gguf("foreign-q4k.gguf", convert::GgufType::kQ4_K, bell_matrix(50)).c_str(),

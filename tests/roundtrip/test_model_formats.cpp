@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "tests/roundtrip/bundle_fixture.h"
 #include "converter/io/gguf_writer.h"
 #include "converter/io/safetensors_writer.h"
+#include "tests/roundtrip/bundle_fixture.h"
 #include "tests/test_util.h"
 
 using namespace probex;
@@ -37,7 +37,8 @@ void open_session(const TempDir& dir, const convert::BundleTree& tree, Session* 
 }
 
 // Audits `path` with tree 0 and checks the logits against the audit of `x` itself.
-void check_like_matrix(Session& s, const std::string& path, const std::vector<float>& x, const char* format, double epsilon) {
+void check_like_matrix(Session& s, const std::string& path, const std::vector<float>& x, const char* format,
+                       double epsilon) {
   probex_error e{};
   probex_audit_result from_file, from_matrix;
   probex_audit_result_init(&from_file, sizeof from_file);
@@ -49,9 +50,7 @@ void check_like_matrix(Session& s, const std::string& path, const std::vector<fl
   for (size_t k = 0; k < kShape.d_y; ++k) CHECK(logits[k] == doctest::Approx(from_matrix.logits[k]).epsilon(epsilon));
 }
 
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary) << text;
-}
+void write_text(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
 
 }  // namespace
 
@@ -129,7 +128,8 @@ TEST_CASE("a PEFT adapter folder is audited as X = B A, with its declared base m
   // The JSON record carries both.
   size_t length = 0;
   char json[8192];
-  REQUIRE(probex_audit_json(s.bundle, dir.file("adapter").c_str(), PROBEX_OK, nullptr, &r, json, sizeof json, &length, nullptr) == PROBEX_OK);
+  REQUIRE(probex_audit_json(s.bundle, dir.file("adapter").c_str(), PROBEX_OK, nullptr, &r, json, sizeof json, &length,
+                            nullptr) == PROBEX_OK);
   CHECK(std::string(json).find(R"("format":"peft-lora","declared_base_model":"org/tree-a-root")") != std::string::npos);
 }
 

@@ -8,11 +8,11 @@
 #include <cstdio>
 #include <map>
 
-#include "tests/converter/expert/mvprobe_reference.h"
-#include "tests/roundtrip/bundle_fixture.h"
 #include "converter/bundle/zero_shot_bundle.h"
 #include "converter/expert/checkpoint.h"
 #include "converter/expert/zero_shot.h"
+#include "tests/converter/expert/mvprobe_reference.h"
+#include "tests/roundtrip/bundle_fixture.h"
 
 using namespace probex;
 using namespace probex::test;
@@ -70,8 +70,8 @@ TEST_CASE("multi-view experts: both backends equal the double-precision referenc
         CAPTURE(block);
         std::unique_ptr<Auditor> auditor;
         std::string message;
-        REQUIRE_MESSAGE(Auditor::create(loaded->bundle, auditor_options(backend, 1, block, 0), nullptr, &auditor, &message) ==
-                            PROBEX_OK,
+        REQUIRE_MESSAGE(Auditor::create(loaded->bundle, auditor_options(backend, 1, block, 0), nullptr, &auditor,
+                                        &message) == PROBEX_OK,
                         message);
         probex_audit_result r;
         probex_audit_result_init(&r, sizeof r);
@@ -119,7 +119,8 @@ TEST_CASE("multi-view experts: stored f16 and int8 weights audit as the converte
     for (probex_backend backend : {PROBEX_BACKEND_REFERENCE, PROBEX_BACKEND_XNNPACK}) {
       std::unique_ptr<Auditor> auditor;
       std::string message;
-      REQUIRE(Auditor::create(loaded->bundle, auditor_options(backend, 1, 7, 0), nullptr, &auditor, &message) == PROBEX_OK);
+      REQUIRE(Auditor::create(loaded->bundle, auditor_options(backend, 1, 7, 0), nullptr, &auditor, &message) ==
+              PROBEX_OK);
       probex_audit_result r;
       probex_audit_result_init(&r, sizeof r);
       REQUIRE(auditor->audit_matrix(0, x.data(), 24, 16, &r, &message) == PROBEX_OK);
@@ -240,8 +241,8 @@ TEST_CASE("multi-view zero-shot experts: checkpoint, bundle and both backends gi
     // stored weights (int8), each against the stored prototypes.
     const convert::BundleZeroShot& z = *tree.zero_shot;
     const float* device = z.device_model->forward(x.data(), 1);
-    const std::vector<double> want_embedding =
-        quant == "f32" ? embedding : std::vector<double>(device, device + shape.r_t);
+    const std::vector<double> want_embedding = quant == "f32" ? embedding
+                                                              : std::vector<double>(device, device + shape.r_t);
     const std::vector<float> prototypes = z.prototypes.dequantized();
     for (probex_backend backend : {PROBEX_BACKEND_REFERENCE, PROBEX_BACKEND_XNNPACK}) {
       CAPTURE(backend);
@@ -257,7 +258,8 @@ TEST_CASE("multi-view zero-shot experts: checkpoint, bundle and both backends gi
           dot += want_embedding[j] * static_cast<double>(proto[j]);
           norm += want_embedding[j] * want_embedding[j];
         }
-        CHECK(static_cast<double>(r.zero_shot_scores[c]) == doctest::Approx(dot / std::sqrt(norm)).epsilon(1e-5).scale(1e-5));
+        CHECK(static_cast<double>(r.zero_shot_scores[c]) ==
+              doctest::Approx(dot / std::sqrt(norm)).epsilon(1e-5).scale(1e-5));
       }
       double worst = 1;
       CHECK_MESSAGE(auditor->self_test(&worst, &message) == PROBEX_OK, message);

@@ -7,10 +7,10 @@
 #include <cstdlib>
 #include <new>
 
-#include "tests/roundtrip/bundle_fixture.h"
+#include "runtime/executor/auditor.h"
 #include "runtime/formats/gguf.h"
 #include "runtime/formats/model_file.h"
-#include "runtime/executor/auditor.h"
+#include "tests/roundtrip/bundle_fixture.h"
 #include "tests/runtime/formats/gguf_writer.h"
 #include "tests/runtime/formats/model_folder_corpus.h"
 #include "tests/test_util.h"

@@ -5,10 +5,10 @@
 
 #include <cmath>
 
-#include "tests/roundtrip/bundle_fixture.h"
-#include "runtime/math/layer_sketch.h"
-#include "runtime/executor/auditor.h"
 #include "converter/io/safetensors_writer.h"
+#include "runtime/executor/auditor.h"
+#include "runtime/math/layer_sketch.h"
+#include "tests/roundtrip/bundle_fixture.h"
 #include "tests/test_util.h"
 
 using namespace probex;
@@ -102,7 +102,7 @@ TEST_CASE("models route to their root's tree, or are refused as unknown tree wit
     probex_auditor* auditor = nullptr;
     REQUIRE(probex_auditor_create(bundle, &options, nullptr, &auditor, &e) == PROBEX_OK);
     probex_audit_result r;
-  probex_audit_result_init(&r, sizeof r);
+    probex_audit_result_init(&r, sizeof r);
 
     REQUIRE(probex_audit_file(auditor, PROBEX_ROUTE, child_b.c_str(), &r, &e) == PROBEX_OK);
     CHECK(r.tree == 1);
@@ -110,8 +110,9 @@ TEST_CASE("models route to their root's tree, or are refused as unknown tree wit
     CHECK(r.label_count == 3);
     REQUIRE(r.root_distance_count == 2);
     const std::vector<float> child_sketch = sketch_layer(kSpec, moved(root_b, 0.3, 15).data(), 24, 20);
-    CHECK(static_cast<double>(r.root_distances[1]) ==
-          doctest::Approx(sketch_distance(child_sketch.data(), b.root_sketch.data(), child_sketch.size())).epsilon(1e-4));
+    CHECK(
+        static_cast<double>(r.root_distances[1]) ==
+        doctest::Approx(sketch_distance(child_sketch.data(), b.root_sketch.data(), child_sketch.size())).epsilon(1e-4));
     CHECK(r.root_distances[0] > 1.0f);
     CHECK(r.route_margin > 2.0f);
     CHECK(std::string(r.unknown_reason).empty());
@@ -123,7 +124,8 @@ TEST_CASE("models route to their root's tree, or are refused as unknown tree wit
     REQUIRE(probex_audit_file(auditor, PROBEX_ROUTE, other_arch.c_str(), &r, &e) == PROBEX_OK);
     CHECK(r.tree == PROBEX_NO_TREE);
     CHECK(r.label_count == 0);
-    CHECK(std::string(r.unknown_reason).find("no expert covers this model's architecture (layer 'block.weight' is [20, 24]") !=
+    CHECK(std::string(r.unknown_reason)
+              .find("no expert covers this model's architecture (layer 'block.weight' is [20, 24]") !=
           std::string::npos);
     REQUIRE(probex_route_file(auditor, no_layer.c_str(), &r, &e) == PROBEX_OK);
     CHECK(r.tree == PROBEX_NO_TREE);
@@ -191,7 +193,7 @@ TEST_CASE("a bundle whose router and trees disagree fails verification with its 
     const probex_auditor_options options = auditor_options(PROBEX_BACKEND_REFERENCE, 1, 0, 0);
     REQUIRE(Auditor::create(bundle, options, nullptr, &auditor, &message) == PROBEX_OK);
     probex_audit_result r;
-  probex_audit_result_init(&r, sizeof r);
+    probex_audit_result_init(&r, sizeof r);
     CHECK(auditor->audit_file(PROBEX_ROUTE, "m.safetensors", &r, &message) == PROBEX_INVALID_ARGUMENT);
     CHECK(message.find("no router: name the tree") != std::string::npos);
   }
@@ -224,7 +226,8 @@ TEST_CASE("a LoRA model is read afresh for each file, even when the previous one
   probex_error e{};
   REQUIRE(probex_bundle_open(dir.file("b.probex").c_str(), nullptr, &bundle, &e) == PROBEX_OK);
   REQUIRE(probex_auditor_create(bundle, nullptr, nullptr, &auditor, &e) == PROBEX_OK);
-  for (const auto& [file, x] : {std::pair{std::string("one.safetensors"), x1}, std::pair{std::string("two.safetensors"), x2}}) {
+  for (const auto& [file, x] :
+       {std::pair{std::string("one.safetensors"), x1}, std::pair{std::string("two.safetensors"), x2}}) {
     probex_audit_result from_file, from_matrix;
     probex_audit_result_init(&from_file, sizeof from_file);
     probex_audit_result_init(&from_matrix, sizeof from_matrix);

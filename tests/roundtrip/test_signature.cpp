@@ -3,8 +3,8 @@
 #include <doctest/doctest.h>
 
 #include "converter/bundle/signing.h"
-#include "tests/roundtrip/bundle_fixture.h"
 #include "probex/probex.h"
+#include "tests/roundtrip/bundle_fixture.h"
 #include "tests/test_util.h"
 
 using namespace probex;
@@ -74,7 +74,8 @@ TEST_CASE("a signed bundle opens with its signer's key, and is refused unsigned,
   CHECK(is_signed);
   CHECK(std::vector<uint8_t>(signer, signer + kPublicKeyBytes) == key_a);
   bundle_digest(plain.data(), plain.size(), plain_digest);
-  CHECK(std::vector<uint8_t>(digest, digest + kDigestBytes) == std::vector<uint8_t>(plain_digest, plain_digest + kDigestBytes));
+  CHECK(std::vector<uint8_t>(digest, digest + kDigestBytes) ==
+        std::vector<uint8_t>(plain_digest, plain_digest + kDigestBytes));
   probex_bundle_free(handle);
   probex_bundle_options options;
   probex_bundle_options_init(&options, sizeof options);
@@ -82,8 +83,7 @@ TEST_CASE("a signed bundle opens with its signer's key, and is refused unsigned,
   options.trusted_key_count = 1;
   CHECK(probex_bundle_open(dir.file("missing.probex").c_str(), &options, &handle, nullptr) == PROBEX_IO_ERROR);
   options.trusted_keys = nullptr;
-  CHECK(probex_bundle_open(dir.file("missing.probex").c_str(), &options, &handle, nullptr) ==
-        PROBEX_INVALID_ARGUMENT);
+  CHECK(probex_bundle_open(dir.file("missing.probex").c_str(), &options, &handle, nullptr) == PROBEX_INVALID_ARGUMENT);
 }
 
 TEST_CASE("key files: exact hex of the right length, or an error naming the file") {

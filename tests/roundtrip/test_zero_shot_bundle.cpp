@@ -4,9 +4,9 @@
 
 #include <cmath>
 
+#include "probex/probex.h"
 #include "runtime/math/cosine.h"
 #include "tests/roundtrip/bundle_fixture.h"
-#include "probex/probex.h"
 
 using namespace probex;
 using namespace probex::test;
@@ -46,7 +46,7 @@ TEST_CASE("zero-shot: both backends give the float expert's cosines with every p
       REQUIRE(r.zero_shot_count == 5);
       for (size_t c = 0; c < 5; ++c) {
         const double want = probex::cosine(z.device_model->embeddings(), prototypes.data() + c * kShape.r_t,
-                                                       kShape.r_t);
+                                           kShape.r_t);
         CHECK(static_cast<double>(r.zero_shot_scores[c]) == doctest::Approx(want).epsilon(1e-5).scale(1e-5));
       }
       CHECK(r.label_count == kShape.d_y);  // the classifier still runs
@@ -55,7 +55,8 @@ TEST_CASE("zero-shot: both backends give the float expert's cosines with every p
   // Through the C API: labels, trained flags and the tree's count.
   probex_bundle* handle = nullptr;
   probex_error error{};
-  REQUIRE(probex_bundle_open_buffer(loaded->buffer->data(), loaded->buffer->size(), nullptr, &handle, &error) == PROBEX_OK);
+  REQUIRE(probex_bundle_open_buffer(loaded->buffer->data(), loaded->buffer->size(), nullptr, &handle, &error) ==
+          PROBEX_OK);
   probex_tree_info info;
   probex_tree_info_init(&info, sizeof info);
   REQUIRE(probex_bundle_tree_info(handle, 0, &info, nullptr) == PROBEX_OK);
@@ -100,7 +101,8 @@ TEST_CASE("a bundle read back writes the same bytes; added labels keep every old
   REQUIRE(back.size() == 2);
   CHECK(bundle_bytes({&back[0], &back[1]}) == bytes);
 
-  REQUIRE_MESSAGE(convert::add_zero_shot_labels(back[0].zero_shot.get(), small_text_table(), {"purse", "bag"}, &error), error);
+  REQUIRE_MESSAGE(convert::add_zero_shot_labels(back[0].zero_shot.get(), small_text_table(), {"purse", "bag"}, &error),
+                  error);
   CHECK(back[0].zero_shot->trained == std::vector<uint8_t>{1, 1, 1, 0, 0, 0, 0});
   CHECK_FALSE(convert::add_zero_shot_labels(back[0].zero_shot.get(), small_text_table(), {"boot"}, &error));
   CHECK(error == "label 'boot' is given twice (or is already among the zero-shot labels)");
@@ -142,7 +144,8 @@ TEST_CASE("attaching a zero-shot expert: another layer, another text dimension o
   convert::LoadedCheckpoint ck = random_zero_shot_checkpoint(kShape, 3, 42);
   ck.text_dimension = 5;
   CHECK_FALSE(convert::attach_zero_shot(ck, "zs.safetensors", spec, table, {}, &tree, &error));
-  CHECK(error == "zs.safetensors: the text projection takes 5-d text embeddings, the table small-table.safetensors has 6");
+  CHECK(error ==
+        "zs.safetensors: the text projection takes 5-d text embeddings, the table small-table.safetensors has 6");
   CHECK_FALSE(convert::attach_zero_shot(random_zero_shot_checkpoint(kShape, 3, 43), "zs", spec, table, {"boot"}, &tree,
                                         &error));
   CHECK(error == "label 'boot' is given twice (or is already among the zero-shot labels)");
@@ -178,7 +181,8 @@ TEST_CASE("the verifier refuses a malformed zero-shot part, naming the tree and 
     BundleTree t = zero_shot_tree(kShape, 50);
     t.zero_shot->labels.pop_back();
     t.zero_shot->trained.pop_back();
-    CHECK(content_error(t).find("zero-shot prototypes is [5, 7], the expert's dimensions need [4, 7]") != std::string::npos);
+    CHECK(content_error(t).find("zero-shot prototypes is [5, 7], the expert's dimensions need [4, 7]") !=
+          std::string::npos);
   }
   {
     BundleTree t = zero_shot_tree(kShape, 50);
@@ -194,8 +198,9 @@ TEST_CASE("the verifier refuses a malformed zero-shot part, naming the tree and 
   }
   {
     BundleTree t = zero_shot_tree(kShape, 50);
-    t.zero_shot->encoder_bias = convert::quantize_matrix("per_probe_encoders.bias", t.zero_shot->encoder_bias.dequantized().data(),
-                                                         1, 6, convert::QuantSpec{});
+    t.zero_shot->encoder_bias = convert::quantize_matrix("per_probe_encoders.bias",
+                                                         t.zero_shot->encoder_bias.dequantized().data(), 1, 6,
+                                                         convert::QuantSpec{});
     CHECK(content_error(t).find("zero-shot encoder bias is [1, 6]") != std::string::npos);
   }
 }

@@ -17,7 +17,7 @@ namespace probex {
 
 // w: rows * cols int8; scales: rows * ceil(cols / block_size) (or rows when block_size is 0); bias: rows
 // floats or null; x: cols floats; y: rows floats.
-void gemv_int8(const int8_t* w, const float* scales, size_t block_size, const float* bias, const float* x,
-               size_t rows, size_t cols, float* y);
+void gemv_int8(const int8_t* w, const float* scales, size_t block_size, const float* bias, const float* x, size_t rows,
+               size_t cols, float* y);
 
 }  // namespace probex

@@ -48,16 +48,16 @@ int32_t load_word(const int8_t* p) {
 constexpr int kRows = 4, kGroups = 4;
 
 struct TileArgs {
-  const int8_t* packed;      // first group of the tile
-  size_t steps;              // steps along the depth: d_w / unit_of(path), rounded up
+  const int8_t* packed;       // first group of the tile
+  size_t steps;               // steps along the depth: d_w / unit_of(path), rounded up
   const int32_t* correction;  // first column of the tile
   const float* scales;        // first column of the tile
   const int8_t* q;            // first row of the tile
   size_t q_stride;
-  const float* row_scales;    // first row of the tile
-  float* p;                   // p[0, first column of the tile]
+  const float* row_scales;  // first row of the tile
+  float* p;                 // p[0, first column of the tile]
   size_t p_stride;
-  size_t columns;             // valid columns from the tile's first (may be fewer than its groups hold)
+  size_t columns;  // valid columns from the tile's first (may be fewer than its groups hold)
 };
 using TileFn = void (*)(const TileArgs&);
 
@@ -208,9 +208,10 @@ PROBEX_NEON_TARGET void neon_tile(const TileArgs& a) {
 #endif
 
 // The table of a path's tile instances, [rows - 1][groups - 1].
-#define PROBEX_TILE_ROW(fn, r) {fn<r, 1>, fn<r, 2>, fn<r, 3>, fn<r, 4>}
+#define PROBEX_TILE_ROW(fn, r) \
+  { fn<r, 1>, fn<r, 2>, fn<r, 3>, fn<r, 4> }
 #define PROBEX_TILE_TABLE(fn) \
-  {PROBEX_TILE_ROW(fn, 1), PROBEX_TILE_ROW(fn, 2), PROBEX_TILE_ROW(fn, 3), PROBEX_TILE_ROW(fn, 4)}
+  { PROBEX_TILE_ROW(fn, 1), PROBEX_TILE_ROW(fn, 2), PROBEX_TILE_ROW(fn, 3), PROBEX_TILE_ROW(fn, 4) }
 
 #ifdef PROBEX_HAVE_VNNI
 const TileFn kVnniTiles[kRows][kGroups] = PROBEX_TILE_TABLE(vnni_tile);

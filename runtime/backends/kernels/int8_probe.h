@@ -60,9 +60,9 @@ class Int8Probe {
   Path path_ = Path::kScalar;
   uint32_t r_u_ = 0, d_w_ = 0;
   size_t stride_ = 0;
-  size_t groups_ = 0;               // column groups of the packed layout (lanes per group: 16 or 4)
-  std::vector<int8_t> packed_;      // path's layout: [group][d_w / unit][lanes][unit]; scalar: Uq as given
-  std::vector<float> scales_;       // [groups * lanes], zero-padded
+  size_t groups_ = 0;                // column groups of the packed layout (lanes per group: 16 or 4)
+  std::vector<int8_t> packed_;       // path's layout: [group][d_w / unit][lanes][unit]; scalar: Uq as given
+  std::vector<float> scales_;        // [groups * lanes], zero-padded
   std::vector<int32_t> correction_;  // avx512-vnni: 128 * sum_k Uq[l, k], zero-padded
 };
 

@@ -17,8 +17,8 @@ constexpr size_t kTileN = 32;
 constexpr size_t kBlockK = 256;
 
 // C[i0 .. i0+rows, j0 .. j0+kTileN) += A[i0 .., k0 .. k1) B[k0 .. k1, j0 ..), rows <= 4, full-width tile.
-__attribute__((always_inline)) inline void tile_full(size_t rows, size_t k0, size_t k1, const float* a, size_t a_row, size_t a_col, const float* b,
-                      size_t ldb, float* c, size_t ldc) {
+__attribute__((always_inline)) inline void tile_full(size_t rows, size_t k0, size_t k1, const float* a, size_t a_row,
+                                                     size_t a_col, const float* b, size_t ldb, float* c, size_t ldc) {
   float acc[4][kTileN];
   for (size_t r = 0; r < 4; ++r)
     for (size_t j = 0; j < kTileN; ++j) acc[r][j] = r < rows ? c[r * ldc + j] : 0.0f;
@@ -46,7 +46,8 @@ void gemm_f32(size_t m, size_t n, size_t k, const float* a, size_t a_row, size_t
     for (size_t i = 0; i < m; i += 4) {
       const size_t rows = std::min<size_t>(4, m - i);
       const float* ai = a + i * a_row;
-      for (size_t j = 0; j < n_full; j += kTileN) tile_full(rows, k0, k1, ai, a_row, a_col, b + j, ldb, c + i * ldc + j, ldc);
+      for (size_t j = 0; j < n_full; j += kTileN)
+        tile_full(rows, k0, k1, ai, a_row, a_col, b + j, ldb, c + i * ldc + j, ldc);
       // The last columns (n not a multiple of the tile): plain loops.
       for (size_t r = 0; r < rows; ++r) {
         float* __restrict ci = c + (i + r) * ldc;
@@ -80,7 +81,8 @@ void standardize(float* s, size_t rows, size_t r, size_t ld, double eps) {
   const double sigma = n > 1 ? std::sqrt(ss / static_cast<double>(n - 1)) : 0.0;
   const double denom = sigma + eps;
   for (size_t i = 0; i < rows; ++i)
-    for (size_t l = 0; l < r; ++l) s[i * ld + l] = static_cast<float>((static_cast<double>(s[i * ld + l]) - mean) / denom);
+    for (size_t l = 0; l < r; ++l)
+      s[i * ld + l] = static_cast<float>((static_cast<double>(s[i * ld + l]) - mean) / denom);
 }
 
 // U^T [r, len] into columns [col, col + r) of B [len, n].
@@ -91,8 +93,8 @@ void place_transposed(const float* u_t, size_t r, size_t len, float* b, size_t n
 
 }  // namespace
 
-void MultiViewProbe::init(uint32_t d_h, uint32_t d_w, uint32_t r, uint32_t p, float std_eps, const MultiViewInput* views,
-                          size_t count) {
+void MultiViewProbe::init(uint32_t d_h, uint32_t d_w, uint32_t r, uint32_t p, float std_eps,
+                          const MultiViewInput* views, size_t count) {
   d_h_ = d_h;
   d_w_ = d_w;
   r_ = r;

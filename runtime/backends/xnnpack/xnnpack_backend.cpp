@@ -73,8 +73,9 @@ class XnnpackBackend final : public Backend {
       // head below run as ProbeX's.
       t.views = std::make_unique<MultiViewProbe>();
       t.views->init(w.d_h, w.d_w, w.r_u, w.r_v, w.std_eps, w.views, w.view_count);
-    } else if (w.probes_int8 && int8_step1_ == Int8Step1::kFastest && Int8Probe::best_path() != Int8Probe::Path::kScalar &&
-        t.dot.init(w.probes_int8, w.probes_scales, w.r_u, w.d_w, Int8Probe::best_path())) {
+    } else if (w.probes_int8 && int8_step1_ == Int8Step1::kFastest &&
+               Int8Probe::best_path() != Int8Probe::Path::kScalar &&
+               t.dot.init(w.probes_int8, w.probes_scales, w.r_u, w.d_w, Int8Probe::best_path())) {
       t.use_dot = true;
     } else if (w.probes_int8 ? !create_int8_probe(w, &t, message)
                              : !create(w.d_w, w.r_u, w.probes, nullptr, &t.probe, message)) {
@@ -157,8 +158,7 @@ class XnnpackBackend final : public Backend {
     } else if (!run(t.encoder.get(), 1, g_relu_.data(), embedding, message)) {
       return PROBEX_BACKEND_ERROR;
     }
-    if (t.head && !run(t.head.get(), 1, embedding, logits, message))
-      return PROBEX_BACKEND_ERROR;
+    if (t.head && !run(t.head.get(), 1, embedding, logits, message)) return PROBEX_BACKEND_ERROR;
     return PROBEX_OK;
   }
 
@@ -168,7 +168,7 @@ class XnnpackBackend final : public Backend {
     size_t g_size = 0;  // the encoder's input width
     Operator probe, project, encoder, head;
     std::unique_ptr<MultiViewProbe> views;  // a multi-view expert's views stage (then no probe/project)
-    bool use_dot = false;  // step 1 in int8 with the CPU's integer dot product (int8_probe.h) ...
+    bool use_dot = false;                   // step 1 in int8 with the CPU's integer dot product (int8_probe.h) ...
     Int8Probe dot;
     Operator probe_int8;  // ... or with XNNPACK's qc8 operator
     float probe_output_ratio = 0.0f;
@@ -182,12 +182,14 @@ class XnnpackBackend final : public Backend {
 
   bool create_int8_probe(const ExpertWeights& w, Tree* t, std::string* message) {
     xnn_operator_t raw = nullptr;
-    const xnn_status s = xnn_create_convolution2d_nhwc_qc8(
-        0, 0, 0, 0, 1, 1, 1, 1, 1, 1, /*groups=*/1, w.d_w, w.r_u, w.d_w, w.r_u, /*input_zero_point=*/0,
-        /*input_scale=*/1.0f, w.probes_scales, w.probes_int8, /*bias=*/nullptr, /*output_zero_point=*/0,
-        w.probe_output_ratio, -127, 127, 0, &raw);
+    const xnn_status s = xnn_create_convolution2d_nhwc_qc8(0, 0, 0, 0, 1, 1, 1, 1, 1, 1, /*groups=*/1, w.d_w, w.r_u,
+                                                           w.d_w, w.r_u, /*input_zero_point=*/0,
+                                                           /*input_scale=*/1.0f, w.probes_scales, w.probes_int8,
+                                                           /*bias=*/nullptr, /*output_zero_point=*/0,
+                                                           w.probe_output_ratio, -127, 127, 0, &raw);
     if (s != xnn_status_success) {
-      *message = "XNNPACK: creating the int8 probe operator failed (status " + std::to_string(static_cast<int>(s)) + ")";
+      *message = "XNNPACK: creating the int8 probe operator failed (status " + std::to_string(static_cast<int>(s)) +
+                 ")";
       return false;
     }
     t->probe_int8.reset(raw);
@@ -224,7 +226,8 @@ class XnnpackBackend final : public Backend {
   // Step 1 in int8 with XNNPACK for one block; writes the block's columns of P^T.
   bool probe_int8(Tree& t, const float* x, uint32_t first_row, uint32_t rows, std::string* message) {
     for (size_t i = 0; i < rows; ++i) row_scale_[i] = quantize_row_int8(x + i * t.d_w, t.d_w, x_q_.data() + i * t.d_w);
-    xnn_status s = xnn_setup_convolution2d_nhwc_qc8(t.probe_int8.get(), 1, 1, rows, x_q_.data(), p_q_.data(), pool_.get());
+    xnn_status s = xnn_setup_convolution2d_nhwc_qc8(t.probe_int8.get(), 1, 1, rows, x_q_.data(), p_q_.data(),
+                                                    pool_.get());
     if (s == xnn_status_success) s = xnn_run_operator(t.probe_int8.get(), pool_.get());
     if (s != xnn_status_success) {
       *message = "XNNPACK: running the int8 probe operator failed (status " + std::to_string(static_cast<int>(s)) + ")";
@@ -258,8 +261,8 @@ class XnnpackBackend final : public Backend {
 
   bool create(size_t in, size_t out, const float* kernel, const float* bias, Operator* op, std::string* message) {
     xnn_operator_t raw = nullptr;
-    const xnn_status s =
-        xnn_create_fully_connected_nc_f32(in, out, in, out, kernel, bias, -INFINITY, INFINITY, 0, &raw);
+    const xnn_status s = xnn_create_fully_connected_nc_f32(in, out, in, out, kernel, bias, -INFINITY, INFINITY, 0,
+                                                           &raw);
     if (s != xnn_status_success) {
       *message = "XNNPACK: creating a fully-connected operator [" + std::to_string(out) + " x " + std::to_string(in) +
                  "] failed (status " + std::to_string(static_cast<int>(s)) + ")";
@@ -273,7 +276,8 @@ class XnnpackBackend final : public Backend {
     xnn_status s = xnn_setup_fully_connected_nc_f32(op, batch, in, out, pool_.get());
     if (s == xnn_status_success) s = xnn_run_operator(op, pool_.get());
     if (s != xnn_status_success) {
-      *message = "XNNPACK: running a fully-connected operator failed (status " + std::to_string(static_cast<int>(s)) + ")";
+      *message = "XNNPACK: running a fully-connected operator failed (status " + std::to_string(static_cast<int>(s)) +
+                 ")";
       return false;
     }
     return true;

@@ -43,29 +43,29 @@ extern "C" {
 
 typedef enum probex_status {
   PROBEX_OK = 0,
-  PROBEX_INVALID_ARGUMENT = 1,     /* API misuse: NULL handle, index out of range, bad option */
+  PROBEX_INVALID_ARGUMENT = 1, /* API misuse: NULL handle, index out of range, bad option */
   PROBEX_OUT_OF_MEMORY = 2,
-  PROBEX_IO_ERROR = 3,             /* a file cannot be opened or read, or changed while being read */
-  PROBEX_BUNDLE_IDENTIFIER = 4,    /* not a probex bundle: too small or the identifier is not "PRBX" */
-  PROBEX_BUNDLE_VERSION = 5,       /* a bundle format version this runtime does not read */
-  PROBEX_BUNDLE_STRUCTURE = 6,     /* the FlatBuffers verifier rejects the file (truncated, bad offsets) */
-  PROBEX_BUNDLE_CONTENT = 7,       /* well-formed but inconsistent: shapes, counts, scales, indices */
-  PROBEX_BUNDLE_MISALIGNED = 8,    /* a caller buffer that is not 8-byte aligned */
-  PROBEX_MODEL_INVALID = 9,        /* a model file that breaks its format's rules */
-  PROBEX_LAYER_NOT_FOUND = 10,     /* the model file has no tensor (or LoRA pair) of the probed name */
-  PROBEX_LAYER_SHAPE = 11,         /* the layer's shape differs from the one the expert was trained on */
-  PROBEX_LAYER_DTYPE = 12,         /* the layer's dtype cannot be read as float (integer, bool) */
-  PROBEX_LAYER_NONFINITE = 13,     /* the layer holds NaN or Inf */
-  PROBEX_SELF_TEST_FAILED = 14,    /* outputs differ from the converter's beyond the stored tolerance */
-  PROBEX_BACKEND_ERROR = 15,       /* the backend library failed (e.g. XNNPACK could not initialize) */
-  PROBEX_UNSUPPORTED = 16,         /* a backend or feature this build or CPU lacks */
-  PROBEX_BUNDLE_ROUTER = 17,       /* the router and the trees disagree (sketch sizes, thresholds) */
-  PROBEX_BUNDLE_SIGNATURE = 18,    /* trusted keys are configured and the bundle is unsigned, signed by
+  PROBEX_IO_ERROR = 3,          /* a file cannot be opened or read, or changed while being read */
+  PROBEX_BUNDLE_IDENTIFIER = 4, /* not a probex bundle: too small or the identifier is not "PRBX" */
+  PROBEX_BUNDLE_VERSION = 5,    /* a bundle format version this runtime does not read */
+  PROBEX_BUNDLE_STRUCTURE = 6,  /* the FlatBuffers verifier rejects the file (truncated, bad offsets) */
+  PROBEX_BUNDLE_CONTENT = 7,    /* well-formed but inconsistent: shapes, counts, scales, indices */
+  PROBEX_BUNDLE_MISALIGNED = 8, /* a caller buffer that is not 8-byte aligned */
+  PROBEX_MODEL_INVALID = 9,     /* a model file that breaks its format's rules */
+  PROBEX_LAYER_NOT_FOUND = 10,  /* the model file has no tensor (or LoRA pair) of the probed name */
+  PROBEX_LAYER_SHAPE = 11,      /* the layer's shape differs from the one the expert was trained on */
+  PROBEX_LAYER_DTYPE = 12,      /* the layer's dtype cannot be read as float (integer, bool) */
+  PROBEX_LAYER_NONFINITE = 13,  /* the layer holds NaN or Inf */
+  PROBEX_SELF_TEST_FAILED = 14, /* outputs differ from the converter's beyond the stored tolerance */
+  PROBEX_BACKEND_ERROR = 15,    /* the backend library failed (e.g. XNNPACK could not initialize) */
+  PROBEX_UNSUPPORTED = 16,      /* a backend or feature this build or CPU lacks */
+  PROBEX_BUNDLE_ROUTER = 17,    /* the router and the trees disagree (sketch sizes, thresholds) */
+  PROBEX_BUNDLE_SIGNATURE = 18, /* trusted keys are configured and the bundle is unsigned, signed by
                                       another key, or changed after signing */
-  PROBEX_LIMIT_EXCEEDED = 19,      /* a file is larger, or holds more (header bytes, tensors, dimensions,
+  PROBEX_LIMIT_EXCEEDED = 19,   /* a file is larger, or holds more (header bytes, tensors, dimensions,
                                       LoRA rank), than the configured limits allow */
-  PROBEX_NOT_A_MODEL = 20,         /* the content is of no model format probex reads (see probex_model_format) */
-  PROBEX_NOT_FOUND = 21            /* the bundle holds no tree of the name asked for (probex_bundle_find_tree) */
+  PROBEX_NOT_A_MODEL = 20,      /* the content is of no model format probex reads (see probex_model_format) */
+  PROBEX_NOT_FOUND = 21         /* the bundle holds no tree of the name asked for (probex_bundle_find_tree) */
 } probex_status;
 
 /* The library's version, PROBEX_VERSION_STRING of the build that made it (e.g. "1.0.0"): what a program
@@ -94,13 +94,13 @@ typedef struct probex_bundle probex_bundle;
 typedef struct probex_auditor probex_auditor;
 
 typedef struct probex_bundle_options {
-  uint32_t struct_size;  /* set by probex_bundle_options_init */
+  uint32_t struct_size; /* set by probex_bundle_options_init */
   /* trusted_key_count > 0: the bundle must carry a valid Ed25519 signature (probex-convert --sign) by one
    * of these public keys (trusted_key_count x 32 bytes), checked before anything else is read; otherwise
    * PROBEX_BUNDLE_SIGNATURE. */
   const uint8_t* trusted_keys;
   size_t trusted_key_count;
-  uint64_t max_bundle_bytes;  /* larger bundles are refused before reading (PROBEX_LIMIT_EXCEEDED); 0: 256 MiB */
+  uint64_t max_bundle_bytes; /* larger bundles are refused before reading (PROBEX_LIMIT_EXCEEDED); 0: 256 MiB */
 } probex_bundle_options;
 
 /* Fills *options with the defaults for a struct of `struct_size` bytes: pass sizeof *options. */
@@ -109,8 +109,8 @@ PROBEX_API probex_status probex_bundle_options_init(probex_bundle_options* optio
 /* Loading verifies the whole bundle (signature when keys are trusted, identifier, version, FlatBuffers
  * verifier, then shapes, counts, scales and sizes) before returning a handle. `options` may be NULL (the
  * defaults). probex_bundle_open reads the file into memory the bundle owns. */
-PROBEX_API probex_status probex_bundle_open(const char* path, const probex_bundle_options* options,
-                                            probex_bundle** out, probex_error* error);
+PROBEX_API probex_status probex_bundle_open(const char* path, const probex_bundle_options* options, probex_bundle** out,
+                                            probex_error* error);
 /* The same from memory: `data` must stay valid and unchanged while the bundle lives and be 8-byte aligned. */
 PROBEX_API probex_status probex_bundle_open_buffer(const void* data, size_t size, const probex_bundle_options* options,
                                                    probex_bundle** out, probex_error* error);
@@ -122,23 +122,23 @@ PROBEX_API probex_status probex_bundle_signer(const probex_bundle* bundle, bool*
                                               uint8_t* digest, probex_error* error);
 
 typedef struct probex_tree_info {
-  uint32_t struct_size;     /* set by probex_tree_info_init */
+  uint32_t struct_size; /* set by probex_tree_info_init */
   const char* name;
   const char* root;
   const char* layer_name;
-  const char* layer_rule;   /* "matrix", "conv1x1", "conv_reshape", "vector", "lora" */
-  uint32_t d_h, d_w;        /* the probed matrix */
+  const char* layer_rule; /* "matrix", "conv1x1", "conv_reshape", "vector", "lora" */
+  uint32_t d_h, d_w;      /* the probed matrix */
   uint32_t r_u, r_v, r_t;
   uint32_t label_count;
-  const char* weight_type;  /* storage of the probes: "f32", "f16", "int8" */
+  const char* weight_type; /* storage of the probes: "f32", "f16", "int8" */
   uint32_t self_test_count;
-  uint32_t zero_shot_label_count;  /* 0: the tree has no zero-shot expert */
-  const char* text_source;         /* the text table its zero-shot labels were embedded with ("" if none) */
+  uint32_t zero_shot_label_count; /* 0: the tree has no zero-shot expert */
+  const char* text_source;        /* the text table its zero-shot labels were embedded with ("" if none) */
   /* 1.2: the classifier's expert kind, "probex" or "mvprobe" (MVProbe: view_count views of r_u
    * probes, r_v = its projection width; weight_type is then the views' probes' storage). The field keeps
    * the name it had in 1.2, before "reader" was kept for the model-file parsers. */
   const char* reader;
-  uint32_t view_count;             /* 0 for ProbeX */
+  uint32_t view_count; /* 0 for ProbeX */
 } probex_tree_info;
 
 PROBEX_API probex_status probex_tree_info_init(probex_tree_info* info, size_t struct_size);
@@ -161,22 +161,23 @@ PROBEX_API probex_status probex_bundle_zero_shot_label(const probex_bundle* bund
 PROBEX_API probex_status probex_bundle_has_router(const probex_bundle* bundle, bool* has_router, probex_error* error);
 
 typedef enum probex_backend {
-  PROBEX_BACKEND_XNNPACK = 0,    /* default */
-  PROBEX_BACKEND_REFERENCE = 1   /* portable plain C++, the yardstick */
+  PROBEX_BACKEND_XNNPACK = 0,  /* default */
+  PROBEX_BACKEND_REFERENCE = 1 /* portable plain C++, the yardstick */
 } probex_backend;
 
 typedef struct probex_auditor_options {
-  uint32_t struct_size;     /* set by probex_auditor_options_init */
+  uint32_t struct_size; /* set by probex_auditor_options_init */
   probex_backend backend;
-  uint32_t threads;         /* 0 or 1: the calling thread only */
-  uint32_t rows_per_block;  /* rows of the layer read at a time; 0: 256 */
-  bool float_only;          /* never run int8 arithmetic, even for int8 bundles that allow it */
+  uint32_t threads;        /* 0 or 1: the calling thread only */
+  uint32_t rows_per_block; /* rows of the layer read at a time; 0: 256 */
+  bool float_only;         /* never run int8 arithmetic, even for int8 bundles that allow it */
   /* Limits on model files (PROBEX_LIMIT_EXCEEDED beyond them); 0 in a field means its default. */
-  uint64_t max_model_bytes;   /* the file's size; default 64 GiB */
-  uint64_t max_header_bytes;  /* a safetensors header, a sharded index or adapter config; default 100,000,000 (the format's reference limit) */
-  uint32_t max_tensors;       /* tensors in the header; default 1,048,576 */
-  uint32_t max_tensor_dims;   /* dimensions of any tensor; default 8 */
-  uint32_t max_lora_rank;     /* a LoRA layer's rank (its down matrix is held while reading); default 1024 */
+  uint64_t max_model_bytes; /* the file's size; default 64 GiB */
+  uint64_t
+      max_header_bytes; /* a safetensors header, a sharded index or adapter config; default 100,000,000 (the format's reference limit) */
+  uint32_t max_tensors;     /* tensors in the header; default 1,048,576 */
+  uint32_t max_tensor_dims; /* dimensions of any tensor; default 8 */
+  uint32_t max_lora_rank;   /* a LoRA layer's rank (its down matrix is held while reading); default 1024 */
 } probex_auditor_options;
 
 PROBEX_API probex_status probex_auditor_options_init(probex_auditor_options* options, size_t struct_size);
@@ -198,25 +199,25 @@ PROBEX_API void probex_auditor_free(probex_auditor* auditor);
  * for it and reports as near the boundary a model whose original could lie on either side of the
  * acceptance distance. */
 typedef enum probex_route_outcome {
-  PROBEX_ROUTE_NONE = 0,           /* not routed (the tree was named, or the audit failed) */
-  PROBEX_ROUTE_ACCEPTED = 1,       /* within the nearest tree's acceptance distance: that tree's expert ran */
-  PROBEX_ROUTE_NEAR_BOUNDARY = 2,  /* within the band around it: the nearest tree's expert ran, the lineage is
+  PROBEX_ROUTE_NONE = 0,          /* not routed (the tree was named, or the audit failed) */
+  PROBEX_ROUTE_ACCEPTED = 1,      /* within the nearest tree's acceptance distance: that tree's expert ran */
+  PROBEX_ROUTE_NEAR_BOUNDARY = 2, /* within the band around it: the nearest tree's expert ran, the lineage is
                                       uncertain (route_distance between route_band_low and route_band_high) */
-  PROBEX_ROUTE_REFUSED = 3         /* of no known tree: tree is PROBEX_NO_TREE, unknown_reason says why */
+  PROBEX_ROUTE_REFUSED = 3        /* of no known tree: tree is PROBEX_NO_TREE, unknown_reason says why */
 } probex_route_outcome;
 
 typedef struct probex_audit_result {
-  uint32_t struct_size;         /* set by probex_audit_result_init */
-  uint32_t tree;                /* the tree whose expert ran, or PROBEX_NO_TREE (then label_count is 0) */
+  uint32_t struct_size; /* set by probex_audit_result_init */
+  uint32_t tree;        /* the tree whose expert ran, or PROBEX_NO_TREE (then label_count is 0) */
   uint32_t label_count;
-  const float* logits;          /* label_count */
-  const float* probabilities;   /* label_count, sigmoid of the logits */
-  const bool* predicted;        /* label_count, true where probability >= 0.5 */
+  const float* logits;        /* label_count */
+  const float* probabilities; /* label_count, sigmoid of the logits */
+  const bool* predicted;      /* label_count, true where probability >= 0.5 */
   uint32_t embedding_size;
-  const float* embedding;       /* r_T */
-  double seconds_read;          /* reading and converting the layer's rows, once per pass over the layer */
-  double seconds_probe;         /* steps 1-2 of the classifier expert: the probe GEMMs */
-  double seconds_rest;          /* steps 3-4 of the classifier expert (the encoder GEMV and the head), sigmoids */
+  const float* embedding; /* r_T */
+  double seconds_read;    /* reading and converting the layer's rows, once per pass over the layer */
+  double seconds_probe;   /* steps 1-2 of the classifier expert: the probe GEMMs */
+  double seconds_rest;    /* steps 3-4 of the classifier expert (the encoder GEMV and the head), sigmoids */
   /* Routing (filled when the audit was asked to route and the bundle has a router). */
   bool routed;                  /* the router chose (or refused) the tree */
   uint32_t root_distance_count; /* the bundle's tree count */
@@ -234,10 +235,10 @@ typedef struct probex_audit_result {
    * labels (probex_bundle_zero_shot_label), in [-1, 1]; the highest is the best-matching label text. */
   uint32_t zero_shot_count;
   const float* zero_shot_scores;
-  double seconds_zero_shot;     /* the zero-shot expert: steps 1-4 on the rows the classifier reads, cosines */
+  double seconds_zero_shot; /* the zero-shot expert: steps 1-4 on the rows the classifier reads, cosines */
   /* The model file (probex_audit_file, probex_route_file; NULL for probex_audit_matrix). */
-  const char* model_format;         /* "safetensors", "safetensors-sharded", "peft-lora", "gguf", "tflite", "onnx" */
-  const char* declared_base_model;  /* what the file says it was derived from (a PEFT adapter's
+  const char* model_format;        /* "safetensors", "safetensors-sharded", "peft-lora", "gguf", "tflite", "onnx" */
+  const char* declared_base_model; /* what the file says it was derived from (a PEFT adapter's
                                        base_model_name_or_path, a GGUF file's general.base_model.0.name); "" if
                                        nothing. Compare with the router's tree: the file's word is not proof. */
   /* 1.1: opening the model file and reading its header. The stages add up to the audit: seconds_open +
@@ -245,9 +246,9 @@ typedef struct probex_audit_result {
   double seconds_open;
   /* 1.3: the routing verdict, and the rounding of the model's stored layer that it accounts for. */
   probex_route_outcome route_outcome;
-  float route_band_low;         /* route_distance at or below it: accepted; above route_band_high: refused; */
-  float route_band_high;        /* between: near the boundary. Both equal route_accept for an exact type */
-  float layer_rounding;         /* the stored layer's estimated rounding error relative to its norm, |E| / |X|
+  float route_band_low;  /* route_distance at or below it: accepted; above route_band_high: refused; */
+  float route_band_high; /* between: near the boundary. Both equal route_accept for an exact type */
+  float layer_rounding;  /* the stored layer's estimated rounding error relative to its norm, |E| / |X|
                                    (0 for float32; ~1e-4 F16, ~0.005 Q8_0, ~0.05 Q4_K) */
 } probex_audit_result;
 
@@ -270,8 +271,8 @@ PROBEX_API probex_status probex_audit_file(probex_auditor* auditor, uint32_t tre
                                            probex_audit_result* result, probex_error* error);
 /* Only the router's decision for a model file (no expert runs): tree (or PROBEX_NO_TREE), distances,
  * margin, reason. PROBEX_INVALID_ARGUMENT if the bundle has no router. */
-PROBEX_API probex_status probex_route_file(probex_auditor* auditor, const char* model_path,
-                                           probex_audit_result* result, probex_error* error);
+PROBEX_API probex_status probex_route_file(probex_auditor* auditor, const char* model_path, probex_audit_result* result,
+                                           probex_error* error);
 /* The same as probex_audit_file from a layer already in memory: X [d_h, d_w] row-major float32, after the
  * tree's shaping rule. It never routes: `tree` must name a tree (PROBEX_ROUTE is PROBEX_INVALID_ARGUMENT),
  * since the router compares layers by name and rule, which a bare matrix does not have. */

@@ -67,7 +67,8 @@ TEST_CASE("malformed IDX files give specific errors naming the file") {
       {"truncated dims", {0, 0, 8, 3, 0, 0}, 3, IdxError::kTruncated, "dimensions ends after 2"},
       {"truncated data", idx_bytes(0x08, {10, 28, 28}, 100), 3, IdxError::kTruncated, "data ends after 100 of 7840"},
       {"trailing data", trailing, 2, IdxError::kTrailingBytes, "after the 4 elements"},
-      {"too many elements", idx_bytes(0x08, {0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF}, 0), 3, IdxError::kWrongDims, "claim more than"},
+      {"too many elements", idx_bytes(0x08, {0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF}, 0), 3, IdxError::kWrongDims,
+       "claim more than"},
   };
   for (const Case& c : cases) {
     for (bool gz : {false, true}) {

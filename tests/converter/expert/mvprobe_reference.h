@@ -48,7 +48,8 @@ inline std::vector<double> mv_standardize(std::vector<double> s) {
 }
 
 // Logits (and the embedding and the features f) of one layer x [d_H, d_W].
-inline std::vector<double> mv_reference_logits(MvProbeExpert& ex, const float* x, std::vector<double>* embedding = nullptr,
+inline std::vector<double> mv_reference_logits(MvProbeExpert& ex, const float* x,
+                                               std::vector<double>* embedding = nullptr,
                                                const Params* override_params = nullptr,
                                                std::vector<double>* features = nullptr) {
   const MvProbeShape& s = ex.shape();
@@ -60,11 +61,10 @@ inline std::vector<double> mv_reference_logits(MvProbeExpert& ex, const float* x
   const size_t H = s.d_h, W = s.d_w, r = s.r, p = s.p;
   const std::vector<double> X(x, x + H * W), Xt = mv_transpose(X, H, W);
   const std::vector<double> XXt = mv_matmul(X, Xt, H, W, H), XtX = mv_matmul(Xt, X, W, H, W);
-  std::vector<double> S[4] = {
-      mv_matmul(X, param("probes_xu.weight"), H, W, r),       // X U_1       [H, r]
-      mv_matmul(XXt, param("probes_xxtu.weight"), H, H, r),   // X X^T U_2   [H, r]
-      mv_matmul(Xt, param("probes_xtu.weight"), W, H, r),     // X^T U_3     [W, r]
-      mv_matmul(XtX, param("probes_xtxu.weight"), W, W, r)};  // X^T X U_4   [W, r]
+  std::vector<double> S[4] = {mv_matmul(X, param("probes_xu.weight"), H, W, r),       // X U_1       [H, r]
+                              mv_matmul(XXt, param("probes_xxtu.weight"), H, H, r),   // X X^T U_2   [H, r]
+                              mv_matmul(Xt, param("probes_xtu.weight"), W, H, r),     // X^T U_3     [W, r]
+                              mv_matmul(XtX, param("probes_xtxu.weight"), W, W, r)};  // X^T X U_4   [W, r]
   const char* proj[4] = {"shared_probe_proj_row.weight", "shared_probe_proj_row2.weight",
                          "shared_probe_proj_col.weight", "shared_probe_proj_col2.weight"};
   const size_t rows[4] = {H, H, W, W};

@@ -14,8 +14,9 @@ namespace probex::convert {
 
 // docs/method.md section 2, literally, in double: P = X U; H = relu(V^T P); vec[l*r_V + v] = H[v][l];
 // e = M vec + b; logits = W e + b.
-inline std::vector<double> reference_logits(ProbexExpert& ex, const float* x, std::vector<double>* embedding = nullptr,
-                                     const std::map<std::string, std::vector<double>>* override_params = nullptr) {
+inline std::vector<double> reference_logits(
+    ProbexExpert& ex, const float* x, std::vector<double>* embedding = nullptr,
+    const std::map<std::string, std::vector<double>>* override_params = nullptr) {
   const ProbexShape& s = ex.shape();
   auto param = [&](const char* name) {
     if (override_params && override_params->count(name)) return override_params->at(name);

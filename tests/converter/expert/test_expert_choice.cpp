@@ -5,10 +5,10 @@
 #include <doctest/doctest.h>
 
 #include "converter/expert/checkpoint.h"
+#include "converter/expert/expert_choice.h"
 #include "converter/expert/multilabel.h"
 #include "converter/expert/mvprobe_expert.h"
 #include "converter/expert/probex_expert.h"
-#include "converter/expert/expert_choice.h"
 #include "tests/test_util.h"
 
 using namespace probex::convert;
@@ -39,7 +39,8 @@ TEST_CASE("expert choice: best val among the candidates that fit and run; a tie 
   std::string error;
   REQUIRE(choose_expert(&c, "t", &error));
   CHECK(c.chosen == "mvprobe2");  // 0.80 as mvprobe, 600 bytes against 800; dense is better but not runnable
-  CHECK(c.reason == "auto: mvprobe2 (val bit 0.800) over mvprobe (0.800), probex (0.700); dense not runnable on devices");
+  CHECK(c.reason ==
+        "auto: mvprobe2 (val bit 0.800) over mvprobe (0.800), probex (0.700); dense not runnable on devices");
   CHECK(candidate_status(c.candidates[0], c.chosen) == "not chosen (lower val bit accuracy)");
   CHECK(candidate_status(c.candidates[2], c.chosen) == "chosen");
   CHECK(candidate_status(c.candidates[3], c.chosen) == "not runnable on devices");
@@ -71,9 +72,10 @@ TEST_CASE("expert choice: no runnable expert fits -> an error naming the tree, t
   CHECK(c.candidates[2].fits);
   std::string error;
   CHECK_FALSE(some_expert_fits(c, "mlp-a", &error));
-  CHECK(error == "tree mlp-a: no expert the device runtime can run fits --max-expert-bytes 1 KiB (1024 bytes, float32): "
-                 "probex 1.2 KiB (1200 bytes), mvprobe 7.6 MiB (8000000 bytes), dense 400 bytes (400 bytes, not "
-                 "runnable on devices)");
+  CHECK(error ==
+        "tree mlp-a: no expert the device runtime can run fits --max-expert-bytes 1 KiB (1024 bytes, float32): "
+        "probex 1.2 KiB (1200 bytes), mvprobe 7.6 MiB (8000000 bytes), dense 400 bytes (400 bytes, not "
+        "runnable on devices)");
   CHECK_FALSE(choose_expert(&c, "mlp-a", &error));
   CHECK(c.chosen.empty());
   c.candidates[0] = sized_candidate("probex", 256, true, budget);  // 1024 bytes: fits exactly
@@ -120,7 +122,8 @@ TEST_CASE("--max-expert-bytes sizes: bytes, K, M, G (powers of 1024); anything e
   CHECK((parse_byte_size("512k", &b) && b == 512u << 10));
   CHECK((parse_byte_size("2G", &b) && b == uint64_t{2} << 30));
   CHECK((parse_byte_size("100B", &b) && b == 100));
-  for (const char* bad : {"", "M", "0", "0M", "1.5M", "64MB", "64 M", "-1", "64X", "8589934593G", "99999999999999999999"}) {
+  for (const char* bad :
+       {"", "M", "0", "0M", "1.5M", "64MB", "64 M", "-1", "64X", "8589934593G", "99999999999999999999"}) {
     CAPTURE(bad);
     CHECK_FALSE(parse_byte_size(bad, &b));
   }

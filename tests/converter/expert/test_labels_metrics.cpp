@@ -66,14 +66,14 @@ TEST_CASE("weight statistics of a known layer") {
   std::vector<float> f(weight_stat_count(2, 3));
   REQUIRE(f.size() == 11 + 4 + 6);
   weight_stats(x, 2, 3, f.data());
-  CHECK(f[0] == doctest::Approx(4.0));                    // mean
-  CHECK(f[1] == doctest::Approx(std::sqrt(14.0 / 3)));    // std
-  CHECK(f[2] == 1.0f);                                     // min
-  CHECK(f[3] == 7.0f);                                     // max
-  CHECK(f[11] == doctest::Approx(2.0));                   // row 0 mean
-  CHECK(f[13] == doctest::Approx(6.0));                   // row 1 mean
-  CHECK(f[15] == doctest::Approx(3.0));                   // column 0 mean
-  CHECK(f[16] == doctest::Approx(2.0));                   // column 0 std
+  CHECK(f[0] == doctest::Approx(4.0));                  // mean
+  CHECK(f[1] == doctest::Approx(std::sqrt(14.0 / 3)));  // std
+  CHECK(f[2] == 1.0f);                                  // min
+  CHECK(f[3] == 7.0f);                                  // max
+  CHECK(f[11] == doctest::Approx(2.0));                 // row 0 mean
+  CHECK(f[13] == doctest::Approx(6.0));                 // row 1 mean
+  CHECK(f[15] == doctest::Approx(3.0));                 // column 0 mean
+  CHECK(f[16] == doctest::Approx(2.0));                 // column 0 std
   std::vector<float> cols_only(weight_stat_count(2, 3, {false, false, true}));
   REQUIRE(cols_only.size() == 6);
   weight_stats(x, 2, 3, cols_only.data(), {false, false, true});

@@ -88,7 +88,8 @@ TEST_CASE("bad models are listed with reasons and skipped, or refused") {
   CHECK(all.find("bad_literal/model.safetensors: dataset_chosen_targets is not a Python list") != std::string::npos);
   CHECK(all.find("bad_no_targets/model.safetensors: no dataset_chosen_targets") != std::string::npos);
   CHECK(all.find("bad_layer/model.safetensors: no tensor named 'w'") != std::string::npos);
-  CHECK(all.find("bad_file/model.safetensors: the file has 3 bytes, fewer than any format's header") != std::string::npos);
+  CHECK(all.find("bad_file/model.safetensors: the file has 3 bytes, fewer than any format's header") !=
+        std::string::npos);
 
   space.clear();
   CHECK_FALSE(load_split(files, "t", "train", options(), &space, 0, 0, &split, &error));  // 7 of 12 bad > 10%

@@ -49,11 +49,18 @@ ExpertData synthetic_data(const MvProbeShape& s, size_t count, uint64_t seed) {
   return d;
 }
 
-const char* const kNames[] = {"probes_xu.weight", "probes_xxtu.weight", "probes_xtu.weight", "probes_xtxu.weight",
-                              "shared_probe_proj_row.weight", "shared_probe_proj_row2.weight",
-                              "shared_probe_proj_col.weight", "shared_probe_proj_col2.weight",
-                              "concat_all4_encoder.weight", "concat_all4_encoder.bias",
-                              "classification_head.weight", "classification_head.bias"};
+const char* const kNames[] = {"probes_xu.weight",
+                              "probes_xxtu.weight",
+                              "probes_xtu.weight",
+                              "probes_xtxu.weight",
+                              "shared_probe_proj_row.weight",
+                              "shared_probe_proj_row2.weight",
+                              "shared_probe_proj_col.weight",
+                              "shared_probe_proj_col2.weight",
+                              "concat_all4_encoder.weight",
+                              "concat_all4_encoder.bias",
+                              "classification_head.weight",
+                              "classification_head.bias"};
 
 }  // namespace
 
@@ -62,8 +69,8 @@ const char* const kNames[] = {"probes_xu.weight", "probes_xxtu.weight", "probes_
 // a std computed from float sums, so the budget is doubled).
 TEST_CASE("MVProbe forward equals a plain-loop double computation within 2e-5 (relative to the largest value)") {
   const MvProbeShape shapes[] = {
-      {2, 1, 1, 1, 1, 1}, {3, 5, 2, 4, 3, 2}, {7, 2, 5, 3, 6, 4}, {16, 9, 8, 8, 8, 10}, {40, 64, 16, 12, 20, 10},
-      {96, 72, 24, 16, 32, 5},
+      {2, 1, 1, 1, 1, 1},   {3, 5, 2, 4, 3, 2},       {7, 2, 5, 3, 6, 4},
+      {16, 9, 8, 8, 8, 10}, {40, 64, 16, 12, 20, 10}, {96, 72, 24, 16, 32, 5},
   };
   for (const MvProbeShape& s : shapes) {
     CAPTURE(s.d_h);
@@ -79,8 +86,10 @@ TEST_CASE("MVProbe forward equals a plain-loop double computation within 2e-5 (r
       const double scale = std::max(max_abs(ref), 1e-30), escale = std::max(max_abs(ref_e), 1e-30),
                    fscale = std::max(max_abs(ref_f), 1e-30);
       for (size_t y = 0; y < s.d_y; ++y) CHECK(std::fabs(logits[b * s.d_y + y] - ref[y]) <= 2e-5 * scale);
-      for (size_t t = 0; t < s.r_t; ++t) CHECK(std::fabs(static_cast<double>(ex.embeddings()[b * s.r_t + t]) - ref_e[t]) <= 2e-5 * escale);
-      for (size_t i = 0; i < fs; ++i) CHECK(std::fabs(static_cast<double>(ex.features()[b * fs + i]) - ref_f[i]) <= 2e-5 * fscale);
+      for (size_t t = 0; t < s.r_t; ++t)
+        CHECK(std::fabs(static_cast<double>(ex.embeddings()[b * s.r_t + t]) - ref_e[t]) <= 2e-5 * escale);
+      for (size_t i = 0; i < fs; ++i)
+        CHECK(std::fabs(static_cast<double>(ex.features()[b * fs + i]) - ref_f[i]) <= 2e-5 * fscale);
     }
   }
 }
@@ -108,8 +117,8 @@ TEST_CASE("each view's responses are standardised with one scalar mean and the u
 TEST_CASE("MVProbe parameters: the authors' names, shapes, creation order and counts") {
   const MvProbeShape s{5, 7, 3, 2, 4, 6};  // d_H != d_W, so every shape tells rows from columns
   MvProbeExpert ex(s);
-  const std::vector<std::vector<uint64_t>> shapes = {{7, 3}, {5, 3}, {5, 3}, {7, 3}, {2, 5}, {2, 5}, {2, 7},
-                                                     {2, 7}, {4, 24}, {4},   {6, 4}, {6}};
+  const std::vector<std::vector<uint64_t>> shapes = {{7, 3}, {5, 3}, {5, 3},  {7, 3}, {2, 5}, {2, 5},
+                                                     {2, 7}, {2, 7}, {4, 24}, {4},    {6, 4}, {6}};
   const auto params = ex.params();
   REQUIRE(params.size() == 12);
   size_t n = 0;
@@ -284,7 +293,8 @@ TEST_CASE("an MVProbe state dict loads and computes the same logits; ProbeX's lo
   std::string error;
   // What safetensors.torch.save_file(model.state_dict()) writes for the authors' model: tensors, no metadata.
   SafetensorsWriter w;
-  for (const Param* p : source.const_params()) REQUIRE(w.add_f32(p->name, probex::Dtype::kF32, p->shape, p->value.data(), &error));
+  for (const Param* p : source.const_params())
+    REQUIRE(w.add_f32(p->name, probex::Dtype::kF32, p->shape, p->value.data(), &error));
   const std::string authors = dir.file("authors.safetensors");
   REQUIRE(w.write_file(authors, &error));
   const std::string ours = dir.file("ours.safetensors");

@@ -39,8 +39,8 @@ double max_abs(const std::vector<double>& v) {
 
 TEST_CASE("forward equals a plain-loop double computation within 1e-5 (relative to the largest value)") {
   const ProbexShape shapes[] = {
-      {1, 1, 1, 1, 1, 1}, {3, 5, 2, 4, 3, 2}, {7, 2, 5, 3, 6, 4}, {16, 9, 8, 8, 8, 10}, {64, 40, 16, 12, 20, 10},
-      {128, 96, 32, 32, 32, 5},
+      {1, 1, 1, 1, 1, 1},   {3, 5, 2, 4, 3, 2},       {7, 2, 5, 3, 6, 4},
+      {16, 9, 8, 8, 8, 10}, {64, 40, 16, 12, 20, 10}, {128, 96, 32, 32, 32, 5},
   };
   for (const ProbexShape& s : shapes) {
     CAPTURE(s.d_h);
@@ -56,8 +56,10 @@ TEST_CASE("forward equals a plain-loop double computation within 1e-5 (relative 
       std::vector<double> ref_e;
       const auto ref = reference_logits(ex, x.data() + b * s.d_h * s.d_w, &ref_e);
       const double scale = std::max(max_abs(ref), 1e-30), escale = std::max(max_abs(ref_e), 1e-30);
-      for (size_t y = 0; y < s.d_y; ++y) CHECK(std::fabs(static_cast<double>(logits[b * s.d_y + y]) - ref[y]) <= 1e-5 * scale);
-      for (size_t t = 0; t < s.r_t; ++t) CHECK(std::fabs(static_cast<double>(e[b * s.r_t + t]) - ref_e[t]) <= 1e-5 * escale);
+      for (size_t y = 0; y < s.d_y; ++y)
+        CHECK(std::fabs(static_cast<double>(logits[b * s.d_y + y]) - ref[y]) <= 1e-5 * scale);
+      for (size_t t = 0; t < s.r_t; ++t)
+        CHECK(std::fabs(static_cast<double>(e[b * s.r_t + t]) - ref_e[t]) <= 1e-5 * escale);
     }
   }
 }
@@ -193,7 +195,8 @@ TEST_CASE("a state dict saved from the authors' model loads and computes the sam
   source.init(rng);
   SafetensorsWriter w;
   std::string error;
-  for (const Param* p : source.const_params()) REQUIRE(w.add_f32(p->name, probex::Dtype::kF32, p->shape, p->value.data(), &error));
+  for (const Param* p : source.const_params())
+    REQUIRE(w.add_f32(p->name, probex::Dtype::kF32, p->shape, p->value.data(), &error));
   const float reg[8] = {1, 2, 3, 4, 5, 6, 7, 8};
   REQUIRE(w.add_f32("regression_head.weight", probex::Dtype::kF32, {4, 2}, reg, &error));
   REQUIRE(w.add_f32("regression_head.bias", probex::Dtype::kF32, {4}, reg + 4, &error));

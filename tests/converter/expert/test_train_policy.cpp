@@ -39,8 +39,8 @@ TEST_CASE("zero-shot defaults: the authors' settings for every fit setting not g
 
 TEST_CASE("trees to train: every tree with training models, or the ones named") {
   const std::vector<ZooFile> files = {
-      {"p", "b", "train", "m0"}, {"p", "b", "test", "m1"},    {"p", "foreign", "root", "root"},
-      {"p", "foreign", "test", "m0"}, {"p", "a", "val", "m0"}, {"p", "a", "train", "m1"},
+      {"p", "b", "train", "m0"},      {"p", "b", "test", "m1"}, {"p", "foreign", "root", "root"},
+      {"p", "foreign", "test", "m0"}, {"p", "a", "val", "m0"},  {"p", "a", "train", "m1"},
   };
   const TreeChoice all = trees_to_train(files, {});
   CHECK(all.trees == std::vector<std::string>{"a", "b"});  // sorted, as the zoo lists them

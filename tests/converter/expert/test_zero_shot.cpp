@@ -16,8 +16,9 @@ namespace {
 
 // cos(e, W t_c + b) cross-entropy over c, in double, from the reference embedding.
 double reference_loss(ProbexExpert& ex, const std::vector<float>& x, size_t batch, const std::vector<size_t>& classes,
-                      const std::vector<float>& texts, size_t c, const std::map<std::string, std::vector<double>>& params,
-                      const std::vector<double>& w, const std::vector<double>& bias) {
+                      const std::vector<float>& texts, size_t c,
+                      const std::map<std::string, std::vector<double>>& params, const std::vector<double>& w,
+                      const std::vector<double>& bias) {
   const ProbexShape& s = ex.shape();
   const size_t d = texts.size() / c;
   std::vector<std::vector<double>> z(c, std::vector<double>(s.r_t));
@@ -27,13 +28,16 @@ double reference_loss(ProbexExpert& ex, const std::vector<float>& x, size_t batc
       for (size_t j = 0; j < d; ++j) z[k][t] += w[t * d + j] * static_cast<double>(texts[k * d + j]);
     }
   }
-  auto norm = [](const std::vector<double>& v) { return std::sqrt(std::inner_product(v.begin(), v.end(), v.begin(), 0.0)); };
+  auto norm = [](const std::vector<double>& v) {
+    return std::sqrt(std::inner_product(v.begin(), v.end(), v.begin(), 0.0));
+  };
   double total = 0.0;
   for (size_t b = 0; b < batch; ++b) {
     std::vector<double> e;
     reference_logits(ex, x.data() + b * s.d_h * s.d_w, &e, &params);
     std::vector<double> scores(c);
-    for (size_t k = 0; k < c; ++k) scores[k] = std::inner_product(e.begin(), e.end(), z[k].begin(), 0.0) / (norm(e) * norm(z[k]));
+    for (size_t k = 0; k < c; ++k)
+      scores[k] = std::inner_product(e.begin(), e.end(), z[k].begin(), 0.0) / (norm(e) * norm(z[k]));
     double sum = 0.0;
     for (double sc : scores) sum += std::exp(sc);
     total += std::log(sum) - scores[classes[b]];
@@ -92,7 +96,8 @@ TEST_CASE("zero-shot: gradients of the headless expert and the text projection a
     CHECK(static_cast<double>(proj.params()[0]->grad[i]) == doctest::Approx(central(w, i)).epsilon(1e-3).scale(1e-4));
   }
   for (size_t i = 0; i < bias.size(); ++i, ++checked) {
-    CHECK(static_cast<double>(proj.params()[1]->grad[i]) == doctest::Approx(central(bias, i)).epsilon(1e-3).scale(1e-4));
+    CHECK(static_cast<double>(proj.params()[1]->grad[i]) ==
+          doctest::Approx(central(bias, i)).epsilon(1e-3).scale(1e-4));
   }
   CHECK(checked == 5 * 3 + 4 * 6 + 5 * 12 + 5 + 5 * 4 + 5);
 }
@@ -138,7 +143,8 @@ TEST_CASE("zero-shot training reaches classes it never saw when layers carry the
       for (size_t i = 0; i < per_class; ++i) {
         for (size_t f = 0; f < out.data.features; ++f) {
           double v = 0.3 * rng.uniform(-1, 1);
-          for (size_t j = 0; j < d_text; ++j) v += static_cast<double>(mix[f * d_text + j] * texts[c * d_text + j]) / 4.0;
+          for (size_t j = 0; j < d_text; ++j)
+            v += static_cast<double>(mix[f * d_text + j] * texts[c * d_text + j]) / 4.0;
           out.data.x.push_back(static_cast<float>(v));
         }
         out.classes.push_back(c - first);
@@ -204,7 +210,8 @@ TEST_CASE("zero-shot checkpoints: the headless expert and regression_head round-
   TextProjection wrong(3, s.r_t + 1);
   REQUIRE(save_probex_checkpoint(ex, {}, path, &error, wrong.params()));
   CHECK_FALSE(load_probex_checkpoint(path, &loaded, &error));
-  CHECK(error == path + ": regression_head.weight must be [r_T = 4, d_text] with regression_head.bias [r_T], both float");
+  CHECK(error ==
+        path + ": regression_head.weight must be [r_T = 4, d_text] with regression_head.bias [r_T], both float");
   REQUIRE(save_probex_checkpoint(ex, {}, path, &error));  // neither a head nor a text projection
   CHECK_FALSE(load_probex_checkpoint(path, &loaded, &error));
   CHECK(error == path + ": no tensor named 'classification_head.weight'");

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "runtime/math/float_formats.h"
-#include "runtime/formats/gguf.h"
 #include "converter/io/gguf_writer.h"
+#include "runtime/formats/gguf.h"
+#include "runtime/math/float_formats.h"
 
 using namespace probex::convert;
 
@@ -140,7 +140,7 @@ TEST_CASE("tensors are placed in name order at multiples of 32; bad tensors are 
   GgufWriter w;
   std::string error;
   std::vector<float> v(64, 0.25f);
-  REQUIRE(w.add_f32("b", GgufType::kF16, {5}, v.data(), 5, &error));    // 10 bytes
+  REQUIRE(w.add_f32("b", GgufType::kF16, {5}, v.data(), 5, &error));        // 10 bytes
   REQUIRE(w.add_f32("a", GgufType::kQ8_0, {2, 32}, v.data(), 64, &error));  // 2 blocks, 68 bytes
   const auto places = w.layout();
   REQUIRE(places.size() == 2);
@@ -271,8 +271,10 @@ TEST_CASE("Q4_K and Q8_0 read back by the runtime within their error bounds on G
   for (size_t r = 0; r < rows; ++r) {
     if (r % 8 == 0) continue;
     plain.insert(plain.end(), x.begin() + static_cast<long>(r * cols), x.begin() + static_cast<long>((r + 1) * cols));
-    plain4.insert(plain4.end(), q4.begin() + static_cast<long>(r * cols), q4.begin() + static_cast<long>((r + 1) * cols));
-    plain8.insert(plain8.end(), q8.begin() + static_cast<long>(r * cols), q8.begin() + static_cast<long>((r + 1) * cols));
+    plain4.insert(plain4.end(), q4.begin() + static_cast<long>(r * cols),
+                  q4.begin() + static_cast<long>((r + 1) * cols));
+    plain8.insert(plain8.end(), q8.begin() + static_cast<long>(r * cols),
+                  q8.begin() + static_cast<long>((r + 1) * cols));
   }
   const double rms4 = rms_relative_error(plain, plain4), rms8 = rms_relative_error(plain, plain8);
   MESSAGE("N(0, 1) rows: Q4_K RMS relative error " << rms4 << ", Q8_0 " << rms8);

@@ -5,8 +5,8 @@
 #include <cstring>
 #include <filesystem>
 
-#include "runtime/math/float_formats.h"
 #include "converter/io/safetensors_writer.h"
+#include "runtime/math/float_formats.h"
 #include "tests/test_util.h"
 
 using namespace probex;
@@ -31,7 +31,8 @@ TEST_CASE("raw bytes of every dtype round-trip unchanged") {
     const size_t n = 6 * dtype_size(d);
     std::vector<uint8_t> bytes(n);
     for (size_t i = 0; i < n; ++i) bytes[i] = static_cast<uint8_t>(i * 37 + dtype_size(d));
-    if (d == Dtype::kBool) for (auto& b : bytes) b &= 1;
+    if (d == Dtype::kBool)
+      for (auto& b : bytes) b &= 1;
     const std::string name = std::string("t_") + dtype_name(d);
     expected[name] = bytes;
     REQUIRE(w.add_raw(name, d, {2, 3}, bytes, &error));

@@ -10,12 +10,12 @@
 #include <memory>
 #include <random>
 
-#include "runtime/formats/model_file.h"
-#include "runtime/formats/tflite.h"
 #include "converter/io/onnx_writer.h"
 #include "converter/io/tflite_writer.h"
-#include "tflite_subset_generated.h"
 #include "converter/zoo/model_writer.h"
+#include "runtime/formats/model_file.h"
+#include "runtime/formats/tflite.h"
+#include "tflite_subset_generated.h"
 
 using namespace probex;
 using namespace probex::convert;
@@ -41,8 +41,9 @@ Mlp make_mlp() {
   Mlp m;
   std::mt19937 rng(7);
   std::normal_distribution<float> normal(0.0f, 0.5f);
-  const std::vector<std::pair<std::string, std::pair<uint64_t, uint64_t>>> layers = {
-      {"fc1", {6, 12}}, {"fc2", {4, 6}}, {"head", {3, 4}}};
+  const std::vector<std::pair<std::string, std::pair<uint64_t, uint64_t>>> layers = {{"fc1", {6, 12}},
+                                                                                     {"fc2", {4, 6}},
+                                                                                     {"head", {3, 4}}};
   for (const auto& [name, dims] : layers) {
     m.shapes[name + ".weight"] = {dims.first, dims.second};
     m.shapes[name + ".bias"] = {dims.first};
@@ -152,11 +153,14 @@ TEST_CASE("tflite writer: FLOAT32 and INT8 models read back with their names, sh
       const fb::Operator* op = g->operators()->Get(i);
       REQUIRE(op->inputs()->size() == 3);
       CHECK(op->inputs()->Get(0) == x);
-      CHECK(g->tensors()->Get(static_cast<uint32_t>(op->inputs()->Get(1)))->name()->str() == std::string(layers[i]) + ".weight");
-      CHECK(g->tensors()->Get(static_cast<uint32_t>(op->inputs()->Get(2)))->name()->str() == std::string(layers[i]) + ".bias");
+      CHECK(g->tensors()->Get(static_cast<uint32_t>(op->inputs()->Get(1)))->name()->str() ==
+            std::string(layers[i]) + ".weight");
+      CHECK(g->tensors()->Get(static_cast<uint32_t>(op->inputs()->Get(2)))->name()->str() ==
+            std::string(layers[i]) + ".bias");
       const fb::FullyConnectedOptions* o = op->builtin_options_as_FullyConnectedOptions();
       REQUIRE(o != nullptr);
-      CHECK(o->fused_activation_function() == (i < 2 ? fb::ActivationFunctionType::RELU : fb::ActivationFunctionType::NONE));
+      CHECK(o->fused_activation_function() ==
+            (i < 2 ? fb::ActivationFunctionType::RELU : fb::ActivationFunctionType::NONE));
       const fb::Tensor* w = g->tensors()->Get(static_cast<uint32_t>(op->inputs()->Get(1)));
       if (type == TfliteWeightType::kInt8) {
         REQUIRE(w->quantization() != nullptr);
@@ -174,8 +178,8 @@ TEST_CASE("onnx writer: Gemm transB=1 weights read as [out, in], exact values, m
   const Mlp mlp = make_mlp();
   std::vector<uint8_t> bytes;
   std::string error;
-  REQUIRE_MESSAGE(encode_zoo_model(mlp.views(), kMetadata, ZooFormat::kOnnx, GgufType::kF16,
-                                   TfliteWeightType::kFloat32, "mlp-a/root", &bytes, &error),
+  REQUIRE_MESSAGE(encode_zoo_model(mlp.views(), kMetadata, ZooFormat::kOnnx, GgufType::kF16, TfliteWeightType::kFloat32,
+                                   "mlp-a/root", &bytes, &error),
                   error);
   const std::unique_ptr<ModelFile> f = open(bytes, ModelFormat::kOnnx);
   check_metadata(*f);
@@ -210,8 +214,9 @@ TEST_CASE("onnx writer: the expert graph's initializers, nodes in the authors' o
     for (float& x : v) x = normal(rng);
     return v;
   };
-  const std::vector<float> probes = values(d_w * r_u), projection = values(r_v * d_h), encoder = values(r_t * r_u * r_v),
-                           encoder_bias = values(r_t), head = values(d_y * r_t), head_bias = values(d_y);
+  const std::vector<float> probes = values(d_w * r_u), projection = values(r_v * d_h),
+                           encoder = values(r_t * r_u * r_v), encoder_bias = values(r_t), head = values(d_y * r_t),
+                           head_bias = values(d_y);
   ExpertGraphWeights w;
   w.d_h = d_h;
   w.d_w = d_w;
@@ -254,7 +259,9 @@ TEST_CASE("onnx writer: the expert graph's initializers, nodes in the authors' o
 
   // The nodes in forward order, each once (op types as length-delimited strings: field 4, then the length).
   const std::string text(bytes.begin(), bytes.end());
-  const auto op = [](const std::string& type) { return std::string(1, '\x22') + static_cast<char>(type.size()) + type; };
+  const auto op = [](const std::string& type) {
+    return std::string(1, '\x22') + static_cast<char>(type.size()) + type;
+  };
   size_t at = 0;
   for (const char* type : {"MatMul", "Transpose", "Gemm", "Relu", "Flatten", "Gemm", "Gemm"}) {
     CAPTURE(type);

@@ -45,8 +45,12 @@ TEST_CASE("sgemm equals a triple loop for every transpose combination, with alph
     for (const blas::Op op_b : {blas::Op::kNone, blas::Op::kTranspose}) {
       const bool ta = op_a == blas::Op::kTranspose, tb = op_b == blas::Op::kTranspose;
       // A is stored m x k (or k x m when transposed), B k x n (or n x k), row-major and packed.
-      auto at = [&](int i, int p) { return ta ? a[static_cast<size_t>(p) * m + i] : a[static_cast<size_t>(i) * k + p]; };
-      auto bt = [&](int p, int j) { return tb ? b[static_cast<size_t>(j) * k + p] : b[static_cast<size_t>(p) * n + j]; };
+      auto at = [&](int i, int p) {
+        return ta ? a[static_cast<size_t>(p) * m + i] : a[static_cast<size_t>(i) * k + p];
+      };
+      auto bt = [&](int p, int j) {
+        return tb ? b[static_cast<size_t>(j) * k + p] : b[static_cast<size_t>(p) * n + j];
+      };
       std::vector<float> c = c0;
       blas::sgemm(op_a, op_b, m, n, k, 2.0f, a.data(), ta ? m : k, b.data(), tb ? k : n, 0.5f, c.data(), n);
       for (int i = 0; i < m; ++i) {

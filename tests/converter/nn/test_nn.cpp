@@ -60,7 +60,8 @@ TEST_CASE("architecture specs name layers as PyTorch would and reject nonsense")
   REQUIRE(Model::from_spec("mlp-784-256-128-10", &m, &error));
   std::vector<std::string> names;
   for (const Param* p : m.params()) names.push_back(p->name);
-  CHECK(names == std::vector<std::string>{"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "head.weight", "head.bias"});
+  CHECK(names ==
+        std::vector<std::string>{"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "head.weight", "head.bias"});
   CHECK(m.find_param("fc1.weight")->shape == std::vector<uint64_t>{256, 784});
   CHECK(m.input_size() == 784);
   CHECK(m.output_size() == 10);
@@ -76,7 +77,7 @@ TEST_CASE("init follows torch.nn.Linear bounds and replace_head and clone keep t
   REQUIRE(Model::from_spec("mlp-100-16-3", &m, &error));
   Rng rng(1);
   m.init(rng);
-  for (float w : m.find_param("fc1.weight")->value) CHECK(std::fabs(w) <= 0.1f);  // 1/sqrt(100)
+  for (float w : m.find_param("fc1.weight")->value) CHECK(std::fabs(w) <= 0.1f);    // 1/sqrt(100)
   for (float w : m.find_param("head.weight")->value) CHECK(std::fabs(w) <= 0.25f);  // 1/sqrt(16)
   Model c = m.clone();
   CHECK(c.find_param("fc1.weight")->value == m.find_param("fc1.weight")->value);

@@ -46,7 +46,8 @@ TEST_CASE("train_zoo: one tree briefly, its checkpoint written and its record in
   CHECK(c.metadata["tree"] == "mlp-b");
   CHECK(c.labels.size() == r.labels.size());
   const std::string json = training_json(PROBEX_SMALL_ZOO, result);
-  CHECK(json.find("\"trees\":[{\"tree\":\"mlp-b\",\"layer\":\"fc2.weight\",\"layer_shape\":[128,256]") != std::string::npos);
+  CHECK(json.find("\"trees\":[{\"tree\":\"mlp-b\",\"layer\":\"fc2.weight\",\"layer_shape\":[128,256]") !=
+        std::string::npos);
   CHECK(tree_report_text(r).find("tree mlp-b  layer fc2.weight [128, 256] (matrix)") != std::string::npos);
 }
 

@@ -39,8 +39,11 @@ size_t entity_length(const std::string& s, size_t i) {
 size_t attribute_length(const std::string& s, size_t i) {
   size_t j = i;
   while (j < s.size() && std::isspace(static_cast<unsigned char>(s[j]))) ++j;
-  if (j == i || j >= s.size() || !(std::isalpha(static_cast<unsigned char>(s[j])) || s[j] == '_' || s[j] == ':')) return 0;
-  while (j < s.size() && (std::isalnum(static_cast<unsigned char>(s[j])) || std::string_view("-_:.").find(s[j]) != std::string_view::npos)) ++j;
+  if (j == i || j >= s.size() || !(std::isalpha(static_cast<unsigned char>(s[j])) || s[j] == '_' || s[j] == ':'))
+    return 0;
+  while (j < s.size() && (std::isalnum(static_cast<unsigned char>(s[j])) ||
+                          std::string_view("-_:.").find(s[j]) != std::string_view::npos))
+    ++j;
   if (s.compare(j, 2, "=\"") != 0) return 0;
   j += 2;
   while (j < s.size() && s[j] != '"' && s[j] != '<') ++j;
@@ -61,12 +64,14 @@ std::string xml_error(const std::string& s) {
       if (n == 0) return "bare & at " + std::to_string(i);
       i += n;
     } else if (s[i] != '<') {
-      if (open.empty() && !std::isspace(static_cast<unsigned char>(s[i]))) return "text outside the root at " + std::to_string(i);
+      if (open.empty() && !std::isspace(static_cast<unsigned char>(s[i])))
+        return "text outside the root at " + std::to_string(i);
       ++i;
     } else if (s.compare(i, 2, "</") == 0) {
       const size_t end = s.find('>', i);
       const std::string name = s.substr(i + 2, end - i - 2);
-      if (open.empty() || open.back() != name) return "</" + name + "> does not close <" + (open.empty() ? "" : open.back()) + ">";
+      if (open.empty() || open.back() != name)
+        return "</" + name + "> does not close <" + (open.empty() ? "" : open.back()) + ">";
       open.pop_back();
       root_done = open.empty();
       i = end + 1;
@@ -167,7 +172,7 @@ TEST_CASE("axes get round ticks") {
   CHECK(b.hi == 500.0);
   CHECK(tick_label(b.ticks[1], 100) == "200");
   CHECK(tick_label(2e-6, 1e-6) == "2e-06");  // tiny steps in short scientific form
-  const Axis one = nice_axis(5, 5);  // a single value still gets a range around it
+  const Axis one = nice_axis(5, 5);          // a single value still gets a range around it
   CHECK(one.lo < 5.0);
   CHECK(one.hi > 5.0);
   CHECK(svg_number(12.5) == "12.5");
@@ -196,8 +201,8 @@ TEST_CASE("bar chart: heights proportional to values, n/a for missing, a referen
   ChartFrame f("AUC", "label", "AUC");
   f.y_min = 0.0;
   f.y_max = 1.0;
-  const std::string svg = bar_chart(f, {"x", "y"}, {{"probex", {1.0, 0.5}, ""}, {"dense", {0.25, std::nan("")}, ""}}, 0.5,
-                                    "chance");
+  const std::string svg = bar_chart(f, {"x", "y"}, {{"probex", {1.0, 0.5}, ""}, {"dense", {0.25, std::nan("")}, ""}},
+                                    0.5, "chance");
   CHECK(xml_error(svg).empty());
   const std::vector<double> h = attribute_values(svg, "rect class=\"bar\"", "height");
   REQUIRE(h.size() == 3);
@@ -266,8 +271,8 @@ TEST_CASE("the training report page: well-formed, escaped, every chart of every 
   const std::string page = training_report_html(facts, {r, r});
   CHECK(xml_error(page) == "");
   CHECK(count(page, "<section class=\"tree\">") == 2);
-  CHECK(count(page, "class=\"chart line-chart\"") == 4);  // loss and val curves per tree
-  CHECK(count(page, "class=\"chart bar-chart\"") == 2);   // per-label AUC per tree
+  CHECK(count(page, "class=\"chart line-chart\"") == 4);               // loss and val curves per tree
+  CHECK(count(page, "class=\"chart bar-chart\"") == 2);                // per-label AUC per tree
   CHECK(count(page, "class=\"chart scatter-chart\"") == 2 * (1 + 3));  // by tree, then one per label
   CHECK(page.find("tree&lt;&amp;&gt;") != std::string::npos);
   CHECK(page.find("tree<&>") == std::string::npos);

@@ -4,11 +4,11 @@
 #include <cmath>
 #include <string>
 
-#include "runtime/math/cosine.h"
 #include "converter/io/safetensors_writer.h"
-#include "tests/test_util.h"
 #include "converter/text/embedding_table.h"
 #include "converter/text/wink_json.h"
+#include "runtime/math/cosine.h"
+#include "tests/test_util.h"
 
 using namespace probex::convert;
 using probex::Dtype;
@@ -63,7 +63,7 @@ TEST_CASE("wink JSON: inconsistent files are errors naming the file and the prob
     REQUIRE(at != std::string::npos);
     return s.replace(at, from.size(), to);
   };
-  CHECK(wink_error("{\"size\":3") .find("not valid JSON") != std::string::npos);
+  CHECK(wink_error("{\"size\":3").find("not valid JSON") != std::string::npos);
   CHECK(wink_error("[1,2]").find("top level is not an object") != std::string::npos);
   CHECK(wink_error("{\"size\":3}").find("lacks one of") != std::string::npos);
   CHECK(wink_error(with("\"size\":3", "\"size\":4")).find("'size' is 4 but there are 3 words and 3 vectors") !=
@@ -136,9 +136,9 @@ TEST_CASE("label embedding: whole entries first, else the mean of the known word
   CHECK(e.words == std::vector<std::string>{"ankle", "boot"});
   REQUIRE(embed_label(table, "T-shirt/top", &e, &error));  // "t-shirt" is an entry, so it is not split
   CHECK(e.vector == std::vector<float>{3.0f, 1.0f});
-  REQUIRE(embed_label(table, "top-boot", &e, &error));     // not an entry: split at '-'
+  REQUIRE(embed_label(table, "top-boot", &e, &error));  // not an entry: split at '-'
   CHECK(e.vector == std::vector<float>{2.0f, 0.5f});
-  REQUIRE(embed_label(table, "Sea Lion", &e, &error));     // a whole entry, as given
+  REQUIRE(embed_label(table, "Sea Lion", &e, &error));  // a whole entry, as given
   CHECK(e.vector == std::vector<float>{9.0f, 9.0f});
   REQUIRE(embed_label(table, "muddy boot", &e, &error));
   CHECK(e.unknown_words == std::vector<std::string>{"muddy"});

@@ -12,8 +12,8 @@
 
 #include "converter/io/safetensors_writer.h"
 #include "converter/nn/rng.h"
-#include "tests/test_util.h"
 #include "converter/zoo/discover.h"
+#include "tests/test_util.h"
 
 using namespace probex::convert;
 
@@ -21,7 +21,8 @@ TEST_CASE("adjusted Rand index: identical partitions 1, relabelled 1, known valu
   CHECK(adjusted_rand_index({0, 0, 1, 1}, {0, 0, 1, 1}) == doctest::Approx(1.0));
   CHECK(adjusted_rand_index({0, 0, 1, 1}, {1, 1, 0, 0}) == doctest::Approx(1.0));
   // Worked example: a = {0,0,0,1,1,1}, b = {0,0,1,1,2,2}: index 2, sums 6 and 3, total 15 -> ARI 0.2424...
-  CHECK(adjusted_rand_index({0, 0, 0, 1, 1, 1}, {0, 0, 1, 1, 2, 2}) == doctest::Approx((2.0 - 18.0 / 15.0) / (4.5 - 18.0 / 15.0)));
+  CHECK(adjusted_rand_index({0, 0, 0, 1, 1, 1}, {0, 0, 1, 1, 2, 2}) ==
+        doctest::Approx((2.0 - 18.0 / 15.0) / (4.5 - 18.0 / 15.0)));
 }
 
 TEST_CASE("Ward linkage recovers separated groups and their number") {

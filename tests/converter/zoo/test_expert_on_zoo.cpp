@@ -10,10 +10,10 @@
 #include "converter/bundle/bundle_writer.h"
 #include "converter/expert/checkpoint.h"
 #include "converter/expert/layer_dataset.h"
-#include "probex/probex.h"
 #include "converter/expert/train_tree.h"
-#include "tests/test_util.h"
 #include "converter/zoo/zoo.h"
+#include "probex/probex.h"
+#include "tests/test_util.h"
 
 using namespace probex::convert;
 
@@ -100,7 +100,7 @@ TEST_CASE("ProbeX reads the fine-tuning classes of real models far above chance"
     size_t right = 0;
     for (size_t i = 0; i < test_split.data.count; ++i) {
       probex_audit_result r;
-  probex_audit_result_init(&r, sizeof r);
+      probex_audit_result_init(&r, sizeof r);
       REQUIRE_MESSAGE(probex_audit_file(auditor, 0, test_split.data.names[i].c_str(), &r, &e) == PROBEX_OK, e.message);
       for (size_t k = 0; k < 10; ++k) right += r.predicted[k] == (test_split.data.y[i * 10 + k] > 0.5f);
     }

@@ -7,8 +7,8 @@
 #include "converter/bundle/zero_shot_bundle.h"
 #include "converter/expert/layer_dataset.h"
 #include "converter/expert/zero_shot_tree.h"
-#include "tests/test_util.h"
 #include "converter/zoo/layout.h"
+#include "tests/test_util.h"
 
 using namespace probex::convert;
 
@@ -85,12 +85,13 @@ TEST_CASE("zero-shot on the standard zoo's detectors: far above chance in-distri
   REQUIRE(label_prototypes(zs.text_weight, zs.text_bias, table, tree.zero_shot->labels, &prototypes, &error));
   std::vector<size_t> candidates, classes;
   for (const std::string& u : unseen) {
-    candidates.push_back(static_cast<size_t>(std::find(tree.zero_shot->labels.begin(), tree.zero_shot->labels.end(), u) -
-                                             tree.zero_shot->labels.begin()));
+    candidates.push_back(static_cast<size_t>(
+        std::find(tree.zero_shot->labels.begin(), tree.zero_shot->labels.end(), u) - tree.zero_shot->labels.begin()));
   }
   for (size_t m = 0; m < holdout.data.count; ++m) classes.push_back(holdout.data.y[m * 2] == 1.0f ? 0 : 1);
   ZeroShotAgreement agreement;
-  REQUIRE_MESSAGE(compare_zero_shot(bytes, 0, *zs.expert, 128, 256, prototypes, holdout.data, candidates, classes, &agreement, &error),
+  REQUIRE_MESSAGE(compare_zero_shot(bytes, 0, *zs.expert, 128, 256, prototypes, holdout.data, candidates, classes,
+                                    &agreement, &error),
                   error);
   MESSAGE("zero-shot top-1, int8 runtime " << agreement.runtime_top1 << " vs float " << agreement.float_top1);
   CHECK(agreement.float_top1 == doctest::Approx(probex.zero_shot_top1));

@@ -11,13 +11,13 @@
 #include <map>
 #include <memory>
 
-#include "runtime/math/float_formats.h"
+#include "converter/zoo/layout.h"
+#include "converter/zoo/zoo.h"
 #include "runtime/formats/gguf.h"
 #include "runtime/formats/model_file.h"
 #include "runtime/formats/safetensors.h"
+#include "runtime/math/float_formats.h"
 #include "tests/test_util.h"
-#include "converter/zoo/layout.h"
-#include "converter/zoo/zoo.h"
 
 using namespace probex;
 using namespace probex::convert;
@@ -248,7 +248,8 @@ TEST_CASE("export: other files are copied (beside a snapshot, into the new one);
            fs::copy_options::recursive);
   std::vector<ZooFile> files;
   REQUIRE(list_zoo_files(src, &files, &error));
-  for (const ZooFile& f : files) REQUIRE(test::write_bytes((fs::path(f.path).parent_path() / "config.json").string(), {'{', '}'}));
+  for (const ZooFile& f : files)
+    REQUIRE(test::write_bytes((fs::path(f.path).parent_path() / "config.json").string(), {'{', '}'}));
   REQUIRE(test::write_bytes(dir.file("src/README.md"), {'z', 'o', 'o'}));
   const std::vector<ZooModel> exported = export_to(src, dir.file("out"), GgufType::kF16);
   REQUIRE(exported.size() == files.size());
@@ -261,7 +262,8 @@ TEST_CASE("export: other files are copied (beside a snapshot, into the new one);
   REQUIRE(list_zoo_files(dir.file("out"), &copies, &error));
   CHECK(copies.size() == files.size());
   size_t config_files = 0;
-  for (const auto& [path, bytes] : all_files(dir.file("out"))) config_files += path.find("config.json") != std::string::npos;
+  for (const auto& [path, bytes] : all_files(dir.file("out")))
+    config_files += path.find("config.json") != std::string::npos;
   CHECK(config_files == files.size());  // none left in the old snapshot folders
 
   ZooExportOptions options;
@@ -304,7 +306,8 @@ TEST_CASE("TFLite and ONNX zoos: built directly and exported, the same bytes; te
       CHECK(f.path.substr(f.path.size() - ext.size()) == ext);
       SafetensorsFile original;
       const std::string rel = fs::relative(f.path, options.out_dir).generic_string();
-      REQUIRE(SafetensorsFile::open(st + "/" + rel.substr(0, rel.size() - ext.size()) + ".safetensors", &original).ok());
+      REQUIRE(
+          SafetensorsFile::open(st + "/" + rel.substr(0, rel.size() - ext.size()) + ".safetensors", &original).ok());
       std::unique_ptr<ModelFile> copy;
       const ModelStatus open = open_model_file(f.path, &copy);
       REQUIRE_MESSAGE(open.ok(), open.message);
@@ -331,7 +334,8 @@ TEST_CASE("TFLite and ONNX zoos: built directly and exported, the same bytes; te
         for (size_t r = 0; r < static_cast<size_t>(t.shape[0]); ++r) {
           float range = 0.0f;
           for (size_t j = 0; j < cols; ++j) range = std::max(range, std::fabs(want[r * cols + j]));
-          for (size_t j = 0; j < cols; ++j) CHECK(std::fabs(got[r * cols + j] - want[r * cols + j]) <= range / 254.0f * 1.0001f);
+          for (size_t j = 0; j < cols; ++j)
+            CHECK(std::fabs(got[r * cols + j] - want[r * cols + j]) <= range / 254.0f * 1.0001f);
         }
       }
     }

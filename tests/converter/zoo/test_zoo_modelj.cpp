@@ -7,11 +7,11 @@
 #include <filesystem>
 #include <set>
 
+#include "converter/nn/train.h"
+#include "converter/zoo/zoo.h"
 #include "runtime/formats/python_literal.h"
 #include "runtime/formats/safetensors.h"
-#include "converter/nn/train.h"
 #include "tests/test_util.h"
-#include "converter/zoo/zoo.h"
 
 using namespace probex;
 using namespace probex::convert;

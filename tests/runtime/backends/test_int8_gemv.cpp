@@ -32,11 +32,11 @@ TEST_CASE("int8 GEMV equals the double-precision product of the dequantized weig
     for (float& v : bias) v = u(rng);
     for (float& v : x) v = u(rng);
     for (const bool with_bias : {true, false}) {
-      gemv_int8(w.data(), scales.data(), shape.block, with_bias ? bias.data() : nullptr, x.data(), shape.rows, shape.cols,
-                y.data());
+      gemv_int8(w.data(), scales.data(), shape.block, with_bias ? bias.data() : nullptr, x.data(), shape.rows,
+                shape.cols, y.data());
       for (size_t o = 0; o < shape.rows; ++o) {
-        dequantize_row(StorageType::kI8, reinterpret_cast<const uint8_t*>(w.data()), scales.data(), shape.cols, shape.block,
-                       o, row.data());
+        dequantize_row(StorageType::kI8, reinterpret_cast<const uint8_t*>(w.data()), scales.data(), shape.cols,
+                       shape.block, o, row.data());
         double want = with_bias ? static_cast<double>(bias[o]) : 0.0, magnitude = std::fabs(want);
         for (size_t k = 0; k < shape.cols; ++k) {
           want += static_cast<double>(row[k]) * static_cast<double>(x[k]);

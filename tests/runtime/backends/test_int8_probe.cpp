@@ -80,7 +80,8 @@ TEST_CASE("int8 probe: every path this CPU has equals the scalar path and the ex
     const size_t stride = scalar.row_stride();
     std::vector<int8_t> q(c.rows * stride);
     std::vector<float> row_scales(c.rows);
-    for (size_t i = 0; i < c.rows; ++i) row_scales[i] = scalar.quantize_row(x.data() + i * c.d_w, q.data() + i * stride);
+    for (size_t i = 0; i < c.rows; ++i)
+      row_scales[i] = scalar.quantize_row(x.data() + i * c.d_w, q.data() + i * stride);
     // p_stride wider than r_u: nothing may be written past a row's r_u columns.
     const size_t p_stride = c.r_u + 3;
     std::vector<float> expected(c.rows * p_stride, -7.0f);

@@ -62,8 +62,10 @@ TEST_CASE("gemm_f32 equals plain double loops, at every tile edge and with A tra
         for (size_t i = 0; i < m; ++i)
           for (size_t j = 0; j < n; ++j) {
             double want = static_cast<double>(c0[i * n + j]);
-            for (size_t t = 0; t < k; ++t) want += static_cast<double>(a[i * k + t]) * static_cast<double>(b[t * n + j]);
-            worst = std::max({worst, std::fabs(static_cast<double>(c[i * n + j]) - want), std::fabs(static_cast<double>(ct[i * n + j]) - want)});
+            for (size_t t = 0; t < k; ++t)
+              want += static_cast<double>(a[i * k + t]) * static_cast<double>(b[t * n + j]);
+            worst = std::max({worst, std::fabs(static_cast<double>(c[i * n + j]) - want),
+                              std::fabs(static_cast<double>(ct[i * n + j]) - want)});
           }
         CHECK(worst <= 1e-5 * static_cast<double>(k + 1));
       }
@@ -89,7 +91,8 @@ TEST_CASE("MultiViewProbe's features equal the views written out literally, for 
       const ViewKind kind = static_cast<ViewKind>(k);
       views.push_back({kind, probes[k].data(), projections[k].data()});
       const size_t len = view_probe_length(kind, d_h, d_w), rows = view_response_rows(kind, d_h, d_w);
-      const std::vector<double> U = transpose(std::vector<double>(probes[k].begin(), probes[k].end()), r, len);  // [len, r]
+      const std::vector<double> U = transpose(std::vector<double>(probes[k].begin(), probes[k].end()), r,
+                                              len);  // [len, r]
       const std::vector<double> S = kind == ViewKind::kXU     ? matmul(X, U, d_h, d_w, r)
                                     : kind == ViewKind::kXXtU ? matmul(XXt, U, d_h, d_h, r)
                                     : kind == ViewKind::kXtU  ? matmul(Xt, U, d_w, d_h, r)
@@ -102,7 +105,8 @@ TEST_CASE("MultiViewProbe's features equal the views written out literally, for 
       for (size_t l = 0; l < r; ++l)
         for (size_t v = 0; v < p; ++v) {
           double g = 0.0;
-          for (size_t n = 0; n < rows; ++n) g += (S[n * r + l] - mean) / denom * static_cast<double>(projections[k][v * rows + n]);
+          for (size_t n = 0; n < rows; ++n)
+            g += (S[n * r + l] - mean) / denom * static_cast<double>(projections[k][v * rows + n]);
           want.push_back(g);  // before the ReLU, which the backends' step 3 applies
         }
     }

@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "runtime/cli/args.h"
 #include "probex/probex.h"
+#include "runtime/cli/args.h"
 
 using probex::cli::ArgParser;
 
@@ -60,10 +60,21 @@ TEST_CASE("values are checked whole and in range; a missing value is a usage err
   CHECK(x == 0.25);
   CHECK(bytes == 3u << 20);
   CHECK(threads == 4);
-  for (const std::vector<std::string>& bad : std::vector<std::vector<std::string>>{
-           {"--n", "11"}, {"--n", "0"}, {"--n", "5x"}, {"--n", ""}, {"--n"}, {"--x", "1.5"}, {"--x", "nan"},
-           {"--size", "-1"}, {"--size", "+1"}, {"--size", "0"}, {"--size", "1Q"}, {"--size", "20000000T"},
-           {"--threads", "0"}, {"--threads", "257"}, {"--threads", "many"}}) {
+  for (const std::vector<std::string>& bad : std::vector<std::vector<std::string>>{{"--n", "11"},
+                                                                                   {"--n", "0"},
+                                                                                   {"--n", "5x"},
+                                                                                   {"--n", ""},
+                                                                                   {"--n"},
+                                                                                   {"--x", "1.5"},
+                                                                                   {"--x", "nan"},
+                                                                                   {"--size", "-1"},
+                                                                                   {"--size", "+1"},
+                                                                                   {"--size", "0"},
+                                                                                   {"--size", "1Q"},
+                                                                                   {"--size", "20000000T"},
+                                                                                   {"--threads", "0"},
+                                                                                   {"--threads", "257"},
+                                                                                   {"--threads", "many"}}) {
     CAPTURE(bad[0]);
     CAPTURE(bad.size() > 1 ? bad[1] : "(none)");
     ArgParser p = parser();
@@ -90,9 +101,14 @@ TEST_CASE("choices and lists take exact names from their set") {
   CHECK(groups == std::vector<std::string>{"cols", "rows"});
   CHECK(baselines.empty());
   // The old substring matching accepted "arrows" as rows and "undense" as dense.
-  for (const std::vector<std::string>& bad : std::vector<std::vector<std::string>>{
-           {"--groups", "arrows"}, {"--groups", "rows,"}, {"--groups", ""}, {"--groups", "rows,rows"},
-           {"--groups", "none"}, {"--baselines", "undense"}, {"--baselines", "dense,none"}, {"--backend", "xnn"}}) {
+  for (const std::vector<std::string>& bad : std::vector<std::vector<std::string>>{{"--groups", "arrows"},
+                                                                                   {"--groups", "rows,"},
+                                                                                   {"--groups", ""},
+                                                                                   {"--groups", "rows,rows"},
+                                                                                   {"--groups", "none"},
+                                                                                   {"--baselines", "undense"},
+                                                                                   {"--baselines", "dense,none"},
+                                                                                   {"--backend", "xnn"}}) {
     CAPTURE(bad[0]);
     CAPTURE(bad[1]);
     ArgParser p = parser();

@@ -75,8 +75,8 @@ inline std::vector<MalformedGgufCase> malformed_gguf_corpus() {
        "a metadata value"},
       {"truncated float64 value", GgufWriter(0, 1).key("k", V::kF64).u32(0).bytes, E::kFileTruncated,
        "a metadata value"},
-      {"string value beyond the file", GgufWriter(0, 1).key("k", V::kString).u64(5).raw("ab").bytes,
-       E::kFileTruncated, "a string value of 5 bytes"},
+      {"string value beyond the file", GgufWriter(0, 1).key("k", V::kString).u64(5).raw("ab").bytes, E::kFileTruncated,
+       "a string value of 5 bytes"},
       {"bool value 2", GgufWriter(0, 1).key("flag", V::kBool).u8(2).bytes, E::kBadValueType, "'flag': bool value 2"},
       {"array of unknown type", GgufWriter(0, 1).key("a", V::kArray).u32(99).u64(0).bytes, E::kBadValueType,
        "unknown value type 99"},
@@ -88,8 +88,19 @@ inline std::vector<MalformedGgufCase> malformed_gguf_corpus() {
       {"bool array holding 7", GgufWriter(0, 1).key("a", V::kArray).type(V::kBool).u64(2).u8(1).u8(7).bytes,
        E::kBadValueType, "bool value 7"},
       {"arrays nested 5 deep",
-       GgufWriter(0, 1).key("deep", V::kArray).type(V::kArray).u64(1).type(V::kArray).u64(1).type(V::kArray)
-           .u64(1).type(V::kArray).u64(1).type(V::kU8).u64(0).bytes,
+       GgufWriter(0, 1)
+           .key("deep", V::kArray)
+           .type(V::kArray)
+           .u64(1)
+           .type(V::kArray)
+           .u64(1)
+           .type(V::kArray)
+           .u64(1)
+           .type(V::kArray)
+           .u64(1)
+           .type(V::kU8)
+           .u64(0)
+           .bytes,
        E::kNestingTooDeep, "'deep': arrays nested deeper than 4"},
       {"duplicate key", GgufWriter(0, 2).kv_u32("k", 1).kv_str("k", "x").bytes, E::kDuplicateKey, "'k' appears twice"},
       {"alignment 48", with_kv([](GgufWriter& w) { w.kv_u32("general.alignment", 48); }), E::kBadAlignment,
@@ -114,7 +125,8 @@ inline std::vector<MalformedGgufCase> malformed_gguf_corpus() {
       {"byte size overflows", tensors({{"w", {1ull << 61}, T::kF64, 0}}, 8), E::kOverflow, "'w': the byte size"},
       {"removed type 4 (Q4_2)", tensors({{"w", {32}, static_cast<GgmlType>(4), 0}}, 32), E::kUnknownType,
        "'w': unknown ggml type 4"},
-      {"type 1000", tensors({{"w", {2}, static_cast<GgmlType>(1000), 0}}, 8), E::kUnknownType, "unknown ggml type 1000"},
+      {"type 1000", tensors({{"w", {2}, static_cast<GgmlType>(1000), 0}}, 8), E::kUnknownType,
+       "unknown ggml type 1000"},
       {"Q4_0 row of 33", tensors({{"w", {33, 2}, T::kQ4_0, 0}}, 64), E::kRowNotBlockMultiple,
        "'w': row length ne[0] = 33 is not a multiple of Q4_0's block of 32"},
       {"Q4_K row of 32", tensors({{"w", {32}, T::kQ4_K, 0}}, 144), E::kRowNotBlockMultiple, "Q4_K's block of 256"},

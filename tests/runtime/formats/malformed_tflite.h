@@ -64,26 +64,40 @@ inline std::vector<MalformedTfliteCase> malformed_tflite_corpus() {
       {"no buffers", base_with([](TflModel& m) { m.no_buffers = true; }), E::kMissingField, "no buffers"},
       {"buffer index out of range", base_with([&](TflModel& m) { fc(m).buffer = 7; }), E::kBadBufferIndex,
        "tensor 'fc/w': buffer index 7 is outside the model's 5 buffers"},
-      {"offset buffer past the end", base_with([](TflModel& m) { m.buffers[3] = {{}, false, 1u << 20, 6}; }),
+      {"offset buffer past the end", base_with([](TflModel& m) {
+         m.buffers[3] = {{}, false, 1u << 20, 6};
+       }),
        E::kDataOutOfFile, "buffer 3: bytes [1048576, 1048582) extend past the end"},
-      {"offset + size overflows", base_with([&](TflModel& m) { m.buffers[3] = {{}, false, big, big}; }), E::kOverflow,
-       "buffer 3: offset + size overflows"},
-      {"inline data and an offset", base_with([](TflModel& m) { m.buffers[3] = {{1, 2, 3, 4, 5, 6}, false, 64, 6}; }),
+      {"offset + size overflows", base_with([&](TflModel& m) {
+         m.buffers[3] = {{}, false, big, big};
+       }),
+       E::kOverflow, "buffer 3: offset + size overflows"},
+      {"inline data and an offset", base_with([](TflModel& m) {
+         m.buffers[3] = {{1, 2, 3, 4, 5, 6}, false, 64, 6};
+       }),
        E::kBadBuffer, "buffer 3: has both inline data and an offset"},
       {"inline size mismatch", base_with([](TflModel& m) { m.buffers[3].data.pop_back(); }), E::kSizeMismatch,
        "tensor 'fc/w': its buffer has 5 bytes; shape [2, 3] of INT8 needs 6"},
       {"external size mismatch", base_with([](TflModel& m) { m.buffers[1].data.resize(40); }, true), E::kSizeMismatch,
        "tensor 'conv/w16': its buffer has 40 bytes; shape [3, 2, 1, 4] of FLOAT16 needs 48"},
-      {"negative dimension", base_with([&](TflModel& m) { fc(m).shape = {2, -3}; }), E::kBadShape,
-       "tensor 'fc/w': dimension 1 is -3"},
-      {"element count overflows", base_with([](TflModel& m) { m.subgraphs[0].tensors[0].shape = {65536, 65536, 65536, 65536}; }),
+      {"negative dimension", base_with([&](TflModel& m) {
+         fc(m).shape = {2, -3};
+       }),
+       E::kBadShape, "tensor 'fc/w': dimension 1 is -3"},
+      {"element count overflows", base_with([](TflModel& m) {
+         m.subgraphs[0].tensors[0].shape = {65536, 65536, 65536, 65536};
+       }),
        E::kOverflow, "tensor 'input': the element count overflows 64 bits"},
-      {"byte size overflows",
-       base_with([](TflModel& m) { m.subgraphs[0].tensors[4].shape = {2147483647, 2147483647, 4}; }), E::kOverflow,
-       "tensor 'dw/w': the byte size overflows 64 bits"},
+      {"byte size overflows", base_with([](TflModel& m) {
+         m.subgraphs[0].tensors[4].shape = {2147483647, 2147483647, 4};
+       }),
+       E::kOverflow, "tensor 'dw/w': the byte size overflows 64 bits"},
       {"nine dimensions", base_with([](TflModel& m) { m.subgraphs[0].tensors[3].shape = {1, 1, 1, 1, 1, 1, 1, 1, 1}; }),
        E::kLimitExceeded, "tensor 'conv/out': 9 dimensions exceed the limit of 8"},
-      {"per-channel scale count", base_with([&](TflModel& m) { fc(m).scale = {1, 2, 3}; fc(m).zero_point = {0, 0, 0}; }),
+      {"per-channel scale count", base_with([&](TflModel& m) {
+         fc(m).scale = {1, 2, 3};
+         fc(m).zero_point = {0, 0, 0};
+       }),
        E::kBadQuantization, "tensor 'fc/w': 3 scales for dimension 0 of size 2"},
       {"quantized_dimension past the rank", base_with([&](TflModel& m) { fc(m).quantized_dimension = 2; }),
        E::kBadQuantization, "quantized_dimension 2 is not a dimension of a tensor of rank 2"},
@@ -95,7 +109,9 @@ inline std::vector<MalformedTfliteCase> malformed_tflite_corpus() {
        E::kBadQuantization, "scale 1 is not finite"},
       {"zero point outside int32", base_with([&](TflModel& m) { fc(m).zero_point[0] = int64_t{1} << 32; }),
        E::kBadQuantization, "zero point 4294967296 is outside int32"},
-      {"sparse traversal_order not a permutation", sparse([](TflTensor& t) { t.traversal_order = {1, 1}; }),
+      {"sparse traversal_order not a permutation", sparse([](TflTensor& t) {
+         t.traversal_order = {1, 1};
+       }),
        E::kBadSparsity, "traversal_order is not a permutation"},
       {"sparse traversal_order shorter than the rank", sparse([](TflTensor& t) { t.traversal_order = {0}; }),
        E::kBadSparsity, "traversal_order has 1 entries for a tensor of rank 2"},
@@ -120,19 +136,27 @@ inline std::vector<MalformedTfliteCase> malformed_tflite_corpus() {
        E::kBadSparsity, "dim_metadata 0 is neither DENSE"},
       {"sparse dense_size not the dimension's", sparse([](TflTensor& t) { t.dim_metadata[0].dense_size = 3; }),
        E::kBadSparsity, "level 0: dense_size 3, but the dimension has 2"},
-      {"sparse segments count", sparse([](TflTensor& t) { t.dim_metadata[1].segments = {0, 2}; }), E::kBadSparsity,
-       "level 1: 2 array_segments for 2 positions (needs 3)"},
-      {"sparse segments not from 0", sparse([](TflTensor& t) { t.dim_metadata[1].segments = {1, 1, 2}; }),
+      {"sparse segments count", sparse([](TflTensor& t) {
+         t.dim_metadata[1].segments = {0, 2};
+       }),
+       E::kBadSparsity, "level 1: 2 array_segments for 2 positions (needs 3)"},
+      {"sparse segments not from 0", sparse([](TflTensor& t) {
+         t.dim_metadata[1].segments = {1, 1, 2};
+       }),
        E::kBadSparsity, "array_segments do not run from 0 to the 2 array_indices"},
       {"sparse segment past the indices", sparse([](TflTensor& t) {
          t.dim_metadata[1].segments = {0, 3, 2};
          t.dim_metadata[1].indices = {0, 1};
        }),
        E::kBadSparsity, "array_segments are not non-decreasing within [0, 2] at 1"},
-      {"sparse index outside the dimension", sparse([](TflTensor& t) { t.dim_metadata[1].indices = {0, 2}; }),
+      {"sparse index outside the dimension", sparse([](TflTensor& t) {
+         t.dim_metadata[1].indices = {0, 2};
+       }),
        E::kBadSparsity, "level 1: index 2 is outside the dimension's 2"},
-      {"sparse negative index", sparse([](TflTensor& t) { t.dim_metadata[1].indices = {-1, 0}; }), E::kBadSparsity,
-       "index -1 is outside"},
+      {"sparse negative index", sparse([](TflTensor& t) {
+         t.dim_metadata[1].indices = {-1, 0};
+       }),
+       E::kBadSparsity, "index -1 is outside"},
       {"sparse index twice in a segment", sparse([](TflTensor& t) {
          t.dim_metadata[1].segments = {0, 2, 2};
          t.dim_metadata[1].indices = {1, 1};

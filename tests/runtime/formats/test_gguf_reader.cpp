@@ -81,7 +81,7 @@ TEST_CASE("GGUF golden Q4_0 block: y = (nibble - 8) * d") {
   for (int j = 0; j < 16; ++j) b[2 + j] = static_cast<uint8_t>(j | (15 - j) << 4);
   // y[j] = (j - 8) * 2; y[j + 16] = (15 - j - 8) * 2 = (7 - j) * 2.
   check_values(decode(GgmlType::kQ4_0, {32}, b),
-               {-16, -14, -12, -10, -8, -6, -4, -2, 0, 2,  4,  6,  8,   10,  12,  14,
+               {-16, -14, -12, -10, -8, -6, -4, -2, 0,  2,  4,  6,  8,   10,  12,  14,
                 14,  12,  10,  8,   6,  4,  2,  0,  -2, -4, -6, -8, -10, -12, -14, -16});
 }
 
@@ -93,8 +93,8 @@ TEST_CASE("GGUF golden Q4_1 block: y = nibble * d + m") {
   for (int j = 0; j < 16; ++j) b[4 + j] = static_cast<uint8_t>(j | (15 - j) << 4);
   // y[j] = j * 0.5 - 1; y[j + 16] = (15 - j) * 0.5 - 1.
   check_values(decode(GgmlType::kQ4_1, {32}, b),
-               {-1,  -0.5f, 0,    0.5f, 1,    1.5f, 2,    2.5f, 3,    3.5f, 4,     4.5f, 5,  5.5f, 6,     6.5f,
-                6.5f, 6,    5.5f, 5,    4.5f, 4,    3.5f, 3,    2.5f, 2,    1.5f,  1,    0.5f, 0,  -0.5f, -1});
+               {-1,   -0.5f, 0,    0.5f, 1,    1.5f, 2,    2.5f, 3,    3.5f, 4,    4.5f, 5,    5.5f, 6,     6.5f,
+                6.5f, 6,     5.5f, 5,    4.5f, 4,    3.5f, 3,    2.5f, 2,    1.5f, 1,    0.5f, 0,    -0.5f, -1});
 }
 
 TEST_CASE("GGUF golden Q5_0 block: y = (q - 16) * d, bit j of qh the fifth bit of element j") {
@@ -155,7 +155,7 @@ TEST_CASE("GGUF golden Q3_K block: 6-bit scales, high bit from hmask") {
   // group k: 0.25 * (k - 8) * j: k=0,1: *0; 2: -1.5*1; 3: -1.25*1; 4: -1*2; 5: -0.75*2; 6: -0.5*3; 7: -0.25*3;
   // 8, 9: *0; 10: 0.5*1; 11: 0.75*1; 12: 1*2; 13: 1.25*2; 14: 1.5*3; 15: 1.75*3.
   auto expected = groups({0, 0, -1.5f, -1.25f, -2, -1.5f, -1.5f, -0.75f, 0, 0, 0.5f, 0.75f, 2, 2.5f, 4.5f, 5.25f}, 16);
-  expected[0] = 8;       // (0.25 * -8) * (0 - 4)
+  expected[0] = 8;        // (0.25 * -8) * (0 - 4)
   expected[229] = -1.5f;  // group 14, j = 3: (0.25 * 6) * (3 - 4)
   check_values(decode(GgmlType::kQ3_K, {256}, b), expected);
 }
@@ -180,9 +180,9 @@ TEST_CASE("GGUF golden Q4_K block: y = (d * sc) * q - dmin * m") {
   b[16 + 127] = 0x0F;
   // sub-block s: sc*10 or sc*5 - m/2: 1*10-0, 2*5-0.5, 3*10-1, 4*5-1.5, 17*10-20, 33*5-2.5, 49*10-10, 63*5-31.5.
   auto expected = groups({10, 9.5f, 29, 18.5f, 150, 162.5f, 480, 283.5f}, 32);
-  expected[0] = 0;        // 1 * 0 - 0
-  expected[32] = 29.5f;   // 2 * 15 - 0.5
-  expected[223] = 725;    // 49 * 15 - 10
+  expected[0] = 0;         // 1 * 0 - 0
+  expected[32] = 29.5f;    // 2 * 15 - 0.5
+  expected[223] = 725;     // 49 * 15 - 10
   expected[255] = -31.5f;  // 63 * 0 - 31.5
   check_values(decode(GgmlType::kQ4_K, {256}, b), expected);
 }
@@ -418,7 +418,8 @@ TEST_CASE("GGUF types without a dequantization are listed but refused by name wh
     std::vector<float> out(static_cast<size_t>(n));
     const auto st = f.read_f32(f.tensors()[0], 0, n, out.data());
     CHECK(st.code == GgufError::kUnsupportedType);
-    CHECK(st.message == std::string("u.gguf: tensor 't': type ") + name + " is not supported (no float32 dequantization)");
+    CHECK(st.message ==
+          std::string("u.gguf: tensor 't': type ") + name + " is not supported (no float32 dequantization)");
   }
 }
 

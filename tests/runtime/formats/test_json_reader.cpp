@@ -19,13 +19,33 @@ bool utf8(const std::string& s) {
 }  // namespace
 
 TEST_CASE("validate_json accepts RFC 8259 values and rejects the rest") {
-  for (const char* ok : {"{}", "[]", "0", "-0.5e+3", "\"a\\u00e9\\ud83d\\ude00\"", " { \"a\" : [1, true, null, false] } ",
-                         "{\"a\":{\"b\":{}}}", "1E5", "\"\\/\\b\\f\\n\\r\\t\""}) {
+  for (const char* ok :
+       {"{}", "[]", "0", "-0.5e+3", "\"a\\u00e9\\ud83d\\ude00\"", " { \"a\" : [1, true, null, false] } ",
+        "{\"a\":{\"b\":{}}}", "1E5", "\"\\/\\b\\f\\n\\r\\t\""}) {
     CAPTURE(ok);
     CHECK(valid(ok));
   }
-  for (const char* bad : {"", "{", "{,}", "[1,]", "01", "1.", ".5", "-", "+1", "1e", "tru", "nul", "'a'", "\"\\x\"",
-                          "\"\\u12\"", "\"\\udc00\"", "\"\\ud800\\u0041\"", "{\"a\" 1}", "{1:2}", "[1 2]", "{} {}",
+  for (const char* bad : {"",
+                          "{",
+                          "{,}",
+                          "[1,]",
+                          "01",
+                          "1.",
+                          ".5",
+                          "-",
+                          "+1",
+                          "1e",
+                          "tru",
+                          "nul",
+                          "'a'",
+                          "\"\\x\"",
+                          "\"\\u12\"",
+                          "\"\\udc00\"",
+                          "\"\\ud800\\u0041\"",
+                          "{\"a\" 1}",
+                          "{1:2}",
+                          "[1 2]",
+                          "{} {}",
                           "\"unterminated"}) {
     CAPTURE(bad);
     CHECK_FALSE(valid(bad));

@@ -145,7 +145,8 @@ TEST_CASE("the parsed shard index: shards in order of first mention, entries sor
   CHECK(index.find("m")->shard == 0);
   CHECK(index.find("b") == nullptr);
   // A refused index leaves *out empty.
-  CHECK(parse_shard_index("{\"weight_map\": {\"a\": \"../x\"}}", "i.json", {}, &index).detail == "shard_outside_folder");
+  CHECK(parse_shard_index("{\"weight_map\": {\"a\": \"../x\"}}", "i.json", {}, &index).detail ==
+        "shard_outside_folder");
   CHECK(index.entries.empty());
   CHECK(index.shards.empty());
 }
@@ -249,7 +250,8 @@ TEST_CASE("PEFT adapters: what the config and the weights may also hold") {
     CHECK(m->find("base_model.model.score.weight") != nullptr);
   }
   SUBCASE("target_modules: null, all-linear, a regex and a full-match string") {
-    for (const char* targets : {"null", "\"all-linear\"", "\".*\\\\.(q|v)_proj\"", "\"model.layers.0.self_attn.(q|v)_proj\""}) {
+    for (const char* targets :
+         {"null", "\"all-linear\"", "\".*\\\\.(q|v)_proj\"", "\"model.layers.0.self_attn.(q|v)_proj\""}) {
       CAPTURE(targets);
       const std::string config = "{\"peft_type\": \"LORA\", \"r\": 2, \"target_modules\": " + std::string(targets) +
                                  ", \"base_model_name_or_path\": null}";

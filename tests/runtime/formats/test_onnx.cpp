@@ -6,14 +6,14 @@
 
 #include <sys/stat.h>
 
+#include <unistd.h>
 #include <algorithm>
 #include <memory>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
-#include "runtime/math/float_formats.h"
 #include "runtime/formats/model_file.h"
+#include "runtime/math/float_formats.h"
 #include "tests/runtime/formats/malformed_onnx.h"
 #include "tests/runtime/formats/onnx_writer.h"
 #include "tests/test_util.h"
@@ -62,7 +62,8 @@ TEST_CASE("ONNX: initializers of each float storage read as float32") {
   const Pb int64 = Pb().u(1, 2).u(2, 7).str(8, "int64").len(7, packed_varints({5, 6}));
   const Pb scalar = onnx_tensor("scalar", {}, 1, f32_bytes({7}));
   const Pb empty = Pb().u(1, 0).u(2, 1).str(8, "empty");
-  const auto bytes = onnx_model(onnx_graph({}, {f32, floats, doubles, halves, bf16, f16raw, int8, int64, scalar, empty}));
+  const auto bytes = onnx_model(
+      onnx_graph({}, {f32, floats, doubles, halves, bf16, f16raw, int8, int64, scalar, empty}));
   const auto m = open_buffer(bytes);
   REQUIRE(m->tensors().size() == 10);
   CHECK(m->find("f32")->shape == std::vector<uint64_t>{2, 3});
@@ -103,12 +104,14 @@ TEST_CASE("ONNX: initializers of each float storage read as float32") {
 
 TEST_CASE("ONNX: Constant nodes, also inside If and Loop subgraphs, are named by where they sit") {
   const Pb c = attribute_tensor("value", onnx_tensor("", {2}, 1, f32_bytes({3, 4})));
-  const Pb then_graph = onnx_graph({onnx_node("Constant", {}, {"k"}, "inner", {c})}, {onnx_tensor("t_init", {1}, 1, f32_bytes({9}))});
+  const Pb then_graph = onnx_graph({onnx_node("Constant", {}, {"k"}, "inner", {c})},
+                                   {onnx_tensor("t_init", {1}, 1, f32_bytes({9}))});
   const Pb else_graph = onnx_graph({onnx_node("Constant", {}, {"k"}, "", {c})}, {});
   const Pb body = onnx_graph({onnx_node("Constant", {}, {"b"}, "", {c})}, {});
   const Pb graph = onnx_graph(
       {onnx_node("Constant", {}, {"top"}, "c0", {c}),
-       onnx_node("If", {"cond"}, {"y"}, "If_0", {attribute_graph("then_branch", then_graph), attribute_graph("else_branch", else_graph)}),
+       onnx_node("If", {"cond"}, {"y"}, "If_0",
+                 {attribute_graph("then_branch", then_graph), attribute_graph("else_branch", else_graph)}),
        onnx_node("Loop", {"n", "cond"}, {"z"}, "", {attribute_graph("body", body)}),
        onnx_node("Constant", {}, {"ints"}, "", {Pb().str(1, "value_ints").u(8, 1).u(20, 7)})},
       {});
@@ -157,21 +160,24 @@ TEST_CASE("ONNX: a MatMul weight [in, out] is presented [out, in], read transpos
   const int64_t rows = 5, cols = 3000;
   std::vector<float> big(static_cast<size_t>(rows * cols));
   for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<float>(i);
-  const auto big_bytes =
-      onnx_model(onnx_graph({onnx_node("MatMul", {"x", "B"}, {"y"})}, {onnx_tensor("B", {rows, cols}, 1, f32_bytes(big))}));
+  const auto big_bytes = onnx_model(
+      onnx_graph({onnx_node("MatMul", {"x", "B"}, {"y"})}, {onnx_tensor("B", {rows, cols}, 1, f32_bytes(big))}));
   const auto mb = open_buffer(big_bytes);
   const std::vector<float> got = read_all(*mb, "B");
   bool same = true;
   for (int64_t o = 0; o < cols; ++o)
-    for (int64_t i = 0; i < rows; ++i) same = same && got[static_cast<size_t>(o * rows + i)] == big[static_cast<size_t>(i * cols + o)];
+    for (int64_t i = 0; i < rows; ++i)
+      same = same && got[static_cast<size_t>(o * rows + i)] == big[static_cast<size_t>(i * cols + o)];
   CHECK(same);
   // Ranges that cut presented rows and tiles.
-  for (const auto& range : std::vector<std::pair<uint64_t, uint64_t>>{{7, 4000}, {2999, 3}, {14000, 999}, {3, 1}, {12, 2}, {14995, 5}}) {
+  for (const auto& range :
+       std::vector<std::pair<uint64_t, uint64_t>>{{7, 4000}, {2999, 3}, {14000, 999}, {3, 1}, {12, 2}, {14995, 5}}) {
     const uint64_t first = range.first, count = range.second;  // no structured binding: clang 14 cannot capture one
     std::vector<float> part(static_cast<size_t>(count));
     REQUIRE(mb->read_f32(*mb->find("B"), first, count, part.data()).ok());
     bool equal = true;
-    for (uint64_t k = 0; k < count; ++k) equal = equal && part[static_cast<size_t>(k)] == got[static_cast<size_t>(first + k)];
+    for (uint64_t k = 0; k < count; ++k)
+      equal = equal && part[static_cast<size_t>(k)] == got[static_cast<size_t>(first + k)];
     CHECK_MESSAGE(equal, first);
   }
 }
@@ -227,7 +233,13 @@ TEST_CASE("ONNX: identified by content, opened from a file; external data in the
   const auto entry = [](const std::string& k, const std::string& v) { return Pb().str(1, k).str(2, v); };
   const auto external = [&](const std::string& location, const std::string& offset) {
     Pb t;
-    t.u(1, 2).u(2, 1).str(8, "e").msg(13, entry("location", location)).msg(13, entry("offset", offset)).msg(13, entry("length", "8")).u(14, 1);
+    t.u(1, 2)
+        .u(2, 1)
+        .str(8, "e")
+        .msg(13, entry("location", location))
+        .msg(13, entry("offset", offset))
+        .msg(13, entry("length", "8"))
+        .u(14, 1);
     return onnx_model(onnx_graph({}, {t, onnx_tensor("w", {1}, 1, f32_bytes({3}))}));
   };
   REQUIRE(write_bytes(in("m.onnx"), external("weights.bin", "16")));

@@ -103,7 +103,8 @@ TEST_CASE("2-D, 1x1 convolution, kxk convolution and 1-D layers take the authors
     CHECK(st.code == ModelError::kLayerShape);
     CHECK(st.message == "model: layer 't3': a 3-D tensor has no probing rule");
     CHECK(find_probed_layer(o.file(), "nothing", &l).code == ModelError::kTensorNotFound);
-    CHECK(ProbedRowReader(o.file(), l, &scratch).read(6, 2, rows.data()).code == ModelError::kOutOfRange);  // l: "bias", 7 rows
+    CHECK(ProbedRowReader(o.file(), l, &scratch).read(6, 2, rows.data()).code ==
+          ModelError::kOutOfRange);  // l: "bias", 7 rows
   }
 }
 
@@ -136,7 +137,8 @@ TEST_CASE("a LoRA pair is read as X = up * down, by rows") {
 
 TEST_CASE("integer tensors and empty layers are not probed") {
   const auto bytes = probex::test::safetensors_bytes(
-      R"({"i":{"dtype":"I32","shape":[2,2],"data_offsets":[0,16]},"z":{"dtype":"F32","shape":[0,3],"data_offsets":[16,16]}})", 16);
+      R"({"i":{"dtype":"I32","shape":[2,2],"data_offsets":[0,16]},"z":{"dtype":"F32","shape":[0,3],"data_offsets":[16,16]}})",
+      16);
   std::unique_ptr<ModelFile> f;
   REQUIRE(model_file_from_buffer("m", bytes.data(), bytes.size(), &f).ok());
   ProbedLayer l;
@@ -172,7 +174,8 @@ TEST_CASE("content, not the name, chooses the format; other content is not a mod
   REQUIRE(model_file_from_buffer("weights.safetensors", gg.data(), gg.size(), &f).ok());
   CHECK(f->format() == ModelFormat::kGguf);
   const std::string png = "\x89PNG\r\n\x1a\n0000";
-  const ModelStatus bad = model_file_from_buffer("x.safetensors", reinterpret_cast<const uint8_t*>(png.data()), png.size(), &f);
+  const ModelStatus bad = model_file_from_buffer("x.safetensors", reinterpret_cast<const uint8_t*>(png.data()),
+                                                 png.size(), &f);
   CHECK(bad.code == ModelError::kNotAModel);
   CHECK(bad.message.find("not a model file probex reads: x.safetensors") == 0);
   CHECK(bad.message.find("89 50 4e 47") != std::string::npos);

@@ -39,7 +39,8 @@ TEST_CASE("every malformed file gives its own specific error, from a buffer and 
 
 TEST_CASE("the tensor limit is enforced") {
   const auto bytes = safetensors_bytes(
-      R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"b":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}})", 2);
+      R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"b":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}})",
+      2);
   probex::SafetensorsLimits limits;
   limits.max_tensors = 1;
   SafetensorsFile f;
@@ -54,7 +55,8 @@ TEST_CASE("the header-size limit is configurable") {
   probex::SafetensorsLimits limits;
   limits.max_header_bytes = 7;
   SafetensorsFile f;
-  CHECK(SafetensorsFile::from_buffer("h", bytes.data(), bytes.size(), &f, limits).code == SafetensorsError::kHeaderTooLarge);
+  CHECK(SafetensorsFile::from_buffer("h", bytes.data(), bytes.size(), &f, limits).code ==
+        SafetensorsError::kHeaderTooLarge);
   limits.max_header_bytes = 8;
   CHECK(SafetensorsFile::from_buffer("h", bytes.data(), bytes.size(), &f, limits).ok());
 }

@@ -32,20 +32,24 @@ void append(std::vector<uint8_t>* out, T v) {
 TEST_CASE("float tensors of every float dtype convert to float32 from misaligned data") {
   std::vector<uint8_t> data;
   append<float>(&data, 1.5f);
-  append<float>(&data, -2.0f);                                   // f32: [0, 8)
-  append<uint16_t>(&data, 0x3C00); append<uint16_t>(&data, 0xC400);  // f16 1, -4: [8, 12)
-  append<uint16_t>(&data, 0x3F80); append<uint16_t>(&data, 0x4040);  // bf16 1, 3: [12, 16)
-  append<double>(&data, 0.25); append<double>(&data, 1e300);     // f64: [16, 32), 1e300 saturates
-  data.push_back(0x38); data.push_back(0xB8);                    // f8 e4m3 1, -1: [32, 34)
-  data.push_back(0x3C); data.push_back(0x40);                    // f8 e5m2 1, 2: [34, 36)
+  append<float>(&data, -2.0f);  // f32: [0, 8)
+  append<uint16_t>(&data, 0x3C00);
+  append<uint16_t>(&data, 0xC400);  // f16 1, -4: [8, 12)
+  append<uint16_t>(&data, 0x3F80);
+  append<uint16_t>(&data, 0x4040);  // bf16 1, 3: [12, 16)
+  append<double>(&data, 0.25);
+  append<double>(&data, 1e300);  // f64: [16, 32), 1e300 saturates
+  data.push_back(0x38);
+  data.push_back(0xB8);  // f8 e4m3 1, -1: [32, 34)
+  data.push_back(0x3C);
+  data.push_back(0x40);  // f8 e5m2 1, 2: [34, 36)
   // A 3-byte header pad keeps the data area at an odd address inside the buffer.
-  const std::string header =
-      R"({"a32":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-      R"("b16":{"dtype":"F16","shape":[2],"data_offsets":[8,12]},)"
-      R"("c16":{"dtype":"BF16","shape":[2],"data_offsets":[12,16]},)"
-      R"("d64":{"dtype":"F64","shape":[2],"data_offsets":[16,32]},)"
-      R"("e8":{"dtype":"F8_E4M3","shape":[2],"data_offsets":[32,34]},)"
-      R"("f8":{"dtype":"F8_E5M2","shape":[2],"data_offsets":[34,36]}}   )";
+  const std::string header = R"({"a32":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                             R"("b16":{"dtype":"F16","shape":[2],"data_offsets":[8,12]},)"
+                             R"("c16":{"dtype":"BF16","shape":[2],"data_offsets":[12,16]},)"
+                             R"("d64":{"dtype":"F64","shape":[2],"data_offsets":[16,32]},)"
+                             R"("e8":{"dtype":"F8_E4M3","shape":[2],"data_offsets":[32,34]},)"
+                             R"("f8":{"dtype":"F8_E5M2","shape":[2],"data_offsets":[34,36]}}   )";
   const auto bytes = file_with(header, data);
   SafetensorsFile f;
   REQUIRE(SafetensorsFile::from_buffer("mixed", bytes.data(), bytes.size(), &f).ok());
@@ -89,7 +93,8 @@ TEST_CASE("row blocks cover a tensor without converting it whole") {
     const uint64_t n = std::min<uint64_t>(2, 5 - r0);
     REQUIRE(f.read_rows_f32(t, r0, n, block.data()).ok());
     for (uint64_t r = 0; r < n; ++r) {
-      for (uint64_t c = 0; c < 3; ++c) CHECK(block[static_cast<size_t>(r * 3 + c)] == static_cast<float>((r0 + r) * 10 + c));
+      for (uint64_t c = 0; c < 3; ++c)
+        CHECK(block[static_cast<size_t>(r * 3 + c)] == static_cast<float>((r0 + r) * 10 + c));
     }
   }
   CHECK(f.read_rows_f32(t, 4, 2, block.data()).code == SafetensorsError::kOutOfRange);
@@ -148,7 +153,8 @@ TEST_CASE("a file on disk is readable after the reader is moved") {
   std::vector<uint8_t> data;
   append<float>(&data, 42.0f);
   const std::string path = dir.file("m.safetensors");
-  REQUIRE(probex::test::write_bytes(path, file_with(R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", data)));
+  REQUIRE(
+      probex::test::write_bytes(path, file_with(R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", data)));
   SafetensorsFile moved;
   {
     SafetensorsFile f;

@@ -12,8 +12,8 @@
 #include "runtime/formats/model_file.h"
 #include "runtime/formats/tflite.h"
 #include "tests/runtime/formats/malformed_tflite.h"
-#include "tests/test_util.h"
 #include "tests/runtime/formats/tflite_builder.h"
+#include "tests/test_util.h"
 
 using probex::ModelError;
 using probex::ModelFile;
@@ -192,7 +192,9 @@ TEST_CASE("TFLite: sparse tensors are densified, blocks and CSR levels, and a sp
   // A sparse Conv2D kernel [O 2, H 1, W 1, I 2] behind DENSIFY: stored (0, 0, 0, 1) = 5 and (1, 0, 0, 0) = 6.
   model.builtin_codes.push_back(124);
   probex::test::TflTensor sp{"sp/w", {2, 1, 1, 2}, 0, 5, false, {}, {}, 0, false, true, {0, 1, 2, 3}, {}, {}};
-  sp.dim_metadata = {{false, 2, {}, {}, false}, {false, 1, {}, {}, false}, {false, 1, {}, {}, false},
+  sp.dim_metadata = {{false, 2, {}, {}, false},
+                     {false, 1, {}, {}, false},
+                     {false, 1, {}, {}, false},
                      {true, 0, {0, 1, 2}, {1, 0}, false}};
   ts.push_back(sp);
   ts.push_back({"sp/dense", {2, 1, 1, 2}, 0, 0, false, {}, {}, 0, false, false, {}, {}, {}});
@@ -318,8 +320,8 @@ TEST_CASE("TFLite: Model.metadata entries read as string metadata; unusable entr
     return static_cast<uint32_t>(model.buffers.size() - 1);
   };
   const uint32_t labels = add("['Trouser', 'Bag']", false), other = add("second", false), outside = add("far", true);
-  model.metadata = {{"dataset_chosen_targets", labels}, {"dup", other}, {"dup", labels},
-                    {"bad_index", 9999}, {"offset_buffer", outside}, {"empty", 0}};
+  model.metadata = {{"dataset_chosen_targets", labels}, {"dup", other}, {"dup", labels}, {"bad_index", 9999},
+                    {"offset_buffer", outside},         {"empty", 0}};
   ModelStatus st;
   const std::vector<uint8_t> bytes = build_tflite(model);
   auto m = open_buffer(bytes, &st);

@@ -48,9 +48,9 @@ struct TflSubgraph {
 
 struct TflBuffer {
   std::vector<uint8_t> data;
-  bool external = false;       // appended after the flatbuffer, referenced by offset/size
-  uint64_t offset = 0;         // when nonzero: written as is (no data appended)
-  uint64_t size = 0;           // with `offset`
+  bool external = false;  // appended after the flatbuffer, referenced by offset/size
+  uint64_t offset = 0;    // when nonzero: written as is (no data appended)
+  uint64_t size = 0;      // with `offset`
 };
 
 struct TflModel {
@@ -91,7 +91,8 @@ inline std::vector<uint8_t> tflite_flatbuffer(const TflModel& m, const std::vect
       if (x.quantized) {
         flatbuffers::Offset<void> details = 0;
         if (x.custom_quantization) details = t::CreateCustomQuantizationDirect(b, nullptr).Union();
-        q = t::CreateQuantizationParametersDirect(b, nullptr, nullptr, &x.scale, x.zero_point.empty() ? nullptr : &x.zero_point,
+        q = t::CreateQuantizationParametersDirect(b, nullptr, nullptr, &x.scale,
+                                                  x.zero_point.empty() ? nullptr : &x.zero_point,
                                                   x.custom_quantization ? t::QuantizationDetails::CustomQuantization
                                                                         : t::QuantizationDetails::NONE,
                                                   details, x.quantized_dimension);
@@ -104,14 +105,15 @@ inline std::vector<uint8_t> tflite_flatbuffer(const TflModel& m, const std::vect
           if (d.csr && !d.segments.empty()) seg = t::CreateInt32VectorDirect(b, &d.segments).Union();
           if (d.csr && !d.indices.empty()) idx = t::CreateInt32VectorDirect(b, &d.indices).Union();
           dims.push_back(t::CreateDimensionMetadata(
-              b, d.csr ? t::DimensionType::SPARSE_CSR : t::DimensionType::DENSE, d.dense_size_negative ? -1 : d.dense_size,
+              b, d.csr ? t::DimensionType::SPARSE_CSR : t::DimensionType::DENSE,
+              d.dense_size_negative ? -1 : d.dense_size,
               seg.IsNull() ? t::SparseIndexVector::NONE : t::SparseIndexVector::Int32Vector, seg,
               idx.IsNull() ? t::SparseIndexVector::NONE : t::SparseIndexVector::Int32Vector, idx));
         }
         sp = t::CreateSparsityParametersDirect(b, &x.traversal_order, &x.block_map, &dims);
       }
-      tensors.push_back(t::CreateTensorDirect(b, &x.shape, static_cast<t::TensorType>(x.type), x.buffer,
-                                              x.name.c_str(), q, false, sp));
+      tensors.push_back(t::CreateTensorDirect(b, &x.shape, static_cast<t::TensorType>(x.type), x.buffer, x.name.c_str(),
+                                              q, false, sp));
     }
     std::vector<flatbuffers::Offset<t::Operator>> ops;
     for (const TflOp& o : g.ops) ops.push_back(t::CreateOperatorDirect(b, o.opcode_index, &o.inputs, &o.outputs));
@@ -205,7 +207,10 @@ inline TflModel base_tflite(bool external = false) {
   std::vector<float> dw;
   for (int s = 0; s < 12; ++s) dw.push_back(static_cast<float>(s) / 2);
   const std::vector<uint8_t> fc = {5, 3, 0xFF, 0x80, 0x7F, 0};  // int8 5 3 -1 -128 127 0
-  m.buffers = {{}, {halves(h), external, 0, 0}, {floats(dw), external, 0, 0}, {fc, external, 0, 0},
+  m.buffers = {{},
+               {halves(h), external, 0, 0},
+               {floats(dw), external, 0, 0},
+               {fc, external, 0, 0},
                {{2, 0, 0, 0, 7, 0, 0, 0}, external, 0, 0}};
   return m;
 }

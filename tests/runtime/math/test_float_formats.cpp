@@ -12,9 +12,9 @@ TEST_CASE("f16 decoding of reference values") {
   CHECK(f16_to_f32(0x3C00) == 1.0f);
   CHECK(f16_to_f32(0xC000) == -2.0f);
   CHECK(f16_to_f32(0x7BFF) == 65504.0f);
-  CHECK(f16_to_f32(0x0001) == std::ldexp(1.0f, -24));  // smallest subnormal
+  CHECK(f16_to_f32(0x0001) == std::ldexp(1.0f, -24));     // smallest subnormal
   CHECK(f16_to_f32(0x03FF) == std::ldexp(1023.0f, -24));  // largest subnormal
-  CHECK(f16_to_f32(0x0400) == std::ldexp(1.0f, -14));  // smallest normal
+  CHECK(f16_to_f32(0x0400) == std::ldexp(1.0f, -14));     // smallest normal
   CHECK(std::signbit(f16_to_f32(0x8000)));
   CHECK(std::isinf(f16_to_f32(0x7C00)));
   CHECK(std::isnan(f16_to_f32(0x7E00)));
@@ -51,9 +51,9 @@ TEST_CASE("f16 encode/decode round trips every finite half exactly") {
 }
 
 TEST_CASE("f32 to f16 rounds to nearest even and saturates to infinity") {
-  CHECK(f32_to_f16(1.0f + std::ldexp(1.0f, -11)) == 0x3C00);  // halfway, rounds to even (down)
+  CHECK(f32_to_f16(1.0f + std::ldexp(1.0f, -11)) == 0x3C00);      // halfway, rounds to even (down)
   CHECK(f32_to_f16(1.0f + 3 * std::ldexp(1.0f, -11)) == 0x3C02);  // halfway, rounds to even (up)
-  CHECK(f32_to_f16(65520.0f) == 0x7C00);                      // rounds past the largest half
+  CHECK(f32_to_f16(65520.0f) == 0x7C00);                          // rounds past the largest half
   CHECK(f32_to_f16(65519.0f) == 0x7BFF);
   CHECK(f32_to_f16(std::ldexp(1.0f, -25)) == 0x0000);  // exactly half the smallest subnormal: to even (0)
   CHECK(f32_to_f16(std::ldexp(1.5f, -25)) == 0x0001);
@@ -75,8 +75,8 @@ TEST_CASE("bf16 conversion") {
 }
 
 TEST_CASE("float8 decoding") {
-  CHECK(f8e4m3_to_f32(0x38) == 1.0f);        // exponent 7 = bias
-  CHECK(f8e4m3_to_f32(0x7E) == 448.0f);      // largest finite
+  CHECK(f8e4m3_to_f32(0x38) == 1.0f);                  // exponent 7 = bias
+  CHECK(f8e4m3_to_f32(0x7E) == 448.0f);                // largest finite
   CHECK(f8e4m3_to_f32(0x01) == std::ldexp(1.0f, -9));  // smallest subnormal
   CHECK(f8e4m3_to_f32(0xB8) == -1.0f);
   CHECK(std::isnan(f8e4m3_to_f32(0x7F)));

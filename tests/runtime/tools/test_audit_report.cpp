@@ -77,8 +77,9 @@ TEST_CASE("--query: a tree without the label is not comparable; the ranking is b
   ranking.add(audited_model(b.bundle, "m.safetensors", Result({0.2f, 0.9f, 0.6f}).r, nullptr));
   CHECK(ranking.empty());
   REQUIRE(ranking.not_comparable().size() == 1);
-  CHECK(ranking.not_comparable()[0] ==
-        "m.safetensors (tree tree-a): the tree has no zero-shot label 'handbag' (add it with probex-convert --add-labels)");
+  CHECK(
+      ranking.not_comparable()[0] ==
+      "m.safetensors (tree tree-a): the tree has no zero-shot label 'handbag' (add it with probex-convert --add-labels)");
   CHECK(ranking.text(false) == "models ranked by cosine with 'handbag':\n");
   CHECK(ranking.text(true).empty());
 
