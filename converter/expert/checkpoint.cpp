@@ -1,5 +1,7 @@
 #include "converter/expert/checkpoint.h"
 
+#include <algorithm>
+
 #include "converter/expert/labels.h"
 #include "converter/io/safetensors_writer.h"
 #include "runtime/formats/python_literal.h"
@@ -81,6 +83,56 @@ bool save_probex_checkpoint(const ProbexExpert& expert, const std::map<std::stri
   return write_checkpoint(expert.const_params(), extra, metadata, nullptr, path, error);
 }
 
+namespace {
+
+// The named tensors of an expert's checkpoint (names[i] of rank ranks[i], a float dtype) into t[i]; the
+// head's (names[head_first..]) are skipped, left nullptr, when `has_head` is false.
+bool find_expert_tensors(const SafetensorsFile& file, const std::string& path, const char* const* names,
+                         const size_t* ranks, size_t count, size_t head_first, bool has_head, const TensorInfo** t,
+                         std::string* error) {
+  for (size_t i = 0; i < count; ++i) {
+    t[i] = nullptr;
+    if (i >= head_first && !has_head) continue;
+    const SafetensorsStatus found = file.require(names[i], &t[i]);
+    if (!found.ok()) {
+      *error = found.message;
+      return false;
+    }
+    if (t[i]->shape.size() != ranks[i] || !dtype_converts_to_f32(t[i]->dtype)) {
+      *error = path + ": tensor '" + names[i] + "' must be a " + std::to_string(ranks[i]) + "-D float tensor";
+      return false;
+    }
+  }
+  return true;
+}
+
+// Each found tensor into the expert's parameter of its name, whose shape (made from the others) it must have.
+bool copy_expert_tensors(const SafetensorsFile& file, const std::string& path, const char* const* names,
+                         const TensorInfo* const* t, size_t count, MultiLabelModel* expert, std::string* error) {
+  const std::vector<Param*> params = expert->params();
+  for (size_t i = 0; i < count; ++i) {
+    if (t[i] == nullptr) continue;
+    const auto p = std::find_if(params.begin(), params.end(), [&](const Param* q) { return q->name == names[i]; });
+    if (p == params.end() || t[i]->shape != (*p)->shape) {
+      std::string want, got;
+      if (p != params.end())
+        for (uint64_t d : (*p)->shape) want += (want.empty() ? "" : ", ") + std::to_string(d);
+      for (uint64_t d : t[i]->shape) got += (got.empty() ? "" : ", ") + std::to_string(d);
+      *error = path + ": tensor shapes disagree: '" + names[i] + "' is [" + got + "], the other tensors make it [" +
+               want + "]";
+      return false;
+    }
+    const SafetensorsStatus read = file.read_f32(*t[i], 0, t[i]->element_count, (*p)->value.data());
+    if (!read.ok()) {
+      *error = read.message;
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 bool load_probex_checkpoint(const std::string& path, LoadedCheckpoint* out, std::string* error) {
   SafetensorsFile file;
   const SafetensorsStatus st = SafetensorsFile::open(path, &file);
@@ -100,19 +152,7 @@ bool load_probex_checkpoint(const std::string& path, LoadedCheckpoint* out, std:
   // A zero-shot expert has the text projection and no head.
   const bool has_head = file.find(names[4]) != nullptr || file.find(names[5]) != nullptr ||
                         file.find("regression_head.weight") == nullptr;
-  for (int i = 0; i < 6; ++i) {
-    t[i] = nullptr;
-    if (i >= 4 && !has_head) continue;
-    const SafetensorsStatus found = file.require(names[i], &t[i]);
-    if (!found.ok()) {
-      *error = found.message;
-      return false;
-    }
-    if (t[i]->shape.size() != ranks[i] || !dtype_converts_to_f32(t[i]->dtype)) {
-      *error = path + ": tensor '" + names[i] + "' must be a " + std::to_string(ranks[i]) + "-D float tensor";
-      return false;
-    }
-  }
+  if (!find_expert_tensors(file, path, names, ranks, 6, 4, has_head, t, error)) return false;
   ProbexShape s;
   s.d_w = t[0]->shape[0];
   s.r_u = t[0]->shape[1];
@@ -136,15 +176,7 @@ bool load_probex_checkpoint(const std::string& path, LoadedCheckpoint* out, std:
   }
   if (!read_text_projection(file, path, s.r_t, out, error)) return false;
   auto expert = std::make_unique<ProbexExpert>(s);
-  for (int i = 0; i < 6; ++i) {
-    if (t[i] == nullptr) continue;
-    Param* p = expert->find_param(names[i]);
-    const SafetensorsStatus read = file.read_f32(*t[i], 0, t[i]->element_count, p->value.data());
-    if (!read.ok()) {
-      *error = read.message;
-      return false;
-    }
-  }
+  if (!copy_expert_tensors(file, path, names, t, 6, expert.get(), error)) return false;
   out->metadata.clear();
   for (const auto& [k, v] : file.metadata()) out->metadata[k] = v;
   if (!read_labels(path, out->metadata, s.d_y, &out->labels, error)) return false;
@@ -185,20 +217,8 @@ bool load_mvprobe_checkpoint(const std::string& path, LoadedMvProbeCheckpoint* o
   // A zero-shot expert has the text projection and no head.
   const bool has_head = file.find(names[10]) != nullptr || file.find(names[11]) != nullptr ||
                         file.find("regression_head.weight") == nullptr;
-  for (int i = 0; i < 12; ++i) {
-    t[i] = nullptr;
-    if (i >= 10 && !has_head) continue;
-    const SafetensorsStatus found = file.require(names[i], &t[i]);
-    if (!found.ok()) {
-      *error = found.message;
-      return false;
-    }
-    const size_t rank = i == 9 || i == 11 ? 1 : 2;
-    if (t[i]->shape.size() != rank || !dtype_converts_to_f32(t[i]->dtype)) {
-      *error = path + ": tensor '" + names[i] + "' must be a " + std::to_string(rank) + "-D float tensor";
-      return false;
-    }
-  }
+  const size_t ranks[] = {2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 2, 1};
+  if (!find_expert_tensors(file, path, names, ranks, 12, 10, has_head, t, error)) return false;
   MvProbeShape s;
   s.d_w = t[0]->shape[0];
   s.r = t[0]->shape[1];
@@ -221,23 +241,7 @@ bool load_mvprobe_checkpoint(const std::string& path, LoadedMvProbeCheckpoint* o
   }
   if (!read_text_projection(file, path, s.r_t, out, error)) return false;
   auto expert = std::make_unique<MvProbeExpert>(s);
-  for (int i = 0; i < 12; ++i) {
-    if (t[i] == nullptr) continue;
-    Param* p = expert->find_param(names[i]);
-    if (t[i]->shape != p->shape) {
-      std::string want, got;
-      for (uint64_t d : p->shape) want += (want.empty() ? "" : ", ") + std::to_string(d);
-      for (uint64_t d : t[i]->shape) got += (got.empty() ? "" : ", ") + std::to_string(d);
-      *error = path + ": tensor shapes disagree: '" + names[i] + "' is [" + got + "], the other tensors make it [" +
-               want + "]";
-      return false;
-    }
-    const SafetensorsStatus read = file.read_f32(*t[i], 0, t[i]->element_count, p->value.data());
-    if (!read.ok()) {
-      *error = read.message;
-      return false;
-    }
-  }
+  if (!copy_expert_tensors(file, path, names, t, 12, expert.get(), error)) return false;
   if (!read_labels(path, out->metadata, s.d_y, &out->labels, error)) return false;
   out->expert = std::move(expert);
   return true;

@@ -72,6 +72,44 @@ std::string help() {
          "exit codes: 0 success, 1 failure (message on stderr), 2 bad command line\n";
 }
 
+// --export: an existing zoo copied in another format.
+int export_command(const probex::cli::ArgParser& args, const std::string& export_dir, const std::string& config_name,
+                   const std::string& out_dir, const std::string& format, const std::string& gguf_type,
+                   const std::string& tflite_type, const probex::convert::ZooBuildOptions& options) {
+  using namespace probex::convert;
+  std::string error;
+  std::vector<ZooModel> models;
+  if (!config_name.empty()) return args.usage_error("--export copies an existing zoo: it takes no --config");
+  if (out_dir.empty()) return args.usage_error("--export needs --out, the folder of the copy");
+  if (args.given("--format") && format == "safetensors")
+    return args.usage_error("--export writes GGUF, TFLite or ONNX files (--format gguf, tflite or onnx)");
+  const ZooFormat export_format = args.given("--format") ? options.format : ZooFormat::kGguf;
+  if (args.given("--gguf-type") && export_format != ZooFormat::kGguf)
+    return args.usage_error("--gguf-type is for GGUF copies (--format gguf)");
+  if (args.given("--tflite-type") && export_format != ZooFormat::kTflite)
+    return args.usage_error("--tflite-type needs --format tflite");
+  ZooExportOptions export_options;
+  export_options.out_dir = out_dir;
+  export_options.format = export_format;
+  export_options.gguf_type = options.gguf_type;
+  export_options.tflite_type = options.tflite_type;
+  export_options.threads = options.threads;
+  export_options.progress = options.progress;
+  export_options.overwrite = options.overwrite;
+  const auto start = std::chrono::steady_clock::now();
+  if (!export_zoo(export_dir, export_options, &models, &error)) {
+    std::fprintf(stderr, "probex-zoo: %s\n", error.c_str());
+    return 1;
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const std::string as = export_format == ZooFormat::kGguf     ? "GGUF " + gguf_type
+                         : export_format == ZooFormat::kTflite ? "TFLite " + tflite_type
+                                                               : std::string("ONNX FLOAT");
+  std::printf("exported %zu models of %s to %s as %s in %.1f s\n%s", models.size(), export_dir.c_str(), out_dir.c_str(),
+              as.c_str(), seconds, summarize_zoo(models).c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -134,37 +172,8 @@ int main(int argc, char** argv) {
     std::printf("%s: %zu models\n%s", summary_dir.c_str(), models.size(), summarize_zoo(models).c_str());
     return 0;
   }
-  if (!export_dir.empty()) {
-    if (!config_name.empty()) return args.usage_error("--export copies an existing zoo: it takes no --config");
-    if (out_dir.empty()) return args.usage_error("--export needs --out, the folder of the copy");
-    if (args.given("--format") && format == "safetensors")
-      return args.usage_error("--export writes GGUF, TFLite or ONNX files (--format gguf, tflite or onnx)");
-    const ZooFormat export_format = args.given("--format") ? options.format : ZooFormat::kGguf;
-    if (args.given("--gguf-type") && export_format != ZooFormat::kGguf)
-      return args.usage_error("--gguf-type is for GGUF copies (--format gguf)");
-    if (args.given("--tflite-type") && export_format != ZooFormat::kTflite)
-      return args.usage_error("--tflite-type needs --format tflite");
-    ZooExportOptions export_options;
-    export_options.out_dir = out_dir;
-    export_options.format = export_format;
-    export_options.gguf_type = options.gguf_type;
-    export_options.tflite_type = options.tflite_type;
-    export_options.threads = options.threads;
-    export_options.progress = options.progress;
-    export_options.overwrite = options.overwrite;
-    const auto start = std::chrono::steady_clock::now();
-    if (!export_zoo(export_dir, export_options, &models, &error)) {
-      std::fprintf(stderr, "probex-zoo: %s\n", error.c_str());
-      return 1;
-    }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const std::string as = export_format == ZooFormat::kGguf     ? "GGUF " + gguf_type
-                           : export_format == ZooFormat::kTflite ? "TFLite " + tflite_type
-                                                                 : std::string("ONNX FLOAT");
-    std::printf("exported %zu models of %s to %s as %s in %.1f s\n%s", models.size(), export_dir.c_str(),
-                out_dir.c_str(), as.c_str(), seconds, summarize_zoo(models).c_str());
-    return 0;
-  }
+  if (!export_dir.empty())
+    return export_command(args, export_dir, config_name, out_dir, format, gguf_type, tflite_type, options);
   if (args.given("--gguf-type") && format != "gguf") return args.usage_error("--gguf-type needs --format gguf");
   if (args.given("--tflite-type") && format != "tflite") return args.usage_error("--tflite-type needs --format tflite");
   if (config_name.empty() || out_dir.empty()) return args.usage_error("--config and --out are required");
@@ -174,37 +183,18 @@ int main(int argc, char** argv) {
   }
   ZooConfig config;
   if (!named_zoo_config(config_name, &config)) return args.usage_error("unknown configuration '" + config_name + "'");
-  if (seed >= 0) config.seed = static_cast<uint64_t>(seed);
-  if (!architecture.empty()) {
-    config.architecture = architecture;
-    config.tree_architectures.clear();
-  }
-  if (trees > 0) {
-    config.trees = static_cast<int>(trees);
-    if (!config.tree_architectures.empty()) config.tree_architectures.resize(config.trees, config.architecture);
-  }
-  if (!has_task("subset")) {
-    config.subset.count.clear();
-    config.foreign_trees = 0;  // foreign trees hold subset children only
-  }
-  if (!has_task("detector")) config.detector.count.clear();
-  if (children > 0)
-    for (SplitSizes* sizes : {&config.subset, &config.detector})
-      for (auto& [split, count] : sizes->count) count = std::min(count, static_cast<int>(children));
-  if (steps_scale > 0.0) {
-    config.child.steps_min = static_cast<int>(std::lround(config.child.steps_min * steps_scale));
-    config.child.steps_max = static_cast<int>(std::lround(config.child.steps_max * steps_scale));
-  }
-  if (!root_objective.empty()) {
-    config.root_objective = root_objective == "rotation"  ? RootObjective::kRotation
-                            : root_objective == "denoise" ? RootObjective::kDenoise
-                                                          : RootObjective::kClassify;
-  }
-  if (label_rotations > 0) config.label_rotations = static_cast<int>(label_rotations);
-  if (subset_k > 0) config.subset_k = static_cast<int>(subset_k);
-  const bool custom = !architecture.empty() || trees > 0 || tasks.size() < 2 || children > 0 || steps_scale > 0.0 ||
-                      !root_objective.empty() || label_rotations > 0 || subset_k > 0;
-  if (custom) config.name += "-custom";  // recorded in every file's metadata: not the named zoo
+  ZooOverrides overrides;
+  overrides.seed = seed;
+  overrides.architecture = architecture;
+  overrides.trees = static_cast<int>(trees);
+  overrides.subset = has_task("subset");
+  overrides.detector = has_task("detector");
+  overrides.children = static_cast<int>(children);
+  overrides.steps_scale = steps_scale;
+  overrides.root_objective = root_objective;
+  overrides.label_rotations = static_cast<int>(label_rotations);
+  overrides.subset_k = static_cast<int>(subset_k);
+  apply_zoo_overrides(overrides, &config);
   options.out_dir = out_dir;
 
   const auto start = std::chrono::steady_clock::now();

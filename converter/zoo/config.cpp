@@ -1,6 +1,7 @@
 #include "converter/zoo/config.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "converter/data/fashion_mnist.h"
 #include "converter/nn/rng.h"
@@ -337,6 +338,40 @@ std::vector<ChildPlan> plan_children(const ZooConfig& config) {
     }
   }
   return plans;
+}
+
+void apply_zoo_overrides(const ZooOverrides& o, ZooConfig* config) {
+  if (o.seed >= 0) config->seed = static_cast<uint64_t>(o.seed);
+  if (!o.architecture.empty()) {
+    config->architecture = o.architecture;
+    config->tree_architectures.clear();
+  }
+  if (o.trees > 0) {
+    config->trees = o.trees;
+    if (!config->tree_architectures.empty()) config->tree_architectures.resize(config->trees, config->architecture);
+  }
+  if (!o.subset) {
+    config->subset.count.clear();
+    config->foreign_trees = 0;  // foreign trees hold subset children only
+  }
+  if (!o.detector) config->detector.count.clear();
+  if (o.children > 0)
+    for (SplitSizes* sizes : {&config->subset, &config->detector})
+      for (auto& [split, count] : sizes->count) count = std::min(count, o.children);
+  if (o.steps_scale > 0.0) {
+    config->child.steps_min = static_cast<int>(std::lround(config->child.steps_min * o.steps_scale));
+    config->child.steps_max = static_cast<int>(std::lround(config->child.steps_max * o.steps_scale));
+  }
+  if (!o.root_objective.empty()) {
+    config->root_objective = o.root_objective == "rotation"  ? RootObjective::kRotation
+                             : o.root_objective == "denoise" ? RootObjective::kDenoise
+                                                             : RootObjective::kClassify;
+  }
+  if (o.label_rotations > 0) config->label_rotations = o.label_rotations;
+  if (o.subset_k > 0) config->subset_k = o.subset_k;
+  const bool custom = !o.architecture.empty() || o.trees > 0 || !o.subset || !o.detector || o.children > 0 ||
+                      o.steps_scale > 0.0 || !o.root_objective.empty() || o.label_rotations > 0 || o.subset_k > 0;
+  if (custom) config->name += "-custom";  // recorded in every file's metadata: not the named zoo
 }
 
 }  // namespace probex::convert

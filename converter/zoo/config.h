@@ -102,6 +102,20 @@ struct ZooConfig {
 
 // The named configurations: "small", "standard", "sanity", "demo". Returns false for an unknown name.
 bool named_zoo_config(const std::string& name, ZooConfig* out);
+
+// probex-zoo's changes to a named configuration (0, empty or negative: unchanged). apply_zoo_overrides
+// applies them and, when any is set, appends "-custom" to the name every file's metadata records.
+struct ZooOverrides {
+  int64_t seed = -1;
+  std::string architecture;  // every tree's
+  int trees = 0;
+  bool subset = true, detector = true;  // the tasks kept (foreign trees hold subset children only)
+  int children = 0;                     // at most this many children per task and split
+  double steps_scale = 0.0;             // children's training steps scaled
+  std::string root_objective;           // "classify", "rotation" or "denoise"
+  int label_rotations = 0, subset_k = 0;
+};
+void apply_zoo_overrides(const ZooOverrides& overrides, ZooConfig* config);
 std::vector<std::string> named_zoo_config_names();
 
 // Checks a configuration for values that cannot build a zoo; *error says which.

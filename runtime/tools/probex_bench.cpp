@@ -59,6 +59,33 @@ int fail(const probex_error& e) {
   return 1;
 }
 
+// The floor: one XNNPACK f32 fully-connected of X [d_H, d_W] by U [d_W, r_U], same threads; ms per run.
+std::vector<double> bare_gemm_ms(const probex_tree_info& info, unsigned long threads, unsigned long warmup,
+                                 unsigned long runs) {
+  std::vector<double> gemm;
+  std::vector<float> x(static_cast<size_t>(info.d_h) * info.d_w + XNN_EXTRA_BYTES / 4),
+      u(static_cast<size_t>(info.r_u) * info.d_w), y(static_cast<size_t>(info.d_h) * info.r_u);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(static_cast<float>(i) * 0.001f);
+  for (size_t i = 0; i < u.size(); ++i) u[i] = std::cos(static_cast<float>(i) * 0.003f);
+  xnn_initialize(nullptr);
+  pthreadpool_t pool = threads > 1 ? pthreadpool_create(threads) : nullptr;
+  xnn_operator_t op = nullptr;
+  if (xnn_create_fully_connected_nc_f32(info.d_w, info.r_u, info.d_w, info.r_u, u.data(), nullptr, -INFINITY, INFINITY,
+                                        0, &op) == xnn_status_success) {
+    for (unsigned long i = 0; i < warmup + runs; ++i) {
+      const auto start = std::chrono::steady_clock::now();
+      xnn_setup_fully_connected_nc_f32(op, info.d_h, x.data(), y.data(), pool);
+      xnn_run_operator(op, pool);
+      if (i >= warmup)
+        gemm.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() * 1e3);
+    }
+    xnn_delete_operator(op);
+  }
+  if (pool) pthreadpool_destroy(pool);
+  xnn_deinitialize();
+  return gemm;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -134,30 +161,7 @@ int main(int argc, char** argv) {
   // What the auditor holds after its audits (packed weights, arena, scratch; the model file is closed).
   const double auditor_mb = resident_mb() - before_auditor_mb;
 
-  // The floor: one XNNPACK f32 fully-connected of X [d_H, d_W] by U [d_W, r_U], same threads.
-  std::vector<double> gemm;
-  {
-    std::vector<float> x(static_cast<size_t>(info.d_h) * info.d_w + XNN_EXTRA_BYTES / 4),
-        u(static_cast<size_t>(info.r_u) * info.d_w), y(static_cast<size_t>(info.d_h) * info.r_u);
-    for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(static_cast<float>(i) * 0.001f);
-    for (size_t i = 0; i < u.size(); ++i) u[i] = std::cos(static_cast<float>(i) * 0.003f);
-    xnn_initialize(nullptr);
-    pthreadpool_t pool = threads > 1 ? pthreadpool_create(threads) : nullptr;
-    xnn_operator_t op = nullptr;
-    if (xnn_create_fully_connected_nc_f32(info.d_w, info.r_u, info.d_w, info.r_u, u.data(), nullptr, -INFINITY,
-                                          INFINITY, 0, &op) == xnn_status_success) {
-      for (unsigned long i = 0; i < warmup + runs; ++i) {
-        const auto start = std::chrono::steady_clock::now();
-        xnn_setup_fully_connected_nc_f32(op, info.d_h, x.data(), y.data(), pool);
-        xnn_run_operator(op, pool);
-        if (i >= warmup)
-          gemm.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() * 1e3);
-      }
-      xnn_delete_operator(op);
-    }
-    if (pool) pthreadpool_destroy(pool);
-    xnn_deinitialize();
-  }
+  const std::vector<double> gemm = bare_gemm_ms(info, threads, warmup, runs);
   std::printf("tree %s, layer %s X [%u, %u], r_U %u r_V %u r_T %u, weights %s%s, backend %s, %lu thread(s), %lu runs\n",
               info.name, info.layer_name, info.d_h, info.d_w, info.r_u, info.r_v, info.r_t, info.weight_type,
               options.float_only ? " (float arithmetic)" : "",

@@ -212,6 +212,129 @@ int inspect_model(const probex::ModelFile& m, bool json, const std::string& dump
   return dump_tensor(m, *t, first, last, json);
 }
 
+// What both forms of a bundle's report print besides the bundle itself.
+struct BundleFacts {
+  const std::string& path;
+  const probex::Bundle& bundle;
+  std::string digest, signer;  // hex; signer "" when unsigned
+  bool self_test = false;
+  std::string self_test_text;
+  double worst = 0;
+};
+
+// The bundle as one JSON object (--json).
+std::string bundle_json(const BundleFacts& f) {
+  const probex::Bundle& bundle = f.bundle;
+  const std::string& path = f.path;
+  const std::string& signer = f.signer;
+  const std::string& digest = f.digest;
+  std::string o = "{\"file\":" + json_string(path) + ",\"signer\":" + (signer.empty() ? "null" : json_string(signer)) +
+                  ",\"sha256\":" + json_string(digest) +
+                  ",\"identifier\":\"PRBX\",\"format_version\":" + std::to_string(bundle.format_version()) +
+                  ",\"producer\":" + json_string(bundle.producer()) + ",\"bytes\":" + std::to_string(bundle.size()) +
+                  ",\"trees\":[";
+  bool first_tree = true;
+  for (const probex::TreeView& t : bundle.trees()) {
+    o += std::string(first_tree ? "" : ",") + "{\"name\":" + json_string(t.name) + ",\"root\":" + json_string(t.root) +
+         ",\"layer\":" + json_string(t.layer_name) + ",\"rule\":" + json_string(probex::layer_rule_name(t.rule)) +
+         ",\"d_h\":" + std::to_string(t.d_h) + ",\"d_w\":" + std::to_string(t.d_w) +
+         ",\"r_u\":" + std::to_string(t.r_u) + ",\"r_v\":" + std::to_string(t.r_v) +
+         ",\"r_t\":" + std::to_string(t.r_t) + ",\"reader\":" + expert_kind_json(t, t.reader_reason) + ",\"labels\":[";
+    first_tree = false;
+    for (size_t k = 0; k < t.labels.size(); ++k) o += (k ? "," : "") + json_string(t.labels[k]);
+    o += "],\"metrics\":{";
+    for (size_t k = 0; k < t.metrics.size(); ++k)
+      o += (k ? "," : "") + json_string(t.metrics[k].first) + ":" + json_number(t.metrics[k].second);
+    o += "},\"tensors\":[";
+    bool first = true;
+    for (const auto& [name, m] : tensors_of(t)) {
+      const ScaleStats st = scale_stats(*m);
+      o += std::string(first ? "" : ",") + "{\"name\":" + json_string(name) + ",\"shape\":[" + std::to_string(m->rows) +
+           "," + std::to_string(m->cols) + "],\"type\":" + json_string(probex::storage_type_name(m->type)) +
+           ",\"block_size\":" + std::to_string(m->block_size) + ",\"data_bytes\":" + std::to_string(m->data_bytes()) +
+           ",\"scales\":" + std::to_string(m->scale_count);
+      if (m->scale_count)
+        o += ",\"scale_min\":" + json_number(st.min) + ",\"scale_median\":" + json_number(st.median) +
+             ",\"scale_max\":" + json_number(st.max);
+      o += "}";
+      first = false;
+    }
+    o += "],\"self_tests\":" + std::to_string(t.self_tests.size());
+    if (t.has_zero_shot) {
+      o += ",\"zero_shot\":{\"reader\":" + expert_kind_json(t.zero_shot.expert, "") +
+           ",\"text_source\":" + json_string(t.zero_shot.text_source) + ",\"labels\":[";
+      for (size_t k = 0; k < t.zero_shot.labels.size(); ++k)
+        o += std::string(k ? "," : "") + "{\"label\":" + json_string(t.zero_shot.labels[k]) +
+             ",\"trained\":" + (t.zero_shot.trained[k] ? "true" : "false") + "}";
+      o += "]}";
+    }
+    if (bundle.has_router()) o += ",\"accept_distance\":" + json_number(static_cast<double>(t.accept_distance));
+    o += "}";
+  }
+  o += "]";
+  if (bundle.has_router())
+    o += ",\"router\":{\"sketch_rows\":" + std::to_string(bundle.router().rows) +
+         ",\"sketch_cols\":" + std::to_string(bundle.router().cols) + "}";
+  o += ",\"self_test\":" + json_string(f.self_test_text);
+  if (f.self_test) o += ",\"self_test_worst\":" + json_number(f.worst);
+  return o + "}";
+}
+
+// The bundle, readable.
+void print_bundle(const BundleFacts& f) {
+  const probex::Bundle& bundle = f.bundle;
+  const std::string& path = f.path;
+  const std::string& signer = f.signer;
+  const std::string& digest = f.digest;
+  std::printf("signer      %s\nsha256      %s\n", signer.empty() ? "unsigned" : ("Ed25519 " + signer).c_str(),
+              digest.c_str());
+  std::printf("bundle      %s (%zu bytes)\nidentifier  PRBX, format version %u\nproducer    %s\ntrees       %zu\n",
+              path.c_str(), bundle.size(), bundle.format_version(), bundle.producer(), bundle.trees().size());
+  if (bundle.has_router())
+    std::printf("router      sketch %u x %u of the probed layer (%zu bytes per tree)\n", bundle.router().rows,
+                bundle.router().cols, static_cast<size_t>(bundle.router().rows) * bundle.router().cols * sizeof(float));
+  else
+    std::printf("router      none (audits must name their tree)\n");
+  for (const probex::TreeView& t : bundle.trees()) {
+    std::printf("\ntree %s (root %s)\n  layer %s, %s, X [%u, %u]; r_U %u, r_V %u, r_T %u; %u labels:", t.name,
+                *t.root ? t.root : "-", t.layer_name, probex::layer_rule_name(t.rule), t.d_h, t.d_w, t.r_u, t.r_v,
+                t.r_t, t.d_y);
+    for (const char* l : t.labels) std::printf(" %s;", l);
+    std::printf("\n  expert %s", expert_kind(t).c_str());
+    if (*t.reader_reason) std::printf(": %s", t.reader_reason);
+    std::printf("\n");
+    for (const auto& [k, v] : t.metrics) std::printf("  %-22s %.4f\n", k, v);
+    if (t.has_zero_shot) {
+      const std::string zs_kind = t.zero_shot.expert.views.empty() ? "" : expert_kind(t.zero_shot.expert) + ", ";
+      std::printf("  zero-shot: %sr_U %u, r_V %u, r_T %u; %zu label texts (* never trained on), embedded with %s:",
+                  zs_kind.c_str(), t.zero_shot.expert.r_u, t.zero_shot.expert.r_v, t.zero_shot.expert.r_t,
+                  t.zero_shot.labels.size(), t.zero_shot.text_source);
+      for (size_t k = 0; k < t.zero_shot.labels.size(); ++k)
+        std::printf(" %s%s;", t.zero_shot.labels[k], t.zero_shot.trained[k] ? "" : "*");
+      std::printf("\n");
+    }
+    std::printf("  %-36s %-14s %-6s %6s %12s  %s\n", "tensor", "shape", "type", "block", "bytes",
+                "scales min / median / max");
+    for (const auto& [name, m] : tensors_of(t)) {
+      const std::string shape = "[" + std::to_string(m->rows) + ", " + std::to_string(m->cols) + "]";
+      std::printf("  %-36s %-14s %-6s %6u %12zu", name.c_str(), shape.c_str(), probex::storage_type_name(m->type),
+                  m->block_size, m->data_bytes() + m->scale_count * sizeof(float));
+      if (m->scale_count) {
+        const ScaleStats st = scale_stats(*m);
+        std::printf("  %.3g / %.3g / %.3g", st.min, st.median, st.max);
+      }
+      std::printf("\n");
+    }
+    std::printf("  self-tests %zu\n", t.self_tests.size());
+    if (bundle.has_router())
+      std::printf("  router: accepts models up to distance %.3f from this root\n",
+                  static_cast<double>(t.accept_distance));
+  }
+  std::printf("\nself-test   %s", f.self_test_text.c_str());
+  if (f.self_test) std::printf(" (worst relative difference %.2g)", f.worst);
+  std::printf("\n");
+}
+
 int main(int argc, char** argv) {
   std::vector<std::string> positional, trusted_key_files;
   std::string dump, rows_text;
@@ -281,109 +404,10 @@ int main(int argc, char** argv) {
   const std::string signer = bundle.signature().present
                                  ? probex::to_hex(bundle.signature().public_key, probex::kPublicKeyBytes)
                                  : std::string();
-  if (json) {
-    std::string o = "{\"file\":" + json_string(path) +
-                    ",\"signer\":" + (signer.empty() ? "null" : json_string(signer)) +
-                    ",\"sha256\":" + json_string(digest) +
-                    ",\"identifier\":\"PRBX\",\"format_version\":" + std::to_string(bundle.format_version()) +
-                    ",\"producer\":" + json_string(bundle.producer()) + ",\"bytes\":" + std::to_string(bundle.size()) +
-                    ",\"trees\":[";
-    bool first_tree = true;
-    for (const probex::TreeView& t : bundle.trees()) {
-      o += std::string(first_tree ? "" : ",") + "{\"name\":" + json_string(t.name) +
-           ",\"root\":" + json_string(t.root) + ",\"layer\":" + json_string(t.layer_name) +
-           ",\"rule\":" + json_string(probex::layer_rule_name(t.rule)) + ",\"d_h\":" + std::to_string(t.d_h) +
-           ",\"d_w\":" + std::to_string(t.d_w) + ",\"r_u\":" + std::to_string(t.r_u) +
-           ",\"r_v\":" + std::to_string(t.r_v) + ",\"r_t\":" + std::to_string(t.r_t) +
-           ",\"reader\":" + expert_kind_json(t, t.reader_reason) + ",\"labels\":[";
-      first_tree = false;
-      for (size_t k = 0; k < t.labels.size(); ++k) o += (k ? "," : "") + json_string(t.labels[k]);
-      o += "],\"metrics\":{";
-      for (size_t k = 0; k < t.metrics.size(); ++k)
-        o += (k ? "," : "") + json_string(t.metrics[k].first) + ":" + json_number(t.metrics[k].second);
-      o += "},\"tensors\":[";
-      bool first = true;
-      for (const auto& [name, m] : tensors_of(t)) {
-        const ScaleStats st = scale_stats(*m);
-        o += std::string(first ? "" : ",") + "{\"name\":" + json_string(name) + ",\"shape\":[" +
-             std::to_string(m->rows) + "," + std::to_string(m->cols) +
-             "],\"type\":" + json_string(probex::storage_type_name(m->type)) +
-             ",\"block_size\":" + std::to_string(m->block_size) + ",\"data_bytes\":" + std::to_string(m->data_bytes()) +
-             ",\"scales\":" + std::to_string(m->scale_count);
-        if (m->scale_count)
-          o += ",\"scale_min\":" + json_number(st.min) + ",\"scale_median\":" + json_number(st.median) +
-               ",\"scale_max\":" + json_number(st.max);
-        o += "}";
-        first = false;
-      }
-      o += "],\"self_tests\":" + std::to_string(t.self_tests.size());
-      if (t.has_zero_shot) {
-        o += ",\"zero_shot\":{\"reader\":" + expert_kind_json(t.zero_shot.expert, "") +
-             ",\"text_source\":" + json_string(t.zero_shot.text_source) + ",\"labels\":[";
-        for (size_t k = 0; k < t.zero_shot.labels.size(); ++k)
-          o += std::string(k ? "," : "") + "{\"label\":" + json_string(t.zero_shot.labels[k]) +
-               ",\"trained\":" + (t.zero_shot.trained[k] ? "true" : "false") + "}";
-        o += "]}";
-      }
-      if (bundle.has_router()) o += ",\"accept_distance\":" + json_number(static_cast<double>(t.accept_distance));
-      o += "}";
-    }
-    o += "]";
-    if (bundle.has_router())
-      o += ",\"router\":{\"sketch_rows\":" + std::to_string(bundle.router().rows) +
-           ",\"sketch_cols\":" + std::to_string(bundle.router().cols) + "}";
-    o += ",\"self_test\":" + json_string(self_test_text);
-    if (self_test) o += ",\"self_test_worst\":" + json_number(worst);
-    std::printf("%s}\n", o.c_str());
-  } else {
-    std::printf("signer      %s\nsha256      %s\n", signer.empty() ? "unsigned" : ("Ed25519 " + signer).c_str(),
-                digest.c_str());
-    std::printf("bundle      %s (%zu bytes)\nidentifier  PRBX, format version %u\nproducer    %s\ntrees       %zu\n",
-                path.c_str(), bundle.size(), bundle.format_version(), bundle.producer(), bundle.trees().size());
-    if (bundle.has_router())
-      std::printf("router      sketch %u x %u of the probed layer (%zu bytes per tree)\n", bundle.router().rows,
-                  bundle.router().cols,
-                  static_cast<size_t>(bundle.router().rows) * bundle.router().cols * sizeof(float));
-    else
-      std::printf("router      none (audits must name their tree)\n");
-    for (const probex::TreeView& t : bundle.trees()) {
-      std::printf("\ntree %s (root %s)\n  layer %s, %s, X [%u, %u]; r_U %u, r_V %u, r_T %u; %u labels:", t.name,
-                  *t.root ? t.root : "-", t.layer_name, probex::layer_rule_name(t.rule), t.d_h, t.d_w, t.r_u, t.r_v,
-                  t.r_t, t.d_y);
-      for (const char* l : t.labels) std::printf(" %s;", l);
-      std::printf("\n  expert %s", expert_kind(t).c_str());
-      if (*t.reader_reason) std::printf(": %s", t.reader_reason);
-      std::printf("\n");
-      for (const auto& [k, v] : t.metrics) std::printf("  %-22s %.4f\n", k, v);
-      if (t.has_zero_shot) {
-        const std::string zs_kind = t.zero_shot.expert.views.empty() ? "" : expert_kind(t.zero_shot.expert) + ", ";
-        std::printf("  zero-shot: %sr_U %u, r_V %u, r_T %u; %zu label texts (* never trained on), embedded with %s:",
-                    zs_kind.c_str(), t.zero_shot.expert.r_u, t.zero_shot.expert.r_v, t.zero_shot.expert.r_t,
-                    t.zero_shot.labels.size(), t.zero_shot.text_source);
-        for (size_t k = 0; k < t.zero_shot.labels.size(); ++k)
-          std::printf(" %s%s;", t.zero_shot.labels[k], t.zero_shot.trained[k] ? "" : "*");
-        std::printf("\n");
-      }
-      std::printf("  %-36s %-14s %-6s %6s %12s  %s\n", "tensor", "shape", "type", "block", "bytes",
-                  "scales min / median / max");
-      for (const auto& [name, m] : tensors_of(t)) {
-        const std::string shape = "[" + std::to_string(m->rows) + ", " + std::to_string(m->cols) + "]";
-        std::printf("  %-36s %-14s %-6s %6u %12zu", name.c_str(), shape.c_str(), probex::storage_type_name(m->type),
-                    m->block_size, m->data_bytes() + m->scale_count * sizeof(float));
-        if (m->scale_count) {
-          const ScaleStats st = scale_stats(*m);
-          std::printf("  %.3g / %.3g / %.3g", st.min, st.median, st.max);
-        }
-        std::printf("\n");
-      }
-      std::printf("  self-tests %zu\n", t.self_tests.size());
-      if (bundle.has_router())
-        std::printf("  router: accepts models up to distance %.3f from this root\n",
-                    static_cast<double>(t.accept_distance));
-    }
-    std::printf("\nself-test   %s", self_test_text.c_str());
-    if (self_test) std::printf(" (worst relative difference %.2g)", worst);
-    std::printf("\n");
-  }
+  const BundleFacts facts{path, bundle, digest, signer, self_test, self_test_text, worst};
+  if (json)
+    std::printf("%s\n", bundle_json(facts).c_str());
+  else
+    print_bundle(facts);
   return self_test && self_test_text != "passed" ? 1 : 0;
 }
